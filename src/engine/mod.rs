@@ -1,0 +1,359 @@
+//! The engine: drives paths through the model in parallel and feeds the statistics.
+//!
+//! Paths are cut into fixed batches of [`BATCH_PATHS`] (independent of the thread
+//! count). Within a batch, all paths advance one step at a time, so the fan-chart
+//! histogram row of that step stays in cache. Every path draws from its own stream
+//! keyed by (seed, path index); per-path figures go to the path's own row of the
+//! table; histograms and occupancy counts are integers merged exactly. The results
+//! are therefore bit-identical for any number of threads.
+
+pub mod rng;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::model::{Model, PathState};
+use crate::stats::{FanGrid, FanHistogram, MetricLayout, PathSummary};
+
+/// Paths simulated together, step by step.
+pub const BATCH_PATHS: usize = 16;
+/// Paths simulated first to place the fan-chart grid (also the sample paths).
+pub const PILOT_PATHS: usize = 1_000;
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub paths: u64,
+    pub seed: u64,
+    /// Worker threads; 0 uses every core.
+    pub threads: usize,
+    /// Full paths kept for plots and export (the first ones).
+    pub sample_paths: usize,
+}
+
+/// Watches a run from outside: the engine reports finished paths, nothing else.
+pub trait Progress: Sync {
+    fn start(&self, _total_paths: u64) {}
+    fn advance(&self, _paths: u64) {}
+    fn finish(&self) {}
+}
+
+/// A run nobody watches.
+pub struct Silent;
+impl Progress for Silent {}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    #[error("cannot start {threads} worker threads: {message}")]
+    ThreadPool { threads: usize, message: String },
+    #[error("{paths} paths is more than one run can hold (at most {max})")]
+    TooManyPaths { paths: u64, max: u64 },
+}
+
+/// Full trajectories of the first paths, as levels.
+#[derive(Debug, Clone)]
+pub struct SamplePaths {
+    pub paths: usize,
+    pub points: usize,
+    pub assets: usize,
+    /// Level of asset `a` on path `p` at grid point `t`: `[(p * points + t) * assets + a]`.
+    pub levels: Vec<f64>,
+    /// Regime of path `p` during the step starting at grid point `t` (the last point
+    /// repeats the final regime).
+    pub regimes: Vec<u8>,
+}
+
+impl SamplePaths {
+    pub fn level(&self, path: usize, t: usize, asset: usize) -> f64 {
+        self.levels[(path * self.points + t) * self.assets + asset]
+    }
+    pub fn regime(&self, path: usize, t: usize) -> usize {
+        self.regimes[path * self.points + t] as usize
+    }
+}
+
+/// Everything a run produces.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    pub paths: u64,
+    pub seed: u64,
+    pub layout: MetricLayout,
+    /// Row-major per-path figures: `metrics[path * columns + column]`.
+    pub metrics: Vec<f32>,
+    pub fan_grid: FanGrid,
+    pub fan: FanHistogram,
+    /// Paths in regime `r` during step `t`: `[t * regimes + r]`.
+    pub occupancy: Vec<u64>,
+    pub samples: SamplePaths,
+    pub wall_time: Duration,
+}
+
+impl Simulation {
+    pub fn column(&self, name: &str) -> Option<impl Iterator<Item = f32> + '_> {
+        let c = self.layout.column(name)?;
+        let columns = self.layout.columns();
+        Some(self.metrics.iter().skip(c).step_by(columns).copied())
+    }
+}
+
+/// Integer accumulators one worker thread fills.
+struct ThreadTotals {
+    fan: FanHistogram,
+    occupancy: Vec<u64>,
+}
+
+/// Bytes a run will hold at its peak, for refusing runs the machine cannot hold.
+pub fn estimate_memory(model: &Model, options: &RunOptions, threads: usize) -> u64 {
+    let layout = MetricLayout::new(model);
+    let points = (model.steps + 1) as u64;
+    let assets = model.assets.len() as u64;
+    let pilot = options
+        .paths
+        .min(PILOT_PATHS.max(options.sample_paths) as u64);
+    let metrics = options.paths * layout.columns() as u64 * 4;
+    let trajectories = pilot * points * (assets * 8 + 1);
+    let histograms = (threads as u64 + 1) * FanHistogram::bytes(model.steps, model.assets.len());
+    // One column sorted at a time for the summaries, in f64.
+    let summaries = options.paths * 8;
+    metrics + trajectories + histograms + summaries + 32 * 1024 * 1024
+}
+
+/// The number of worker threads a run with `threads` (0 = all cores) uses.
+pub fn effective_threads(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+}
+
+/// Runs `options.paths` paths of `model`.
+pub fn simulate(
+    model: &Model,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<Simulation, EngineError> {
+    let max_paths = u32::MAX as u64;
+    if options.paths > max_paths {
+        return Err(EngineError::TooManyPaths {
+            paths: options.paths,
+            max: max_paths,
+        });
+    }
+    let threads = effective_threads(options.threads);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| EngineError::ThreadPool {
+            threads,
+            message: e.to_string(),
+        })?;
+    let started = Instant::now();
+    progress.start(options.paths);
+    let simulation = pool.install(|| run(model, options, progress, threads));
+    progress.finish();
+    Ok(Simulation {
+        wall_time: started.elapsed(),
+        ..simulation
+    })
+}
+
+fn run(model: &Model, options: &RunOptions, progress: &dyn Progress, threads: usize) -> Simulation {
+    let layout = MetricLayout::new(model);
+    let columns = layout.columns();
+    let paths = options.paths as usize;
+    let points = model.steps + 1;
+    let assets = model.assets.len();
+    let regimes = model.regimes();
+    let done = AtomicU64::new(0);
+    let report = |n: usize| {
+        done.fetch_add(n as u64, Ordering::Relaxed);
+        progress.advance(n as u64);
+    };
+
+    let mut metrics = vec![0f32; paths * columns];
+    let pilot = paths.min(PILOT_PATHS.max(options.sample_paths));
+
+    // Pilot: the first paths, kept whole; they place the fan grid and are the samples.
+    let mut levels = vec![0f64; pilot * points * assets];
+    let mut regime_track = vec![0u8; pilot * points];
+    metrics[..pilot * columns]
+        .par_chunks_mut(BATCH_PATHS * columns)
+        .zip(levels.par_chunks_mut(BATCH_PATHS * points * assets))
+        .zip(regime_track.par_chunks_mut(BATCH_PATHS * points))
+        .enumerate()
+        .for_each(|(b, ((rows, levels), regime_track))| {
+            let first = b * BATCH_PATHS;
+            let lanes = rows.len() / columns;
+            run_batch(
+                model,
+                &layout,
+                options.seed,
+                first,
+                lanes,
+                rows,
+                |t, states| {
+                    for (lane, state) in states.iter().enumerate() {
+                        let at = lane * points + t;
+                        levels[at * assets..(at + 1) * assets].copy_from_slice(&state.x);
+                        if t > 0 {
+                            regime_track[at - 1] = state.regime_in_step as u8;
+                        }
+                        regime_track[at] = state.regime as u8;
+                    }
+                },
+            );
+            report(lanes);
+        });
+
+    let grid = pilot_grid(model, &levels, pilot);
+    let mut fan = FanHistogram::new(&grid);
+    let mut occupancy = vec![0u64; model.steps * regimes];
+    for p in 0..pilot {
+        for t in 0..points {
+            for a in 0..assets {
+                fan.push(&grid, t, a, levels[(p * points + t) * assets + a]);
+            }
+            if t < model.steps {
+                occupancy[t * regimes + regime_track[p * points + t] as usize] += 1;
+            }
+        }
+    }
+
+    // Main phase: every other path, each thread filling its own integer totals.
+    let slots: Vec<Mutex<Option<ThreadTotals>>> =
+        (0..threads + 1).map(|_| Mutex::new(None)).collect();
+    metrics[pilot * columns..]
+        .par_chunks_mut(BATCH_PATHS * columns)
+        .enumerate()
+        .for_each(|(b, rows)| {
+            let slot = rayon::current_thread_index()
+                .unwrap_or(threads)
+                .min(threads);
+            let mut guard = slots[slot]
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let totals = guard.get_or_insert_with(|| ThreadTotals {
+                fan: FanHistogram::new(&grid),
+                occupancy: vec![0; model.steps * regimes],
+            });
+            let first = pilot + b * BATCH_PATHS;
+            let lanes = rows.len() / columns;
+            run_batch(
+                model,
+                &layout,
+                options.seed,
+                first,
+                lanes,
+                rows,
+                |t, states| {
+                    totals.fan.push_lanes(&grid, t, states);
+                    if t > 0 {
+                        let counts = &mut totals.occupancy[(t - 1) * regimes..t * regimes];
+                        for state in states {
+                            counts[state.regime_in_step] += 1;
+                        }
+                    }
+                },
+            );
+            drop(guard);
+            report(lanes);
+        });
+    for slot in slots {
+        if let Some(totals) = slot
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        {
+            fan.merge(&totals.fan);
+            for (a, b) in occupancy.iter_mut().zip(&totals.occupancy) {
+                *a += b;
+            }
+        }
+    }
+
+    let kept = options.sample_paths.min(pilot);
+    levels.truncate(kept * points * assets);
+    for (a, asset) in model.assets.iter().enumerate() {
+        if asset.is_log {
+            levels
+                .iter_mut()
+                .skip(a)
+                .step_by(assets)
+                .for_each(|x| *x = x.exp());
+        }
+    }
+    regime_track.truncate(kept * points);
+    Simulation {
+        paths: options.paths,
+        seed: options.seed,
+        layout,
+        metrics,
+        fan_grid: grid,
+        fan,
+        occupancy,
+        samples: SamplePaths {
+            paths: kept,
+            points,
+            assets,
+            levels,
+            regimes: regime_track,
+        },
+        wall_time: Duration::ZERO,
+    }
+}
+
+/// The fan grid from the pilot paths' range at every step.
+fn pilot_grid(model: &Model, levels: &[f64], pilot: usize) -> FanGrid {
+    let points = model.steps + 1;
+    let assets = model.assets.len();
+    let mut minimum = vec![f64::INFINITY; points * assets];
+    let mut maximum = vec![f64::NEG_INFINITY; points * assets];
+    for p in 0..pilot {
+        let path = &levels[p * points * assets..(p + 1) * points * assets];
+        for (k, &x) in path.iter().enumerate() {
+            minimum[k] = minimum[k].min(x);
+            maximum[k] = maximum[k].max(x);
+        }
+    }
+    FanGrid::from_ranges(model.steps, assets, &minimum, &maximum)
+}
+
+/// Simulates paths `first..first + lanes` step by step; `observe(t, states)` sees
+/// every lane at each grid point `t` (0 = the start).
+fn run_batch(
+    model: &Model,
+    layout: &MetricLayout,
+    seed: u64,
+    first: usize,
+    lanes: usize,
+    rows: &mut [f32],
+    mut observe: impl FnMut(usize, &[PathState]),
+) {
+    let mut states: Vec<PathState> = (0..lanes).map(|_| model.new_state()).collect();
+    let mut summaries: Vec<PathSummary> = (0..lanes).map(|_| PathSummary::new(model)).collect();
+    for (lane, (state, summary)) in states.iter_mut().zip(summaries.iter_mut()).enumerate() {
+        model.start_path(state, rng::path_rng(seed, (first + lane) as u64));
+        summary.start(state);
+    }
+    observe(0, &states);
+    for t in 0..model.steps {
+        for (state, summary) in states.iter_mut().zip(summaries.iter_mut()) {
+            model.step(state, t);
+            summary.push(state, t);
+        }
+        observe(t + 1, &states);
+    }
+    let columns = layout.columns();
+    for (lane, (state, summary)) in states.iter().zip(&summaries).enumerate() {
+        summary.finish(
+            model,
+            layout,
+            state,
+            &mut rows[lane * columns..(lane + 1) * columns],
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! Stormglass: a Monte Carlo scenario engine for macro markets.
+//!
+//! Data flows one way: [`scenario`] (TOML files, validation) → [`model`] (one step
+//! of one path) → [`engine`] (paths in parallel, random streams) → [`stats`]
+//! (streaming, mergeable accumulators) → [`report`] (JSON, CSV, console).
+//!
+//! ```no_run
+//! use std::path::Path;
+//! let scenario = stormglass::scenario::load(Path::new("scenarios/default.toml"))?;
+//! let run = stormglass::run_scenario(&scenario, &stormglass::engine::RunOptions {
+//!     paths: 10_000, seed: scenario.seed, threads: 0, sample_paths: 100,
+//! }, &stormglass::engine::Silent)?;
+//! println!("{}", run.summary.assets[0].max_drawdown.mean);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod engine;
+pub mod model;
+pub mod report;
+pub mod scenario;
+pub mod stats;
+
+/// The engine's version, recorded in every output.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A finished run: the simulation and its summary.
+pub struct Run {
+    pub simulation: engine::Simulation,
+    pub summary: report::Summary,
+}
+
+/// Builds the model, simulates and summarises.
+pub fn run_scenario(
+    scenario: &scenario::Scenario,
+    options: &engine::RunOptions,
+    progress: &dyn engine::Progress,
+) -> Result<Run, engine::EngineError> {
+    let model = model::Model::new(scenario);
+    let simulation = engine::simulate(&model, options, progress)?;
+    let summary = report::Summary::new(scenario, &model, &simulation);
+    Ok(Run {
+        simulation,
+        summary,
+    })
+}

@@ -1,0 +1,292 @@
+//! The `stormglass` command: parses arguments, calls the library, prints, exits.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use stormglass::engine::{self, Progress, RunOptions};
+use stormglass::model::Model;
+use stormglass::report::{self, OutputOptions};
+use stormglass::scenario::{self, Scenario};
+
+/// Monte Carlo scenario engine for macro markets.
+#[derive(Parser)]
+#[command(name = "stormglass", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a scenario and write its outputs (the default command).
+    Run(RunArgs),
+    /// Check scenario files without simulating.
+    Validate {
+        /// Scenario files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the bundled scenarios.
+    List,
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    /// Scenario file [default: the bundled scenarios/default.toml].
+    scenario: Option<PathBuf>,
+    /// Number of paths (overrides scenario.paths).
+    #[arg(long)]
+    paths: Option<u64>,
+    /// Random seed (overrides scenario.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Output folder [default: output/<scenario name>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Full paths kept for plots and sample_paths.csv (overrides scenario.sample_paths).
+    #[arg(long)]
+    sample_paths: Option<usize>,
+    /// When to write paths_metrics.csv: auto writes it up to 100,000 paths.
+    #[arg(long, value_enum, default_value_t = PathsCsv::Auto)]
+    paths_csv: PathsCsv,
+    /// Replace the output folder even if it is not a previous run's.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum PathsCsv {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Up to this many paths, `--paths-csv auto` writes one row per path.
+const PATHS_CSV_AUTO_LIMIT: u64 = 100_000;
+
+/// Exit statuses: 2 for anything the user can fix in the input, 1 for the rest.
+const EXIT_INVALID_INPUT: u8 = 2;
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+        Command::Run(args) => run(args),
+        Command::Validate { files } => validate(&files),
+        Command::List => list(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { message, status }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(status)
+        }
+    }
+}
+
+struct Failure {
+    message: String,
+    status: u8,
+}
+
+impl Failure {
+    fn input(message: impl ToString) -> Failure {
+        Failure {
+            message: message.to_string(),
+            status: EXIT_INVALID_INPUT,
+        }
+    }
+    fn other(message: impl ToString) -> Failure {
+        Failure {
+            message: message.to_string(),
+            status: EXIT_FAILURE,
+        }
+    }
+}
+
+/// Where the bundled scenarios live: `./scenarios` when run from the repository,
+/// else the folder next to the sources this binary was built from.
+fn scenarios_dir() -> PathBuf {
+    let local = PathBuf::from("scenarios");
+    if local.join("default.toml").is_file() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    }
+}
+
+fn load(path: &Path) -> Result<Scenario, Failure> {
+    scenario::load(path).map_err(Failure::input)
+}
+
+fn run(args: RunArgs) -> Result<(), Failure> {
+    let path = args
+        .scenario
+        .clone()
+        .unwrap_or_else(|| scenarios_dir().join("default.toml"));
+    let mut scenario = load(&path)?;
+    if let Some(paths) = args.paths {
+        if paths == 0 {
+            return Err(Failure::input("--paths must be at least 1"));
+        }
+        scenario.paths = paths;
+    }
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    let sample_paths = args
+        .sample_paths
+        .unwrap_or(scenario.sample_paths)
+        .min(scenario.paths as usize);
+    let options = RunOptions {
+        paths: scenario.paths,
+        seed: scenario.seed,
+        threads: args.threads,
+        sample_paths,
+    };
+    let model = Model::new(&scenario);
+    let threads = engine::effective_threads(args.threads);
+    let needed = engine::estimate_memory(&model, &options, threads);
+    if let Some(available) = available_memory() {
+        if needed > available {
+            return Err(Failure::input(format!(
+                "this run needs about {:.1} GiB but the machine has {:.1} GiB available; use fewer --paths (or --sample-paths)",
+                needed as f64 / GIB,
+                available as f64 / GIB
+            )));
+        }
+    }
+
+    let progress = Bar::new();
+    let simulation = engine::simulate(&model, &options, &progress).map_err(Failure::input)?;
+    let summary = report::Summary::new(&scenario, &model, &simulation);
+    let out = args
+        .out
+        .unwrap_or_else(|| Path::new("output").join(&scenario.name));
+    let paths_metrics = match args.paths_csv {
+        PathsCsv::Always => true,
+        PathsCsv::Never => false,
+        PathsCsv::Auto => scenario.paths <= PATHS_CSV_AUTO_LIMIT,
+    };
+    report::write_run(
+        &out,
+        &scenario,
+        &model,
+        &simulation,
+        &summary,
+        OutputOptions {
+            paths_metrics,
+            force: args.force,
+        },
+    )
+    .map_err(Failure::other)?;
+
+    let mut stdout = std::io::stdout().lock();
+    let printed = report::print_summary(&mut stdout, &summary)
+        .and_then(|()| writeln!(stdout, "\nwrote {}", out.display()));
+    match printed {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
+        _ => Ok(()),
+    }
+}
+
+fn validate(files: &[PathBuf]) -> Result<(), Failure> {
+    let mut failures = Vec::new();
+    for file in files {
+        match scenario::load(file) {
+            Ok(s) => println!(
+                "{}: ok ({} regimes, {} assets, {} events, {} steps)",
+                file.display(),
+                s.regimes.len(),
+                s.assets.len(),
+                s.events.len(),
+                s.steps()
+            ),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::input(failures.join("\nerror: ")))
+    }
+}
+
+fn list() -> Result<(), Failure> {
+    let dir = scenarios_dir();
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| Failure::other(format!("{}: {e}", dir.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match scenario::load(&file) {
+            Ok(s) => {
+                let line = s.description.lines().next().unwrap_or("").trim();
+                println!("{stem:<22} {line}");
+            }
+            Err(_) => println!(
+                "{stem:<22} (does not validate: run `stormglass validate {}`)",
+                file.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// MemAvailable from /proc/meminfo, where there is one.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Bar {
+        let target = if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(None, target);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} paths  {per_sec}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total_paths: u64) {
+        self.0.set_length(total_paths);
+    }
+    fn advance(&self, paths: u64) {
+        self.0.inc(paths);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

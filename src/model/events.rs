@@ -1,0 +1,140 @@
+//! Policy shocks and other events as the hot loop sees them: when they fire, what
+//! they do on firing (jumps, a forced regime), and the parameter changes and
+//! transition multipliers in force while they are active.
+
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::steps_until_arrival;
+use crate::scenario::{Event, EventJump, Multiplier, Trigger};
+
+#[derive(Debug, Clone)]
+pub(super) struct EventModel {
+    trigger: Trigger,
+    pub duration_steps: usize,
+    pub jumps: Vec<EventJump>,
+    pub force_regime: Option<usize>,
+    multipliers: Vec<Multiplier>,
+    adjustments: Vec<crate::scenario::Adjustment>,
+}
+
+impl EventModel {
+    pub fn new(event: &Event) -> EventModel {
+        EventModel {
+            trigger: event.trigger,
+            duration_steps: event.duration_steps,
+            jumps: event.jumps.clone(),
+            force_regime: event.force_regime,
+            multipliers: event.multipliers.clone(),
+            adjustments: event.adjustments.clone(),
+        }
+    }
+
+    pub fn dated_step(&self) -> Option<usize> {
+        match self.trigger {
+            Trigger::Dated { step } => Some(step),
+            Trigger::Poisson { .. } => None,
+        }
+    }
+
+    /// The step of the first Poisson firing (`usize::MAX` for dated events or never).
+    pub fn first_firing(&self, rng: &mut Xoshiro256PlusPlus, dt: f64) -> usize {
+        match self.trigger {
+            Trigger::Poisson {
+                rate_per_year,
+                first_step,
+                end_step,
+            } if rate_per_year > 0.0 => {
+                let step = first_step + steps_until_arrival(rng, rate_per_year, dt);
+                if step < end_step {
+                    step
+                } else {
+                    usize::MAX
+                }
+            }
+            _ => usize::MAX,
+        }
+    }
+
+    /// The next Poisson firing after one in step `t`. A Poisson process has at least
+    /// one arrival in a step with probability `1 - exp(-rate dt)`; several arrivals
+    /// in one step count as one firing.
+    pub fn next_firing(&self, rng: &mut Xoshiro256PlusPlus, t: usize, dt: f64) -> usize {
+        match self.trigger {
+            Trigger::Poisson {
+                rate_per_year,
+                end_step,
+                ..
+            } => {
+                let step = t + 1 + steps_until_arrival(rng, rate_per_year, dt);
+                if step < end_step {
+                    step
+                } else {
+                    usize::MAX
+                }
+            }
+            Trigger::Dated { .. } => usize::MAX,
+        }
+    }
+
+    pub fn add_effects(&self, effects: &mut Effects) {
+        for a in &self.adjustments {
+            effects.drift_shift[a.asset] += a.drift_shift;
+            effects.vol_scale[a.asset] *= a.vol_scale;
+            effects.jump_scale[a.asset] *= a.jump_intensity_scale;
+            effects.mean_shift[a.asset] += a.mean_shift;
+        }
+        if !self.multipliers.is_empty() {
+            effects.any_multiplier = true;
+            let regimes = effects.regimes;
+            for from in 0..regimes {
+                for to in 0..regimes {
+                    for m in self.multipliers.iter().filter(|m| m.applies(from, to)) {
+                        effects.transition[from * regimes + to] *= m.factor;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The combined effect of the events active on a path: sums of shifts, products of
+/// scales and of transition multipliers. Neutral values when nothing is active, so
+/// the step reads them unconditionally.
+#[derive(Debug, Clone)]
+pub struct Effects {
+    pub drift_shift: Vec<f64>,
+    pub vol_scale: Vec<f64>,
+    pub jump_scale: Vec<f64>,
+    pub mean_shift: Vec<f64>,
+    pub any_multiplier: bool,
+    regimes: usize,
+    transition: Vec<f64>,
+}
+
+impl Effects {
+    pub fn neutral(assets: usize, regimes: usize) -> Effects {
+        Effects {
+            drift_shift: vec![0.0; assets],
+            vol_scale: vec![1.0; assets],
+            jump_scale: vec![1.0; assets],
+            mean_shift: vec![0.0; assets],
+            any_multiplier: false,
+            regimes,
+            transition: vec![1.0; regimes * regimes],
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.drift_shift.iter_mut().for_each(|v| *v = 0.0);
+        self.vol_scale.iter_mut().for_each(|v| *v = 1.0);
+        self.jump_scale.iter_mut().for_each(|v| *v = 1.0);
+        self.mean_shift.iter_mut().for_each(|v| *v = 0.0);
+        self.transition.iter_mut().for_each(|v| *v = 1.0);
+        self.any_multiplier = false;
+    }
+
+    #[inline]
+    pub fn multiplier(&self, from: usize, to: usize) -> f64 {
+        self.transition[from * self.regimes + to]
+    }
+}

@@ -1,0 +1,65 @@
+//! The concise table printed after a run.
+
+use std::io::{self, Write};
+
+use super::Summary;
+
+/// Prints the headline figures of `summary` to `out`.
+pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} | {} paths x {} steps ({} to {}) | seed {} | {:.2}s, {:.1}M path-steps/s",
+        summary.scenario.name,
+        summary.paths,
+        summary.steps,
+        summary.scenario.start_date,
+        summary.scenario.end_date,
+        summary.seed,
+        summary.wall_time_seconds,
+        summary.path_steps_per_second / 1e6
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "asset", "maxDD mean", "maxDD p95", "vol mean", "ret p05", "ret p50", "ret p95"
+    )?;
+    for a in &summary.assets {
+        let (scale, suffix) = if a.measured_as == "relative" {
+            (100.0, "%")
+        } else {
+            (1.0, "")
+        };
+        let cell = |v: f64| format!("{:.2}{suffix}", v * scale);
+        writeln!(
+            out,
+            "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            a.name,
+            cell(a.max_drawdown.mean),
+            cell(a.max_drawdown.percentile("p95")),
+            cell(a.realized_vol.mean),
+            cell(a.terminal_return.percentile("p05")),
+            cell(a.terminal_return.percentile("p50")),
+            cell(a.terminal_return.percentile("p95")),
+        )?;
+    }
+    if summary.regimes.len() > 1 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:<20} {:>12} {:>12} {:>14}",
+            "regime", "time share", "P(entered)", "first entry p50"
+        )?;
+        for r in &summary.regimes {
+            writeln!(
+                out,
+                "{:<20} {:>11.1}% {:>11.1}% {:>13.2}y",
+                r.name,
+                r.time_share.mean * 100.0,
+                r.probability_entered * 100.0,
+                r.first_entry_years.percentile("p50"),
+            )?;
+        }
+    }
+    Ok(())
+}

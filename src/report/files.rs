@@ -1,0 +1,214 @@
+//! Writing a run's folder atomically: everything goes into a hidden sibling folder
+//! first, which is renamed into place only once every file is complete, so a crash
+//! or a full disk never leaves a half-written report.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::Summary;
+use crate::engine::Simulation;
+use crate::model::Model;
+use crate::scenario::Scenario;
+use crate::stats::PERCENTILES;
+
+/// What to write besides `summary.json`.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputOptions {
+    /// Write `paths_metrics.csv` (one row per path).
+    pub paths_metrics: bool,
+    /// Replace an existing folder that is not a previous Stormglass run.
+    pub force: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: exists and is not a Stormglass run folder (no summary.json from a run); choose another --out or pass --force to replace it", path.display())]
+    NotARunFolder { path: PathBuf },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A folder we may replace: a previous run's, recognised by its summary.json.
+fn is_run_folder(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("summary.json"))
+        .map(|text| text.contains("\"engine\": \"stormglass\""))
+        .unwrap_or(false)
+}
+
+/// Writes every output file of a run into `dir`, atomically.
+pub fn write_run(
+    dir: &Path,
+    scenario: &Scenario,
+    model: &Model,
+    simulation: &Simulation,
+    summary: &Summary,
+    options: OutputOptions,
+) -> Result<(), OutputError> {
+    if dir.exists() && !options.force && !is_run_folder(dir) {
+        let empty = fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            return Err(OutputError::NotARunFolder {
+                path: dir.to_path_buf(),
+            });
+        }
+    }
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io_error(parent))?;
+    let leaf = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
+    }
+    fs::create_dir_all(&staging).map_err(io_error(&staging))?;
+
+    let written = write_files(&staging, scenario, model, simulation, summary, options);
+    if let Err(error) = written {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(error);
+    }
+    if dir.exists() {
+        let old = parent.join(format!(".{leaf}.old-{}", std::process::id()));
+        fs::rename(dir, &old).map_err(io_error(dir))?;
+        fs::rename(&staging, dir).map_err(io_error(dir))?;
+        fs::remove_dir_all(&old).map_err(io_error(&old))?;
+    } else {
+        fs::rename(&staging, dir).map_err(io_error(dir))?;
+    }
+    Ok(())
+}
+
+fn write_files(
+    dir: &Path,
+    scenario: &Scenario,
+    model: &Model,
+    simulation: &Simulation,
+    summary: &Summary,
+    options: OutputOptions,
+) -> Result<(), OutputError> {
+    write_with(&dir.join("summary.json"), |out| {
+        serde_json::to_writer_pretty(&mut *out, summary).map_err(io::Error::other)?;
+        writeln!(out)
+    })?;
+    write_with(&dir.join("scenario.resolved.toml"), |out| {
+        let text = toml::to_string(&scenario.resolved).map_err(io::Error::other)?;
+        write!(
+            out,
+            "# Resolved scenario `{}` (sha256 {}), as run.\n{text}",
+            scenario.name, scenario.hash
+        )
+    })?;
+    write_with(&dir.join("fan_bands.csv"), |out| {
+        write_fan_bands(out, scenario, model, simulation)
+    })?;
+    write_with(&dir.join("sample_paths.csv"), |out| {
+        write_sample_paths(out, scenario, model, simulation)
+    })?;
+    if options.paths_metrics {
+        write_with(&dir.join("paths_metrics.csv"), |out| {
+            write_paths_metrics(out, simulation)
+        })?;
+    }
+    Ok(())
+}
+
+fn write_with(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<(), OutputError> {
+    let file = File::create(path).map_err(io_error(path))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    write(&mut out).map_err(io_error(path))?;
+    out.flush().map_err(io_error(path))?;
+    out.into_inner()
+        .map_err(|e| io_error(path)(e.into_error()))?
+        .sync_all()
+        .map_err(io_error(path))
+}
+
+fn write_fan_bands(
+    out: &mut impl Write,
+    scenario: &Scenario,
+    model: &Model,
+    simulation: &Simulation,
+) -> io::Result<()> {
+    write!(out, "date,asset")?;
+    for p in PERCENTILES {
+        write!(out, ",p{:02}", p as u32)?;
+    }
+    writeln!(out)?;
+    for (t, date) in scenario.dates.iter().enumerate() {
+        for (a, asset) in model.assets.iter().enumerate() {
+            write!(out, "{date},{}", asset.name)?;
+            for p in PERCENTILES {
+                let x = simulation
+                    .fan
+                    .quantile(&simulation.fan_grid, t, a, p / 100.0);
+                write!(out, ",{}", asset.level(x))?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_sample_paths(
+    out: &mut impl Write,
+    scenario: &Scenario,
+    model: &Model,
+    simulation: &Simulation,
+) -> io::Result<()> {
+    let samples = &simulation.samples;
+    writeln!(out, "path,date,asset,value,regime")?;
+    for p in 0..samples.paths {
+        for (t, date) in scenario.dates.iter().enumerate() {
+            let regime = &model.regime_names[samples.regime(p, t)];
+            for (a, asset) in model.assets.iter().enumerate() {
+                writeln!(
+                    out,
+                    "{p},{date},{},{},{regime}",
+                    asset.name,
+                    samples.level(p, t, a)
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_paths_metrics(out: &mut impl Write, simulation: &Simulation) -> io::Result<()> {
+    let columns = simulation.layout.columns();
+    write!(out, "path")?;
+    for name in &simulation.layout.names {
+        write!(out, ",{name}")?;
+    }
+    writeln!(out)?;
+    for (p, row) in simulation.metrics.chunks_exact(columns).enumerate() {
+        write!(out, "{p}")?;
+        for value in row {
+            if value.is_nan() {
+                write!(out, ",")?;
+            } else {
+                write!(out, ",{value}")?;
+            }
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Output: the run summary (`summary.json`), the CSV exports and the console table,
+//! written atomically into the run's folder.
+
+mod console;
+mod files;
+mod summary;
+
+pub use console::print_summary;
+pub use files::{write_run, OutputError, OutputOptions};
+pub use summary::{AssetSummary, EventSummary, RegimeSummary, Summary, SCHEMA_VERSION};

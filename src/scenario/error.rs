@@ -1,0 +1,73 @@
+//! Errors a scenario file can produce, each naming the file, the line and the key.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One problem found in a scenario, located as precisely as the source allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    /// The file that sets the offending key (the child-most file in an `extends` chain).
+    pub file: Option<PathBuf>,
+    /// 1-based line of the key in `file`, where it could be found.
+    pub line: Option<usize>,
+    /// The full key path, for example `regimes.sell_america.correlation`.
+    pub key: String,
+    /// What is wrong, with the value and the valid range or the nearest valid name.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{}:{}: ", file.display(), line)?,
+            (Some(file), None) => write!(f, "{}: ", file.display())?,
+            _ => {}
+        }
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    #[error("{}: cannot read the scenario file: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: is a directory; give the path of a .toml scenario file", path.display())]
+    IsDirectory { path: PathBuf },
+    #[error("{}: the file is empty; a scenario needs at least a [scenario] table and one asset", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}:{line}:{column}: TOML syntax error: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("`extends` forms a cycle: {}", chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -> "))]
+    ExtendsCycle { chain: Vec<PathBuf> },
+    #[error("{}", render_all(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl ScenarioError {
+    /// The diagnostics of an invalid scenario (empty for the other kinds).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            ScenarioError::Invalid(diagnostics) => diagnostics,
+            _ => &[],
+        }
+    }
+}
+
+fn render_all(diagnostics: &[Diagnostic]) -> String {
+    let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+    lines.join("\n")
+}

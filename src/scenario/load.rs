@@ -1,0 +1,359 @@
+//! Reading scenario files: TOML syntax, `extends` chains, and mapping key paths
+//! back to the file and line that set them.
+//!
+//! A child file is merged over its parent table by table: a table merges key by
+//! key, anything else (numbers, strings, arrays, arrays of tables) replaces the
+//! parent's value whole. The merged table is then deserialized once.
+
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+use super::error::{Diagnostic, ScenarioError};
+use super::raw::RawScenario;
+
+/// One file of an `extends` chain, kept for locating keys.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// The files a scenario was built from, child first.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub files: Vec<SourceFile>,
+}
+
+impl Sources {
+    /// The child-most file that sets `key` (a path like `events[1].date`), with its line.
+    pub fn locate(&self, key: &str) -> (Option<PathBuf>, Option<usize>) {
+        let segments = split_key_path(key);
+        for file in &self.files {
+            if let Some(offset) = find_offset(&file.text, &segments) {
+                return (Some(file.path.clone()), Some(line_of(&file.text, offset)));
+            }
+        }
+        // Fall back to the closest ancestor key that exists somewhere.
+        for cut in (1..segments.len()).rev() {
+            for file in &self.files {
+                if let Some(offset) = find_offset(&file.text, &segments[..cut]) {
+                    return (Some(file.path.clone()), Some(line_of(&file.text, offset)));
+                }
+            }
+        }
+        (self.files.first().map(|f| f.path.clone()), None)
+    }
+
+    /// A diagnostic for `key`, located in the sources.
+    pub fn diagnostic(&self, key: impl Into<String>, message: impl Into<String>) -> Diagnostic {
+        let key = key.into();
+        let (file, line) = self.locate(&key);
+        Diagnostic {
+            file,
+            line,
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+/// A scenario's merged table and where each part came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub raw: RawScenario,
+    pub merged: toml::Table,
+    pub sources: Sources,
+}
+
+/// Reads `path` and every file it extends, merges them and deserializes the result.
+pub fn load_file(path: &Path) -> Result<Loaded, ScenarioError> {
+    let mut chain: Vec<PathBuf> = Vec::new();
+    let mut sources = Sources::default();
+    let merged = read_chain(path, &mut chain, &mut sources)?;
+    finish(merged, sources)
+}
+
+/// Parses scenario text held in memory; `origin` names it in messages and anchors
+/// relative `extends` paths.
+pub fn load_str(text: &str, origin: &Path) -> Result<Loaded, ScenarioError> {
+    let mut chain = vec![absolute(origin)];
+    let mut sources = Sources::default();
+    let table = parse_table(text, origin)?;
+    sources.files.push(SourceFile {
+        path: origin.to_path_buf(),
+        text: text.to_string(),
+    });
+    let merged = resolve_extends(table, origin, &mut chain, &mut sources)?;
+    finish(merged, sources)
+}
+
+fn finish(merged: toml::Table, sources: Sources) -> Result<Loaded, ScenarioError> {
+    let raw = deserialize(&merged, &sources)?;
+    Ok(Loaded {
+        raw,
+        merged,
+        sources,
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn read_chain(
+    path: &Path,
+    chain: &mut Vec<PathBuf>,
+    sources: &mut Sources,
+) -> Result<toml::Table, ScenarioError> {
+    let canonical = absolute(path);
+    if chain.contains(&canonical) {
+        let mut cycle = chain.clone();
+        cycle.push(canonical);
+        return Err(ScenarioError::ExtendsCycle { chain: cycle });
+    }
+    if path.is_dir() {
+        return Err(ScenarioError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if text.trim().is_empty() {
+        return Err(ScenarioError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let table = parse_table(&text, path)?;
+    sources.files.push(SourceFile {
+        path: path.to_path_buf(),
+        text,
+    });
+    chain.push(canonical);
+    let merged = resolve_extends(table, path, chain, sources)?;
+    chain.pop();
+    Ok(merged)
+}
+
+fn resolve_extends(
+    mut table: toml::Table,
+    path: &Path,
+    chain: &mut Vec<PathBuf>,
+    sources: &mut Sources,
+) -> Result<toml::Table, ScenarioError> {
+    let Some(extends) = table.remove("extends") else {
+        return Ok(table);
+    };
+    let Some(parent_name) = extends.as_str() else {
+        let here = Sources {
+            files: sources.files.last().cloned().into_iter().collect(),
+        };
+        return Err(ScenarioError::Invalid(vec![here.diagnostic(
+            "extends",
+            format!("must be a file name in quotes, found {extends}"),
+        )]));
+    };
+    let parent_path = path
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(parent_name);
+    if !parent_path.exists() {
+        let here = Sources {
+            files: sources.files.last().cloned().into_iter().collect(),
+        };
+        return Err(ScenarioError::Invalid(vec![here.diagnostic(
+            "extends",
+            format!(
+                "the file it names does not exist: {}",
+                parent_path.display()
+            ),
+        )]));
+    }
+    let mut parent = read_chain(&parent_path, chain, sources)?;
+    merge_into(&mut parent, table);
+    Ok(parent)
+}
+
+/// Merges `child` over `base`: tables recursively, everything else replaced.
+pub fn merge_into(base: &mut toml::Table, child: toml::Table) {
+    for (key, value) in child {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(child_table)) => {
+                merge_into(base_table, child_table)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn parse_table(text: &str, path: &Path) -> Result<toml::Table, ScenarioError> {
+    text.parse::<toml::Table>().map_err(|error| {
+        let (line, column) = error
+            .span()
+            .map(|span| line_and_column(text, span.start))
+            .unwrap_or((1, 1));
+        ScenarioError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: error.message().trim().to_string(),
+        }
+    })
+}
+
+fn deserialize(merged: &toml::Table, sources: &Sources) -> Result<RawScenario, ScenarioError> {
+    serde_path_to_error::deserialize(merged.clone()).map_err(|error| {
+        let mut key = error.path().to_string();
+        if key == "." {
+            key.clear();
+        }
+        let message = error.inner().message().to_string();
+        let diagnostic = explain_serde_error(&key, &message, sources);
+        ScenarioError::Invalid(vec![diagnostic])
+    })
+}
+
+/// Turns serde's messages into ones that name the key and the nearest valid choice.
+fn explain_serde_error(key: &str, message: &str, sources: &Sources) -> Diagnostic {
+    let quoted = backticked(message);
+    if let Some(kind) = ["unknown field", "unknown variant"]
+        .into_iter()
+        .find(|kind| message.starts_with(kind))
+    {
+        if let Some((unknown, valid)) = quoted.split_first() {
+            let full_key = if kind == "unknown field" && !key.ends_with(unknown.as_str()) {
+                join_key(key, unknown)
+            } else {
+                key.to_string()
+            };
+            let what = if kind == "unknown field" {
+                "unknown key"
+            } else {
+                "unknown value"
+            };
+            let hint = match nearest(unknown, valid) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None if valid.is_empty() => "no keys are allowed here".to_string(),
+                None => format!("valid: {}", valid.join(", ")),
+            };
+            return sources.diagnostic(full_key, format!("{what} `{unknown}`; {hint}"));
+        }
+    }
+    if message.starts_with("missing field") {
+        if let Some(field) = quoted.first() {
+            return sources.diagnostic(key.to_string(), format!("missing required key `{field}`"));
+        }
+    }
+    sources.diagnostic(key.to_string(), message.to_string())
+}
+
+/// The valid name closest to `unknown`, if it is close enough to be a likely typo.
+pub fn nearest<'a>(unknown: &str, valid: &'a [String]) -> Option<&'a str> {
+    valid
+        .iter()
+        .map(|candidate| (strsim::damerau_levenshtein(unknown, candidate), candidate))
+        .filter(|(distance, candidate)| {
+            *distance <= (candidate.len().max(unknown.len()) / 3).max(2)
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate.as_str())
+}
+
+fn backticked(message: &str) -> Vec<String> {
+    message
+        .split('`')
+        .enumerate()
+        .filter(|(index, _)| index % 2 == 1)
+        .map(|(_, part)| part.to_string())
+        .collect()
+}
+
+fn join_key(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn split_key_path(key: &str) -> Vec<Segment<'_>> {
+    let mut segments = Vec::new();
+    for part in key.split('.').filter(|p| !p.is_empty()) {
+        let mut rest = part;
+        if let Some(open) = rest.find('[') {
+            let name = &rest[..open];
+            if !name.is_empty() {
+                segments.push(Segment::Key(name));
+            }
+            rest = &rest[open..];
+            while let Some(stripped) = rest.strip_prefix('[') {
+                let close = stripped.find(']').unwrap_or(stripped.len());
+                if let Ok(index) = stripped[..close].parse() {
+                    segments.push(Segment::Index(index));
+                }
+                rest = stripped.get(close + 1..).unwrap_or("");
+            }
+        } else {
+            segments.push(Segment::Key(rest));
+        }
+    }
+    segments
+}
+
+/// Byte offset of the key (or array element) at `segments` in `text`.
+fn find_offset(text: &str, segments: &[Segment<'_>]) -> Option<usize> {
+    let document = DeTable::parse(text).ok()?;
+    let mut table: &DeTable<'_> = document.get_ref();
+    let mut value: Option<&toml::Spanned<DeValue<'_>>> = None;
+    let mut offset = None;
+    for segment in segments {
+        match segment {
+            Segment::Key(name) => {
+                let current = match value {
+                    None => table,
+                    Some(spanned) => match spanned.get_ref() {
+                        DeValue::Table(inner) => inner,
+                        _ => return None,
+                    },
+                };
+                let (found_key, found_value) = current
+                    .iter()
+                    .find(|(k, _)| k.get_ref().as_ref() == *name)?;
+                offset = Some(found_key.span().start);
+                table = current;
+                value = Some(found_value);
+            }
+            Segment::Index(index) => {
+                let spanned = value?;
+                let DeValue::Array(array) = spanned.get_ref() else {
+                    return None;
+                };
+                let element = array.get(*index)?;
+                offset = Some(element.span().start);
+                value = Some(element);
+            }
+        }
+    }
+    let _ = table;
+    offset
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    line_and_column(text, offset).0
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

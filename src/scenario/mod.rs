@@ -1,0 +1,225 @@
+//! The scenario format: TOML files in, a checked [`Scenario`] out.
+//!
+//! Loading happens in two stages. `load` reads the files (following `extends`),
+//! merges them and deserializes the raw structs of `raw`; `validate` checks every
+//! value once and builds the typed `Scenario` that the model takes. Nothing
+//! downstream re-checks user input.
+
+pub mod calendar;
+pub mod error;
+pub mod load;
+pub mod raw;
+mod validate;
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use nalgebra::DMatrix;
+
+pub use error::{Diagnostic, ScenarioError};
+pub use raw::{CalendarKind, ProcessKind};
+
+/// Default number of paths when the scenario does not set `scenario.paths`.
+pub const DEFAULT_PATHS: u64 = 10_000;
+/// Default seed when the scenario does not set `scenario.seed`.
+pub const DEFAULT_SEED: u64 = 20_251_128;
+/// Default number of full paths kept for plots and `sample_paths.csv`.
+pub const DEFAULT_SAMPLE_PATHS: u64 = 1_000;
+/// Events are tracked in a 64-bit mask per path.
+pub const MAX_EVENTS: usize = 64;
+/// A regime row whose exit probability per step could exceed this is refused.
+pub const MAX_EXIT_PROBABILITY_PER_STEP: f64 = 0.5;
+
+/// A validated scenario: every name resolved to an index, every value in range.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub paths: u64,
+    pub sample_paths: usize,
+    pub calendar: CalendarKind,
+    /// Trading dates of the grid: `dates[0]` is the start, one more per step.
+    pub dates: Vec<NaiveDate>,
+    /// Year fraction of one step.
+    pub dt: f64,
+    pub regimes: Vec<Regime>,
+    /// Probability of starting in each regime.
+    pub initial_distribution: Vec<f64>,
+    pub state_terms: Vec<StateTerm>,
+    /// Names of the Brownian drivers, in the order of the correlation matrices.
+    pub drivers: Vec<String>,
+    pub assets: Vec<Asset>,
+    pub events: Vec<Event>,
+    /// SHA-256 of the fully resolved scenario (after `extends`), hex.
+    pub hash: String,
+    /// The fully resolved scenario as TOML.
+    pub resolved: toml::Table,
+}
+
+impl Scenario {
+    pub fn steps(&self) -> usize {
+        self.dates.len() - 1
+    }
+
+    pub fn regime_index(&self, name: &str) -> Option<usize> {
+        self.regimes.iter().position(|r| r.name == name)
+    }
+
+    pub fn asset_index(&self, name: &str) -> Option<usize> {
+        self.assets.iter().position(|a| a.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Regime {
+    pub name: String,
+    pub description: String,
+    /// Annual intensities `q_ij` to every regime `j` (0 on the diagonal).
+    pub intensities: Vec<f64>,
+    /// Correlation of the drivers in this regime (validated positive semi-definite).
+    pub correlation: DMatrix<f64>,
+}
+
+/// `q_ij(t) *= exp(coefficient * feature_t)` for `from -> to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateTerm {
+    pub from: usize,
+    pub to: usize,
+    pub feature: Feature,
+    pub coefficient: f64,
+}
+
+/// State variables that can drive transition intensities. Each is bounded, which is
+/// what lets validation bound the exit probability per step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Feature {
+    /// The asset's fall from its running peak, as a fraction in [0, 1].
+    Drawdown { asset: usize },
+}
+
+impl Feature {
+    /// The largest value the feature can take.
+    pub fn upper_bound(&self) -> f64 {
+        match self {
+            Feature::Drawdown { .. } => 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Asset {
+    pub name: String,
+    pub description: String,
+    pub unit: String,
+    pub process: ProcessKind,
+    pub initial: f64,
+    /// Index of the asset's Brownian driver.
+    pub driver: usize,
+    /// Index of the variance driver (Heston only).
+    pub variance_driver: Option<usize>,
+    /// Initial Heston variance (0 for other processes).
+    pub initial_variance: f64,
+    /// The asset's parameters in each regime.
+    pub params: Vec<AssetParams>,
+    pub jump_scaling: Option<JumpScaling>,
+}
+
+impl Asset {
+    /// Log-price processes report relative moves; level processes absolute ones.
+    pub fn is_log(&self) -> bool {
+        !matches!(self.process, ProcessKind::Ou)
+    }
+}
+
+/// Per-regime parameters of one asset, annualised. Those a process does not use are 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AssetParams {
+    pub drift: f64,
+    pub vol: f64,
+    pub mean: f64,
+    pub mean_reversion: f64,
+    pub long_run_variance: f64,
+    pub vol_of_vol: f64,
+    pub jump_intensity: f64,
+    pub jump_mean: f64,
+    pub jump_sd: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JumpScaling {
+    pub valuation_initial: f64,
+    pub valuation_reference: f64,
+    pub sales_growth: f64,
+    pub exponent: f64,
+    pub max_factor: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub name: String,
+    pub description: String,
+    pub trigger: Trigger,
+    /// Steps for which multipliers and adjustments stay in force after a firing.
+    pub duration_steps: usize,
+    pub multipliers: Vec<Multiplier>,
+    pub jumps: Vec<EventJump>,
+    pub adjustments: Vec<Adjustment>,
+    pub force_regime: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Trigger {
+    /// Fires once, in step `step` (its effect shows in the close of `dates[step + 1]`).
+    Dated { step: usize },
+    /// Fires at Poisson times with `rate_per_year` in steps `first_step..end_step`.
+    Poisson {
+        rate_per_year: f64,
+        first_step: usize,
+        end_step: usize,
+    },
+}
+
+/// Multiplies `q_ij` while the event is in force; `None` matches every regime.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Multiplier {
+    pub from: Option<usize>,
+    pub to: Option<usize>,
+    pub factor: f64,
+}
+
+impl Multiplier {
+    pub fn applies(&self, from: usize, to: usize) -> bool {
+        self.from.is_none_or(|f| f == from) && self.to.is_none_or(|t| t == to)
+    }
+}
+
+/// A jump applied when the event fires: log size N(mean, sd) for log-price assets,
+/// level size for OU assets; `variance` is added to a Heston variance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventJump {
+    pub asset: usize,
+    pub mean: f64,
+    pub sd: f64,
+    pub variance: f64,
+}
+
+/// Parameter changes in force while the event is active.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adjustment {
+    pub asset: usize,
+    pub drift_shift: f64,
+    pub vol_scale: f64,
+    pub jump_intensity_scale: f64,
+    pub mean_shift: f64,
+}
+
+/// Loads, merges and validates the scenario at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    validate::validate(load::load_file(path)?)
+}
+
+/// Validates scenario text held in memory (`origin` names it and anchors `extends`).
+pub fn load_str(text: &str, origin: &Path) -> Result<Scenario, ScenarioError> {
+    validate::validate(load::load_str(text, origin)?)
+}

@@ -1,0 +1,226 @@
+//! The scenario file as written: serde structs that mirror the TOML one to one.
+//!
+//! Nothing here is checked beyond types; `validate` turns a `RawScenario` into the
+//! checked [`crate::scenario::Scenario`]. Every struct denies unknown keys so that a
+//! typo is an error naming the nearest valid key, never a silently ignored setting.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// The whole file after `extends` has been resolved.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub scenario: RawMeta,
+    #[serde(default)]
+    pub regimes: IndexMap<String, RawRegime>,
+    #[serde(default)]
+    pub regime_chain: RawRegimeChain,
+    #[serde(default)]
+    pub correlation: RawCorrelation,
+    #[serde(default)]
+    pub assets: IndexMap<String, RawAsset>,
+    #[serde(default)]
+    pub events: Vec<RawEvent>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeta {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub seed: Option<u64>,
+    pub paths: Option<u64>,
+    /// A TOML date (`2025-11-28`) or a string in that form.
+    pub start_date: toml::Value,
+    pub end_date: Option<toml::Value>,
+    pub horizon_years: Option<f64>,
+    pub horizon_steps: Option<u64>,
+    pub calendar: Option<CalendarKind>,
+    pub sample_paths: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarKind {
+    /// New York Stock Exchange trading days: weekends and NYSE holidays skipped.
+    Nyse,
+    /// Monday to Friday.
+    Weekdays,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegime {
+    #[serde(default)]
+    pub description: String,
+    /// Annual transition intensities to other regimes.
+    pub intensities: Option<IndexMap<String, f64>>,
+    /// Alternative to `intensities`: the expected time spent in the regime...
+    pub expected_duration_years: Option<f64>,
+    /// ...and the relative weights of its destinations.
+    pub exit_weights: Option<IndexMap<String, f64>>,
+    /// Correlation of the Brownian drivers while in this regime.
+    pub correlation: Option<Vec<Vec<f64>>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegimeChain {
+    pub initial: Option<String>,
+    pub initial_distribution: Option<IndexMap<String, f64>>,
+    #[serde(default)]
+    pub state_dependence: Vec<RawStateTerm>,
+}
+
+/// `q_ij(t) *= exp(coefficient * feature_t)` for the transition `from -> to`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStateTerm {
+    pub from: String,
+    pub to: String,
+    pub feature: String,
+    pub coefficient: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCorrelation {
+    pub drivers: Option<Vec<String>>,
+    pub matrix: Option<Vec<Vec<f64>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessKind {
+    /// Log-price with regime drift and volatility (plus optional jumps).
+    Gbm,
+    /// Log-price with Heston stochastic variance (plus optional jumps).
+    Heston,
+    /// Ornstein-Uhlenbeck level, for rate-like factors (plus optional jumps).
+    Ou,
+}
+
+/// The parameters an asset can set at its top level (the default in every regime)
+/// and again under `by_regime.<regime>` (that regime only).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssetParams {
+    pub drift: Option<f64>,
+    pub vol: Option<f64>,
+    pub mean: Option<f64>,
+    pub mean_reversion: Option<f64>,
+    pub long_run_variance: Option<f64>,
+    pub vol_of_vol: Option<f64>,
+    pub jump_intensity: Option<f64>,
+    pub jump_mean: Option<f64>,
+    pub jump_sd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAsset {
+    pub process: ProcessKind,
+    pub initial: f64,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub unit: String,
+    pub driver: Option<String>,
+    pub variance_driver: Option<String>,
+    pub initial_variance: Option<f64>,
+    pub jump_scaling: Option<RawJumpScaling>,
+    pub drift: Option<f64>,
+    pub vol: Option<f64>,
+    pub mean: Option<f64>,
+    pub mean_reversion: Option<f64>,
+    pub long_run_variance: Option<f64>,
+    pub vol_of_vol: Option<f64>,
+    pub jump_intensity: Option<f64>,
+    pub jump_mean: Option<f64>,
+    pub jump_sd: Option<f64>,
+    #[serde(default)]
+    pub by_regime: IndexMap<String, RawAssetParams>,
+}
+
+impl RawAsset {
+    /// The top-level parameters, which every regime inherits.
+    pub fn defaults(&self) -> RawAssetParams {
+        RawAssetParams {
+            drift: self.drift,
+            vol: self.vol,
+            mean: self.mean,
+            mean_reversion: self.mean_reversion,
+            long_run_variance: self.long_run_variance,
+            vol_of_vol: self.vol_of_vol,
+            jump_intensity: self.jump_intensity,
+            jump_mean: self.jump_mean,
+            jump_sd: self.jump_sd,
+        }
+    }
+}
+
+/// Jump intensity scaled by valuation: `(V_t / V_ref)^exponent`, with
+/// `V_t = valuation_initial * (S_t / S_0) * exp(-sales_growth * t)`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJumpScaling {
+    pub valuation_initial: f64,
+    pub valuation_reference: f64,
+    #[serde(default)]
+    pub sales_growth: f64,
+    pub exponent: f64,
+    pub max_factor: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvent {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub date: Option<toml::Value>,
+    pub rate_per_year: Option<f64>,
+    pub window_start: Option<toml::Value>,
+    pub window_end: Option<toml::Value>,
+    #[serde(default)]
+    pub duration_days: u64,
+    #[serde(default)]
+    pub transition_multipliers: Vec<RawMultiplier>,
+    #[serde(default)]
+    pub jumps: IndexMap<String, RawJump>,
+    #[serde(default)]
+    pub adjustments: IndexMap<String, RawAdjustment>,
+    pub force_regime: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMultiplier {
+    pub from: String,
+    pub to: String,
+    pub factor: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJump {
+    #[serde(default)]
+    pub mean: f64,
+    #[serde(default)]
+    pub sd: f64,
+    #[serde(default)]
+    pub variance: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdjustment {
+    #[serde(default)]
+    pub drift_shift: f64,
+    pub vol_scale: Option<f64>,
+    pub jump_intensity_scale: Option<f64>,
+    #[serde(default)]
+    pub mean_shift: f64,
+}

@@ -1,0 +1,1224 @@
+//! One pass from the raw structs to the checked [`Scenario`], collecting every
+//! problem it finds (not just the first) with its key path and location.
+//!
+//! Range checks are written `!(value >= lo)` on purpose: NaN fails every
+//! comparison, so this form rejects it where `value < lo` would let it through.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+use chrono::{Duration, NaiveDate};
+use indexmap::IndexMap;
+use nalgebra::DMatrix;
+use sha2::{Digest, Sha256};
+
+use super::calendar::{self, TRADING_DAYS_PER_YEAR};
+use super::error::{Diagnostic, ScenarioError};
+use super::load::{nearest, Loaded, Sources};
+use super::raw::{CalendarKind, ProcessKind, RawAsset, RawAssetParams, RawEvent, RawScenario};
+use super::*;
+
+/// Symmetry and unit-diagonal tolerance of correlation matrices.
+const CORRELATION_TOLERANCE: f64 = 1e-9;
+/// Smallest eigenvalue still accepted as positive semi-definite (rounding of the input).
+const EIGENVALUE_TOLERANCE: f64 = -1e-10;
+/// Longest horizon accepted, in years.
+const MAX_HORIZON_YEARS: f64 = 50.0;
+
+struct Checker<'a> {
+    sources: &'a Sources,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.diagnostics.push(self.sources.diagnostic(key, message));
+    }
+
+    /// Checks `lo <= value <= hi` (or strict bounds); NaN always fails.
+    fn range(&mut self, key: &str, value: f64, lo: Bound, hi: Bound) -> f64 {
+        let above = match lo {
+            Bound::Closed(l) => value >= l,
+            Bound::Open(l) => value > l,
+            Bound::None => value > f64::NEG_INFINITY,
+        };
+        let below = match hi {
+            Bound::Closed(h) => value <= h,
+            Bound::Open(h) => value < h,
+            Bound::None => value < f64::INFINITY,
+        };
+        if !(above && below) {
+            let lo_text = match lo {
+                Bound::Closed(l) => format!("[{l}"),
+                Bound::Open(l) => format!("({l}"),
+                Bound::None => "(-inf".to_string(),
+            };
+            let hi_text = match hi {
+                Bound::Closed(h) => format!("{h}]"),
+                Bound::Open(h) => format!("{h})"),
+                Bound::None => "inf)".to_string(),
+            };
+            self.error(
+                key,
+                format!("{value} is out of range; valid: {lo_text}, {hi_text}"),
+            );
+        }
+        value
+    }
+
+    fn identifier(&mut self, key: &str, what: &str, name: &str) {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            self.error(
+                key,
+                format!(
+                    "{what} `{name}` must be non-empty and use only letters, digits, `_` and `-`"
+                ),
+            );
+        }
+    }
+
+    /// Resolves `name` among `names`, or reports it with the nearest valid one.
+    fn lookup(&mut self, key: &str, what: &str, name: &str, names: &[String]) -> Option<usize> {
+        if let Some(index) = names.iter().position(|n| n == name) {
+            return Some(index);
+        }
+        let hint = match nearest(name, names) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("valid: {}", names.join(", ")),
+        };
+        self.error(key, format!("unknown {what} `{name}`; {hint}"));
+        None
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Bound {
+    Closed(f64),
+    Open(f64),
+    None,
+}
+use Bound::{Closed, Open};
+
+pub(super) fn validate(loaded: Loaded) -> Result<Scenario, ScenarioError> {
+    let Loaded {
+        raw,
+        merged,
+        sources,
+    } = loaded;
+    let mut check = Checker {
+        sources: &sources,
+        diagnostics: Vec::new(),
+    };
+    let scenario = build(&raw, merged, &mut check);
+    match (scenario, check.diagnostics.is_empty()) {
+        (Some(scenario), true) => Ok(scenario),
+        _ => Err(ScenarioError::Invalid(check.diagnostics)),
+    }
+}
+
+fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Option<Scenario> {
+    let meta = &raw.scenario;
+    check.identifier("scenario.name", "scenario name", &meta.name);
+    let paths = meta.paths.unwrap_or(DEFAULT_PATHS);
+    if paths == 0 {
+        check.error("scenario.paths", "0 is out of range; valid: at least 1");
+    }
+    let sample_paths = meta.sample_paths.unwrap_or(DEFAULT_SAMPLE_PATHS);
+    if sample_paths > 100_000 {
+        check.error(
+            "scenario.sample_paths",
+            format!("{sample_paths} is out of range; valid: [0, 100000]"),
+        );
+    }
+    let calendar = meta.calendar.unwrap_or(CalendarKind::Nyse);
+    let dates = build_dates(raw, calendar, check)?;
+    let dt = 1.0 / TRADING_DAYS_PER_YEAR;
+
+    let regime_names: Vec<String> = raw.regimes.keys().cloned().collect();
+    let regime_names = if regime_names.is_empty() {
+        vec!["base".to_string()]
+    } else {
+        regime_names
+    };
+    for name in &regime_names {
+        check.identifier(&format!("regimes.{name}"), "regime name", name);
+    }
+    let asset_names: Vec<String> = raw.assets.keys().cloned().collect();
+    if asset_names.is_empty() {
+        check.error(
+            "assets",
+            "a scenario needs at least one asset, for example [assets.spx]",
+        );
+    }
+    for name in &asset_names {
+        check.identifier(&format!("assets.{name}"), "asset name", name);
+    }
+
+    let drivers = build_drivers(raw, check);
+    let default_correlation = build_default_correlation(raw, &drivers, check);
+    let regimes = build_regimes(raw, &regime_names, &drivers, &default_correlation, check);
+    let initial_distribution = build_initial(raw, &regime_names, check);
+    let assets = build_assets(raw, &regime_names, &drivers, check);
+    let state_terms = build_state_terms(raw, &regime_names, &asset_names, &assets, check);
+    let events = build_events(raw, &dates, &regime_names, &asset_names, &assets, check);
+    check_exit_probabilities(&regimes, &events, &state_terms, dt, check);
+
+    let hash = {
+        let canonical = toml::to_string(&merged).unwrap_or_default();
+        let digest = Sha256::digest(canonical.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    Some(Scenario {
+        name: meta.name.clone(),
+        description: meta.description.clone(),
+        seed: meta.seed.unwrap_or(DEFAULT_SEED),
+        paths,
+        sample_paths: sample_paths.min(paths) as usize,
+        calendar,
+        dates,
+        dt,
+        regimes,
+        initial_distribution,
+        state_terms,
+        drivers,
+        assets,
+        events,
+        hash,
+        resolved: merged,
+    })
+}
+
+fn parse_date(value: &toml::Value) -> Result<NaiveDate, String> {
+    match value {
+        toml::Value::Datetime(datetime) => match (datetime.date, datetime.time) {
+            (Some(date), None) => {
+                NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
+                    .ok_or_else(|| format!("{datetime} is not a calendar date"))
+            }
+            _ => Err(format!(
+                "{datetime} must be a date alone, like 2026-05-15 (no time of day)"
+            )),
+        },
+        toml::Value::String(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| format!("\"{text}\" is not a date; write it as 2026-05-15")),
+        other => Err(format!(
+            "expected a date like 2026-05-15, found {}",
+            other.type_str()
+        )),
+    }
+}
+
+fn build_dates(
+    raw: &RawScenario,
+    calendar: CalendarKind,
+    check: &mut Checker<'_>,
+) -> Option<Vec<NaiveDate>> {
+    let meta = &raw.scenario;
+    let start = match parse_date(&meta.start_date) {
+        Ok(date) => date,
+        Err(message) => {
+            check.error("scenario.start_date", message);
+            return None;
+        }
+    };
+    let given = [
+        meta.end_date.is_some(),
+        meta.horizon_years.is_some(),
+        meta.horizon_steps.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
+    if given != 1 {
+        check.error(
+            "scenario",
+            format!(
+                "set exactly one of `end_date`, `horizon_years` and `horizon_steps` (found {given})"
+            ),
+        );
+        return None;
+    }
+    let max_steps = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
+    let dates = if let Some(end) = &meta.end_date {
+        let end = match parse_date(end) {
+            Ok(date) => date,
+            Err(message) => {
+                check.error("scenario.end_date", message);
+                return None;
+            }
+        };
+        if end <= start || end > start + Duration::days((MAX_HORIZON_YEARS * 365.25) as i64) {
+            check.error(
+                "scenario.end_date",
+                format!("{end} must fall after start_date {start} and within {MAX_HORIZON_YEARS} years of it"),
+            );
+            return None;
+        }
+        calendar::grid_until(start, end, calendar)
+    } else if let Some(years) = meta.horizon_years {
+        if !(years > 0.0 && years <= MAX_HORIZON_YEARS) {
+            check.error(
+                "scenario.horizon_years",
+                format!("{years} is out of range; valid: (0, {MAX_HORIZON_YEARS}]"),
+            );
+            return None;
+        }
+        let end = start + Duration::days((years * 365.25).round() as i64);
+        calendar::grid_until(start, end, calendar)
+    } else {
+        let steps = meta.horizon_steps.unwrap_or(0);
+        if steps == 0 || steps > max_steps {
+            check.error(
+                "scenario.horizon_steps",
+                format!("{steps} is out of range; valid: [1, {max_steps}]"),
+            );
+            return None;
+        }
+        calendar::grid_with_steps(start, steps as usize, calendar)
+    };
+    if dates.len() < 2 {
+        check.error(
+            "scenario",
+            "the horizon holds no trading day after the start; extend end_date",
+        );
+        return None;
+    }
+    Some(dates)
+}
+
+fn build_drivers(raw: &RawScenario, check: &mut Checker<'_>) -> Vec<String> {
+    if let Some(drivers) = &raw.correlation.drivers {
+        for (index, name) in drivers.iter().enumerate() {
+            check.identifier(
+                &format!("correlation.drivers[{index}]"),
+                "driver name",
+                name,
+            );
+            if drivers[..index].contains(name) {
+                check.error(
+                    format!("correlation.drivers[{index}]"),
+                    format!("driver `{name}` is listed twice"),
+                );
+            }
+        }
+        return drivers.clone();
+    }
+    // Without an explicit list, each asset brings its own drivers, in asset order.
+    let mut drivers = Vec::new();
+    for (name, asset) in &raw.assets {
+        let driver = asset.driver.clone().unwrap_or_else(|| name.clone());
+        if !drivers.contains(&driver) {
+            drivers.push(driver);
+        }
+        if asset.process == ProcessKind::Heston {
+            let variance = asset
+                .variance_driver
+                .clone()
+                .unwrap_or_else(|| format!("{name}_variance"));
+            if !drivers.contains(&variance) {
+                drivers.push(variance);
+            }
+        }
+    }
+    drivers
+}
+
+fn check_correlation(
+    key: &str,
+    rows: &[Vec<f64>],
+    drivers: &[String],
+    check: &mut Checker<'_>,
+) -> Option<DMatrix<f64>> {
+    let n = drivers.len();
+    if rows.len() != n || rows.iter().any(|row| row.len() != n) {
+        let shape: Vec<usize> = rows.iter().map(|r| r.len()).collect();
+        check.error(
+            key,
+            format!(
+                "must be {n}x{n}, one row and column per driver ({}); found {} rows of lengths {:?}",
+                drivers.join(", "),
+                rows.len(),
+                shape
+            ),
+        );
+        return None;
+    }
+    let matrix = DMatrix::from_fn(n, n, |i, j| rows[i][j]);
+    let mut ok = true;
+    for i in 0..n {
+        if !((matrix[(i, i)] - 1.0).abs() <= CORRELATION_TOLERANCE) {
+            check.error(
+                format!("{key}[{i}][{i}]"),
+                format!("diagonal entry is {}; must be 1", matrix[(i, i)]),
+            );
+            ok = false;
+        }
+        for j in 0..i {
+            let (a, b) = (matrix[(i, j)], matrix[(j, i)]);
+            if !((-1.0..=1.0).contains(&a) && (-1.0..=1.0).contains(&b)) {
+                check.error(
+                    format!("{key}[{i}][{j}]"),
+                    format!("{a} / {b} out of range; valid: [-1, 1]"),
+                );
+                ok = false;
+            } else if !((a - b).abs() <= CORRELATION_TOLERANCE) {
+                check.error(
+                    key.to_string(),
+                    format!(
+                        "not symmetric: entry [{i}][{j}] is {a} but [{j}][{i}] is {b} ({} vs {})",
+                        drivers[i], drivers[j]
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let smallest = matrix
+        .clone()
+        .symmetric_eigen()
+        .eigenvalues
+        .iter()
+        .cloned()
+        .fold(f64::INFINITY, f64::min);
+    if !(smallest >= EIGENVALUE_TOLERANCE) {
+        check.error(
+            key,
+            format!("not positive semi-definite: smallest eigenvalue {smallest:.6}; no set of drivers can have these correlations"),
+        );
+        return None;
+    }
+    Some(matrix)
+}
+
+fn build_default_correlation(
+    raw: &RawScenario,
+    drivers: &[String],
+    check: &mut Checker<'_>,
+) -> DMatrix<f64> {
+    match &raw.correlation.matrix {
+        Some(rows) => check_correlation("correlation.matrix", rows, drivers, check)
+            .unwrap_or_else(|| DMatrix::identity(drivers.len(), drivers.len())),
+        None => DMatrix::identity(drivers.len(), drivers.len()),
+    }
+}
+
+fn build_regimes(
+    raw: &RawScenario,
+    names: &[String],
+    drivers: &[String],
+    default_correlation: &DMatrix<f64>,
+    check: &mut Checker<'_>,
+) -> Vec<Regime> {
+    let empty = raw::RawRegime::default();
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let regime = raw.regimes.get(name).unwrap_or(&empty);
+            let key = format!("regimes.{name}");
+            let mut intensities = vec![0.0; names.len()];
+            let mut set = |check: &mut Checker<'_>, entries: &IndexMap<String, f64>, field: &str, scale: f64| {
+                for (to, value) in entries {
+                    let entry_key = format!("{key}.{field}.{to}");
+                    let Some(j) = check.lookup(&entry_key, "regime", to, names) else {
+                        continue;
+                    };
+                    if j == i {
+                        check.error(&entry_key, "a regime cannot transition to itself; list only the other regimes");
+                        continue;
+                    }
+                    let value = check.range(&entry_key, *value, Closed(0.0), Open(f64::INFINITY));
+                    intensities[j] = value * scale;
+                }
+            };
+            match (&regime.intensities, regime.expected_duration_years, &regime.exit_weights) {
+                (Some(_), Some(_), _) | (Some(_), _, Some(_)) => check.error(
+                    &key,
+                    "give either `intensities` or `expected_duration_years` with `exit_weights`, not both",
+                ),
+                (Some(entries), None, None) => set(check, entries, "intensities", 1.0),
+                (None, Some(duration), Some(weights)) => {
+                    let duration = check.range(&format!("{key}.expected_duration_years"), duration, Open(0.0), Closed(1000.0));
+                    let total: f64 = weights.values().filter(|w| **w > 0.0).sum();
+                    if !(total > 0.0) {
+                        check.error(format!("{key}.exit_weights"), "weights must be >= 0 with a positive sum");
+                    } else if duration > 0.0 {
+                        set(check, weights, "exit_weights", 1.0 / (duration * total));
+                    }
+                }
+                (None, Some(_), None) => check.error(
+                    format!("{key}.exit_weights"),
+                    "`expected_duration_years` needs `exit_weights`: the relative chance of each destination",
+                ),
+                (None, None, Some(_)) => check.error(
+                    format!("{key}.expected_duration_years"),
+                    "`exit_weights` needs `expected_duration_years`",
+                ),
+                (None, None, None) => {} // absorbing regime
+            }
+            let correlation = match &regime.correlation {
+                Some(rows) => check_correlation(&format!("{key}.correlation"), rows, drivers, check)
+                    .unwrap_or_else(|| default_correlation.clone()),
+                None => default_correlation.clone(),
+            };
+            Regime {
+                name: name.clone(),
+                description: regime.description.clone(),
+                intensities,
+                correlation,
+            }
+        })
+        .collect()
+}
+
+fn build_initial(raw: &RawScenario, names: &[String], check: &mut Checker<'_>) -> Vec<f64> {
+    let chain = &raw.regime_chain;
+    let mut distribution = vec![0.0; names.len()];
+    match (&chain.initial, &chain.initial_distribution) {
+        (Some(_), Some(_)) => {
+            check.error(
+                "regime_chain",
+                "give either `initial` or `initial_distribution`, not both",
+            );
+        }
+        (Some(name), None) => {
+            if let Some(i) = check.lookup("regime_chain.initial", "regime", name, names) {
+                distribution[i] = 1.0;
+            }
+        }
+        (None, Some(weights)) => {
+            for (name, p) in weights {
+                let key = format!("regime_chain.initial_distribution.{name}");
+                if let Some(i) = check.lookup(&key, "regime", name, names) {
+                    distribution[i] = check.range(&key, *p, Closed(0.0), Closed(1.0));
+                }
+            }
+            let total: f64 = distribution.iter().sum();
+            if !((total - 1.0).abs() <= 1e-9) {
+                check.error(
+                    "regime_chain.initial_distribution",
+                    format!("probabilities sum to {total}; they must sum to 1"),
+                );
+            }
+        }
+        (None, None) => distribution[0] = 1.0,
+    }
+    distribution
+}
+
+/// Which parameters each process reads; any other parameter is an error.
+fn allowed_params(process: ProcessKind) -> (&'static [&'static str], &'static [&'static str]) {
+    const JUMPS: [&str; 3] = ["jump_intensity", "jump_mean", "jump_sd"];
+    let _ = JUMPS;
+    match process {
+        ProcessKind::Gbm => (
+            &["drift", "vol", "jump_intensity", "jump_mean", "jump_sd"],
+            &["vol"],
+        ),
+        ProcessKind::Heston => (
+            &[
+                "drift",
+                "mean_reversion",
+                "long_run_variance",
+                "vol_of_vol",
+                "jump_intensity",
+                "jump_mean",
+                "jump_sd",
+            ],
+            &["mean_reversion", "long_run_variance", "vol_of_vol"],
+        ),
+        ProcessKind::Ou => (
+            &[
+                "mean",
+                "mean_reversion",
+                "vol",
+                "jump_intensity",
+                "jump_mean",
+                "jump_sd",
+            ],
+            &["mean", "mean_reversion", "vol"],
+        ),
+    }
+}
+
+fn param_entries(p: &RawAssetParams) -> [(&'static str, Option<f64>); 9] {
+    [
+        ("drift", p.drift),
+        ("vol", p.vol),
+        ("mean", p.mean),
+        ("mean_reversion", p.mean_reversion),
+        ("long_run_variance", p.long_run_variance),
+        ("vol_of_vol", p.vol_of_vol),
+        ("jump_intensity", p.jump_intensity),
+        ("jump_mean", p.jump_mean),
+        ("jump_sd", p.jump_sd),
+    ]
+}
+
+fn overlay(base: &RawAssetParams, over: &RawAssetParams) -> RawAssetParams {
+    RawAssetParams {
+        drift: over.drift.or(base.drift),
+        vol: over.vol.or(base.vol),
+        mean: over.mean.or(base.mean),
+        mean_reversion: over.mean_reversion.or(base.mean_reversion),
+        long_run_variance: over.long_run_variance.or(base.long_run_variance),
+        vol_of_vol: over.vol_of_vol.or(base.vol_of_vol),
+        jump_intensity: over.jump_intensity.or(base.jump_intensity),
+        jump_mean: over.jump_mean.or(base.jump_mean),
+        jump_sd: over.jump_sd.or(base.jump_sd),
+    }
+}
+
+fn build_assets(
+    raw: &RawScenario,
+    regime_names: &[String],
+    drivers: &[String],
+    check: &mut Checker<'_>,
+) -> Vec<Asset> {
+    raw.assets
+        .iter()
+        .map(|(name, asset)| build_asset(name, asset, regime_names, drivers, check))
+        .collect()
+}
+
+fn build_asset(
+    name: &str,
+    asset: &RawAsset,
+    regime_names: &[String],
+    drivers: &[String],
+    check: &mut Checker<'_>,
+) -> Asset {
+    let key = format!("assets.{name}");
+    let is_log = asset.process != ProcessKind::Ou;
+    let initial = if is_log {
+        check.range(
+            &format!("{key}.initial"),
+            asset.initial,
+            Open(0.0),
+            Open(f64::INFINITY),
+        )
+    } else {
+        check.range(
+            &format!("{key}.initial"),
+            asset.initial,
+            Bound::None,
+            Bound::None,
+        )
+    };
+    let (allowed, required) = allowed_params(asset.process);
+    let process_name = format!("{:?}", asset.process).to_lowercase();
+
+    let driver_name = asset.driver.clone().unwrap_or_else(|| name.to_string());
+    let driver = check
+        .lookup(&format!("{key}.driver"), "driver", &driver_name, drivers)
+        .unwrap_or(0);
+    let variance_driver = if asset.process == ProcessKind::Heston {
+        let variance_name = asset
+            .variance_driver
+            .clone()
+            .unwrap_or_else(|| format!("{name}_variance"));
+        let index = check.lookup(
+            &format!("{key}.variance_driver"),
+            "driver",
+            &variance_name,
+            drivers,
+        );
+        if index == Some(driver) {
+            check.error(format!("{key}.variance_driver"), "must differ from the asset's price driver; correlate them through the correlation matrix instead");
+        }
+        index
+    } else {
+        if asset.variance_driver.is_some() {
+            check.error(
+                format!("{key}.variance_driver"),
+                format!("applies only to process \"heston\", not \"{process_name}\""),
+            );
+        }
+        None
+    };
+    if asset.process != ProcessKind::Heston && asset.initial_variance.is_some() {
+        check.error(
+            format!("{key}.initial_variance"),
+            format!("applies only to process \"heston\", not \"{process_name}\""),
+        );
+    }
+
+    let defaults = asset.defaults();
+    for (field, value) in param_entries(&defaults) {
+        if value.is_some() && !allowed.contains(&field) {
+            check.error(
+                format!("{key}.{field}"),
+                format!(
+                    "does not apply to process \"{process_name}\"; its parameters are {}",
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+    for (regime, params) in &asset.by_regime {
+        check.lookup(
+            &format!("{key}.by_regime.{regime}"),
+            "regime",
+            regime,
+            regime_names,
+        );
+        for (field, value) in param_entries(params) {
+            if value.is_some() && !allowed.contains(&field) {
+                check.error(
+                    format!("{key}.by_regime.{regime}.{field}"),
+                    format!(
+                        "does not apply to process \"{process_name}\"; its parameters are {}",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
+    let mut params = Vec::with_capacity(regime_names.len());
+    let mut missing_reported = false;
+    for regime in regime_names {
+        let (merged, prefix) = match asset.by_regime.get(regime) {
+            Some(over) => (
+                overlay(&defaults, over),
+                format!("{key}.by_regime.{regime}"),
+            ),
+            None => (defaults.clone(), key.clone()),
+        };
+        for field in required {
+            let present = param_entries(&merged)
+                .iter()
+                .any(|(f, v)| f == field && v.is_some());
+            if !present && !missing_reported {
+                check.error(format!("{key}.{field}"), format!("process \"{process_name}\" needs `{field}` (at the asset's top level, or under by_regime.{regime})"));
+                missing_reported = true;
+            }
+        }
+        let at = |field: &str| {
+            if asset
+                .by_regime
+                .get(regime)
+                .and_then(|o| {
+                    param_entries(o)
+                        .iter()
+                        .find(|(f, _)| *f == field)
+                        .and_then(|(_, v)| *v)
+                })
+                .is_some()
+            {
+                format!("{prefix}.{field}")
+            } else {
+                format!("{key}.{field}")
+            }
+        };
+        let value = |v: Option<f64>| v.unwrap_or(0.0);
+        let p = AssetParams {
+            drift: check.range(&at("drift"), value(merged.drift), Closed(-5.0), Closed(5.0)),
+            vol: if is_log {
+                check.range(&at("vol"), value(merged.vol), Closed(0.0), Closed(5.0))
+            } else {
+                check.range(
+                    &at("vol"),
+                    value(merged.vol),
+                    Closed(0.0),
+                    Open(f64::INFINITY),
+                )
+            },
+            mean: check.range(&at("mean"), value(merged.mean), Bound::None, Bound::None),
+            mean_reversion: if asset.process == ProcessKind::Heston {
+                check.range(
+                    &at("mean_reversion"),
+                    value(merged.mean_reversion),
+                    Open(0.0),
+                    Closed(TRADING_DAYS_PER_YEAR),
+                )
+            } else {
+                check.range(
+                    &at("mean_reversion"),
+                    value(merged.mean_reversion),
+                    Closed(0.0),
+                    Closed(TRADING_DAYS_PER_YEAR),
+                )
+            },
+            long_run_variance: if asset.process == ProcessKind::Heston {
+                check.range(
+                    &at("long_run_variance"),
+                    value(merged.long_run_variance),
+                    Open(0.0),
+                    Closed(4.0),
+                )
+            } else {
+                0.0
+            },
+            vol_of_vol: check.range(
+                &at("vol_of_vol"),
+                value(merged.vol_of_vol),
+                Closed(0.0),
+                Closed(10.0),
+            ),
+            jump_intensity: check.range(
+                &at("jump_intensity"),
+                value(merged.jump_intensity),
+                Closed(0.0),
+                Closed(TRADING_DAYS_PER_YEAR),
+            ),
+            jump_mean: if is_log {
+                check.range(
+                    &at("jump_mean"),
+                    value(merged.jump_mean),
+                    Closed(-5.0),
+                    Closed(5.0),
+                )
+            } else {
+                check.range(
+                    &at("jump_mean"),
+                    value(merged.jump_mean),
+                    Bound::None,
+                    Bound::None,
+                )
+            },
+            jump_sd: if is_log {
+                check.range(
+                    &at("jump_sd"),
+                    value(merged.jump_sd),
+                    Closed(0.0),
+                    Closed(5.0),
+                )
+            } else {
+                check.range(
+                    &at("jump_sd"),
+                    value(merged.jump_sd),
+                    Closed(0.0),
+                    Open(f64::INFINITY),
+                )
+            },
+        };
+        params.push(p);
+    }
+
+    let initial_variance = if asset.process == ProcessKind::Heston {
+        match asset.initial_variance {
+            Some(v) => check.range(
+                &format!("{key}.initial_variance"),
+                v,
+                Closed(0.0),
+                Closed(4.0),
+            ),
+            None => params.first().map_or(0.0, |p| p.long_run_variance),
+        }
+    } else {
+        0.0
+    };
+
+    let jump_scaling = asset.jump_scaling.as_ref().map(|s| {
+        let k = format!("{key}.jump_scaling");
+        if !is_log {
+            check.error(
+                &k,
+                format!(
+                    "applies only to log-price processes (gbm, heston), not \"{process_name}\""
+                ),
+            );
+        }
+        JumpScaling {
+            valuation_initial: check.range(
+                &format!("{k}.valuation_initial"),
+                s.valuation_initial,
+                Open(0.0),
+                Open(f64::INFINITY),
+            ),
+            valuation_reference: check.range(
+                &format!("{k}.valuation_reference"),
+                s.valuation_reference,
+                Open(0.0),
+                Open(f64::INFINITY),
+            ),
+            sales_growth: check.range(
+                &format!("{k}.sales_growth"),
+                s.sales_growth,
+                Closed(-1.0),
+                Closed(1.0),
+            ),
+            exponent: check.range(
+                &format!("{k}.exponent"),
+                s.exponent,
+                Closed(-20.0),
+                Closed(20.0),
+            ),
+            max_factor: check.range(
+                &format!("{k}.max_factor"),
+                s.max_factor.unwrap_or(10.0),
+                Closed(1.0),
+                Closed(1000.0),
+            ),
+        }
+    });
+
+    Asset {
+        name: name.to_string(),
+        description: asset.description.clone(),
+        unit: asset.unit.clone(),
+        process: asset.process,
+        initial,
+        driver,
+        variance_driver,
+        initial_variance,
+        params,
+        jump_scaling,
+    }
+}
+
+fn build_state_terms(
+    raw: &RawScenario,
+    regime_names: &[String],
+    asset_names: &[String],
+    assets: &[Asset],
+    check: &mut Checker<'_>,
+) -> Vec<StateTerm> {
+    let mut terms = Vec::new();
+    for (index, term) in raw.regime_chain.state_dependence.iter().enumerate() {
+        let key = format!("regime_chain.state_dependence[{index}]");
+        let from = check.lookup(&format!("{key}.from"), "regime", &term.from, regime_names);
+        let to = check.lookup(&format!("{key}.to"), "regime", &term.to, regime_names);
+        if from.is_some() && from == to {
+            check.error(format!("{key}.to"), "must differ from `from`");
+        }
+        let coefficient = check.range(
+            &format!("{key}.coefficient"),
+            term.coefficient,
+            Closed(-50.0),
+            Closed(50.0),
+        );
+        let feature = match term.feature.split_once('.') {
+            Some(("drawdown", asset)) => check
+                .lookup(&format!("{key}.feature"), "asset", asset, asset_names)
+                .and_then(|a| {
+                    if assets.get(a).is_some_and(|a| a.is_log()) {
+                        Some(Feature::Drawdown { asset: a })
+                    } else {
+                        check.error(format!("{key}.feature"), format!("drawdown of `{asset}` is not a fraction: only log-price assets (gbm, heston) can drive transitions"));
+                        None
+                    }
+                }),
+            _ => {
+                check.error(
+                    format!("{key}.feature"),
+                    format!("unknown feature \"{}\"; valid: \"drawdown.<asset>\"", term.feature),
+                );
+                None
+            }
+        };
+        if let (Some(from), Some(to), Some(feature)) = (from, to, feature) {
+            terms.push(StateTerm {
+                from,
+                to,
+                feature,
+                coefficient,
+            });
+        }
+    }
+    terms
+}
+
+fn build_events(
+    raw: &RawScenario,
+    dates: &[NaiveDate],
+    regime_names: &[String],
+    asset_names: &[String],
+    assets: &[Asset],
+    check: &mut Checker<'_>,
+) -> Vec<Event> {
+    if raw.events.len() > MAX_EVENTS {
+        check.error(
+            "events",
+            format!(
+                "{} events; at most {MAX_EVENTS} are supported",
+                raw.events.len()
+            ),
+        );
+        return Vec::new();
+    }
+    let steps = dates.len() - 1;
+    let mut names: Vec<&str> = Vec::new();
+    raw.events
+        .iter()
+        .enumerate()
+        .filter_map(|(index, event)| {
+            let key = format!("events[{index}]");
+            check.identifier(&format!("{key}.name"), "event name", &event.name);
+            if names.contains(&event.name.as_str()) {
+                check.error(
+                    format!("{key}.name"),
+                    format!("another event is already called `{}`", event.name),
+                );
+            }
+            names.push(&event.name);
+            let trigger = build_trigger(&key, event, dates, check)?;
+            if event.duration_days > steps as u64 {
+                check.error(
+                    format!("{key}.duration_days"),
+                    format!(
+                        "{} is out of range; valid: [0, {steps}] (the horizon's trading days)",
+                        event.duration_days
+                    ),
+                );
+            }
+            let regime_or_any =
+                |check: &mut Checker<'_>, k: &str, name: &str| -> Result<Option<usize>, ()> {
+                    if name == "*" {
+                        Ok(None)
+                    } else {
+                        check
+                            .lookup(k, "regime", name, regime_names)
+                            .map(Some)
+                            .ok_or(())
+                    }
+                };
+            let mut multipliers = Vec::new();
+            for (m, multiplier) in event.transition_multipliers.iter().enumerate() {
+                let k = format!("{key}.transition_multipliers[{m}]");
+                let from = regime_or_any(check, &format!("{k}.from"), &multiplier.from);
+                let to = regime_or_any(check, &format!("{k}.to"), &multiplier.to);
+                let factor = check.range(
+                    &format!("{k}.factor"),
+                    multiplier.factor,
+                    Closed(0.0),
+                    Closed(1000.0),
+                );
+                if let (Ok(from), Ok(to)) = (from, to) {
+                    multipliers.push(Multiplier { from, to, factor });
+                }
+            }
+            let mut jumps = Vec::new();
+            for (asset_name, jump) in &event.jumps {
+                let k = format!("{key}.jumps.{asset_name}");
+                let Some(asset) = check.lookup(&k, "asset", asset_name, asset_names) else {
+                    continue;
+                };
+                let log = assets[asset].is_log();
+                let (lo, hi) = if log {
+                    (-5.0, 5.0)
+                } else {
+                    (f64::MIN, f64::MAX)
+                };
+                let mean = check.range(&format!("{k}.mean"), jump.mean, Closed(lo), Closed(hi));
+                let sd = check.range(
+                    &format!("{k}.sd"),
+                    jump.sd,
+                    Closed(0.0),
+                    Closed(if log { 5.0 } else { f64::MAX }),
+                );
+                let variance = check.range(
+                    &format!("{k}.variance"),
+                    jump.variance,
+                    Closed(-4.0),
+                    Closed(4.0),
+                );
+                if jump.variance != 0.0 && assets[asset].process != ProcessKind::Heston {
+                    check.error(
+                        format!("{k}.variance"),
+                        "applies only to assets with process \"heston\"",
+                    );
+                }
+                jumps.push(EventJump {
+                    asset,
+                    mean,
+                    sd,
+                    variance,
+                });
+            }
+            let mut adjustments = Vec::new();
+            for (asset_name, adjustment) in &event.adjustments {
+                let k = format!("{key}.adjustments.{asset_name}");
+                let Some(asset) = check.lookup(&k, "asset", asset_name, asset_names) else {
+                    continue;
+                };
+                if adjustment.mean_shift != 0.0 && assets[asset].process != ProcessKind::Ou {
+                    check.error(
+                        format!("{k}.mean_shift"),
+                        "applies only to assets with process \"ou\"",
+                    );
+                }
+                adjustments.push(Adjustment {
+                    asset,
+                    drift_shift: check.range(
+                        &format!("{k}.drift_shift"),
+                        adjustment.drift_shift,
+                        Closed(-5.0),
+                        Closed(5.0),
+                    ),
+                    vol_scale: check.range(
+                        &format!("{k}.vol_scale"),
+                        adjustment.vol_scale.unwrap_or(1.0),
+                        Closed(0.0),
+                        Closed(20.0),
+                    ),
+                    jump_intensity_scale: check.range(
+                        &format!("{k}.jump_intensity_scale"),
+                        adjustment.jump_intensity_scale.unwrap_or(1.0),
+                        Closed(0.0),
+                        Closed(1000.0),
+                    ),
+                    mean_shift: check.range(
+                        &format!("{k}.mean_shift"),
+                        adjustment.mean_shift,
+                        Bound::None,
+                        Bound::None,
+                    ),
+                });
+            }
+            let force_regime = event.force_regime.as_ref().and_then(|name| {
+                check.lookup(&format!("{key}.force_regime"), "regime", name, regime_names)
+            });
+            Some(Event {
+                name: event.name.clone(),
+                description: event.description.clone(),
+                trigger,
+                duration_steps: event.duration_days.min(steps as u64) as usize,
+                multipliers,
+                jumps,
+                adjustments,
+                force_regime,
+            })
+        })
+        .collect()
+}
+
+/// The step in which something dated `date` happens: it lands on the first trading
+/// day on or after `date`, so it moves the close of that day.
+fn step_of(date: NaiveDate, dates: &[NaiveDate]) -> usize {
+    let landing = dates.partition_point(|d| *d < date);
+    landing.max(1) - 1
+}
+
+fn build_trigger(
+    key: &str,
+    event: &RawEvent,
+    dates: &[NaiveDate],
+    check: &mut Checker<'_>,
+) -> Option<Trigger> {
+    let (start, end) = (
+        dates[0],
+        *dates.last().expect("dates has at least two entries"),
+    );
+    let date_in_horizon =
+        |check: &mut Checker<'_>, field: &str, value: &toml::Value| -> Option<NaiveDate> {
+            match parse_date(value) {
+                Ok(date) if date >= start && date <= end => Some(date),
+                Ok(date) => {
+                    check.error(
+                        format!("{key}.{field}"),
+                        format!("{date} is outside the horizon; valid: {start} to {end}"),
+                    );
+                    None
+                }
+                Err(message) => {
+                    check.error(format!("{key}.{field}"), message);
+                    None
+                }
+            }
+        };
+    match (&event.date, event.rate_per_year) {
+        (Some(date), None) => {
+            if event.window_start.is_some() || event.window_end.is_some() {
+                check.error(
+                    format!("{key}.window_start"),
+                    "a window applies only to Poisson events (with `rate_per_year`)",
+                );
+            }
+            let date = date_in_horizon(check, "date", date)?;
+            Some(Trigger::Dated {
+                step: step_of(date, dates),
+            })
+        }
+        (None, Some(rate)) => {
+            let rate_per_year = check.range(
+                &format!("{key}.rate_per_year"),
+                rate,
+                Closed(0.0),
+                Closed(TRADING_DAYS_PER_YEAR),
+            );
+            let first_step = match &event.window_start {
+                Some(value) => step_of(date_in_horizon(check, "window_start", value)?, dates),
+                None => 0,
+            };
+            let end_step = match &event.window_end {
+                Some(value) => step_of(date_in_horizon(check, "window_end", value)?, dates) + 1,
+                None => dates.len() - 1,
+            };
+            if end_step <= first_step {
+                check.error(format!("{key}.window_end"), "must fall after window_start");
+                return None;
+            }
+            Some(Trigger::Poisson {
+                rate_per_year,
+                first_step,
+                end_step,
+            })
+        }
+        (Some(_), Some(_)) => {
+            check.error(
+                key,
+                "give either `date` (a dated event) or `rate_per_year` (a Poisson event), not both",
+            );
+            None
+        }
+        (None, None) => {
+            check.error(
+                key,
+                "needs `date` (a dated event) or `rate_per_year` (a Poisson event)",
+            );
+            None
+        }
+    }
+}
+
+/// Refuses a chain whose exit probability per step could pass 0.5 once every event
+/// multiplier and state term is at its largest: beyond that, `q dt` is no longer a
+/// probability one step can carry and the discretisation stops meaning anything.
+fn check_exit_probabilities(
+    regimes: &[Regime],
+    events: &[Event],
+    state_terms: &[StateTerm],
+    dt: f64,
+    check: &mut Checker<'_>,
+) {
+    for (i, regime) in regimes.iter().enumerate() {
+        let mut bound = 0.0;
+        for (j, &q) in regime.intensities.iter().enumerate() {
+            if j == i || q == 0.0 {
+                continue;
+            }
+            let event_factor: f64 = events
+                .iter()
+                .map(|e| {
+                    e.multipliers
+                        .iter()
+                        .filter(|m| m.applies(i, j))
+                        .map(|m| m.factor)
+                        .product::<f64>()
+                        .max(1.0)
+                })
+                .product();
+            let state_exponent: f64 = state_terms
+                .iter()
+                .filter(|t| t.from == i && t.to == j)
+                .map(|t| t.coefficient.max(0.0) * t.feature.upper_bound())
+                .sum();
+            bound += q * dt * event_factor * state_exponent.exp();
+        }
+        if bound > MAX_EXIT_PROBABILITY_PER_STEP {
+            check.error(
+                format!("regimes.{}", regime.name),
+                format!(
+                    "the exit probability per step can reach {bound:.3} with every event multiplier and state term at its largest; valid: at most {MAX_EXIT_PROBABILITY_PER_STEP}. Lower the intensities, the multipliers or the state coefficients"
+                ),
+            );
+        }
+    }
+}
