@@ -112,6 +112,14 @@ pub(super) fn validate(loaded: Loaded) -> Result<Scenario, ScenarioError> {
         diagnostics: Vec::new(),
     };
     let scenario = build(&raw, merged, &mut check);
+    // A default shared by several regimes is checked once per regime; say it once.
+    let mut unique: Vec<Diagnostic> = Vec::new();
+    for diagnostic in check.diagnostics.drain(..) {
+        if !unique.contains(&diagnostic) {
+            unique.push(diagnostic);
+        }
+    }
+    check.diagnostics = unique;
     match (scenario, check.diagnostics.is_empty()) {
         (Some(scenario), true) => Ok(scenario),
         _ => Err(ScenarioError::Invalid(check.diagnostics)),

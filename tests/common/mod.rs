@@ -1,0 +1,64 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use stormglass::engine::{RunOptions, Silent};
+use stormglass::scenario::{self, Scenario};
+use stormglass::Run;
+
+/// A scenario from TOML text (panics with the validation message if invalid).
+pub fn scenario(text: &str) -> Scenario {
+    scenario::load_str(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `scenario` with the given paths, seed and threads.
+pub fn run(scenario: &Scenario, paths: u64, seed: u64, threads: usize, sample_paths: usize) -> Run {
+    let options = RunOptions {
+        paths,
+        seed,
+        threads,
+        sample_paths,
+    };
+    stormglass::run_scenario(scenario, &options, &Silent).expect("run")
+}
+
+/// Per-path values of a metric column, as f64.
+pub fn column(run: &Run, name: &str) -> Vec<f64> {
+    run.simulation
+        .column(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .map(f64::from)
+        .collect()
+}
+
+/// Sample mean and its standard error.
+pub fn mean_and_se(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// Unbiased sample variance.
+pub fn variance(values: &[f64]) -> f64 {
+    let (mean, _) = mean_and_se(values);
+    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() as f64 - 1.0)
+}
+
+/// A one-asset scenario header over `steps` weekday steps (dt = 1/252).
+pub fn header(name: &str, steps: usize) -> String {
+    format!(
+        "[scenario]\nname = \"{name}\"\nstart_date = 2026-01-05\nhorizon_steps = {steps}\ncalendar = \"weekdays\"\nsample_paths = 0\n"
+    )
+}
+
+/// Asserts `|estimate - expected| <= k * se`, printing the numbers either way.
+pub fn assert_within(what: &str, estimate: f64, expected: f64, se: f64, k: f64) {
+    let z = (estimate - expected) / se;
+    println!("{what}: estimate {estimate:.6}, expected {expected:.6}, se {se:.2e}, z = {z:.2}");
+    assert!(
+        z.abs() <= k,
+        "{what}: estimate {estimate} differs from {expected} by {z:.2} standard errors (tolerance {k})"
+    );
+}

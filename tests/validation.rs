@@ -1,0 +1,257 @@
+//! Bad input gets a clear error: the file, the line, the key path, what is wrong
+//! and what would be valid. Each case is a file under tests/scenarios/bad.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use stormglass::scenario::{self, ScenarioError};
+
+fn bad(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios/bad")
+        .join(name)
+}
+
+fn good(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name)
+}
+
+/// The error message for a bad file, checked to name the file.
+fn message(name: &str) -> String {
+    let error = scenario::load(&bad(name)).expect_err(name);
+    let text = error.to_string();
+    println!("{name}: {text}");
+    assert!(
+        text.contains(name.trim_end_matches(".toml")),
+        "{text} does not name the file"
+    );
+    text
+}
+
+fn assert_contains(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "expected `{part}` in: {text}");
+    }
+}
+
+#[test]
+fn valid_files_load_and_extends_overrides_keys() {
+    let base = scenario::load(&good("base.toml")).unwrap();
+    let child = scenario::load(&good("child.toml")).unwrap();
+    assert_eq!(base.name, "small");
+    assert_eq!(child.name, "child");
+    let fx = child.asset_index("fx").unwrap();
+    assert_eq!(child.assets[fx].params[0].vol, 0.12);
+    assert_eq!(base.assets[fx].params[0].vol, 0.08);
+    // Inherited untouched: the equity and the event.
+    assert_eq!(child.assets.len(), 2);
+    assert_eq!(child.events.len(), 1);
+    assert_ne!(base.hash, child.hash);
+    // The regime-specific parameters overlay the asset's defaults.
+    let eq = child.asset_index("eq").unwrap();
+    let stress = child.regime_index("stress").unwrap();
+    assert_eq!(child.assets[eq].params[stress].drift, -0.3);
+    assert_eq!(child.assets[eq].params[stress].mean_reversion, 2.0);
+    // expected_duration_years 0.25 with one destination is an intensity of 4 a year.
+    assert!((child.regimes[stress].intensities[0] - 4.0).abs() < 1e-12);
+}
+
+#[test]
+fn syntax_errors_give_line_and_column() {
+    assert_contains(
+        &message("syntax.toml"),
+        &["syntax.toml:4:17", "TOML syntax error"],
+    );
+}
+
+#[test]
+fn unknown_keys_name_the_nearest_valid_key() {
+    assert_contains(
+        &message("unknown_key.toml"),
+        &[
+            "unknown_key.toml:4",
+            "assets.eq.vol_of_voll",
+            "did you mean `vol_of_vol`",
+        ],
+    );
+    assert_contains(
+        &message("unknown_process.toml"),
+        &["assets.fx.process", "`gmb`", "did you mean `gbm`"],
+    );
+    assert_contains(
+        &message("unknown_regime.toml"),
+        &["regimes.calm.intensities.stres", "did you mean `stress`"],
+    );
+    assert_contains(
+        &message("unknown_asset.toml"),
+        &[
+            "unknown_asset.toml:6",
+            "events[0].jumps.eqq",
+            "did you mean `eq`",
+        ],
+    );
+}
+
+#[test]
+fn range_and_type_errors_name_the_key_value_and_valid_range() {
+    let text = message("out_of_range.toml");
+    assert_contains(
+        &text,
+        &[
+            "out_of_range.toml:4",
+            "assets.fx.vol",
+            "-0.1",
+            "valid: [0, 5]",
+        ],
+    );
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "one problem, reported once: {text}"
+    );
+    assert_contains(
+        &message("nan.toml"),
+        &["assets.eq.drift", "NaN", "valid: [-5, 5]"],
+    );
+    assert_contains(
+        &message("negative_intensity.toml"),
+        &["regimes.calm.intensities.stress", "-1", "valid: [0, inf)"],
+    );
+    assert_contains(&message("wrong_type.toml"), &["scenario.paths", "\"many\""]);
+    assert_contains(
+        &message("param_not_for_process.toml"),
+        &[
+            "assets.fx.mean_reversion",
+            "does not apply to process \"gbm\"",
+        ],
+    );
+}
+
+#[test]
+fn correlation_matrices_must_be_symmetric_and_positive_semi_definite() {
+    assert_contains(
+        &message("not_psd.toml"),
+        &[
+            "not_psd.toml:4",
+            "regimes.stress.correlation",
+            "not positive semi-definite",
+            "smallest eigenvalue -0.8",
+        ],
+    );
+    assert_contains(
+        &message("not_symmetric.toml"),
+        &[
+            "regimes.stress.correlation",
+            "not symmetric",
+            "[1][0] is 0.3",
+        ],
+    );
+}
+
+#[test]
+fn generators_that_could_leave_with_probability_over_half_a_step_are_refused() {
+    assert_contains(
+        &message("exit_probability.toml"),
+        &["regimes.calm", "can reach 0.595", "at most 0.5"],
+    );
+}
+
+#[test]
+fn event_dates_must_fall_inside_the_horizon() {
+    assert_contains(
+        &message("date_outside.toml"),
+        &[
+            "events[0].date",
+            "2027-03-02",
+            "outside the horizon",
+            "2026-06-30",
+        ],
+    );
+}
+
+#[test]
+fn files_that_cannot_be_scenarios_get_their_own_message() {
+    assert!(matches!(
+        scenario::load(&bad("missing.toml")),
+        Err(ScenarioError::Io { .. })
+    ));
+    assert!(matches!(
+        scenario::load(&bad("")),
+        Err(ScenarioError::IsDirectory { .. })
+    ));
+    assert!(matches!(
+        scenario::load(&bad("empty.toml")),
+        Err(ScenarioError::Empty { .. })
+    ));
+    let cycle = scenario::load(&bad("cycle_a.toml")).unwrap_err();
+    assert!(matches!(cycle, ScenarioError::ExtendsCycle { .. }));
+    assert_contains(
+        &cycle.to_string(),
+        &["cycle_a.toml -> ", "cycle_b.toml -> ", "cycle_a.toml"],
+    );
+}
+
+fn stormglass(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_stormglass"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn every_bad_file_exits_with_status_2_and_a_message_never_a_panic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/bad");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.push(dir.join("missing.toml"));
+    files.push(dir.clone());
+    for file in files {
+        let file = file.to_string_lossy().into_owned();
+        for command in ["validate", "run"] {
+            let output = stormglass(&[command, &file]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{command} {file}: {stderr}");
+            assert!(stderr.starts_with("error: "), "{command} {file}: {stderr}");
+            assert!(
+                !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_run_the_machine_cannot_hold_is_refused_with_its_estimate() {
+    let base = good("base.toml");
+    let output = stormglass(&[
+        "run",
+        &base.to_string_lossy(),
+        "--paths",
+        "4000000000",
+        "--out",
+        "/nonexistent/never",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("GiB") && stderr.contains("needs about"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_accepts_several_files_and_reports_each() {
+    let output = stormglass(&[
+        "validate",
+        "scenarios/default.toml",
+        "tests/scenarios/child.toml",
+    ]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.matches(": ok").count(), 2, "{stdout}");
+}
