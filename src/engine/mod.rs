@@ -278,13 +278,11 @@ fn run(model: &Model, options: &RunOptions, progress: &dyn Progress, threads: us
     let kept = options.sample_paths.min(pilot);
     levels.truncate(kept * points * assets);
     for (a, asset) in model.assets.iter().enumerate() {
-        if asset.is_log {
-            levels
-                .iter_mut()
-                .skip(a)
-                .step_by(assets)
-                .for_each(|x| *x = x.exp());
-        }
+        levels
+            .iter_mut()
+            .skip(a)
+            .step_by(assets)
+            .for_each(|x| *x = asset.level(*x));
     }
     regime_track.truncate(kept * points);
     Simulation {

@@ -47,7 +47,8 @@ impl AssetModel {
     #[inline]
     pub fn level(&self, x: f64) -> f64 {
         if self.is_log {
-            x.exp()
+            // Relative to the start, so the start itself maps back exactly.
+            self.initial * (x - self.x0).exp()
         } else {
             x
         }

@@ -967,11 +967,12 @@ fn build_events(
             }
             names.push(&event.name);
             let trigger = build_trigger(&key, event, dates, check)?;
-            if event.duration_days > steps as u64 {
+            let max_duration = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
+            if event.duration_days > max_duration {
                 check.error(
                     format!("{key}.duration_days"),
                     format!(
-                        "{} is out of range; valid: [0, {steps}] (the horizon's trading days)",
+                        "{} is out of range; valid: [0, {max_duration}] trading days",
                         event.duration_days
                     ),
                 );
@@ -1087,7 +1088,7 @@ fn build_events(
                 name: event.name.clone(),
                 description: event.description.clone(),
                 trigger,
-                duration_steps: event.duration_days.min(steps as u64) as usize,
+                duration_steps: event.duration_days.min(steps as u64 + 1) as usize,
                 multipliers,
                 jumps,
                 adjustments,

@@ -31,13 +31,21 @@ impl FanGrid {
         let mut width = Vec::with_capacity(minimum.len());
         for (lo, hi) in minimum.iter().zip(maximum) {
             let spread = hi - lo;
-            // An all-equal pilot (the start, or a frozen asset) still gets a grid.
-            let floor = 1e-9 * lo.abs().max(1.0);
-            let pad = (0.5 * spread).max(floor);
-            lower.push(lo - pad);
-            width.push((spread + 2.0 * pad) / FAN_BINS as f64);
+            if spread > 0.0 {
+                let pad = 0.5 * spread;
+                lower.push(lo - pad);
+                width.push((spread + 2.0 * pad) / FAN_BINS as f64);
+            } else {
+                // Every pilot path at one value (the start): a zero-width grid whose
+                // every quantile is that value exactly.
+                lower.push(*lo);
+                width.push(0.0);
+            }
         }
-        let inverse_width = width.iter().map(|w| 1.0 / w).collect();
+        let inverse_width = width
+            .iter()
+            .map(|w| if *w > 0.0 { 1.0 / w } else { 0.0 })
+            .collect();
         FanGrid {
             steps,
             series,

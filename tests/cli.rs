@@ -1,0 +1,166 @@
+//! The command line end to end: a run writes every output, atomically, and never
+//! replaces a folder that is not a previous run's.
+
+use std::path::Path;
+use std::process::Command;
+
+fn stormglass(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_stormglass"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn run_into(out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "scenarios/default.toml",
+        "--paths",
+        "1500",
+        "--sample-paths",
+        "20",
+        "--out",
+    ];
+    let out = out.to_string_lossy().into_owned();
+    args.push(&out);
+    args.extend_from_slice(extra);
+    stormglass(&args)
+}
+
+#[test]
+fn a_run_writes_summary_csvs_and_the_resolved_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("default");
+    let output = run_into(&out, &["--seed", "5"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("maxDD mean") && stdout.contains("spx"),
+        "{stdout}"
+    );
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["schema_version"], 1);
+    assert_eq!(summary["engine"], "stormglass");
+    assert_eq!(summary["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(summary["seed"], 5);
+    assert_eq!(summary["paths"], 1500);
+    assert_eq!(summary["scenario"]["hash"].as_str().unwrap().len(), 64);
+    let spx = &summary["assets"][0];
+    assert_eq!(spx["name"], "spx");
+    for key in ["mean", "sd", "sem"] {
+        assert!(spx["max_drawdown"][key].is_number(), "{key}");
+    }
+    for p in [
+        "p01", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p99",
+    ] {
+        assert!(spx["terminal_return"]["percentiles"][p].is_number(), "{p}");
+    }
+    let occupancy = &summary["regime_occupancy"]["shares"];
+    let steps = summary["steps"].as_u64().unwrap() as usize;
+    let total: f64 = [
+        "goldilocks",
+        "dovish_debasement",
+        "sell_america",
+        "classic_risk_off",
+        "stagflation",
+    ]
+    .iter()
+    .map(|r| occupancy[r][steps - 1].as_f64().unwrap())
+    .sum();
+    assert!((total - 1.0).abs() < 1e-9);
+
+    let metrics = std::fs::read_to_string(out.join("paths_metrics.csv")).unwrap();
+    let mut lines = metrics.lines();
+    let header = lines.next().unwrap();
+    assert!(header
+        .starts_with("path,spx.max_drawdown,spx.realized_vol,spx.terminal_return,spx.min,spx.max"));
+    assert_eq!(lines.count(), 1500);
+
+    let samples = std::fs::read_to_string(out.join("sample_paths.csv")).unwrap();
+    assert!(samples.starts_with("path,date,asset,value,regime\n0,2025-11-28,spx,6800,"));
+    // 20 paths x (steps + 1) dates x 4 assets, plus the header.
+    assert_eq!(samples.lines().count(), 1 + 20 * (steps + 1) * 4);
+
+    let bands = std::fs::read_to_string(out.join("fan_bands.csv")).unwrap();
+    assert!(bands.starts_with("date,asset,p01,p05,p10,p25,p50,p75,p90,p95,p99\n"));
+    assert_eq!(bands.lines().count(), 1 + (steps + 1) * 4);
+    assert!(out.join("scenario.resolved.toml").exists());
+    // Nothing is left behind in the parent but the run folder.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_files_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert!(run_into(&a, &["--threads", "1"]).status.success());
+    assert!(run_into(&b, &["--threads", "3"]).status.success());
+    for file in ["paths_metrics.csv", "sample_paths.csv", "fan_bands.csv"] {
+        let left = std::fs::read(a.join(file)).unwrap();
+        let right = std::fs::read(b.join(file)).unwrap();
+        assert!(left == right, "{file} differs between 1 and 3 threads");
+    }
+}
+
+#[test]
+fn a_previous_run_is_replaced_but_a_foreign_folder_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    assert!(run_into(&out, &["--seed", "1"]).status.success());
+    assert!(run_into(&out, &["--seed", "2"]).status.success());
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("\"seed\": 2"));
+
+    let foreign = dir.path().join("mine");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
+    let output = run_into(&foreign, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not a Stormglass run folder") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "no staging folder is left behind"
+    );
+}
+
+#[test]
+fn list_shows_the_bundled_scenarios_with_a_description() {
+    let output = stormglass(&["list"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("default") && l.contains("dollar")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn paths_csv_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    assert!(run_into(&out, &["--paths-csv", "never"]).status.success());
+    assert!(!out.join("paths_metrics.csv").exists());
+    assert!(out.join("summary.json").exists());
+}
