@@ -25,12 +25,15 @@ pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> 
         "asset", "maxDD mean", "maxDD p95", "vol mean", "ret p05", "ret p50", "ret p95"
     )?;
     for a in &summary.assets {
-        let (scale, suffix) = if a.measured_as == "relative" {
-            (100.0, "%")
-        } else {
-            (1.0, "")
+        let relative = a.measured_as == "relative";
+        // Relative figures in percent; level figures (rates) in the asset's units.
+        let cell = |v: f64| {
+            if relative {
+                format!("{:.2}%", v * 100.0)
+            } else {
+                format!("{v:.4}")
+            }
         };
-        let cell = |v: f64| format!("{:.2}{suffix}", v * scale);
         writeln!(
             out,
             "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",

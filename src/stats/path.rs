@@ -147,9 +147,16 @@ impl PathSummary {
             let r = x - track.previous;
             track.sum_squares += r * r;
             track.previous = x;
-            track.peak = track.peak.max(x);
-            track.trough = track.trough.min(x);
-            track.largest_fall = track.largest_fall.max(track.peak - x);
+            // Selects rather than f64::max/min: they compile to single max/min
+            // instructions without NaN handling, and the state is never NaN.
+            track.peak = if x > track.peak { x } else { track.peak };
+            track.trough = if x < track.trough { x } else { track.trough };
+            let fall = track.peak - x;
+            track.largest_fall = if fall > track.largest_fall {
+                fall
+            } else {
+                track.largest_fall
+            };
         }
         self.steps += 1;
         let used = state.regime_in_step;
