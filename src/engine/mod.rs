@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::model::{Model, PathState};
+use crate::model::{Lanes, Model};
 use crate::stats::{FanGrid, FanHistogram, MetricLayout, PathSummary};
 
 /// Paths simulated together, step by step.
-pub const BATCH_PATHS: usize = 16;
+pub const BATCH_PATHS: usize = 128;
 /// Paths simulated first to place the fan-chart grid (also the sample paths).
 pub const PILOT_PATHS: usize = 1_000;
 
@@ -197,13 +197,16 @@ fn run(model: &Model, options: &RunOptions, progress: &dyn Progress, threads: us
                 lanes,
                 rows,
                 |t, states| {
-                    for (lane, state) in states.iter().enumerate() {
+                    for lane in 0..states.count {
                         let at = lane * points + t;
-                        levels[at * assets..(at + 1) * assets].copy_from_slice(&state.x);
-                        if t > 0 {
-                            regime_track[at - 1] = state.regime_in_step as u8;
+                        let slots = &mut levels[at * assets..(at + 1) * assets];
+                        for (slot, x) in slots.iter_mut().zip(states.lane(lane)) {
+                            *slot = x;
                         }
-                        regime_track[at] = state.regime as u8;
+                        if t > 0 {
+                            regime_track[at - 1] = states.regime_in_step[lane] as u8;
+                        }
+                        regime_track[at] = states.regime[lane] as u8;
                     }
                 },
             );
@@ -254,8 +257,8 @@ fn run(model: &Model, options: &RunOptions, progress: &dyn Progress, threads: us
                     totals.fan.push_lanes(&grid, t, states);
                     if t > 0 {
                         let counts = &mut totals.occupancy[(t - 1) * regimes..t * regimes];
-                        for state in states {
-                            counts[state.regime_in_step] += 1;
+                        for &regime in &states.regime_in_step {
+                            counts[regime] += 1;
                         }
                     }
                 },
@@ -320,7 +323,7 @@ fn pilot_grid(model: &Model, levels: &[f64], pilot: usize) -> FanGrid {
     FanGrid::from_ranges(model.steps, assets, &minimum, &maximum)
 }
 
-/// Simulates paths `first..first + lanes` step by step; `observe(t, states)` sees
+/// Simulates paths `first..first + lanes` step by step; `observe(t, lanes)` sees
 /// every lane at each grid point `t` (0 = the start).
 fn run_batch(
     model: &Model,
@@ -329,29 +332,23 @@ fn run_batch(
     first: usize,
     lanes: usize,
     rows: &mut [f32],
-    mut observe: impl FnMut(usize, &[PathState]),
+    mut observe: impl FnMut(usize, &Lanes),
 ) {
-    let mut states: Vec<PathState> = (0..lanes).map(|_| model.new_state()).collect();
-    let mut summaries: Vec<PathSummary> = (0..lanes).map(|_| PathSummary::new(model)).collect();
-    for (lane, (state, summary)) in states.iter_mut().zip(summaries.iter_mut()).enumerate() {
-        model.start_path(state, rng::path_rng(seed, (first + lane) as u64));
-        summary.start(state);
-    }
-    observe(0, &states);
-    for t in 0..model.steps {
-        for (state, summary) in states.iter_mut().zip(summaries.iter_mut()) {
-            model.step(state, t);
-            summary.push(state, t);
-        }
-        observe(t + 1, &states);
-    }
-    let columns = layout.columns();
-    for (lane, (state, summary)) in states.iter().zip(&summaries).enumerate() {
-        summary.finish(
-            model,
-            layout,
-            state,
-            &mut rows[lane * columns..(lane + 1) * columns],
+    let mut states = model.new_lanes(lanes);
+    for lane in 0..lanes {
+        model.start_lane(
+            &mut states,
+            lane,
+            rng::path_rng(seed, (first + lane) as u64),
         );
     }
+    let mut summary = PathSummary::new(model, lanes);
+    summary.start(&states);
+    observe(0, &states);
+    for t in 0..model.steps {
+        model.step(&mut states, t);
+        summary.push(&states, t);
+        observe(t + 1, &states);
+    }
+    summary.finish(model, layout, &states, rows);
 }

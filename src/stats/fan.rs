@@ -9,7 +9,7 @@
 //! only the 0th and 100th percentiles would read. Counts are integers, so merging
 //! histograms is exact in any order.
 
-use crate::model::PathState;
+use crate::model::Lanes;
 
 /// Bins per step and asset.
 pub const FAN_BINS: usize = 512;
@@ -85,13 +85,13 @@ impl FanHistogram {
 
     /// Adds the state of every lane at grid point `t`.
     #[inline]
-    pub fn push_lanes(&mut self, grid: &FanGrid, t: usize, lanes: &[PathState]) {
+    pub fn push_lanes(&mut self, grid: &FanGrid, t: usize, lanes: &Lanes) {
         for s in 0..self.series {
             let point = t * self.series + s;
             let row = &mut self.counts[point * FAN_BINS..(point + 1) * FAN_BINS];
             let (lower, inverse_width) = (grid.lower[point], grid.inverse_width[point]);
-            for lane in lanes {
-                row[bin_of(lane.x[s], lower, inverse_width)] += 1;
+            for &x in lanes.asset(s) {
+                row[bin_of(x, lower, inverse_width)] += 1;
             }
         }
     }

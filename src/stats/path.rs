@@ -1,7 +1,7 @@
 //! Per-path summaries, kept while the path streams past: nothing of the path itself
 //! is stored.
 
-use crate::model::{AssetModel, Model, PathState};
+use crate::model::{AssetModel, Lanes, Model};
 use crate::scenario::ProcessKind;
 
 /// The per-path figures, one column each, in this order: per asset its five
@@ -84,132 +84,162 @@ impl MetricLayout {
     }
 }
 
-/// Running figures of one asset on one path, in its state space.
-#[derive(Debug, Clone, Copy, Default)]
-struct AssetTrack {
-    start: f64,
-    previous: f64,
-    peak: f64,
-    trough: f64,
-    largest_fall: f64,
-    sum_squares: f64,
-}
-
-/// Streaming summary of one path. In log-price terms for log assets: the running
-/// peak and the largest fall below it give the max drawdown `1 - exp(-fall)`
-/// exactly on the daily grid; the sum of squared daily log-returns with their
-/// telescoped sum `x_T - x_0` gives the sample variance.
+/// Streaming summaries of a batch of paths (one per lane), asset-major like the
+/// [`Lanes`]. In log-price terms for log assets: the running peak and the largest
+/// fall below it give the max drawdown `1 - exp(-fall)` exactly on the daily grid;
+/// the sum of squared daily log-returns with their telescoped sum `x_T - x_0`
+/// gives the sample variance.
 #[derive(Debug, Clone)]
 pub struct PathSummary {
-    tracks: Vec<AssetTrack>,
+    count: usize,
+    start: Vec<f64>,
+    previous: Vec<f64>,
+    peak: Vec<f64>,
+    trough: Vec<f64>,
+    largest_fall: Vec<f64>,
+    sum_squares: Vec<f64>,
     steps: usize,
-    last_regime: usize,
+    regimes: usize,
+    last_regime: Vec<usize>,
+    /// `[lane * regimes + regime]`.
     regime_steps: Vec<u32>,
     first_entry: Vec<u32>,
+    events: usize,
+    /// `[lane * events + event]`.
     event_firings: Vec<u32>,
 }
 
 impl PathSummary {
-    pub fn new(model: &Model) -> PathSummary {
+    pub fn new(model: &Model, count: usize) -> PathSummary {
+        let per_asset = vec![0.0; model.assets.len() * count];
+        let (regimes, events) = (model.regimes(), model.event_names.len());
         PathSummary {
-            tracks: vec![AssetTrack::default(); model.assets.len()],
+            count,
+            start: per_asset.clone(),
+            previous: per_asset.clone(),
+            peak: per_asset.clone(),
+            trough: per_asset.clone(),
+            largest_fall: per_asset.clone(),
+            sum_squares: per_asset,
             steps: 0,
-            last_regime: 0,
-            regime_steps: vec![0; model.regimes()],
-            first_entry: vec![u32::MAX; model.regimes()],
-            event_firings: vec![0; model.event_names.len()],
+            regimes,
+            last_regime: vec![0; count],
+            regime_steps: vec![0; count * regimes],
+            first_entry: vec![u32::MAX; count * regimes],
+            events,
+            event_firings: vec![0; count * events],
         }
     }
 
-    pub fn start(&mut self, state: &PathState) {
-        for (track, &x) in self.tracks.iter_mut().zip(&state.x) {
-            *track = AssetTrack {
-                start: x,
-                previous: x,
-                peak: x,
-                trough: x,
-                largest_fall: 0.0,
-                sum_squares: 0.0,
-            };
-        }
+    /// Starts every lane from the lanes' current state.
+    pub fn start(&mut self, lanes: &Lanes) {
+        self.start.copy_from_slice(&lanes.x);
+        self.previous.copy_from_slice(&lanes.x);
+        self.peak.copy_from_slice(&lanes.x);
+        self.trough.copy_from_slice(&lanes.x);
+        self.largest_fall.iter_mut().for_each(|v| *v = 0.0);
+        self.sum_squares.iter_mut().for_each(|v| *v = 0.0);
         self.steps = 0;
         self.regime_steps.iter_mut().for_each(|v| *v = 0);
         self.first_entry.iter_mut().for_each(|v| *v = u32::MAX);
-        self.first_entry[state.regime] = 0;
-        self.last_regime = state.regime;
+        for lane in 0..self.count {
+            let regime = lanes.regime[lane];
+            self.first_entry[lane * self.regimes + regime] = 0;
+            self.last_regime[lane] = regime;
+        }
         self.event_firings.iter_mut().for_each(|v| *v = 0);
     }
 
     /// Records step `t` after the model has taken it.
     #[inline]
-    pub fn push(&mut self, state: &PathState, t: usize) {
-        for (track, &x) in self.tracks.iter_mut().zip(&state.x) {
-            let r = x - track.previous;
-            track.sum_squares += r * r;
-            track.previous = x;
-            // Selects rather than f64::max/min: they compile to single max/min
-            // instructions without NaN handling, and the state is never NaN.
-            track.peak = if x > track.peak { x } else { track.peak };
-            track.trough = if x < track.trough { x } else { track.trough };
-            let fall = track.peak - x;
-            track.largest_fall = if fall > track.largest_fall {
+    pub fn push(&mut self, lanes: &Lanes, t: usize) {
+        // One straight loop over every (asset, lane): selects rather than
+        // f64::max/min compile to single max/min instructions (the state is never
+        // NaN), and the loop vectorises.
+        for k in 0..self.start.len() {
+            let x = lanes.x[k];
+            let r = x - self.previous[k];
+            self.sum_squares[k] += r * r;
+            self.previous[k] = x;
+            let peak = if x > self.peak[k] { x } else { self.peak[k] };
+            self.peak[k] = peak;
+            self.trough[k] = if x < self.trough[k] {
+                x
+            } else {
+                self.trough[k]
+            };
+            let fall = peak - x;
+            self.largest_fall[k] = if fall > self.largest_fall[k] {
                 fall
             } else {
-                track.largest_fall
+                self.largest_fall[k]
             };
         }
         self.steps += 1;
-        let used = state.regime_in_step;
-        self.regime_steps[used] += 1;
-        if used != self.last_regime && self.first_entry[used] == u32::MAX {
-            self.first_entry[used] = t as u32;
-        }
-        if state.regime != used && self.first_entry[state.regime] == u32::MAX {
-            self.first_entry[state.regime] = t as u32 + 1;
-        }
-        self.last_regime = state.regime;
-        if state.fired != 0 {
-            for (e, count) in self.event_firings.iter_mut().enumerate() {
-                *count += ((state.fired >> e) & 1) as u32;
+        for lane in 0..self.count {
+            let used = lanes.regime_in_step[lane];
+            let now = lanes.regime[lane];
+            let base = lane * self.regimes;
+            self.regime_steps[base + used] += 1;
+            if used != self.last_regime[lane] && self.first_entry[base + used] == u32::MAX {
+                self.first_entry[base + used] = t as u32;
+            }
+            if now != used && self.first_entry[base + now] == u32::MAX {
+                self.first_entry[base + now] = t as u32 + 1;
+            }
+            self.last_regime[lane] = now;
+            let fired = lanes.fired[lane];
+            if fired != 0 {
+                for e in 0..self.events {
+                    self.event_firings[lane * self.events + e] += ((fired >> e) & 1) as u32;
+                }
             }
         }
     }
 
-    /// Writes the path's row of the metric table.
-    pub fn finish(&self, model: &Model, layout: &MetricLayout, state: &PathState, row: &mut [f32]) {
+    /// Writes each lane's row of the metric table into `rows` (lane after lane).
+    pub fn finish(&self, model: &Model, layout: &MetricLayout, lanes: &Lanes, rows: &mut [f32]) {
         let n = self.steps.max(1) as f64;
-        for (a, (asset, track)) in model.assets.iter().zip(&self.tracks).enumerate() {
-            let total = track.previous - track.start;
-            let variance = if self.steps > 1 {
-                ((track.sum_squares - total * total / n) / (n - 1.0)).max(0.0)
-            } else {
-                0.0
-            };
-            let realized_vol = (variance / model.dt).sqrt();
-            let values = figures(
-                asset,
-                track.largest_fall,
-                realized_vol,
-                total,
-                track.trough,
-                track.peak,
-            );
-            for (m, value) in values.iter().enumerate() {
-                row[layout.asset_column(a, m)] = *value as f32;
+        let columns = layout.columns();
+        for lane in 0..self.count {
+            let row = &mut rows[lane * columns..(lane + 1) * columns];
+            for (a, asset) in model.assets.iter().enumerate() {
+                let k = a * self.count + lane;
+                let total = self.previous[k] - self.start[k];
+                let variance = if self.steps > 1 {
+                    ((self.sum_squares[k] - total * total / n) / (n - 1.0)).max(0.0)
+                } else {
+                    0.0
+                };
+                let realized_vol = (variance / model.dt).sqrt();
+                let values = figures(
+                    asset,
+                    self.largest_fall[k],
+                    realized_vol,
+                    total,
+                    self.trough[k],
+                    self.peak[k],
+                );
+                for (m, value) in values.iter().enumerate() {
+                    row[layout.asset_column(a, m)] = *value as f32;
+                }
             }
-        }
-        for (k, &a) in layout.heston.iter().enumerate() {
-            row[layout.assets * ASSET_METRICS.len() + k] = state.variance[a].max(0.0) as f32;
-        }
-        for (r, &steps) in self.regime_steps.iter().enumerate() {
-            row[layout.time_share_column(r)] = (steps as f64 / n) as f32;
-            row[layout.first_entry_column(r)] = match self.first_entry[r] {
-                u32::MAX => f32::NAN,
-                step => (step as f64 * model.dt) as f32,
-            };
-        }
-        for (e, &count) in self.event_firings.iter().enumerate() {
-            row[layout.event_column(e)] = count as f32;
+            for (h, &a) in layout.heston.iter().enumerate() {
+                row[layout.assets * ASSET_METRICS.len() + h] =
+                    lanes.variance_of(a, lane).max(0.0) as f32;
+            }
+            for r in 0..self.regimes {
+                let steps = self.regime_steps[lane * self.regimes + r];
+                row[layout.time_share_column(r)] = (steps as f64 / n) as f32;
+                row[layout.first_entry_column(r)] = match self.first_entry[lane * self.regimes + r]
+                {
+                    u32::MAX => f32::NAN,
+                    step => (step as f64 * model.dt) as f32,
+                };
+            }
+            for e in 0..self.events {
+                row[layout.event_column(e)] = self.event_firings[lane * self.events + e] as f32;
+            }
         }
     }
 }

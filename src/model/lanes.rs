@@ -1,0 +1,393 @@
+//! A batch of paths advanced together, one step at a time.
+//!
+//! Per-asset state and per-asset step constants are stored asset-major,
+//! `[asset * lanes + lane]`, so that every asset's update is a straight loop over
+//! the lanes that the compiler can vectorise. What differs between lanes (the
+//! regime, the active events) is folded into the per-lane step constants only
+//! when it changes.
+
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::{correlated_normals, poisson_count, Effects, Model, ProcessKind};
+use crate::scenario::Feature;
+
+/// Per-lane step constants, asset-major. GBM and OU share one form,
+/// `x' = decay x + drift_dt + vol_sqrt_dt w`: GBM has `decay = 1` and
+/// `drift_dt = (mu - sigma^2/2) dt`; OU its exact transition. Heston reads
+/// `drift_dt = mu dt`, `vol_sqrt_dt = s sqrt(dt)` (s the event vol scale) and its
+/// own four constants.
+#[derive(Debug, Clone, Default)]
+struct StepTable {
+    decay: Vec<f64>,
+    drift_dt: Vec<f64>,
+    vol_sqrt_dt: Vec<f64>,
+    half_scale_squared_dt: Vec<f64>,
+    kappa_dt: Vec<f64>,
+    kappa_theta_dt: Vec<f64>,
+    xi_sqrt_dt: Vec<f64>,
+    jump_intensity: Vec<f64>,
+    jump_mean: Vec<f64>,
+    jump_sd: Vec<f64>,
+}
+
+/// The state of `count` paths.
+#[derive(Debug, Clone)]
+pub struct Lanes {
+    pub count: usize,
+    assets: usize,
+    /// `[asset * count + lane]`: log-level (log-price processes) or level (OU).
+    pub x: Vec<f64>,
+    /// `[asset * count + lane]`: Heston variance; may dip below 0 under full truncation.
+    pub variance: Vec<f64>,
+    /// Per lane, the regime in force for the next step.
+    pub regime: Vec<usize>,
+    /// Per lane, the regime the last step's increments were drawn under.
+    pub regime_in_step: Vec<usize>,
+    /// Per lane, the events that fired in the last step, as a bit mask.
+    pub fired: Vec<u64>,
+    peak: Vec<f64>,
+    /// `[driver * count + lane]`: this step's correlated standard normals.
+    w: Vec<f64>,
+    table: StepTable,
+    table_key: Vec<Option<(usize, u64)>>,
+    events: usize,
+    dated_cursor: Vec<usize>,
+    /// `[lane * events + event]`.
+    active_until: Vec<usize>,
+    next_fire: Vec<usize>,
+    effects_mask: Vec<u64>,
+    effects: Vec<Effects>,
+    rngs: Vec<Xoshiro256PlusPlus>,
+}
+
+impl Lanes {
+    /// The state of asset `asset` on every lane.
+    #[inline]
+    pub fn asset(&self, asset: usize) -> &[f64] {
+        &self.x[asset * self.count..(asset + 1) * self.count]
+    }
+
+    /// The variance of asset `asset` on lane `lane`.
+    pub fn variance_of(&self, asset: usize, lane: usize) -> f64 {
+        self.variance[asset * self.count + lane]
+    }
+
+    /// The state of every asset on lane `lane`, in asset order.
+    pub fn lane(&self, lane: usize) -> impl Iterator<Item = f64> + '_ {
+        (0..self.assets).map(move |a| self.x[a * self.count + lane])
+    }
+}
+
+impl Model {
+    /// State for `count` paths, to be set up with [`Model::start_lane`].
+    pub fn new_lanes(&self, count: usize) -> Lanes {
+        let (assets, events) = (self.assets.len(), self.events.len());
+        let per_asset = vec![0.0; assets * count];
+        Lanes {
+            count,
+            assets,
+            x: per_asset.clone(),
+            variance: per_asset.clone(),
+            regime: vec![0; count],
+            regime_in_step: vec![0; count],
+            fired: vec![0; count],
+            peak: per_asset.clone(),
+            w: vec![0.0; self.drivers * count],
+            table: StepTable {
+                decay: per_asset.clone(),
+                drift_dt: per_asset.clone(),
+                vol_sqrt_dt: per_asset.clone(),
+                half_scale_squared_dt: per_asset.clone(),
+                kappa_dt: per_asset.clone(),
+                kappa_theta_dt: per_asset.clone(),
+                xi_sqrt_dt: per_asset.clone(),
+                jump_intensity: per_asset.clone(),
+                jump_mean: per_asset.clone(),
+                jump_sd: per_asset,
+            },
+            table_key: vec![None; count],
+            events,
+            dated_cursor: vec![0; count],
+            active_until: vec![0; count * events],
+            next_fire: vec![usize::MAX; count * events],
+            effects_mask: vec![0; count],
+            effects: vec![Effects::neutral(assets, self.regimes.len()); count],
+            rngs: vec![<Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(0); count],
+        }
+    }
+
+    /// Puts lane `lane` at time 0 of a path whose randomness comes from `rng`.
+    pub fn start_lane(&self, lanes: &mut Lanes, lane: usize, mut rng: Xoshiro256PlusPlus) {
+        let count = lanes.count;
+        for (a, asset) in self.assets.iter().enumerate() {
+            lanes.x[a * count + lane] = asset.x0;
+            lanes.peak[a * count + lane] = asset.x0;
+            lanes.variance[a * count + lane] = asset.initial_variance;
+        }
+        let u: f64 = rng.random();
+        let regime = self
+            .initial_cdf
+            .iter()
+            .position(|c| u < *c)
+            .unwrap_or(self.initial_cdf.len() - 1);
+        lanes.regime[lane] = regime;
+        lanes.regime_in_step[lane] = regime;
+        lanes.fired[lane] = 0;
+        lanes.dated_cursor[lane] = 0;
+        let events = self.events.len();
+        for (e, event) in self.events.iter().enumerate() {
+            lanes.active_until[lane * events + e] = 0;
+            lanes.next_fire[lane * events + e] = event.first_firing(&mut rng, self.dt);
+        }
+        lanes.effects_mask[lane] = 0;
+        lanes.effects[lane].reset();
+        lanes.table_key[lane] = None;
+        lanes.rngs[lane] = rng;
+    }
+
+    /// Advances every lane through step `t` (from `dates[t]` to `dates[t + 1]`):
+    /// events fire first, then every asset moves under the regime in force at the
+    /// start of the step, then the regime chain moves.
+    pub fn step(&self, lanes: &mut Lanes, t: usize) {
+        let count = lanes.count;
+        for lane in 0..count {
+            lanes.fired[lane] = 0;
+            if !self.events.is_empty() {
+                self.apply_events(lanes, lane, t);
+            }
+            let regime = lanes.regime[lane];
+            lanes.regime_in_step[lane] = regime;
+            let key = (regime, lanes.effects_mask[lane]);
+            if lanes.table_key[lane] != Some(key) {
+                self.fold_step_constants(lanes, lane);
+                lanes.table_key[lane] = Some(key);
+            }
+            correlated_normals(
+                &self.regimes[regime].cholesky,
+                self.drivers,
+                &mut lanes.rngs[lane],
+                &mut lanes.w[lane..],
+                count,
+            );
+        }
+
+        let table = &lanes.table;
+        for &a in &self.linear_assets {
+            let span = a * count..(a + 1) * count;
+            let d = self.assets[a].driver;
+            let w = &lanes.w[d * count..(d + 1) * count];
+            let x = &mut lanes.x[span.clone()];
+            let (decay, drift, vol) = (
+                &table.decay[span.clone()],
+                &table.drift_dt[span.clone()],
+                &table.vol_sqrt_dt[span],
+            );
+            for l in 0..count {
+                x[l] = decay[l] * x[l] + drift[l] + vol[l] * w[l];
+            }
+        }
+        for &a in &self.heston_assets {
+            // Full-truncation Euler (Lord, Koekkoek & van Dijk 2010): the drift and
+            // diffusion read max(v, 0); v itself may go negative.
+            let span = a * count..(a + 1) * count;
+            let asset = &self.assets[a];
+            let (d, dv) = (asset.driver, asset.variance_driver);
+            let w = &lanes.w[d * count..(d + 1) * count];
+            let wv = &lanes.w[dv * count..(dv + 1) * count];
+            let x = &mut lanes.x[span.clone()];
+            let v = &mut lanes.variance[span.clone()];
+            let half = &table.half_scale_squared_dt[span.clone()];
+            let (drift, vol) = (
+                &table.drift_dt[span.clone()],
+                &table.vol_sqrt_dt[span.clone()],
+            );
+            let (kappa, kappa_theta, xi) = (
+                &table.kappa_dt[span.clone()],
+                &table.kappa_theta_dt[span.clone()],
+                &table.xi_sqrt_dt[span],
+            );
+            for l in 0..count {
+                let v_plus = v[l].max(0.0);
+                let sd = v_plus.sqrt();
+                x[l] += drift[l] - half[l] * v_plus + vol[l] * sd * w[l];
+                v[l] += kappa_theta[l] - kappa[l] * v_plus + xi[l] * sd * wv[l];
+            }
+        }
+        for &a in &self.jump_assets {
+            let asset = &self.assets[a];
+            for lane in 0..count {
+                let k = a * count + lane;
+                let mut intensity = lanes.table.jump_intensity[k];
+                if let Some(s) = asset.scaling {
+                    let time = t as f64 * self.dt;
+                    let log_gap = s.log_gap0 + (lanes.x[k] - asset.x0) - s.sales_growth * time;
+                    intensity *= (s.exponent * log_gap).min(s.log_max_factor).exp();
+                }
+                if intensity > 0.0 {
+                    let rng = &mut lanes.rngs[lane];
+                    let u: f64 = rng.random();
+                    let jumps = poisson_count(intensity * self.dt, u);
+                    if jumps > 0 {
+                        let n = jumps as f64;
+                        let size: f64 = StandardNormal.sample(rng);
+                        lanes.x[k] +=
+                            n * lanes.table.jump_mean[k] + n.sqrt() * lanes.table.jump_sd[k] * size;
+                    }
+                }
+            }
+        }
+        for &a in &self.peak_assets {
+            let span = a * count..(a + 1) * count;
+            for (peak, &x) in lanes.peak[span.clone()].iter_mut().zip(&lanes.x[span]) {
+                *peak = peak.max(x);
+            }
+        }
+
+        if self.regimes.len() > 1 {
+            for lane in 0..count {
+                self.move_regime(lanes, lane);
+            }
+        }
+    }
+
+    /// Folds lane `lane`'s regime parameters and active events' effects into its
+    /// step constants.
+    fn fold_step_constants(&self, lanes: &mut Lanes, lane: usize) {
+        let regime = &self.regimes[lanes.regime[lane]];
+        let (dt, sqrt_dt, count) = (self.dt, self.sqrt_dt, lanes.count);
+        let effects = &lanes.effects[lane];
+        let table = &mut lanes.table;
+        for (a, asset) in self.assets.iter().enumerate() {
+            let p = &regime.params[a];
+            let k = a * count + lane;
+            let scale = effects.vol_scale[a];
+            let drift = p.drift + effects.drift_shift[a];
+            table.jump_intensity[k] = p.jump_intensity * effects.jump_scale[a];
+            table.jump_mean[k] = p.jump_mean;
+            table.jump_sd[k] = p.jump_sd;
+            match asset.process {
+                ProcessKind::Gbm => {
+                    let vol = p.vol * scale;
+                    table.decay[k] = 1.0;
+                    table.drift_dt[k] = (drift - 0.5 * vol * vol) * dt;
+                    table.vol_sqrt_dt[k] = vol * sqrt_dt;
+                }
+                ProcessKind::Heston => {
+                    table.drift_dt[k] = drift * dt;
+                    table.half_scale_squared_dt[k] = 0.5 * scale * scale * dt;
+                    table.vol_sqrt_dt[k] = scale * sqrt_dt;
+                    table.kappa_dt[k] = p.mean_reversion * dt;
+                    table.kappa_theta_dt[k] = p.mean_reversion * p.long_run_variance * dt;
+                    table.xi_sqrt_dt[k] = p.vol_of_vol * sqrt_dt;
+                }
+                ProcessKind::Ou => {
+                    // Exact transition of dX = kappa (m - X) dt + sigma dW over one
+                    // step, plus an event's drift shift in level units per year.
+                    let mean = p.mean + effects.mean_shift[a];
+                    table.decay[k] = p.ou_decay;
+                    table.drift_dt[k] = mean * (1.0 - p.ou_decay) + effects.drift_shift[a] * dt;
+                    table.vol_sqrt_dt[k] = p.ou_sd * scale;
+                }
+            }
+        }
+    }
+
+    fn move_regime(&self, lanes: &mut Lanes, lane: usize) {
+        let from = lanes.regime[lane];
+        let regime = &self.regimes[from];
+        let u: f64 = lanes.rngs[lane].random();
+        let effects = &lanes.effects[lane];
+        let dynamic = effects.any_multiplier || !regime.state_terms.is_empty();
+        if !dynamic && u >= regime.base_exit_probability {
+            return;
+        }
+        let mut cumulative = 0.0;
+        for &(to, q) in &regime.exits {
+            let mut probability = q * self.dt;
+            if dynamic {
+                probability *= effects.multiplier(from, to);
+                let exponent: f64 = regime
+                    .state_terms
+                    .iter()
+                    .filter(|(j, _, _)| *j == to)
+                    .map(|(_, feature, c)| c * self.feature(lanes, lane, *feature))
+                    .sum();
+                if exponent != 0.0 {
+                    probability *= exponent.exp();
+                }
+            }
+            cumulative += probability;
+            if u < cumulative {
+                lanes.regime[lane] = to;
+                return;
+            }
+        }
+    }
+
+    #[inline]
+    fn feature(&self, lanes: &Lanes, lane: usize, feature: Feature) -> f64 {
+        match feature {
+            Feature::Drawdown { asset } => {
+                let k = asset * lanes.count + lane;
+                1.0 - (lanes.x[k] - lanes.peak[k]).exp()
+            }
+        }
+    }
+
+    fn apply_events(&self, lanes: &mut Lanes, lane: usize, t: usize) {
+        while let Some(&(step, e)) = self.dated.get(lanes.dated_cursor[lane]) {
+            if step > t {
+                break;
+            }
+            lanes.dated_cursor[lane] += 1;
+            if step == t {
+                self.fire(lanes, lane, e, t);
+            }
+        }
+        let events = lanes.events;
+        for e in 0..events {
+            if lanes.next_fire[lane * events + e] == t {
+                self.fire(lanes, lane, e, t);
+                lanes.next_fire[lane * events + e] =
+                    self.events[e].next_firing(&mut lanes.rngs[lane], t, self.dt);
+            }
+        }
+        let mut mask = 0u64;
+        for (e, until) in lanes.active_until[lane * events..(lane + 1) * events]
+            .iter()
+            .enumerate()
+        {
+            if t < *until {
+                mask |= 1 << e;
+            }
+        }
+        if mask != lanes.effects_mask[lane] {
+            lanes.effects_mask[lane] = mask;
+            let effects = &mut lanes.effects[lane];
+            effects.reset();
+            for (e, event) in self.events.iter().enumerate() {
+                if mask & (1 << e) != 0 {
+                    event.add_effects(effects);
+                }
+            }
+        }
+    }
+
+    fn fire(&self, lanes: &mut Lanes, lane: usize, e: usize, t: usize) {
+        let event = &self.events[e];
+        let count = lanes.count;
+        lanes.fired[lane] |= 1 << e;
+        let until = &mut lanes.active_until[lane * lanes.events + e];
+        *until = (*until).max(t + event.duration_steps);
+        for jump in &event.jumps {
+            let size: f64 = StandardNormal.sample(&mut lanes.rngs[lane]);
+            lanes.x[jump.asset * count + lane] += jump.mean + jump.sd * size;
+            lanes.variance[jump.asset * count + lane] += jump.variance;
+        }
+        if let Some(regime) = event.force_regime {
+            lanes.regime[lane] = regime;
+        }
+    }
+}
