@@ -167,7 +167,10 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     }
 
     let progress = Bar::new();
-    let simulation = engine::simulate(&model, &options, &progress).map_err(Failure::input)?;
+    let simulation = engine::simulate(&model, &options, &progress).map_err(|e| match e {
+        engine::EngineError::TooManyPaths { .. } => Failure::input(e),
+        _ => Failure::other(e),
+    })?;
     let summary = report::Summary::new(&scenario, &model, &simulation);
     let out = args
         .out

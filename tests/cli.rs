@@ -1,16 +1,10 @@
 //! The command line end to end: a run writes every output, atomically, and never
 //! replaces a folder that is not a previous run's.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+use common::stormglass;
 
-fn stormglass(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_stormglass"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
+use std::path::Path;
 
 fn run_into(out: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![

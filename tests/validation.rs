@@ -1,8 +1,10 @@
 //! Bad input gets a clear error: the file, the line, the key path, what is wrong
 //! and what would be valid. Each case is a file under tests/scenarios/bad.
 
+mod common;
+use common::stormglass;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use stormglass::scenario::{self, ScenarioError};
 
@@ -191,14 +193,6 @@ fn files_that_cannot_be_scenarios_get_their_own_message() {
         &cycle.to_string(),
         &["cycle_a.toml -> ", "cycle_b.toml -> ", "cycle_a.toml"],
     );
-}
-
-fn stormglass(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_stormglass"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
 }
 
 #[test]

@@ -312,14 +312,14 @@ fn split_key_path(key: &str) -> Vec<Segment<'_>> {
 /// Byte offset of the key (or array element) at `segments` in `text`.
 fn find_offset(text: &str, segments: &[Segment<'_>]) -> Option<usize> {
     let document = DeTable::parse(text).ok()?;
-    let mut table: &DeTable<'_> = document.get_ref();
+    let root: &DeTable<'_> = document.get_ref();
     let mut value: Option<&toml::Spanned<DeValue<'_>>> = None;
     let mut offset = None;
     for segment in segments {
         match segment {
             Segment::Key(name) => {
                 let current = match value {
-                    None => table,
+                    None => root,
                     Some(spanned) => match spanned.get_ref() {
                         DeValue::Table(inner) => inner,
                         _ => return None,
@@ -329,7 +329,6 @@ fn find_offset(text: &str, segments: &[Segment<'_>]) -> Option<usize> {
                     .iter()
                     .find(|(k, _)| k.get_ref().as_ref() == *name)?;
                 offset = Some(found_key.span().start);
-                table = current;
                 value = Some(found_value);
             }
             Segment::Index(index) => {
@@ -343,7 +342,6 @@ fn find_offset(text: &str, segments: &[Segment<'_>]) -> Option<usize> {
             }
         }
     }
-    let _ = table;
     offset
 }
 

@@ -521,8 +521,6 @@ fn build_initial(raw: &RawScenario, names: &[String], check: &mut Checker<'_>) -
 
 /// Which parameters each process reads; any other parameter is an error.
 fn allowed_params(process: ProcessKind) -> (&'static [&'static str], &'static [&'static str]) {
-    const JUMPS: [&str; 3] = ["jump_intensity", "jump_mean", "jump_sd"];
-    let _ = JUMPS;
     match process {
         ProcessKind::Gbm => (
             &["drift", "vol", "jump_intensity", "jump_mean", "jump_sd"],

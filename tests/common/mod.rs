@@ -62,3 +62,12 @@ pub fn assert_within(what: &str, estimate: f64, expected: f64, se: f64, k: f64) 
         "{what}: estimate {estimate} differs from {expected} by {z:.2} standard errors (tolerance {k})"
     );
 }
+
+/// Runs the `stormglass` binary from the repository root.
+pub fn stormglass(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stormglass"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
