@@ -320,3 +320,60 @@ fn fan_bands_agree_with_the_exact_quantiles_of_the_paths() {
         assert_within(&format!("log quantile {p}"), log_q, expected, se, K);
     }
 }
+
+#[test]
+fn a_beta_asset_moves_with_its_base_by_its_beta() {
+    // silver = 1.4 x gold's daily log-return + its own N(0, 0.1^2 dt) noise, drivers
+    // independent. The regression slope of the daily returns estimates the beta with
+    // standard error sigma_own / (sigma_gold sqrt(n)).
+    let (beta, gold_vol, own_vol): (f64, f64, f64) = (1.4, 0.15, 0.10);
+    let s = scenario(&format!(
+        "{}[assets.gold]\nprocess = \"gbm\"\ninitial = 4200.0\nvol = {gold_vol}\n[assets.silver]\nprocess = \"beta\"\ninitial = 55.0\nbetas = {{ gold = {beta} }}\nvol = {own_vol}\n",
+        header("beta", 252)
+    ));
+    let run = run(&s, 2_000, 21, 0, 2_000);
+    let samples = &run.simulation.samples;
+    let (mut gold, mut silver) = (Vec::new(), Vec::new());
+    for p in 0..samples.paths {
+        for t in 1..samples.points {
+            gold.push((samples.level(p, t, 0) / samples.level(p, t - 1, 0)).ln());
+            silver.push((samples.level(p, t, 1) / samples.level(p, t - 1, 1)).ln());
+        }
+    }
+    let n = gold.len() as f64;
+    let (mg, _) = mean_and_se(&gold);
+    let (ms, _) = mean_and_se(&silver);
+    let cov: f64 = gold
+        .iter()
+        .zip(&silver)
+        .map(|(g, s)| (g - mg) * (s - ms))
+        .sum::<f64>()
+        / (n - 1.0);
+    let slope = cov / variance(&gold);
+    let se = own_vol / (gold_vol * n.sqrt());
+    assert_within("beta of silver on gold", slope, beta, se, K);
+    // Terminal: Var[ln S_T] = beta^2 sigma_gold^2 T + sigma_own^2 T.
+    let logs: Vec<f64> = column(&run, "silver.terminal_return")
+        .iter()
+        .map(|r| r.ln_1p())
+        .collect();
+    let expected = beta * beta * gold_vol * gold_vol + own_vol * own_vol;
+    let var_se = expected * (2.0 / (logs.len() as f64 - 1.0)).sqrt();
+    assert_within("Var[ln silver_T]", variance(&logs), expected, var_se, K);
+}
+
+#[test]
+fn a_beta_asset_takes_its_share_of_the_base_jump_from_an_event() {
+    // No noise at all: a dated 10% log fall in gold moves silver by exactly 1.4 times it.
+    let s = scenario(&format!(
+        "{}[assets.gold]\nprocess = \"gbm\"\ninitial = 4200.0\nvol = 0.0\n[assets.silver]\nprocess = \"beta\"\ninitial = 55.0\nbetas = {{ gold = 1.4 }}\n[[events]]\nname = \"margin_call\"\ndate = 2026-01-20\njumps = {{ gold = {{ mean = -0.1 }} }}\n",
+        header("beta_jump", 20)
+    ));
+    let run = run(&s, 10, 22, 0, 0);
+    for r in column(&run, "silver.terminal_return") {
+        assert!((r.ln_1p() - 1.4 * -0.1).abs() < 1e-6, "silver moved {r}");
+    }
+    for r in column(&run, "gold.terminal_return") {
+        assert!((r.ln_1p() + 0.1).abs() < 1e-6, "gold moved {r}");
+    }
+}

@@ -37,7 +37,7 @@ struct Spec {
 
 fn asset() -> impl Strategy<Value = AssetSpec> {
     (
-        0usize..3,
+        0usize..4,
         0.5f64..200.0,
         -1.0f64..1.0,
         0.0f64..1.0,
@@ -168,15 +168,29 @@ fn render(spec: &Spec) -> String {
         writeln!(t, "[[regime_chain.state_dependence]]\nfrom = \"r0\"\nto = \"r1\"\nfeature = \"drawdown.a0\"\ncoefficient = {:?}\n", spec.state_coefficient).unwrap();
     }
     for (a, s) in spec.assets.iter().enumerate() {
-        let process = ["gbm", "heston", "ou"][s.process];
+        // A beta asset needs a base that is not one: asset 0 never is.
+        let kind = if s.process == 3 && (a == 0 || spec.assets[0].process == 3) {
+            0
+        } else {
+            s.process
+        };
+        let process = ["gbm", "heston", "ou", "beta"][kind];
         writeln!(
             t,
             "[assets.a{a}]\nprocess = \"{process}\"\ninitial = {:?}",
             s.initial
         )
         .unwrap();
-        match s.process {
+        match kind {
             0 => writeln!(t, "drift = {:?}\nvol = {:?}", s.drift, s.vol).unwrap(),
+            3 => writeln!(
+                t,
+                "drift = {:?}\nvol = {:?}\nbetas = {{ a0 = {:?} }}",
+                s.drift,
+                s.vol,
+                2.0 * s.drift
+            )
+            .unwrap(),
             1 => writeln!(
                 t,
                 "drift = {:?}\nmean_reversion = {:?}\nlong_run_variance = {:?}\nvol_of_vol = {:?}",

@@ -161,6 +161,22 @@ fn generators_that_could_leave_with_probability_over_half_a_step_are_refused() {
 }
 
 #[test]
+fn beta_assets_need_betas_on_assets_that_are_not_satellites() {
+    assert_contains(
+        &message("beta_on_beta.toml"),
+        &["assets.sat2.betas.sat", "is itself a beta asset"],
+    );
+    assert_contains(
+        &message("beta_missing.toml"),
+        &["assets.sat.betas", "needs `betas`"],
+    );
+    assert_contains(
+        &message("betas_not_for_gbm.toml"),
+        &["assets.fx.betas", "applies only to process \"beta\""],
+    );
+}
+
+#[test]
 fn event_dates_must_fall_inside_the_horizon() {
     assert_contains(
         &message("date_outside.toml"),

@@ -48,6 +48,9 @@ pub struct Lanes {
     /// Per lane, the events that fired in the last step, as a bit mask.
     pub fired: Vec<u64>,
     peak: Vec<f64>,
+    /// `[asset * count + lane]`: the state at the start of the step, which beta
+    /// assets read (kept only when the model has any).
+    x_start: Vec<f64>,
     /// `[driver * count + lane]`: this step's correlated standard normals.
     w: Vec<f64>,
     table: StepTable,
@@ -94,6 +97,11 @@ impl Model {
             regime_in_step: vec![0; count],
             fired: vec![0; count],
             peak: per_asset.clone(),
+            x_start: if self.beta_assets.is_empty() {
+                Vec::new()
+            } else {
+                per_asset.clone()
+            },
             w: vec![0.0; self.drivers * count],
             table: StepTable {
                 decay: per_asset.clone(),
@@ -152,6 +160,9 @@ impl Model {
     /// start of the step, then the regime chain moves.
     pub fn step(&self, lanes: &mut Lanes, t: usize) {
         let count = lanes.count;
+        if !self.beta_assets.is_empty() {
+            lanes.x_start.copy_from_slice(&lanes.x);
+        }
         for lane in 0..count {
             lanes.fired[lane] = 0;
             if !self.events.is_empty() {
@@ -238,6 +249,25 @@ impl Model {
                 }
             }
         }
+        // Beta assets last: their bases (gbm, heston, ou) have moved, events and
+        // jumps included. Their own drift, vol and jumps use the GBM constants.
+        for &a in &self.beta_assets {
+            let d = self.assets[a].driver;
+            for lane in 0..count {
+                let k = a * count + lane;
+                let betas = &self.regimes[lanes.regime_in_step[lane]].betas[a];
+                let systematic: f64 = betas
+                    .iter()
+                    .map(|&(base, beta)| {
+                        let b = base * count + lane;
+                        beta * (lanes.x[b] - lanes.x_start[b])
+                    })
+                    .sum();
+                lanes.x[k] += systematic
+                    + lanes.table.drift_dt[k]
+                    + lanes.table.vol_sqrt_dt[k] * lanes.w[d * count + lane];
+            }
+        }
         for &a in &self.peak_assets {
             let span = a * count..(a + 1) * count;
             for (peak, &x) in lanes.peak[span.clone()].iter_mut().zip(&lanes.x[span]) {
@@ -268,7 +298,7 @@ impl Model {
             table.jump_mean[k] = p.jump_mean;
             table.jump_sd[k] = p.jump_sd;
             match asset.process {
-                ProcessKind::Gbm => {
+                ProcessKind::Gbm | ProcessKind::Beta => {
                     let vol = p.vol * scale;
                     table.decay[k] = 1.0;
                     table.drift_dt[k] = (drift - 0.5 * vol * vol) * dt;

@@ -96,6 +96,8 @@ struct RegimeModel {
     base_exit_probability: f64,
     /// State terms of this row: `(destination, feature, coefficient)`.
     state_terms: Vec<(usize, Feature, f64)>,
+    /// Per asset, `(base asset, beta)` for beta assets (empty for the others).
+    betas: Vec<Vec<(usize, f64)>>,
 }
 
 /// The simulation model built from a scenario.
@@ -113,9 +115,11 @@ pub struct Model {
     events: Vec<EventModel>,
     /// `(step, event)` of dated events, sorted by step.
     dated: Vec<(usize, usize)>,
-    /// GBM and OU assets (one linear update each), Heston assets, assets that can
-    /// jump, and assets whose running peak a transition feature reads.
+    /// GBM and OU assets (one linear update each), beta assets (which move after
+    /// every other asset), Heston assets, assets that can jump, and assets whose
+    /// running peak a transition feature reads.
     linear_assets: Vec<usize>,
+    beta_assets: Vec<usize>,
     heston_assets: Vec<usize>,
     jump_assets: Vec<usize>,
     peak_assets: Vec<usize>,
@@ -189,6 +193,7 @@ impl Model {
                     .map(|t| (t.to, t.feature, t.coefficient))
                     .collect();
                 RegimeModel {
+                    betas: scenario.assets.iter().map(|a| a.betas[i].clone()).collect(),
                     cholesky: correlation_factor(&regime.correlation),
                     params,
                     base_exit_probability: exits.iter().map(|(_, q)| q * dt).sum(),
@@ -242,7 +247,8 @@ impl Model {
         let indices = |keep: &dyn Fn(&AssetModel) -> bool| -> Vec<usize> {
             (0..assets.len()).filter(|&a| keep(&assets[a])).collect()
         };
-        let linear_assets = indices(&|a| a.process != ProcessKind::Heston);
+        let linear_assets = indices(&|a| matches!(a.process, ProcessKind::Gbm | ProcessKind::Ou));
+        let beta_assets = indices(&|a| a.process == ProcessKind::Beta);
         let heston_assets = indices(&|a| a.process == ProcessKind::Heston);
         let jump_assets = indices(&|a| a.can_jump);
         let mut cumulative = 0.0;
@@ -268,6 +274,7 @@ impl Model {
             events,
             dated,
             linear_assets,
+            beta_assets,
             heston_assets,
             jump_assets,
             peak_assets,

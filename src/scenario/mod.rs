@@ -122,6 +122,8 @@ pub struct Asset {
     pub initial_variance: f64,
     /// The asset's parameters in each regime.
     pub params: Vec<AssetParams>,
+    /// Beta assets: per regime, `(asset, beta)` on that asset's move in the step.
+    pub betas: Vec<Vec<(usize, f64)>>,
     pub jump_scaling: Option<JumpScaling>,
 }
 

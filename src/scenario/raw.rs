@@ -100,6 +100,9 @@ pub enum ProcessKind {
     Heston,
     /// Ornstein-Uhlenbeck level, for rate-like factors (plus optional jumps).
     Ou,
+    /// A satellite: log-returns as betas on other assets' moves in the same step,
+    /// plus its own drift, volatility and jumps.
+    Beta,
 }
 
 /// The parameters an asset can set at its top level (the default in every regime)
@@ -116,6 +119,7 @@ pub struct RawAssetParams {
     pub jump_intensity: Option<f64>,
     pub jump_mean: Option<f64>,
     pub jump_sd: Option<f64>,
+    pub betas: Option<IndexMap<String, f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +144,7 @@ pub struct RawAsset {
     pub jump_intensity: Option<f64>,
     pub jump_mean: Option<f64>,
     pub jump_sd: Option<f64>,
+    pub betas: Option<IndexMap<String, f64>>,
     #[serde(default)]
     pub by_regime: IndexMap<String, RawAssetParams>,
 }
@@ -157,6 +162,7 @@ impl RawAsset {
             jump_intensity: self.jump_intensity,
             jump_mean: self.jump_mean,
             jump_sd: self.jump_sd,
+            betas: self.betas.clone(),
         }
     }
 }

@@ -538,6 +538,10 @@ fn allowed_params(process: ProcessKind) -> (&'static [&'static str], &'static [&
             ],
             &["mean_reversion", "long_run_variance", "vol_of_vol"],
         ),
+        ProcessKind::Beta => (
+            &["drift", "vol", "jump_intensity", "jump_mean", "jump_sd"],
+            &[],
+        ),
         ProcessKind::Ou => (
             &[
                 "mean",
@@ -577,6 +581,14 @@ fn overlay(base: &RawAssetParams, over: &RawAssetParams) -> RawAssetParams {
         jump_intensity: over.jump_intensity.or(base.jump_intensity),
         jump_mean: over.jump_mean.or(base.jump_mean),
         jump_sd: over.jump_sd.or(base.jump_sd),
+        betas: match (&base.betas, &over.betas) {
+            (Some(base), Some(over)) => {
+                let mut merged = base.clone();
+                merged.extend(over.iter().map(|(k, v)| (k.clone(), *v)));
+                Some(merged)
+            }
+            (base, over) => over.clone().or_else(|| base.clone()),
+        },
     }
 }
 
@@ -586,9 +598,19 @@ fn build_assets(
     drivers: &[String],
     check: &mut Checker<'_>,
 ) -> Vec<Asset> {
-    raw.assets
+    let assets: Vec<Asset> = raw
+        .assets
         .iter()
         .map(|(name, asset)| build_asset(name, asset, regime_names, drivers, check))
+        .collect();
+    let names: Vec<String> = raw.assets.keys().cloned().collect();
+    raw.assets
+        .iter()
+        .zip(assets)
+        .map(|((name, raw_asset), mut asset)| {
+            asset.betas = build_betas(name, raw_asset, regime_names, &names, raw, check);
+            asset
+        })
         .collect()
 }
 
@@ -875,8 +897,67 @@ fn build_asset(
         variance_driver,
         initial_variance,
         params,
+        betas: Vec::new(),
         jump_scaling,
     }
+}
+
+/// A beta asset's betas in every regime: the top-level table overlaid, key by key,
+/// by `by_regime.<regime>.betas`. Only beta assets take betas, only on assets that
+/// are not themselves beta assets (so every base has moved before its satellites).
+fn build_betas(
+    name: &str,
+    asset: &RawAsset,
+    regime_names: &[String],
+    asset_names: &[String],
+    raw: &RawScenario,
+    check: &mut Checker<'_>,
+) -> Vec<Vec<(usize, f64)>> {
+    let key = format!("assets.{name}");
+    let defaults = asset.defaults();
+    if asset.process != ProcessKind::Beta {
+        if asset.betas.is_some() {
+            check.error(format!("{key}.betas"), "applies only to process \"beta\"");
+        }
+        for (regime, params) in &asset.by_regime {
+            if params.betas.is_some() {
+                check.error(
+                    format!("{key}.by_regime.{regime}.betas"),
+                    "applies only to process \"beta\"",
+                );
+            }
+        }
+        return vec![Vec::new(); regime_names.len()];
+    }
+    regime_names
+        .iter()
+        .map(|regime| {
+            let (merged, prefix) = match asset.by_regime.get(regime) {
+                Some(over) if over.betas.is_some() => (overlay(&defaults, over), format!("{key}.by_regime.{regime}.betas")),
+                _ => (defaults.clone(), format!("{key}.betas")),
+            };
+            let Some(betas) = merged.betas.filter(|b| !b.is_empty()) else {
+                check.error(format!("{key}.betas"), "process \"beta\" needs `betas`, for example betas = { gold = 1.4 }");
+                return Vec::new();
+            };
+            betas
+                .iter()
+                .filter_map(|(base, beta)| {
+                    let k = format!("{prefix}.{base}");
+                    let index = check.lookup(&k, "asset", base, asset_names)?;
+                    if base == name {
+                        check.error(&k, "an asset cannot be its own base");
+                        return None;
+                    }
+                    if raw.assets[index].process == ProcessKind::Beta {
+                        check.error(&k, format!("`{base}` is itself a beta asset; betas must be on gbm, heston or ou assets"));
+                        return None;
+                    }
+                    Some((index, check.range(&k, *beta, Closed(-10.0), Closed(10.0))))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn build_state_terms(
