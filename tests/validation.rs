@@ -153,6 +153,49 @@ fn correlation_matrices_must_be_symmetric_and_positive_semi_definite() {
 }
 
 #[test]
+fn correlation_pairs_change_the_default_matrix() {
+    let text = |regime: &str| {
+        format!(
+            "[scenario]\nname = \"p\"\nstart_date = 2026-01-05\nhorizon_steps = 5\n[correlation]\ndrivers = [\"a\", \"b\", \"c\"]\npairs = {{ a = {{ b = 0.3 }}, c = {{ a = -0.2 }} }}\n[regimes.calm]\n[regimes.stress]\n{regime}\n[assets.a]\nprocess = \"gbm\"\ninitial = 1.0\nvol = 0.1\n[assets.b]\nprocess = \"gbm\"\ninitial = 1.0\nvol = 0.1\n[assets.c]\nprocess = \"gbm\"\ninitial = 1.0\nvol = 0.1\n"
+        )
+    };
+    let pairs = scenario::load_str(
+        &text("correlation_pairs = { b = { c = 0.5 } }"),
+        Path::new("p.toml"),
+    )
+    .unwrap();
+    let full = scenario::load_str(
+        &text("correlation = [[1.0, 0.3, -0.2], [0.3, 1.0, 0.5], [-0.2, 0.5, 1.0]]"),
+        Path::new("p.toml"),
+    )
+    .unwrap();
+    assert_eq!(pairs.regimes[1].correlation, full.regimes[1].correlation);
+    // The regime without changes keeps the default: a-b 0.3, a-c -0.2, b-c 0.
+    let calm = &pairs.regimes[0].correlation;
+    assert_eq!((calm[(0, 1)], calm[(2, 0)], calm[(1, 2)]), (0.3, -0.2, 0.0));
+}
+
+#[test]
+fn correlation_pairs_are_checked_like_matrices() {
+    assert_contains(
+        &message("pairs_unknown_driver.toml"),
+        &["regimes.calm.correlation_pairs.eq.fxx", "did you mean `fx`"],
+    );
+    assert_contains(
+        &message("pairs_twice.toml"),
+        &["correlation.pairs.fx.eq", "given twice"],
+    );
+    assert_contains(
+        &message("pairs_not_psd.toml"),
+        &["correlation.pairs", "not positive semi-definite"],
+    );
+    assert_contains(
+        &message("both_correlation_forms.toml"),
+        &["regimes.stress", "not both"],
+    );
+}
+
+#[test]
 fn generators_that_could_leave_with_probability_over_half_a_step_are_refused() {
     assert_contains(
         &message("exit_probability.toml"),

@@ -63,7 +63,12 @@ pub struct RawRegime {
     pub exit_weights: Option<IndexMap<String, f64>>,
     /// Correlation of the Brownian drivers while in this regime.
     pub correlation: Option<Vec<Vec<f64>>>,
+    /// Alternative to `correlation`: the default matrix with these pairs changed.
+    pub correlation_pairs: Option<CorrelationPairs>,
 }
+
+/// Correlations by driver pair: `{ spx = { dxy = -0.2, gold = 0.1 } }`.
+pub type CorrelationPairs = IndexMap<String, IndexMap<String, f64>>;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +94,8 @@ pub struct RawStateTerm {
 pub struct RawCorrelation {
     pub drivers: Option<Vec<String>>,
     pub matrix: Option<Vec<Vec<f64>>>,
+    /// Pairs set on top of `matrix` (or of the identity).
+    pub pairs: Option<CorrelationPairs>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use super::calendar::{self, TRADING_DAYS_PER_YEAR};
 use super::error::{Diagnostic, ScenarioError};
 use super::load::{nearest, Loaded, Sources};
-use super::raw::{CalendarKind, ProcessKind, RawAsset, RawAssetParams, RawEvent, RawScenario};
+use super::raw::{
+    CalendarKind, CorrelationPairs, ProcessKind, RawAsset, RawAssetParams, RawEvent, RawScenario,
+};
 use super::*;
 
 /// Symmetry and unit-diagonal tolerance of correlation matrices.
@@ -353,7 +355,67 @@ fn check_correlation(
         );
         return None;
     }
-    let matrix = DMatrix::from_fn(n, n, |i, j| rows[i][j]);
+    check_matrix(
+        key,
+        DMatrix::from_fn(n, n, |i, j| rows[i][j]),
+        drivers,
+        check,
+    )
+}
+
+/// `base` with the given pairs set (both triangles), then checked whole.
+fn apply_pairs(
+    key: &str,
+    base: &DMatrix<f64>,
+    pairs: &CorrelationPairs,
+    drivers: &[String],
+    check: &mut Checker<'_>,
+) -> Option<DMatrix<f64>> {
+    let mut matrix = base.clone();
+    let mut set: Vec<(usize, usize)> = Vec::new();
+    let mut ok = true;
+    for (a, row) in pairs {
+        let Some(i) = check.lookup(&format!("{key}.{a}"), "driver", a, drivers) else {
+            ok = false;
+            continue;
+        };
+        for (b, value) in row {
+            let k = format!("{key}.{a}.{b}");
+            let Some(j) = check.lookup(&k, "driver", b, drivers) else {
+                ok = false;
+                continue;
+            };
+            if i == j {
+                check.error(&k, "a driver's correlation with itself is always 1; list pairs of different drivers");
+                ok = false;
+                continue;
+            }
+            if set.contains(&(i, j)) || set.contains(&(j, i)) {
+                check.error(&k, format!("the pair {a} / {b} is given twice"));
+                ok = false;
+                continue;
+            }
+            let before = check.diagnostics.len();
+            let value = check.range(&k, *value, Closed(-1.0), Closed(1.0));
+            ok &= check.diagnostics.len() == before;
+            set.push((i, j));
+            matrix[(i, j)] = value;
+            matrix[(j, i)] = value;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    check_matrix(key, matrix, drivers, check)
+}
+
+fn check_matrix(
+    key: &str,
+    matrix: DMatrix<f64>,
+    drivers: &[String],
+    check: &mut Checker<'_>,
+) -> Option<DMatrix<f64>> {
+    let n = drivers.len();
     let mut ok = true;
     for i in 0..n {
         if !((matrix[(i, i)] - 1.0).abs() <= CORRELATION_TOLERANCE) {
@@ -408,10 +470,17 @@ fn build_default_correlation(
     drivers: &[String],
     check: &mut Checker<'_>,
 ) -> DMatrix<f64> {
-    match &raw.correlation.matrix {
+    let identity = DMatrix::identity(drivers.len(), drivers.len());
+    let matrix = match &raw.correlation.matrix {
         Some(rows) => check_correlation("correlation.matrix", rows, drivers, check)
-            .unwrap_or_else(|| DMatrix::identity(drivers.len(), drivers.len())),
-        None => DMatrix::identity(drivers.len(), drivers.len()),
+            .unwrap_or_else(|| identity.clone()),
+        None => identity.clone(),
+    };
+    match &raw.correlation.pairs {
+        Some(pairs) => {
+            apply_pairs("correlation.pairs", &matrix, pairs, drivers, check).unwrap_or(identity)
+        }
+        None => matrix,
     }
 }
 
@@ -469,11 +538,16 @@ fn build_regimes(
                 ),
                 (None, None, None) => {} // absorbing regime
             }
-            let correlation = match &regime.correlation {
-                Some(rows) => check_correlation(&format!("{key}.correlation"), rows, drivers, check)
-                    .unwrap_or_else(|| default_correlation.clone()),
-                None => default_correlation.clone(),
-            };
+            let correlation = match (&regime.correlation, &regime.correlation_pairs) {
+                (Some(_), Some(_)) => {
+                    check.error(&key, "give either `correlation` (a full matrix) or `correlation_pairs` (changes to the default), not both");
+                    None
+                }
+                (Some(rows), None) => check_correlation(&format!("{key}.correlation"), rows, drivers, check),
+                (None, Some(pairs)) => apply_pairs(&format!("{key}.correlation_pairs"), default_correlation, pairs, drivers, check),
+                (None, None) => None,
+            }
+            .unwrap_or_else(|| default_correlation.clone());
             Regime {
                 name: name.clone(),
                 description: regime.description.clone(),
