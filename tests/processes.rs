@@ -377,3 +377,41 @@ fn a_beta_asset_takes_its_share_of_the_base_jump_from_an_event() {
         assert!((r.ln_1p() + 0.1).abs() < 1e-6, "gold moved {r}");
     }
 }
+
+#[test]
+fn realised_correlation_per_path_overall_and_per_regime() {
+    // Two regimes of exactly 126 steps each: `calm` until a dated event forces
+    // `stress`, which nothing leaves. The drivers correlate 0.6 in calm, -0.4 in
+    // stress. A sample correlation of n normal pairs has mean
+    // rho (1 - (1 - rho^2) / (2n)) + O(1/n^2) (Olkin & Pratt 1958); the tolerance is
+    // 4 standard errors of the mean over paths, estimated from the paths.
+    let text = format!(
+        "{}[correlation]\ndrivers = [\"a\", \"b\"]\n[regimes.calm]\ncorrelation_pairs = {{ a = {{ b = 0.6 }} }}\n[regimes.stress]\ncorrelation_pairs = {{ a = {{ b = -0.4 }} }}\n[statistics]\ncorrelations = [[\"a\", \"b\"]]\n[assets.a]\nprocess = \"gbm\"\ninitial = 1.0\nvol = 0.2\n[assets.b]\nprocess = \"ou\"\ninitial = 0.04\nmean = 0.04\nmean_reversion = 0.5\nvol = 0.01\n[[events]]\nname = \"switch\"\ndate = 2026-07-01\nforce_regime = \"stress\"\n",
+        header("corr_regimes", 252)
+    );
+    let s = scenario(&text);
+    let run = run(&s, 5_000, 23, 0, 0);
+    let stress_steps = column(&run, "regime.stress.time_share")[0] * 252.0;
+    assert!(
+        (stress_steps - 126.0).abs() < 0.5,
+        "stress lasts {stress_steps} steps"
+    );
+    for (regime, rho) in [("calm", 0.6), ("stress", -0.4)] {
+        let values = column(&run, &format!("corr.a.b.{regime}"));
+        let (mean, se) = mean_and_se(&values);
+        let expected = rho * (1.0 - (1.0 - rho * rho) / (2.0 * 126.0));
+        assert_within(
+            &format!("E[realised corr | {regime}]"),
+            mean,
+            expected,
+            se,
+            K,
+        );
+    }
+    // Overall, the 252 pairs mix both regimes: its mean lies between them.
+    let (overall, _) = mean_and_se(&column(&run, "corr.a.b"));
+    assert!(overall > -0.4 && overall < 0.6, "overall {overall}");
+    let summary = &run.summary.correlations[0];
+    assert_eq!(summary.assets, ["a".to_string(), "b".to_string()]);
+    assert_eq!(summary.by_regime["stress"].count, 5_000);
+}

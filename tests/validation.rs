@@ -196,6 +196,22 @@ fn correlation_pairs_are_checked_like_matrices() {
 }
 
 #[test]
+fn correlation_statistics_name_two_different_assets() {
+    let text = message("correlation_pair.toml");
+    assert_contains(
+        &text,
+        &[
+            "statistics.correlations[0][1]",
+            "did you mean `fx`",
+            "statistics.correlations[1]",
+            "same asset twice",
+            "statistics.correlations[2]",
+            "two assets",
+        ],
+    );
+}
+
+#[test]
 fn generators_that_could_leave_with_probability_over_half_a_step_are_refused() {
     assert_contains(
         &message("exit_probability.toml"),

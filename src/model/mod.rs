@@ -110,6 +110,8 @@ pub struct Model {
     pub regime_names: Vec<String>,
     pub event_names: Vec<String>,
     pub assets: Vec<AssetModel>,
+    /// Asset pairs whose realised correlation the statistics track.
+    pub correlation_pairs: Vec<(usize, usize)>,
     regimes: Vec<RegimeModel>,
     initial_cdf: Vec<f64>,
     events: Vec<EventModel>,
@@ -269,6 +271,7 @@ impl Model {
             regime_names: scenario.regimes.iter().map(|r| r.name.clone()).collect(),
             event_names: scenario.events.iter().map(|e| e.name.clone()).collect(),
             assets,
+            correlation_pairs: scenario.correlation_pairs.clone(),
             regimes,
             initial_cdf,
             events,

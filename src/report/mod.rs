@@ -7,4 +7,6 @@ mod summary;
 
 pub use console::print_summary;
 pub use files::{write_run, OutputError, OutputOptions};
-pub use summary::{AssetSummary, EventSummary, RegimeSummary, Summary, SCHEMA_VERSION};
+pub use summary::{
+    AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, Summary, SCHEMA_VERSION,
+};

@@ -26,6 +26,17 @@ pub struct Summary {
     pub regimes: Vec<RegimeSummary>,
     pub regime_occupancy: RegimeOccupancy,
     pub events: Vec<EventSummary>,
+    pub correlations: Vec<CorrelationSummary>,
+}
+
+/// The per-path realised correlation of the daily changes of two assets: over the
+/// whole path, and over the steps spent in each regime (paths with fewer than three
+/// such steps have none).
+#[derive(Debug, Clone, Serialize)]
+pub struct CorrelationSummary {
+    pub assets: [String; 2],
+    pub overall: Distribution,
+    pub by_regime: indexmap::IndexMap<String, Distribution>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +172,26 @@ impl Summary {
                 }
             })
             .collect();
+        let correlations = model
+            .correlation_pairs
+            .iter()
+            .enumerate()
+            .map(|(p, &(a, b))| CorrelationSummary {
+                assets: [model.assets[a].name.clone(), model.assets[b].name.clone()],
+                overall: distributions[layout.correlation_column(p, None)].clone(),
+                by_regime: model
+                    .regime_names
+                    .iter()
+                    .enumerate()
+                    .map(|(r, name)| {
+                        (
+                            name.clone(),
+                            distributions[layout.correlation_column(p, Some(r))].clone(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
         let seconds = simulation.wall_time.as_secs_f64();
         Summary {
             schema_version: SCHEMA_VERSION,
@@ -194,6 +225,7 @@ impl Summary {
                 shares,
             },
             events,
+            correlations,
         }
     }
 }

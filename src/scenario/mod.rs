@@ -51,6 +51,8 @@ pub struct Scenario {
     pub drivers: Vec<String>,
     pub assets: Vec<Asset>,
     pub events: Vec<Event>,
+    /// Asset pairs whose realised correlation every path reports.
+    pub correlation_pairs: Vec<(usize, usize)>,
     /// SHA-256 of the fully resolved scenario (after `extends`), hex.
     pub hash: String,
     /// The fully resolved scenario as TOML.

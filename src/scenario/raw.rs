@@ -22,6 +22,17 @@ pub struct RawScenario {
     pub assets: IndexMap<String, RawAsset>,
     #[serde(default)]
     pub events: Vec<RawEvent>,
+    #[serde(default)]
+    pub statistics: RawStatistics,
+}
+
+/// Optional per-path figures.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatistics {
+    /// Asset pairs whose realised correlation each path reports, overall and per regime.
+    #[serde(default)]
+    pub correlations: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

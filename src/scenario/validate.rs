@@ -174,6 +174,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     let state_terms = build_state_terms(raw, &regime_names, &asset_names, &assets, check);
     let events = build_events(raw, &dates, &regime_names, &asset_names, &assets, check);
     check_exit_probabilities(&regimes, &events, &state_terms, dt, check);
+    let correlation_pairs = build_correlation_pairs(raw, &asset_names, check);
 
     let hash = {
         let canonical = toml::to_string(&merged).unwrap_or_default();
@@ -195,6 +196,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         drivers,
         assets,
         events,
+        correlation_pairs,
         hash,
         resolved: merged,
     })
@@ -1383,4 +1385,39 @@ fn check_exit_probabilities(
             );
         }
     }
+}
+
+fn build_correlation_pairs(
+    raw: &RawScenario,
+    asset_names: &[String],
+    check: &mut Checker<'_>,
+) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    for (index, pair) in raw.statistics.correlations.iter().enumerate() {
+        let key = format!("statistics.correlations[{index}]");
+        let [a, b] = pair.as_slice() else {
+            check.error(
+                &key,
+                format!(
+                    "must name two assets, like [\"spx\", \"dxy\"]; found {} names",
+                    pair.len()
+                ),
+            );
+            continue;
+        };
+        let (Some(i), Some(j)) = (
+            check.lookup(&format!("{key}[0]"), "asset", a, asset_names),
+            check.lookup(&format!("{key}[1]"), "asset", b, asset_names),
+        ) else {
+            continue;
+        };
+        if i == j {
+            check.error(&key, "names the same asset twice");
+        } else if pairs.contains(&(i, j)) || pairs.contains(&(j, i)) {
+            check.error(&key, format!("the pair {a} / {b} is listed twice"));
+        } else {
+            pairs.push((i, j));
+        }
+    }
+    pairs
 }

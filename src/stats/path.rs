@@ -6,13 +6,15 @@ use crate::scenario::ProcessKind;
 
 /// The per-path figures, one column each, in this order: per asset its five
 /// figures; per Heston asset its terminal variance; per regime the share of steps
-/// spent in it, then per regime the first entry time; per event its firing count.
+/// spent in it, then per regime the first entry time; per event its firing count;
+/// per correlation pair its realised correlation overall, then in each regime.
 #[derive(Debug, Clone)]
 pub struct MetricLayout {
     pub names: Vec<String>,
     assets: usize,
     heston: Vec<usize>,
     regimes: usize,
+    events: usize,
 }
 
 /// The figures kept for every asset, in column order.
@@ -51,11 +53,19 @@ impl MetricLayout {
         for event in &model.event_names {
             names.push(format!("event.{event}.firings"));
         }
+        for &(a, b) in &model.correlation_pairs {
+            let pair = format!("corr.{}.{}", model.assets[a].name, model.assets[b].name);
+            names.push(pair.clone());
+            for regime in &model.regime_names {
+                names.push(format!("{pair}.{regime}"));
+            }
+        }
         MetricLayout {
             names,
             assets: model.assets.len(),
             heston,
             regimes: model.regime_names.len(),
+            events: model.event_names.len(),
         }
     }
 
@@ -77,6 +87,11 @@ impl MetricLayout {
 
     pub fn event_column(&self, event: usize) -> usize {
         self.first_entry_column(0) + self.regimes + event
+    }
+
+    /// The realised correlation of pair `pair`: overall (`regime = None`) or in a regime.
+    pub fn correlation_column(&self, pair: usize, regime: Option<usize>) -> usize {
+        self.event_column(0) + self.events + pair * (self.regimes + 1) + regime.map_or(0, |r| r + 1)
     }
 
     pub fn column(&self, name: &str) -> Option<usize> {
@@ -107,6 +122,22 @@ pub struct PathSummary {
     events: usize,
     /// `[lane * events + event]`.
     event_firings: Vec<u32>,
+    pairs: Vec<(usize, usize)>,
+    /// `[((pair * regimes + regime) * lanes + lane) * 6 + m]`: the count and the sums
+    /// of a, b, a^2, b^2 and ab over the daily changes of a pair in a regime.
+    co_moments: Vec<f64>,
+}
+
+/// The sample correlation from a count and the five sums (NaN below three
+/// observations or without variation).
+fn correlation(m: &[f64]) -> f64 {
+    let (n, sa, sb, saa, sbb, sab) = (m[0], m[1], m[2], m[3], m[4], m[5]);
+    let var_a = n * saa - sa * sa;
+    let var_b = n * sbb - sb * sb;
+    if n < 3.0 || !(var_a > 0.0 && var_b > 0.0) {
+        return f64::NAN;
+    }
+    ((n * sab - sa * sb) / (var_a * var_b).sqrt()).clamp(-1.0, 1.0)
 }
 
 impl PathSummary {
@@ -128,6 +159,8 @@ impl PathSummary {
             first_entry: vec![u32::MAX; count * regimes],
             events,
             event_firings: vec![0; count * events],
+            pairs: model.correlation_pairs.clone(),
+            co_moments: vec![0.0; model.correlation_pairs.len() * regimes * count * 6],
         }
     }
 
@@ -148,11 +181,28 @@ impl PathSummary {
             self.last_regime[lane] = regime;
         }
         self.event_firings.iter_mut().for_each(|v| *v = 0);
+        self.co_moments.iter_mut().for_each(|v| *v = 0.0);
     }
 
     /// Records step `t` after the model has taken it.
     #[inline]
     pub fn push(&mut self, lanes: &Lanes, t: usize) {
+        for (p, &(a, b)) in self.pairs.iter().enumerate() {
+            for lane in 0..self.count {
+                let (ka, kb) = (a * self.count + lane, b * self.count + lane);
+                let ra = lanes.x[ka] - self.previous[ka];
+                let rb = lanes.x[kb] - self.previous[kb];
+                let regime = lanes.regime_in_step[lane];
+                let at = ((p * self.regimes + regime) * self.count + lane) * 6;
+                let m = &mut self.co_moments[at..at + 6];
+                m[0] += 1.0;
+                m[1] += ra;
+                m[2] += rb;
+                m[3] += ra * ra;
+                m[4] += rb * rb;
+                m[5] += ra * rb;
+            }
+        }
         // One straight loop over every (asset, lane): selects rather than
         // f64::max/min compile to single max/min instructions (the state is never
         // NaN), and the loop vectorises.
@@ -239,6 +289,18 @@ impl PathSummary {
             }
             for e in 0..self.events {
                 row[layout.event_column(e)] = self.event_firings[lane * self.events + e] as f32;
+            }
+            for p in 0..self.pairs.len() {
+                let mut overall = [0.0; 6];
+                for r in 0..self.regimes {
+                    let at = ((p * self.regimes + r) * self.count + lane) * 6;
+                    let m = &self.co_moments[at..at + 6];
+                    row[layout.correlation_column(p, Some(r))] = correlation(m) as f32;
+                    for (total, value) in overall.iter_mut().zip(m) {
+                        *total += value;
+                    }
+                }
+                row[layout.correlation_column(p, None)] = correlation(&overall) as f32;
             }
         }
     }
