@@ -415,3 +415,32 @@ fn realised_correlation_per_path_overall_and_per_regime() {
     assert_eq!(summary.assets, ["a".to_string(), "b".to_string()]);
     assert_eq!(summary.by_regime["stress"].count, 5_000);
 }
+
+#[test]
+fn a_drawdown_triggered_event_fires_after_its_cooldown_with_regime_dependent_jumps() {
+    // No noise: spx falls 0.5/252 in log terms per step, so its drawdown first reaches
+    // 10% at the start of step 54 (ln(1/0.9) / (0.5/252) = 53.1). The put then fires
+    // every 60 steps while the drawdown stays past 10%: steps 54, 114, 174, 234.
+    // In calm it lifts spx by 5% each time; in stress it lifts nothing and sinks the
+    // dollar by 2% instead (the sign flip of the Fed put).
+    let text = |initial: &str| {
+        format!(
+            "{}[regimes.calm]\n[regimes.stress]\n[regime_chain]\ninitial = \"{initial}\"\n[assets.spx]\nprocess = \"gbm\"\ninitial = 6800.0\ndrift = -0.5\nvol = 0.0\n[assets.dxy]\nprocess = \"gbm\"\ninitial = 100.0\nvol = 0.0\n[[events]]\nname = \"fed_put\"\ndrawdown_trigger = {{ asset = \"spx\", threshold = 0.10 }}\ncooldown_days = 60\njumps = {{ spx = {{ mean = 0.05 }} }}\njumps_by_regime.stress = {{ spx = {{ mean = 0.0 }}, dxy = {{ mean = -0.02 }} }}\n",
+            header("put", 252)
+        )
+    };
+    let calm = run(&scenario(&text("calm")), 4, 24, 0, 0);
+    for firings in column(&calm, "event.fed_put.firings") {
+        assert_eq!(firings, 4.0);
+    }
+    for r in column(&calm, "spx.terminal_return") {
+        assert!((r.ln_1p() - (-0.5 + 4.0 * 0.05)).abs() < 1e-5, "spx {r}");
+    }
+    let stress = run(&scenario(&text("stress")), 4, 24, 0, 0);
+    for r in column(&stress, "spx.terminal_return") {
+        assert!((r.ln_1p() + 0.5).abs() < 1e-5, "spx {r}");
+    }
+    for r in column(&stress, "dxy.terminal_return") {
+        assert!((r.ln_1p() + 4.0 * 0.02).abs() < 1e-5, "dxy {r}");
+    }
+}

@@ -212,6 +212,21 @@ fn correlation_statistics_name_two_different_assets() {
 }
 
 #[test]
+fn drawdown_triggers_are_checked() {
+    let text = message("trigger.toml");
+    assert_contains(
+        &text,
+        &[
+            "events[0].drawdown_trigger.threshold",
+            "valid: (0, 1)",
+            "events[0].cooldown_days",
+            "events[0].jumps_by_regime.calmm",
+            "did you mean `calm`",
+        ],
+    );
+}
+
+#[test]
 fn generators_that_could_leave_with_probability_over_half_a_step_are_refused() {
     assert_contains(
         &message("exit_probability.toml"),

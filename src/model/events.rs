@@ -11,7 +11,8 @@ use crate::scenario::{Event, EventJump, Multiplier, Trigger};
 pub(super) struct EventModel {
     trigger: Trigger,
     pub duration_steps: usize,
-    pub jumps: Vec<EventJump>,
+    /// Per regime in force at the firing.
+    pub jumps: Vec<Vec<EventJump>>,
     pub force_regime: Option<usize>,
     multipliers: Vec<Multiplier>,
     adjustments: Vec<crate::scenario::Adjustment>,
@@ -32,13 +33,26 @@ impl EventModel {
     pub fn dated_step(&self) -> Option<usize> {
         match self.trigger {
             Trigger::Dated { step } => Some(step),
-            Trigger::Poisson { .. } => None,
+            _ => None,
         }
     }
 
-    /// The step of the first Poisson firing (`usize::MAX` for dated events or never).
+    /// `(asset, ln(1 - threshold))` of a drawdown-triggered event: it fires when
+    /// `x - peak <= ln(1 - threshold)`, the drawdown test without an `exp`.
+    pub fn drawdown_trigger(&self) -> Option<(usize, f64)> {
+        match self.trigger {
+            Trigger::Drawdown {
+                asset, threshold, ..
+            } => Some((asset, (-threshold).ln_1p())),
+            _ => None,
+        }
+    }
+
+    /// The step of the first Poisson firing (`usize::MAX` for dated events or never);
+    /// for drawdown-triggered events the first step they may fire (0).
     pub fn first_firing(&self, rng: &mut Xoshiro256PlusPlus, dt: f64) -> usize {
         match self.trigger {
+            Trigger::Drawdown { .. } => 0,
             Trigger::Poisson {
                 rate_per_year,
                 first_step,
@@ -57,9 +71,11 @@ impl EventModel {
 
     /// The next Poisson firing after one in step `t`. A Poisson process has at least
     /// one arrival in a step with probability `1 - exp(-rate dt)`; several arrivals
-    /// in one step count as one firing.
+    /// in one step count as one firing. For drawdown-triggered events, the first
+    /// step after the cooldown.
     pub fn next_firing(&self, rng: &mut Xoshiro256PlusPlus, t: usize, dt: f64) -> usize {
         match self.trigger {
+            Trigger::Drawdown { cooldown_steps, .. } => t + cooldown_steps,
             Trigger::Poisson {
                 rate_per_year,
                 end_step,

@@ -378,7 +378,17 @@ impl Model {
         }
         let events = lanes.events;
         for e in 0..events {
-            if lanes.next_fire[lane * events + e] == t {
+            let next = lanes.next_fire[lane * events + e];
+            let fires = match self.events[e].drawdown_trigger() {
+                // The drawdown at the start of the step: the last close against the
+                // running peak of the closes.
+                Some((asset, log_floor)) => {
+                    let k = asset * lanes.count + lane;
+                    t >= next && lanes.x[k] - lanes.peak[k] <= log_floor
+                }
+                None => next == t,
+            };
+            if fires {
                 self.fire(lanes, lane, e, t);
                 lanes.next_fire[lane * events + e] =
                     self.events[e].next_firing(&mut lanes.rngs[lane], t, self.dt);
@@ -411,7 +421,7 @@ impl Model {
         lanes.fired[lane] |= 1 << e;
         let until = &mut lanes.active_until[lane * lanes.events + e];
         *until = (*until).max(t + event.duration_steps);
-        for jump in &event.jumps {
+        for jump in &event.jumps[lanes.regime[lane]] {
             let size: f64 = StandardNormal.sample(&mut lanes.rngs[lane]);
             lanes.x[jump.asset * count + lane] += jump.mean + jump.sd * size;
             lanes.variance[jump.asset * count + lane] += jump.variance;

@@ -240,8 +240,13 @@ impl Model {
             .collect();
         dated.sort();
         let mut peak_assets: Vec<usize> = Vec::new();
-        for term in &scenario.state_terms {
-            let Feature::Drawdown { asset } = term.feature;
+        let triggers = events
+            .iter()
+            .filter_map(|e| e.drawdown_trigger().map(|(asset, _)| asset));
+        let features = scenario.state_terms.iter().map(|term| match term.feature {
+            Feature::Drawdown { asset } => asset,
+        });
+        for asset in features.chain(triggers) {
             if !peak_assets.contains(&asset) {
                 peak_assets.push(asset);
             }

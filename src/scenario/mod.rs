@@ -167,7 +167,8 @@ pub struct Event {
     /// Steps for which multipliers and adjustments stay in force after a firing.
     pub duration_steps: usize,
     pub multipliers: Vec<Multiplier>,
-    pub jumps: Vec<EventJump>,
+    /// Per regime (the one in force when the event fires), the jumps it applies.
+    pub jumps: Vec<Vec<EventJump>>,
     pub adjustments: Vec<Adjustment>,
     pub force_regime: Option<usize>,
 }
@@ -181,6 +182,13 @@ pub enum Trigger {
         rate_per_year: f64,
         first_step: usize,
         end_step: usize,
+    },
+    /// Fires at the start of a step when `asset` stands at least `threshold` below
+    /// its running peak, at most once every `cooldown_steps`.
+    Drawdown {
+        asset: usize,
+        threshold: f64,
+        cooldown_steps: usize,
     },
 }
 

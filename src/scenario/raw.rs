@@ -217,6 +217,21 @@ pub struct RawEvent {
     #[serde(default)]
     pub adjustments: IndexMap<String, RawAdjustment>,
     pub force_regime: Option<String>,
+    /// Fires when an asset's drawdown reaches a threshold (the Fed put).
+    pub drawdown_trigger: Option<RawDrawdownTrigger>,
+    /// Drawdown-triggered events: trading days before the event can fire again.
+    pub cooldown_days: Option<u64>,
+    /// Jumps that replace `jumps` (asset by asset) when the event fires in a regime.
+    #[serde(default)]
+    pub jumps_by_regime: IndexMap<String, IndexMap<String, RawJump>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrawdownTrigger {
+    pub asset: String,
+    /// Fraction below the running peak, in (0, 1).
+    pub threshold: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1121,7 +1121,7 @@ fn build_events(
                 );
             }
             names.push(&event.name);
-            let trigger = build_trigger(&key, event, dates, check)?;
+            let trigger = build_trigger(&key, event, dates, asset_names, assets, check)?;
             let max_duration = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
             if event.duration_days > max_duration {
                 check.error(
@@ -1158,44 +1158,46 @@ fn build_events(
                     multipliers.push(Multiplier { from, to, factor });
                 }
             }
-            let mut jumps = Vec::new();
-            for (asset_name, jump) in &event.jumps {
-                let k = format!("{key}.jumps.{asset_name}");
-                let Some(asset) = check.lookup(&k, "asset", asset_name, asset_names) else {
-                    continue;
-                };
-                let log = assets[asset].is_log();
-                let (lo, hi) = if log {
-                    (-5.0, 5.0)
-                } else {
-                    (f64::MIN, f64::MAX)
-                };
-                let mean = check.range(&format!("{k}.mean"), jump.mean, Closed(lo), Closed(hi));
-                let sd = check.range(
-                    &format!("{k}.sd"),
-                    jump.sd,
-                    Closed(0.0),
-                    Closed(if log { 5.0 } else { f64::MAX }),
+            let base_jumps: Vec<EventJump> = event
+                .jumps
+                .iter()
+                .filter_map(|(name, jump)| {
+                    build_jump(
+                        &format!("{key}.jumps.{name}"),
+                        name,
+                        jump,
+                        asset_names,
+                        assets,
+                        check,
+                    )
+                })
+                .collect();
+            for regime in event.jumps_by_regime.keys() {
+                check.lookup(
+                    &format!("{key}.jumps_by_regime.{regime}"),
+                    "regime",
+                    regime,
+                    regime_names,
                 );
-                let variance = check.range(
-                    &format!("{k}.variance"),
-                    jump.variance,
-                    Closed(-4.0),
-                    Closed(4.0),
-                );
-                if jump.variance != 0.0 && assets[asset].process != ProcessKind::Heston {
-                    check.error(
-                        format!("{k}.variance"),
-                        "applies only to assets with process \"heston\"",
-                    );
-                }
-                jumps.push(EventJump {
-                    asset,
-                    mean,
-                    sd,
-                    variance,
-                });
             }
+            let jumps = regime_names
+                .iter()
+                .map(|regime| {
+                    let mut jumps = base_jumps.clone();
+                    if let Some(table) = event.jumps_by_regime.get(regime) {
+                        for (name, jump) in table {
+                            let k = format!("{key}.jumps_by_regime.{regime}.{name}");
+                            if let Some(jump) =
+                                build_jump(&k, name, jump, asset_names, assets, check)
+                            {
+                                jumps.retain(|j| j.asset != jump.asset);
+                                jumps.push(jump);
+                            }
+                        }
+                    }
+                    jumps
+                })
+                .collect();
             let mut adjustments = Vec::new();
             for (asset_name, adjustment) in &event.adjustments {
                 let k = format!("{key}.adjustments.{asset_name}");
@@ -1253,6 +1255,48 @@ fn build_events(
         .collect()
 }
 
+fn build_jump(
+    k: &str,
+    asset_name: &str,
+    jump: &raw::RawJump,
+    asset_names: &[String],
+    assets: &[Asset],
+    check: &mut Checker<'_>,
+) -> Option<EventJump> {
+    let asset = check.lookup(k, "asset", asset_name, asset_names)?;
+    let log = assets[asset].is_log();
+    let (lo, hi) = if log {
+        (-5.0, 5.0)
+    } else {
+        (f64::MIN, f64::MAX)
+    };
+    let mean = check.range(&format!("{k}.mean"), jump.mean, Closed(lo), Closed(hi));
+    let sd = check.range(
+        &format!("{k}.sd"),
+        jump.sd,
+        Closed(0.0),
+        Closed(if log { 5.0 } else { f64::MAX }),
+    );
+    let variance = check.range(
+        &format!("{k}.variance"),
+        jump.variance,
+        Closed(-4.0),
+        Closed(4.0),
+    );
+    if jump.variance != 0.0 && assets[asset].process != ProcessKind::Heston {
+        check.error(
+            format!("{k}.variance"),
+            "applies only to assets with process \"heston\"",
+        );
+    }
+    Some(EventJump {
+        asset,
+        mean,
+        sd,
+        variance,
+    })
+}
+
 /// The step in which something dated `date` happens: it lands on the first trading
 /// day on or after `date`, so it moves the close of that day.
 fn step_of(date: NaiveDate, dates: &[NaiveDate]) -> usize {
@@ -1264,8 +1308,49 @@ fn build_trigger(
     key: &str,
     event: &RawEvent,
     dates: &[NaiveDate],
+    asset_names: &[String],
+    assets: &[Asset],
     check: &mut Checker<'_>,
 ) -> Option<Trigger> {
+    if event.cooldown_days.is_some() && event.drawdown_trigger.is_none() {
+        check.error(
+            format!("{key}.cooldown_days"),
+            "applies only to events with a `drawdown_trigger`",
+        );
+    }
+    if let Some(trigger) = &event.drawdown_trigger {
+        if event.date.is_some() || event.rate_per_year.is_some() {
+            check.error(
+                key,
+                "give one of `date`, `rate_per_year` and `drawdown_trigger`, not several",
+            );
+            return None;
+        }
+        let k = format!("{key}.drawdown_trigger");
+        let asset = check.lookup(&format!("{k}.asset"), "asset", &trigger.asset, asset_names)?;
+        if !assets[asset].is_log() {
+            check.error(format!("{k}.asset"), "a drawdown trigger needs a log-price asset (gbm, heston, beta): its drawdown is a fraction");
+        }
+        let threshold = check.range(
+            &format!("{k}.threshold"),
+            trigger.threshold,
+            Open(0.0),
+            Open(1.0),
+        );
+        let max_cooldown = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
+        let cooldown = event.cooldown_days.unwrap_or(21);
+        if cooldown == 0 || cooldown > max_cooldown {
+            check.error(
+                format!("{key}.cooldown_days"),
+                format!("{cooldown} is out of range; valid: [1, {max_cooldown}] trading days"),
+            );
+        }
+        return Some(Trigger::Drawdown {
+            asset,
+            threshold,
+            cooldown_steps: cooldown.max(1) as usize,
+        });
+    }
     let (start, end) = (
         dates[0],
         *dates.last().expect("dates has at least two entries"),
@@ -1335,7 +1420,7 @@ fn build_trigger(
         (None, None) => {
             check.error(
                 key,
-                "needs `date` (a dated event) or `rate_per_year` (a Poisson event)",
+                "needs `date` (a dated event), `rate_per_year` (a Poisson event) or `drawdown_trigger`",
             );
             None
         }
