@@ -70,6 +70,9 @@ enum PathsCsv {
     Never,
 }
 
+/// The most full paths a run keeps (as `scenario.sample_paths`).
+const MAX_SAMPLE_PATHS: usize = 100_000;
+
 /// Up to this many paths, `--paths-csv auto` writes one row per path.
 const PATHS_CSV_AUTO_LIMIT: u64 = 100_000;
 
@@ -143,6 +146,11 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
+    if args.sample_paths.is_some_and(|n| n > MAX_SAMPLE_PATHS) {
+        return Err(Failure::input(format!(
+            "--sample-paths must be at most {MAX_SAMPLE_PATHS}"
+        )));
+    }
     let sample_paths = args
         .sample_paths
         .unwrap_or(scenario.sample_paths)
@@ -207,7 +215,7 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
     for file in files {
         match scenario::load(file) {
             Ok(s) => println!(
-                "{}: ok ({} regimes, {} assets, {} events, {} steps)",
+                "{}: ok (regimes: {}, assets: {}, events: {}, steps: {})",
                 file.display(),
                 s.regimes.len(),
                 s.assets.len(),

@@ -158,3 +158,31 @@ fn paths_csv_can_be_turned_off() {
     assert!(!out.join("paths_metrics.csv").exists());
     assert!(out.join("summary.json").exists());
 }
+
+#[test]
+fn every_bundled_scenario_validates_and_runs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let out = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let file = path.to_string_lossy().into_owned();
+        let target = out.path().join(path.file_stem().unwrap());
+        let output = stormglass(&[
+            "run",
+            &file,
+            "--paths",
+            "300",
+            "--out",
+            &target.to_string_lossy(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(target.join("summary.json").exists(), "{file}");
+    }
+}
