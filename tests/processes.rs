@@ -444,3 +444,135 @@ fn a_drawdown_triggered_event_fires_after_its_cooldown_with_regime_dependent_jum
         assert!((r.ln_1p() + 4.0 * 0.02).abs() < 1e-5, "dxy {r}");
     }
 }
+
+fn flows_scenario(flows: &str, vols: (f64, f64), extra: &str) -> String {
+    format!(
+        "{}[regimes.calm]\nintensities = {{ stress = 0.5 }}\n[regimes.stress]\nintensities = {{ calm = 2.0 }}\n[assets.spx]\nprocess = \"gbm\"\ninitial = 6800.0\ndrift = -0.3\nvol = {}\n[assets.dxy]\nprocess = \"gbm\"\ninitial = 100.0\ndrift = -0.1\nvol = {}\n{flows}\n{extra}",
+        header("flows", 252),
+        vols.0,
+        vols.1
+    )
+}
+
+#[test]
+fn the_flow_loop_follows_its_recursion_exactly() {
+    // No noise: the trailing foreign return F is an EWMA of the annualised daily
+    // dln S + dln X, the pressure P = min(1, max(0, threshold - F)) cuts the
+    // drifts by impact * P in the next step. Replayed here step by step.
+    let flows = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nhalf_life_days = 10\nthreshold = -0.2\nequity_impact = 0.5\ncurrency_impact = 0.2\n";
+    let run = run(
+        &scenario(&flows_scenario(flows, (0.0, 0.0), "")),
+        3,
+        25,
+        0,
+        0,
+    );
+    let dt = 1.0 / 252.0;
+    let decay = 0.5f64.powf(0.1);
+    let (mut s, mut x, mut f, mut p, mut max_p) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for _ in 0..252 {
+        let ds = -0.3 * dt - 0.5 * p * dt;
+        let dx = -0.1 * dt - 0.2 * p * dt;
+        s += ds;
+        x += dx;
+        f = decay * f + (1.0 - decay) / dt * (ds + dx);
+        p = (-0.2 - f).clamp(0.0, 1.0);
+        max_p = max_p.max(p);
+    }
+    assert!(max_p > 0.15, "the loop must engage in this test ({max_p})");
+    for r in column(&run, "spx.terminal_return") {
+        assert!((r.ln_1p() - s).abs() < 1e-5, "spx {} vs {s}", r.ln_1p());
+    }
+    for r in column(&run, "dxy.terminal_return") {
+        assert!((r.ln_1p() - x).abs() < 1e-5, "dxy {} vs {x}", r.ln_1p());
+    }
+    for m in column(&run, "flows.max_pressure") {
+        assert!((m - max_p).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn flows_without_impact_change_nothing_else() {
+    let flows = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = -0.1\n";
+    let with = run(
+        &scenario(&flows_scenario(flows, (0.2, 0.08), "")),
+        2_000,
+        26,
+        0,
+        0,
+    );
+    let without = run(
+        &scenario(&flows_scenario("", (0.2, 0.08), "")),
+        2_000,
+        26,
+        0,
+        0,
+    );
+    for name in [
+        "spx.max_drawdown",
+        "dxy.terminal_return",
+        "regime.stress.time_share",
+    ] {
+        assert_eq!(column(&with, name), column(&without, name), "{name}");
+    }
+}
+
+#[test]
+fn the_flow_loop_deepens_the_joint_drawdown() {
+    // Same seed, same shocks: only k_S and k_X differ. The paired difference of
+    // each path's drawdown has its own standard error; the loop must deepen the
+    // mean drawdown of both assets by more than 4 of them.
+    let on = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = -0.1\nequity_impact = 0.6\ncurrency_impact = 0.3\n";
+    let off = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = -0.1\n";
+    let with = run(
+        &scenario(&flows_scenario(on, (0.2, 0.08), "")),
+        10_000,
+        27,
+        0,
+        0,
+    );
+    let without = run(
+        &scenario(&flows_scenario(off, (0.2, 0.08), "")),
+        10_000,
+        27,
+        0,
+        0,
+    );
+    for asset in ["spx", "dxy"] {
+        let name = format!("{asset}.max_drawdown");
+        let differences: Vec<f64> = column(&with, &name)
+            .iter()
+            .zip(column(&without, &name))
+            .map(|(a, b)| a - b)
+            .collect();
+        let (mean, se) = mean_and_se(&differences);
+        println!("{asset}: drawdown deepened by {mean:.4} (se {se:.1e})");
+        assert!(mean > 4.0 * se, "{asset}: {mean} vs se {se}");
+    }
+}
+
+#[test]
+fn selling_pressure_raises_the_intensity_into_its_regime() {
+    let flows = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = -0.1\n";
+    let term = "[[regime_chain.state_dependence]]\nfrom = \"calm\"\nto = \"stress\"\nfeature = \"pressure\"\ncoefficient = 2.0\n";
+    let with = run(
+        &scenario(&flows_scenario(flows, (0.2, 0.08), term)),
+        10_000,
+        28,
+        0,
+        0,
+    );
+    let without = run(
+        &scenario(&flows_scenario(flows, (0.2, 0.08), "")),
+        10_000,
+        28,
+        0,
+        0,
+    );
+    let entered = |r: &stormglass::Run| r.summary.regimes[1].probability_entered;
+    let (p1, p0) = (entered(&with), entered(&without));
+    // Two proportions of 10,000 paths: the standard error of their difference.
+    let se = (p1 * (1.0 - p1) / 1e4 + p0 * (1.0 - p0) / 1e4).sqrt();
+    println!("P(enter stress): {p1:.4} with the pressure term, {p0:.4} without (se {se:.4})");
+    assert!(p1 - p0 > 4.0 * se);
+}

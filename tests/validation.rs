@@ -227,6 +227,22 @@ fn drawdown_triggers_are_checked() {
 }
 
 #[test]
+fn flows_are_checked() {
+    let text = message("flows.toml");
+    assert_contains(
+        &text,
+        &[
+            "flows.currency",
+            "did you mean `fx`",
+            "flows.half_life_days",
+            "valid: [1, 2520]",
+            "unknown feature \"presure\"",
+            "\"pressure\"",
+        ],
+    );
+}
+
+#[test]
 fn generators_that_could_leave_with_probability_over_half_a_step_are_refused() {
     assert_contains(
         &message("exit_probability.toml"),

@@ -47,6 +47,10 @@ pub struct Lanes {
     pub regime_in_step: Vec<usize>,
     /// Per lane, the events that fired in the last step, as a bit mask.
     pub fired: Vec<u64>,
+    /// Per lane, foreign investors' trailing annualised own-currency return `F`
+    /// and the selling pressure `P` it creates (0 without flows).
+    pub flow: Vec<f64>,
+    pub pressure: Vec<f64>,
     peak: Vec<f64>,
     /// `[asset * count + lane]`: the state at the start of the step, which beta
     /// assets read (kept only when the model has any).
@@ -96,8 +100,10 @@ impl Model {
             regime: vec![0; count],
             regime_in_step: vec![0; count],
             fired: vec![0; count],
+            flow: vec![0.0; count],
+            pressure: vec![0.0; count],
             peak: per_asset.clone(),
-            x_start: if self.beta_assets.is_empty() {
+            x_start: if self.beta_assets.is_empty() && self.flows.is_none() {
                 Vec::new()
             } else {
                 per_asset.clone()
@@ -143,6 +149,8 @@ impl Model {
         lanes.regime[lane] = regime;
         lanes.regime_in_step[lane] = regime;
         lanes.fired[lane] = 0;
+        lanes.flow[lane] = 0.0;
+        lanes.pressure[lane] = self.flows.map_or(0.0, |f| f.pressure(0.0));
         lanes.dated_cursor[lane] = 0;
         let events = self.events.len();
         for (e, event) in self.events.iter().enumerate() {
@@ -160,7 +168,7 @@ impl Model {
     /// start of the step, then the regime chain moves.
     pub fn step(&self, lanes: &mut Lanes, t: usize) {
         let count = lanes.count;
-        if !self.beta_assets.is_empty() {
+        if !lanes.x_start.is_empty() {
             lanes.x_start.copy_from_slice(&lanes.x);
         }
         for lane in 0..count {
@@ -226,6 +234,15 @@ impl Model {
                 v[l] += kappa_theta[l] - kappa[l] * v_plus + xi[l] * sd * wv[l];
             }
         }
+        if let Some(flows) = &self.flows {
+            // Selling pressure from the last step lowers both drifts.
+            let (s, c) = (flows.equity * count, flows.currency * count);
+            for lane in 0..count {
+                let pressure = lanes.pressure[lane];
+                lanes.x[s + lane] -= flows.equity_impact_dt * pressure;
+                lanes.x[c + lane] -= flows.currency_impact_dt * pressure;
+            }
+        }
         for &a in &self.jump_assets {
             let asset = &self.assets[a];
             for lane in 0..count {
@@ -266,6 +283,16 @@ impl Model {
                 lanes.x[k] += systematic
                     + lanes.table.drift_dt[k]
                     + lanes.table.vol_sqrt_dt[k] * lanes.w[d * count + lane];
+            }
+        }
+        if let Some(flows) = &self.flows {
+            let (s, c) = (flows.equity * count, flows.currency * count);
+            for lane in 0..count {
+                let moved = lanes.x[s + lane] - lanes.x_start[s + lane] + lanes.x[c + lane]
+                    - lanes.x_start[c + lane];
+                let flow = flows.decay * lanes.flow[lane] + flows.weight * moved;
+                lanes.flow[lane] = flow;
+                lanes.pressure[lane] = flows.pressure(flow);
             }
         }
         for &a in &self.peak_assets {
@@ -330,7 +357,18 @@ impl Model {
         let u: f64 = lanes.rngs[lane].random();
         let effects = &lanes.effects[lane];
         let dynamic = effects.any_multiplier || !regime.state_terms.is_empty();
-        if !dynamic && u >= regime.base_exit_probability {
+        // Most steps stay: test u against an upper bound of the exit probability
+        // (state terms at their largest) before computing any exp.
+        let base = if effects.any_multiplier {
+            regime
+                .exits
+                .iter()
+                .map(|&(to, q)| q * self.dt * effects.multiplier(from, to))
+                .sum()
+        } else {
+            regime.base_exit_probability
+        };
+        if u >= base * regime.state_bound {
             return;
         }
         let mut cumulative = 0.0;
@@ -363,6 +401,7 @@ impl Model {
                 let k = asset * lanes.count + lane;
                 1.0 - (lanes.x[k] - lanes.peak[k]).exp()
             }
+            Feature::Pressure { .. } => lanes.pressure[lane],
         }
     }
 

@@ -68,6 +68,44 @@ struct ValuationScaling {
     log_max_factor: f64,
 }
 
+/// The flow loop's step constants: `F' = decay F + weight (dx_equity + dx_currency)`
+/// with `weight = (1 - decay) / dt`, so `F` is an EWMA of the annualised return;
+/// `P = min(cap, max(0, threshold - F))`; the drifts fall by `impact * P * dt`.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowModel {
+    pub equity: usize,
+    pub currency: usize,
+    decay: f64,
+    weight: f64,
+    threshold: f64,
+    equity_impact_dt: f64,
+    currency_impact_dt: f64,
+    cap: f64,
+}
+
+impl FlowModel {
+    /// `P = min(cap, max(0, threshold - F))`.
+    #[inline]
+    pub fn pressure(&self, flow: f64) -> f64 {
+        (self.threshold - flow).clamp(0.0, self.cap)
+    }
+
+    fn new(flows: &crate::scenario::Flows, dt: f64) -> FlowModel {
+        // Half-life h steps: decay^h = 1/2.
+        let decay = 0.5f64.powf(1.0 / flows.half_life_days);
+        FlowModel {
+            equity: flows.equity,
+            currency: flows.currency,
+            decay,
+            weight: (1.0 - decay) / dt,
+            threshold: flows.threshold,
+            equity_impact_dt: flows.equity_impact * dt,
+            currency_impact_dt: flows.currency_impact * dt,
+            cap: flows.max_pressure,
+        }
+    }
+}
+
 /// Per-regime, per-asset constants of one step.
 #[derive(Debug, Clone, Copy, Default)]
 struct StepParams {
@@ -94,6 +132,9 @@ struct RegimeModel {
     exits: Vec<(usize, f64)>,
     /// `sum_j q_ij dt` before any multiplier or state term.
     base_exit_probability: f64,
+    /// The largest factor the state terms can put on any exit of this row:
+    /// `max_j exp(sum of max(0, coefficient) * feature bound)`.
+    state_bound: f64,
     /// State terms of this row: `(destination, feature, coefficient)`.
     state_terms: Vec<(usize, Feature, f64)>,
     /// Per asset, `(base asset, beta)` for beta assets (empty for the others).
@@ -112,6 +153,8 @@ pub struct Model {
     pub assets: Vec<AssetModel>,
     /// Asset pairs whose realised correlation the statistics track.
     pub correlation_pairs: Vec<(usize, usize)>,
+    /// The cross-border flow loop, if the scenario has one.
+    pub flows: Option<FlowModel>,
     regimes: Vec<RegimeModel>,
     initial_cdf: Vec<f64>,
     events: Vec<EventModel>,
@@ -199,6 +242,18 @@ impl Model {
                     cholesky: correlation_factor(&regime.correlation),
                     params,
                     base_exit_probability: exits.iter().map(|(_, q)| q * dt).sum(),
+                    state_bound: exits
+                        .iter()
+                        .map(|&(to, _)| {
+                            scenario
+                                .state_terms
+                                .iter()
+                                .filter(|t| t.from == i && t.to == to)
+                                .map(|t| t.coefficient.max(0.0) * t.feature.upper_bound())
+                                .sum::<f64>()
+                                .exp()
+                        })
+                        .fold(1.0, f64::max),
                     exits,
                     state_terms,
                 }
@@ -243,9 +298,13 @@ impl Model {
         let triggers = events
             .iter()
             .filter_map(|e| e.drawdown_trigger().map(|(asset, _)| asset));
-        let features = scenario.state_terms.iter().map(|term| match term.feature {
-            Feature::Drawdown { asset } => asset,
-        });
+        let features = scenario
+            .state_terms
+            .iter()
+            .filter_map(|term| match term.feature {
+                Feature::Drawdown { asset } => Some(asset),
+                Feature::Pressure { .. } => None,
+            });
         for asset in features.chain(triggers) {
             if !peak_assets.contains(&asset) {
                 peak_assets.push(asset);
@@ -277,6 +336,7 @@ impl Model {
             event_names: scenario.events.iter().map(|e| e.name.clone()).collect(),
             assets,
             correlation_pairs: scenario.correlation_pairs.clone(),
+            flows: scenario.flows.map(|f| FlowModel::new(&f, dt)),
             regimes,
             initial_cdf,
             events,

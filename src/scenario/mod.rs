@@ -53,6 +53,7 @@ pub struct Scenario {
     pub events: Vec<Event>,
     /// Asset pairs whose realised correlation every path reports.
     pub correlation_pairs: Vec<(usize, usize)>,
+    pub flows: Option<Flows>,
     /// SHA-256 of the fully resolved scenario (after `extends`), hex.
     pub hash: String,
     /// The fully resolved scenario as TOML.
@@ -98,6 +99,8 @@ pub struct StateTerm {
 pub enum Feature {
     /// The asset's fall from its running peak, as a fraction in [0, 1].
     Drawdown { asset: usize },
+    /// Cross-border selling pressure `P_t`, in [0, cap] (see [`Flows`]).
+    Pressure { cap: f64 },
 }
 
 impl Feature {
@@ -105,6 +108,7 @@ impl Feature {
     pub fn upper_bound(&self) -> f64 {
         match self {
             Feature::Drawdown { .. } => 1.0,
+            Feature::Pressure { cap } => *cap,
         }
     }
 }
@@ -224,6 +228,23 @@ pub struct Adjustment {
     pub vol_scale: f64,
     pub jump_intensity_scale: f64,
     pub mean_shift: f64,
+}
+
+/// The reflexive loop of cross-border flows. Foreign investors' trailing
+/// own-currency return on US equities is an EWMA of the annualised daily
+/// `dln S + dln X`; when it falls below `threshold`, the shortfall is the selling
+/// pressure `P = min(cap, max(0, threshold - F))`, which lowers the equity and
+/// currency drifts by `equity_impact * P` and `currency_impact * P` a year and can
+/// raise transition intensities through the `pressure` feature.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flows {
+    pub equity: usize,
+    pub currency: usize,
+    pub half_life_days: f64,
+    pub threshold: f64,
+    pub equity_impact: f64,
+    pub currency_impact: f64,
+    pub max_pressure: f64,
 }
 
 /// Loads, merges and validates the scenario at `path`.

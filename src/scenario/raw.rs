@@ -24,6 +24,21 @@ pub struct RawScenario {
     pub events: Vec<RawEvent>,
     #[serde(default)]
     pub statistics: RawStatistics,
+    pub flows: Option<RawFlows>,
+}
+
+/// Cross-border flows: foreign investors' trailing own-currency return on US
+/// equities, and the selling pressure it creates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlows {
+    pub equity: String,
+    pub currency: String,
+    pub half_life_days: Option<f64>,
+    pub threshold: Option<f64>,
+    pub equity_impact: Option<f64>,
+    pub currency_impact: Option<f64>,
+    pub max_pressure: Option<f64>,
 }
 
 /// Optional per-path figures.

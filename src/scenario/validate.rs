@@ -171,7 +171,15 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     let regimes = build_regimes(raw, &regime_names, &drivers, &default_correlation, check);
     let initial_distribution = build_initial(raw, &regime_names, check);
     let assets = build_assets(raw, &regime_names, &drivers, check);
-    let state_terms = build_state_terms(raw, &regime_names, &asset_names, &assets, check);
+    let flows = build_flows(raw, &asset_names, &assets, check);
+    let state_terms = build_state_terms(
+        raw,
+        &regime_names,
+        &asset_names,
+        &assets,
+        flows.as_ref(),
+        check,
+    );
     let events = build_events(raw, &dates, &regime_names, &asset_names, &assets, check);
     check_exit_probabilities(&regimes, &events, &state_terms, dt, check);
     let correlation_pairs = build_correlation_pairs(raw, &asset_names, check);
@@ -197,6 +205,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         assets,
         events,
         correlation_pairs,
+        flows,
         hash,
         resolved: merged,
     })
@@ -1041,6 +1050,7 @@ fn build_state_terms(
     regime_names: &[String],
     asset_names: &[String],
     assets: &[Asset],
+    flows: Option<&Flows>,
     check: &mut Checker<'_>,
 ) -> Vec<StateTerm> {
     let mut terms = Vec::new();
@@ -1058,6 +1068,13 @@ fn build_state_terms(
             Closed(50.0),
         );
         let feature = match term.feature.split_once('.') {
+            None if term.feature == "pressure" => match flows {
+                Some(flows) => Some(Feature::Pressure { cap: flows.max_pressure }),
+                None => {
+                    check.error(format!("{key}.feature"), "\"pressure\" needs a [flows] table");
+                    None
+                }
+            },
             Some(("drawdown", asset)) => check
                 .lookup(&format!("{key}.feature"), "asset", asset, asset_names)
                 .and_then(|a| {
@@ -1071,7 +1088,7 @@ fn build_state_terms(
             _ => {
                 check.error(
                     format!("{key}.feature"),
-                    format!("unknown feature \"{}\"; valid: \"drawdown.<asset>\"", term.feature),
+                    format!("unknown feature \"{}\"; valid: \"drawdown.<asset>\", \"pressure\"", term.feature),
                 );
                 None
             }
@@ -1505,4 +1522,61 @@ fn build_correlation_pairs(
         }
     }
     pairs
+}
+
+fn build_flows(
+    raw: &RawScenario,
+    asset_names: &[String],
+    assets: &[Asset],
+    check: &mut Checker<'_>,
+) -> Option<Flows> {
+    let flows = raw.flows.as_ref()?;
+    let log_asset = |check: &mut Checker<'_>, field: &str, name: &str| {
+        let index = check.lookup(&format!("flows.{field}"), "asset", name, asset_names)?;
+        if !assets[index].is_log() {
+            check.error(format!("flows.{field}"), format!("`{name}` must be a log-price asset (gbm, heston, beta): flows read its returns"));
+            return None;
+        }
+        Some(index)
+    };
+    let equity = log_asset(check, "equity", &flows.equity);
+    let currency = log_asset(check, "currency", &flows.currency);
+    if equity.is_some() && equity == currency {
+        check.error("flows.currency", "must differ from flows.equity");
+    }
+    let result = Flows {
+        equity: equity.unwrap_or(0),
+        currency: currency.unwrap_or(0),
+        half_life_days: check.range(
+            "flows.half_life_days",
+            flows.half_life_days.unwrap_or(20.0),
+            Closed(1.0),
+            Closed(2520.0),
+        ),
+        threshold: check.range(
+            "flows.threshold",
+            flows.threshold.unwrap_or(0.0),
+            Closed(-5.0),
+            Closed(5.0),
+        ),
+        equity_impact: check.range(
+            "flows.equity_impact",
+            flows.equity_impact.unwrap_or(0.0),
+            Closed(0.0),
+            Closed(10.0),
+        ),
+        currency_impact: check.range(
+            "flows.currency_impact",
+            flows.currency_impact.unwrap_or(0.0),
+            Closed(0.0),
+            Closed(10.0),
+        ),
+        max_pressure: check.range(
+            "flows.max_pressure",
+            flows.max_pressure.unwrap_or(1.0),
+            Open(0.0),
+            Closed(10.0),
+        ),
+    };
+    (equity.is_some() && currency.is_some()).then_some(result)
 }

@@ -15,6 +15,7 @@ pub struct MetricLayout {
     heston: Vec<usize>,
     regimes: usize,
     events: usize,
+    flows: bool,
 }
 
 /// The figures kept for every asset, in column order.
@@ -60,8 +61,14 @@ impl MetricLayout {
                 names.push(format!("{pair}.{regime}"));
             }
         }
+        let flows = model.flows.is_some();
+        if flows {
+            names.push("flows.max_pressure".to_string());
+            names.push("flows.pressure_share".to_string());
+        }
         MetricLayout {
             names,
+            flows,
             assets: model.assets.len(),
             heston,
             regimes: model.regime_names.len(),
@@ -92,6 +99,13 @@ impl MetricLayout {
     /// The realised correlation of pair `pair`: overall (`regime = None`) or in a regime.
     pub fn correlation_column(&self, pair: usize, regime: Option<usize>) -> usize {
         self.event_column(0) + self.events + pair * (self.regimes + 1) + regime.map_or(0, |r| r + 1)
+    }
+
+    /// The flow loop's two columns (maximum pressure, share of steps under
+    /// pressure), when the scenario has flows.
+    pub fn flow_columns(&self) -> Option<(usize, usize)> {
+        self.flows
+            .then(|| (self.names.len() - 2, self.names.len() - 1))
     }
 
     pub fn column(&self, name: &str) -> Option<usize> {
@@ -126,6 +140,9 @@ pub struct PathSummary {
     /// `[((pair * regimes + regime) * lanes + lane) * 6 + m]`: the count and the sums
     /// of a, b, a^2, b^2 and ab over the daily changes of a pair in a regime.
     co_moments: Vec<f64>,
+    /// Per lane: the largest pressure and the steps under pressure.
+    max_pressure: Vec<f64>,
+    pressure_steps: Vec<u32>,
 }
 
 /// The sample correlation from a count and the five sums (NaN below three
@@ -161,6 +178,8 @@ impl PathSummary {
             event_firings: vec![0; count * events],
             pairs: model.correlation_pairs.clone(),
             co_moments: vec![0.0; model.correlation_pairs.len() * regimes * count * 6],
+            max_pressure: vec![0.0; count],
+            pressure_steps: vec![0; count],
         }
     }
 
@@ -182,6 +201,8 @@ impl PathSummary {
         }
         self.event_firings.iter_mut().for_each(|v| *v = 0);
         self.co_moments.iter_mut().for_each(|v| *v = 0.0);
+        self.max_pressure.iter_mut().for_each(|v| *v = 0.0);
+        self.pressure_steps.iter_mut().for_each(|v| *v = 0);
     }
 
     /// Records step `t` after the model has taken it.
@@ -226,6 +247,14 @@ impl PathSummary {
             };
         }
         self.steps += 1;
+        for (lane, &pressure) in lanes.pressure.iter().enumerate() {
+            if pressure > 0.0 {
+                self.pressure_steps[lane] += 1;
+                if pressure > self.max_pressure[lane] {
+                    self.max_pressure[lane] = pressure;
+                }
+            }
+        }
         for lane in 0..self.count {
             let used = lanes.regime_in_step[lane];
             let now = lanes.regime[lane];
@@ -301,6 +330,10 @@ impl PathSummary {
                     }
                 }
                 row[layout.correlation_column(p, None)] = correlation(&overall) as f32;
+            }
+            if let Some((max_column, share_column)) = layout.flow_columns() {
+                row[max_column] = self.max_pressure[lane] as f32;
+                row[share_column] = (self.pressure_steps[lane] as f64 / n) as f32;
             }
         }
     }
