@@ -217,6 +217,23 @@ fn render(spec: &Spec) -> String {
         writeln!(t, "[[events]]\nname = \"dated\"\ndate = {date}\nduration_days = 3\njumps = {{ a0 = {{ mean = {mean:?}, sd = {sd:?} }} }}\n").unwrap();
     }
     writeln!(t, "[[events]]\nname = \"poisson\"\nrate_per_year = {:?}\nduration_days = 2\ntransition_multipliers = [{{ from = \"*\", to = \"*\", factor = 1.5 }}]\nadjustments = {{ a0 = {{ vol_scale = 1.5, drift_shift = 0.1 }} }}\n", spec.poisson_rate).unwrap();
+    // With two log-price assets: a flow loop, a drawdown-triggered event and a
+    // correlation statistic on them.
+    let log_assets: Vec<usize> = (0..spec.assets.len())
+        .filter(|&a| {
+            let kind = spec.assets[a].process;
+            kind != 2 && !(kind == 3 && (a == 0 || spec.assets[0].process == 3))
+        })
+        .collect();
+    if let [first, second, ..] = log_assets[..] {
+        writeln!(t, "[flows]\nequity = \"a{first}\"\ncurrency = \"a{second}\"\nthreshold = {:?}\nequity_impact = 0.5\ncurrency_impact = 0.5\n", spec.state_coefficient / 10.0).unwrap();
+        writeln!(t, "[[events]]\nname = \"put\"\ndrawdown_trigger = {{ asset = \"a{first}\", threshold = 0.05 }}\ncooldown_days = 5\njumps = {{ a{second} = {{ mean = 0.01 }} }}\n").unwrap();
+        writeln!(
+            t,
+            "[statistics]\ncorrelations = [[\"a{first}\", \"a{second}\"]]\n"
+        )
+        .unwrap();
+    }
     t
 }
 
