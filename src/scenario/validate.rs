@@ -155,6 +155,15 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     for name in &regime_names {
         check.identifier(&format!("regimes.{name}"), "regime name", name);
     }
+    if regime_names.len() > MAX_REGIMES {
+        check.error(
+            "regimes",
+            format!(
+                "{} regimes; at most {MAX_REGIMES} are supported",
+                regime_names.len()
+            ),
+        );
+    }
     let asset_names: Vec<String> = raw.assets.keys().cloned().collect();
     if asset_names.is_empty() {
         check.error(
@@ -167,6 +176,17 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     }
 
     let drivers = build_drivers(raw, check);
+    if drivers.len() > crate::model::MAX_DRIVERS {
+        check.error(
+            "correlation.drivers",
+            format!(
+                "{} Brownian drivers; at most {} are supported",
+                drivers.len(),
+                crate::model::MAX_DRIVERS
+            ),
+        );
+        return None;
+    }
     let default_correlation = build_default_correlation(raw, &drivers, check);
     let regimes = build_regimes(raw, &regime_names, &drivers, &default_correlation, check);
     let initial_distribution = build_initial(raw, &regime_names, check);
