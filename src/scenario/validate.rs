@@ -264,6 +264,18 @@ fn build_dates(
             return None;
         }
     };
+    // Keeps every date arithmetic on the grid far from chrono's range limits.
+    let (earliest, latest) = (
+        NaiveDate::from_ymd_opt(1900, 1, 1).expect("a valid date"),
+        NaiveDate::from_ymd_opt(2200, 12, 31).expect("a valid date"),
+    );
+    if start < earliest || start > latest {
+        check.error(
+            "scenario.start_date",
+            format!("{start} is out of range; valid: {earliest} to {latest}"),
+        );
+        return None;
+    }
     let given = [
         meta.end_date.is_some(),
         meta.horizon_years.is_some(),
