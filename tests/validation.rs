@@ -243,6 +243,21 @@ fn flows_are_checked() {
 }
 
 #[test]
+fn rate_blocks_name_assets_of_the_right_process() {
+    let text = message("rates.toml");
+    assert_contains(
+        &text,
+        &[
+            "assets.pi.policy_error.policy_rate: `pi` has process \"ou\"; valid here: policy_rate",
+            "assets.ff.policy: process \"policy_rate\" needs `policy`",
+            "assets.y10.initial: process \"yield\" computes its level",
+            "assets.y10.curve.policy_rate",
+            "assets.wide.spread[0]: `eq` has process \"heston\"",
+        ],
+    );
+}
+
+#[test]
 fn generators_that_could_leave_with_probability_over_half_a_step_are_refused() {
     assert_contains(
         &message("exit_probability.toml"),

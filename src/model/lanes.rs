@@ -11,6 +11,9 @@ use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::{correlated_normals, poisson_count, Effects, Model, ProcessKind};
+
+/// 25 basis points.
+const QUARTER_POINT: f64 = 0.0025;
 use crate::scenario::Feature;
 
 /// Per-lane step constants, asset-major. GBM and OU share one form,
@@ -55,6 +58,8 @@ pub struct Lanes {
     /// `[asset * count + lane]`: the state at the start of the step, which beta
     /// assets read (kept only when the model has any).
     x_start: Vec<f64>,
+    /// The state at the start of the previous step (for lagged couplings).
+    x_previous_start: Vec<f64>,
     /// `[driver * count + lane]`: this step's correlated standard normals.
     w: Vec<f64>,
     table: StepTable,
@@ -103,10 +108,15 @@ impl Model {
             flow: vec![0.0; count],
             pressure: vec![0.0; count],
             peak: per_asset.clone(),
-            x_start: if self.beta_assets.is_empty() && self.flows.is_none() {
-                Vec::new()
-            } else {
+            x_start: if self.keeps_start {
                 per_asset.clone()
+            } else {
+                Vec::new()
+            },
+            x_previous_start: if self.keeps_previous_start {
+                per_asset.clone()
+            } else {
+                Vec::new()
             },
             w: vec![0.0; self.drivers * count],
             table: StepTable {
@@ -161,6 +171,15 @@ impl Model {
         lanes.effects[lane].reset();
         lanes.table_key[lane] = None;
         lanes.rngs[lane] = rng;
+        for a in 0..self.assets.len() {
+            let k = a * count + lane;
+            if !lanes.x_start.is_empty() {
+                lanes.x_start[k] = lanes.x[k];
+            }
+            if !lanes.x_previous_start.is_empty() {
+                lanes.x_previous_start[k] = lanes.x[k];
+            }
+        }
     }
 
     /// Advances every lane through step `t` (from `dates[t]` to `dates[t + 1]`):
@@ -168,6 +187,9 @@ impl Model {
     /// start of the step, then the regime chain moves.
     pub fn step(&self, lanes: &mut Lanes, t: usize) {
         let count = lanes.count;
+        if !lanes.x_previous_start.is_empty() {
+            lanes.x_previous_start.copy_from_slice(&lanes.x_start);
+        }
         if !lanes.x_start.is_empty() {
             lanes.x_start.copy_from_slice(&lanes.x);
         }
@@ -234,6 +256,7 @@ impl Model {
                 v[l] += kappa_theta[l] - kappa[l] * v_plus + xi[l] * sd * wv[l];
             }
         }
+        self.move_rates(lanes, t);
         if let Some(flows) = &self.flows {
             // Selling pressure from the last step lowers both drifts.
             let (s, c) = (flows.equity * count, flows.currency * count);
@@ -264,6 +287,11 @@ impl Model {
                             n * lanes.table.jump_mean[k] + n.sqrt() * lanes.table.jump_sd[k] * size;
                     }
                 }
+            }
+        }
+        if !self.curves.is_empty() || !self.spreads.is_empty() {
+            for lane in 0..count {
+                self.derive(&mut lanes.x, count, lane, t);
             }
         }
         // Beta assets last: their bases (gbm, heston, ou) have moved, events and
@@ -309,6 +337,56 @@ impl Model {
         }
     }
 
+    /// The rate blocks of step `t`, reading the state at the start of the step:
+    /// the depreciation pass-through (of the previous step's currency move), the
+    /// policy error's pull on OU means, and the policy rates' meetings.
+    fn move_rates(&self, lanes: &mut Lanes, t: usize) {
+        let count = lanes.count;
+        for &(a, pass) in &self.pass_throughs {
+            for lane in 0..count {
+                let c = pass.currency * count + lane;
+                let last_move = lanes.x_start[c] - lanes.x_previous_start[c];
+                lanes.x[a * count + lane] += pass.coefficient * (-last_move).max(0.0);
+            }
+        }
+        for &(a, error) in &self.policy_errors {
+            let rule = self.rule(error.policy_rate);
+            for lane in 0..count {
+                let rate = lanes.x_start[error.policy_rate * count + lane];
+                let inflation = lanes.x_start[rule.inflation * count + lane];
+                let gap = (inflation - rule.inflation_target).max(0.0)
+                    * (rule.neutral_rate - rate).max(0.0);
+                // The OU mean rises by coefficient * gap: over one step the level
+                // moves (1 - decay) of the way toward it.
+                let k = a * count + lane;
+                lanes.x[k] += error.coefficient * gap * (1.0 - lanes.table.decay[k]);
+            }
+        }
+        for (a, rule) in &self.policies {
+            if rule.meeting_steps.binary_search(&t).is_err() {
+                continue;
+            }
+            let d = self.assets[*a].driver;
+            let chair_bias = rule.chair_bias_at(t);
+            for lane in 0..count {
+                let k = a * count + lane;
+                let inflation = lanes.x_start[rule.inflation * count + lane];
+                let bias = self.regimes[lanes.regime_in_step[lane]].params[*a].bias;
+                let target = rule.neutral_rate
+                    + rule.inflation_response * (inflation - rule.inflation_target)
+                    - chair_bias
+                    + bias;
+                let rate = lanes.x[k];
+                let wanted = rule.adjustment * (target - rate)
+                    + lanes.table.vol_sqrt_dt[k] * lanes.w[d * count + lane];
+                // Committees move in quarter points, at most max_move a meeting.
+                let step = ((wanted / QUARTER_POINT).round() * QUARTER_POINT)
+                    .clamp(-rule.max_move, rule.max_move);
+                lanes.x[k] = (rate + step).max(0.0);
+            }
+        }
+    }
+
     /// Folds lane `lane`'s regime parameters and active events' effects into its
     /// step constants.
     fn fold_step_constants(&self, lanes: &mut Lanes, lane: usize) {
@@ -339,6 +417,11 @@ impl Model {
                     table.kappa_theta_dt[k] = p.mean_reversion * p.long_run_variance * dt;
                     table.xi_sqrt_dt[k] = p.vol_of_vol * sqrt_dt;
                 }
+                ProcessKind::PolicyRate => {
+                    // The meeting noise, per meeting (not per sqrt(year)).
+                    table.vol_sqrt_dt[k] = p.vol * scale;
+                }
+                ProcessKind::Yield | ProcessKind::Spread => {}
                 ProcessKind::Ou => {
                     // Exact transition of dX = kappa (m - X) dt + sigma dW over one
                     // step, plus an event's drift shift in level units per year.

@@ -14,7 +14,9 @@ use nalgebra::DMatrix;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::scenario::{Feature, ProcessKind, Scenario};
+use crate::scenario::{
+    Curve, Feature, PassThrough, PolicyError, PolicyRule, ProcessKind, Scenario,
+};
 pub use events::Effects;
 use events::EventModel;
 pub use lanes::Lanes;
@@ -121,6 +123,7 @@ struct StepParams {
     jump_intensity: f64,
     jump_mean: f64,
     jump_sd: f64,
+    bias: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +158,16 @@ pub struct Model {
     pub correlation_pairs: Vec<(usize, usize)>,
     /// The cross-border flow loop, if the scenario has one.
     pub flows: Option<FlowModel>,
+    /// The rate blocks: policy rates with their rules, OU couplings, yields
+    /// (with `(1 - e^{-kn})/(kn)` precomputed) and spreads.
+    policies: Vec<(usize, PolicyRule)>,
+    pass_throughs: Vec<(usize, PassThrough)>,
+    policy_errors: Vec<(usize, PolicyError)>,
+    curves: Vec<(usize, Curve, f64)>,
+    spreads: Vec<(usize, usize, usize)>,
+    /// Whether a step must keep the state at its start (and the one before).
+    keeps_start: bool,
+    keeps_previous_start: bool,
     regimes: Vec<RegimeModel>,
     initial_cdf: Vec<f64>,
     events: Vec<EventModel>,
@@ -221,6 +234,7 @@ impl Model {
                             jump_intensity: p.jump_intensity,
                             jump_mean: p.jump_mean,
                             jump_sd: p.jump_sd,
+                            bias: p.bias,
                         }
                     })
                     .collect();
@@ -317,6 +331,47 @@ impl Model {
         let beta_assets = indices(&|a| a.process == ProcessKind::Beta);
         let heston_assets = indices(&|a| a.process == ProcessKind::Heston);
         let jump_assets = indices(&|a| a.can_jump);
+        let policies: Vec<(usize, PolicyRule)> = scenario
+            .assets
+            .iter()
+            .enumerate()
+            .filter_map(|(a, asset)| asset.policy.clone().map(|rule| (a, rule)))
+            .collect();
+        let pass_throughs: Vec<(usize, PassThrough)> = scenario
+            .assets
+            .iter()
+            .enumerate()
+            .filter_map(|(a, asset)| asset.pass_through.map(|p| (a, p)))
+            .collect();
+        let policy_errors: Vec<(usize, PolicyError)> = scenario
+            .assets
+            .iter()
+            .enumerate()
+            .filter_map(|(a, asset)| asset.policy_error.map(|p| (a, p)))
+            .collect();
+        let curves: Vec<(usize, Curve, f64)> = scenario
+            .assets
+            .iter()
+            .enumerate()
+            .filter_map(|(a, asset)| {
+                asset.curve.map(|c| {
+                    let kn = c.rate_mean_reversion * c.maturity_years;
+                    (a, c, (1.0 - (-kn).exp()) / kn)
+                })
+            })
+            .collect();
+        let spreads: Vec<(usize, usize, usize)> = scenario
+            .assets
+            .iter()
+            .enumerate()
+            .filter_map(|(a, asset)| asset.spread.map(|(i, j)| (a, i, j)))
+            .collect();
+        let keeps_start = !beta_assets.is_empty()
+            || scenario.flows.is_some()
+            || !pass_throughs.is_empty()
+            || !policy_errors.is_empty()
+            || !policies.is_empty();
+        let keeps_previous_start = !pass_throughs.is_empty();
         let mut cumulative = 0.0;
         let initial_cdf = scenario
             .initial_distribution
@@ -327,7 +382,7 @@ impl Model {
             })
             .collect();
 
-        Model {
+        let mut model = Model {
             steps: scenario.steps(),
             dt,
             sqrt_dt: dt.sqrt(),
@@ -337,6 +392,13 @@ impl Model {
             assets,
             correlation_pairs: scenario.correlation_pairs.clone(),
             flows: scenario.flows.map(|f| FlowModel::new(&f, dt)),
+            policies,
+            pass_throughs,
+            policy_errors,
+            curves,
+            spreads,
+            keeps_start,
+            keeps_previous_start,
             regimes,
             initial_cdf,
             events,
@@ -346,6 +408,45 @@ impl Model {
             heston_assets,
             jump_assets,
             peak_assets,
+        };
+        // Derived levels start where their inputs do.
+        let mut levels: Vec<f64> = model.assets.iter().map(|a| a.initial).collect();
+        model.derive(&mut levels, 1, 0, 0);
+        for (asset, level) in model.assets.iter_mut().zip(levels) {
+            if asset.process.is_derived() {
+                asset.initial = level;
+                asset.x0 = level;
+            }
+        }
+        model
+    }
+
+    /// The rule of the policy-rate asset `asset`.
+    fn rule(&self, asset: usize) -> &PolicyRule {
+        &self
+            .policies
+            .iter()
+            .find(|(a, _)| *a == asset)
+            .expect("validation links every curve and policy error to a policy rate")
+            .1
+    }
+
+    /// Computes yields, then spreads, from their inputs in `levels`
+    /// (`[asset * stride + lane]`, for lane `lane`) as of step `t`:
+    /// `y_n = r_inf + (r - r_inf)(1 - e^{-kn})/(kn) + tp n/10`,
+    /// `r_inf = neutral_rate - chair_bias(t)`.
+    fn derive(&self, levels: &mut [f64], stride: usize, lane: usize, t: usize) {
+        let at = |a: usize| a * stride + lane;
+        for &(a, curve, loading) in &self.curves {
+            let rule = self.rule(curve.policy_rate);
+            let long_run = rule.neutral_rate - rule.chair_bias_at(t);
+            let rate = levels[at(curve.policy_rate)];
+            let premium = levels[at(curve.term_premium)];
+            levels[at(a)] =
+                long_run + (rate - long_run) * loading + premium * curve.maturity_years / 10.0;
+        }
+        for &(a, i, j) in &self.spreads {
+            levels[at(a)] = levels[at(i)] - levels[at(j)];
         }
     }
 

@@ -132,14 +132,103 @@ pub struct Asset {
     pub params: Vec<AssetParams>,
     /// Beta assets: per regime, `(asset, beta)` on that asset's move in the step.
     pub betas: Vec<Vec<(usize, f64)>>,
+    pub policy: Option<PolicyRule>,
+    pub curve: Option<Curve>,
+    /// Spread assets: `(a, b)`, the level is `a - b`.
+    pub spread: Option<(usize, usize)>,
+    pub pass_through: Option<PassThrough>,
+    pub policy_error: Option<PolicyError>,
     pub jump_scaling: Option<JumpScaling>,
 }
 
 impl Asset {
     /// Log-price processes report relative moves; level processes absolute ones.
     pub fn is_log(&self) -> bool {
-        !matches!(self.process, ProcessKind::Ou)
+        self.process.is_log()
     }
+}
+
+impl ProcessKind {
+    /// Whether the state is a log-price (else a level, in the asset's units).
+    pub fn is_log(self) -> bool {
+        matches!(
+            self,
+            ProcessKind::Gbm | ProcessKind::Heston | ProcessKind::Beta
+        )
+    }
+
+    /// Whether the level is computed from other assets rather than simulated.
+    pub fn is_derived(self) -> bool {
+        matches!(self, ProcessKind::Yield | ProcessKind::Spread)
+    }
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcessKind::Gbm => "gbm",
+            ProcessKind::Heston => "heston",
+            ProcessKind::Ou => "ou",
+            ProcessKind::Beta => "beta",
+            ProcessKind::PolicyRate => "policy_rate",
+            ProcessKind::Yield => "yield",
+            ProcessKind::Spread => "spread",
+        }
+    }
+}
+
+/// A policy rate's reaction function: at each meeting the rate moves toward
+/// `neutral_rate + inflation_response (pi_e - inflation_target) - chair_bias(t) + bias`
+/// by `round25(adjustment * gap + noise)`, clipped to `max_move` and floored at 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyRule {
+    /// The asset holding inflation expectations `pi_e` (a level asset).
+    pub inflation: usize,
+    pub neutral_rate: f64,
+    pub inflation_target: f64,
+    pub inflation_response: f64,
+    pub adjustment: f64,
+    pub max_move: f64,
+    /// Steps in which a meeting takes place, ascending.
+    pub meeting_steps: Vec<usize>,
+    /// From this step on, the chair's dovish bias `dovish_bias * committee_alignment`.
+    pub chair_step: Option<usize>,
+    pub chair_bias: f64,
+}
+
+impl PolicyRule {
+    /// `chair_bias(t)`.
+    pub fn chair_bias_at(&self, step: usize) -> f64 {
+        match self.chair_step {
+            Some(from) if step >= from => self.chair_bias,
+            _ => 0.0,
+        }
+    }
+}
+
+/// A yield of maturity `n`: the expected average policy rate under mean reversion
+/// at speed `k` toward `r_inf = neutral_rate - chair_bias(t)`, plus the term
+/// premium scaled by `n / 10`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Curve {
+    pub policy_rate: usize,
+    pub term_premium: usize,
+    pub maturity_years: f64,
+    pub rate_mean_reversion: f64,
+}
+
+/// `x += coefficient * max(0, -dln currency)` of the previous step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PassThrough {
+    pub currency: usize,
+    pub coefficient: f64,
+}
+
+/// The OU mean rises by `coefficient * max(0, pi_e - target) * max(0, neutral - r)`
+/// of the named policy rate: easing below neutral with inflation above target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PolicyError {
+    pub policy_rate: usize,
+    pub coefficient: f64,
 }
 
 /// Per-regime parameters of one asset, annualised. Those a process does not use are 0.
@@ -154,6 +243,8 @@ pub struct AssetParams {
     pub jump_intensity: f64,
     pub jump_mean: f64,
     pub jump_sd: f64,
+    /// Policy rates: the regime's bias to the reaction-function target.
+    pub bias: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

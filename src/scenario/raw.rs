@@ -136,6 +136,14 @@ pub enum ProcessKind {
     /// A satellite: log-returns as betas on other assets' moves in the same step,
     /// plus its own drift, volatility and jumps.
     Beta,
+    /// A policy rate that moves only at meetings, in 25 bp steps, toward a
+    /// reaction-function target (`[assets.<name>.policy]`).
+    PolicyRate,
+    /// A yield of a given maturity, derived from a policy rate and a term premium
+    /// (`[assets.<name>.curve]`).
+    Yield,
+    /// The difference of two other assets' levels (`spread = ["a", "b"]`: a - b).
+    Spread,
 }
 
 /// The parameters an asset can set at its top level (the default in every regime)
@@ -153,13 +161,16 @@ pub struct RawAssetParams {
     pub jump_mean: Option<f64>,
     pub jump_sd: Option<f64>,
     pub betas: Option<IndexMap<String, f64>>,
+    /// Policy rates: the regime's bias added to the reaction-function target.
+    pub bias: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAsset {
     pub process: ProcessKind,
-    pub initial: f64,
+    /// Required, except for derived processes (yield, spread), whose start is computed.
+    pub initial: Option<f64>,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
@@ -178,8 +189,56 @@ pub struct RawAsset {
     pub jump_mean: Option<f64>,
     pub jump_sd: Option<f64>,
     pub betas: Option<IndexMap<String, f64>>,
+    pub bias: Option<f64>,
+    pub policy: Option<RawPolicy>,
+    pub curve: Option<RawCurve>,
+    pub spread: Option<Vec<String>>,
+    /// OU assets: a share of the currency's depreciation passes into the level.
+    pub pass_through: Option<RawPassThrough>,
+    /// OU assets: the mean rises with the policy error of a policy rate.
+    pub policy_error: Option<RawPolicyError>,
     #[serde(default)]
     pub by_regime: IndexMap<String, RawAssetParams>,
+}
+
+/// The reaction function of a policy rate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub inflation: String,
+    pub neutral_rate: f64,
+    pub inflation_target: f64,
+    pub inflation_response: Option<f64>,
+    pub adjustment: Option<f64>,
+    pub max_move: Option<f64>,
+    pub meeting_dates: Option<Vec<toml::Value>>,
+    pub meeting_every_days: Option<u64>,
+    pub chair_date: Option<toml::Value>,
+    pub dovish_bias: Option<f64>,
+    pub committee_alignment: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCurve {
+    pub policy_rate: String,
+    pub term_premium: String,
+    pub maturity_years: f64,
+    pub rate_mean_reversion: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPassThrough {
+    pub currency: String,
+    pub coefficient: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicyError {
+    pub policy_rate: String,
+    pub coefficient: f64,
 }
 
 impl RawAsset {
@@ -196,6 +255,7 @@ impl RawAsset {
             jump_mean: self.jump_mean,
             jump_sd: self.jump_sd,
             betas: self.betas.clone(),
+            bias: self.bias,
         }
     }
 }

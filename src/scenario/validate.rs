@@ -190,7 +190,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     let default_correlation = build_default_correlation(raw, &drivers, check);
     let regimes = build_regimes(raw, &regime_names, &drivers, &default_correlation, check);
     let initial_distribution = build_initial(raw, &regime_names, check);
-    let assets = build_assets(raw, &regime_names, &drivers, check);
+    let assets = build_assets(raw, &regime_names, &drivers, &dates, check);
     let flows = build_flows(raw, &asset_names, &assets, check);
     let state_terms = build_state_terms(
         raw,
@@ -360,7 +360,7 @@ fn build_drivers(raw: &RawScenario, check: &mut Checker<'_>) -> Vec<String> {
     }
     // Without an explicit list, each asset brings its own drivers, in asset order.
     let mut drivers = Vec::new();
-    for (name, asset) in &raw.assets {
+    for (name, asset) in raw.assets.iter().filter(|(_, a)| !a.process.is_derived()) {
         let driver = asset.driver.clone().unwrap_or_else(|| name.clone());
         if !drivers.contains(&driver) {
             drivers.push(driver);
@@ -659,6 +659,9 @@ fn allowed_params(process: ProcessKind) -> (&'static [&'static str], &'static [&
             &["drift", "vol", "jump_intensity", "jump_mean", "jump_sd"],
             &[],
         ),
+        // The meeting noise: the sd of the gap's error before rounding, per meeting.
+        ProcessKind::PolicyRate => (&["vol", "bias"], &[]),
+        ProcessKind::Yield | ProcessKind::Spread => (&[], &[]),
         ProcessKind::Ou => (
             &[
                 "mean",
@@ -673,8 +676,9 @@ fn allowed_params(process: ProcessKind) -> (&'static [&'static str], &'static [&
     }
 }
 
-fn param_entries(p: &RawAssetParams) -> [(&'static str, Option<f64>); 9] {
+fn param_entries(p: &RawAssetParams) -> [(&'static str, Option<f64>); 10] {
     [
+        ("bias", p.bias),
         ("drift", p.drift),
         ("vol", p.vol),
         ("mean", p.mean),
@@ -698,6 +702,7 @@ fn overlay(base: &RawAssetParams, over: &RawAssetParams) -> RawAssetParams {
         jump_intensity: over.jump_intensity.or(base.jump_intensity),
         jump_mean: over.jump_mean.or(base.jump_mean),
         jump_sd: over.jump_sd.or(base.jump_sd),
+        bias: over.bias.or(base.bias),
         betas: match (&base.betas, &over.betas) {
             (Some(base), Some(over)) => {
                 let mut merged = base.clone();
@@ -710,6 +715,28 @@ fn overlay(base: &RawAssetParams, over: &RawAssetParams) -> RawAssetParams {
 }
 
 fn build_assets(
+    raw: &RawScenario,
+    regime_names: &[String],
+    drivers: &[String],
+    dates: &[NaiveDate],
+    check: &mut Checker<'_>,
+) -> Vec<Asset> {
+    let mut assets = build_asset_processes(raw, regime_names, drivers, check);
+    let names: Vec<String> = raw.assets.keys().cloned().collect();
+    let processes: Vec<ProcessKind> = raw.assets.values().map(|a| a.process).collect();
+    for (index, (name, raw_asset)) in raw.assets.iter().enumerate() {
+        let links = build_links(name, raw_asset, &names, &processes, dates, check);
+        let asset = &mut assets[index];
+        asset.policy = links.policy;
+        asset.curve = links.curve;
+        asset.spread = links.spread;
+        asset.pass_through = links.pass_through;
+        asset.policy_error = links.policy_error;
+    }
+    assets
+}
+
+fn build_asset_processes(
     raw: &RawScenario,
     regime_names: &[String],
     drivers: &[String],
@@ -728,7 +755,7 @@ fn build_assets(
             asset.betas = build_betas(name, raw_asset, regime_names, &names, raw, check);
             asset
         })
-        .collect()
+        .collect::<Vec<Asset>>()
 }
 
 fn build_asset(
@@ -739,29 +766,51 @@ fn build_asset(
     check: &mut Checker<'_>,
 ) -> Asset {
     let key = format!("assets.{name}");
-    let is_log = asset.process != ProcessKind::Ou;
-    let initial = if is_log {
-        check.range(
+    let is_log = asset.process.is_log();
+    let initial = match (asset.initial, asset.process.is_derived()) {
+        (Some(_), true) => {
+            check.error(
+                format!("{key}.initial"),
+                format!(
+                    "process \"{}\" computes its level from other assets; remove `initial`",
+                    asset.process.name()
+                ),
+            );
+            0.0
+        }
+        (None, true) => 0.0,
+        (None, false) => {
+            check.error(format!("{key}.initial"), "missing required key `initial`");
+            0.0
+        }
+        (Some(value), false) if is_log => check.range(
             &format!("{key}.initial"),
-            asset.initial,
+            value,
             Open(0.0),
             Open(f64::INFINITY),
-        )
-    } else {
-        check.range(
-            &format!("{key}.initial"),
-            asset.initial,
-            Bound::None,
-            Bound::None,
-        )
+        ),
+        (Some(value), false) => {
+            check.range(&format!("{key}.initial"), value, Bound::None, Bound::None)
+        }
     };
     let (allowed, required) = allowed_params(asset.process);
-    let process_name = format!("{:?}", asset.process).to_lowercase();
+    let process_name = asset.process.name();
 
     let driver_name = asset.driver.clone().unwrap_or_else(|| name.to_string());
-    let driver = check
-        .lookup(&format!("{key}.driver"), "driver", &driver_name, drivers)
-        .unwrap_or(0);
+    // Derived levels draw nothing.
+    let driver = if asset.process.is_derived() {
+        if asset.driver.is_some() {
+            check.error(
+                format!("{key}.driver"),
+                format!("process \"{}\" draws no randomness", asset.process.name()),
+            );
+        }
+        0
+    } else {
+        check
+            .lookup(&format!("{key}.driver"), "driver", &driver_name, drivers)
+            .unwrap_or(0)
+    };
     let variance_driver = if asset.process == ProcessKind::Heston {
         let variance_name = asset
             .variance_driver
@@ -863,6 +912,7 @@ fn build_asset(
         };
         let value = |v: Option<f64>| v.unwrap_or(0.0);
         let p = AssetParams {
+            bias: check.range(&at("bias"), value(merged.bias), Closed(-0.2), Closed(0.2)),
             drift: check.range(&at("drift"), value(merged.drift), Closed(-5.0), Closed(5.0)),
             vol: if is_log {
                 check.range(&at("vol"), value(merged.vol), Closed(0.0), Closed(5.0))
@@ -1015,6 +1065,11 @@ fn build_asset(
         initial_variance,
         params,
         betas: Vec::new(),
+        policy: None,
+        curve: None,
+        spread: None,
+        pass_through: None,
+        policy_error: None,
         jump_scaling,
     }
 }
@@ -1313,6 +1368,15 @@ fn build_jump(
     check: &mut Checker<'_>,
 ) -> Option<EventJump> {
     let asset = check.lookup(k, "asset", asset_name, asset_names)?;
+    if assets[asset].process.is_derived() {
+        check.error(
+            k,
+            format!(
+                "`{asset_name}` is computed from other assets and cannot jump; jump its inputs"
+            ),
+        );
+        return None;
+    }
     let log = assets[asset].is_log();
     let (lo, hi) = if log {
         (-5.0, 5.0)
@@ -1611,4 +1675,298 @@ fn build_flows(
         ),
     };
     (equity.is_some() && currency.is_some()).then_some(result)
+}
+
+#[derive(Default)]
+struct Links {
+    policy: Option<PolicyRule>,
+    curve: Option<Curve>,
+    spread: Option<(usize, usize)>,
+    pass_through: Option<PassThrough>,
+    policy_error: Option<PolicyError>,
+}
+
+/// The rate blocks' references between assets: each names assets of the process
+/// it needs, and each belongs to one process.
+fn build_links(
+    name: &str,
+    asset: &RawAsset,
+    names: &[String],
+    processes: &[ProcessKind],
+    dates: &[NaiveDate],
+    check: &mut Checker<'_>,
+) -> Links {
+    let key = format!("assets.{name}");
+    let process = asset.process;
+    let mut links = Links::default();
+    let belongs = |check: &mut Checker<'_>, field: &str, present: bool, owner: ProcessKind| {
+        if present && process != owner {
+            check.error(
+                format!("{key}.{field}"),
+                format!(
+                    "applies only to process \"{}\", not \"{}\"",
+                    owner.name(),
+                    process.name()
+                ),
+            );
+        }
+        if !present && process == owner {
+            check.error(
+                format!("{key}.{field}"),
+                format!("process \"{}\" needs `{field}`", owner.name()),
+            );
+        }
+        present && process == owner
+    };
+    // An asset reference that must be of one of `kinds`.
+    let reference = |check: &mut Checker<'_>,
+                     field: &str,
+                     target: &str,
+                     kinds: &[ProcessKind]|
+     -> Option<usize> {
+        let index = check.lookup(&format!("{key}.{field}"), "asset", target, names)?;
+        if !kinds.contains(&processes[index]) {
+            let valid: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+            check.error(
+                format!("{key}.{field}"),
+                format!(
+                    "`{target}` has process \"{}\"; valid here: {}",
+                    processes[index].name(),
+                    valid.join(", ")
+                ),
+            );
+            return None;
+        }
+        Some(index)
+    };
+    let level_inputs = [ProcessKind::Ou, ProcessKind::PolicyRate, ProcessKind::Yield];
+    let log_prices = [ProcessKind::Gbm, ProcessKind::Heston, ProcessKind::Beta];
+
+    if belongs(
+        check,
+        "policy",
+        asset.policy.is_some(),
+        ProcessKind::PolicyRate,
+    ) {
+        let policy = asset.policy.as_ref().expect("checked above");
+        let k = format!("{key}.policy");
+        let inflation = reference(
+            check,
+            "policy.inflation",
+            &policy.inflation,
+            &[ProcessKind::Ou],
+        );
+        let mut meeting_steps: Vec<usize> = Vec::new();
+        match (&policy.meeting_dates, policy.meeting_every_days) {
+            (Some(_), Some(_)) => check.error(
+                &k,
+                "give either `meeting_dates` or `meeting_every_days`, not both",
+            ),
+            (Some(list), None) => {
+                for (i, value) in list.iter().enumerate() {
+                    if let Some(step) =
+                        date_step(check, &format!("{k}.meeting_dates[{i}]"), value, dates)
+                    {
+                        meeting_steps.push(step);
+                    }
+                }
+            }
+            (None, every) => {
+                let every = every.unwrap_or(30);
+                if every == 0 || every > 2520 {
+                    check.error(
+                        format!("{k}.meeting_every_days"),
+                        format!("{every} is out of range; valid: [1, 2520] trading days"),
+                    );
+                } else {
+                    meeting_steps = (every as usize - 1..dates.len() - 1)
+                        .step_by(every as usize)
+                        .collect();
+                }
+            }
+        }
+        meeting_steps.sort_unstable();
+        meeting_steps.dedup();
+        let chair_step = policy
+            .chair_date
+            .as_ref()
+            .and_then(|value| date_step(check, &format!("{k}.chair_date"), value, dates));
+        let dovish_bias = check.range(
+            &format!("{k}.dovish_bias"),
+            policy.dovish_bias.unwrap_or(0.0),
+            Closed(-0.1),
+            Closed(0.1),
+        );
+        let alignment = check.range(
+            &format!("{k}.committee_alignment"),
+            policy.committee_alignment.unwrap_or(1.0),
+            Closed(0.0),
+            Closed(1.0),
+        );
+        let rule = PolicyRule {
+            inflation: inflation.unwrap_or(0),
+            neutral_rate: check.range(
+                &format!("{k}.neutral_rate"),
+                policy.neutral_rate,
+                Closed(-0.05),
+                Closed(0.2),
+            ),
+            inflation_target: check.range(
+                &format!("{k}.inflation_target"),
+                policy.inflation_target,
+                Closed(-0.05),
+                Closed(0.2),
+            ),
+            inflation_response: check.range(
+                &format!("{k}.inflation_response"),
+                policy.inflation_response.unwrap_or(1.5),
+                Closed(0.0),
+                Closed(10.0),
+            ),
+            adjustment: check.range(
+                &format!("{k}.adjustment"),
+                policy.adjustment.unwrap_or(0.5),
+                Closed(0.0),
+                Closed(1.0),
+            ),
+            max_move: check.range(
+                &format!("{k}.max_move"),
+                policy.max_move.unwrap_or(0.005),
+                Closed(0.0025),
+                Closed(0.05),
+            ),
+            meeting_steps,
+            chair_step,
+            chair_bias: dovish_bias * alignment,
+        };
+        links.policy = inflation.map(|_| rule);
+    }
+    if belongs(check, "curve", asset.curve.is_some(), ProcessKind::Yield) {
+        let curve = asset.curve.as_ref().expect("checked above");
+        let policy_rate = reference(
+            check,
+            "curve.policy_rate",
+            &curve.policy_rate,
+            &[ProcessKind::PolicyRate],
+        );
+        let term_premium = reference(
+            check,
+            "curve.term_premium",
+            &curve.term_premium,
+            &[ProcessKind::Ou],
+        );
+        let maturity_years = check.range(
+            &format!("{key}.curve.maturity_years"),
+            curve.maturity_years,
+            Open(0.0),
+            Closed(50.0),
+        );
+        let rate_mean_reversion = check.range(
+            &format!("{key}.curve.rate_mean_reversion"),
+            curve.rate_mean_reversion,
+            Open(0.0),
+            Closed(10.0),
+        );
+        if let (Some(policy_rate), Some(term_premium)) = (policy_rate, term_premium) {
+            links.curve = Some(Curve {
+                policy_rate,
+                term_premium,
+                maturity_years,
+                rate_mean_reversion,
+            });
+        }
+    }
+    if belongs(check, "spread", asset.spread.is_some(), ProcessKind::Spread) {
+        let pair = asset.spread.as_ref().expect("checked above");
+        if let [a, b] = pair.as_slice() {
+            let a = reference(check, "spread[0]", a, &level_inputs);
+            let b = reference(check, "spread[1]", b, &level_inputs);
+            if a.is_some() && a == b {
+                check.error(format!("{key}.spread"), "names the same asset twice");
+            } else if let (Some(a), Some(b)) = (a, b) {
+                links.spread = Some((a, b));
+            }
+        } else {
+            check.error(
+                format!("{key}.spread"),
+                format!(
+                    "must name two assets, like [\"us10y\", \"us2y\"]; found {}",
+                    pair.len()
+                ),
+            );
+        }
+    }
+    if let Some(pass) = &asset.pass_through {
+        if process != ProcessKind::Ou {
+            check.error(
+                format!("{key}.pass_through"),
+                format!("applies only to process \"ou\", not \"{}\"", process.name()),
+            );
+        } else if let Some(currency) =
+            reference(check, "pass_through.currency", &pass.currency, &log_prices)
+        {
+            let coefficient = check.range(
+                &format!("{key}.pass_through.coefficient"),
+                pass.coefficient,
+                Closed(0.0),
+                Closed(10.0),
+            );
+            links.pass_through = Some(PassThrough {
+                currency,
+                coefficient,
+            });
+        }
+    }
+    if let Some(error) = &asset.policy_error {
+        if process != ProcessKind::Ou {
+            check.error(
+                format!("{key}.policy_error"),
+                format!("applies only to process \"ou\", not \"{}\"", process.name()),
+            );
+        } else if let Some(policy_rate) = reference(
+            check,
+            "policy_error.policy_rate",
+            &error.policy_rate,
+            &[ProcessKind::PolicyRate],
+        ) {
+            let coefficient = check.range(
+                &format!("{key}.policy_error.coefficient"),
+                error.coefficient,
+                Closed(0.0),
+                Closed(1000.0),
+            );
+            links.policy_error = Some(PolicyError {
+                policy_rate,
+                coefficient,
+            });
+        }
+    }
+    links
+}
+
+/// The step in which a date inside the horizon lands, or a diagnostic.
+fn date_step(
+    check: &mut Checker<'_>,
+    key: &str,
+    value: &toml::Value,
+    dates: &[NaiveDate],
+) -> Option<usize> {
+    let (start, end) = (
+        dates[0],
+        *dates.last().expect("dates has at least two entries"),
+    );
+    match parse_date(value) {
+        Ok(date) if date >= start && date <= end => Some(step_of(date, dates)),
+        Ok(date) => {
+            check.error(
+                key,
+                format!("{date} is outside the horizon; valid: {start} to {end}"),
+            );
+            None
+        }
+        Err(message) => {
+            check.error(key, message);
+            None
+        }
+    }
 }
