@@ -79,12 +79,13 @@ fn a_run_writes_summary_csvs_and_the_resolved_scenario() {
 
     let samples = std::fs::read_to_string(out.join("sample_paths.csv")).unwrap();
     assert!(samples.starts_with("path,date,asset,value,regime\n0,2025-11-28,spx,6800,"));
-    // 20 paths x (steps + 1) dates x 4 assets, plus the header.
-    assert_eq!(samples.lines().count(), 1 + 20 * (steps + 1) * 4);
+    let assets = summary["assets"].as_array().unwrap().len();
+    // 20 paths x (steps + 1) dates x every asset, plus the header.
+    assert_eq!(samples.lines().count(), 1 + 20 * (steps + 1) * assets);
 
     let bands = std::fs::read_to_string(out.join("fan_bands.csv")).unwrap();
     assert!(bands.starts_with("date,asset,p01,p05,p10,p25,p50,p75,p90,p95,p99\n"));
-    assert_eq!(bands.lines().count(), 1 + (steps + 1) * 4);
+    assert_eq!(bands.lines().count(), 1 + (steps + 1) * assets);
     assert!(out.join("scenario.resolved.toml").exists());
     // Nothing is left behind in the parent but the run folder.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())

@@ -148,7 +148,7 @@ fn a_dovish_chair_lowers_the_real_rate_and_the_dollar() {
 
 #[test]
 fn a_falling_dollar_passes_into_inflation_expectations() {
-    // The dollar falls 0.2/252 in log terms a step; a tenth of each fall passes
+    // The dollar falls 0.2/252 in log terms a step; a tenth of each move passes
     // into expectations the next step, against the OU's pull back to 3%.
     let dollar = "[assets.dxy]\nprocess = \"gbm\"\ninitial = 99.5\ndrift = -0.2\nvol = 0.0\n";
     let text = rates_scenario(0.03, "", "", dollar).replace(

@@ -216,7 +216,8 @@ pub struct Curve {
     pub rate_mean_reversion: f64,
 }
 
-/// `x += coefficient * max(0, -dln currency)` of the previous step.
+/// `x -= coefficient * dln currency` of the previous step: depreciation raises the
+/// level, appreciation lowers it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PassThrough {
     pub currency: usize,
