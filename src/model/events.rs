@@ -16,6 +16,7 @@ pub(super) struct EventModel {
     pub force_regime: Option<usize>,
     multipliers: Vec<Multiplier>,
     adjustments: Vec<crate::scenario::Adjustment>,
+    drawdown: Option<(usize, f64)>,
 }
 
 impl EventModel {
@@ -27,6 +28,12 @@ impl EventModel {
             force_regime: event.force_regime,
             multipliers: event.multipliers.clone(),
             adjustments: event.adjustments.clone(),
+            drawdown: match event.trigger {
+                Trigger::Drawdown {
+                    asset, threshold, ..
+                } => Some((asset, (-threshold).ln_1p())),
+                _ => None,
+            },
         }
     }
 
@@ -39,13 +46,9 @@ impl EventModel {
 
     /// `(asset, ln(1 - threshold))` of a drawdown-triggered event: it fires when
     /// `x - peak <= ln(1 - threshold)`, the drawdown test without an `exp`.
+    #[inline]
     pub fn drawdown_trigger(&self) -> Option<(usize, f64)> {
-        match self.trigger {
-            Trigger::Drawdown {
-                asset, threshold, ..
-            } => Some((asset, (-threshold).ln_1p())),
-            _ => None,
-        }
+        self.drawdown
     }
 
     /// The step of the first Poisson firing (`usize::MAX` for dated events or never);
