@@ -363,6 +363,23 @@ fn a_beta_asset_moves_with_its_base_by_its_beta() {
 }
 
 #[test]
+fn a_satellite_of_a_satellite_moves_after_its_base() {
+    // eurusd = -1.3 x dxy's move, dxy = 0.5 x spx's: eurusd falls by exactly
+    // -1.3 x 0.5 of a 10% fall in spx, whatever the order the file lists them in.
+    let s = scenario(&format!(
+        "{}[assets.eurusd]\nprocess = \"beta\"\ninitial = 1.16\nbetas = {{ dxy = -1.3 }}\n[assets.dxy]\nprocess = \"beta\"\ninitial = 99.5\nbetas = {{ spx = 0.5 }}\n[assets.spx]\nprocess = \"gbm\"\ninitial = 6800.0\nvol = 0.0\n[[events]]\nname = \"fall\"\ndate = 2026-01-20\njumps = {{ spx = {{ mean = -0.1 }} }}\n",
+        header("satellites", 20)
+    ));
+    let run = run(&s, 4, 37, 0, 0);
+    for r in column(&run, "eurusd.terminal_return") {
+        assert!(
+            (r.ln_1p() - (-1.3 * 0.5 * -0.1)).abs() < 1e-6,
+            "eurusd moved {r}"
+        );
+    }
+}
+
+#[test]
 fn a_beta_asset_takes_its_share_of_the_base_jump_from_an_event() {
     // No noise at all: a dated 10% log fall in gold moves silver by exactly 1.4 times it.
     let s = scenario(&format!(
@@ -575,4 +592,32 @@ fn selling_pressure_raises_the_intensity_into_its_regime() {
     let se = (p1 * (1.0 - p1) / 1e4 + p0 * (1.0 - p0) / 1e4).sqrt();
     println!("P(enter stress): {p1:.4} with the pressure term, {p0:.4} without (se {se:.4})");
     assert!(p1 - p0 > 4.0 * se);
+}
+
+#[test]
+fn implied_vol_follows_the_heston_state() {
+    // With no vol of vol the variance follows v' = v + kappa (theta - v) dt exactly;
+    // the implied vol over 30 days is sqrt(theta + (v - theta)(1 - e^{-k tau})/(k tau))
+    // times (1 + risk premium).
+    let (kappa, theta, v0): (f64, f64, f64) = (3.0, 0.04, 0.09);
+    let s = scenario(&format!(
+        "{}[assets.spx]\nprocess = \"heston\"\ninitial = 100.0\ninitial_variance = {v0}\nmean_reversion = {kappa}\nlong_run_variance = {theta}\nvol_of_vol = 0.0\n[assets.vix]\nprocess = \"implied_vol\"\nimplied_vol = {{ of = \"spx\", horizon_days = 30, risk_premium = 0.1 }}\n",
+        header("vix", 60)
+    ));
+    let run = run(&s, 2, 36, 1, 2);
+    let tau = 30.0 / 365.0;
+    let loading = (1.0 - (-kappa * tau).exp()) / (kappa * tau);
+    let vix = |v: f64| (theta + (v - theta) * loading).sqrt() * 1.1;
+    let samples = &run.simulation.samples;
+    assert!((samples.level(0, 0, 1) - vix(v0)).abs() < 1e-12);
+    let mut v = v0;
+    for _ in 0..60 {
+        v += kappa * (theta - v) / 252.0;
+    }
+    assert!(
+        (samples.level(0, 60, 1) - vix(v)).abs() < 1e-12,
+        "{} vs {}",
+        samples.level(0, 60, 1),
+        vix(v)
+    );
 }

@@ -266,10 +266,10 @@ fn generators_that_could_leave_with_probability_over_half_a_step_are_refused() {
 }
 
 #[test]
-fn beta_assets_need_betas_on_assets_that_are_not_satellites() {
+fn beta_assets_need_betas_and_no_circles() {
     assert_contains(
         &message("beta_on_beta.toml"),
-        &["assets.sat2.betas.sat", "is itself a beta asset"],
+        &["assets.sat.betas", "in a circle: sat -> sat2 -> sat"],
     );
     assert_contains(
         &message("beta_missing.toml"),

@@ -10,7 +10,7 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::{correlated_normals, poisson_count, Effects, Model, ProcessKind};
+use super::{correlated_normals, implied_vol, poisson_count, Effects, Model, ProcessKind};
 
 /// 25 basis points.
 const QUARTER_POINT: f64 = 0.0025;
@@ -171,6 +171,10 @@ impl Model {
         lanes.effects[lane].reset();
         lanes.table_key[lane] = None;
         lanes.rngs[lane] = rng;
+        for (a, of, per_regime, scale) in &self.implied_vols {
+            let variance = lanes.variance[of * count + lane];
+            lanes.x[a * count + lane] = implied_vol(variance, per_regime[regime], *scale);
+        }
         for a in 0..self.assets.len() {
             let k = a * count + lane;
             if !lanes.x_start.is_empty() {
@@ -294,6 +298,7 @@ impl Model {
                 self.derive(&mut lanes.x, count, lane, t);
             }
         }
+        self.derive_implied_vols(lanes);
         // Beta assets last: their bases (gbm, heston, ou) have moved, events and
         // jumps included. Their own drift, vol and jumps use the GBM constants.
         for &a in &self.beta_assets {
@@ -333,6 +338,18 @@ impl Model {
         if self.regimes.len() > 1 {
             for lane in 0..count {
                 self.move_regime(lanes, lane);
+            }
+        }
+    }
+
+    /// Implied vols from their Heston asset's variance under each lane's regime.
+    fn derive_implied_vols(&self, lanes: &mut Lanes) {
+        let count = lanes.count;
+        for (a, of, per_regime, scale) in &self.implied_vols {
+            for lane in 0..count {
+                let variance = lanes.variance[of * count + lane];
+                let params = per_regime[lanes.regime_in_step[lane]];
+                lanes.x[a * count + lane] = implied_vol(variance, params, *scale);
             }
         }
     }
@@ -423,7 +440,7 @@ impl Model {
                     // The meeting noise, per meeting (not per sqrt(year)).
                     table.vol_sqrt_dt[k] = p.vol * scale;
                 }
-                ProcessKind::Yield | ProcessKind::Spread => {}
+                ProcessKind::Yield | ProcessKind::Spread | ProcessKind::ImpliedVol => {}
                 ProcessKind::Ou => {
                     // Exact transition of dX = kappa (m - X) dt + sigma dW over one
                     // step, plus an event's drift shift in level units per year.

@@ -165,6 +165,7 @@ pub struct Model {
     policy_errors: Vec<(usize, PolicyError)>,
     curves: Vec<(usize, Curve, f64)>,
     spreads: Vec<(usize, usize, usize)>,
+    implied_vols: Vec<ImpliedVolModel>,
     /// Whether a step must keep the state at its start (and the one before).
     keeps_start: bool,
     keeps_previous_start: bool,
@@ -328,7 +329,25 @@ impl Model {
             (0..assets.len()).filter(|&a| keep(&assets[a])).collect()
         };
         let linear_assets = indices(&|a| matches!(a.process, ProcessKind::Gbm | ProcessKind::Ou));
-        let beta_assets = indices(&|a| a.process == ProcessKind::Beta);
+        // Satellites of satellites move after their bases (validation refuses circles).
+        let mut beta_assets: Vec<usize> = Vec::new();
+        let mut pending = indices(&|a| a.process == ProcessKind::Beta);
+        while !pending.is_empty() {
+            let before = pending.len();
+            pending.retain(|&a| {
+                let ready = scenario.assets[a].betas.iter().flatten().all(|&(base, _)| {
+                    scenario.assets[base].process != ProcessKind::Beta
+                        || beta_assets.contains(&base)
+                });
+                if ready {
+                    beta_assets.push(a);
+                }
+                !ready
+            });
+            if pending.len() == before {
+                beta_assets.append(&mut pending);
+            }
+        }
         let heston_assets = indices(&|a| a.process == ProcessKind::Heston);
         let jump_assets = indices(&|a| a.can_jump);
         let policies: Vec<(usize, PolicyRule)> = scenario
@@ -366,6 +385,24 @@ impl Model {
             .enumerate()
             .filter_map(|(a, asset)| asset.spread.map(|(i, j)| (a, i, j)))
             .collect();
+        let implied_vols = scenario
+            .assets
+            .iter()
+            .enumerate()
+            .filter_map(|(a, asset)| {
+                asset.implied_vol.map(|iv| {
+                    let per_regime = scenario.assets[iv.of]
+                        .params
+                        .iter()
+                        .map(|p| {
+                            let kt = p.mean_reversion * iv.horizon_years;
+                            (p.long_run_variance, (1.0 - (-kt).exp()) / kt)
+                        })
+                        .collect();
+                    (a, iv.of, per_regime, 1.0 + iv.risk_premium)
+                })
+            })
+            .collect();
         let keeps_start = !beta_assets.is_empty()
             || scenario.flows.is_some()
             || !pass_throughs.is_empty()
@@ -397,6 +434,7 @@ impl Model {
             policy_errors,
             curves,
             spreads,
+            implied_vols,
             keeps_start,
             keeps_previous_start,
             regimes,
@@ -412,6 +450,15 @@ impl Model {
         // Derived levels start where their inputs do.
         let mut levels: Vec<f64> = model.assets.iter().map(|a| a.initial).collect();
         model.derive(&mut levels, 1, 0, 0);
+        let first_regime = scenario
+            .initial_distribution
+            .iter()
+            .position(|p| *p > 0.0)
+            .unwrap_or(0);
+        for (a, of, per_regime, scale) in &model.implied_vols {
+            let v = scenario.assets[*of].initial_variance;
+            levels[*a] = implied_vol(v, per_regime[first_regime], *scale);
+        }
         for (asset, level) in model.assets.iter_mut().zip(levels) {
             if asset.process.is_derived() {
                 asset.initial = level;
@@ -455,10 +502,23 @@ impl Model {
     }
 }
 
+/// An implied vol: `(asset, Heston asset, per regime (theta, loading), 1 + risk
+/// premium)`, with `loading = (1 - e^{-kappa tau})/(kappa tau)`.
+type ImpliedVolModel = (usize, usize, Vec<(f64, f64)>, f64);
+
+/// `sqrt(theta + (v - theta) loading) * scale`, with `v` floored at 0.
+#[inline]
+pub(crate) fn implied_vol(variance: f64, (theta, loading): (f64, f64), scale: f64) -> f64 {
+    (theta + (variance.max(0.0) - theta) * loading)
+        .max(0.0)
+        .sqrt()
+        * scale
+}
+
 /// Writes `n` standard normals correlated by the lower-triangular factor `cholesky`
-/// (row-major, `n x n`) into `w[i * stride]`, `i < n`. Common sizes get their own
-/// copy with the loop bounds known at compile time, which lets the compiler unroll
-/// the products.
+/// (row-major, `n x n`) into `w[i * stride]`, `i < n`. Sizes up to 16 get their
+/// own copy with the loop bounds known at compile time, which lets the compiler
+/// unroll the products.
 #[inline]
 fn correlated_normals(
     cholesky: &[f64],
@@ -476,6 +536,14 @@ fn correlated_normals(
         6 => correlate::<6>(cholesky, rng, w, stride),
         7 => correlate::<7>(cholesky, rng, w, stride),
         8 => correlate::<8>(cholesky, rng, w, stride),
+        9 => correlate::<9>(cholesky, rng, w, stride),
+        10 => correlate::<10>(cholesky, rng, w, stride),
+        11 => correlate::<11>(cholesky, rng, w, stride),
+        12 => correlate::<12>(cholesky, rng, w, stride),
+        13 => correlate::<13>(cholesky, rng, w, stride),
+        14 => correlate::<14>(cholesky, rng, w, stride),
+        15 => correlate::<15>(cholesky, rng, w, stride),
+        16 => correlate::<16>(cholesky, rng, w, stride),
         _ => {
             let mut z = [0.0f64; MAX_DRIVERS];
             for value in z[..n].iter_mut() {

@@ -136,6 +136,7 @@ pub struct Asset {
     pub curve: Option<Curve>,
     /// Spread assets: `(a, b)`, the level is `a - b`.
     pub spread: Option<(usize, usize)>,
+    pub implied_vol: Option<ImpliedVol>,
     pub pass_through: Option<PassThrough>,
     pub policy_error: Option<PolicyError>,
     pub jump_scaling: Option<JumpScaling>,
@@ -159,7 +160,10 @@ impl ProcessKind {
 
     /// Whether the level is computed from other assets rather than simulated.
     pub fn is_derived(self) -> bool {
-        matches!(self, ProcessKind::Yield | ProcessKind::Spread)
+        matches!(
+            self,
+            ProcessKind::Yield | ProcessKind::Spread | ProcessKind::ImpliedVol
+        )
     }
 
     /// The name used in scenario files.
@@ -172,6 +176,7 @@ impl ProcessKind {
             ProcessKind::PolicyRate => "policy_rate",
             ProcessKind::Yield => "yield",
             ProcessKind::Spread => "spread",
+            ProcessKind::ImpliedVol => "implied_vol",
         }
     }
 }
@@ -214,6 +219,16 @@ pub struct Curve {
     pub term_premium: usize,
     pub maturity_years: f64,
     pub rate_mean_reversion: f64,
+}
+
+/// The implied volatility of Heston asset `of` over `horizon_years`: the expected
+/// average variance `theta + (v - theta)(1 - e^{-kappa tau})/(kappa tau)` under the
+/// regime's parameters, square-rooted, times `1 + risk_premium`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImpliedVol {
+    pub of: usize,
+    pub horizon_years: f64,
+    pub risk_premium: f64,
 }
 
 /// `x -= coefficient * dln currency` of the previous step: depreciation raises the

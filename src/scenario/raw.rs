@@ -144,6 +144,9 @@ pub enum ProcessKind {
     Yield,
     /// The difference of two other assets' levels (`spread = ["a", "b"]`: a - b).
     Spread,
+    /// Implied volatility of a Heston asset from its variance state
+    /// (`implied_vol = { of = "spx" }`): the VIX.
+    ImpliedVol,
 }
 
 /// The parameters an asset can set at its top level (the default in every regime)
@@ -193,6 +196,7 @@ pub struct RawAsset {
     pub policy: Option<RawPolicy>,
     pub curve: Option<RawCurve>,
     pub spread: Option<Vec<String>>,
+    pub implied_vol: Option<RawImpliedVol>,
     /// OU assets: a share of the currency's depreciation passes into the level.
     pub pass_through: Option<RawPassThrough>,
     /// OU assets: the mean rises with the policy error of a policy rate.
@@ -225,6 +229,14 @@ pub struct RawCurve {
     pub term_premium: String,
     pub maturity_years: f64,
     pub rate_mean_reversion: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImpliedVol {
+    pub of: String,
+    pub horizon_days: Option<f64>,
+    pub risk_premium: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

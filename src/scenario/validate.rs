@@ -661,7 +661,7 @@ fn allowed_params(process: ProcessKind) -> (&'static [&'static str], &'static [&
         ),
         // The meeting noise: the sd of the gap's error before rounding, per meeting.
         ProcessKind::PolicyRate => (&["vol", "bias"], &[]),
-        ProcessKind::Yield | ProcessKind::Spread => (&[], &[]),
+        ProcessKind::Yield | ProcessKind::Spread | ProcessKind::ImpliedVol => (&[], &[]),
         ProcessKind::Ou => (
             &[
                 "mean",
@@ -730,6 +730,7 @@ fn build_assets(
         asset.policy = links.policy;
         asset.curve = links.curve;
         asset.spread = links.spread;
+        asset.implied_vol = links.implied_vol;
         asset.pass_through = links.pass_through;
         asset.policy_error = links.policy_error;
     }
@@ -748,14 +749,26 @@ fn build_asset_processes(
         .map(|(name, asset)| build_asset(name, asset, regime_names, drivers, check))
         .collect();
     let names: Vec<String> = raw.assets.keys().cloned().collect();
-    raw.assets
+    let assets: Vec<Asset> = raw
+        .assets
         .iter()
         .zip(assets)
         .map(|((name, raw_asset), mut asset)| {
             asset.betas = build_betas(name, raw_asset, regime_names, &names, raw, check);
             asset
         })
-        .collect::<Vec<Asset>>()
+        .collect();
+    if let Some(cycle) = beta_cycle(&assets) {
+        let path: Vec<&str> = cycle.iter().map(|&a| names[a].as_str()).collect();
+        check.error(
+            format!("assets.{}.betas", path[0]),
+            format!(
+                "satellites cannot depend on each other in a circle: {}",
+                path.join(" -> ")
+            ),
+        );
+    }
+    assets
 }
 
 fn build_asset(
@@ -1068,6 +1081,7 @@ fn build_asset(
         policy: None,
         curve: None,
         spread: None,
+        implied_vol: None,
         pass_through: None,
         policy_error: None,
         jump_scaling,
@@ -1121,8 +1135,8 @@ fn build_betas(
                         check.error(&k, "an asset cannot be its own base");
                         return None;
                     }
-                    if raw.assets[index].process == ProcessKind::Beta {
-                        check.error(&k, format!("`{base}` is itself a beta asset; betas must be on gbm, heston or ou assets"));
+                    if raw.assets[index].process == ProcessKind::ImpliedVol {
+                        check.error(&k, format!("`{base}` is an implied vol, computed after the satellites; take a beta on its Heston asset"));
                         return None;
                     }
                     Some((index, check.range(&k, *beta, Closed(-10.0), Closed(10.0))))
@@ -1682,6 +1696,7 @@ struct Links {
     policy: Option<PolicyRule>,
     curve: Option<Curve>,
     spread: Option<(usize, usize)>,
+    implied_vol: Option<ImpliedVol>,
     pass_through: Option<PassThrough>,
     policy_error: Option<PolicyError>,
 }
@@ -1896,6 +1911,32 @@ fn build_links(
             );
         }
     }
+    if belongs(
+        check,
+        "implied_vol",
+        asset.implied_vol.is_some(),
+        ProcessKind::ImpliedVol,
+    ) {
+        let spec = asset.implied_vol.as_ref().expect("checked above");
+        let of = reference(check, "implied_vol.of", &spec.of, &[ProcessKind::Heston]);
+        let days = check.range(
+            &format!("{key}.implied_vol.horizon_days"),
+            spec.horizon_days.unwrap_or(30.0),
+            Closed(1.0),
+            Closed(3650.0),
+        );
+        let risk_premium = check.range(
+            &format!("{key}.implied_vol.risk_premium"),
+            spec.risk_premium.unwrap_or(0.0),
+            Closed(0.0),
+            Closed(2.0),
+        );
+        links.implied_vol = of.map(|of| ImpliedVol {
+            of,
+            horizon_years: days / 365.0,
+            risk_premium,
+        });
+    }
     if let Some(pass) = &asset.pass_through {
         if process != ProcessKind::Ou {
             check.error(
@@ -1969,4 +2010,51 @@ fn date_step(
             None
         }
     }
+}
+
+/// A circle of beta assets taking betas on each other, if there is one.
+fn beta_cycle(assets: &[Asset]) -> Option<Vec<usize>> {
+    let bases = |a: usize| -> Vec<usize> {
+        let mut all: Vec<usize> = assets[a].betas.iter().flatten().map(|&(b, _)| b).collect();
+        all.sort_unstable();
+        all.dedup();
+        all.retain(|&b| assets[b].process == ProcessKind::Beta);
+        all
+    };
+    // Depth-first search with the path on a stack: 0 unvisited, 1 on the path, 2 done.
+    fn visit(
+        a: usize,
+        bases: &dyn Fn(usize) -> Vec<usize>,
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[a] = 1;
+        path.push(a);
+        for b in bases(a) {
+            if state[b] == 1 {
+                let from = path.iter().position(|&p| p == b).unwrap_or(0);
+                let mut cycle = path[from..].to_vec();
+                cycle.push(b);
+                return Some(cycle);
+            }
+            if state[b] == 0 {
+                if let Some(cycle) = visit(b, bases, state, path) {
+                    return Some(cycle);
+                }
+            }
+        }
+        path.pop();
+        state[a] = 2;
+        None
+    }
+    let mut state = vec![0u8; assets.len()];
+    (0..assets.len())
+        .filter(|&a| assets[a].process == ProcessKind::Beta)
+        .find_map(|a| {
+            if state[a] == 0 {
+                visit(a, &bases, &mut state, &mut Vec::new())
+            } else {
+                None
+            }
+        })
 }
