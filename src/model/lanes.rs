@@ -301,21 +301,47 @@ impl Model {
         self.derive_implied_vols(lanes);
         // Beta assets last: their bases (gbm, heston, ou) have moved, events and
         // jumps included. Their own drift, vol and jumps use the GBM constants.
-        for &a in &self.beta_assets {
+        for &(a, ref uniform) in &self.beta_assets {
             let d = self.assets[a].driver;
-            for lane in 0..count {
-                let k = a * count + lane;
-                let betas = &self.regimes[lanes.regime_in_step[lane]].betas[a];
-                let systematic: f64 = betas
-                    .iter()
-                    .map(|&(base, beta)| {
-                        let b = base * count + lane;
-                        beta * (lanes.x[b] - lanes.x_start[b])
-                    })
-                    .sum();
-                lanes.x[k] += systematic
-                    + lanes.table.drift_dt[k]
-                    + lanes.table.vol_sqrt_dt[k] * lanes.w[d * count + lane];
+            let span = a * count..(a + 1) * count;
+            let (drift, vol) = (
+                &lanes.table.drift_dt[span.clone()],
+                &lanes.table.vol_sqrt_dt[span.clone()],
+            );
+            let w = &lanes.w[d * count..(d + 1) * count];
+            match uniform {
+                // The same betas in every regime: straight loops over the lanes.
+                Some(betas) => {
+                    let (before, rest) = lanes.x.split_at_mut(a * count);
+                    let (x, after) = rest.split_at_mut(count);
+                    for &(base, beta) in betas {
+                        let start = &lanes.x_start[base * count..(base + 1) * count];
+                        let now = if base < a {
+                            &before[base * count..(base + 1) * count]
+                        } else {
+                            &after[(base - a - 1) * count..(base - a) * count]
+                        };
+                        for l in 0..count {
+                            x[l] += beta * (now[l] - start[l]);
+                        }
+                    }
+                    for l in 0..count {
+                        x[l] += drift[l] + vol[l] * w[l];
+                    }
+                }
+                None => {
+                    for lane in 0..count {
+                        let betas = &self.regimes[lanes.regime_in_step[lane]].betas[a];
+                        let systematic: f64 = betas
+                            .iter()
+                            .map(|&(base, beta)| {
+                                let b = base * count + lane;
+                                beta * (lanes.x[b] - lanes.x_start[b])
+                            })
+                            .sum();
+                        lanes.x[a * count + lane] += systematic + drift[lane] + vol[lane] * w[lane];
+                    }
+                }
             }
         }
         if let Some(flows) = &self.flows {

@@ -178,7 +178,8 @@ pub struct Model {
     /// every other asset), Heston assets, assets that can jump, and assets whose
     /// running peak a transition feature reads.
     linear_assets: Vec<usize>,
-    beta_assets: Vec<usize>,
+    /// In dependency order, with their betas where every regime has the same.
+    beta_assets: Vec<(usize, Option<Vec<(usize, f64)>>)>,
     heston_assets: Vec<usize>,
     jump_assets: Vec<usize>,
     peak_assets: Vec<usize>,
@@ -401,6 +402,14 @@ impl Model {
                         .collect();
                     (a, iv.of, per_regime, 1.0 + iv.risk_premium)
                 })
+            })
+            .collect();
+        let beta_assets: Vec<(usize, Option<Vec<(usize, f64)>>)> = beta_assets
+            .into_iter()
+            .map(|a| {
+                let per_regime = &scenario.assets[a].betas;
+                let uniform = per_regime.windows(2).all(|pair| pair[0] == pair[1]);
+                (a, uniform.then(|| per_regime[0].clone()))
             })
             .collect();
         let keeps_start = !beta_assets.is_empty()
