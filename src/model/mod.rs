@@ -179,7 +179,7 @@ pub struct Model {
     /// running peak a transition feature reads.
     linear_assets: Vec<usize>,
     /// In dependency order, with their betas where every regime has the same.
-    beta_assets: Vec<(usize, Option<Vec<(usize, f64)>>)>,
+    beta_assets: Vec<(usize, Option<Betas>)>,
     heston_assets: Vec<usize>,
     jump_assets: Vec<usize>,
     peak_assets: Vec<usize>,
@@ -404,7 +404,7 @@ impl Model {
                 })
             })
             .collect();
-        let beta_assets: Vec<(usize, Option<Vec<(usize, f64)>>)> = beta_assets
+        let beta_assets: Vec<(usize, Option<Betas>)> = beta_assets
             .into_iter()
             .map(|a| {
                 let per_regime = &scenario.assets[a].betas;
@@ -511,6 +511,9 @@ impl Model {
     }
 }
 
+/// A satellite's `(base asset, beta)` list.
+type Betas = Vec<(usize, f64)>;
+
 /// An implied vol: `(asset, Heston asset, per regime (theta, loading), 1 + risk
 /// premium)`, with `loading = (1 - e^{-kappa tau})/(kappa tau)`.
 type ImpliedVolModel = (usize, usize, Vec<(f64, f64)>, f64);
@@ -545,6 +548,21 @@ fn correlated_normals(
         6 => correlate::<6>(cholesky, rng, w, stride),
         7 => correlate::<7>(cholesky, rng, w, stride),
         8 => correlate::<8>(cholesky, rng, w, stride),
+        _ => correlated_normals_large(cholesky, n, rng, w, stride),
+    }
+}
+
+/// More than eight drivers: kept out of line so that the common sizes' code stays
+/// small where it is inlined into the step.
+#[inline(never)]
+fn correlated_normals_large(
+    cholesky: &[f64],
+    n: usize,
+    rng: &mut Xoshiro256PlusPlus,
+    w: &mut [f64],
+    stride: usize,
+) {
+    match n {
         9 => correlate::<9>(cholesky, rng, w, stride),
         10 => correlate::<10>(cholesky, rng, w, stride),
         11 => correlate::<11>(cholesky, rng, w, stride),
