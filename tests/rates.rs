@@ -171,3 +171,46 @@ fn a_falling_dollar_passes_into_inflation_expectations() {
     );
     assert!(inflation[50] > 0.0305);
 }
+
+#[test]
+fn a_euro_investor_earns_the_dollar_return_less_the_currency_unhedged_and_plus_the_rate_gap_hedged()
+{
+    // Unhedged, the S&P 500 in euros is S / EURUSD: ln return = ln S_T/S_0 -
+    // ln E_T/E_0. Hedged by a daily-rolled forward, covered interest parity adds
+    // (r_EUR - r_USD) dt a day: here (2% - 4%) over one year.
+    let text = format!(
+        "{}[assets.spx]\nprocess = \"gbm\"\ninitial = 6800.0\nvol = 0.2\n[assets.eurusd]\nprocess = \"gbm\"\ninitial = 1.16\nvol = 0.08\n\
+         [assets.usd_rate]\nprocess = \"ou\"\ninitial = 0.04\nmean = 0.04\nmean_reversion = 1.0\nvol = 0.0\n\
+         [assets.spx_eur]\nprocess = \"beta\"\ninitial = 6800.0\nbetas = {{ spx = 1.0, eurusd = -1.0 }}\n\
+         [assets.spx_eur_hedged]\nprocess = \"beta\"\ninitial = 6800.0\nbetas = {{ spx = 1.0 }}\ncarry = {{ foreign_rate = 0.02, domestic_rate = \"usd_rate\" }}\n",
+        header("foreign", 252)
+    );
+    let run = run(&scenario(&text), 500, 38, 0, 0);
+    let log = |name: &str| {
+        column(&run, name)
+            .iter()
+            .map(|r| r.ln_1p())
+            .collect::<Vec<f64>>()
+    };
+    let (spx, eur, unhedged, hedged) = (
+        log("spx.terminal_return"),
+        log("eurusd.terminal_return"),
+        log("spx_eur.terminal_return"),
+        log("spx_eur_hedged.terminal_return"),
+    );
+    for p in 0..spx.len() {
+        // f32 storage of the returns: a relative precision of about 1e-7.
+        assert!(
+            (unhedged[p] - (spx[p] - eur[p])).abs() < 1e-5,
+            "unhedged {} vs {}",
+            unhedged[p],
+            spx[p] - eur[p]
+        );
+        assert!(
+            (hedged[p] - (spx[p] - 0.02)).abs() < 1e-5,
+            "hedged {} vs {}",
+            hedged[p],
+            spx[p] - 0.02
+        );
+    }
+}

@@ -118,7 +118,8 @@ impl Model {
             } else {
                 Vec::new()
             },
-            w: vec![0.0; self.drivers * count],
+            // At least one driver's worth: assets without noise read driver 0 times 0.
+            w: vec![0.0; self.drivers.max(1) * count],
             table: StepTable {
                 decay: per_asset.clone(),
                 drift_dt: per_asset.clone(),
@@ -209,13 +210,15 @@ impl Model {
                 self.fold_step_constants(lanes, lane);
                 lanes.table_key[lane] = Some(key);
             }
-            correlated_normals(
-                &self.regimes[regime].cholesky,
-                self.drivers,
-                &mut lanes.rngs[lane],
-                &mut lanes.w[lane..],
-                count,
-            );
+            if self.drivers > 0 {
+                correlated_normals(
+                    &self.regimes[regime].cholesky,
+                    self.drivers,
+                    &mut lanes.rngs[lane],
+                    &mut lanes.w[lane..],
+                    count,
+                );
+            }
         }
 
         let table = &lanes.table;
@@ -328,6 +331,13 @@ impl Model {
                     for l in 0..count {
                         x[l] += drift[l] + vol[l] * w[l];
                     }
+                    if let Some(carry) = self.carries[a] {
+                        let domestic =
+                            &lanes.x_start[carry.domestic * count..(carry.domestic + 1) * count];
+                        for l in 0..count {
+                            x[l] += (carry.foreign_rate - domestic[l]) * self.dt;
+                        }
+                    }
                 }
                 None => {
                     for lane in 0..count {
@@ -339,7 +349,11 @@ impl Model {
                                 beta * (lanes.x[b] - lanes.x_start[b])
                             })
                             .sum();
-                        lanes.x[a * count + lane] += systematic + drift[lane] + vol[lane] * w[lane];
+                        let carry = self.carries[a].map_or(0.0, |c| {
+                            (c.foreign_rate - lanes.x_start[c.domestic * count + lane]) * self.dt
+                        });
+                        lanes.x[a * count + lane] +=
+                            systematic + drift[lane] + vol[lane] * w[lane] + carry;
                     }
                 }
             }

@@ -180,6 +180,8 @@ pub struct Model {
     linear_assets: Vec<usize>,
     /// In dependency order, with their betas where every regime has the same.
     beta_assets: Vec<(usize, Option<Betas>)>,
+    /// Per asset, the hedge carry of a beta asset.
+    carries: Vec<Option<crate::scenario::Carry>>,
     heston_assets: Vec<usize>,
     jump_assets: Vec<usize>,
     peak_assets: Vec<usize>,
@@ -444,6 +446,7 @@ impl Model {
             curves,
             spreads,
             implied_vols,
+            carries: scenario.assets.iter().map(|a| a.carry).collect(),
             keeps_start,
             keeps_previous_start,
             regimes,

@@ -137,6 +137,8 @@ pub struct Asset {
     /// Spread assets: `(a, b)`, the level is `a - b`.
     pub spread: Option<(usize, usize)>,
     pub implied_vol: Option<ImpliedVol>,
+    /// Beta assets: `x += (foreign_rate - domestic) dt` each step.
+    pub carry: Option<Carry>,
     pub pass_through: Option<PassThrough>,
     pub policy_error: Option<PolicyError>,
     pub jump_scaling: Option<JumpScaling>,
@@ -229,6 +231,16 @@ pub struct ImpliedVol {
     pub of: usize,
     pub horizon_years: f64,
     pub risk_premium: f64,
+}
+
+/// The carry of a currency hedge rolled every day: under covered interest parity
+/// the forward hedging a dollar asset into a foreign currency earns the foreign
+/// short rate and pays the dollar one, `x += (foreign_rate - r_domestic) dt`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Carry {
+    pub foreign_rate: f64,
+    /// The asset holding the dollar short rate (a level asset).
+    pub domestic: usize,
 }
 
 /// `x -= coefficient * dln currency` of the previous step: depreciation raises the

@@ -197,6 +197,8 @@ pub struct RawAsset {
     pub curve: Option<RawCurve>,
     pub spread: Option<Vec<String>>,
     pub implied_vol: Option<RawImpliedVol>,
+    /// Beta assets: a currency hedge's carry under covered interest parity.
+    pub carry: Option<RawCarry>,
     /// OU assets: a share of the currency's depreciation passes into the level.
     pub pass_through: Option<RawPassThrough>,
     /// OU assets: the mean rises with the policy error of a policy rate.
@@ -229,6 +231,13 @@ pub struct RawCurve {
     pub term_premium: String,
     pub maturity_years: f64,
     pub rate_mean_reversion: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCarry {
+    pub foreign_rate: f64,
+    pub domestic_rate: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

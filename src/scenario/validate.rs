@@ -360,7 +360,7 @@ fn build_drivers(raw: &RawScenario, check: &mut Checker<'_>) -> Vec<String> {
     }
     // Without an explicit list, each asset brings its own drivers, in asset order.
     let mut drivers = Vec::new();
-    for (name, asset) in raw.assets.iter().filter(|(_, a)| !a.process.is_derived()) {
+    for (name, asset) in raw.assets.iter().filter(|(_, a)| draws_noise(a)) {
         let driver = asset.driver.clone().unwrap_or_else(|| name.clone());
         if !drivers.contains(&driver) {
             drivers.push(driver);
@@ -731,6 +731,7 @@ fn build_assets(
         asset.curve = links.curve;
         asset.spread = links.spread;
         asset.implied_vol = links.implied_vol;
+        asset.carry = links.carry;
         asset.pass_through = links.pass_through;
         asset.policy_error = links.policy_error;
     }
@@ -810,9 +811,9 @@ fn build_asset(
     let process_name = asset.process.name();
 
     let driver_name = asset.driver.clone().unwrap_or_else(|| name.to_string());
-    // Derived levels draw nothing.
-    let driver = if asset.process.is_derived() {
-        if asset.driver.is_some() {
+    // Derived levels, and assets with no volatility in any regime, draw nothing.
+    let driver = if !draws_noise(asset) {
+        if asset.driver.is_some() && asset.process.is_derived() {
             check.error(
                 format!("{key}.driver"),
                 format!("process \"{}\" draws no randomness", asset.process.name()),
@@ -1082,6 +1083,7 @@ fn build_asset(
         curve: None,
         spread: None,
         implied_vol: None,
+        carry: None,
         pass_through: None,
         policy_error: None,
         jump_scaling,
@@ -1697,6 +1699,7 @@ struct Links {
     curve: Option<Curve>,
     spread: Option<(usize, usize)>,
     implied_vol: Option<ImpliedVol>,
+    carry: Option<Carry>,
     pass_through: Option<PassThrough>,
     policy_error: Option<PolicyError>,
 }
@@ -1937,6 +1940,38 @@ fn build_links(
             risk_premium,
         });
     }
+    if let Some(carry) = &asset.carry {
+        if process != ProcessKind::Beta {
+            check.error(
+                format!("{key}.carry"),
+                format!(
+                    "applies only to process \"beta\", not \"{}\"",
+                    process.name()
+                ),
+            );
+        } else {
+            let foreign_rate = check.range(
+                &format!("{key}.carry.foreign_rate"),
+                carry.foreign_rate,
+                Closed(-0.05),
+                Closed(0.5),
+            );
+            let levels = [
+                ProcessKind::Ou,
+                ProcessKind::PolicyRate,
+                ProcessKind::Yield,
+                ProcessKind::Spread,
+            ];
+            if let Some(domestic) =
+                reference(check, "carry.domestic_rate", &carry.domestic_rate, &levels)
+            {
+                links.carry = Some(Carry {
+                    foreign_rate,
+                    domestic,
+                });
+            }
+        }
+    }
     if let Some(pass) = &asset.pass_through {
         if process != ProcessKind::Ou {
             check.error(
@@ -2057,4 +2092,17 @@ fn beta_cycle(assets: &[Asset]) -> Option<Vec<usize>> {
                 None
             }
         })
+}
+
+/// Whether an asset draws a Brownian driver: every Heston asset, and any other
+/// simulated asset with a non-zero `vol` in some regime.
+fn draws_noise(asset: &RawAsset) -> bool {
+    match asset.process {
+        ProcessKind::Heston => true,
+        process if process.is_derived() => false,
+        _ => {
+            let vols = std::iter::once(asset.vol).chain(asset.by_regime.values().map(|p| p.vol));
+            vols.flatten().any(|v| v != 0.0)
+        }
+    }
 }
