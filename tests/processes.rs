@@ -621,3 +621,35 @@ fn implied_vol_follows_the_heston_state() {
         vix(v)
     );
 }
+
+#[test]
+fn a_higher_valuation_raises_the_jump_frequency() {
+    // No diffusion and tiny jumps of exactly -1e-4 in log terms: the count of jumps
+    // on a path is its log return / -1e-4, and the valuation barely moves, so the
+    // count is Poisson with mean lambda T (V_0 / V_ref)^exponent. Its standard
+    // error over n paths is sqrt(mean / n).
+    let count = |valuation: f64| {
+        let s = scenario(&format!(
+            "{}[assets.spx]\nprocess = \"gbm\"\ninitial = 100.0\nvol = 0.0\njump_intensity = 2.0\njump_mean = -0.0001\njump_sd = 0.0\njump_scaling = {{ valuation_initial = {valuation}, valuation_reference = 2.0, exponent = 1.5 }}\n",
+            header("valuation", 252)
+        ));
+        let run = run(&s, 20_000, 39, 0, 0);
+        let jumps: Vec<f64> = column(&run, "spx.terminal_return")
+            .iter()
+            .map(|r| (r.ln_1p() / -0.0001).round())
+            .collect();
+        mean_and_se(&jumps).0
+    };
+    for valuation in [2.0, 3.3] {
+        let expected = 2.0 * (valuation / 2.0f64).powf(1.5);
+        let mean = count(valuation);
+        let se = (expected / 20_000.0).sqrt();
+        assert_within(
+            &format!("jumps a year at a valuation of {valuation}"),
+            mean,
+            expected,
+            se,
+            K,
+        );
+    }
+}
