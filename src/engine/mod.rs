@@ -9,7 +9,6 @@
 
 pub mod rng;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -169,11 +168,7 @@ fn run(model: &Model, options: &RunOptions, progress: &dyn Progress, threads: us
     let points = model.steps + 1;
     let assets = model.assets.len();
     let regimes = model.regimes();
-    let done = AtomicU64::new(0);
-    let report = |n: usize| {
-        done.fetch_add(n as u64, Ordering::Relaxed);
-        progress.advance(n as u64);
-    };
+    let report = |n: usize| progress.advance(n as u64);
 
     let mut metrics = vec![0f32; paths * columns];
     let pilot = paths.min(PILOT_PATHS.max(options.sample_paths));

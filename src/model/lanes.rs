@@ -296,11 +296,7 @@ impl Model {
                 }
             }
         }
-        if !self.curves.is_empty() || !self.spreads.is_empty() {
-            for lane in 0..count {
-                self.derive(&mut lanes.x, count, lane, t);
-            }
-        }
+        self.derive(&mut lanes.x, count, t);
         self.derive_implied_vols(lanes);
         // Beta assets last: their bases (gbm, heston, ou) have moved, events and
         // jumps included. Their own drift, vol and jumps use the GBM constants.

@@ -461,7 +461,7 @@ impl Model {
         };
         // Derived levels start where their inputs do.
         let mut levels: Vec<f64> = model.assets.iter().map(|a| a.initial).collect();
-        model.derive(&mut levels, 1, 0, 0);
+        model.derive(&mut levels, 1, 0);
         let first_regime = scenario
             .initial_distribution
             .iter()
@@ -491,21 +491,25 @@ impl Model {
     }
 
     /// Computes yields, then spreads, from their inputs in `levels`
-    /// (`[asset * stride + lane]`, for lane `lane`) as of step `t`:
+    /// (`[asset * stride + lane]`, every lane) as of step `t`:
     /// `y_n = r_inf + (r - r_inf)(1 - e^{-kn})/(kn) + tp n/10`,
     /// `r_inf = neutral_rate - chair_bias(t)`.
-    fn derive(&self, levels: &mut [f64], stride: usize, lane: usize, t: usize) {
-        let at = |a: usize| a * stride + lane;
+    fn derive(&self, levels: &mut [f64], stride: usize, t: usize) {
         for &(a, curve, loading) in &self.curves {
             let rule = self.rule(curve.policy_rate);
             let long_run = rule.neutral_rate - rule.chair_bias_at(t);
-            let rate = levels[at(curve.policy_rate)];
-            let premium = levels[at(curve.term_premium)];
-            levels[at(a)] =
-                long_run + (rate - long_run) * loading + premium * curve.maturity_years / 10.0;
+            let premium_weight = curve.maturity_years / 10.0;
+            for lane in 0..stride {
+                let rate = levels[curve.policy_rate * stride + lane];
+                let premium = levels[curve.term_premium * stride + lane];
+                levels[a * stride + lane] =
+                    long_run + (rate - long_run) * loading + premium * premium_weight;
+            }
         }
         for &(a, i, j) in &self.spreads {
-            levels[at(a)] = levels[at(i)] - levels[at(j)];
+            for lane in 0..stride {
+                levels[a * stride + lane] = levels[i * stride + lane] - levels[j * stride + lane];
+            }
         }
     }
 

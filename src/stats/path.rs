@@ -143,6 +143,7 @@ pub struct PathSummary {
     /// Per lane: the largest pressure and the steps under pressure.
     max_pressure: Vec<f64>,
     pressure_steps: Vec<u32>,
+    flows: bool,
 }
 
 /// The sample correlation from a count and the five sums (NaN below three
@@ -180,6 +181,7 @@ impl PathSummary {
             co_moments: vec![0.0; model.correlation_pairs.len() * regimes * count * 6],
             max_pressure: vec![0.0; count],
             pressure_steps: vec![0; count],
+            flows: model.flows.is_some(),
         }
     }
 
@@ -247,11 +249,13 @@ impl PathSummary {
             };
         }
         self.steps += 1;
-        for (lane, &pressure) in lanes.pressure.iter().enumerate() {
-            if pressure > 0.0 {
-                self.pressure_steps[lane] += 1;
-                if pressure > self.max_pressure[lane] {
-                    self.max_pressure[lane] = pressure;
+        if self.flows {
+            for (lane, &pressure) in lanes.pressure.iter().enumerate() {
+                if pressure > 0.0 {
+                    self.pressure_steps[lane] += 1;
+                    if pressure > self.max_pressure[lane] {
+                        self.max_pressure[lane] = pressure;
+                    }
                 }
             }
         }
