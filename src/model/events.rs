@@ -60,14 +60,7 @@ impl EventModel {
                 rate_per_year,
                 first_step,
                 end_step,
-            } if rate_per_year > 0.0 => {
-                let step = first_step + steps_until_arrival(rng, rate_per_year, dt);
-                if step < end_step {
-                    step
-                } else {
-                    usize::MAX
-                }
-            }
+            } if rate_per_year > 0.0 => arrival(rng, first_step, rate_per_year, end_step, dt),
             _ => usize::MAX,
         }
     }
@@ -83,14 +76,7 @@ impl EventModel {
                 rate_per_year,
                 end_step,
                 ..
-            } => {
-                let step = t + 1 + steps_until_arrival(rng, rate_per_year, dt);
-                if step < end_step {
-                    step
-                } else {
-                    usize::MAX
-                }
-            }
+            } => arrival(rng, t + 1, rate_per_year, end_step, dt),
             Trigger::Dated { .. } => usize::MAX,
         }
     }
@@ -113,6 +99,23 @@ impl EventModel {
                 }
             }
         }
+    }
+}
+
+/// The step of the first Poisson arrival from step `from` on, or `usize::MAX` if it
+/// falls at or after `end_step`.
+fn arrival(
+    rng: &mut Xoshiro256PlusPlus,
+    from: usize,
+    rate_per_year: f64,
+    end_step: usize,
+    dt: f64,
+) -> usize {
+    let step = from + steps_until_arrival(rng, rate_per_year, dt);
+    if step < end_step {
+        step
+    } else {
+        usize::MAX
     }
 }
 
