@@ -3,10 +3,13 @@
 
 mod console;
 mod files;
+pub mod key_numbers;
+pub mod roles;
 mod summary;
 
 pub use console::print_summary;
 pub use files::{write_run, OutputError, OutputOptions};
 pub use summary::{
-    AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, Summary, SCHEMA_VERSION,
+    AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, Summary, DRAWDOWN_QUANTILES,
+    SCHEMA_VERSION,
 };

@@ -23,6 +23,25 @@ pub struct SourceFile {
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     pub files: Vec<SourceFile>,
+    /// What the first file changes from the file it extends (none without `extends`).
+    pub overrides: Option<Overrides>,
+}
+
+/// The keys a scenario file sets differently from the resolved file it extends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overrides {
+    /// The file named by `extends`.
+    pub parent: PathBuf,
+    pub changes: Vec<ParameterChange>,
+}
+
+/// One leaf key: its path, the parent's value (`None` when the parent does not set
+/// it) and the child's, both as inline TOML.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParameterChange {
+    pub key: String,
+    pub parent: Option<String>,
+    pub child: String,
 }
 
 impl Sources {
@@ -149,6 +168,7 @@ fn resolve_extends(
     let Some(parent_name) = extends.as_str() else {
         let here = Sources {
             files: sources.files.last().cloned().into_iter().collect(),
+            overrides: None,
         };
         return Err(ScenarioError::Invalid(vec![here.diagnostic(
             "extends",
@@ -162,6 +182,7 @@ fn resolve_extends(
     if !parent_path.exists() {
         let here = Sources {
             files: sources.files.last().cloned().into_iter().collect(),
+            overrides: None,
         };
         return Err(ScenarioError::Invalid(vec![here.diagnostic(
             "extends",
@@ -172,8 +193,49 @@ fn resolve_extends(
         )]));
     }
     let mut parent = read_chain(&parent_path, chain, sources)?;
+    // The outermost file resolves last, so its changes are the ones kept.
+    let mut changes = Vec::new();
+    changed_keys(&parent, &table, "", &mut changes);
+    sources.overrides = Some(Overrides {
+        parent: parent_path,
+        changes,
+    });
     merge_into(&mut parent, table);
     Ok(parent)
+}
+
+/// The leaves of `child` whose value differs from `base`'s, with the same merge
+/// rule as [`merge_into`]: tables are compared key by key, anything else whole.
+fn changed_keys(
+    base: &toml::Table,
+    child: &toml::Table,
+    prefix: &str,
+    changes: &mut Vec<ParameterChange>,
+) {
+    for (key, value) in child {
+        let path = join_key(prefix, key);
+        match (base.get(key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(child_table)) => {
+                changed_keys(base_table, child_table, &path, changes)
+            }
+            (None, toml::Value::Table(child_table)) => {
+                changed_keys(&toml::Table::new(), child_table, &path, changes)
+            }
+            (old, new) if old != Some(new) => changes.push(ParameterChange {
+                key: path,
+                parent: old.map(inline_toml),
+                child: inline_toml(new),
+            }),
+            _ => {}
+        }
+    }
+}
+
+fn inline_toml(value: &toml::Value) -> String {
+    match value {
+        toml::Value::Table(table) => toml::Value::Table(table.clone()).to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Merges `child` over `base`: tables recursively, everything else replaced.

@@ -60,6 +60,8 @@ pub struct Scenario {
     pub hash: String,
     /// The fully resolved scenario as TOML.
     pub resolved: toml::Table,
+    /// What this file changes from the file it `extends` (none without `extends`).
+    pub overrides: Option<load::Overrides>,
 }
 
 impl Scenario {

@@ -113,7 +113,10 @@ pub(super) fn validate(loaded: Loaded) -> Result<Scenario, ScenarioError> {
         sources: &sources,
         diagnostics: Vec::new(),
     };
-    let scenario = build(&raw, merged, &mut check);
+    let scenario = build(&raw, merged, &mut check).map(|scenario| Scenario {
+        overrides: sources.overrides.clone(),
+        ..scenario
+    });
     // A default shared by several regimes is checked once per regime; say it once.
     let mut unique: Vec<Diagnostic> = Vec::new();
     for diagnostic in check.diagnostics.drain(..) {
@@ -228,6 +231,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         flows,
         hash,
         resolved: merged,
+        overrides: None,
     })
 }
 
