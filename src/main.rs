@@ -188,7 +188,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         PathsCsv::Never => false,
         PathsCsv::Auto => scenario.paths <= PATHS_CSV_AUTO_LIMIT,
     };
-    report::write_run(
+    let written = report::write_run(
         &out,
         &scenario,
         &model,
@@ -202,8 +202,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     .map_err(Failure::other)?;
 
     let mut stdout = std::io::stdout().lock();
-    let printed = report::print_summary(&mut stdout, &summary)
-        .and_then(|()| writeln!(stdout, "\nwrote {}", out.display()));
+    let printed = report::print_summary(&mut stdout, &summary).and_then(|()| {
+        writeln!(
+            stdout,
+            "\nwrote {} ({} charts and report.html in {:.2}s)",
+            out.display(),
+            written.charts,
+            written.report_seconds
+        )
+    });
     match printed {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
         _ => Ok(()),

@@ -1,0 +1,332 @@
+//! `report.html`: one self-contained page (charts inline as SVG, styles inline,
+//! no script, no font or image fetched) that opens in any browser and can be
+//! forwarded as it is. The markup is also well-formed XML, which keeps it easy
+//! to check mechanically.
+
+use std::fmt::Write;
+
+use super::charts::{percent, Chart};
+use super::key_numbers::KeyNumbers;
+use super::roles::display_name;
+use super::Summary;
+use crate::scenario::Scenario;
+
+const STYLE: &str = "
+body { margin: 0; background: #f6f6f4; color: #1a1a1a;
+  font: 16px/1.5 -apple-system, 'Segoe UI', 'DejaVu Sans', Helvetica, Arial, sans-serif; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 32px 64px; background: #fff; }
+h1 { font-size: 30px; margin: 8px 0 4px; }
+h2 { font-size: 22px; margin: 36px 0 8px; border-bottom: 2px solid #0072b2; padding-bottom: 4px; }
+p.description { font-size: 18px; color: #333; margin-top: 0; }
+table { border-collapse: collapse; margin: 8px 0 16px; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 12px; border-bottom: 1px solid #ddd; text-align: right; vertical-align: top; }
+th:first-child, td:first-child { text-align: left; }
+td.key, td.value { text-align: left; font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 14px; }
+thead th { border-bottom: 2px solid #999; }
+.note { color: #555; font-size: 14px; }
+figure { margin: 24px 0; }
+figure svg { width: 100%; height: auto; display: block; }
+figcaption { margin-top: 6px; font-size: 15px; color: #333; }
+nav ul { columns: 2; padding-left: 20px; }
+dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; }
+dl.meta dt { color: #555; }
+dl.meta dd { margin: 0; font-variant-numeric: tabular-nums; }
+";
+
+/// Escapes text for HTML (and XML) content and attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A page under construction.
+pub struct Page {
+    body: String,
+    title: String,
+}
+
+impl Page {
+    pub fn new(title: &str) -> Page {
+        Page {
+            body: String::new(),
+            title: title.to_string(),
+        }
+    }
+
+    /// Appends markup the caller has escaped.
+    pub fn push(&mut self, html: &str) {
+        self.body.push_str(html);
+    }
+
+    pub fn heading(&mut self, level: u8, id: &str, text: &str) {
+        let _ = writeln!(
+            self.body,
+            "<h{level} id=\"{}\">{}</h{level}>",
+            escape(id),
+            escape(text)
+        );
+    }
+
+    pub fn paragraph(&mut self, class: &str, text: &str) {
+        let _ = writeln!(self.body, "<p class=\"{class}\">{}</p>", escape(text));
+    }
+
+    /// A table of text cells; the first row is the header.
+    pub fn table(&mut self, class: &str, header: &[String], rows: &[Vec<String>]) {
+        let _ = writeln!(self.body, "<table class=\"{class}\"><thead><tr>");
+        for cell in header {
+            let _ = write!(self.body, "<th>{}</th>", escape(cell));
+        }
+        self.body.push_str("</tr></thead><tbody>\n");
+        for row in rows {
+            self.body.push_str("<tr>");
+            for cell in row {
+                let _ = write!(self.body, "<td>{}</td>", escape(cell));
+            }
+            self.body.push_str("</tr>\n");
+        }
+        self.body.push_str("</tbody></table>\n");
+    }
+
+    /// A list of links to the chart sections, then every chart under its section.
+    pub fn charts(&mut self, charts: &[Chart]) {
+        let mut sections: Vec<&str> = Vec::new();
+        for chart in charts {
+            if !sections.contains(&chart.section) {
+                sections.push(chart.section);
+            }
+        }
+        if sections.is_empty() {
+            return;
+        }
+        self.push("<nav><h2 id=\"charts\">Charts</h2><ul>\n");
+        for section in &sections {
+            let _ = writeln!(
+                self.body,
+                "<li><a href=\"#{}\">{}</a></li>",
+                section_id(section),
+                escape(section)
+            );
+        }
+        self.push("</ul></nav>\n");
+        for section in sections {
+            self.heading(2, &section_id(section), section);
+            for chart in charts.iter().filter(|c| c.section == section) {
+                self.figure(chart);
+            }
+        }
+    }
+
+    fn figure(&mut self, chart: &Chart) {
+        let svg = chart.svg.trim().replacen(
+            "<svg ",
+            &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(&chart.title)),
+            1,
+        );
+        let _ = writeln!(
+            self.body,
+            "<figure id=\"{}\">\n{svg}\n<figcaption><strong>{}.</strong> {} <span class=\"note\">(charts/{}.png, .svg)</span></figcaption>\n</figure>",
+            escape(&chart.name),
+            escape(&chart.title),
+            escape(&chart.caption),
+            escape(&chart.name),
+        );
+    }
+
+    pub fn finish(self) -> String {
+        format!(
+            "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<meta name=\"generator\" content=\"stormglass {}\"/>\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{}</main>\n</body>\n</html>\n",
+            crate::VERSION,
+            escape(&self.title),
+            self.body
+        )
+    }
+}
+
+fn section_id(section: &str) -> String {
+    section
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// A probability with its 95% sampling interval half-width, in percent.
+fn probability(p: Option<f64>, paths: u64) -> String {
+    match p {
+        Some(p) if paths > 0 => {
+            let half = 1.96 * (p * (1.0 - p) / paths as f64).sqrt();
+            format!("{:.1}% ± {:.1}", p * 100.0, half * 100.0)
+        }
+        _ => "n/a".into(),
+    }
+}
+
+/// The key numbers of one or more runs, one column each: `(label, paths, numbers)`.
+pub fn key_numbers(page: &mut Page, runs: &[(String, u64, &KeyNumbers)]) {
+    let Some((_, _, first)) = runs.first() else {
+        return;
+    };
+    let equity = display_name(&first.equity);
+    let dollar = display_name(&first.dollar);
+    let mut header = vec!["probability over the horizon".to_string()];
+    header.extend(runs.iter().map(|(label, _, _)| label.clone()));
+    let row = |what: String, pick: &dyn Fn(&KeyNumbers) -> Option<f64>| {
+        let mut cells = vec![what];
+        cells.extend(
+            runs.iter()
+                .map(|(_, paths, k)| probability(pick(k), *paths)),
+        );
+        cells
+    };
+    let rows = vec![
+        row(
+            format!(
+                "{equity} falls {:.0}% or more from a peak",
+                first.equity_drawdown_threshold * 100.0
+            ),
+            &|k| k.p_equity_drawdown,
+        ),
+        row(
+            format!(
+                "{dollar} ends {:.0}% or more lower",
+                first.dollar_fall_threshold * 100.0
+            ),
+            &|k| k.p_dollar_fall,
+        ),
+        row("both on the same path".into(), &|k| k.p_joint_selloff),
+    ];
+    page.table("key-numbers", &header, &rows);
+
+    let mut assets: Vec<&str> = Vec::new();
+    for (_, _, k) in runs {
+        for t in &k.tail_risk {
+            if !assets.contains(&t.asset.as_str()) {
+                assets.push(&t.asset);
+            }
+        }
+    }
+    if assets.is_empty() {
+        return;
+    }
+    let mut header = vec!["loss over the horizon".to_string()];
+    let mut rows = Vec::new();
+    for (label, _, _) in runs {
+        for measure in ["VaR 95%", "ES 95%", "VaR 99%", "ES 99%"] {
+            header.push(if runs.len() > 1 {
+                format!("{label}: {measure}")
+            } else {
+                measure.to_string()
+            });
+        }
+    }
+    for asset in assets {
+        let mut cells = vec![display_name(asset).to_string()];
+        for (_, _, k) in runs {
+            let tail = k.tail_risk.iter().find(|t| t.asset == asset);
+            for level in 0..2 {
+                let t = tail.and_then(|t| t.levels.get(level));
+                cells.push(t.map_or("n/a".into(), |t| percent(t.value_at_risk)));
+                cells.push(t.map_or("n/a".into(), |t| percent(t.expected_shortfall)));
+            }
+        }
+        rows.push(cells);
+    }
+    page.table("tail-risk", &header, &rows);
+    page.paragraph(
+        "note",
+        "Probabilities are shares of all simulated paths, with the half-width of their 95% sampling interval. VaR is the loss over the whole horizon exceeded on 5% (1%) of paths; ES the average loss on those paths.",
+    );
+}
+
+/// The run's report page.
+pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> String {
+    let info = &summary.scenario;
+    let mut page = Page::new(&format!("{}: Stormglass scenario report", info.name));
+    page.heading(1, "top", &info.name);
+    page.paragraph("description", &info.description);
+
+    page.heading(2, "key-numbers", "Key numbers");
+    key_numbers(
+        &mut page,
+        &[("this run".into(), summary.paths, &summary.key_numbers)],
+    );
+
+    page.heading(2, "parameters", "What this scenario changes");
+    match &scenario.overrides {
+        None => page.paragraph("note", "(none: this scenario extends no other file)"),
+        Some(overrides) => {
+            let parent = overrides.parent.file_name().map_or_else(
+                || overrides.parent.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            page.paragraph(
+                "note",
+                &format!("Keys set differently from {parent}, which it extends:"),
+            );
+            let rows: Vec<Vec<String>> = overrides
+                .changes
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.key.clone(),
+                        c.parent.clone().unwrap_or_else(|| "(not set)".into()),
+                        c.child.clone(),
+                    ]
+                })
+                .collect();
+            page.table(
+                "parameters",
+                &["key".into(), parent, info.name.clone()],
+                &rows,
+            );
+        }
+    }
+
+    page.heading(2, "run", "Run");
+    let mut meta = String::from("<dl class=\"meta\">\n");
+    let items = [
+        ("seed", summary.seed.to_string()),
+        ("paths", summary.paths.to_string()),
+        (
+            "horizon",
+            format!(
+                "{} to {} ({} trading days, {} calendar)",
+                info.start_date, info.end_date, summary.steps, info.calendar
+            ),
+        ),
+        ("scenario SHA-256", info.hash.clone()),
+        ("engine", format!("{} {}", summary.engine, summary.version)),
+        (
+            "run time",
+            format!(
+                "{:.2} s ({:.1}M path-steps/s), charts and page not included",
+                summary.wall_time_seconds,
+                summary.path_steps_per_second / 1e6
+            ),
+        ),
+    ];
+    for (term, value) in items {
+        let _ = writeln!(meta, "<dt>{}</dt><dd>{}</dd>", escape(term), escape(&value));
+    }
+    meta.push_str("</dl>\n");
+    page.push(&meta);
+
+    page.charts(charts);
+    page.finish()
+}
