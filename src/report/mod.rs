@@ -2,6 +2,7 @@
 //! written atomically into the run's folder.
 
 pub mod charts;
+pub mod compare;
 mod console;
 mod files;
 pub mod html;
