@@ -8,5 +8,6 @@ mod summary;
 pub use console::print_summary;
 pub use files::{write_run, OutputError, OutputOptions};
 pub use summary::{
-    AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, Summary, SCHEMA_VERSION,
+    AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, SignalSummary, SignalTarget,
+    Summary, SCHEMA_VERSION,
 };
