@@ -243,6 +243,26 @@ fn flows_are_checked() {
 }
 
 #[test]
+fn signals_are_checked() {
+    let text = message("signals.toml");
+    assert_contains(
+        &text,
+        &[
+            "signals.dollar",
+            "did you mean `fx`",
+            "signals.target_drawdown",
+            "valid: (0, 1)",
+            "signals.s1.implied_vol",
+            "must be an implied_vol asset",
+            "signals.s4.with.fx",
+            "valid: 1",
+            "signals.s5.events[0]",
+            "did you mean `shock`",
+        ],
+    );
+}
+
+#[test]
 fn rate_blocks_name_assets_of_the_right_process() {
     let text = message("rates.toml");
     assert_contains(

@@ -158,6 +158,8 @@ pub struct Model {
     pub correlation_pairs: Vec<(usize, usize)>,
     /// The cross-border flow loop, if the scenario has one.
     pub flows: Option<FlowModel>,
+    /// The early-warning signals the statistics evaluate on every path.
+    pub signals: Option<crate::scenario::Signals>,
     /// The rate blocks: policy rates with their rules, OU couplings, yields
     /// (with `(1 - e^{-kn})/(kn)` precomputed) and spreads.
     policies: Vec<(usize, PolicyRule)>,
@@ -440,6 +442,7 @@ impl Model {
             assets,
             correlation_pairs: scenario.correlation_pairs.clone(),
             flows: scenario.flows.map(|f| FlowModel::new(&f, dt)),
+            signals: scenario.signals.clone(),
             policies,
             pass_throughs,
             policy_errors,

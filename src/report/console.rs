@@ -64,5 +64,47 @@ pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> 
             )?;
         }
     }
+    if let Some(target) = &summary.signal_target {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "signals, judged by a {:.0}% {} drawdown within {} days (it happens on {:.1}% of paths)",
+            target.target_drawdown * 100.0,
+            target.equity,
+            target.within_days,
+            target.probability_of_drawdown * 100.0
+        )?;
+        writeln!(
+            out,
+            "{:<8} {:>10} {:>10} {:>12} {:>10} {:>10} {:>14}",
+            "signal", "P(fires)", "hit rate", "false alarm", "late", "coverage", "lead p50 days"
+        )?;
+        let percent = |v: f64| {
+            if v.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{:.1}%", v * 100.0)
+            }
+        };
+        for s in &summary.signals {
+            let lead = s.lead_time_years.percentile("p50")
+                * crate::scenario::calendar::TRADING_DAYS_PER_YEAR;
+            writeln!(
+                out,
+                "{:<8} {:>10} {:>10} {:>12} {:>10} {:>10} {:>14}",
+                s.name,
+                percent(s.probability_fired),
+                percent(s.hit_rate),
+                percent(s.false_alarm_rate),
+                percent(s.late_rate),
+                percent(s.coverage),
+                if lead.is_nan() {
+                    "-".to_string()
+                } else {
+                    format!("{lead:.0}")
+                },
+            )?;
+        }
+    }
     Ok(())
 }

@@ -13,6 +13,6 @@ mod summary;
 pub use console::print_summary;
 pub use files::{write_atomically, write_report, write_run, OutputError, OutputOptions, Written};
 pub use summary::{
-    AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, Summary, DRAWDOWN_QUANTILES,
-    SCHEMA_VERSION,
+    AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, SignalSummary, SignalTarget,
+    Summary, DRAWDOWN_QUANTILES, SCHEMA_VERSION,
 };

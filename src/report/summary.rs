@@ -7,7 +7,7 @@ use super::key_numbers::KeyNumbers;
 use crate::engine::Simulation;
 use crate::model::Model;
 use crate::scenario::Scenario;
-use crate::stats::{percentile_sorted, Distribution, ASSET_METRICS};
+use crate::stats::{percentile_sorted, Distribution, SignalOutcome, ASSET_METRICS};
 
 /// Quantiles of each max drawdown kept in the summary: 0%, 1%, ..., 100%.
 pub const DRAWDOWN_QUANTILES: usize = 101;
@@ -33,6 +33,49 @@ pub struct Summary {
     pub correlations: Vec<CorrelationSummary>,
     /// The report's headline figures (see `report::key_numbers`).
     pub key_numbers: KeyNumbers,
+    /// What the early-warning signals are judged against (absent without signals).
+    pub signal_target: Option<SignalTarget>,
+    pub signals: Vec<SignalSummary>,
+}
+
+/// The drawdown the signals should precede: the equity's fall from its running
+/// peak reaching `target_drawdown`, within `within_days` of a signal's first firing.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalTarget {
+    pub equity: String,
+    pub target_drawdown: f64,
+    pub within_days: usize,
+    /// Share of paths on which the drawdown happens at all (the base rate).
+    pub probability_of_drawdown: f64,
+    /// When it first happens, in years, over those paths.
+    pub drawdown_years: Distribution,
+}
+
+/// One signal's first firings, judged path by path (docs/MODEL.md, "Signals").
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalSummary {
+    pub name: String,
+    pub description: String,
+    /// Share of paths on which the signal fires at least once.
+    pub probability_fired: f64,
+    /// Time of the first firing, in years, over the paths where it fires.
+    pub first_firing_years: Distribution,
+    /// Paths by outcome of the first firing.
+    pub hits: u64,
+    pub false_alarms: u64,
+    pub late: u64,
+    /// Fired too close to the horizon's end to judge (excluded from the rates).
+    pub open: u64,
+    /// `hits / (hits + false_alarms + late)`: of the judged firings, the share the
+    /// target drawdown followed within the window.
+    pub hit_rate: f64,
+    pub false_alarm_rate: f64,
+    /// The share of judged firings that came after the drawdown had already happened.
+    pub late_rate: f64,
+    /// Of the paths with the target drawdown, the share the signal called in time.
+    pub coverage: f64,
+    /// From the first firing to the drawdown, in years, over the hits.
+    pub lead_time_years: Distribution,
 }
 
 /// The per-path realised correlation of the daily changes of two assets: over the
@@ -222,6 +265,70 @@ impl Summary {
                     .collect(),
             })
             .collect();
+        let (signal_target, signals) = match (&model.signals, layout.signal_start()) {
+            (Some(spec), Some(start)) => {
+                let drawdown = &distributions[start];
+                let target = SignalTarget {
+                    equity: model.assets[spec.equity].name.clone(),
+                    target_drawdown: spec.target_drawdown,
+                    within_days: spec.within_steps,
+                    probability_of_drawdown: drawdown.count as f64 / paths,
+                    drawdown_years: drawdown.clone(),
+                };
+                let rules = spec
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .map(|(r, rule)| {
+                        let first = &distributions[start + 1 + 3 * r];
+                        let lead = &distributions[start + 2 + 3 * r];
+                        let mut counts = [0u64; 5];
+                        for code in simulation
+                            .metrics
+                            .iter()
+                            .skip(start + 3 + 3 * r)
+                            .step_by(columns)
+                        {
+                            if let Some(outcome) = SignalOutcome::from_code(*code) {
+                                counts[outcome as usize] += 1;
+                            }
+                        }
+                        let hits = counts[SignalOutcome::Hit as usize];
+                        let false_alarms = counts[SignalOutcome::FalseAlarm as usize];
+                        let late = counts[SignalOutcome::Late as usize];
+                        let judged = (hits + false_alarms + late) as f64;
+                        let share = |n: u64| {
+                            if judged > 0.0 {
+                                n as f64 / judged
+                            } else {
+                                f64::NAN
+                            }
+                        };
+                        SignalSummary {
+                            name: rule.name.to_string(),
+                            description: rule.description.to_string(),
+                            probability_fired: first.count as f64 / paths,
+                            first_firing_years: first.clone(),
+                            hits,
+                            false_alarms,
+                            late,
+                            open: counts[SignalOutcome::Open as usize],
+                            hit_rate: share(hits),
+                            false_alarm_rate: share(false_alarms),
+                            late_rate: share(late),
+                            coverage: if drawdown.count > 0 {
+                                hits as f64 / drawdown.count as f64
+                            } else {
+                                f64::NAN
+                            },
+                            lead_time_years: lead.clone(),
+                        }
+                    })
+                    .collect();
+                (Some(target), rules)
+            }
+            _ => (None, Vec::new()),
+        };
         let seconds = simulation.wall_time.as_secs_f64();
         Summary {
             schema_version: SCHEMA_VERSION,
@@ -257,6 +364,8 @@ impl Summary {
             events,
             correlations,
             key_numbers: KeyNumbers::new(model, simulation),
+            signal_target,
+            signals,
         }
     }
 }

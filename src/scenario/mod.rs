@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod error;
 pub mod load;
 pub mod raw;
+mod signals;
 mod validate;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use nalgebra::DMatrix;
 
 pub use error::{Diagnostic, ScenarioError};
 pub use raw::{CalendarKind, ProcessKind};
+pub use signals::{SignalKind, SignalRule, Signals, SIGNAL_DESCRIPTIONS};
 
 /// Default number of paths when the scenario does not set `scenario.paths`.
 pub const DEFAULT_PATHS: u64 = 10_000;
@@ -56,6 +58,8 @@ pub struct Scenario {
     /// Asset pairs whose realised correlation every path reports.
     pub correlation_pairs: Vec<(usize, usize)>,
     pub flows: Option<Flows>,
+    /// The early-warning signals every path evaluates.
+    pub signals: Option<Signals>,
     /// SHA-256 of the fully resolved scenario (after `extends`), hex.
     pub hash: String,
     /// The fully resolved scenario as TOML.

@@ -25,6 +25,7 @@ pub struct RawScenario {
     #[serde(default)]
     pub statistics: RawStatistics,
     pub flows: Option<RawFlows>,
+    pub signals: Option<RawSignals>,
 }
 
 /// Cross-border flows: foreign investors' trailing own-currency return on US
@@ -358,4 +359,64 @@ pub struct RawAdjustment {
     pub jump_intensity_scale: Option<f64>,
     #[serde(default)]
     pub mean_shift: f64,
+}
+
+/// The early-warning signals S1..S5: what they watch and how a firing is judged.
+/// Each `sN` table switches its signal on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignals {
+    pub equity: String,
+    pub dollar: String,
+    pub target_drawdown: Option<f64>,
+    pub within_days: Option<u32>,
+    pub s1: Option<RawSignal1>,
+    pub s2: Option<RawSignal2>,
+    pub s3: Option<RawSignal3>,
+    pub s4: Option<RawSignal4>,
+    pub s5: Option<RawSignal5>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignal1 {
+    pub implied_vol: String,
+    pub window_days: Option<u32>,
+    pub dollar_fall: Option<f64>,
+    pub vol_rise: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignal2 {
+    pub window_days: Option<u32>,
+    pub skew: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignal3 {
+    pub window_days: Option<u32>,
+    pub dollar_fall: Option<f64>,
+    pub equity_fall: Option<f64>,
+    pub leader: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignal4 {
+    pub window_days: Option<u32>,
+    pub correlation: Option<f64>,
+    /// Asset name → orientation (+1: moves with the equity in a US sell-off; -1:
+    /// against it).
+    pub with: IndexMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignal5 {
+    pub events: Vec<String>,
+    pub within_days: Option<u32>,
+    pub dollar_fall: Option<f64>,
+    pub equity_fall: Option<f64>,
 }

@@ -18,6 +18,8 @@ use super::raw::{
 };
 use super::*;
 
+mod signals;
+
 /// Symmetry and unit-diagonal tolerance of correlation matrices.
 const CORRELATION_TOLERANCE: f64 = 1e-9;
 /// Smallest eigenvalue still accepted as positive semi-definite (rounding of the input).
@@ -206,6 +208,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     let events = build_events(raw, &dates, &regime_names, &asset_names, &assets, check);
     check_exit_probabilities(&regimes, &events, &state_terms, dt, check);
     let correlation_pairs = build_correlation_pairs(raw, &asset_names, check);
+    let signals = signals::build_signals(raw, &asset_names, &assets, &events, check);
 
     let hash = {
         let canonical = toml::to_string(&merged).unwrap_or_default();
@@ -229,6 +232,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         events,
         correlation_pairs,
         flows,
+        signals,
         hash,
         resolved: merged,
         overrides: None,

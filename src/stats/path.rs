@@ -1,6 +1,7 @@
 //! Per-path summaries, kept while the path streams past: nothing of the path itself
 //! is stored.
 
+use super::signals::{signal_columns, SignalTracker};
 use crate::model::{AssetModel, Lanes, Model};
 use crate::scenario::ProcessKind;
 
@@ -15,7 +16,10 @@ pub struct MetricLayout {
     heston: Vec<usize>,
     regimes: usize,
     events: usize,
-    flows: bool,
+    /// The first of the flow loop's two columns, when the scenario has flows.
+    flow_start: Option<usize>,
+    /// The first signal column, when the scenario has signals.
+    signal_start: Option<usize>,
 }
 
 /// The figures kept for every asset, in column order.
@@ -61,14 +65,20 @@ impl MetricLayout {
                 names.push(format!("{pair}.{regime}"));
             }
         }
-        let flows = model.flows.is_some();
-        if flows {
+        let flow_start = model.flows.is_some().then(|| {
             names.push("flows.max_pressure".to_string());
             names.push("flows.pressure_share".to_string());
-        }
+            names.len() - 2
+        });
+        let signal_start = model.signals.as_ref().map(|signals| {
+            let start = names.len();
+            names.extend(signal_columns(signals));
+            start
+        });
         MetricLayout {
             names,
-            flows,
+            flow_start,
+            signal_start,
             assets: model.assets.len(),
             heston,
             regimes: model.regime_names.len(),
@@ -104,8 +114,13 @@ impl MetricLayout {
     /// The flow loop's two columns (maximum pressure, share of steps under
     /// pressure), when the scenario has flows.
     pub fn flow_columns(&self) -> Option<(usize, usize)> {
-        self.flows
-            .then(|| (self.names.len() - 2, self.names.len() - 1))
+        self.flow_start.map(|c| (c, c + 1))
+    }
+
+    /// The first signal column (`signal.drawdown_years`), when the scenario has
+    /// signals.
+    pub fn signal_start(&self) -> Option<usize> {
+        self.signal_start
     }
 
     pub fn column(&self, name: &str) -> Option<usize> {
@@ -144,6 +159,7 @@ pub struct PathSummary {
     max_pressure: Vec<f64>,
     pressure_steps: Vec<u32>,
     flows: bool,
+    signals: Option<SignalTracker>,
 }
 
 /// The sample correlation from a count and the five sums (NaN below three
@@ -182,6 +198,10 @@ impl PathSummary {
             max_pressure: vec![0.0; count],
             pressure_steps: vec![0; count],
             flows: model.flows.is_some(),
+            signals: model
+                .signals
+                .as_ref()
+                .map(|spec| SignalTracker::new(spec, count)),
         }
     }
 
@@ -205,6 +225,9 @@ impl PathSummary {
         self.co_moments.iter_mut().for_each(|v| *v = 0.0);
         self.max_pressure.iter_mut().for_each(|v| *v = 0.0);
         self.pressure_steps.iter_mut().for_each(|v| *v = 0);
+        if let Some(signals) = &mut self.signals {
+            signals.start(lanes);
+        }
     }
 
     /// Records step `t` after the model has taken it.
@@ -249,6 +272,9 @@ impl PathSummary {
             };
         }
         self.steps += 1;
+        if let Some(signals) = &mut self.signals {
+            signals.push(lanes, t);
+        }
         if self.flows {
             for (lane, &pressure) in lanes.pressure.iter().enumerate() {
                 if pressure > 0.0 {
@@ -339,6 +365,9 @@ impl PathSummary {
                 row[max_column] = self.max_pressure[lane] as f32;
                 row[share_column] = (self.pressure_steps[lane] as f64 / n) as f32;
             }
+        }
+        if let (Some(signals), Some(start)) = (&self.signals, layout.signal_start) {
+            signals.finish(model.dt, start, columns, rows);
         }
     }
 }
