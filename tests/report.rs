@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The charts a run of the default scenario draws.
-const DEFAULT_CHARTS: [&str; 17] = [
+const DEFAULT_CHARTS: [&str; 19] = [
     "fan_spx",
     "fan_dxy",
     "fan_gold",
@@ -27,6 +27,8 @@ const DEFAULT_CHARTS: [&str; 17] = [
     "first_entry_sell_america",
     "correlation_by_regime",
     "foreign_investor",
+    "signal_firing",
+    "signal_lead_time",
 ];
 
 /// Runs the binary, panicking with its stderr on failure.
@@ -141,6 +143,7 @@ fn a_tiny_run_writes_the_whole_report() {
         "(none: this scenario extends no other file)",
         "scenario SHA-256",
         "20251128",
+        "median lead (days)",
     ] {
         assert!(page.contains(text), "the page lacks {text:?}");
     }

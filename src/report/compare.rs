@@ -302,6 +302,6 @@ fn comparison_page(runs: &[Compared], charts: &[charts::Chart]) -> String {
         "note",
         &format!("Stormglass versions: {}", versions.trim_end_matches("; ")),
     );
-    page.charts(charts);
+    page.charts(charts, &[]);
     page.finish()
 }

@@ -21,7 +21,8 @@ p.description { font-size: 18px; color: #333; margin-top: 0; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 12px; border-bottom: 1px solid #ddd; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
-td.key, td.value { text-align: left; font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 14px; }
+table.signals td:nth-child(2), table.runs td { text-align: left; }
+table.parameters td { text-align: left; font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 14px; }
 thead th { border-bottom: 2px solid #999; }
 .note { color: #555; font-size: 14px; }
 figure { margin: 24px 0; }
@@ -98,8 +99,9 @@ impl Page {
         self.body.push_str("</tbody></table>\n");
     }
 
-    /// A list of links to the chart sections, then every chart under its section.
-    pub fn charts(&mut self, charts: &[Chart]) {
+    /// A list of links to the chart sections, then every chart under its section,
+    /// after the section's introduction in `intros` (markup), if any.
+    pub fn charts(&mut self, charts: &[Chart], intros: &[(&str, String)]) {
         let mut sections: Vec<&str> = Vec::new();
         for chart in charts {
             if !sections.contains(&chart.section) {
@@ -121,6 +123,9 @@ impl Page {
         self.push("</ul></nav>\n");
         for section in sections {
             self.heading(2, &section_id(section), section);
+            for (_, intro) in intros.iter().filter(|(s, _)| *s == section) {
+                self.push(intro);
+            }
             for chart in charts.iter().filter(|c| c.section == section) {
                 self.figure(chart);
             }
@@ -327,6 +332,73 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
     meta.push_str("</dl>\n");
     page.push(&meta);
 
-    page.charts(charts);
+    let intros: Vec<(&str, String)> = signal_table(summary)
+        .map(|table| ("Signals", table))
+        .into_iter()
+        .collect();
+    page.charts(charts, &intros);
     page.finish()
+}
+
+/// The signals' hit-rate table, when the scenario has signals.
+fn signal_table(summary: &Summary) -> Option<String> {
+    let target = summary.signal_target.as_ref()?;
+    if summary.signals.is_empty() {
+        return None;
+    }
+    let rate = |v: f64| {
+        if v.is_nan() {
+            "n/a".to_string()
+        } else {
+            format!("{:.1}%", v * 100.0)
+        }
+    };
+    let mut page = Page::new("");
+    page.paragraph(
+        "note",
+        &format!(
+            "Each signal's first firing is judged against a {:.0}% {} drawdown within {} trading days, which happens on {} of paths. Hit, false-alarm and late rates are shares of the judged first firings (firings too close to the horizon's end to judge are left out); coverage is the share of drawdowns a signal called in time.",
+            target.target_drawdown * 100.0,
+            display_name(&target.equity),
+            target.within_days,
+            rate(target.probability_of_drawdown)
+        ),
+    );
+    let rows: Vec<Vec<String>> = summary
+        .signals
+        .iter()
+        .map(|s| {
+            let lead = s.lead_time_years.percentile("p50")
+                * crate::scenario::calendar::TRADING_DAYS_PER_YEAR;
+            vec![
+                s.name.to_uppercase(),
+                s.description.clone(),
+                rate(s.probability_fired),
+                rate(s.hit_rate),
+                rate(s.false_alarm_rate),
+                rate(s.late_rate),
+                rate(s.coverage),
+                if lead.is_nan() {
+                    "n/a".into()
+                } else {
+                    format!("{lead:.0}")
+                },
+            ]
+        })
+        .collect();
+    page.table(
+        "signals",
+        &[
+            "signal".into(),
+            "what it watches".into(),
+            "fires on".into(),
+            "hit rate".into(),
+            "false alarms".into(),
+            "late".into(),
+            "coverage".into(),
+            "median lead (days)".into(),
+        ],
+        &rows,
+    );
+    Some(page.body)
 }

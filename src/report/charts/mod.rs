@@ -14,6 +14,7 @@ mod foreign;
 mod histogram;
 mod regimes;
 mod sample;
+mod signals;
 mod volatility;
 
 use std::sync::Once;
@@ -211,6 +212,7 @@ pub fn run_charts(run: RunData<'_>) -> Result<Vec<Chart>, ChartError> {
     jobs.extend(regimes::jobs(run));
     jobs.extend(correlation::jobs(run));
     jobs.extend(foreign::jobs(run));
+    jobs.extend(signals::jobs(run));
     draw_all(jobs)
 }
 
