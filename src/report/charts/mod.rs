@@ -162,8 +162,11 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, png::Encod
         let mut encoder = png::Encoder::new(&mut bytes, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        // Flat colours and few of them: fast filtering compresses as well as the best.
+        // Measured on the default scenario's charts: fast deflate with adaptive
+        // filters gives files of about 150 KB in half the time of the default
+        // level (80 KB); without the filters, 220 KB.
         encoder.set_compression(png::Compression::Fast);
+        encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         let mut writer = encoder.write_header()?;
         writer.write_image_data(rgb)?;
     }
