@@ -121,7 +121,7 @@ impl Cdf {
             .x_labels(7)
             .y_labels(6)
             .max_light_lines(1)
-            .x_label_formatter(&|v: &f64| scale.change_label(*v))
+            .x_label_formatter(&|v: &f64| scale.change_tick(*v, hi - lo))
             .y_label_formatter(&|v: &f64| percent(*v))
             .x_desc(self.x_desc.as_str())
             .y_desc("share of paths at or below (%)")

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 
 use super::sample::padded;
 use super::{
-    colour, draw_legend, job, label_style, legend_box, legend_line, tick_style, with_title,
-    DrawResult, Figure, Job, Meta, RunData, Scale, HEIGHT, WIDTH,
+    colour, job, key_row, label_style, tick_style, with_title, DrawResult, Figure, Job, KeyMark,
+    Meta, RunData, Scale, HEIGHT, WIDTH,
 };
 use crate::report::roles::{self, display_name};
 
@@ -75,7 +75,18 @@ impl Figure for Fan {
     where
         DB::ErrorType: 'static,
     {
+        let blue = colour(0);
+        let grey = RGBColor(110, 110, 110);
         let area = with_title(root, &self.title)?;
+        let area = key_row(
+            &area,
+            &[
+                ("5th to 95th percentile", KeyMark::Fill(blue.mix(0.18))),
+                ("25th to 75th percentile", KeyMark::Fill(blue.mix(0.38))),
+                ("median", KeyMark::Line(colour(1).to_rgba(), 3)),
+                ("sample paths", KeyMark::Line(grey.to_rgba(), 1)),
+            ],
+        )?;
         let (Some(first), Some(last)) = (self.dates.first(), self.dates.last()) else {
             return Ok(());
         };
@@ -103,7 +114,7 @@ impl Figure for Fan {
             .x_labels(8)
             .y_labels(8)
             .x_label_formatter(&|d: &NaiveDate| d.format("%b %Y").to_string())
-            .y_label_formatter(&|v: &f64| scale.level_label(*v))
+            .y_label_formatter(&|v: &f64| scale.level_tick(*v, hi - lo))
             .x_desc("date")
             .y_desc(format!("level ({})", self.unit))
             .label_style(tick_style())
@@ -112,7 +123,6 @@ impl Figure for Fan {
             .light_line_style(BLACK.mix(0.04))
             .bold_line_style(BLACK.mix(0.12))
             .draw()?;
-        let blue = colour(0);
         let band = |i: usize, j: usize| -> Vec<(NaiveDate, f64)> {
             let upper = self.dates.iter().zip(&self.bands).map(|(d, b)| (*d, b[j]));
             let lower = self
@@ -123,39 +133,24 @@ impl Figure for Fan {
                 .map(|(d, b)| (*d, b[i]));
             upper.chain(lower).collect()
         };
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                band(0, 4),
-                blue.mix(0.18).filled(),
-            )))?
-            .label("5th to 95th percentile")
-            .legend(legend_box(blue.mix(0.18)));
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                band(1, 3),
-                blue.mix(0.38).filled(),
-            )))?
-            .label("25th to 75th percentile")
-            .legend(legend_box(blue.mix(0.38)));
-        for (i, path) in self.samples.iter().enumerate() {
-            let series = chart.draw_series(LineSeries::new(
+        chart.draw_series(std::iter::once(Polygon::new(
+            band(0, 4),
+            blue.mix(0.18).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Polygon::new(
+            band(1, 3),
+            blue.mix(0.38).filled(),
+        )))?;
+        for path in &self.samples {
+            chart.draw_series(LineSeries::new(
                 self.dates.iter().copied().zip(path.iter().copied()),
                 colour(6).mix(0.45).stroke_width(1),
             ))?;
-            if i == 0 {
-                series
-                    .label("sample paths")
-                    .legend(legend_line(RGBColor(110, 110, 110), 1));
-            }
         }
-        chart
-            .draw_series(LineSeries::new(
-                self.dates.iter().zip(&self.bands).map(|(d, b)| (*d, b[2])),
-                colour(1).stroke_width(3),
-            ))?
-            .label("median")
-            .legend(legend_line(colour(1), 3));
-        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        chart.draw_series(LineSeries::new(
+            self.dates.iter().zip(&self.bands).map(|(d, b)| (*d, b[2])),
+            colour(1).stroke_width(3),
+        ))?;
         Ok(())
     }
 }

@@ -65,7 +65,7 @@ impl Panel {
             .x_labels(7)
             .y_labels(6)
             .max_light_lines(1)
-            .x_label_formatter(&|v: &f64| scale.change_label(*v))
+            .x_label_formatter(&|v: &f64| scale.change_tick(*v, hi - lo))
             .y_label_formatter(&|v: &f64| percent(*v))
             .x_desc(self.x_desc.as_str())
             .y_desc(self.y_desc.as_str())

@@ -254,6 +254,23 @@ impl Scale {
         }
     }
 
+    /// Tick labels of an axis spanning `span`: percent with one decimal on every
+    /// tick when the axis spans less than 10 points, so ticks read alike.
+    pub fn level_tick(&self, value: f64, span: f64) -> String {
+        match self {
+            Scale::Decimal if span < 0.1 => format!("{:.1}%", value * 100.0),
+            _ => self.level_label(value),
+        }
+    }
+
+    /// As [`Scale::level_tick`], for changes.
+    pub fn change_tick(&self, value: f64, span: f64) -> String {
+        match self {
+            Scale::Fraction if span < 0.1 => format!("{:.1}%", value * 100.0),
+            _ => self.change_label(value),
+        }
+    }
+
     /// The unit of a change, for axis titles.
     pub fn change_unit(&self) -> String {
         match self {
@@ -333,4 +350,56 @@ pub fn legend_line(colour: RGBColor, width: u32) -> impl Fn((i32, i32)) -> PathE
 /// A small filled box of `colour` for a legend entry.
 pub fn legend_box(colour: RGBAColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
     move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], colour.filled())
+}
+
+/// How a key entry is marked.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyMark {
+    Fill(RGBAColor),
+    Line(RGBAColor, u32),
+}
+
+/// A key laid out in one row across the top of `area`, out of the data's way;
+/// returns the area below it.
+pub fn key_row<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    items: &[(&str, KeyMark)],
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    const ROW: u32 = 34;
+    let (row, rest) = area.split_vertically(ROW);
+    let style = tick_style();
+    let gap = 28;
+    let widths: Vec<i32> = items
+        .iter()
+        .map(|(label, _)| {
+            let (w, _) = row.estimate_text_size(label, &style).unwrap_or((0, 0));
+            30 + w as i32
+        })
+        .collect();
+    let total: i32 = widths.iter().sum::<i32>() + gap * (items.len() as i32 - 1).max(0);
+    let mut x = ((row.dim_in_pixel().0 as i32 - total) / 2).max(0);
+    let y = ROW as i32 / 2;
+    for ((label, mark), width) in items.iter().zip(widths) {
+        match mark {
+            KeyMark::Fill(c) => {
+                row.draw(&Rectangle::new([(x, y - 8), (x + 22, y + 8)], c.filled()))?;
+            }
+            KeyMark::Line(c, w) => {
+                row.draw(&PathElement::new(
+                    vec![(x, y), (x + 22, y)],
+                    c.stroke_width(*w),
+                ))?;
+            }
+        }
+        row.draw(&Text::new(
+            label.to_string(),
+            (x + 30, y),
+            style.pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Center,
+            )),
+        ))?;
+        x += width + gap;
+    }
+    Ok(rest)
 }
