@@ -399,3 +399,39 @@ fn report_renders_in_headless_chromium() {
         "{ink} of {total} pixels are not near white: the page did not render"
     );
 }
+
+#[test]
+fn the_report_table_chooses_the_assets_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/base.toml");
+    let file = dir.path().join("roles.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "extends = {:?}\n[scenario]\nname = \"roles\"\n[report]\nequity = \"eq\"\ndollar = \"fx\"\ncore_assets = [\"fx\", \"eq\"]\n",
+            base.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&[
+        "run",
+        &file.to_string_lossy(),
+        "--paths",
+        "200",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    let figures = figures(&std::fs::read_to_string(out.join("report.html")).unwrap());
+    let ids: Vec<&str> = figures.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert!(
+        ids.starts_with(&["fan_fx", "fan_eq", "drawdown_fx", "drawdown_eq"]),
+        "{ids:?}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let key = &summary["key_numbers"];
+    assert_eq!(key["equity"], "eq");
+    assert!(key["p_joint_selloff"].is_number(), "{key}");
+    assert_eq!(key["tail_risk"][0]["asset"], "fx");
+}

@@ -12,7 +12,6 @@ use super::charts::{self, drawdown_cdf_overlay, Scale};
 use super::files::{write_atomically, write_report, OutputError, Written};
 use super::html::{self, Page};
 use super::key_numbers::KeyNumbers;
-use super::roles;
 use super::Summary;
 
 /// One run in a comparison.
@@ -226,14 +225,22 @@ pub fn write_comparison(
 }
 
 fn drawdown_jobs(runs: &[Compared]) -> Vec<charts::Job<'static>> {
-    roles::CORE_ASSETS
-        .iter()
+    let mut assets: Vec<&str> = Vec::new();
+    for run in runs {
+        for asset in &run.key_numbers.core_assets {
+            if !assets.contains(&asset.as_str()) {
+                assets.push(asset);
+            }
+        }
+    }
+    assets
+        .into_iter()
         .filter_map(|asset| {
             let mut scale = None;
             let curves: Vec<(String, Vec<f64>)> = runs
                 .iter()
                 .filter_map(|run| {
-                    let d = run.drawdowns.iter().find(|d| d.name == *asset)?;
+                    let d = run.drawdowns.iter().find(|d| d.name == asset)?;
                     let q: Vec<f64> = d.max_drawdown_quantiles.clone();
                     if q.len() < 2 || q.iter().any(|v| !v.is_finite()) {
                         return None;

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::roles;
 use crate::engine::Simulation;
 use crate::model::Model;
+use crate::scenario::ReportRoles;
 use crate::stats::TailRisk;
 
 /// A fall of the equity index from a running peak at least this large counts.
@@ -28,6 +28,8 @@ pub struct KeyNumbers {
     pub p_dollar_fall: Option<f64>,
     /// Both on the same path.
     pub p_joint_selloff: Option<f64>,
+    /// The report's core assets (`[report] core_assets`).
+    pub core_assets: Vec<String>,
     /// Per core log-price asset, of the loss `-terminal_return` (see `stats::TailRisk`).
     pub tail_risk: Vec<AssetTailRisk>,
 }
@@ -40,10 +42,10 @@ pub struct AssetTailRisk {
 }
 
 impl KeyNumbers {
-    pub fn new(model: &Model, simulation: &Simulation) -> KeyNumbers {
+    pub fn new(roles: &ReportRoles, model: &Model, simulation: &Simulation) -> KeyNumbers {
         let column = |name: &str| -> Option<Vec<f32>> { Some(simulation.column(name)?.collect()) };
-        let drawdowns = column(&format!("{}.max_drawdown", roles::EQUITY));
-        let dollar = column(&format!("{}.terminal_return", roles::DOLLAR));
+        let drawdowns = column(&format!("{}.max_drawdown", roles.equity));
+        let dollar = column(&format!("{}.terminal_return", roles.dollar));
         let paths = simulation.paths as f64;
         let share = |hits: usize| hits as f64 / paths;
         let equity_hit = |d: f32| f64::from(d) >= EQUITY_DRAWDOWN;
@@ -62,7 +64,8 @@ impl KeyNumbers {
                     .count(),
             )
         });
-        let tail_risk = roles::CORE_ASSETS
+        let tail_risk = roles
+            .core_assets
             .iter()
             .filter(|name| model.assets.iter().any(|a| a.name == **name && a.is_log))
             .filter_map(|name| {
@@ -82,8 +85,9 @@ impl KeyNumbers {
             })
             .collect();
         KeyNumbers {
-            equity: roles::EQUITY.to_string(),
-            dollar: roles::DOLLAR.to_string(),
+            equity: roles.equity.clone(),
+            dollar: roles.dollar.clone(),
+            core_assets: roles.core_assets.clone(),
             equity_drawdown_threshold: EQUITY_DRAWDOWN,
             dollar_fall_threshold: DOLLAR_FALL,
             p_equity_drawdown,

@@ -363,7 +363,7 @@ impl Summary {
             },
             events,
             correlations,
-            key_numbers: KeyNumbers::new(model, simulation),
+            key_numbers: KeyNumbers::new(&scenario.report, model, simulation),
             signal_target,
             signals,
         }

@@ -26,6 +26,29 @@ pub struct RawScenario {
     pub statistics: RawStatistics,
     pub flows: Option<RawFlows>,
     pub signals: Option<RawSignals>,
+    #[serde(default)]
+    pub report: RawReport,
+}
+
+/// Which assets and regime the report's headline numbers and charts are about;
+/// each key left out takes the bundled scenarios' name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    pub equity: Option<String>,
+    pub dollar: Option<String>,
+    pub core_assets: Option<Vec<String>>,
+    pub stress_regime: Option<String>,
+    pub foreign_views: Option<Vec<RawForeignView>>,
+}
+
+/// The equity as an investor in `currency` sees it, unhedged and hedged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForeignView {
+    pub currency: String,
+    pub unhedged: String,
+    pub hedged: String,
 }
 
 /// Cross-border flows: foreign investors' trailing own-currency return on US

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::histogram::{grid, rows, Marker, Panel, Series};
 use super::{colour, job, with_title, DrawResult, Figure, Job, Meta, RunData, Scale, WIDTH};
-use crate::report::roles::{self, display_name};
+use crate::report::roles::display_name;
 
 const BINS: usize = 40;
 const COLUMNS: usize = 3;
@@ -18,7 +18,8 @@ struct Correlation {
 }
 
 pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
-    let pair = format!("corr.{}.{}", roles::EQUITY, roles::DOLLAR);
+    let roles = &run.scenario.report;
+    let pair = format!("corr.{}.{}", roles.equity, roles.dollar);
     let mut columns = vec![("whole path".to_string(), pair.clone())];
     for regime in &run.model.regime_names {
         columns.push((regime.clone(), format!("{pair}.{regime}")));
@@ -62,7 +63,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
     if panels.len() < 2 {
         return Vec::new();
     }
-    let (equity, dollar) = (display_name(roles::EQUITY), display_name(roles::DOLLAR));
+    let (equity, dollar) = (display_name(&roles.equity), display_name(&roles.dollar));
     let height = 70 + PANEL_HEIGHT * rows(panels.len(), COLUMNS);
     let title = format!("{equity} and {dollar}: realised correlation by regime");
     let meta = Meta {

@@ -11,7 +11,7 @@ use super::{
     colour, draw_legend, job, label_style, legend_line, percent, tick_style, with_title,
     DrawResult, Figure, Job, Meta, RunData, Scale, HEIGHT, WIDTH,
 };
-use crate::report::roles::{self, display_name};
+use crate::report::roles::display_name;
 
 const BINS: usize = 50;
 /// Points of the CDF curve drawn from a run's sorted values.
@@ -36,7 +36,9 @@ pub struct Cdf {
 }
 
 pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
-    roles::CORE_ASSETS
+    run.scenario
+        .report
+        .core_assets
         .iter()
         .filter_map(|name| {
             let a = run.asset_index(name)?;

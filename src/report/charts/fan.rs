@@ -10,7 +10,7 @@ use super::{
     colour, job, key_row, label_style, tick_style, with_title, DrawResult, Figure, Job, KeyMark,
     Meta, RunData, Scale, HEIGHT, WIDTH,
 };
-use crate::report::roles::{self, display_name};
+use crate::report::roles::display_name;
 
 /// Sample paths drawn over the bands.
 const SAMPLE_PATHS: usize = 5;
@@ -27,7 +27,9 @@ struct Fan {
 }
 
 pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
-    roles::CORE_ASSETS
+    run.scenario
+        .report
+        .core_assets
         .iter()
         .filter_map(|name| run.asset_index(name))
         .map(|a| {

@@ -9,7 +9,7 @@ use super::sample::padded;
 use super::{
     colour, job, with_title, DrawResult, Figure, Job, Meta, RunData, Scale, HEIGHT, WIDTH,
 };
-use crate::report::roles::{self, display_name};
+use crate::report::roles::display_name;
 
 const BINS: usize = 50;
 
@@ -20,16 +20,18 @@ struct Foreign {
 
 pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
     let returns = |asset: &str| run.sample(&format!("{asset}.terminal_return"));
-    let Some(home) = returns(roles::EQUITY) else {
+    let roles = &run.scenario.report;
+    let Some(home) = returns(&roles.equity) else {
         return Vec::new();
     };
-    let equity = display_name(roles::EQUITY);
+    let equity = display_name(&roles.equity);
     let mut medians = Vec::new();
-    let panels: Vec<Panel> = roles::FOREIGN_VIEWS
+    let panels: Vec<Panel> = roles
+        .foreign_views
         .iter()
         .filter_map(|view| {
-            let unhedged = returns(view.unhedged)?;
-            let hedged = returns(view.hedged)?;
+            let unhedged = returns(&view.unhedged)?;
+            let hedged = returns(&view.hedged)?;
             let samples = [
                 ("in USD".to_string(), &home),
                 (format!("in {}, unhedged", view.currency), &unhedged),
@@ -44,7 +46,11 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
                 .map(|(_, s)| s.quantile(0.995))
                 .fold(f64::NEG_INFINITY, f64::max);
             let (lo, hi) = padded(lo, hi);
-            medians.push((view.currency, unhedged.quantile(0.5), hedged.quantile(0.5)));
+            medians.push((
+                view.currency.as_str(),
+                unhedged.quantile(0.5),
+                hedged.quantile(0.5),
+            ));
             Some(Panel {
                 title: format!("an investor in {}", view.currency),
                 x_desc: "return over the horizon (%)".into(),

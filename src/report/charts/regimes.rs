@@ -10,7 +10,6 @@ use super::{
     colour, draw_legend, job, label_style, legend_box, percent, tick_style, with_title, DrawResult,
     Figure, Job, Meta, RunData, HEIGHT, WIDTH,
 };
-use crate::report::roles;
 use crate::scenario::calendar::TRADING_DAYS_PER_YEAR;
 
 /// Width of the regime key beside the occupancy chart, in pixels.
@@ -59,7 +58,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
         },
     ));
 
-    let stress = roles::STRESS_REGIME;
+    let stress = run.scenario.report.stress_regime.as_str();
     let Some(r) = run.model.regime_names.iter().position(|n| n == stress) else {
         return jobs;
     };

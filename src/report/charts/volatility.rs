@@ -5,7 +5,7 @@ use plotters::prelude::*;
 
 use super::histogram::{grid, rows, Marker, Panel, Series};
 use super::{colour, job, with_title, DrawResult, Figure, Job, Meta, RunData, Scale, WIDTH};
-use crate::report::roles::{self, display_name};
+use crate::report::roles::display_name;
 
 const BINS: usize = 40;
 const COLUMNS: usize = 3;
@@ -17,7 +17,10 @@ struct Volatility {
 }
 
 pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
-    let panels: Vec<Panel> = roles::CORE_ASSETS
+    let panels: Vec<Panel> = run
+        .scenario
+        .report
+        .core_assets
         .iter()
         .filter_map(|name| {
             let a = run.asset_index(name)?;
