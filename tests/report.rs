@@ -214,6 +214,10 @@ fn a_single_asset_scenario_gets_a_shorter_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = tiny_run("gbm", dir.path(), "gbm");
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        page.contains("Not in this scenario, so left out of this report: dxy, gold"),
+        "the page says what it leaves out"
+    );
     let figures = figures(&page);
     assert!(
         figures.len() < DEFAULT_CHARTS.len(),

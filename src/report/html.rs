@@ -21,7 +21,7 @@ p.description { font-size: 18px; color: #333; margin-top: 0; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 12px; border-bottom: 1px solid #ddd; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
-table.signals td:nth-child(2), table.runs td { text-align: left; }
+table.signals td:nth-child(2), table.runs td, table.runs th { text-align: left; }
 table.parameters td { text-align: left; font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 14px; }
 thead th { border-bottom: 2px solid #999; }
 .note { color: #555; font-size: 14px; }
@@ -191,12 +191,21 @@ pub fn key_numbers(page: &mut Page, runs: &[(String, u64, &KeyNumbers)]) {
     let dollar = display_name(&first.dollar);
     let mut header = vec!["probability over the horizon".to_string()];
     header.extend(runs.iter().map(|(label, _, _)| label.clone()));
+    if runs.len() == 2 {
+        header.push("difference".into());
+    }
     let row = |what: String, pick: &dyn Fn(&KeyNumbers) -> Option<f64>| {
         let mut cells = vec![what];
         cells.extend(
             runs.iter()
                 .map(|(_, paths, k)| probability(pick(k), *paths)),
         );
+        if let [(_, _, a), (_, _, b)] = runs {
+            cells.push(match (pick(a), pick(b)) {
+                (Some(a), Some(b)) => format!("{:+.1} pp", (a - b) * 100.0),
+                _ => "n/a".into(),
+            });
+        }
         cells
     };
     let rows = vec![
@@ -229,29 +238,64 @@ pub fn key_numbers(page: &mut Page, runs: &[(String, u64, &KeyNumbers)]) {
     if assets.is_empty() {
         return;
     }
-    let mut header = vec!["loss over the horizon".to_string()];
+    // A figure of run `k`: VaR (`shortfall = false`) or ES at level 0 (95%) or 1 (99%).
+    let figure = |k: &KeyNumbers, asset: &str, level: usize, shortfall: bool| {
+        let t = k
+            .tail_risk
+            .iter()
+            .find(|t| t.asset == asset)
+            .and_then(|t| t.levels.get(level))?;
+        Some(if shortfall {
+            t.expected_shortfall
+        } else {
+            t.value_at_risk
+        })
+    };
+    let measures = [
+        ("VaR 95%", 0, false),
+        ("ES 95%", 0, true),
+        ("VaR 99%", 1, false),
+        ("ES 99%", 1, true),
+    ];
+    let cell = |v: Option<f64>| v.map_or("n/a".to_string(), percent);
     let mut rows = Vec::new();
-    for (label, _, _) in runs {
-        for measure in ["VaR 95%", "ES 95%", "VaR 99%", "ES 99%"] {
-            header.push(if runs.len() > 1 {
-                format!("{label}: {measure}")
-            } else {
-                measure.to_string()
-            });
+    let header = if runs.len() == 1 {
+        // One run: assets down, measures across.
+        for asset in &assets {
+            let mut cells = vec![display_name(asset).to_string()];
+            for (_, level, shortfall) in measures {
+                cells.push(cell(figure(first, asset, level, shortfall)));
+            }
+            rows.push(cells);
         }
-    }
-    for asset in assets {
-        let mut cells = vec![display_name(asset).to_string()];
-        for (_, _, k) in runs {
-            let tail = k.tail_risk.iter().find(|t| t.asset == asset);
-            for level in 0..2 {
-                let t = tail.and_then(|t| t.levels.get(level));
-                cells.push(t.map_or("n/a".into(), |t| percent(t.value_at_risk)));
-                cells.push(t.map_or("n/a".into(), |t| percent(t.expected_shortfall)));
+        let mut header = vec!["loss over the horizon".to_string()];
+        header.extend(measures.iter().map(|(name, _, _)| name.to_string()));
+        header
+    } else {
+        // Several runs: one column each, as in the table above.
+        for asset in &assets {
+            for (name, level, shortfall) in measures {
+                let mut cells = vec![format!("{} {name}", display_name(asset))];
+                let values: Vec<Option<f64>> = runs
+                    .iter()
+                    .map(|(_, _, k)| figure(k, asset, level, shortfall))
+                    .collect();
+                cells.extend(values.iter().map(|v| cell(*v)));
+                if let [Some(a), Some(b)] = values[..] {
+                    cells.push(format!("{:+.1} pp", (a - b) * 100.0));
+                } else if runs.len() == 2 {
+                    cells.push("n/a".into());
+                }
+                rows.push(cells);
             }
         }
-        rows.push(cells);
-    }
+        let mut header = vec!["loss over the horizon".to_string()];
+        header.extend(runs.iter().map(|(label, _, _)| label.clone()));
+        if runs.len() == 2 {
+            header.push("difference".into());
+        }
+        header
+    };
     page.table("tail-risk", &header, &rows);
     page.paragraph(
         "note",
@@ -332,12 +376,46 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
     meta.push_str("</dl>\n");
     page.push(&meta);
 
+    let missing = missing_roles(scenario);
+    if !missing.is_empty() {
+        page.paragraph(
+            "note",
+            &format!(
+                "Not in this scenario, so left out of this report: {} (the assets and regime the report is about are set in the scenario's [report] table).",
+                missing.join(", ")
+            ),
+        );
+    }
     let intros: Vec<(&str, String)> = signal_table(summary)
         .map(|table| ("Signals", table))
         .into_iter()
         .collect();
     page.charts(charts, &intros);
     page.finish()
+}
+
+/// The names in the report's roles that the scenario lacks (defaults unset).
+fn missing_roles(scenario: &Scenario) -> Vec<String> {
+    let roles = &scenario.report;
+    let mut missing: Vec<String> = Vec::new();
+    let assets = [&roles.equity, &roles.dollar]
+        .into_iter()
+        .chain(&roles.core_assets)
+        .chain(
+            roles
+                .foreign_views
+                .iter()
+                .flat_map(|v| [&v.unhedged, &v.hedged]),
+        );
+    for name in assets {
+        if scenario.asset_index(name).is_none() && !missing.contains(name) {
+            missing.push(name.clone());
+        }
+    }
+    if scenario.regimes.len() > 1 && scenario.regime_index(&roles.stress_regime).is_none() {
+        missing.push(format!("the regime {}", roles.stress_regime));
+    }
+    missing
 }
 
 /// The signals' hit-rate table, when the scenario has signals.
