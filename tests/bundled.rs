@@ -60,3 +60,124 @@ fn equities_and_the_dollar_fall_together_only_in_sell_america() {
         classic.mean
     );
 }
+
+#[test]
+fn the_thesis_scenarios_take_their_starting_levels_from_one_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let levels: toml::Table = std::fs::read_to_string(root.join("base/levels.toml"))
+        .expect("levels file")
+        .parse()
+        .expect("levels TOML");
+    let assets = levels["assets"].as_table().expect("assets");
+    for name in [
+        "default",
+        "baseline",
+        "classic_risk_off",
+        "stagflation",
+        "tariff_escalation",
+    ] {
+        let text = std::fs::read_to_string(root.join(format!("{name}.toml"))).expect("file");
+        assert!(
+            !text
+                .lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .any(|l| [
+                    "initial ",
+                    "initial_variance",
+                    "valuation_initial",
+                    "start_date"
+                ]
+                .iter()
+                .any(|key| l.starts_with(key) || l.contains(&format!(" {key}")))),
+            "{name}.toml sets a starting level of its own"
+        );
+        let scenario = bundled(name);
+        assert_eq!(scenario.dates[0].to_string(), "2025-11-28", "{name}");
+        let mut checked = 0;
+        for (asset, table) in assets {
+            if let Some(initial) = table.get("initial").and_then(|v| v.as_float()) {
+                let simulated = scenario
+                    .assets
+                    .iter()
+                    .find(|a| &a.name == asset)
+                    .unwrap_or_else(|| panic!("{name}: no asset {asset}"));
+                assert_eq!(simulated.initial, initial, "{name}: {asset}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 14, "{name}: {checked} levels checked");
+    }
+}
+
+/// The default scenario started in `sell_america` for one week (five sessions
+/// from 2025-11-28), every other event off, with the default's tariff wave
+/// landing in the first session (`wave = true`) or a wave that does nothing.
+fn one_week_in_sell_america(wave: bool) -> stormglass::scenario::Scenario {
+    let effects = if wave {
+        "jumps = { spx = { mean = -0.04, sd = 0.03, variance = 0.06 }, dxy = { mean = -0.015, sd = 0.01 }, inflation_2y = { mean = 0.002, sd = 0.001 }, term_premium = { mean = 0.002, sd = 0.002 } }\nadjustments = { spx = { jump_intensity_scale = 2.0 } }"
+    } else {
+        ""
+    };
+    let text = format!(
+        r#"extends = "default.toml"
+
+[[events]]
+name = "tariff_wave"
+date = 2025-12-01
+duration_days = 15
+{effects}
+
+[scenario]
+name = "one_week"
+end_date = 2025-12-05
+sample_paths = 0
+
+[regime_chain]
+initial_distribution = {{ goldilocks = 0.0, dovish_debasement = 0.0, sell_america = 1.0 }}
+
+[signals]
+s5 = {{ events = ["tariff_wave"] }}
+"#
+    );
+    let at = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/one_week.toml");
+    stormglass::scenario::load_str(&text, &at).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_tariff_wave_in_sell_america_moves_markets_with_the_signs_and_sizes_of_april_2025() {
+    // April 2025 (THESIS.md): S&P 500 -12% in four sessions, DXY -3% to -4% over
+    // the next week, VIX from about 22 to a close of 52, 10y +50 bp in a week.
+    // That week held two announcements (2 April and China's retaliation on 4
+    // April); one default wave should move every market the same way by a good
+    // part of it: the bands below are [1/4, 1.5] times the episode's move.
+    let paths = 4_000;
+    let with = run(&one_week_in_sell_america(true), paths, 43, 0, 0);
+    let without = run(&one_week_in_sell_america(false), paths, 44, 0, 0);
+    assert_eq!(with.summary.steps, 5);
+    let effect = |name: &str| {
+        let (a, se_a) = mean_and_se(&column(&with, name));
+        let (b, se_b) = mean_and_se(&column(&without, name));
+        // Two independent samples: the standard error of the difference.
+        (a - b, (se_a * se_a + se_b * se_b).sqrt())
+    };
+    for (name, april, unit) in [
+        ("spx.terminal_return", -0.12, "relative"),
+        ("dxy.terminal_return", -0.035, "relative"),
+        ("vix.terminal_return", 0.30, "vol points / 100"),
+        ("us10y.terminal_return", 0.005, "rate"),
+    ] {
+        let (estimate, se) = effect(name);
+        let (low, high) = if april < 0.0 {
+            (1.5 * april, april / 4.0)
+        } else {
+            (april / 4.0, 1.5 * april)
+        };
+        println!("{name}: wave effect {estimate:.4} (se {se:.4}) against April 2025's {april} ({unit}); band [{low:.4}, {high:.4}]");
+        // The whole 4-standard-error interval of the effect lies in the band.
+        assert!(
+            estimate - 4.0 * se >= low && estimate + 4.0 * se <= high,
+            "{name}: {estimate} +- {} outside [{low}, {high}]",
+            4.0 * se
+        );
+    }
+}

@@ -140,7 +140,7 @@ fn a_tiny_run_writes_the_whole_report() {
         "DXY ends 10% or more lower",
         "both on the same path",
         "VaR 99%",
-        "(none: this scenario extends no other file)",
+        "It extends levels.toml",
         "scenario SHA-256",
         "20251128",
         "median lead (days)",
@@ -214,6 +214,7 @@ fn a_single_asset_scenario_gets_a_shorter_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = tiny_run("gbm", dir.path(), "gbm");
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("(none: this scenario extends no other file)"));
     assert!(
         page.contains("Not in this scenario, so left out of this report: dxy, gold"),
         "the page says what it leaves out"

@@ -210,14 +210,19 @@ impl Model {
                 self.fold_step_constants(lanes, lane);
                 lanes.table_key[lane] = Some(key);
             }
-            if self.drivers > 0 {
+            let rng = &mut lanes.rngs[lane];
+            if self.correlated_drivers > 0 {
                 correlated_normals(
                     &self.regimes[regime].cholesky,
-                    self.drivers,
-                    &mut lanes.rngs[lane],
+                    self.correlated_drivers,
+                    rng,
                     &mut lanes.w[lane..],
                     count,
                 );
+            }
+            // The same draws in the same order as the full product would use.
+            for d in self.correlated_drivers..self.drivers {
+                lanes.w[d * count + lane] = StandardNormal.sample(rng);
             }
         }
 

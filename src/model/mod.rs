@@ -128,7 +128,8 @@ struct StepParams {
 
 #[derive(Debug, Clone)]
 struct RegimeModel {
-    /// Lower-triangular factor `L` with `L L^T` the regime's correlation, row-major.
+    /// The leading `correlated_drivers` rows and columns of the lower-triangular
+    /// factor `L` with `L L^T` the regime's correlation, row-major.
     cholesky: Vec<f64>,
     params: Vec<StepParams>,
     /// `(j, q_ij)` for every destination with a positive base intensity.
@@ -151,6 +152,9 @@ pub struct Model {
     pub dt: f64,
     sqrt_dt: f64,
     pub drivers: usize,
+    /// The leading drivers that any regime correlates; the rest are independent
+    /// standard normals in every regime (their factor rows are unit rows).
+    correlated_drivers: usize,
     pub regime_names: Vec<String>,
     pub event_names: Vec<String>,
     pub assets: Vec<AssetModel>,
@@ -205,9 +209,41 @@ fn correlation_factor(correlation: &DMatrix<f64>) -> Vec<f64> {
     }
 }
 
+/// The number of leading drivers after which every row and column of every
+/// factor is a unit vector: those drivers are independent normals in any regime,
+/// and multiplying them by the factor would only add zeros.
+fn correlated_drivers(factors: &[Vec<f64>], n: usize) -> usize {
+    let unit = |l: &[f64], i: usize| {
+        (0..n).all(|j| {
+            let (row, column) = (l[i * n + j], l[j * n + i]);
+            if j == i {
+                row == 1.0
+            } else {
+                row == 0.0 && column == 0.0
+            }
+        })
+    };
+    (0..n)
+        .rev()
+        .find(|&i| factors.iter().any(|l| !unit(l, i)))
+        .map_or(0, |i| i + 1)
+}
+
+/// The leading `k x k` block of an `n x n` row-major matrix.
+fn leading_block(l: &[f64], n: usize, k: usize) -> Vec<f64> {
+    (0..k * k).map(|m| l[(m / k) * n + m % k]).collect()
+}
+
 impl Model {
     pub fn new(scenario: &Scenario) -> Model {
         let dt = scenario.dt;
+        let drivers = scenario.drivers.len();
+        let factors: Vec<Vec<f64>> = scenario
+            .regimes
+            .iter()
+            .map(|regime| correlation_factor(&regime.correlation))
+            .collect();
+        let correlated = correlated_drivers(&factors, drivers);
         let regimes = scenario
             .regimes
             .iter()
@@ -259,7 +295,7 @@ impl Model {
                     .collect();
                 RegimeModel {
                     betas: scenario.assets.iter().map(|a| a.betas[i].clone()).collect(),
-                    cholesky: correlation_factor(&regime.correlation),
+                    cholesky: leading_block(&factors[i], drivers, correlated),
                     params,
                     base_exit_probability: exits.iter().map(|(_, q)| q * dt).sum(),
                     state_bound: exits
@@ -436,7 +472,8 @@ impl Model {
             steps: scenario.steps(),
             dt,
             sqrt_dt: dt.sqrt(),
-            drivers: scenario.drivers.len(),
+            drivers,
+            correlated_drivers: correlated,
             regime_names: scenario.regimes.iter().map(|r| r.name.clone()).collect(),
             event_names: scenario.events.iter().map(|e| e.name.clone()).collect(),
             assets,

@@ -34,6 +34,9 @@ dl.meta dt { color: #555; }
 dl.meta dd { margin: 0; font-variant-numeric: tabular-nums; }
 ";
 
+/// Keys a scenario adds to the file it extends that the page lists one by one.
+const MAX_ADDED_KEYS_SHOWN: usize = 40;
+
 /// Escapes text for HTML (and XML) content and attributes.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -324,26 +327,51 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
                 || overrides.parent.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             );
-            page.paragraph(
-                "note",
-                &format!("Keys set differently from {parent}, which it extends:"),
-            );
-            let rows: Vec<Vec<String>> = overrides
-                .changes
+            // A file that builds on a small one (starting levels, say) adds
+            // hundreds of keys: list the changed ones, and the added ones only
+            // while they fit on a page.
+            let (changed, added): (Vec<_>, Vec<_>) =
+                overrides.changes.iter().partition(|c| c.parent.is_some());
+            let show_added = added.len() <= MAX_ADDED_KEYS_SHOWN;
+            let mut rows: Vec<Vec<String>> = changed
                 .iter()
                 .map(|c| {
-                    vec![
-                        c.key.clone(),
-                        c.parent.clone().unwrap_or_else(|| "(not set)".into()),
-                        c.child.clone(),
-                    ]
+                    let parent = c.parent.clone().unwrap_or_default();
+                    vec![c.key.clone(), parent, c.child.clone()]
                 })
                 .collect();
-            page.table(
-                "parameters",
-                &["key".into(), parent, info.name.clone()],
-                &rows,
-            );
+            if show_added {
+                rows.extend(
+                    added
+                        .iter()
+                        .map(|c| vec![c.key.clone(), "(not set)".into(), c.child.clone()]),
+                );
+            }
+            if rows.is_empty() {
+                page.paragraph(
+                    "note",
+                    &format!("It extends {parent} and sets none of its keys differently."),
+                );
+            } else {
+                page.paragraph(
+                    "note",
+                    &format!("Keys set differently from {parent}, which it extends:"),
+                );
+                page.table(
+                    "parameters",
+                    &["key".into(), parent.clone(), info.name.clone()],
+                    &rows,
+                );
+            }
+            if !show_added {
+                page.paragraph(
+                    "note",
+                    &format!(
+                        "It also sets {} keys that {parent} leaves unset; scenario.resolved.toml next to this page holds the scenario in full.",
+                        added.len()
+                    ),
+                );
+            }
         }
     }
 

@@ -1857,7 +1857,7 @@ fn build_links(
             (Some(list), None) => {
                 for (i, value) in list.iter().enumerate() {
                     if let Some(step) =
-                        date_step(check, &format!("{k}.meeting_dates[{i}]"), value, dates)
+                        calendar_step(check, &format!("{k}.meeting_dates[{i}]"), value, dates)
                     {
                         meeting_steps.push(step);
                     }
@@ -1879,10 +1879,14 @@ fn build_links(
         }
         meeting_steps.sort_unstable();
         meeting_steps.dedup();
-        let chair_step = policy
-            .chair_date
-            .as_ref()
-            .and_then(|value| date_step(check, &format!("{k}.chair_date"), value, dates));
+        let chair_step = policy.chair_date.as_ref().and_then(|value| {
+            // A chair already in office acts from the start; one who takes
+            // office after the horizon never does.
+            match parse_date(value) {
+                Ok(date) if date < dates[0] => Some(0),
+                _ => calendar_step(check, &format!("{k}.chair_date"), value, dates),
+            }
+        });
         let dovish_bias = check.range(
             &format!("{k}.dovish_bias"),
             policy.dovish_bias.unwrap_or(0.0),
@@ -2094,26 +2098,18 @@ fn build_links(
     links
 }
 
-/// The step in which a date inside the horizon lands, or a diagnostic.
-fn date_step(
+/// The step of a date from a calendar that may run beyond the horizon (FOMC
+/// meetings, a chair's start): dates outside it are skipped, not errors, so that
+/// a scenario can shorten the horizon of the one it extends.
+fn calendar_step(
     check: &mut Checker<'_>,
     key: &str,
     value: &toml::Value,
     dates: &[NaiveDate],
 ) -> Option<usize> {
-    let (start, end) = (
-        dates[0],
-        *dates.last().expect("dates has at least two entries"),
-    );
     match parse_date(value) {
-        Ok(date) if date >= start && date <= end => Some(step_of(date, dates)),
-        Ok(date) => {
-            check.error(
-                key,
-                format!("{date} is outside the horizon; valid: {start} to {end}"),
-            );
-            None
-        }
+        Ok(date) if date >= dates[0] && Some(&date) <= dates.last() => Some(step_of(date, dates)),
+        Ok(_) => None,
         Err(message) => {
             check.error(key, message);
             None

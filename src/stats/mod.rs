@@ -13,5 +13,5 @@ mod tail;
 pub use distribution::{percentile_sorted, Distribution, PERCENTILES};
 pub use fan::{FanGrid, FanHistogram, FAN_BINS};
 pub use path::{MetricLayout, PathSummary, ASSET_METRICS};
-pub use signals::{sample_skewness, signal_columns, SignalOutcome, SignalTracker};
+pub use signals::{signal_columns, SignalOutcome, SignalTracker};
 pub use tail::TailRisk;

@@ -252,23 +252,22 @@ impl PathSummary {
         // One straight loop over every (asset, lane): selects rather than
         // f64::max/min compile to single max/min instructions (the state is never
         // NaN), and the loop vectorises.
-        for k in 0..self.start.len() {
-            let x = lanes.x[k];
-            let r = x - self.previous[k];
-            self.sum_squares[k] += r * r;
-            self.previous[k] = x;
-            let peak = if x > self.peak[k] { x } else { self.peak[k] };
-            self.peak[k] = peak;
-            self.trough[k] = if x < self.trough[k] {
-                x
-            } else {
-                self.trough[k]
-            };
-            let fall = peak - x;
-            self.largest_fall[k] = if fall > self.largest_fall[k] {
+        let states = lanes.x.iter().zip(&mut self.previous);
+        let extremes = self.peak.iter_mut().zip(&mut self.trough);
+        let figures = self.sum_squares.iter_mut().zip(&mut self.largest_fall);
+        for (((&x, previous), (peak, trough)), (sum_squares, largest_fall)) in
+            states.zip(extremes).zip(figures)
+        {
+            let r = x - *previous;
+            *sum_squares += r * r;
+            *previous = x;
+            *peak = if x > *peak { x } else { *peak };
+            *trough = if x < *trough { x } else { *trough };
+            let fall = *peak - x;
+            *largest_fall = if fall > *largest_fall {
                 fall
             } else {
-                self.largest_fall[k]
+                *largest_fall
             };
         }
         self.steps += 1;

@@ -283,7 +283,7 @@ impl SignalTracker {
                         m[2] -= y * y * y;
                     }
                     if n >= window {
-                        fired[lane] = sample_skewness(w, m[0], m[1], m[2]) <= -skew;
+                        fired[lane] = skewness_at_most(w, m, -skew);
                     }
                 }
             }
@@ -423,17 +423,15 @@ impl SignalTracker {
     }
 }
 
-/// The (biased, moment-ratio) sample skewness `m3 / m2^1.5` of `n` values from
-/// their sums; NaN without variation.
-pub fn sample_skewness(n: f64, s1: f64, s2: f64, s3: f64) -> f64 {
-    let mean = s1 / n;
-    let m2 = s2 / n - mean * mean;
-    let m3 = s3 / n - 3.0 * mean * s2 / n + 2.0 * mean * mean * mean;
-    if m2 > 1e-300 {
-        m3 / m2.powf(1.5)
-    } else {
-        f64::NAN
-    }
+/// Whether the sample skewness of `n` values with sums `m` is at most `limit`
+/// (negative), decided without a power: `m3 <= limit m2^1.5` with both sides
+/// negative is `m3^2 >= limit^2 m2^3`.
+#[inline]
+fn skewness_at_most(n: f64, m: &[f64], limit: f64) -> bool {
+    let mean = m[0] / n;
+    let m2 = m[1] / n - mean * mean;
+    let m3 = m[2] / n - 3.0 * mean * m[1] / n + 2.0 * mean * mean * mean;
+    m2 > 1e-300 && m3 < 0.0 && m3 * m3 >= limit * limit * m2 * m2 * m2
 }
 
 /// The sample correlation of `n` pairs from the sums of a, b, a², b², ab; NaN
@@ -450,6 +448,19 @@ fn rolling_correlation(n: f64, m: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The (biased, moment-ratio) sample skewness `m3 / m2^1.5` of `n` values from
+    /// their sums; NaN without variation.
+    fn sample_skewness(n: f64, s1: f64, s2: f64, s3: f64) -> f64 {
+        let mean = s1 / n;
+        let m2 = s2 / n - mean * mean;
+        let m3 = s3 / n - 3.0 * mean * s2 / n + 2.0 * mean * mean * mean;
+        if m2 > 1e-300 {
+            m3 / m2.powf(1.5)
+        } else {
+            f64::NAN
+        }
+    }
 
     #[test]
     fn outcomes_follow_the_definitions() {
@@ -481,5 +492,8 @@ mod tests {
         });
         assert!((sample_skewness(n, s1, s2, s3) - direct).abs() < 1e-9);
         assert!(direct < -1.0, "one large fall skews the sample left");
+        let sums = [s1, s2, s3];
+        assert!(skewness_at_most(n, &sums, direct + 1e-9));
+        assert!(!skewness_at_most(n, &sums, direct - 1e-9));
     }
 }
