@@ -207,6 +207,16 @@ fn a_scenario_that_extends_another_lists_what_it_changes() {
     assert_eq!(change.child, "0.0");
     assert_ne!(change.parent.as_deref(), Some("0.0"));
     assert!(overrides.changes.iter().all(|c| c.key != "extends"));
+    // Arrays of tables are compared element by element.
+    let tariffs = overrides
+        .changes
+        .iter()
+        .find(|c| c.key == "events[1].rate_per_year")
+        .expect("the tariff rate is changed");
+    assert_eq!(
+        (tariffs.parent.as_deref(), tariffs.child.as_str()),
+        (Some("2.0"), "0.5")
+    );
 }
 
 #[test]

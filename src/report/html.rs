@@ -336,15 +336,15 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
             let mut rows: Vec<Vec<String>> = changed
                 .iter()
                 .map(|c| {
-                    let parent = c.parent.clone().unwrap_or_default();
-                    vec![c.key.clone(), parent, c.child.clone()]
+                    let parent = c.parent.as_deref().unwrap_or_default();
+                    vec![c.key.clone(), shorten(parent), shorten(&c.child)]
                 })
                 .collect();
             if show_added {
                 rows.extend(
                     added
                         .iter()
-                        .map(|c| vec![c.key.clone(), "(not set)".into(), c.child.clone()]),
+                        .map(|c| vec![c.key.clone(), "(not set)".into(), shorten(&c.child)]),
                 );
             }
             if rows.is_empty() {
@@ -420,6 +420,17 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
         .collect();
     page.charts(charts, &intros);
     page.finish()
+}
+
+/// A value cut to a table cell's length (the full text is in the TOML files).
+fn shorten(value: &str) -> String {
+    const MAX: usize = 160;
+    if value.chars().count() <= MAX {
+        value.to_string()
+    } else {
+        let cut: String = value.chars().take(MAX).collect();
+        format!("{cut} …")
+    }
 }
 
 /// The names in the report's roles that the scenario lacks (defaults unset).

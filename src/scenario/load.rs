@@ -221,6 +221,35 @@ fn changed_keys(
             (None, toml::Value::Table(child_table)) => {
                 changed_keys(&toml::Table::new(), child_table, &path, changes)
             }
+            // An array of tables the same length as the parent's (`events`):
+            // element by element, so one changed rate is not a page of TOML.
+            (Some(toml::Value::Array(base_items)), toml::Value::Array(child_items))
+                if base_items.len() == child_items.len()
+                    && child_items.iter().all(toml::Value::is_table) =>
+            {
+                for (i, (base_item, child_item)) in base_items.iter().zip(child_items).enumerate() {
+                    let item_path = format!("{path}[{i}]");
+                    match (base_item, child_item) {
+                        (toml::Value::Table(b), toml::Value::Table(c)) => {
+                            changed_keys(b, c, &item_path, changes);
+                            // Keys the child's element drops are changes too.
+                            for (key, value) in b.iter().filter(|(k, _)| !c.contains_key(*k)) {
+                                changes.push(ParameterChange {
+                                    key: join_key(&item_path, key),
+                                    parent: Some(inline_toml(value)),
+                                    child: "(not set)".into(),
+                                });
+                            }
+                        }
+                        (b, c) if b != c => changes.push(ParameterChange {
+                            key: item_path,
+                            parent: Some(inline_toml(b)),
+                            child: inline_toml(c),
+                        }),
+                        _ => {}
+                    }
+                }
+            }
             (old, new) if old != Some(new) => changes.push(ParameterChange {
                 key: path,
                 parent: old.map(inline_toml),

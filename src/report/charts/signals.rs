@@ -10,6 +10,7 @@ use super::{
     colour, draw_legend, job, label_style, legend_line, percent, tick_style, with_title,
     DrawResult, Figure, Job, Meta, RunData, HEIGHT, WIDTH,
 };
+use crate::report::roles::display_name;
 use crate::scenario::calendar::TRADING_DAYS_PER_YEAR;
 
 struct Firing {
@@ -64,7 +65,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
     let drawdown = format!(
         "{:.0}% {} drawdown",
         target.target_drawdown * 100.0,
-        super::super::roles::display_name(&target.equity)
+        display_name(&target.equity)
     );
     if let Some(sample) = run.sample("signal.drawdown_years") {
         curves.push((drawdown.clone(), colour(6), 4, cumulative(&sample)));
