@@ -12,7 +12,7 @@
 use crate::model::Lanes;
 
 /// Bins per step and asset.
-pub const FAN_BINS: usize = 512;
+pub const FAN_BINS: usize = 256;
 
 /// Where each step's bins lie.
 #[derive(Debug, Clone)]
@@ -88,7 +88,11 @@ impl FanHistogram {
     pub fn push_lanes(&mut self, grid: &FanGrid, t: usize, lanes: &Lanes) {
         for s in 0..self.series {
             let point = t * self.series + s;
-            let row = &mut self.counts[point * FAN_BINS..(point + 1) * FAN_BINS];
+            // A fixed-size row: `bin_of` is below FAN_BINS, so no bounds check.
+            let row: &mut [u32; FAN_BINS] = (&mut self.counts
+                [point * FAN_BINS..(point + 1) * FAN_BINS])
+                .try_into()
+                .expect("a row holds FAN_BINS counts");
             let (lower, inverse_width) = (grid.lower[point], grid.inverse_width[point]);
             for &x in lanes.asset(s) {
                 row[bin_of(x, lower, inverse_width)] += 1;

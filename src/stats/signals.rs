@@ -81,8 +81,8 @@ pub struct SignalTracker {
     ring_len: usize,
     /// `[(slot * series + s) * count + lane]`: the state at step `slot mod ring_len`.
     ring: Vec<f64>,
-    /// Per rule, `[lane * width + m]`: the rolling sums of S2 (3 per lane) or S4
-    /// (5 per lane and paired asset).
+    /// Per rule, `[m * count + lane]`: the rolling sums of S2 (3 rows) or S4 (5
+    /// rows per paired asset), lane-contiguous so the updates vectorise.
     sums: Vec<Vec<f64>>,
     /// S5: per lane, the step of the last easing (NEVER if none) and the dollar's
     /// and the equity's state at its end.
@@ -264,26 +264,23 @@ impl SignalTracker {
             }
             SignalKind::DollarSkew { window, skew } => {
                 self.changes(n, dollar, entering);
-                let has_leaving = n > window;
-                if has_leaving {
+                if n > window {
                     self.changes(n - window, dollar, leaving);
+                } else {
+                    leaving.fill(0.0);
                 }
-                let w = window as f64;
-                let sums = &mut self.sums[r];
+                let (s1, rest) = self.sums[r].split_at_mut(count);
+                let (s2, s3) = rest.split_at_mut(count);
                 for lane in 0..count {
-                    let m = &mut sums[lane * 3..lane * 3 + 3];
-                    let x = entering[lane];
-                    m[0] += x;
-                    m[1] += x * x;
-                    m[2] += x * x * x;
-                    if has_leaving {
-                        let y = leaving[lane];
-                        m[0] -= y;
-                        m[1] -= y * y;
-                        m[2] -= y * y * y;
-                    }
-                    if n >= window {
-                        fired[lane] = skewness_at_most(w, m, -skew);
+                    let (x, y) = (entering[lane], leaving[lane]);
+                    s1[lane] += x - y;
+                    s2[lane] += x * x - y * y;
+                    s3[lane] += x * x * x - y * y * y;
+                }
+                if n >= window {
+                    let (w, limit) = (window as f64, -skew);
+                    for (lane, fired) in fired.iter_mut().enumerate() {
+                        *fired = skewness_at_most(w, [s1[lane], s2[lane], s3[lane]], limit);
                     }
                 }
             }
@@ -316,43 +313,45 @@ impl SignalTracker {
                 let has_leaving = n > window;
                 if has_leaving {
                     self.changes(n - window, equity, leaving);
+                } else {
+                    leaving.fill(0.0);
                 }
                 let w = window as f64;
                 let share = 1.0 / with.len() as f64;
-                // `fired` holds "defined so far" and the mean accumulates in place.
-                fired.fill(true);
                 let mut total = std::mem::take(&mut self.correlation_total);
                 total.fill(0.0);
+                // `fired` first holds "every correlation defined".
+                fired.fill(true);
                 for (k, &(asset, sign)) in with.iter().enumerate() {
                     self.changes(n, asset, other_in);
                     if has_leaving {
                         self.changes(n - window, asset, other_out);
+                    } else {
+                        other_out.fill(0.0);
                     }
-                    let sums = &mut self.sums[r];
+                    let sums = &mut self.sums[r][k * 5 * count..(k + 1) * 5 * count];
+                    let (sa, rest) = sums.split_at_mut(count);
+                    let (sb, rest) = rest.split_at_mut(count);
+                    let (saa, rest) = rest.split_at_mut(count);
+                    let (sbb, sab) = rest.split_at_mut(count);
                     for lane in 0..count {
-                        let at = (lane * with.len() + k) * 5;
-                        let m = &mut sums[at..at + 5];
                         let (a, b) = (entering[lane], sign * other_in[lane]);
-                        m[0] += a;
-                        m[1] += b;
-                        m[2] += a * a;
-                        m[3] += b * b;
-                        m[4] += a * b;
-                        if has_leaving {
-                            let (a, b) = (leaving[lane], sign * other_out[lane]);
-                            m[0] -= a;
-                            m[1] -= b;
-                            m[2] -= a * a;
-                            m[3] -= b * b;
-                            m[4] -= a * b;
-                        }
-                        let c = rolling_correlation(w, m);
-                        fired[lane] &= !c.is_nan();
-                        total[lane] += c * share;
+                        let (c, d) = (leaving[lane], sign * other_out[lane]);
+                        sa[lane] += a - c;
+                        sb[lane] += b - d;
+                        saa[lane] += a * a - c * c;
+                        sbb[lane] += b * b - d * d;
+                        sab[lane] += a * b - c * d;
+                        let rho = rolling_correlation(
+                            w,
+                            [sa[lane], sb[lane], saa[lane], sbb[lane], sab[lane]],
+                        );
+                        fired[lane] &= !rho.is_nan();
+                        total[lane] += rho * share;
                     }
                 }
-                for lane in 0..count {
-                    fired[lane] &= n >= window && total[lane] >= correlation;
+                for (fired, &total) in fired.iter_mut().zip(&total) {
+                    *fired &= n >= window && total >= correlation;
                 }
                 self.correlation_total = total;
             }
@@ -427,7 +426,7 @@ impl SignalTracker {
 /// (negative), decided without a power: `m3 <= limit m2^1.5` with both sides
 /// negative is `m3^2 >= limit^2 m2^3`.
 #[inline]
-fn skewness_at_most(n: f64, m: &[f64], limit: f64) -> bool {
+fn skewness_at_most(n: f64, m: [f64; 3], limit: f64) -> bool {
     let mean = m[0] / n;
     let m2 = m[1] / n - mean * mean;
     let m3 = m[2] / n - 3.0 * mean * m[1] / n + 2.0 * mean * mean * mean;
@@ -436,7 +435,7 @@ fn skewness_at_most(n: f64, m: &[f64], limit: f64) -> bool {
 
 /// The sample correlation of `n` pairs from the sums of a, b, a², b², ab; NaN
 /// without variation.
-fn rolling_correlation(n: f64, m: &[f64]) -> f64 {
+fn rolling_correlation(n: f64, m: [f64; 5]) -> f64 {
     let var_a = n * m[2] - m[0] * m[0];
     let var_b = n * m[3] - m[1] * m[1];
     if !(var_a > 0.0 && var_b > 0.0) {
@@ -493,7 +492,7 @@ mod tests {
         assert!((sample_skewness(n, s1, s2, s3) - direct).abs() < 1e-9);
         assert!(direct < -1.0, "one large fall skews the sample left");
         let sums = [s1, s2, s3];
-        assert!(skewness_at_most(n, &sums, direct + 1e-9));
-        assert!(!skewness_at_most(n, &sums, direct - 1e-9));
+        assert!(skewness_at_most(n, sums, direct + 1e-9));
+        assert!(!skewness_at_most(n, sums, direct - 1e-9));
     }
 }
