@@ -403,3 +403,45 @@ pub fn key_row<DB: DrawingBackend>(
     }
     Ok(rest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_read_like_a_strategist_writes_them() {
+        assert_eq!(percent(0.253), "25%");
+        assert_eq!(percent(0.055), "5.5%");
+        assert_eq!(percent(-0.1), "-10%");
+        assert_eq!(plain(0.5), "0.5");
+        assert_eq!(plain(-1.0), "-1");
+        assert_eq!(plain(6800.0), "6800");
+        assert_eq!(Scale::Decimal.change_label(0.0085), "0.85");
+        assert_eq!(Scale::Decimal.level_tick(0.04, 0.03), "4.0%");
+        assert_eq!(Scale::Fraction.change_tick(0.3, 0.8), "30%");
+    }
+
+    #[test]
+    fn a_chart_renders_to_png_and_svg_at_its_size() {
+        struct Blank;
+        impl Figure for Blank {
+            fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+            where
+                DB::ErrorType: 'static,
+            {
+                with_title(root, "A title & more")?;
+                Ok(())
+            }
+        }
+        let meta = Meta {
+            name: "blank".into(),
+            section: "Test",
+            title: "A title".into(),
+            caption: "Nothing.".into(),
+        };
+        let chart = render(meta, (320, 200), &Blank).unwrap();
+        assert!(chart.svg.contains("A title &amp; more"), "{}", chart.svg);
+        assert!(chart.png.starts_with(b"\x89PNG"));
+        assert_eq!((chart.width, chart.height), (320, 200));
+    }
+}

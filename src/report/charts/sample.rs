@@ -94,3 +94,38 @@ pub fn padded(lo: f64, hi: f64) -> (f64, f64) {
         (lo - pad, hi + pad)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_of_all_paths_and_outliers_land_in_the_end_bins() {
+        // Five paths, one without a value: shares sum to 4/5.
+        let sample = Sample::new([-1.0f32, 0.1, 0.6, 2.0, f32::NAN].into_iter()).unwrap();
+        assert_eq!(sample.paths, 5);
+        let bins = sample.histogram(0.0, 1.0, 2);
+        assert_eq!(bins.len(), 2);
+        assert_eq!(
+            (bins[0].lower, bins[0].upper, bins[1].upper),
+            (0.0, 0.5, 1.0)
+        );
+        assert!((bins[0].share - 0.4).abs() < 1e-12, "{bins:?}");
+        assert!((bins[1].share - 0.4).abs() < 1e-12, "{bins:?}");
+    }
+
+    #[test]
+    fn a_column_without_values_has_no_sample() {
+        assert!(Sample::new([f32::NAN, f32::NAN].into_iter()).is_none());
+        assert!(Sample::new(std::iter::empty()).is_none());
+    }
+
+    #[test]
+    fn the_quantile_curve_runs_from_minimum_to_maximum() {
+        let sample = Sample::new([3.0f32, 1.0, 2.0].into_iter()).unwrap();
+        let curve = sample.quantile_curve(4);
+        assert_eq!(curve.first(), Some(&(1.0, 0.0)));
+        assert_eq!(curve.last(), Some(&(3.0, 1.0)));
+        assert_eq!(curve[2], (2.0, 0.5));
+    }
+}
