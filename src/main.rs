@@ -205,7 +205,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         engine::EngineError::TooManyPaths { .. } => Failure::input(e),
         _ => Failure::other(e),
     })?;
-    let summary = report::Summary::new(&scenario, &model, &simulation);
+    // Summaries and charts keep to the threads the run was given.
+    let pool = worker_pool(threads)?;
+    let summary = pool.install(|| report::Summary::new(&scenario, &model, &simulation));
     let out = args
         .out
         .unwrap_or_else(|| Path::new("output").join(&scenario.name));
@@ -214,18 +216,21 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         PathsCsv::Never => false,
         PathsCsv::Auto => scenario.paths <= PATHS_CSV_AUTO_LIMIT,
     };
-    let written = report::write_run(
-        &out,
-        &scenario,
-        &model,
-        &simulation,
-        &summary,
-        OutputOptions {
-            paths_metrics,
-            force: args.force,
-        },
-    )
-    .map_err(Failure::other)?;
+    let written = pool
+        .install(|| {
+            report::write_run(
+                &out,
+                &scenario,
+                &model,
+                &simulation,
+                &summary,
+                OutputOptions {
+                    paths_metrics,
+                    force: args.force,
+                },
+            )
+        })
+        .map_err(Failure::other)?;
 
     let mut stdout = std::io::stdout().lock();
     let printed = report::print_summary(&mut stdout, &summary).and_then(|()| {
@@ -287,7 +292,10 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
     let out = args
         .out
         .unwrap_or_else(|| Path::new("output").join(compare::default_folder(&runs)));
-    let written = compare::write_comparison(&out, &runs, args.force).map_err(Failure::other)?;
+    let pool = worker_pool(engine::effective_threads(args.threads))?;
+    let written = pool
+        .install(|| compare::write_comparison(&out, &runs, args.force))
+        .map_err(Failure::other)?;
     let mut stdout = std::io::stdout().lock();
     let mut printed = Ok(());
     for run in &runs {
@@ -317,6 +325,13 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
         _ => Ok(()),
     }
+}
+
+fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, Failure> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Failure::other(format!("cannot start {threads} worker threads: {e}")))
 }
 
 fn validate(files: &[PathBuf]) -> Result<(), Failure> {
