@@ -11,13 +11,13 @@ pub mod load;
 pub mod raw;
 mod validate;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use nalgebra::DMatrix;
 
 pub use error::{Diagnostic, ScenarioError};
-pub use raw::{CalendarKind, ProcessKind};
+pub use raw::{CalendarKind, FxQuote, ProcessKind};
 
 /// Default number of paths when the scenario does not set `scenario.paths`.
 pub const DEFAULT_PATHS: u64 = 10_000;
@@ -56,6 +56,18 @@ pub struct Scenario {
     /// Asset pairs whose realised correlation every path reports.
     pub correlation_pairs: Vec<(usize, usize)>,
     pub flows: Option<Flows>,
+    /// Currencies, the US dollar first.
+    pub currencies: Vec<Currency>,
+    /// Per asset, the currency it is priced in.
+    pub asset_currency: Vec<usize>,
+    /// Portfolio files to evaluate, resolved against the scenario file naming them.
+    pub portfolio_files: Vec<PathBuf>,
+    /// Stress-vector files, resolved the same way.
+    pub stress_files: Vec<PathBuf>,
+    /// Portfolios written inline (`[[portfolio]]`), unchecked until `crate::portfolio`.
+    pub inline_portfolios: Vec<toml::Table>,
+    /// The files the scenario came from, for locating keys of inline portfolios.
+    pub sources: load::Sources,
     /// SHA-256 of the fully resolved scenario (after `extends`), hex.
     pub hash: String,
     /// The fully resolved scenario as TOML.
@@ -74,6 +86,29 @@ impl Scenario {
     pub fn asset_index(&self, name: &str) -> Option<usize> {
         self.assets.iter().position(|a| a.name == name)
     }
+
+    pub fn currency_index(&self, name: &str) -> Option<usize> {
+        self.currencies.iter().position(|c| c.name == name)
+    }
+}
+
+/// The currency every scenario prices in; always `currencies[0]`.
+pub const USD: &str = "USD";
+
+/// A currency and how the scenario prices it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Currency {
+    pub name: String,
+    /// The FX asset and its quote direction (`None` for the dollar).
+    pub fx: Option<(usize, FxQuote)>,
+    pub short_rate: ShortRate,
+}
+
+/// A currency's short rate: a constant or a simulated level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ShortRate {
+    Constant(f64),
+    Asset(usize),
 }
 
 #[derive(Debug, Clone)]
