@@ -15,7 +15,8 @@ pub struct MetricLayout {
     heston: Vec<usize>,
     regimes: usize,
     events: usize,
-    flows: bool,
+    /// The first of the flow loop's two columns, when the scenario has flows.
+    flow_column: Option<usize>,
 }
 
 /// The figures kept for every asset, in column order.
@@ -61,14 +62,14 @@ impl MetricLayout {
                 names.push(format!("{pair}.{regime}"));
             }
         }
-        let flows = model.flows.is_some();
-        if flows {
+        let flow_column = model.flows.is_some().then_some(names.len());
+        if flow_column.is_some() {
             names.push("flows.max_pressure".to_string());
             names.push("flows.pressure_share".to_string());
         }
         MetricLayout {
             names,
-            flows,
+            flow_column,
             assets: model.assets.len(),
             heston,
             regimes: model.regime_names.len(),
@@ -104,8 +105,14 @@ impl MetricLayout {
     /// The flow loop's two columns (maximum pressure, share of steps under
     /// pressure), when the scenario has flows.
     pub fn flow_columns(&self) -> Option<(usize, usize)> {
-        self.flows
-            .then(|| (self.names.len() - 2, self.names.len() - 1))
+        self.flow_column.map(|c| (c, c + 1))
+    }
+
+    /// Appends columns written by an observer outside the engine; returns the first.
+    pub fn append(&mut self, names: Vec<String>) -> usize {
+        let first = self.names.len();
+        self.names.extend(names);
+        first
     }
 
     pub fn column(&self, name: &str) -> Option<usize> {
