@@ -27,6 +27,8 @@ pub struct Summary {
     pub regime_occupancy: RegimeOccupancy,
     pub events: Vec<EventSummary>,
     pub correlations: Vec<CorrelationSummary>,
+    /// Per portfolio: P&L distribution, VaR/ES, drawdowns, stress tests, worst paths.
+    pub portfolios: Vec<crate::portfolio::PortfolioSummary>,
 }
 
 /// The per-path realised correlation of the daily changes of two assets: over the
@@ -226,6 +228,7 @@ impl Summary {
             },
             events,
             correlations,
+            portfolios: Vec::new(),
         }
     }
 }

@@ -1,0 +1,121 @@
+//! Closed-form prices the portfolio valuation needs: a constant-maturity par
+//! Treasury rolled daily, and European options under Black-Scholes.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+/// Coupons a year of a US Treasury note.
+const COUPONS_PER_YEAR: f64 = 2.0;
+
+/// The price per unit of face of a bond paying `coupon` a year (semi-annually)
+/// for `maturity_years`, at yield `y` (semi-annual compounding).
+pub fn bond_price(coupon: f64, maturity_years: f64, y: f64) -> f64 {
+    let i = y / COUPONS_PER_YEAR;
+    let periods = maturity_years * COUPONS_PER_YEAR;
+    let discount = (-periods * i.ln_1p()).exp();
+    // The annuity factor (1 - (1+i)^-N) / i tends to N as i -> 0.
+    let annuity = if i.abs() < 1e-12 {
+        periods
+    } else {
+        (1.0 - discount) / i
+    };
+    coupon / COUPONS_PER_YEAR * annuity + discount
+}
+
+/// One step's return of a constant-maturity Treasury held as a par bond bought
+/// at yield `y_start`: the coupon accrued over `dt` plus the exact repricing of
+/// that bond at `y_end`. Rolling into the new par bond every step keeps the
+/// maturity constant; the bond's own ageing over one day (roll-down) is left
+/// out, as the scenario simulates one yield per maturity. To second order the
+/// repricing is `-D dy + C dy^2 / 2` with the par bond's modified duration
+/// `D = (1 - (1 + y/2)^-2n) / y` and convexity `C`.
+#[inline]
+pub fn par_bond_return(y_start: f64, y_end: f64, maturity_years: f64, dt: f64) -> f64 {
+    bond_price(y_start, maturity_years, y_end) - 1.0 + y_start * dt
+}
+
+/// The modified duration of a par bond at yield `y`.
+pub fn par_bond_duration(y: f64, maturity_years: f64) -> f64 {
+    let i = y / COUPONS_PER_YEAR;
+    let periods = maturity_years * COUPONS_PER_YEAR;
+    if i.abs() < 1e-12 {
+        return maturity_years;
+    }
+    (1.0 - (-periods * i.ln_1p()).exp()) / y
+}
+
+/// Put, call, or both at one strike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptionKind {
+    Put,
+    Call,
+    Straddle,
+}
+
+/// The standard normal distribution function.
+#[inline]
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// The Black-Scholes (1973) price of a European option on a non-dividend-paying
+/// underlying at `spot`, with `years` to expiry, volatility `vol` and a
+/// continuously compounded `rate`. At or past expiry (or with no volatility)
+/// it is the discounted intrinsic value.
+pub fn black_scholes(
+    kind: OptionKind,
+    spot: f64,
+    strike: f64,
+    years: f64,
+    vol: f64,
+    rate: f64,
+) -> f64 {
+    let years = years.max(0.0);
+    let discounted = strike * (-rate * years).exp();
+    let sd = vol * years.sqrt();
+    if !(sd > 1e-12) || !(spot > 0.0) || !(strike > 0.0) {
+        let call = (spot - discounted).max(0.0);
+        let put = (discounted - spot).max(0.0);
+        return match kind {
+            OptionKind::Call => call,
+            OptionKind::Put => put,
+            OptionKind::Straddle => call + put,
+        };
+    }
+    let d1 = ((spot / strike).ln() + (rate + 0.5 * vol * vol) * years) / sd;
+    let d2 = d1 - sd;
+    let call = || spot * normal_cdf(d1) - discounted * normal_cdf(d2);
+    let put = || discounted * normal_cdf(-d2) - spot * normal_cdf(-d1);
+    match kind {
+        OptionKind::Call => call(),
+        OptionKind::Put => put(),
+        OptionKind::Straddle => call() + put(),
+    }
+}
+
+/// What an option pays at expiry.
+#[inline]
+pub fn payoff(kind: OptionKind, spot: f64, strike: f64) -> f64 {
+    match kind {
+        OptionKind::Call => (spot - strike).max(0.0),
+        OptionKind::Put => (strike - spot).max(0.0),
+        OptionKind::Straddle => (spot - strike).abs(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_par_bond_prices_at_par() {
+        assert!((bond_price(0.04, 10.0, 0.04) - 1.0).abs() < 1e-14);
+        assert!((bond_price(0.0, 2.0, 0.0) - 1.0).abs() < 1e-14);
+    }
+
+    #[test]
+    fn normal_cdf_known_values() {
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-16);
+        // Phi(1.959963984540054) = 0.975
+        assert!((normal_cdf(1.959_963_984_540_054) - 0.975).abs() < 1e-15);
+    }
+}

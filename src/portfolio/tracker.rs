@@ -1,0 +1,600 @@
+//! The per-path portfolio tracker: every portfolio valued on every path at every
+//! step, streamed like the engine's own per-path figures (start, one push per
+//! step, finish into the path's row), so memory stays one row per path.
+//!
+//! The market each portfolio reads (asset levels, each currency's dollar value
+//! and short rate) is computed once per step for all portfolios; positions then
+//! update with multiply-adds over the lanes. Positions are valued in their own
+//! currency and translated into the portfolio's base currency; a position's
+//! P&L is the sum over steps of its base-currency value change, so the positions'
+//! P&Ls add up to the portfolio's exactly (rebalancing moves value between
+//! positions without creating any).
+
+// Index loops over the lanes, as in the model: several arrays per lane.
+#![allow(clippy::needless_range_loop)]
+
+use std::ops::Range;
+
+use super::pricing::{black_scholes, par_bond_return, payoff};
+use super::spec::{Holding, Portfolio};
+use crate::engine::{BatchObserver, PathObserver};
+use crate::model::{Lanes, Model};
+use crate::scenario::{FxQuote, Scenario, ShortRate};
+
+/// What a position holds, with its market inputs as slots of the market arrays.
+#[derive(Debug, Clone, Copy)]
+enum Leg {
+    Asset {
+        slot: usize,
+    },
+    Cash,
+    Treasury {
+        slot: usize,
+        maturity_years: f64,
+    },
+    Option {
+        spec: super::spec::OptionSpec,
+        underlying: usize,
+        vol: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CompiledPosition {
+    leg: Leg,
+    currency: usize,
+    weight: f64,
+    hedge_ratio: f64,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledPortfolio {
+    base: usize,
+    value: f64,
+    rebalance_every: Option<usize>,
+    positions: Range<usize>,
+}
+
+/// How a currency's dollar value and short rate are read.
+#[derive(Debug, Clone, Copy)]
+struct CurrencyInputs {
+    fx: Option<(usize, FxQuote)>,
+    rate: Rate,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rate {
+    Constant(f64),
+    Slot(usize),
+}
+
+/// Every portfolio of a run, compiled for the tracker.
+pub struct PortfolioTracker<'a> {
+    model: &'a Model,
+    /// The assets read, in slot order.
+    slots: Vec<usize>,
+    currencies: Vec<CurrencyInputs>,
+    portfolios: Vec<CompiledPortfolio>,
+    positions: Vec<CompiledPosition>,
+    columns: Vec<String>,
+}
+
+impl<'a> PortfolioTracker<'a> {
+    pub fn new(scenario: &Scenario, model: &'a Model, portfolios: &[Portfolio]) -> Self {
+        let mut slots: Vec<usize> = Vec::new();
+        let mut slot = |asset: usize| match slots.iter().position(|&a| a == asset) {
+            Some(s) => s,
+            None => {
+                slots.push(asset);
+                slots.len() - 1
+            }
+        };
+        let currencies = scenario
+            .currencies
+            .iter()
+            .map(|c| CurrencyInputs {
+                fx: c.fx.map(|(a, quote)| (slot(a), quote)),
+                rate: match c.short_rate {
+                    ShortRate::Constant(r) => Rate::Constant(r),
+                    ShortRate::Asset(a) => Rate::Slot(slot(a)),
+                },
+            })
+            .collect();
+        let mut compiled = Vec::new();
+        let mut positions = Vec::new();
+        let mut columns = Vec::new();
+        for p in portfolios {
+            let first = positions.len();
+            for position in &p.positions {
+                let leg = match position.holding {
+                    Holding::Asset { asset } => Leg::Asset { slot: slot(asset) },
+                    Holding::Cash => Leg::Cash,
+                    Holding::Treasury {
+                        yield_asset,
+                        maturity_years,
+                    } => Leg::Treasury {
+                        slot: slot(yield_asset),
+                        maturity_years,
+                    },
+                    Holding::Option(spec) => Leg::Option {
+                        spec,
+                        underlying: slot(spec.underlying),
+                        vol: slot(spec.implied_vol),
+                    },
+                };
+                positions.push(CompiledPosition {
+                    leg,
+                    currency: position.currency,
+                    weight: position.weight,
+                    hedge_ratio: position.hedge_ratio,
+                });
+            }
+            compiled.push(CompiledPortfolio {
+                base: p.base,
+                value: p.value,
+                rebalance_every: p.rebalance.every_steps(),
+                positions: first..positions.len(),
+            });
+            columns.extend(column_names(p));
+        }
+        PortfolioTracker {
+            model,
+            slots,
+            currencies,
+            portfolios: compiled,
+            positions,
+            columns,
+        }
+    }
+}
+
+/// The figures per path of one portfolio, in column order.
+pub const PORTFOLIO_METRICS: [&str; 4] = [
+    "pnl",
+    "max_drawdown",
+    "time_under_water",
+    "longest_under_water_years",
+];
+
+/// A portfolio's columns: its four figures, then each position's P&L.
+pub fn column_names(p: &Portfolio) -> Vec<String> {
+    let mut names: Vec<String> = PORTFOLIO_METRICS
+        .iter()
+        .map(|m| format!("portfolio.{}.{m}", p.name))
+        .collect();
+    for position in &p.positions {
+        names.push(format!(
+            "portfolio.{}.position.{}.pnl",
+            p.name, position.name
+        ));
+    }
+    names
+}
+
+impl PathObserver for PortfolioTracker<'_> {
+    fn columns(&self) -> Vec<String> {
+        self.columns.clone()
+    }
+
+    fn batch(&self, lanes: usize) -> Box<dyn BatchObserver + '_> {
+        Box::new(self.new_batch(lanes))
+    }
+}
+
+impl PortfolioTracker<'_> {
+    /// The names of the columns the tracker writes.
+    pub fn columns_of(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The tracker's state for `lanes` paths (public for replays of single paths).
+    pub fn new_batch(&self, lanes: usize) -> Batch<'_> {
+        let per_slot = vec![0.0; self.slots.len() * lanes];
+        let per_currency = vec![0.0; self.currencies.len() * lanes];
+        let per_position = vec![0.0; self.positions.len() * lanes];
+        let per_portfolio = vec![0.0; self.portfolios.len() * lanes];
+        Batch {
+            tracker: self,
+            count: lanes,
+            steps: 0,
+            level: per_slot.clone(),
+            level_before: per_slot,
+            usd: per_currency.clone(),
+            usd_before: per_currency.clone(),
+            rate: per_currency.clone(),
+            rate_before: per_currency,
+            holding: per_position.clone(),
+            strike: per_position.clone(),
+            settlement: per_position.clone(),
+            value: per_position.clone(),
+            pnl: per_position,
+            expiry: vec![0; self.positions.len()],
+            local_before: vec![0.0; lanes],
+            local_after: vec![0.0; lanes],
+            total: per_portfolio.clone(),
+            peak: per_portfolio.clone(),
+            max_drawdown: per_portfolio,
+            under_water_steps: vec![0; self.portfolios.len() * lanes],
+            spell: vec![0; self.portfolios.len() * lanes],
+            longest_spell: vec![0; self.portfolios.len() * lanes],
+        }
+    }
+}
+
+/// One batch's portfolio state, position-major like the lanes: `[k * lanes + lane]`.
+pub struct Batch<'a> {
+    tracker: &'a PortfolioTracker<'a>,
+    count: usize,
+    steps: usize,
+    level: Vec<f64>,
+    level_before: Vec<f64>,
+    usd: Vec<f64>,
+    usd_before: Vec<f64>,
+    rate: Vec<f64>,
+    rate_before: Vec<f64>,
+    /// Units of an asset, the local value of cash or a Treasury, option contracts.
+    holding: Vec<f64>,
+    strike: Vec<f64>,
+    /// An option overlay's own cash (premiums out, payoffs in), local currency.
+    settlement: Vec<f64>,
+    /// The position's value in the base currency.
+    value: Vec<f64>,
+    pnl: Vec<f64>,
+    /// The step at which an option position's contracts expire.
+    expiry: Vec<usize>,
+    local_before: Vec<f64>,
+    local_after: Vec<f64>,
+    total: Vec<f64>,
+    peak: Vec<f64>,
+    max_drawdown: Vec<f64>,
+    under_water_steps: Vec<u32>,
+    spell: Vec<u32>,
+    longest_spell: Vec<u32>,
+}
+
+impl Batch<'_> {
+    fn read_market(&mut self, lanes: &Lanes) {
+        let n = self.count;
+        let tracker = self.tracker;
+        for (s, &a) in tracker.slots.iter().enumerate() {
+            let asset = &tracker.model.assets[a];
+            let out = &mut self.level[s * n..(s + 1) * n];
+            for (level, &x) in out.iter_mut().zip(lanes.asset(a)) {
+                *level = asset.level(x);
+            }
+        }
+        for (c, inputs) in tracker.currencies.iter().enumerate() {
+            for l in 0..n {
+                self.usd[c * n + l] = match inputs.fx {
+                    None => 1.0,
+                    Some((s, FxQuote::UsdPerUnit)) => self.level[s * n + l],
+                    Some((s, FxQuote::UnitsPerUsd)) => 1.0 / self.level[s * n + l],
+                };
+                self.rate[c * n + l] = match inputs.rate {
+                    Rate::Constant(r) => r,
+                    Rate::Slot(s) => self.level[s * n + l],
+                };
+            }
+        }
+    }
+
+    /// Base-currency units per unit of currency `c` on lane `l`, now or at the start of the step.
+    #[inline]
+    fn fx(&self, c: usize, base: usize, l: usize, before: bool) -> f64 {
+        let n = self.count;
+        let usd = if before { &self.usd_before } else { &self.usd };
+        usd[c * n + l] / usd[base * n + l]
+    }
+
+    /// Buys a fresh set of options for position `k` on every lane: the notional
+    /// `weight * portfolio value`, the premium paid from the overlay's own cash.
+    fn roll_options(&mut self, k: usize, base: usize, portfolio: usize) {
+        let n = self.count;
+        let position = &self.tracker.positions[k];
+        let Leg::Option {
+            spec,
+            underlying,
+            vol,
+        } = position.leg
+        else {
+            return;
+        };
+        let years = spec.tenor_steps as f64 * self.tracker.model.dt;
+        for l in 0..n {
+            let spot = self.level[underlying * n + l];
+            let s = self.fx(position.currency, base, l, false);
+            let notional = position.weight * self.total[portfolio * n + l];
+            let contracts = notional / (spot * s);
+            let strike = spec.moneyness * spot;
+            let price = black_scholes(
+                spec.kind,
+                spot,
+                strike,
+                years,
+                self.level[vol * n + l],
+                self.rate[position.currency * n + l],
+            );
+            self.holding[k * n + l] = contracts;
+            self.strike[k * n + l] = strike;
+            self.settlement[k * n + l] -= contracts * price;
+        }
+        self.expiry[k] += spec.tenor_steps;
+    }
+
+    /// Resets every funded position to its weight of the portfolio's value less the
+    /// options' market value; overlays keep their contracts and hand over their cash.
+    fn rebalance(&mut self, p: usize) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let portfolio = &tracker.portfolios[p];
+        for l in 0..n {
+            let mut funded = self.total[p * n + l];
+            for k in portfolio.positions.clone() {
+                if let Leg::Option { .. } = tracker.positions[k].leg {
+                    let s = self.fx(tracker.positions[k].currency, portfolio.base, l, false);
+                    let market = self.value[k * n + l] - self.settlement[k * n + l] * s;
+                    funded -= market;
+                    self.settlement[k * n + l] = 0.0;
+                    self.value[k * n + l] = market;
+                }
+            }
+            for k in portfolio.positions.clone() {
+                let position = &tracker.positions[k];
+                let target = position.weight * funded;
+                let s = self.fx(position.currency, portfolio.base, l, false);
+                let local = target / s;
+                match position.leg {
+                    Leg::Asset { slot } => {
+                        self.holding[k * n + l] = local / self.level[slot * n + l]
+                    }
+                    Leg::Cash | Leg::Treasury { .. } => self.holding[k * n + l] = local,
+                    Leg::Option { .. } => continue,
+                }
+                self.value[k * n + l] = target;
+            }
+        }
+    }
+}
+
+impl BatchObserver for Batch<'_> {
+    fn start(&mut self, lanes: &Lanes) {
+        let n = self.count;
+        self.steps = 0;
+        self.read_market(lanes);
+        let tracker = self.tracker;
+        for (p, portfolio) in tracker.portfolios.iter().enumerate() {
+            for l in 0..n {
+                self.total[p * n + l] = portfolio.value;
+                self.peak[p * n + l] = portfolio.value;
+                self.max_drawdown[p * n + l] = 0.0;
+                self.under_water_steps[p * n + l] = 0;
+                self.spell[p * n + l] = 0;
+                self.longest_spell[p * n + l] = 0;
+            }
+            for k in portfolio.positions.clone() {
+                let position = &tracker.positions[k];
+                self.expiry[k] = 0;
+                for l in 0..n {
+                    let i = k * n + l;
+                    self.settlement[i] = 0.0;
+                    self.pnl[i] = 0.0;
+                    let start = position.weight * portfolio.value;
+                    let local = start / self.fx(position.currency, portfolio.base, l, false);
+                    self.value[i] = start;
+                    match position.leg {
+                        Leg::Asset { slot } => self.holding[i] = local / self.level[slot * n + l],
+                        Leg::Cash | Leg::Treasury { .. } => self.holding[i] = local,
+                        Leg::Option { .. } => self.value[i] = 0.0,
+                    }
+                }
+                if let Leg::Option { .. } = position.leg {
+                    self.roll_options(k, portfolio.base, p);
+                }
+            }
+        }
+        self.level_before.copy_from_slice(&self.level);
+        self.usd_before.copy_from_slice(&self.usd);
+        self.rate_before.copy_from_slice(&self.rate);
+    }
+
+    fn push(&mut self, lanes: &Lanes, t: usize) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let dt = tracker.model.dt;
+        std::mem::swap(&mut self.level, &mut self.level_before);
+        std::mem::swap(&mut self.usd, &mut self.usd_before);
+        std::mem::swap(&mut self.rate, &mut self.rate_before);
+        self.read_market(lanes);
+        self.steps += 1;
+        let now = t + 1;
+        let last = now == tracker.model.steps;
+        for (p, portfolio) in tracker.portfolios.iter().enumerate() {
+            let base = portfolio.base;
+            for k in portfolio.positions.clone() {
+                let position = tracker.positions[k];
+                let c = position.currency;
+                let span = k * n..(k + 1) * n;
+                let rate_c = &self.rate_before[c * n..(c + 1) * n];
+                match position.leg {
+                    Leg::Asset { slot } => {
+                        let before = &self.level_before[slot * n..(slot + 1) * n];
+                        let after = &self.level[slot * n..(slot + 1) * n];
+                        let units = &self.holding[span.clone()];
+                        for l in 0..n {
+                            self.local_before[l] = units[l] * before[l];
+                            self.local_after[l] = units[l] * after[l];
+                        }
+                    }
+                    Leg::Cash => {
+                        let balance = &mut self.holding[span.clone()];
+                        self.local_before.copy_from_slice(balance);
+                        for (b, r) in balance.iter_mut().zip(rate_c) {
+                            *b *= 1.0 + r * dt;
+                        }
+                        self.local_after.copy_from_slice(balance);
+                    }
+                    Leg::Treasury {
+                        slot,
+                        maturity_years,
+                    } => {
+                        let before = &self.level_before[slot * n..(slot + 1) * n];
+                        let after = &self.level[slot * n..(slot + 1) * n];
+                        let local = &mut self.holding[span.clone()];
+                        self.local_before.copy_from_slice(local);
+                        for l in 0..n {
+                            local[l] *=
+                                1.0 + par_bond_return(before[l], after[l], maturity_years, dt);
+                        }
+                        self.local_after.copy_from_slice(local);
+                    }
+                    Leg::Option {
+                        spec,
+                        underlying,
+                        vol,
+                    } => {
+                        let expires = now == self.expiry[k];
+                        let years = self.expiry[k].saturating_sub(now) as f64 * dt;
+                        for l in 0..n {
+                            let i = k * n + l;
+                            let s_before = self.fx(c, base, l, true);
+                            // The overlay's local value at the start of the step.
+                            self.local_before[l] = self.value[i] / s_before;
+                            self.settlement[i] *= 1.0 + rate_c[l] * dt;
+                            let spot = self.level[underlying * n + l];
+                            let contracts = self.holding[i];
+                            let market = if expires {
+                                self.settlement[i] +=
+                                    contracts * payoff(spec.kind, spot, self.strike[i]);
+                                self.holding[i] = 0.0;
+                                0.0
+                            } else {
+                                contracts
+                                    * black_scholes(
+                                        spec.kind,
+                                        spot,
+                                        self.strike[i],
+                                        years,
+                                        self.level[vol * n + l],
+                                        self.rate[c * n + l],
+                                    )
+                            };
+                            self.local_after[l] = market + self.settlement[i];
+                        }
+                    }
+                }
+                // Translate into the base currency. A hedge sells `hedge_ratio` of the
+                // local value forward for one step at the covered-interest-parity
+                // forward S (1 + (r_base - r_local) dt); its gain or loss settles into
+                // the position itself, as in a currency-hedged share class, so the
+                // hedged position compounds its hedged return.
+                let hedged = position.hedge_ratio > 0.0 && c != base;
+                for l in 0..n {
+                    let i = k * n + l;
+                    let s_after = self.fx(c, base, l, false);
+                    if hedged {
+                        let s_before = self.fx(c, base, l, true);
+                        let r_base = self.rate_before[base * n + l];
+                        let forward = s_before * (1.0 + (r_base - rate_c[l]) * dt);
+                        let settled =
+                            position.hedge_ratio * self.local_before[l] * (forward - s_after)
+                                / s_after;
+                        self.local_after[l] += settled;
+                        match position.leg {
+                            Leg::Asset { slot } => {
+                                self.holding[i] = self.local_after[l] / self.level[slot * n + l]
+                            }
+                            Leg::Cash | Leg::Treasury { .. } => {
+                                self.holding[i] = self.local_after[l]
+                            }
+                            Leg::Option { .. } => self.settlement[i] += settled,
+                        }
+                    }
+                    let value = self.local_after[l] * s_after;
+                    self.pnl[i] += value - self.value[i];
+                    self.value[i] = value;
+                }
+            }
+            for l in 0..n {
+                let total: f64 = portfolio
+                    .positions
+                    .clone()
+                    .map(|k| self.value[k * n + l])
+                    .sum();
+                let i = p * n + l;
+                self.total[i] = total;
+                if total >= self.peak[i] {
+                    self.peak[i] = total;
+                    self.spell[i] = 0;
+                } else {
+                    self.under_water_steps[i] += 1;
+                    self.spell[i] += 1;
+                    self.longest_spell[i] = self.longest_spell[i].max(self.spell[i]);
+                    let drawdown = 1.0 - total / self.peak[i];
+                    if drawdown > self.max_drawdown[i] {
+                        self.max_drawdown[i] = drawdown;
+                    }
+                }
+            }
+            if last {
+                continue;
+            }
+            for k in portfolio.positions.clone() {
+                if matches!(tracker.positions[k].leg, Leg::Option { .. }) && now == self.expiry[k] {
+                    self.roll_options(k, base, p);
+                    // The premium left the overlay's cash for its contracts: re-mark them.
+                    for l in 0..n {
+                        let i = k * n + l;
+                        let s = self.fx(tracker.positions[k].currency, base, l, false);
+                        let Leg::Option {
+                            spec,
+                            underlying,
+                            vol,
+                        } = tracker.positions[k].leg
+                        else {
+                            continue;
+                        };
+                        let market = self.holding[i]
+                            * black_scholes(
+                                spec.kind,
+                                self.level[underlying * n + l],
+                                self.strike[i],
+                                spec.tenor_steps as f64 * dt,
+                                self.level[vol * n + l],
+                                self.rate[tracker.positions[k].currency * n + l],
+                            );
+                        self.value[i] = (market + self.settlement[i]) * s;
+                    }
+                }
+            }
+            if portfolio
+                .rebalance_every
+                .is_some_and(|every| now % every == 0)
+            {
+                self.rebalance(p);
+            }
+        }
+    }
+
+    fn finish(&mut self, rows: &mut [f32], columns: usize, first: usize) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let dt = tracker.model.dt;
+        let steps = self.steps.max(1) as f64;
+        let mut column = first;
+        for (p, portfolio) in tracker.portfolios.iter().enumerate() {
+            let v0 = portfolio.value;
+            for l in 0..n {
+                let i = p * n + l;
+                let row = &mut rows[l * columns..(l + 1) * columns];
+                row[column] = ((self.total[i] - v0) / v0) as f32;
+                row[column + 1] = self.max_drawdown[i] as f32;
+                row[column + 2] = (self.under_water_steps[i] as f64 / steps) as f32;
+                row[column + 3] = (self.longest_spell[i] as f64 * dt) as f32;
+                for (j, k) in portfolio.positions.clone().enumerate() {
+                    row[column + 4 + j] = (self.pnl[k * n + l] / v0) as f32;
+                }
+            }
+            column += 4 + portfolio.positions.len();
+        }
+    }
+}
