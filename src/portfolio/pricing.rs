@@ -57,11 +57,66 @@ pub fn normal_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
 }
 
+/// The standard normal distribution function to within 7.5e-8 (Abramowitz &
+/// Stegun 26.2.17, after Hastings): one `exp`, where [`normal_cdf`] costs up
+/// to four. Used for the daily marks of option overlays, which it prices to
+/// within 1.5e-7 of spot plus strike; premiums use the exact form.
+#[inline]
+pub fn normal_cdf_fast(x: f64) -> f64 {
+    const P: f64 = 0.231_641_9;
+    const B: [f64; 5] = [
+        0.319_381_530,
+        -0.356_563_782,
+        1.781_477_937,
+        -1.821_255_978,
+        1.330_274_429,
+    ];
+    let z = x.abs();
+    let t = 1.0 / (1.0 + P * z);
+    let poly = t * (B[0] + t * (B[1] + t * (B[2] + t * (B[3] + t * B[4]))));
+    let upper = (-0.5 * z * z).exp()
+        * std::f64::consts::FRAC_1_SQRT_2
+        * 0.5
+        * std::f64::consts::FRAC_2_SQRT_PI
+        * poly;
+    if x >= 0.0 {
+        1.0 - upper
+    } else {
+        upper
+    }
+}
+
 /// The Black-Scholes (1973) price of a European option on a non-dividend-paying
 /// underlying at `spot`, with `years` to expiry, volatility `vol` and a
 /// continuously compounded `rate`. At or past expiry (or with no volatility)
 /// it is the discounted intrinsic value.
 pub fn black_scholes(
+    kind: OptionKind,
+    spot: f64,
+    strike: f64,
+    years: f64,
+    vol: f64,
+    rate: f64,
+) -> f64 {
+    black_scholes_with(normal_cdf, kind, spot, strike, years, vol, rate)
+}
+
+/// [`black_scholes`] with [`normal_cdf_fast`], for daily marks.
+#[inline]
+pub fn black_scholes_fast(
+    kind: OptionKind,
+    spot: f64,
+    strike: f64,
+    years: f64,
+    vol: f64,
+    rate: f64,
+) -> f64 {
+    black_scholes_with(normal_cdf_fast, kind, spot, strike, years, vol, rate)
+}
+
+#[inline]
+fn black_scholes_with(
+    cdf: impl Fn(f64) -> f64,
     kind: OptionKind,
     spot: f64,
     strike: f64,
@@ -83,8 +138,8 @@ pub fn black_scholes(
     }
     let d1 = ((spot / strike).ln() + (rate + 0.5 * vol * vol) * years) / sd;
     let d2 = d1 - sd;
-    let call = || spot * normal_cdf(d1) - discounted * normal_cdf(d2);
-    let put = || discounted * normal_cdf(-d2) - spot * normal_cdf(-d1);
+    let call = || spot * cdf(d1) - discounted * cdf(d2);
+    let put = || discounted * cdf(-d2) - spot * cdf(-d1);
     match kind {
         OptionKind::Call => call(),
         OptionKind::Put => put(),
@@ -117,5 +172,14 @@ mod tests {
         assert!((normal_cdf(0.0) - 0.5).abs() < 1e-16);
         // Phi(1.959963984540054) = 0.975
         assert!((normal_cdf(1.959_963_984_540_054) - 0.975).abs() < 1e-15);
+    }
+
+    #[test]
+    fn the_fast_normal_cdf_is_within_its_bound() {
+        for i in -800..=800 {
+            let x = i as f64 / 100.0;
+            let error = (normal_cdf_fast(x) - normal_cdf(x)).abs();
+            assert!(error < 7.5e-8, "x = {x}: {error}");
+        }
     }
 }

@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use super::pricing::{black_scholes, par_bond_return, payoff};
+use super::pricing::{black_scholes, black_scholes_fast, par_bond_return, payoff};
 use super::spec::{Holding, Portfolio};
 use crate::engine::{BatchObserver, PathObserver};
 use crate::model::{Lanes, Model};
@@ -259,21 +259,31 @@ impl Batch<'_> {
         for (s, &a) in tracker.slots.iter().enumerate() {
             let asset = &tracker.model.assets[a];
             let out = &mut self.level[s * n..(s + 1) * n];
-            for (level, &x) in out.iter_mut().zip(lanes.asset(a)) {
-                *level = asset.level(x);
+            if asset.is_log {
+                for (level, &x) in out.iter_mut().zip(lanes.asset(a)) {
+                    *level = asset.level(x);
+                }
+            } else {
+                out.copy_from_slice(lanes.asset(a));
             }
         }
         for (c, inputs) in tracker.currencies.iter().enumerate() {
-            for l in 0..n {
-                self.usd[c * n + l] = match inputs.fx {
-                    None => 1.0,
-                    Some((s, FxQuote::UsdPerUnit)) => self.level[s * n + l],
-                    Some((s, FxQuote::UnitsPerUsd)) => 1.0 / self.level[s * n + l],
-                };
-                self.rate[c * n + l] = match inputs.rate {
-                    Rate::Constant(r) => r,
-                    Rate::Slot(s) => self.level[s * n + l],
-                };
+            let usd = &mut self.usd[c * n..(c + 1) * n];
+            match inputs.fx {
+                None => usd.fill(1.0),
+                Some((s, FxQuote::UsdPerUnit)) => {
+                    usd.copy_from_slice(&self.level[s * n..(s + 1) * n]);
+                }
+                Some((s, FxQuote::UnitsPerUsd)) => {
+                    for (u, x) in usd.iter_mut().zip(&self.level[s * n..(s + 1) * n]) {
+                        *u = 1.0 / x;
+                    }
+                }
+            }
+            let rate = &mut self.rate[c * n..(c + 1) * n];
+            match inputs.rate {
+                Rate::Constant(r) => rate.fill(r),
+                Rate::Slot(s) => rate.copy_from_slice(&self.level[s * n..(s + 1) * n]),
             }
         }
     }
@@ -354,6 +364,169 @@ impl Batch<'_> {
             }
         }
     }
+    /// Moves position `k` through the step just taken: its local value, its
+    /// hedge, its base-currency value and P&L.
+    fn move_position(&mut self, k: usize, base: usize, now: usize, dt: f64) {
+        let n = self.count;
+        let position = self.tracker.positions[k];
+        let c = position.currency;
+        let span = k * n..(k + 1) * n;
+        let Batch {
+            level,
+            level_before,
+            usd,
+            usd_before,
+            rate,
+            rate_before,
+            holding,
+            strike,
+            settlement,
+            value,
+            pnl,
+            expiry,
+            local_before,
+            local_after,
+            ..
+        } = self;
+        let rate_c = &rate_before[c * n..(c + 1) * n];
+        let holding = &mut holding[span.clone()];
+        let (usd_c_before, usd_base_before) = (
+            &usd_before[c * n..(c + 1) * n],
+            &usd_before[base * n..(base + 1) * n],
+        );
+        let (usd_c, usd_base) = (&usd[c * n..(c + 1) * n], &usd[base * n..(base + 1) * n]);
+        match position.leg {
+            Leg::Asset { slot } => {
+                let before = &level_before[slot * n..(slot + 1) * n];
+                let after = &level[slot * n..(slot + 1) * n];
+                for l in 0..n {
+                    local_before[l] = holding[l] * before[l];
+                    local_after[l] = holding[l] * after[l];
+                }
+            }
+            Leg::Cash => {
+                local_before.copy_from_slice(holding);
+                for (balance, r) in holding.iter_mut().zip(rate_c) {
+                    *balance *= 1.0 + r * dt;
+                }
+                local_after.copy_from_slice(holding);
+            }
+            Leg::Treasury {
+                slot,
+                maturity_years,
+            } => {
+                let before = &level_before[slot * n..(slot + 1) * n];
+                let after = &level[slot * n..(slot + 1) * n];
+                local_before.copy_from_slice(holding);
+                for l in 0..n {
+                    holding[l] *= 1.0 + par_bond_return(before[l], after[l], maturity_years, dt);
+                }
+                local_after.copy_from_slice(holding);
+            }
+            Leg::Option {
+                spec,
+                underlying,
+                vol,
+            } => {
+                let expires = now == expiry[k];
+                let years = expiry[k].saturating_sub(now) as f64 * dt;
+                let settlement = &mut settlement[span.clone()];
+                let strike = &strike[span.clone()];
+                let value = &value[span.clone()];
+                let spot = &level[underlying * n..(underlying + 1) * n];
+                let sigma = &level[vol * n..(vol + 1) * n];
+                let r_now = &rate[c * n..(c + 1) * n];
+                for l in 0..n {
+                    // The overlay's local value at the start of the step.
+                    local_before[l] = if c == base {
+                        value[l]
+                    } else {
+                        value[l] * usd_base_before[l] / usd_c_before[l]
+                    };
+                    settlement[l] *= 1.0 + rate_c[l] * dt;
+                    let market = if expires {
+                        settlement[l] += holding[l] * payoff(spec.kind, spot[l], strike[l]);
+                        holding[l] = 0.0;
+                        0.0
+                    } else {
+                        holding[l]
+                            * black_scholes_fast(
+                                spec.kind, spot[l], strike[l], years, sigma[l], r_now[l],
+                            )
+                    };
+                    local_after[l] = market + settlement[l];
+                }
+            }
+        }
+        let value = &mut value[span.clone()];
+        let pnl = &mut pnl[span.clone()];
+        if c == base {
+            for (gain, (v, after)) in pnl.iter_mut().zip(value.iter().zip(local_after.iter())) {
+                *gain += after - v;
+            }
+            value.copy_from_slice(local_after);
+            return;
+        }
+        if position.hedge_ratio > 0.0 {
+            // The hedge sells `hedge_ratio` of the local value forward for one step
+            // at the covered-interest-parity forward S (1 + (r_base - r_local) dt);
+            // its gain or loss settles into the position itself, as in a
+            // currency-hedged share class, so the position compounds its hedged return.
+            let r_base = &rate_before[base * n..(base + 1) * n];
+            let settled = local_before;
+            for l in 0..n {
+                let s_before = usd_c_before[l] / usd_base_before[l];
+                let s_after = usd_c[l] / usd_base[l];
+                let forward = s_before * (1.0 + (r_base[l] - rate_c[l]) * dt);
+                settled[l] = position.hedge_ratio * settled[l] * (forward - s_after) / s_after;
+                local_after[l] += settled[l];
+            }
+            match position.leg {
+                Leg::Asset { slot } => {
+                    let after = &level[slot * n..(slot + 1) * n];
+                    for l in 0..n {
+                        holding[l] = local_after[l] / after[l];
+                    }
+                }
+                Leg::Cash | Leg::Treasury { .. } => holding.copy_from_slice(local_after),
+                Leg::Option { .. } => {
+                    for (cash, s) in settlement[span].iter_mut().zip(settled.iter()) {
+                        *cash += s;
+                    }
+                }
+            }
+        }
+        for l in 0..n {
+            let v = local_after[l] * usd_c[l] / usd_base[l];
+            pnl[l] += v - value[l];
+            value[l] = v;
+        }
+    }
+
+    /// The running peak, drawdown and time under water of portfolio `p`.
+    fn track_drawdown(&mut self, p: usize) {
+        let span = p * self.count..(p + 1) * self.count;
+        let total = &self.total[span.clone()];
+        let peak = &mut self.peak[span.clone()];
+        let max_drawdown = &mut self.max_drawdown[span.clone()];
+        let under_water = &mut self.under_water_steps[span.clone()];
+        let spell = &mut self.spell[span.clone()];
+        let longest = &mut self.longest_spell[span];
+        for l in 0..total.len() {
+            if total[l] >= peak[l] {
+                peak[l] = total[l];
+                spell[l] = 0;
+            } else {
+                under_water[l] += 1;
+                spell[l] += 1;
+                longest[l] = longest[l].max(spell[l]);
+                let drawdown = 1.0 - total[l] / peak[l];
+                if drawdown > max_drawdown[l] {
+                    max_drawdown[l] = drawdown;
+                }
+            }
+        }
+    }
 }
 
 impl BatchObserver for Batch<'_> {
@@ -410,131 +583,15 @@ impl BatchObserver for Batch<'_> {
         let last = now == tracker.model.steps;
         for (p, portfolio) in tracker.portfolios.iter().enumerate() {
             let base = portfolio.base;
+            self.total[p * n..(p + 1) * n].fill(0.0);
             for k in portfolio.positions.clone() {
-                let position = tracker.positions[k];
-                let c = position.currency;
-                let span = k * n..(k + 1) * n;
-                let rate_c = &self.rate_before[c * n..(c + 1) * n];
-                match position.leg {
-                    Leg::Asset { slot } => {
-                        let before = &self.level_before[slot * n..(slot + 1) * n];
-                        let after = &self.level[slot * n..(slot + 1) * n];
-                        let units = &self.holding[span.clone()];
-                        for l in 0..n {
-                            self.local_before[l] = units[l] * before[l];
-                            self.local_after[l] = units[l] * after[l];
-                        }
-                    }
-                    Leg::Cash => {
-                        let balance = &mut self.holding[span.clone()];
-                        self.local_before.copy_from_slice(balance);
-                        for (b, r) in balance.iter_mut().zip(rate_c) {
-                            *b *= 1.0 + r * dt;
-                        }
-                        self.local_after.copy_from_slice(balance);
-                    }
-                    Leg::Treasury {
-                        slot,
-                        maturity_years,
-                    } => {
-                        let before = &self.level_before[slot * n..(slot + 1) * n];
-                        let after = &self.level[slot * n..(slot + 1) * n];
-                        let local = &mut self.holding[span.clone()];
-                        self.local_before.copy_from_slice(local);
-                        for l in 0..n {
-                            local[l] *=
-                                1.0 + par_bond_return(before[l], after[l], maturity_years, dt);
-                        }
-                        self.local_after.copy_from_slice(local);
-                    }
-                    Leg::Option {
-                        spec,
-                        underlying,
-                        vol,
-                    } => {
-                        let expires = now == self.expiry[k];
-                        let years = self.expiry[k].saturating_sub(now) as f64 * dt;
-                        for l in 0..n {
-                            let i = k * n + l;
-                            let s_before = self.fx(c, base, l, true);
-                            // The overlay's local value at the start of the step.
-                            self.local_before[l] = self.value[i] / s_before;
-                            self.settlement[i] *= 1.0 + rate_c[l] * dt;
-                            let spot = self.level[underlying * n + l];
-                            let contracts = self.holding[i];
-                            let market = if expires {
-                                self.settlement[i] +=
-                                    contracts * payoff(spec.kind, spot, self.strike[i]);
-                                self.holding[i] = 0.0;
-                                0.0
-                            } else {
-                                contracts
-                                    * black_scholes(
-                                        spec.kind,
-                                        spot,
-                                        self.strike[i],
-                                        years,
-                                        self.level[vol * n + l],
-                                        self.rate[c * n + l],
-                                    )
-                            };
-                            self.local_after[l] = market + self.settlement[i];
-                        }
-                    }
-                }
-                // Translate into the base currency. A hedge sells `hedge_ratio` of the
-                // local value forward for one step at the covered-interest-parity
-                // forward S (1 + (r_base - r_local) dt); its gain or loss settles into
-                // the position itself, as in a currency-hedged share class, so the
-                // hedged position compounds its hedged return.
-                let hedged = position.hedge_ratio > 0.0 && c != base;
-                for l in 0..n {
-                    let i = k * n + l;
-                    let s_after = self.fx(c, base, l, false);
-                    if hedged {
-                        let s_before = self.fx(c, base, l, true);
-                        let r_base = self.rate_before[base * n + l];
-                        let forward = s_before * (1.0 + (r_base - rate_c[l]) * dt);
-                        let settled =
-                            position.hedge_ratio * self.local_before[l] * (forward - s_after)
-                                / s_after;
-                        self.local_after[l] += settled;
-                        match position.leg {
-                            Leg::Asset { slot } => {
-                                self.holding[i] = self.local_after[l] / self.level[slot * n + l]
-                            }
-                            Leg::Cash | Leg::Treasury { .. } => {
-                                self.holding[i] = self.local_after[l]
-                            }
-                            Leg::Option { .. } => self.settlement[i] += settled,
-                        }
-                    }
-                    let value = self.local_after[l] * s_after;
-                    self.pnl[i] += value - self.value[i];
-                    self.value[i] = value;
+                self.move_position(k, base, now, dt);
+                let value = &self.value[k * n..(k + 1) * n];
+                for (total, v) in self.total[p * n..(p + 1) * n].iter_mut().zip(value) {
+                    *total += v;
                 }
             }
-            for l in 0..n {
-                let total: f64 = portfolio
-                    .positions
-                    .clone()
-                    .map(|k| self.value[k * n + l])
-                    .sum();
-                let i = p * n + l;
-                self.total[i] = total;
-                if total >= self.peak[i] {
-                    self.peak[i] = total;
-                    self.spell[i] = 0;
-                } else {
-                    self.under_water_steps[i] += 1;
-                    self.spell[i] += 1;
-                    self.longest_spell[i] = self.longest_spell[i].max(self.spell[i]);
-                    let drawdown = 1.0 - total / self.peak[i];
-                    if drawdown > self.max_drawdown[i] {
-                        self.max_drawdown[i] = drawdown;
-                    }
-                }
-            }
+            self.track_drawdown(p);
             if last {
                 continue;
             }
