@@ -16,6 +16,7 @@ pub mod tracker;
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
+use rayon::prelude::*;
 use serde::Serialize;
 
 pub use spec::{Holding, Portfolio, Position, Rebalance};
@@ -238,7 +239,7 @@ pub fn summarise(
             .unwrap_or_default()
     };
     book.portfolios
-        .iter()
+        .par_iter()
         .map(|p| {
             let prefix = format!("portfolio.{}", p.name);
             let pnl = column(format!("{prefix}.pnl"));
@@ -274,8 +275,15 @@ pub fn summarise(
                 v.sort_unstable_by(f64::total_cmp);
                 v
             };
+            // Sorted input sorts in linear time: each distribution sorts its values once.
             let distribution =
-                |values: &[f64]| Distribution::from_values(values.iter().map(|&v| v as f32));
+                |sorted: &[f64]| Distribution::from_values(sorted.iter().map(|&v| v as f32));
+            let pnl_sorted: Vec<f64> = order
+                .iter()
+                .map(|&i| pnl[i])
+                .filter(|v| !v.is_nan())
+                .collect();
+            let drawdown_sorted = sorted(&drawdown);
             let worst_paths = order
                 .iter()
                 .take(WORST_PATHS)
@@ -299,17 +307,19 @@ pub fn summarise(
                         currency: scenario.currencies[q.currency].name.clone(),
                         weight: q.weight,
                         hedge_ratio: q.hedge_ratio,
-                        pnl: distribution(values),
+                        pnl: distribution(&sorted(values)),
                     })
                     .collect(),
-                pnl_quantiles: risk::quantile_grid(&sorted(&pnl)),
-                pnl: distribution(&pnl),
-                max_drawdown_quantiles: risk::quantile_grid(&sorted(&drawdown)),
-                max_drawdown: distribution(&drawdown),
-                time_under_water: distribution(&column(format!("{prefix}.time_under_water"))),
-                longest_under_water_years: distribution(&column(format!(
+                pnl_quantiles: risk::quantile_grid(&pnl_sorted),
+                pnl: distribution(&pnl_sorted),
+                max_drawdown_quantiles: risk::quantile_grid(&drawdown_sorted),
+                max_drawdown: distribution(&drawdown_sorted),
+                time_under_water: distribution(&sorted(&column(format!(
+                    "{prefix}.time_under_water"
+                )))),
+                longest_under_water_years: distribution(&sorted(&column(format!(
                     "{prefix}.longest_under_water_years"
-                ))),
+                )))),
                 risk,
                 loss_probabilities: p
                     .loss_thresholds

@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use super::pricing::{black_scholes, black_scholes_fast, par_bond_return, payoff};
+use super::pricing::{black_scholes, black_scholes_mark, par_bond_return, payoff};
 use super::spec::{Holding, Portfolio};
 use crate::engine::{BatchObserver, PathObserver};
 use crate::model::{Lanes, Model};
@@ -430,6 +430,7 @@ impl Batch<'_> {
             } => {
                 let expires = now == expiry[k];
                 let years = expiry[k].saturating_sub(now) as f64 * dt;
+                let sqrt_years = years.sqrt();
                 let settlement = &mut settlement[span.clone()];
                 let strike = &strike[span.clone()];
                 let value = &value[span.clone()];
@@ -450,8 +451,9 @@ impl Batch<'_> {
                         0.0
                     } else {
                         holding[l]
-                            * black_scholes_fast(
-                                spec.kind, spot[l], strike[l], years, sigma[l], r_now[l],
+                            * black_scholes_mark(
+                                spec.kind, spot[l], strike[l], years, sqrt_years, sigma[l],
+                                r_now[l],
                             )
                     };
                     local_after[l] = market + settlement[l];

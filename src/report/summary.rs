@@ -100,7 +100,8 @@ impl Summary {
     pub fn new(scenario: &Scenario, model: &Model, simulation: &Simulation) -> Summary {
         let layout = &simulation.layout;
         let columns = layout.columns();
-        let distributions: Vec<Distribution> = (0..columns)
+        // Observers' columns (portfolios) are summarised by their own code.
+        let distributions: Vec<Distribution> = (0..layout.builtin_columns())
             .into_par_iter()
             .map(|c| {
                 Distribution::from_values(

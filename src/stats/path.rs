@@ -17,6 +17,8 @@ pub struct MetricLayout {
     events: usize,
     /// The first of the flow loop's two columns, when the scenario has flows.
     flow_column: Option<usize>,
+    /// Columns before those an observer appended.
+    builtin: usize,
 }
 
 /// The figures kept for every asset, in column order.
@@ -68,6 +70,7 @@ impl MetricLayout {
             names.push("flows.pressure_share".to_string());
         }
         MetricLayout {
+            builtin: names.len(),
             names,
             flow_column,
             assets: model.assets.len(),
@@ -106,6 +109,11 @@ impl MetricLayout {
     /// pressure), when the scenario has flows.
     pub fn flow_columns(&self) -> Option<(usize, usize)> {
         self.flow_column.map(|c| (c, c + 1))
+    }
+
+    /// The engine's own columns (those an observer appended come after).
+    pub fn builtin_columns(&self) -> usize {
+        self.builtin
     }
 
     /// Appends columns written by an observer outside the engine; returns the first.
