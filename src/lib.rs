@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: [`scenario`] (TOML files, validation) → [`model`] (one step
 //! of one path) → [`engine`] (paths in parallel, random streams) → [`stats`]
-//! (streaming, mergeable accumulators) → [`report`] (JSON, CSV, console).
+//! (streaming, mergeable accumulators) → [`portfolio`] (users' books valued on
+//! every path, VaR, ES, stress tests) → [`report`] (JSON, CSV, console).
 //!
 //! ```no_run
 //! use std::path::Path;

@@ -201,6 +201,8 @@ impl PortfolioTracker<'_> {
             level_before: per_slot,
             usd: per_currency.clone(),
             usd_before: per_currency.clone(),
+            per_usd: per_currency.clone(),
+            per_usd_before: per_currency.clone(),
             rate: per_currency.clone(),
             rate_before: per_currency,
             holding: per_position.clone(),
@@ -230,6 +232,9 @@ pub struct Batch<'a> {
     level_before: Vec<f64>,
     usd: Vec<f64>,
     usd_before: Vec<f64>,
+    /// Units of each currency per dollar (`1 / usd`), so translations multiply.
+    per_usd: Vec<f64>,
+    per_usd_before: Vec<f64>,
     rate: Vec<f64>,
     rate_before: Vec<f64>,
     /// Units of an asset, the local value of cash or a Treasury, option contracts.
@@ -269,13 +274,20 @@ impl Batch<'_> {
         }
         for (c, inputs) in tracker.currencies.iter().enumerate() {
             let usd = &mut self.usd[c * n..(c + 1) * n];
+            let per_usd = &mut self.per_usd[c * n..(c + 1) * n];
             match inputs.fx {
-                None => usd.fill(1.0),
-                Some((s, FxQuote::UsdPerUnit)) => {
-                    usd.copy_from_slice(&self.level[s * n..(s + 1) * n]);
+                None => {
+                    usd.fill(1.0);
+                    per_usd.fill(1.0);
                 }
-                Some((s, FxQuote::UnitsPerUsd)) => {
-                    for (u, x) in usd.iter_mut().zip(&self.level[s * n..(s + 1) * n]) {
+                Some((s, quote)) => {
+                    let level = &self.level[s * n..(s + 1) * n];
+                    let (direct, inverse) = match quote {
+                        FxQuote::UsdPerUnit => (usd, per_usd),
+                        FxQuote::UnitsPerUsd => (per_usd, usd),
+                    };
+                    direct.copy_from_slice(level);
+                    for (u, x) in inverse.iter_mut().zip(level) {
                         *u = 1.0 / x;
                     }
                 }
@@ -292,8 +304,12 @@ impl Batch<'_> {
     #[inline]
     fn fx(&self, c: usize, base: usize, l: usize, before: bool) -> f64 {
         let n = self.count;
-        let usd = if before { &self.usd_before } else { &self.usd };
-        usd[c * n + l] / usd[base * n + l]
+        let (usd, per_usd) = if before {
+            (&self.usd_before, &self.per_usd_before)
+        } else {
+            (&self.usd, &self.per_usd)
+        };
+        usd[c * n + l] * per_usd[base * n + l]
     }
 
     /// Buys a fresh set of options for position `k` on every lane: the notional
@@ -376,6 +392,8 @@ impl Batch<'_> {
             level_before,
             usd,
             usd_before,
+            per_usd,
+            per_usd_before,
             rate,
             rate_before,
             holding,
@@ -390,11 +408,13 @@ impl Batch<'_> {
         } = self;
         let rate_c = &rate_before[c * n..(c + 1) * n];
         let holding = &mut holding[span.clone()];
-        let (usd_c_before, usd_base_before) = (
+        // Base-currency units per unit of `c`: usd(c) / usd(base).
+        let (usd_c_before, per_usd_base_before) = (
             &usd_before[c * n..(c + 1) * n],
-            &usd_before[base * n..(base + 1) * n],
+            &per_usd_before[base * n..(base + 1) * n],
         );
-        let (usd_c, usd_base) = (&usd[c * n..(c + 1) * n], &usd[base * n..(base + 1) * n]);
+        let (usd_c, per_usd_base) = (&usd[c * n..(c + 1) * n], &per_usd[base * n..(base + 1) * n]);
+        let (per_usd_c, usd_base) = (&per_usd[c * n..(c + 1) * n], &usd[base * n..(base + 1) * n]);
         match position.leg {
             Leg::Asset { slot } => {
                 let before = &level_before[slot * n..(slot + 1) * n];
@@ -442,7 +462,7 @@ impl Batch<'_> {
                     local_before[l] = if c == base {
                         value[l]
                     } else {
-                        value[l] * usd_base_before[l] / usd_c_before[l]
+                        value[l] / (usd_c_before[l] * per_usd_base_before[l])
                     };
                     settlement[l] *= 1.0 + rate_c[l] * dt;
                     let market = if expires {
@@ -477,10 +497,14 @@ impl Batch<'_> {
             let r_base = &rate_before[base * n..(base + 1) * n];
             let settled = local_before;
             for l in 0..n {
-                let s_before = usd_c_before[l] / usd_base_before[l];
-                let s_after = usd_c[l] / usd_base[l];
+                let s_before = usd_c_before[l] * per_usd_base_before[l];
+                let s_after = usd_c[l] * per_usd_base[l];
                 let forward = s_before * (1.0 + (r_base[l] - rate_c[l]) * dt);
-                settled[l] = position.hedge_ratio * settled[l] * (forward - s_after) / s_after;
+                // In units of `c`: divided by s_after, i.e. times usd(base) / usd(c).
+                settled[l] = position.hedge_ratio
+                    * settled[l]
+                    * (forward - s_after)
+                    * (usd_base[l] * per_usd_c[l]);
                 local_after[l] += settled[l];
             }
             match position.leg {
@@ -499,7 +523,7 @@ impl Batch<'_> {
             }
         }
         for l in 0..n {
-            let v = local_after[l] * usd_c[l] / usd_base[l];
+            let v = local_after[l] * usd_c[l] * per_usd_base[l];
             pnl[l] += v - value[l];
             value[l] = v;
         }
@@ -522,9 +546,9 @@ impl Batch<'_> {
                 under_water[l] += 1;
                 spell[l] += 1;
                 longest[l] = longest[l].max(spell[l]);
-                let drawdown = 1.0 - total[l] / peak[l];
-                if drawdown > max_drawdown[l] {
-                    max_drawdown[l] = drawdown;
+                // A new largest drawdown is rare: divide only then.
+                if total[l] < peak[l] * (1.0 - max_drawdown[l]) {
+                    max_drawdown[l] = 1.0 - total[l] / peak[l];
                 }
             }
         }
@@ -569,6 +593,7 @@ impl BatchObserver for Batch<'_> {
         }
         self.level_before.copy_from_slice(&self.level);
         self.usd_before.copy_from_slice(&self.usd);
+        self.per_usd_before.copy_from_slice(&self.per_usd);
         self.rate_before.copy_from_slice(&self.rate);
     }
 
@@ -578,6 +603,7 @@ impl BatchObserver for Batch<'_> {
         let dt = tracker.model.dt;
         std::mem::swap(&mut self.level, &mut self.level_before);
         std::mem::swap(&mut self.usd, &mut self.usd_before);
+        std::mem::swap(&mut self.per_usd, &mut self.per_usd_before);
         std::mem::swap(&mut self.rate, &mut self.rate_before);
         self.read_market(lanes);
         self.steps += 1;
