@@ -538,19 +538,21 @@ impl Batch<'_> {
         let under_water = &mut self.under_water_steps[span.clone()];
         let spell = &mut self.spell[span.clone()];
         let longest = &mut self.longest_spell[span];
+        // Selects, not branches: whether a close is a new peak is a coin flip the
+        // branch predictor loses.
         for l in 0..total.len() {
-            if total[l] >= peak[l] {
-                peak[l] = total[l];
-                spell[l] = 0;
+            let at_peak = total[l] >= peak[l];
+            peak[l] = if at_peak { total[l] } else { peak[l] };
+            let below = u32::from(!at_peak);
+            under_water[l] += below;
+            spell[l] = (spell[l] + 1) * below;
+            longest[l] = longest[l].max(spell[l]);
+            let drawdown = 1.0 - total[l] / peak[l];
+            max_drawdown[l] = if drawdown > max_drawdown[l] {
+                drawdown
             } else {
-                under_water[l] += 1;
-                spell[l] += 1;
-                longest[l] = longest[l].max(spell[l]);
-                // A new largest drawdown is rare: divide only then.
-                if total[l] < peak[l] * (1.0 - max_drawdown[l]) {
-                    max_drawdown[l] = 1.0 - total[l] / peak[l];
-                }
-            }
+                max_drawdown[l]
+            };
         }
     }
 }
