@@ -3,6 +3,7 @@
 
 mod console;
 mod files;
+mod portfolios;
 mod summary;
 
 pub use console::print_summary;
