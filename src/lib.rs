@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: [`scenario`] (TOML files, validation) → [`model`] (one step
 //! of one path) → [`engine`] (paths in parallel, random streams) → [`stats`]
-//! (streaming, mergeable accumulators) → [`report`] (JSON, CSV, console).
+//! (streaming, mergeable accumulators) → [`portfolio`] (users' books valued on
+//! every path, VaR, ES, stress tests) → [`report`] (JSON, CSV, console).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -18,6 +19,7 @@
 
 pub mod engine;
 pub mod model;
+pub mod portfolio;
 pub mod report;
 pub mod scenario;
 pub mod stats;
@@ -40,6 +42,25 @@ pub fn run_scenario(
     let model = model::Model::new(scenario);
     let simulation = engine::simulate(&model, options, progress)?;
     let summary = report::Summary::new(scenario, &model, &simulation);
+    Ok(Run {
+        simulation,
+        summary,
+    })
+}
+
+/// Like [`run_scenario`], with every portfolio of `book` valued on every path and
+/// summarised into `summary.portfolios`.
+pub fn run_with_portfolios(
+    scenario: &scenario::Scenario,
+    book: &portfolio::Book,
+    options: &engine::RunOptions,
+    progress: &dyn engine::Progress,
+) -> Result<Run, engine::EngineError> {
+    let model = model::Model::new(scenario);
+    let tracker = portfolio::PortfolioTracker::new(scenario, &model, &book.portfolios);
+    let simulation = engine::simulate_with(&model, options, progress, &tracker)?;
+    let mut summary = report::Summary::new(scenario, &model, &simulation);
+    summary.portfolios = portfolio::summarise(scenario, &model, book, &simulation);
     Ok(Run {
         simulation,
         summary,

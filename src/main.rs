@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use stormglass::engine::{self, Progress, RunOptions};
 use stormglass::model::Model;
+use stormglass::portfolio::{self, BookFiles, PortfolioTracker};
 use stormglass::report::compare::{self, Compared};
 use stormglass::report::{self, OutputOptions};
 use stormglass::scenario::{self, Scenario};
@@ -85,6 +86,15 @@ struct RunArgs {
     /// Replace the output folder even if it is not a previous run's.
     #[arg(long)]
     force: bool,
+    /// A portfolio file to evaluate besides the scenario's (repeatable).
+    #[arg(long = "portfolio", value_name = "FILE")]
+    portfolios: Vec<PathBuf>,
+    /// A file of stress vectors to apply besides the scenario's (repeatable).
+    #[arg(long = "stress", value_name = "FILE")]
+    stresses: Vec<PathBuf>,
+    /// Leave out the portfolios and stress files the scenario names.
+    #[arg(long)]
+    no_portfolios: bool,
 }
 
 #[derive(Clone, Copy, Default, ValueEnum)]
@@ -188,8 +198,20 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         sample_paths,
     };
     let model = Model::new(&scenario);
+    let book = portfolio::load(
+        &scenario,
+        &model,
+        &BookFiles {
+            portfolios: args.portfolios.clone(),
+            stresses: args.stresses.clone(),
+            skip_scenario: args.no_portfolios,
+        },
+    )
+    .map_err(Failure::input)?;
+    let tracker = PortfolioTracker::new(&scenario, &model, &book.portfolios);
     let threads = engine::effective_threads(args.threads);
-    let needed = engine::estimate_memory(&model, &options, threads);
+    let needed =
+        engine::estimate_memory_with(&model, &options, threads, tracker.columns_of().len());
     if let Some(available) = available_memory() {
         if needed > available {
             return Err(Failure::input(format!(
@@ -201,13 +223,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     }
 
     let progress = Bar::new();
-    let simulation = engine::simulate(&model, &options, &progress).map_err(|e| match e {
-        engine::EngineError::TooManyPaths { .. } => Failure::input(e),
-        _ => Failure::other(e),
-    })?;
+    let simulation =
+        engine::simulate_with(&model, &options, &progress, &tracker).map_err(|e| match e {
+            engine::EngineError::TooManyPaths { .. } => Failure::input(e),
+            _ => Failure::other(e),
+        })?;
     // Summaries and charts keep to the threads the run was given.
     let pool = worker_pool(threads)?;
-    let summary = pool.install(|| report::Summary::new(&scenario, &model, &simulation));
+    let mut summary = pool.install(|| report::Summary::new(&scenario, &model, &simulation));
+    summary.portfolios = portfolio::summarise(&scenario, &model, &book, &simulation);
     let out = args
         .out
         .unwrap_or_else(|| Path::new("output").join(&scenario.name));
@@ -337,14 +361,20 @@ fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, Failure> {
 fn validate(files: &[PathBuf]) -> Result<(), Failure> {
     let mut failures = Vec::new();
     for file in files {
-        match scenario::load(file) {
-            Ok(s) => println!(
-                "{}: ok (regimes: {}, assets: {}, events: {}, steps: {})",
+        let checked = scenario::load(file).and_then(|s| {
+            let book = portfolio::load(&s, &Model::new(&s), &BookFiles::default())?;
+            Ok((s, book))
+        });
+        match checked {
+            Ok((s, book)) => println!(
+                "{}: ok (regimes: {}, assets: {}, events: {}, steps: {}, portfolios: {}, stress vectors: {})",
                 file.display(),
                 s.regimes.len(),
                 s.assets.len(),
                 s.events.len(),
-                s.steps()
+                s.steps(),
+                book.portfolios.len(),
+                book.stresses.len()
             ),
             Err(e) => failures.push(e.to_string()),
         }

@@ -44,6 +44,42 @@ pub trait Progress: Sync {
 pub struct Silent;
 impl Progress for Silent {}
 
+/// Per-path figures computed outside the engine (portfolios, for one), streamed
+/// like the built-in ones: each batch gets its own [`BatchObserver`], which sees
+/// the lanes at every grid point and writes its columns into the batch's rows.
+pub trait PathObserver: Sync {
+    /// The columns it writes, appended after the built-in ones.
+    fn columns(&self) -> Vec<String>;
+    /// An observer for a batch of `lanes` paths.
+    fn batch(&self, lanes: usize) -> Box<dyn BatchObserver + '_>;
+}
+
+/// One batch's share of a [`PathObserver`].
+pub trait BatchObserver {
+    /// Sees the lanes at time 0.
+    fn start(&mut self, lanes: &Lanes);
+    /// Sees the lanes after step `t`.
+    fn push(&mut self, lanes: &Lanes, t: usize);
+    /// Writes lane `l`'s figures into `rows[l * columns + first..]`.
+    fn finish(&mut self, rows: &mut [f32], columns: usize, first: usize);
+}
+
+/// No extra figures.
+pub struct NoObserver;
+impl PathObserver for NoObserver {
+    fn columns(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn batch(&self, _lanes: usize) -> Box<dyn BatchObserver + '_> {
+        Box::new(NoObserver)
+    }
+}
+impl BatchObserver for NoObserver {
+    fn start(&mut self, _lanes: &Lanes) {}
+    fn push(&mut self, _lanes: &Lanes, _t: usize) {}
+    fn finish(&mut self, _rows: &mut [f32], _columns: usize, _first: usize) {}
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
@@ -107,13 +143,23 @@ struct ThreadTotals {
 
 /// Bytes a run will hold at its peak, for refusing runs the machine cannot hold.
 pub fn estimate_memory(model: &Model, options: &RunOptions, threads: usize) -> u64 {
+    estimate_memory_with(model, options, threads, 0)
+}
+
+/// [`estimate_memory`] with `extra_columns` per-path figures from an observer.
+pub fn estimate_memory_with(
+    model: &Model,
+    options: &RunOptions,
+    threads: usize,
+    extra_columns: usize,
+) -> u64 {
     let layout = MetricLayout::new(model);
     let points = (model.steps + 1) as u64;
     let assets = model.assets.len() as u64;
     let pilot = options
         .paths
         .min(PILOT_PATHS.max(options.sample_paths) as u64);
-    let metrics = options.paths * layout.columns() as u64 * 4;
+    let metrics = options.paths * (layout.columns() + extra_columns) as u64 * 4;
     let trajectories = pilot * points * (assets * 8 + 1);
     let histograms = (threads as u64 + 1) * FanHistogram::bytes(model.steps, model.assets.len());
     // One column sorted at a time for the summaries, in f64.
@@ -136,6 +182,16 @@ pub fn simulate(
     options: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<Simulation, EngineError> {
+    simulate_with(model, options, progress, &NoObserver)
+}
+
+/// Runs `options.paths` paths of `model`, with `observer`'s figures in every row.
+pub fn simulate_with(
+    model: &Model,
+    options: &RunOptions,
+    progress: &dyn Progress,
+    observer: &dyn PathObserver,
+) -> Result<Simulation, EngineError> {
     let max_paths = u32::MAX as u64;
     if options.paths > max_paths {
         return Err(EngineError::TooManyPaths {
@@ -153,7 +209,7 @@ pub fn simulate(
         })?;
     let started = Instant::now();
     progress.start(options.paths);
-    let simulation = pool.install(|| run(model, options, progress, threads));
+    let simulation = pool.install(|| run(model, options, progress, threads, observer));
     progress.finish();
     Ok(Simulation {
         wall_time: started.elapsed(),
@@ -161,8 +217,15 @@ pub fn simulate(
     })
 }
 
-fn run(model: &Model, options: &RunOptions, progress: &dyn Progress, threads: usize) -> Simulation {
-    let layout = MetricLayout::new(model);
+fn run(
+    model: &Model,
+    options: &RunOptions,
+    progress: &dyn Progress,
+    threads: usize,
+    observer: &dyn PathObserver,
+) -> Simulation {
+    let mut layout = MetricLayout::new(model);
+    let observed = (observer, layout.append(observer.columns()));
     let columns = layout.columns();
     let paths = options.paths as usize;
     let points = model.steps + 1;
@@ -187,6 +250,7 @@ fn run(model: &Model, options: &RunOptions, progress: &dyn Progress, threads: us
             run_batch(
                 model,
                 &layout,
+                observed,
                 options.seed,
                 first,
                 lanes,
@@ -244,6 +308,7 @@ fn run(model: &Model, options: &RunOptions, progress: &dyn Progress, threads: us
             run_batch(
                 model,
                 &layout,
+                observed,
                 options.seed,
                 first,
                 lanes,
@@ -320,9 +385,11 @@ fn pilot_grid(model: &Model, levels: &[f64], pilot: usize) -> FanGrid {
 
 /// Simulates paths `first..first + lanes` step by step; `observe(t, lanes)` sees
 /// every lane at each grid point `t` (0 = the start).
+#[allow(clippy::too_many_arguments)]
 fn run_batch(
     model: &Model,
     layout: &MetricLayout,
+    (observer, first_observed): (&dyn PathObserver, usize),
     seed: u64,
     first: usize,
     lanes: usize,
@@ -338,12 +405,29 @@ fn run_batch(
         );
     }
     let mut summary = PathSummary::new(model, lanes);
+    let mut extra = observer.batch(lanes);
     summary.start(&states);
+    extra.start(&states);
     observe(0, &states);
     for t in 0..model.steps {
         model.step(&mut states, t);
         summary.push(&states, t);
+        extra.push(&states, t);
         observe(t + 1, &states);
     }
     summary.finish(model, layout, &states, rows);
+    extra.finish(rows, layout.columns(), first_observed);
+}
+
+/// Re-simulates path `path` of a run under `seed` alone, exactly as the run did
+/// (its random stream depends only on the two numbers): `observe(t, lanes)` sees
+/// the single lane at every grid point.
+pub fn replay(model: &Model, seed: u64, path: u64, mut observe: impl FnMut(usize, &Lanes)) {
+    let mut states = model.new_lanes(1);
+    model.start_lane(&mut states, 0, rng::path_rng(seed, path));
+    observe(0, &states);
+    for t in 0..model.steps {
+        model.step(&mut states, t);
+        observe(t + 1, &states);
+    }
 }

@@ -106,5 +106,6 @@ pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> 
             )?;
         }
     }
+    super::portfolios::print_portfolios(out, &summary.portfolios)?;
     Ok(())
 }

@@ -154,6 +154,19 @@ fn write_files(
             write_paths_metrics(out, simulation)
         })?;
     }
+    if !summary.portfolios.is_empty() {
+        use super::portfolios as p;
+        let all = &summary.portfolios;
+        write_with(&dir.join("portfolios.csv"), |out| {
+            p::write_portfolios_csv(out, all)
+        })?;
+        write_with(&dir.join("portfolio_positions.csv"), |out| {
+            p::write_positions_csv(out, all)
+        })?;
+        write_with(&dir.join("portfolio_quantiles.csv"), |out| {
+            p::write_quantiles_csv(out, all)
+        })?;
+    }
     let started = std::time::Instant::now();
     let charts = charts::run_charts(RunData {
         scenario,

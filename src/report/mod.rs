@@ -7,6 +7,7 @@ mod console;
 mod files;
 pub mod html;
 pub mod key_numbers;
+mod portfolios;
 pub mod roles;
 mod summary;
 

@@ -36,6 +36,8 @@ pub struct Summary {
     /// What the early-warning signals are judged against (absent without signals).
     pub signal_target: Option<SignalTarget>,
     pub signals: Vec<SignalSummary>,
+    /// Per portfolio: P&L distribution, VaR/ES, drawdowns, stress tests, worst paths.
+    pub portfolios: Vec<crate::portfolio::PortfolioSummary>,
 }
 
 /// The drawdown the signals should precede: the equity's fall from its running
@@ -150,7 +152,8 @@ impl Summary {
     pub fn new(scenario: &Scenario, model: &Model, simulation: &Simulation) -> Summary {
         let layout = &simulation.layout;
         let columns = layout.columns();
-        let distributions: Vec<Distribution> = (0..columns)
+        // Observers' columns (portfolios) are summarised by their own code.
+        let distributions: Vec<Distribution> = (0..layout.builtin_columns())
             .into_par_iter()
             .map(|c| {
                 Distribution::from_values(
@@ -366,6 +369,7 @@ impl Summary {
             key_numbers: KeyNumbers::new(&scenario.report, model, simulation),
             signal_target,
             signals,
+            portfolios: Vec::new(),
         }
     }
 }

@@ -281,7 +281,7 @@ pub fn merge_into(base: &mut toml::Table, child: toml::Table) {
     }
 }
 
-fn parse_table(text: &str, path: &Path) -> Result<toml::Table, ScenarioError> {
+pub fn parse_table(text: &str, path: &Path) -> Result<toml::Table, ScenarioError> {
     text.parse::<toml::Table>().map_err(|error| {
         let (line, column) = error
             .span()
@@ -297,11 +297,26 @@ fn parse_table(text: &str, path: &Path) -> Result<toml::Table, ScenarioError> {
 }
 
 fn deserialize(merged: &toml::Table, sources: &Sources) -> Result<RawScenario, ScenarioError> {
-    serde_path_to_error::deserialize(merged.clone()).map_err(|error| {
+    deserialize_table(merged, sources, "")
+}
+
+/// Deserializes `table` into `T`, naming the offending key (under `prefix`, the
+/// table's own key path in its file) and the nearest valid choice on failure.
+pub fn deserialize_table<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+    sources: &Sources,
+    prefix: &str,
+) -> Result<T, ScenarioError> {
+    serde_path_to_error::deserialize(table.clone()).map_err(|error| {
         let mut key = error.path().to_string();
         if key == "." {
             key.clear();
         }
+        let key = if prefix.is_empty() {
+            key
+        } else {
+            join_key(prefix, &key)
+        };
         let message = error.inner().message().to_string();
         let diagnostic = explain_serde_error(&key, &message, sources);
         ScenarioError::Invalid(vec![diagnostic])
@@ -364,7 +379,9 @@ fn backticked(message: &str) -> Vec<String> {
 }
 
 fn join_key(parent: &str, child: &str) -> String {
-    if parent.is_empty() {
+    if child.is_empty() {
+        parent.to_string()
+    } else if parent.is_empty() {
         child.to_string()
     } else {
         format!("{parent}.{child}")

@@ -12,13 +12,13 @@ pub mod raw;
 mod signals;
 mod validate;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use nalgebra::DMatrix;
 
 pub use error::{Diagnostic, ScenarioError};
-pub use raw::{CalendarKind, ProcessKind};
+pub use raw::{CalendarKind, FxQuote, ProcessKind};
 pub use signals::{SignalKind, SignalRule, Signals, SIGNAL_DESCRIPTIONS};
 
 /// Default number of paths when the scenario does not set `scenario.paths`.
@@ -60,6 +60,18 @@ pub struct Scenario {
     pub flows: Option<Flows>,
     /// The early-warning signals every path evaluates.
     pub signals: Option<Signals>,
+    /// Currencies, the US dollar first.
+    pub currencies: Vec<Currency>,
+    /// Per asset, the currency it is priced in.
+    pub asset_currency: Vec<usize>,
+    /// Portfolio files to evaluate, resolved against the scenario file naming them.
+    pub portfolio_files: Vec<PathBuf>,
+    /// Stress-vector files, resolved the same way.
+    pub stress_files: Vec<PathBuf>,
+    /// Portfolios written inline (`[[portfolio]]`), unchecked until `crate::portfolio`.
+    pub inline_portfolios: Vec<toml::Table>,
+    /// The files the scenario came from, for locating keys of inline portfolios.
+    pub sources: load::Sources,
     /// SHA-256 of the fully resolved scenario (after `extends`), hex.
     pub hash: String,
     /// The fully resolved scenario as TOML.
@@ -128,6 +140,29 @@ impl Scenario {
     pub fn asset_index(&self, name: &str) -> Option<usize> {
         self.assets.iter().position(|a| a.name == name)
     }
+
+    pub fn currency_index(&self, name: &str) -> Option<usize> {
+        self.currencies.iter().position(|c| c.name == name)
+    }
+}
+
+/// The currency every scenario prices in; always `currencies[0]`.
+pub const USD: &str = "USD";
+
+/// A currency and how the scenario prices it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Currency {
+    pub name: String,
+    /// The FX asset and its quote direction (`None` for the dollar).
+    pub fx: Option<(usize, FxQuote)>,
+    pub short_rate: ShortRate,
+}
+
+/// A currency's short rate: a constant or a simulated level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ShortRate {
+    Constant(f64),
+    Asset(usize),
 }
 
 #[derive(Debug, Clone)]

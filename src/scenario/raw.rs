@@ -28,6 +28,15 @@ pub struct RawScenario {
     pub signals: Option<RawSignals>,
     #[serde(default)]
     pub report: RawReport,
+    /// Currencies a portfolio can be based in or hold, besides the US dollar.
+    #[serde(default)]
+    pub currencies: IndexMap<String, RawCurrency>,
+    /// Portfolio and stress files evaluated on every run.
+    pub portfolios: Option<RawPortfolioRefs>,
+    /// Portfolios written inline, in the portfolio file format (checked by
+    /// `crate::portfolio`).
+    #[serde(default)]
+    pub portfolio: Vec<toml::Table>,
 }
 
 /// Which assets and regime the report's headline numbers and charts are about;
@@ -49,6 +58,39 @@ pub struct RawForeignView {
     pub currency: String,
     pub unhedged: String,
     pub hedged: String,
+}
+
+/// A currency: the FX asset that prices it against the dollar, and its short rate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCurrency {
+    pub fx: Option<String>,
+    pub quote: Option<FxQuote>,
+    /// A constant in decimals, or the name of a level asset.
+    pub short_rate: Option<toml::Value>,
+    /// Assets priced in this currency (every other asset is priced in dollars).
+    #[serde(default)]
+    pub assets: Vec<String>,
+}
+
+/// How an FX asset quotes its currency against the dollar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FxQuote {
+    /// Dollars per unit of the currency (EUR/USD).
+    UsdPerUnit,
+    /// Units of the currency per dollar (USD/JPY).
+    UnitsPerUsd,
+}
+
+/// Files of portfolios and stress vectors, relative to the scenario file that names them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPortfolioRefs {
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub stress: Vec<String>,
 }
 
 /// Cross-border flows: foreign investors' trailing own-currency return on US

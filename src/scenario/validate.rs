@@ -210,6 +210,8 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     let correlation_pairs = build_correlation_pairs(raw, &asset_names, check);
     let signals = signals::build_signals(raw, &asset_names, &assets, &events, check);
     let report = build_report(raw, &asset_names, &regime_names, check);
+    let (currencies, asset_currency) = build_currencies(raw, &asset_names, &assets, check);
+    let (portfolio_files, stress_files) = portfolio_refs(raw, check.sources);
 
     let hash = {
         let canonical = toml::to_string(&merged).unwrap_or_default();
@@ -234,6 +236,12 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         correlation_pairs,
         flows,
         signals,
+        currencies,
+        asset_currency,
+        portfolio_files,
+        stress_files,
+        inline_portfolios: raw.portfolio.clone(),
+        sources: check.sources.clone(),
         hash,
         resolved: merged,
         overrides: None,
@@ -2175,4 +2183,137 @@ fn draws_noise(asset: &RawAsset) -> bool {
             vols.flatten().any(|v| v != 0.0)
         }
     }
+}
+
+/// The currency table: the dollar first (its short rate the first policy rate
+/// unless `[currencies.USD]` says otherwise), then every declared currency with
+/// the FX asset pricing it. Returns the currencies and each asset's currency.
+fn build_currencies(
+    raw: &RawScenario,
+    asset_names: &[String],
+    assets: &[Asset],
+    check: &mut Checker<'_>,
+) -> (Vec<Currency>, Vec<usize>) {
+    let policy_rate = assets
+        .iter()
+        .position(|a| a.process == ProcessKind::PolicyRate);
+    let mut currencies = vec![Currency {
+        name: USD.to_string(),
+        fx: None,
+        short_rate: policy_rate.map_or(ShortRate::Constant(0.0), ShortRate::Asset),
+    }];
+    let mut asset_currency = vec![0; assets.len()];
+    for (name, raw_currency) in &raw.currencies {
+        let key = format!("currencies.{name}");
+        let well_formed = name.len() == 3 && name.chars().all(|c| c.is_ascii_uppercase());
+        if !well_formed {
+            check.error(
+                &key,
+                format!("currency `{name}` must be a three-letter ISO code in capitals, like EUR"),
+            );
+        }
+        let index = if name == USD {
+            0
+        } else {
+            currencies.push(Currency {
+                name: name.clone(),
+                fx: None,
+                short_rate: ShortRate::Constant(0.0),
+            });
+            currencies.len() - 1
+        };
+        match (&raw_currency.fx, raw_currency.quote, name == USD) {
+            (Some(_), _, true) => check.error(
+                format!("{key}.fx"),
+                "the dollar is the currency every FX asset quotes against; it has no `fx`",
+            ),
+            (Some(fx), Some(quote), false) => {
+                if let Some(a) = check.lookup(&format!("{key}.fx"), "asset", fx, asset_names) {
+                    if assets[a].is_log() {
+                        currencies[index].fx = Some((a, quote));
+                    } else {
+                        check.error(
+                            format!("{key}.fx"),
+                            format!("`{fx}` must be a price (gbm, heston or beta asset), not a level"),
+                        );
+                    }
+                }
+            }
+            (Some(_), None, false) => check.error(
+                format!("{key}.quote"),
+                "missing: say how the FX asset quotes, `usd_per_unit` (EUR/USD) or `units_per_usd` (USD/JPY)",
+            ),
+            (None, _, false) => check.error(
+                format!("{key}.fx"),
+                "missing: name the FX asset that prices this currency against the dollar",
+            ),
+            (None, _, true) => {}
+        }
+        let rate_key = format!("{key}.short_rate");
+        match &raw_currency.short_rate {
+            None if name == USD => {}
+            None => check.error(
+                &rate_key,
+                "missing: a constant (0.02 = 2%) or the name of a rate asset",
+            ),
+            Some(toml::Value::String(asset)) => {
+                if let Some(a) = check.lookup(&rate_key, "asset", asset, asset_names) {
+                    if assets[a].is_log() {
+                        check.error(
+                            &rate_key,
+                            format!("`{asset}` must be a rate (a level asset), not a price"),
+                        );
+                    } else {
+                        currencies[index].short_rate = ShortRate::Asset(a);
+                    }
+                }
+            }
+            Some(value) => match value.as_float().or(value.as_integer().map(|i| i as f64)) {
+                Some(rate) => {
+                    let rate = check.range(&rate_key, rate, Closed(-0.1), Closed(1.0));
+                    currencies[index].short_rate = ShortRate::Constant(rate);
+                }
+                None => check.error(
+                    &rate_key,
+                    format!("must be a number or an asset name, found {value}"),
+                ),
+            },
+        }
+        for (i, asset) in raw_currency.assets.iter().enumerate() {
+            let asset_key = format!("{key}.assets[{i}]");
+            if let Some(a) = check.lookup(&asset_key, "asset", asset, asset_names) {
+                if asset_currency[a] != 0 {
+                    check.error(
+                        &asset_key,
+                        format!(
+                            "`{asset}` is already priced in {}",
+                            currencies[asset_currency[a]].name
+                        ),
+                    );
+                }
+                asset_currency[a] = index;
+            }
+        }
+    }
+    (currencies, asset_currency)
+}
+
+/// Portfolio and stress files, each relative to the scenario file that names it.
+fn portfolio_refs(raw: &RawScenario, sources: &Sources) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let Some(refs) = &raw.portfolios else {
+        return (Vec::new(), Vec::new());
+    };
+    let resolve = |key: &str, names: &[String]| -> Vec<PathBuf> {
+        let (file, _) = sources.locate(key);
+        let folder = file
+            .as_deref()
+            .and_then(|f| f.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        names.iter().map(|n| folder.join(n)).collect()
+    };
+    (
+        resolve("portfolios.files", &refs.files),
+        resolve("portfolios.stress", &refs.stress),
+    )
 }

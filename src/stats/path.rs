@@ -20,6 +20,8 @@ pub struct MetricLayout {
     flow_start: Option<usize>,
     /// The first signal column, when the scenario has signals.
     signal_start: Option<usize>,
+    /// Columns before those an observer appended.
+    builtin: usize,
 }
 
 /// The figures kept for every asset, in column order.
@@ -76,6 +78,7 @@ impl MetricLayout {
             start
         });
         MetricLayout {
+            builtin: names.len(),
             names,
             flow_start,
             signal_start,
@@ -121,6 +124,18 @@ impl MetricLayout {
     /// signals.
     pub fn signal_start(&self) -> Option<usize> {
         self.signal_start
+    }
+
+    /// The engine's own columns (those an observer appended come after).
+    pub fn builtin_columns(&self) -> usize {
+        self.builtin
+    }
+
+    /// Appends columns written by an observer outside the engine; returns the first.
+    pub fn append(&mut self, names: Vec<String>) -> usize {
+        let first = self.names.len();
+        self.names.extend(names);
+        first
     }
 
     pub fn column(&self, name: &str) -> Option<usize> {

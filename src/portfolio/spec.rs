@@ -1,0 +1,672 @@
+//! Portfolio files: the TOML a user writes, checked once against the scenario
+//! into [`Portfolio`]s whose names are resolved to asset and currency indices.
+//!
+//! A portfolio file and an inline `[[portfolio]]` table of a scenario share one
+//! format. Errors name the file, the line and the key, like the scenario's.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::pricing::OptionKind;
+use crate::scenario::load::{self, nearest, SourceFile, Sources};
+use crate::scenario::{Diagnostic, Scenario, ScenarioError};
+
+/// Trading days in a month: the default tenor of rolled options.
+pub const MONTH_TRADING_DAYS: u32 = 21;
+/// Tolerance of a declared weight sum or notional total.
+const SUM_TOLERANCE: f64 = 1e-9;
+/// The name of the base-currency cash that holds what the weights leave over.
+pub const RESIDUAL_CASH: &str = "residual_cash";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPortfolio {
+    name: String,
+    #[serde(default)]
+    description: String,
+    base_currency: String,
+    value: Option<f64>,
+    rebalance: Option<Rebalance>,
+    weights_sum: Option<f64>,
+    notional_total: Option<f64>,
+    #[serde(default)]
+    loss_thresholds: Vec<f64>,
+    positions: IndexMap<String, RawPosition>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPosition {
+    asset: Option<String>,
+    cash: Option<String>,
+    treasury: Option<String>,
+    maturity_years: Option<f64>,
+    option: Option<OptionKind>,
+    underlying: Option<String>,
+    implied_vol: Option<String>,
+    moneyness: Option<f64>,
+    tenor_days: Option<u32>,
+    weight: Option<f64>,
+    notional: Option<f64>,
+    hedge_ratio: Option<f64>,
+}
+
+/// How often the book returns to its weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rebalance {
+    /// Buy and hold.
+    Never,
+    Daily,
+    Weekly,
+    Monthly,
+    Quarterly,
+    Annually,
+}
+
+impl Rebalance {
+    /// Steps between rebalancings (trading days).
+    pub fn every_steps(self) -> Option<usize> {
+        match self {
+            Rebalance::Never => None,
+            Rebalance::Daily => Some(1),
+            Rebalance::Weekly => Some(5),
+            Rebalance::Monthly => Some(21),
+            Rebalance::Quarterly => Some(63),
+            Rebalance::Annually => Some(252),
+        }
+    }
+}
+
+/// A checked portfolio.
+#[derive(Debug, Clone)]
+pub struct Portfolio {
+    pub name: String,
+    pub description: String,
+    /// Where it was written: a file, or a scenario's `portfolio[i]`.
+    pub origin: String,
+    /// SHA-256 of the portfolio's text (a file) or table (inline), hex.
+    pub hash: String,
+    /// Index into `Scenario::currencies`.
+    pub base: usize,
+    /// The starting value, in the base currency.
+    pub value: f64,
+    pub rebalance: Rebalance,
+    /// Losses (fractions of the starting value) whose probability is reported.
+    pub loss_thresholds: Vec<f64>,
+    pub positions: Vec<Position>,
+}
+
+/// One line of a portfolio.
+#[derive(Debug, Clone)]
+pub struct Position {
+    pub name: String,
+    pub holding: Holding,
+    /// The currency the holding is valued in (index into `Scenario::currencies`).
+    pub currency: usize,
+    /// The starting value as a fraction of the portfolio's (negative: short). For an
+    /// option overlay, the underlying notional covered at every roll.
+    pub weight: f64,
+    /// Share of the position's currency exposure sold forward into the base currency.
+    pub hedge_ratio: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Holding {
+    /// Units of a simulated asset, valued at its level.
+    Asset { asset: usize },
+    /// A deposit accruing its currency's short rate.
+    Cash,
+    /// A constant-maturity par Treasury priced off a simulated yield.
+    Treasury {
+        yield_asset: usize,
+        maturity_years: f64,
+    },
+    /// Options bought at every roll, held to expiry.
+    Option(OptionSpec),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptionSpec {
+    pub kind: OptionKind,
+    pub underlying: usize,
+    /// The level asset read as the implied volatility (decimal).
+    pub implied_vol: usize,
+    /// Strike over spot at each roll.
+    pub moneyness: f64,
+    pub tenor_steps: usize,
+}
+
+impl Holding {
+    /// A short name for tables.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Holding::Asset { .. } => "asset",
+            Holding::Cash => "cash",
+            Holding::Treasury { .. } => "treasury",
+            Holding::Option(spec) => match spec.kind {
+                OptionKind::Put => "put",
+                OptionKind::Call => "call",
+                OptionKind::Straddle => "straddle",
+            },
+        }
+    }
+
+    /// Funded holdings carry the portfolio's value; option overlays start at 0.
+    pub fn is_funded(&self) -> bool {
+        !matches!(self, Holding::Option(_))
+    }
+}
+
+/// Collects problems, each located in the portfolio's source.
+struct Checker<'a> {
+    sources: &'a Sources,
+    prefix: String,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn key(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.prefix)
+        }
+    }
+
+    fn error(&mut self, key: &str, message: impl Into<String>) {
+        let key = self.key(key);
+        self.diagnostics.push(self.sources.diagnostic(key, message));
+    }
+
+    fn lookup(&mut self, key: &str, what: &str, name: &str, names: &[String]) -> Option<usize> {
+        if let Some(i) = names.iter().position(|n| n == name) {
+            return Some(i);
+        }
+        let hint = match nearest(name, names) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("valid: {}", names.join(", ")),
+        };
+        self.error(key, format!("unknown {what} `{name}`; {hint}"));
+        None
+    }
+
+    fn identifier(&mut self, key: &str, what: &str, name: &str) {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            self.error(
+                key,
+                format!(
+                    "{what} `{name}` must be non-empty and use only letters, digits, `_` and `-`"
+                ),
+            );
+        }
+    }
+}
+
+/// A sum for a message, without the last bits of rounding (0.8999999999999999).
+fn tidy(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(11 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Reads a portfolio file and checks it against `scenario`, whose assets start
+/// at the levels `start`.
+pub fn load_file(
+    path: &Path,
+    scenario: &Scenario,
+    start: &[f64],
+) -> Result<Portfolio, ScenarioError> {
+    let text = read(path)?;
+    let table = load::parse_table(&text, path)?;
+    let sources = Sources {
+        files: vec![SourceFile {
+            path: path.to_path_buf(),
+            text: text.clone(),
+        }],
+        overrides: None,
+    };
+    check(
+        &table,
+        &sources,
+        String::new(),
+        path.display().to_string(),
+        sha256_hex(&text),
+        scenario,
+        start,
+    )
+}
+
+/// Reads a TOML file, with the scenario loader's errors for a missing, empty or
+/// directory path.
+pub(super) fn read(path: &Path) -> Result<String, ScenarioError> {
+    if path.is_dir() {
+        return Err(ScenarioError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if text.trim().is_empty() {
+        return Err(ScenarioError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(text)
+}
+
+/// Checks the scenario's inline portfolio `index`.
+pub fn load_inline(
+    index: usize,
+    scenario: &Scenario,
+    start: &[f64],
+) -> Result<Portfolio, ScenarioError> {
+    let table = &scenario.inline_portfolios[index];
+    let text = toml::to_string(table).unwrap_or_default();
+    let origin = scenario
+        .sources
+        .files
+        .first()
+        .map(|f| f.path.display().to_string())
+        .unwrap_or_default();
+    check(
+        table,
+        &scenario.sources,
+        format!("portfolio[{index}]"),
+        format!("{origin}: portfolio[{index}]"),
+        sha256_hex(&text),
+        scenario,
+        start,
+    )
+}
+
+fn check(
+    table: &toml::Table,
+    sources: &Sources,
+    prefix: String,
+    origin: String,
+    hash: String,
+    scenario: &Scenario,
+    start: &[f64],
+) -> Result<Portfolio, ScenarioError> {
+    let raw: RawPortfolio = load::deserialize_table(table, sources, &prefix)?;
+    let mut check = Checker {
+        sources,
+        prefix,
+        diagnostics: Vec::new(),
+    };
+    let portfolio = build(raw, origin, hash, scenario, start, &mut check);
+    match portfolio {
+        Some(p) if check.diagnostics.is_empty() => Ok(p),
+        _ => Err(ScenarioError::Invalid(check.diagnostics)),
+    }
+}
+
+/// The dollar value of one unit of currency `c` when assets stand at `levels`.
+pub fn usd_per_unit(scenario: &Scenario, levels: &[f64], c: usize) -> f64 {
+    match scenario.currencies[c].fx {
+        None => 1.0,
+        Some((a, crate::scenario::FxQuote::UsdPerUnit)) => levels[a],
+        Some((a, crate::scenario::FxQuote::UnitsPerUsd)) => 1.0 / levels[a],
+    }
+}
+
+fn build(
+    raw: RawPortfolio,
+    origin: String,
+    hash: String,
+    scenario: &Scenario,
+    start: &[f64],
+    check: &mut Checker<'_>,
+) -> Option<Portfolio> {
+    check.identifier("name", "portfolio name", &raw.name);
+    let currency_names: Vec<String> = scenario.currencies.iter().map(|c| c.name.clone()).collect();
+    let asset_names: Vec<String> = scenario.assets.iter().map(|a| a.name.clone()).collect();
+    let base = check.lookup(
+        "base_currency",
+        "currency",
+        &raw.base_currency,
+        &currency_names,
+    );
+    for (i, threshold) in raw.loss_thresholds.iter().enumerate() {
+        if !(*threshold > 0.0 && *threshold <= 10.0) {
+            check.error(
+                &format!("loss_thresholds[{i}]"),
+                format!("{threshold} is out of range; valid: (0, 10] (0.1 = a loss of 10%)"),
+            );
+        }
+    }
+    if raw.positions.is_empty() {
+        check.error("positions", "a portfolio needs at least one position, for example [positions.equities] asset = \"spx\", weight = 1.0");
+    }
+
+    let mut positions = Vec::new();
+    // (position index, notional in its currency) for sizing once the value is known.
+    let mut notionals: Vec<(usize, f64)> = Vec::new();
+    let mut weight_sum = 0.0;
+    let mut any_weight = false;
+    for (name, p) in &raw.positions {
+        let key = format!("positions.{name}");
+        check.identifier(&key, "position name", name);
+        if name == RESIDUAL_CASH {
+            check.error(
+                &key,
+                format!("`{RESIDUAL_CASH}` is reserved for the cash the weights leave over"),
+            );
+        }
+        let kinds = [
+            p.asset.is_some(),
+            p.cash.is_some(),
+            p.treasury.is_some(),
+            p.option.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            check.error(
+                &key,
+                "give exactly one of `asset`, `cash`, `treasury` or `option`",
+            );
+            continue;
+        }
+        if p.treasury.is_none() && p.maturity_years.is_some() {
+            check.error(
+                &format!("{key}.maturity_years"),
+                "belongs to a `treasury` position",
+            );
+        }
+        let option_keys = p.underlying.is_some()
+            || p.implied_vol.is_some()
+            || p.moneyness.is_some()
+            || p.tenor_days.is_some();
+        if p.option.is_none() && option_keys {
+            check.error(
+                &key,
+                "`underlying`, `implied_vol`, `moneyness` and `tenor_days` belong to an `option` position",
+            );
+        }
+        let (holding, currency) = if let Some(asset) = &p.asset {
+            let Some(a) = check.lookup(&format!("{key}.asset"), "asset", asset, &asset_names)
+            else {
+                continue;
+            };
+            if !(start[a] != 0.0) {
+                check.error(
+                    &format!("{key}.asset"),
+                    format!("`{asset}` starts at 0, so no position in it can be sized"),
+                );
+            }
+            (Holding::Asset { asset: a }, scenario.asset_currency[a])
+        } else if let Some(cash) = &p.cash {
+            let Some(c) = check.lookup(&format!("{key}.cash"), "currency", cash, &currency_names)
+            else {
+                continue;
+            };
+            (Holding::Cash, c)
+        } else if let Some(treasury) = &p.treasury {
+            let Some(a) = check.lookup(&format!("{key}.treasury"), "asset", treasury, &asset_names)
+            else {
+                continue;
+            };
+            let maturity_years = match (p.maturity_years, scenario.assets[a].curve) {
+                (Some(m), _) => m,
+                (None, Some(curve)) => curve.maturity_years,
+                (None, None) => {
+                    check.error(
+                        &format!("{key}.maturity_years"),
+                        format!("missing: `{treasury}` is not a `yield` asset with a curve, so give the bond's maturity in years"),
+                    );
+                    continue;
+                }
+            };
+            if scenario.assets[a].is_log() {
+                check.error(
+                    &format!("{key}.treasury"),
+                    format!("`{treasury}` is a price; a Treasury is priced off a yield (a level asset in decimals)"),
+                );
+            }
+            if !(maturity_years > 0.0 && maturity_years <= 50.0) {
+                check.error(
+                    &format!("{key}.maturity_years"),
+                    format!("{maturity_years} is out of range; valid: (0, 50]"),
+                );
+            }
+            (
+                Holding::Treasury {
+                    yield_asset: a,
+                    maturity_years,
+                },
+                scenario.asset_currency[a],
+            )
+        } else {
+            let kind = p.option.unwrap_or(OptionKind::Put);
+            let Some(underlying_name) = &p.underlying else {
+                check.error(
+                    &format!("{key}.underlying"),
+                    "missing: the asset the options are written on, for example \"spx\"",
+                );
+                continue;
+            };
+            let Some(u) = check.lookup(
+                &format!("{key}.underlying"),
+                "asset",
+                underlying_name,
+                &asset_names,
+            ) else {
+                continue;
+            };
+            if !scenario.assets[u].is_log() {
+                check.error(
+                    &format!("{key}.underlying"),
+                    format!("`{underlying_name}` must be a price (gbm, heston or beta asset)"),
+                );
+            }
+            let implied = match &p.implied_vol {
+                Some(name) => {
+                    check.lookup(&format!("{key}.implied_vol"), "asset", name, &asset_names)
+                }
+                None => {
+                    let found = scenario
+                        .assets
+                        .iter()
+                        .position(|a| a.implied_vol.is_some_and(|iv| iv.of == u));
+                    if found.is_none() {
+                        check.error(
+                            &format!("{key}.implied_vol"),
+                            format!("missing: no `implied_vol` asset of `{underlying_name}` in the scenario; name the asset to read as implied volatility"),
+                        );
+                    }
+                    found
+                }
+            };
+            let Some(implied_vol) = implied else {
+                continue;
+            };
+            if scenario.assets[implied_vol].is_log() {
+                check.error(
+                    &format!("{key}.implied_vol"),
+                    "must be a level asset holding a volatility in decimals (0.2 = 20%)",
+                );
+            }
+            let moneyness = p.moneyness.unwrap_or(1.0);
+            if !(moneyness > 0.2 && moneyness < 5.0) {
+                check.error(
+                    &format!("{key}.moneyness"),
+                    format!("{moneyness} is out of range; valid: (0.2, 5) (strike over spot, 0.95 = 5% out of the money for a put)"),
+                );
+            }
+            let tenor_days = p.tenor_days.unwrap_or(MONTH_TRADING_DAYS);
+            if !(1..=252).contains(&tenor_days) {
+                check.error(
+                    &format!("{key}.tenor_days"),
+                    format!("{tenor_days} is out of range; valid: 1 to 252 trading days"),
+                );
+            }
+            (
+                Holding::Option(OptionSpec {
+                    kind,
+                    underlying: u,
+                    implied_vol,
+                    moneyness,
+                    tenor_steps: tenor_days.max(1) as usize,
+                }),
+                scenario.asset_currency[u],
+            )
+        };
+        let hedge_ratio = p.hedge_ratio.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&hedge_ratio) {
+            check.error(
+                &format!("{key}.hedge_ratio"),
+                format!("{hedge_ratio} is out of range; valid: [0, 1] (the share of the currency exposure hedged)"),
+            );
+        }
+        let index = positions.len();
+        match (p.weight, p.notional) {
+            (Some(w), None) => {
+                if !(w.abs() <= 100.0) {
+                    check.error(
+                        &format!("{key}.weight"),
+                        format!("{w} is out of range; valid: [-100, 100]"),
+                    );
+                }
+                if holding.is_funded() {
+                    weight_sum += w;
+                }
+                any_weight = true;
+            }
+            (None, Some(n)) => {
+                if !n.is_finite() {
+                    check.error(
+                        &format!("{key}.notional"),
+                        format!("{n} must be a finite amount"),
+                    );
+                }
+                notionals.push((index, n));
+            }
+            _ => {
+                check.error(
+                    &key,
+                    "give exactly one of `weight` (a fraction of the portfolio's value) or `notional` (an amount in the position's currency)",
+                );
+            }
+        }
+        positions.push(Position {
+            name: name.clone(),
+            holding,
+            currency,
+            weight: p.weight.unwrap_or(0.0),
+            hedge_ratio,
+        });
+    }
+    let base = base?;
+
+    // Notionals in base currency at the starting FX rates.
+    let base_usd = usd_per_unit(scenario, start, base);
+    let mut notional_sum = 0.0;
+    let mut funded_notional = 0.0;
+    let in_base: Vec<(usize, f64)> = notionals
+        .iter()
+        .map(|&(i, n)| {
+            let b = n * usd_per_unit(scenario, start, positions[i].currency) / base_usd;
+            notional_sum += b;
+            if positions[i].holding.is_funded() {
+                funded_notional += b;
+            }
+            (i, b)
+        })
+        .collect();
+    if let Some(declared) = raw.notional_total {
+        if !((declared - notional_sum).abs() <= SUM_TOLERANCE * declared.abs().max(1.0)) {
+            check.error(
+                "notional_total",
+                format!(
+                    "declares {declared} but the positions' notionals add up to {} ({} at the starting FX rates)",
+                    tidy(notional_sum),
+                    raw.base_currency
+                ),
+            );
+        }
+    }
+    let value = match raw.value {
+        Some(v) => {
+            if !(v > 0.0 && v.is_finite()) {
+                check.error(
+                    "value",
+                    format!("{v} is out of range; valid: a positive amount in the base currency"),
+                );
+            }
+            v
+        }
+        None if !notionals.is_empty() && any_weight => {
+            check.error("value", "missing: positions mix `weight` and `notional`, so the portfolio's value must be given");
+            return None;
+        }
+        None if !notionals.is_empty() => {
+            if !(funded_notional > 0.0) {
+                check.error("value", format!("missing: the funded notionals add up to {funded_notional}, so the portfolio's value must be given"));
+                return None;
+            }
+            funded_notional
+        }
+        None => 1_000_000.0,
+    };
+    for (i, b) in in_base {
+        positions[i].weight = b / value;
+        if positions[i].holding.is_funded() {
+            weight_sum += b / value;
+        }
+    }
+    if let Some(declared) = raw.weights_sum {
+        if !((declared - weight_sum).abs() <= SUM_TOLERANCE.max(1e-12 * declared.abs())) {
+            check.error(
+                "weights_sum",
+                format!(
+                    "declares {declared} but the funded positions' weights add up to {} (option overlays do not count)",
+                    tidy(weight_sum)
+                ),
+            );
+        }
+    }
+    let residual = 1.0 - weight_sum;
+    if residual.abs() > 1e-12 {
+        positions.push(Position {
+            name: RESIDUAL_CASH.to_string(),
+            holding: Holding::Cash,
+            currency: base,
+            weight: residual,
+            hedge_ratio: 0.0,
+        });
+    }
+    Some(Portfolio {
+        name: raw.name,
+        description: raw.description,
+        origin,
+        hash,
+        base,
+        value,
+        rebalance: raw.rebalance.unwrap_or(Rebalance::Never),
+        loss_thresholds: if raw.loss_thresholds.is_empty() {
+            vec![0.05, 0.10, 0.20]
+        } else {
+            raw.loss_thresholds
+        },
+        positions,
+    })
+}

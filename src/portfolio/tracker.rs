@@ -1,0 +1,687 @@
+//! The per-path portfolio tracker: every portfolio valued on every path at every
+//! step, streamed like the engine's own per-path figures (start, one push per
+//! step, finish into the path's row), so memory stays one row per path.
+//!
+//! The market each portfolio reads (asset levels, each currency's dollar value
+//! and short rate) is computed once per step for all portfolios; positions then
+//! update with multiply-adds over the lanes. Positions are valued in their own
+//! currency and translated into the portfolio's base currency; a position's
+//! P&L is the sum over steps of its base-currency value change, so the positions'
+//! P&Ls add up to the portfolio's exactly (rebalancing moves value between
+//! positions without creating any).
+
+// Index loops over the lanes, as in the model: several arrays per lane.
+#![allow(clippy::needless_range_loop)]
+
+use std::ops::Range;
+
+use super::pricing::{black_scholes, black_scholes_mark, par_bond_return, payoff};
+use super::spec::{Holding, Portfolio};
+use crate::engine::{BatchObserver, PathObserver};
+use crate::model::{Lanes, Model};
+use crate::scenario::{FxQuote, Scenario, ShortRate};
+
+/// What a position holds, with its market inputs as slots of the market arrays.
+#[derive(Debug, Clone, Copy)]
+enum Leg {
+    Asset {
+        slot: usize,
+    },
+    Cash,
+    Treasury {
+        slot: usize,
+        maturity_years: f64,
+    },
+    Option {
+        spec: super::spec::OptionSpec,
+        underlying: usize,
+        vol: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CompiledPosition {
+    leg: Leg,
+    currency: usize,
+    weight: f64,
+    hedge_ratio: f64,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledPortfolio {
+    base: usize,
+    value: f64,
+    rebalance_every: Option<usize>,
+    positions: Range<usize>,
+}
+
+/// How a currency's dollar value and short rate are read.
+#[derive(Debug, Clone, Copy)]
+struct CurrencyInputs {
+    fx: Option<(usize, FxQuote)>,
+    rate: Rate,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rate {
+    Constant(f64),
+    Slot(usize),
+}
+
+/// Every portfolio of a run, compiled for the tracker.
+pub struct PortfolioTracker<'a> {
+    model: &'a Model,
+    /// The assets read, in slot order.
+    slots: Vec<usize>,
+    currencies: Vec<CurrencyInputs>,
+    portfolios: Vec<CompiledPortfolio>,
+    positions: Vec<CompiledPosition>,
+    columns: Vec<String>,
+}
+
+impl<'a> PortfolioTracker<'a> {
+    pub fn new(scenario: &Scenario, model: &'a Model, portfolios: &[Portfolio]) -> Self {
+        let mut slots: Vec<usize> = Vec::new();
+        let mut slot = |asset: usize| match slots.iter().position(|&a| a == asset) {
+            Some(s) => s,
+            None => {
+                slots.push(asset);
+                slots.len() - 1
+            }
+        };
+        let currencies = scenario
+            .currencies
+            .iter()
+            .map(|c| CurrencyInputs {
+                fx: c.fx.map(|(a, quote)| (slot(a), quote)),
+                rate: match c.short_rate {
+                    ShortRate::Constant(r) => Rate::Constant(r),
+                    ShortRate::Asset(a) => Rate::Slot(slot(a)),
+                },
+            })
+            .collect();
+        let mut compiled = Vec::new();
+        let mut positions = Vec::new();
+        let mut columns = Vec::new();
+        for p in portfolios {
+            let first = positions.len();
+            for position in &p.positions {
+                let leg = match position.holding {
+                    Holding::Asset { asset } => Leg::Asset { slot: slot(asset) },
+                    Holding::Cash => Leg::Cash,
+                    Holding::Treasury {
+                        yield_asset,
+                        maturity_years,
+                    } => Leg::Treasury {
+                        slot: slot(yield_asset),
+                        maturity_years,
+                    },
+                    Holding::Option(spec) => Leg::Option {
+                        spec,
+                        underlying: slot(spec.underlying),
+                        vol: slot(spec.implied_vol),
+                    },
+                };
+                positions.push(CompiledPosition {
+                    leg,
+                    currency: position.currency,
+                    weight: position.weight,
+                    hedge_ratio: position.hedge_ratio,
+                });
+            }
+            compiled.push(CompiledPortfolio {
+                base: p.base,
+                value: p.value,
+                rebalance_every: p.rebalance.every_steps(),
+                positions: first..positions.len(),
+            });
+            columns.extend(column_names(p));
+        }
+        PortfolioTracker {
+            model,
+            slots,
+            currencies,
+            portfolios: compiled,
+            positions,
+            columns,
+        }
+    }
+}
+
+/// The figures per path of one portfolio, in column order.
+pub const PORTFOLIO_METRICS: [&str; 4] = [
+    "pnl",
+    "max_drawdown",
+    "time_under_water",
+    "longest_under_water_years",
+];
+
+/// A portfolio's columns: its four figures, then each position's P&L.
+pub fn column_names(p: &Portfolio) -> Vec<String> {
+    let mut names: Vec<String> = PORTFOLIO_METRICS
+        .iter()
+        .map(|m| format!("portfolio.{}.{m}", p.name))
+        .collect();
+    for position in &p.positions {
+        names.push(format!(
+            "portfolio.{}.position.{}.pnl",
+            p.name, position.name
+        ));
+    }
+    names
+}
+
+impl PathObserver for PortfolioTracker<'_> {
+    fn columns(&self) -> Vec<String> {
+        self.columns.clone()
+    }
+
+    fn batch(&self, lanes: usize) -> Box<dyn BatchObserver + '_> {
+        Box::new(self.new_batch(lanes))
+    }
+}
+
+impl PortfolioTracker<'_> {
+    /// The names of the columns the tracker writes.
+    pub fn columns_of(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The tracker's state for `lanes` paths (public for replays of single paths).
+    pub fn new_batch(&self, lanes: usize) -> Batch<'_> {
+        let per_slot = vec![0.0; self.slots.len() * lanes];
+        let per_currency = vec![0.0; self.currencies.len() * lanes];
+        let per_position = vec![0.0; self.positions.len() * lanes];
+        let per_portfolio = vec![0.0; self.portfolios.len() * lanes];
+        Batch {
+            tracker: self,
+            count: lanes,
+            steps: 0,
+            level: per_slot.clone(),
+            level_before: per_slot,
+            usd: per_currency.clone(),
+            usd_before: per_currency.clone(),
+            per_usd: per_currency.clone(),
+            per_usd_before: per_currency.clone(),
+            rate: per_currency.clone(),
+            rate_before: per_currency,
+            holding: per_position.clone(),
+            strike: per_position.clone(),
+            settlement: per_position.clone(),
+            value: per_position.clone(),
+            pnl: per_position,
+            expiry: vec![0; self.positions.len()],
+            local_before: vec![0.0; lanes],
+            local_after: vec![0.0; lanes],
+            total: per_portfolio.clone(),
+            peak: per_portfolio.clone(),
+            max_drawdown: per_portfolio,
+            under_water_steps: vec![0; self.portfolios.len() * lanes],
+            spell: vec![0; self.portfolios.len() * lanes],
+            longest_spell: vec![0; self.portfolios.len() * lanes],
+        }
+    }
+}
+
+/// One batch's portfolio state, position-major like the lanes: `[k * lanes + lane]`.
+pub struct Batch<'a> {
+    tracker: &'a PortfolioTracker<'a>,
+    count: usize,
+    steps: usize,
+    level: Vec<f64>,
+    level_before: Vec<f64>,
+    usd: Vec<f64>,
+    usd_before: Vec<f64>,
+    /// Units of each currency per dollar (`1 / usd`), so translations multiply.
+    per_usd: Vec<f64>,
+    per_usd_before: Vec<f64>,
+    rate: Vec<f64>,
+    rate_before: Vec<f64>,
+    /// Units of an asset, the local value of cash or a Treasury, option contracts.
+    holding: Vec<f64>,
+    strike: Vec<f64>,
+    /// An option overlay's own cash (premiums out, payoffs in), local currency.
+    settlement: Vec<f64>,
+    /// The position's value in the base currency.
+    value: Vec<f64>,
+    pnl: Vec<f64>,
+    /// The step at which an option position's contracts expire.
+    expiry: Vec<usize>,
+    local_before: Vec<f64>,
+    local_after: Vec<f64>,
+    total: Vec<f64>,
+    peak: Vec<f64>,
+    max_drawdown: Vec<f64>,
+    under_water_steps: Vec<u32>,
+    spell: Vec<u32>,
+    longest_spell: Vec<u32>,
+}
+
+impl Batch<'_> {
+    fn read_market(&mut self, lanes: &Lanes) {
+        let n = self.count;
+        let tracker = self.tracker;
+        for (s, &a) in tracker.slots.iter().enumerate() {
+            let asset = &tracker.model.assets[a];
+            let out = &mut self.level[s * n..(s + 1) * n];
+            if asset.is_log {
+                for (level, &x) in out.iter_mut().zip(lanes.asset(a)) {
+                    *level = asset.level(x);
+                }
+            } else {
+                out.copy_from_slice(lanes.asset(a));
+            }
+        }
+        for (c, inputs) in tracker.currencies.iter().enumerate() {
+            let usd = &mut self.usd[c * n..(c + 1) * n];
+            let per_usd = &mut self.per_usd[c * n..(c + 1) * n];
+            match inputs.fx {
+                None => {
+                    usd.fill(1.0);
+                    per_usd.fill(1.0);
+                }
+                Some((s, quote)) => {
+                    let level = &self.level[s * n..(s + 1) * n];
+                    let (direct, inverse) = match quote {
+                        FxQuote::UsdPerUnit => (usd, per_usd),
+                        FxQuote::UnitsPerUsd => (per_usd, usd),
+                    };
+                    direct.copy_from_slice(level);
+                    for (u, x) in inverse.iter_mut().zip(level) {
+                        *u = 1.0 / x;
+                    }
+                }
+            }
+            let rate = &mut self.rate[c * n..(c + 1) * n];
+            match inputs.rate {
+                Rate::Constant(r) => rate.fill(r),
+                Rate::Slot(s) => rate.copy_from_slice(&self.level[s * n..(s + 1) * n]),
+            }
+        }
+    }
+
+    /// Base-currency units per unit of currency `c` on lane `l`, now or at the start of the step.
+    #[inline]
+    fn fx(&self, c: usize, base: usize, l: usize, before: bool) -> f64 {
+        let n = self.count;
+        let (usd, per_usd) = if before {
+            (&self.usd_before, &self.per_usd_before)
+        } else {
+            (&self.usd, &self.per_usd)
+        };
+        usd[c * n + l] * per_usd[base * n + l]
+    }
+
+    /// Buys a fresh set of options for position `k` on every lane: the notional
+    /// `weight * portfolio value`, the premium paid from the overlay's own cash.
+    fn roll_options(&mut self, k: usize, base: usize, portfolio: usize) {
+        let n = self.count;
+        let position = &self.tracker.positions[k];
+        let Leg::Option {
+            spec,
+            underlying,
+            vol,
+        } = position.leg
+        else {
+            return;
+        };
+        let years = spec.tenor_steps as f64 * self.tracker.model.dt;
+        for l in 0..n {
+            let spot = self.level[underlying * n + l];
+            let s = self.fx(position.currency, base, l, false);
+            let notional = position.weight * self.total[portfolio * n + l];
+            let contracts = notional / (spot * s);
+            let strike = spec.moneyness * spot;
+            let price = black_scholes(
+                spec.kind,
+                spot,
+                strike,
+                years,
+                self.level[vol * n + l],
+                self.rate[position.currency * n + l],
+            );
+            self.holding[k * n + l] = contracts;
+            self.strike[k * n + l] = strike;
+            self.settlement[k * n + l] -= contracts * price;
+        }
+        self.expiry[k] += spec.tenor_steps;
+    }
+
+    /// Resets every funded position to its weight of the portfolio's value less the
+    /// options' market value; overlays keep their contracts and hand over their cash.
+    fn rebalance(&mut self, p: usize) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let portfolio = &tracker.portfolios[p];
+        for l in 0..n {
+            let mut funded = self.total[p * n + l];
+            for k in portfolio.positions.clone() {
+                if let Leg::Option { .. } = tracker.positions[k].leg {
+                    let s = self.fx(tracker.positions[k].currency, portfolio.base, l, false);
+                    let market = self.value[k * n + l] - self.settlement[k * n + l] * s;
+                    funded -= market;
+                    self.settlement[k * n + l] = 0.0;
+                    self.value[k * n + l] = market;
+                }
+            }
+            for k in portfolio.positions.clone() {
+                let position = &tracker.positions[k];
+                let target = position.weight * funded;
+                let s = self.fx(position.currency, portfolio.base, l, false);
+                let local = target / s;
+                match position.leg {
+                    Leg::Asset { slot } => {
+                        self.holding[k * n + l] = local / self.level[slot * n + l]
+                    }
+                    Leg::Cash | Leg::Treasury { .. } => self.holding[k * n + l] = local,
+                    Leg::Option { .. } => continue,
+                }
+                self.value[k * n + l] = target;
+            }
+        }
+    }
+    /// Moves position `k` through the step just taken: its local value, its
+    /// hedge, its base-currency value and P&L.
+    fn move_position(&mut self, k: usize, base: usize, now: usize, dt: f64) {
+        let n = self.count;
+        let position = self.tracker.positions[k];
+        let c = position.currency;
+        let span = k * n..(k + 1) * n;
+        let Batch {
+            level,
+            level_before,
+            usd,
+            usd_before,
+            per_usd,
+            per_usd_before,
+            rate,
+            rate_before,
+            holding,
+            strike,
+            settlement,
+            value,
+            pnl,
+            expiry,
+            local_before,
+            local_after,
+            ..
+        } = self;
+        let rate_c = &rate_before[c * n..(c + 1) * n];
+        let holding = &mut holding[span.clone()];
+        // Base-currency units per unit of `c`: usd(c) / usd(base).
+        let (usd_c_before, per_usd_base_before) = (
+            &usd_before[c * n..(c + 1) * n],
+            &per_usd_before[base * n..(base + 1) * n],
+        );
+        let (usd_c, per_usd_base) = (&usd[c * n..(c + 1) * n], &per_usd[base * n..(base + 1) * n]);
+        let (per_usd_c, usd_base) = (&per_usd[c * n..(c + 1) * n], &usd[base * n..(base + 1) * n]);
+        match position.leg {
+            Leg::Asset { slot } => {
+                let before = &level_before[slot * n..(slot + 1) * n];
+                let after = &level[slot * n..(slot + 1) * n];
+                for l in 0..n {
+                    local_before[l] = holding[l] * before[l];
+                    local_after[l] = holding[l] * after[l];
+                }
+            }
+            Leg::Cash => {
+                local_before.copy_from_slice(holding);
+                for (balance, r) in holding.iter_mut().zip(rate_c) {
+                    *balance *= 1.0 + r * dt;
+                }
+                local_after.copy_from_slice(holding);
+            }
+            Leg::Treasury {
+                slot,
+                maturity_years,
+            } => {
+                let before = &level_before[slot * n..(slot + 1) * n];
+                let after = &level[slot * n..(slot + 1) * n];
+                local_before.copy_from_slice(holding);
+                for l in 0..n {
+                    holding[l] *= 1.0 + par_bond_return(before[l], after[l], maturity_years, dt);
+                }
+                local_after.copy_from_slice(holding);
+            }
+            Leg::Option {
+                spec,
+                underlying,
+                vol,
+            } => {
+                let expires = now == expiry[k];
+                let years = expiry[k].saturating_sub(now) as f64 * dt;
+                let sqrt_years = years.sqrt();
+                let settlement = &mut settlement[span.clone()];
+                let strike = &strike[span.clone()];
+                let value = &value[span.clone()];
+                let spot = &level[underlying * n..(underlying + 1) * n];
+                let sigma = &level[vol * n..(vol + 1) * n];
+                let r_now = &rate[c * n..(c + 1) * n];
+                for l in 0..n {
+                    // The overlay's local value at the start of the step.
+                    local_before[l] = if c == base {
+                        value[l]
+                    } else {
+                        value[l] / (usd_c_before[l] * per_usd_base_before[l])
+                    };
+                    settlement[l] *= 1.0 + rate_c[l] * dt;
+                    let market = if expires {
+                        settlement[l] += holding[l] * payoff(spec.kind, spot[l], strike[l]);
+                        holding[l] = 0.0;
+                        0.0
+                    } else {
+                        holding[l]
+                            * black_scholes_mark(
+                                spec.kind, spot[l], strike[l], years, sqrt_years, sigma[l],
+                                r_now[l],
+                            )
+                    };
+                    local_after[l] = market + settlement[l];
+                }
+            }
+        }
+        let value = &mut value[span.clone()];
+        let pnl = &mut pnl[span.clone()];
+        if c == base {
+            for (gain, (v, after)) in pnl.iter_mut().zip(value.iter().zip(local_after.iter())) {
+                *gain += after - v;
+            }
+            value.copy_from_slice(local_after);
+            return;
+        }
+        if position.hedge_ratio > 0.0 {
+            // The hedge sells `hedge_ratio` of the local value forward for one step
+            // at the covered-interest-parity forward S (1 + (r_base - r_local) dt);
+            // its gain or loss settles into the position itself, as in a
+            // currency-hedged share class, so the position compounds its hedged return.
+            let r_base = &rate_before[base * n..(base + 1) * n];
+            let settled = local_before;
+            for l in 0..n {
+                let s_before = usd_c_before[l] * per_usd_base_before[l];
+                let s_after = usd_c[l] * per_usd_base[l];
+                let forward = s_before * (1.0 + (r_base[l] - rate_c[l]) * dt);
+                // In units of `c`: divided by s_after, i.e. times usd(base) / usd(c).
+                settled[l] = position.hedge_ratio
+                    * settled[l]
+                    * (forward - s_after)
+                    * (usd_base[l] * per_usd_c[l]);
+                local_after[l] += settled[l];
+            }
+            match position.leg {
+                Leg::Asset { slot } => {
+                    let after = &level[slot * n..(slot + 1) * n];
+                    for l in 0..n {
+                        holding[l] = local_after[l] / after[l];
+                    }
+                }
+                Leg::Cash | Leg::Treasury { .. } => holding.copy_from_slice(local_after),
+                Leg::Option { .. } => {
+                    for (cash, s) in settlement[span].iter_mut().zip(settled.iter()) {
+                        *cash += s;
+                    }
+                }
+            }
+        }
+        for l in 0..n {
+            let v = local_after[l] * usd_c[l] * per_usd_base[l];
+            pnl[l] += v - value[l];
+            value[l] = v;
+        }
+    }
+
+    /// The running peak, drawdown and time under water of portfolio `p`.
+    fn track_drawdown(&mut self, p: usize) {
+        let span = p * self.count..(p + 1) * self.count;
+        let total = &self.total[span.clone()];
+        let peak = &mut self.peak[span.clone()];
+        let max_drawdown = &mut self.max_drawdown[span.clone()];
+        let under_water = &mut self.under_water_steps[span.clone()];
+        let spell = &mut self.spell[span.clone()];
+        let longest = &mut self.longest_spell[span];
+        // Selects, not branches: whether a close is a new peak is a coin flip the
+        // branch predictor loses.
+        for l in 0..total.len() {
+            let at_peak = total[l] >= peak[l];
+            peak[l] = if at_peak { total[l] } else { peak[l] };
+            let below = u32::from(!at_peak);
+            under_water[l] += below;
+            spell[l] = (spell[l] + 1) * below;
+            longest[l] = longest[l].max(spell[l]);
+            let drawdown = 1.0 - total[l] / peak[l];
+            max_drawdown[l] = if drawdown > max_drawdown[l] {
+                drawdown
+            } else {
+                max_drawdown[l]
+            };
+        }
+    }
+}
+
+impl BatchObserver for Batch<'_> {
+    fn start(&mut self, lanes: &Lanes) {
+        let n = self.count;
+        self.steps = 0;
+        self.read_market(lanes);
+        let tracker = self.tracker;
+        for (p, portfolio) in tracker.portfolios.iter().enumerate() {
+            for l in 0..n {
+                self.total[p * n + l] = portfolio.value;
+                self.peak[p * n + l] = portfolio.value;
+                self.max_drawdown[p * n + l] = 0.0;
+                self.under_water_steps[p * n + l] = 0;
+                self.spell[p * n + l] = 0;
+                self.longest_spell[p * n + l] = 0;
+            }
+            for k in portfolio.positions.clone() {
+                let position = &tracker.positions[k];
+                self.expiry[k] = 0;
+                for l in 0..n {
+                    let i = k * n + l;
+                    self.settlement[i] = 0.0;
+                    self.pnl[i] = 0.0;
+                    let start = position.weight * portfolio.value;
+                    let local = start / self.fx(position.currency, portfolio.base, l, false);
+                    self.value[i] = start;
+                    match position.leg {
+                        Leg::Asset { slot } => self.holding[i] = local / self.level[slot * n + l],
+                        Leg::Cash | Leg::Treasury { .. } => self.holding[i] = local,
+                        Leg::Option { .. } => self.value[i] = 0.0,
+                    }
+                }
+                if let Leg::Option { .. } = position.leg {
+                    self.roll_options(k, portfolio.base, p);
+                }
+            }
+        }
+        self.level_before.copy_from_slice(&self.level);
+        self.usd_before.copy_from_slice(&self.usd);
+        self.per_usd_before.copy_from_slice(&self.per_usd);
+        self.rate_before.copy_from_slice(&self.rate);
+    }
+
+    fn push(&mut self, lanes: &Lanes, t: usize) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let dt = tracker.model.dt;
+        std::mem::swap(&mut self.level, &mut self.level_before);
+        std::mem::swap(&mut self.usd, &mut self.usd_before);
+        std::mem::swap(&mut self.per_usd, &mut self.per_usd_before);
+        std::mem::swap(&mut self.rate, &mut self.rate_before);
+        self.read_market(lanes);
+        self.steps += 1;
+        let now = t + 1;
+        let last = now == tracker.model.steps;
+        for (p, portfolio) in tracker.portfolios.iter().enumerate() {
+            let base = portfolio.base;
+            self.total[p * n..(p + 1) * n].fill(0.0);
+            for k in portfolio.positions.clone() {
+                self.move_position(k, base, now, dt);
+                let value = &self.value[k * n..(k + 1) * n];
+                for (total, v) in self.total[p * n..(p + 1) * n].iter_mut().zip(value) {
+                    *total += v;
+                }
+            }
+            self.track_drawdown(p);
+            if last {
+                continue;
+            }
+            for k in portfolio.positions.clone() {
+                if matches!(tracker.positions[k].leg, Leg::Option { .. }) && now == self.expiry[k] {
+                    self.roll_options(k, base, p);
+                    // The premium left the overlay's cash for its contracts: re-mark them.
+                    for l in 0..n {
+                        let i = k * n + l;
+                        let s = self.fx(tracker.positions[k].currency, base, l, false);
+                        let Leg::Option {
+                            spec,
+                            underlying,
+                            vol,
+                        } = tracker.positions[k].leg
+                        else {
+                            continue;
+                        };
+                        let market = self.holding[i]
+                            * black_scholes(
+                                spec.kind,
+                                self.level[underlying * n + l],
+                                self.strike[i],
+                                spec.tenor_steps as f64 * dt,
+                                self.level[vol * n + l],
+                                self.rate[tracker.positions[k].currency * n + l],
+                            );
+                        self.value[i] = (market + self.settlement[i]) * s;
+                    }
+                }
+            }
+            if portfolio
+                .rebalance_every
+                .is_some_and(|every| now % every == 0)
+            {
+                self.rebalance(p);
+            }
+        }
+    }
+
+    fn finish(&mut self, rows: &mut [f32], columns: usize, first: usize) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let dt = tracker.model.dt;
+        let steps = self.steps.max(1) as f64;
+        let mut column = first;
+        for (p, portfolio) in tracker.portfolios.iter().enumerate() {
+            let v0 = portfolio.value;
+            for l in 0..n {
+                let i = p * n + l;
+                let row = &mut rows[l * columns..(l + 1) * columns];
+                row[column] = ((self.total[i] - v0) / v0) as f32;
+                row[column + 1] = self.max_drawdown[i] as f32;
+                row[column + 2] = (self.under_water_steps[i] as f64 / steps) as f32;
+                row[column + 3] = (self.longest_spell[i] as f64 * dt) as f32;
+                for (j, k) in portfolio.positions.clone().enumerate() {
+                    row[column + 4 + j] = (self.pnl[k * n + l] / v0) as f32;
+                }
+            }
+            column += 4 + portfolio.positions.len();
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The portfolio outputs: `portfolios.csv` (one row per portfolio),
+//! `portfolio_positions.csv` (one row per position), `portfolio_quantiles.csv`
+//! (p0..p100 of the P&L and the max drawdown, for charts) and the console tables.
+
+use std::io::{self, Write};
+
+use crate::portfolio::PortfolioSummary;
+
+fn percent(v: f64) -> String {
+    if v.is_nan() {
+        "-".to_string()
+    } else {
+        format!("{:.2}%", v * 100.0)
+    }
+}
+
+/// One row per portfolio: distribution, VaR/ES, drawdowns, loss probabilities, stress P&L.
+pub fn write_portfolios_csv(
+    out: &mut impl Write,
+    portfolios: &[PortfolioSummary],
+) -> io::Result<()> {
+    write!(
+        out,
+        "portfolio,base_currency,value,rebalance,sha256,pnl_mean,pnl_sd,pnl_p01,pnl_p05,pnl_p50,pnl_p95,pnl_p99"
+    )?;
+    for level in ["95", "99"] {
+        write!(
+            out,
+            ",var{level},es{level},var{level}_amount,es{level}_amount"
+        )?;
+    }
+    write!(
+        out,
+        ",max_drawdown_mean,max_drawdown_p50,max_drawdown_p95,max_drawdown_p99,time_under_water_mean,longest_under_water_years_mean,loss_probabilities"
+    )?;
+    let stresses: Vec<&str> = portfolios
+        .first()
+        .map(|p| p.stress.iter().map(|s| s.stress.as_str()).collect())
+        .unwrap_or_default();
+    for s in &stresses {
+        write!(out, ",stress.{s}")?;
+    }
+    writeln!(out)?;
+    for p in portfolios {
+        write!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            p.name,
+            p.base_currency,
+            p.value,
+            serde_json::to_value(p.rebalance)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            p.sha256,
+            p.pnl.mean,
+            p.pnl.sd,
+            p.pnl.percentile("p01"),
+            p.pnl.percentile("p05"),
+            p.pnl.percentile("p50"),
+            p.pnl.percentile("p95"),
+            p.pnl.percentile("p99"),
+        )?;
+        for r in &p.risk {
+            write!(out, ",{},{},{},{}", r.var, r.es, r.var_amount, r.es_amount)?;
+        }
+        let losses: Vec<String> = p
+            .loss_probabilities
+            .iter()
+            .map(|l| format!("{}:{}", l.threshold, l.probability))
+            .collect();
+        write!(
+            out,
+            ",{},{},{},{},{},{},{}",
+            p.max_drawdown.mean,
+            p.max_drawdown.percentile("p50"),
+            p.max_drawdown.percentile("p95"),
+            p.max_drawdown.percentile("p99"),
+            p.time_under_water.mean,
+            p.longest_under_water_years.mean,
+            losses.join(";")
+        )?;
+        for s in &p.stress {
+            write!(out, ",{}", s.pnl)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// One row per position: its terms, mean P&L, ES contributions and stress P&L.
+pub fn write_positions_csv(
+    out: &mut impl Write,
+    portfolios: &[PortfolioSummary],
+) -> io::Result<()> {
+    write!(
+        out,
+        "portfolio,position,kind,currency,weight,hedge_ratio,pnl_mean,es95_contribution,es99_contribution"
+    )?;
+    let stresses: Vec<&str> = portfolios
+        .first()
+        .map(|p| p.stress.iter().map(|s| s.stress.as_str()).collect())
+        .unwrap_or_default();
+    for s in &stresses {
+        write!(out, ",stress.{s}")?;
+    }
+    writeln!(out)?;
+    for p in portfolios {
+        for q in &p.positions {
+            write!(
+                out,
+                "{},{},{},{},{},{},{}",
+                p.name, q.name, q.kind, q.currency, q.weight, q.hedge_ratio, q.pnl.mean
+            )?;
+            for r in &p.risk {
+                write!(
+                    out,
+                    ",{}",
+                    r.es_contributions.get(&q.name).copied().unwrap_or(f64::NAN)
+                )?;
+            }
+            for s in &p.stress {
+                write!(
+                    out,
+                    ",{}",
+                    s.positions.get(&q.name).copied().unwrap_or(f64::NAN)
+                )?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// p0..p100 of each portfolio's P&L and max drawdown, long format.
+pub fn write_quantiles_csv(
+    out: &mut impl Write,
+    portfolios: &[PortfolioSummary],
+) -> io::Result<()> {
+    writeln!(out, "portfolio,quantile,pnl,max_drawdown")?;
+    for p in portfolios {
+        for (q, (pnl, drawdown)) in p
+            .pnl_quantiles
+            .iter()
+            .zip(&p.max_drawdown_quantiles)
+            .enumerate()
+        {
+            writeln!(out, "{},{},{pnl},{drawdown}", p.name, q as f64 / 100.0)?;
+        }
+    }
+    Ok(())
+}
+
+/// The console tables: risk per portfolio, the stress table, the worst path of each.
+pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -> io::Result<()> {
+    if portfolios.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<20} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "portfolio",
+        "base",
+        "ret p05",
+        "ret p50",
+        "VaR95",
+        "ES95",
+        "VaR99",
+        "ES99",
+        "maxDD p50",
+        "maxDD p95",
+        "underwatr"
+    )?;
+    for p in portfolios {
+        let level = |i: usize| p.risk.get(i);
+        writeln!(
+            out,
+            "{:<20} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            p.name,
+            p.base_currency,
+            percent(p.pnl.percentile("p05")),
+            percent(p.pnl.percentile("p50")),
+            percent(level(0).map_or(f64::NAN, |r| r.var)),
+            percent(level(0).map_or(f64::NAN, |r| r.es)),
+            percent(level(1).map_or(f64::NAN, |r| r.var)),
+            percent(level(1).map_or(f64::NAN, |r| r.es)),
+            percent(p.max_drawdown.percentile("p50")),
+            percent(p.max_drawdown.percentile("p95")),
+            percent(p.time_under_water.mean),
+        )?;
+    }
+    if let Some(first) = portfolios.first().filter(|p| !p.stress.is_empty()) {
+        writeln!(out)?;
+        write!(out, "{:<20}", "stress P&L")?;
+        for s in &first.stress {
+            write!(out, " {:>11}", s.stress)?;
+        }
+        writeln!(out)?;
+        for p in portfolios {
+            write!(out, "{:<20}", p.name)?;
+            for s in &p.stress {
+                write!(out, " {:>11}", percent(s.pnl))?;
+            }
+            writeln!(out)?;
+        }
+    }
+    writeln!(out)?;
+    for p in portfolios {
+        if let Some(w) = p.worst_paths.first() {
+            let regimes: Vec<String> = w
+                .regimes
+                .iter()
+                .map(|s| format!("{} from {}", s.regime, s.from))
+                .collect();
+            let events: Vec<String> = w
+                .events
+                .iter()
+                .map(|e| format!("{} {}", e.event, e.date))
+                .collect();
+            writeln!(
+                out,
+                "worst path of {}: #{} {} (maxDD {}): {}; events: {}",
+                p.name,
+                w.path,
+                percent(w.pnl),
+                percent(w.max_drawdown),
+                regimes.join(", "),
+                if events.is_empty() {
+                    "none".to_string()
+                } else {
+                    events.join(", ")
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
