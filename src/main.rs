@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stormglass::engine::{self, Progress, RunOptions};
 use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles, PortfolioTracker};
+use stormglass::report::compare::{self, Compared};
 use stormglass::report::{self, OutputOptions};
 use stormglass::scenario::{self, Scenario};
 
@@ -34,6 +35,30 @@ enum Command {
     },
     /// List the bundled scenarios.
     List,
+    /// Compare runs side by side: scenario files (run here) or finished run folders.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Scenario .toml files to run, or folders of finished runs (with summary.json).
+    #[arg(required = true, num_args = 2..)]
+    inputs: Vec<PathBuf>,
+    /// Paths for each scenario file run here (overrides scenario.paths).
+    #[arg(long, default_value_t = 10_000)]
+    paths: u64,
+    /// Random seed for the scenario files run here (default: each scenario's own).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Output folder [default: output/compare-<names>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the output folder even if it is not a previous run's.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args, Default)]
@@ -96,6 +121,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { files } => validate(&files),
         Command::List => list(),
+        Command::Compare(args) => compare(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -212,7 +238,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         PathsCsv::Never => false,
         PathsCsv::Auto => scenario.paths <= PATHS_CSV_AUTO_LIMIT,
     };
-    report::write_run(
+    let written = report::write_run(
         &out,
         &scenario,
         &model,
@@ -226,8 +252,91 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     .map_err(Failure::other)?;
 
     let mut stdout = std::io::stdout().lock();
-    let printed = report::print_summary(&mut stdout, &summary)
-        .and_then(|()| writeln!(stdout, "\nwrote {}", out.display()));
+    let printed = report::print_summary(&mut stdout, &summary).and_then(|()| {
+        writeln!(
+            stdout,
+            "\nwrote {} ({} charts and report.html in {:.2}s)",
+            out.display(),
+            written.charts,
+            written.report_seconds
+        )
+    });
+    match printed {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
+        _ => Ok(()),
+    }
+}
+
+fn compare(args: CompareArgs) -> Result<(), Failure> {
+    if args.paths == 0 {
+        return Err(Failure::input("--paths must be at least 1"));
+    }
+    // Every input is checked before anything runs, so a typo fails fast.
+    let mut inputs = Vec::new();
+    for input in &args.inputs {
+        if input.is_dir() {
+            let run = Compared::from_run_folder(input).map_err(Failure::input)?;
+            inputs.push(Ok(run));
+        } else {
+            inputs.push(Err(load(input)?));
+        }
+    }
+    let mut runs = Vec::new();
+    for (input, path) in inputs.into_iter().zip(&args.inputs) {
+        match input {
+            Ok(run) => runs.push(run),
+            Err(mut scenario) => {
+                scenario.paths = args.paths;
+                if let Some(seed) = args.seed {
+                    scenario.seed = seed;
+                }
+                let options = RunOptions {
+                    paths: scenario.paths,
+                    seed: scenario.seed,
+                    threads: args.threads,
+                    sample_paths: 0,
+                };
+                let progress = Bar::new();
+                let run = stormglass::run_scenario(&scenario, &options, &progress).map_err(
+                    |e| match e {
+                        engine::EngineError::TooManyPaths { .. } => Failure::input(e),
+                        _ => Failure::other(e),
+                    },
+                )?;
+                runs.push(Compared::from_summary(&run.summary, path));
+            }
+        }
+    }
+    compare::unique_labels(&mut runs);
+    let out = args
+        .out
+        .unwrap_or_else(|| Path::new("output").join(compare::default_folder(&runs)));
+    let written = compare::write_comparison(&out, &runs, args.force).map_err(Failure::other)?;
+    let mut stdout = std::io::stdout().lock();
+    let mut printed = Ok(());
+    for run in &runs {
+        let k = &run.key_numbers;
+        let cell = |p: Option<f64>| p.map_or("n/a".to_string(), |p| format!("{:.1}%", p * 100.0));
+        printed = printed.and_then(|()| {
+            writeln!(
+                stdout,
+                "{:<24} P(equity drawdown) {:>6}  P(dollar fall) {:>6}  P(both) {:>6}",
+                run.label,
+                cell(k.p_equity_drawdown),
+                cell(k.p_dollar_fall),
+                cell(k.p_joint_selloff)
+            )
+        });
+    }
+    let printed = printed.and_then(|()| {
+        writeln!(
+            stdout,
+            "\nwrote {} ({} charts and compare.html in {:.2}s)",
+            out.display(),
+            written.charts,
+            written.report_seconds
+        )
+    });
     match printed {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
         _ => Ok(()),

@@ -94,6 +94,15 @@ fn unknown_keys_name_the_nearest_valid_key() {
             "did you mean `eq`",
         ],
     );
+    let roles = message("report_roles.toml");
+    assert_contains(
+        &roles,
+        &[
+            "report_roles.toml:4: report.equity: unknown asset `eqq`; did you mean `eq`?",
+            "report_roles.toml:5: report.stress_regime: unknown regime `stres`; did you mean `stress`?",
+            "report.foreign_views[0].hedged: unknown asset `eq_hedged`",
+        ],
+    );
 }
 
 #[test]

@@ -241,6 +241,7 @@ pub fn load_file(
             path: path.to_path_buf(),
             text: text.clone(),
         }],
+        overrides: None,
     };
     check(
         &table,

@@ -77,6 +77,7 @@ pub fn load_file(
             path: path.to_path_buf(),
             text,
         }],
+        overrides: None,
     };
     let raw: RawStressFile = load::deserialize_table(&table, &sources, "")?;
     let asset_names: Vec<String> = scenario.assets.iter().map(|a| a.name.clone()).collect();

@@ -6,7 +6,8 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::Summary;
+use super::charts::{self, Chart, ChartError, RunData};
+use super::{html, Summary};
 use crate::engine::Simulation;
 use crate::model::Model;
 use crate::scenario::Scenario;
@@ -26,6 +27,8 @@ pub struct OutputOptions {
 pub enum OutputError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Chart(#[from] ChartError),
     #[error("{}: exists and is not a Stormglass run folder (no summary.json from a run); choose another --out or pass --force to replace it", path.display())]
     NotARunFolder { path: PathBuf },
 }
@@ -37,11 +40,22 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
     }
 }
 
-/// A folder we may replace: a previous run's, recognised by its summary.json.
+/// A folder we may replace: a previous run's or comparison's, recognised by the
+/// record it keeps.
 fn is_run_folder(dir: &Path) -> bool {
-    fs::read_to_string(dir.join("summary.json"))
-        .map(|text| text.contains("\"engine\": \"stormglass\""))
-        .unwrap_or(false)
+    ["summary.json", "comparison.json"].iter().any(|record| {
+        fs::read_to_string(dir.join(record))
+            .map(|text| text.contains("\"engine\": \"stormglass\""))
+            .unwrap_or(false)
+    })
+}
+
+/// What writing a run took.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    /// Drawing the charts and the page, encoding them, in seconds.
+    pub report_seconds: f64,
+    pub charts: usize,
 }
 
 /// Writes every output file of a run into `dir`, atomically.
@@ -52,8 +66,21 @@ pub fn write_run(
     simulation: &Simulation,
     summary: &Summary,
     options: OutputOptions,
-) -> Result<(), OutputError> {
-    if dir.exists() && !options.force && !is_run_folder(dir) {
+) -> Result<Written, OutputError> {
+    write_atomically(dir, options.force, |staging| {
+        write_files(staging, scenario, model, simulation, summary, options)
+    })
+}
+
+/// Runs `write` on a hidden staging folder next to `dir`, then renames it into
+/// place. Refuses to replace a non-empty folder that is not a previous run's
+/// unless `force`.
+pub fn write_atomically<T>(
+    dir: &Path,
+    force: bool,
+    write: impl FnOnce(&Path) -> Result<T, OutputError>,
+) -> Result<T, OutputError> {
+    if dir.exists() && !force && !is_run_folder(dir) {
         let empty = fs::read_dir(dir)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);
@@ -78,11 +105,13 @@ pub fn write_run(
     }
     fs::create_dir_all(&staging).map_err(io_error(&staging))?;
 
-    let written = write_files(&staging, scenario, model, simulation, summary, options);
-    if let Err(error) = written {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(error);
-    }
+    let written = match write(&staging) {
+        Ok(written) => written,
+        Err(error) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+    };
     if dir.exists() {
         let old = parent.join(format!(".{leaf}.old-{}", std::process::id()));
         fs::rename(dir, &old).map_err(io_error(dir))?;
@@ -91,7 +120,7 @@ pub fn write_run(
     } else {
         fs::rename(&staging, dir).map_err(io_error(dir))?;
     }
-    Ok(())
+    Ok(written)
 }
 
 fn write_files(
@@ -101,7 +130,7 @@ fn write_files(
     simulation: &Simulation,
     summary: &Summary,
     options: OutputOptions,
-) -> Result<(), OutputError> {
+) -> Result<Written, OutputError> {
     write_with(&dir.join("summary.json"), |out| {
         serde_json::to_writer_pretty(&mut *out, summary).map_err(io::Error::other)?;
         writeln!(out)
@@ -138,7 +167,39 @@ fn write_files(
             p::write_quantiles_csv(out, all)
         })?;
     }
-    Ok(())
+    let started = std::time::Instant::now();
+    let charts = charts::run_charts(RunData {
+        scenario,
+        model,
+        simulation,
+        summary,
+    })?;
+    let page = html::run_page(scenario, summary, &charts);
+    write_report(dir, "report.html", &page, &charts)?;
+    Ok(Written {
+        report_seconds: started.elapsed().as_secs_f64(),
+        charts: charts.len(),
+    })
+}
+
+/// Writes `charts/<name>.png` and `.svg` for every chart, and the page.
+pub fn write_report(
+    dir: &Path,
+    page_name: &str,
+    page: &str,
+    charts: &[Chart],
+) -> Result<(), OutputError> {
+    let folder = dir.join("charts");
+    fs::create_dir_all(&folder).map_err(io_error(&folder))?;
+    for chart in charts {
+        write_with(&folder.join(format!("{}.png", chart.name)), |out| {
+            out.write_all(&chart.png)
+        })?;
+        write_with(&folder.join(format!("{}.svg", chart.name)), |out| {
+            out.write_all(chart.svg.as_bytes())
+        })?;
+    }
+    write_with(&dir.join(page_name), |out| out.write_all(page.as_bytes()))
 }
 
 fn write_with(

@@ -1,14 +1,19 @@
 //! Output: the run summary (`summary.json`), the CSV exports and the console table,
 //! written atomically into the run's folder.
 
+pub mod charts;
+pub mod compare;
 mod console;
 mod files;
+pub mod html;
+pub mod key_numbers;
 mod portfolios;
+pub mod roles;
 mod summary;
 
 pub use console::print_summary;
-pub use files::{write_run, OutputError, OutputOptions};
+pub use files::{write_atomically, write_report, write_run, OutputError, OutputOptions, Written};
 pub use summary::{
     AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, SignalSummary, SignalTarget,
-    Summary, SCHEMA_VERSION,
+    Summary, DRAWDOWN_QUANTILES, SCHEMA_VERSION,
 };

@@ -3,10 +3,14 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::key_numbers::KeyNumbers;
 use crate::engine::Simulation;
 use crate::model::Model;
 use crate::scenario::Scenario;
-use crate::stats::{Distribution, SignalOutcome, ASSET_METRICS};
+use crate::stats::{percentile_sorted, Distribution, SignalOutcome, ASSET_METRICS};
+
+/// Quantiles of each max drawdown kept in the summary: 0%, 1%, ..., 100%.
+pub const DRAWDOWN_QUANTILES: usize = 101;
 
 /// Bumped whenever a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -27,6 +31,8 @@ pub struct Summary {
     pub regime_occupancy: RegimeOccupancy,
     pub events: Vec<EventSummary>,
     pub correlations: Vec<CorrelationSummary>,
+    /// The report's headline figures (see `report::key_numbers`).
+    pub key_numbers: KeyNumbers,
     /// What the early-warning signals are judged against (absent without signals).
     pub signal_target: Option<SignalTarget>,
     pub signals: Vec<SignalSummary>,
@@ -106,6 +112,9 @@ pub struct AssetSummary {
     /// or "level" (OU: drawdown and change in the asset's units, vol of daily changes).
     pub measured_as: &'static str,
     pub max_drawdown: Distribution,
+    /// The max drawdown's quantiles at 0%, 1%, ..., 100% (101 values), enough to
+    /// redraw its distribution from this file alone.
+    pub max_drawdown_quantiles: Vec<f64>,
     pub realized_vol: Distribution,
     pub terminal_return: Distribution,
     pub min: Distribution,
@@ -155,10 +164,30 @@ impl Summary {
         let column = |name: String| -> &Distribution {
             &distributions[layout.column(&name).expect("layout names every column")]
         };
+        let drawdown_quantiles: Vec<Vec<f64>> = (0..model.assets.len())
+            .into_par_iter()
+            .map(|a| {
+                let c = layout.asset_column(a, 0);
+                let mut sorted: Vec<f64> = simulation
+                    .metrics
+                    .iter()
+                    .skip(c)
+                    .step_by(columns)
+                    .filter(|v| !v.is_nan())
+                    .map(|v| f64::from(*v))
+                    .collect();
+                sorted.sort_unstable_by(f64::total_cmp);
+                let last = (DRAWDOWN_QUANTILES - 1) as f64;
+                (0..DRAWDOWN_QUANTILES)
+                    .map(|k| percentile_sorted(&sorted, k as f64 / last))
+                    .collect()
+            })
+            .collect();
         let assets = model
             .assets
             .iter()
-            .map(|asset| {
+            .zip(drawdown_quantiles)
+            .map(|(asset, max_drawdown_quantiles)| {
                 let metric =
                     |m: usize| column(format!("{}.{}", asset.name, ASSET_METRICS[m])).clone();
                 AssetSummary {
@@ -168,6 +197,7 @@ impl Summary {
                     initial: asset.initial,
                     measured_as: if asset.is_log { "relative" } else { "level" },
                     max_drawdown: metric(0),
+                    max_drawdown_quantiles,
                     realized_vol: metric(1),
                     terminal_return: metric(2),
                     min: metric(3),
@@ -336,6 +366,7 @@ impl Summary {
             },
             events,
             correlations,
+            key_numbers: KeyNumbers::new(&scenario.report, model, simulation),
             signal_target,
             signals,
             portfolios: Vec::new(),

@@ -23,6 +23,25 @@ pub struct SourceFile {
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     pub files: Vec<SourceFile>,
+    /// What the first file changes from the file it extends (none without `extends`).
+    pub overrides: Option<Overrides>,
+}
+
+/// The keys a scenario file sets differently from the resolved file it extends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overrides {
+    /// The file named by `extends`.
+    pub parent: PathBuf,
+    pub changes: Vec<ParameterChange>,
+}
+
+/// One leaf key: its path, the parent's value (`None` when the parent does not set
+/// it) and the child's, both as inline TOML.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParameterChange {
+    pub key: String,
+    pub parent: Option<String>,
+    pub child: String,
 }
 
 impl Sources {
@@ -149,6 +168,7 @@ fn resolve_extends(
     let Some(parent_name) = extends.as_str() else {
         let here = Sources {
             files: sources.files.last().cloned().into_iter().collect(),
+            overrides: None,
         };
         return Err(ScenarioError::Invalid(vec![here.diagnostic(
             "extends",
@@ -162,6 +182,7 @@ fn resolve_extends(
     if !parent_path.exists() {
         let here = Sources {
             files: sources.files.last().cloned().into_iter().collect(),
+            overrides: None,
         };
         return Err(ScenarioError::Invalid(vec![here.diagnostic(
             "extends",
@@ -172,8 +193,78 @@ fn resolve_extends(
         )]));
     }
     let mut parent = read_chain(&parent_path, chain, sources)?;
+    // The outermost file resolves last, so its changes are the ones kept.
+    let mut changes = Vec::new();
+    changed_keys(&parent, &table, "", &mut changes);
+    sources.overrides = Some(Overrides {
+        parent: parent_path,
+        changes,
+    });
     merge_into(&mut parent, table);
     Ok(parent)
+}
+
+/// The leaves of `child` whose value differs from `base`'s, with the same merge
+/// rule as [`merge_into`]: tables are compared key by key, anything else whole.
+fn changed_keys(
+    base: &toml::Table,
+    child: &toml::Table,
+    prefix: &str,
+    changes: &mut Vec<ParameterChange>,
+) {
+    for (key, value) in child {
+        let path = join_key(prefix, key);
+        match (base.get(key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(child_table)) => {
+                changed_keys(base_table, child_table, &path, changes)
+            }
+            (None, toml::Value::Table(child_table)) => {
+                changed_keys(&toml::Table::new(), child_table, &path, changes)
+            }
+            // An array of tables the same length as the parent's (`events`):
+            // element by element, so one changed rate is not a page of TOML.
+            (Some(toml::Value::Array(base_items)), toml::Value::Array(child_items))
+                if base_items.len() == child_items.len()
+                    && child_items.iter().all(toml::Value::is_table) =>
+            {
+                for (i, (base_item, child_item)) in base_items.iter().zip(child_items).enumerate() {
+                    let item_path = format!("{path}[{i}]");
+                    match (base_item, child_item) {
+                        (toml::Value::Table(b), toml::Value::Table(c)) => {
+                            changed_keys(b, c, &item_path, changes);
+                            // Keys the child's element drops are changes too.
+                            for (key, value) in b.iter().filter(|(k, _)| !c.contains_key(*k)) {
+                                changes.push(ParameterChange {
+                                    key: join_key(&item_path, key),
+                                    parent: Some(inline_toml(value)),
+                                    child: "(not set)".into(),
+                                });
+                            }
+                        }
+                        (b, c) if b != c => changes.push(ParameterChange {
+                            key: item_path,
+                            parent: Some(inline_toml(b)),
+                            child: inline_toml(c),
+                        }),
+                        _ => {}
+                    }
+                }
+            }
+            (old, new) if old != Some(new) => changes.push(ParameterChange {
+                key: path,
+                parent: old.map(inline_toml),
+                child: inline_toml(new),
+            }),
+            _ => {}
+        }
+    }
+}
+
+fn inline_toml(value: &toml::Value) -> String {
+    match value {
+        toml::Value::Table(table) => toml::Value::Table(table.clone()).to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Merges `child` over `base`: tables recursively, everything else replaced.

@@ -76,6 +76,56 @@ pub struct Scenario {
     pub hash: String,
     /// The fully resolved scenario as TOML.
     pub resolved: toml::Table,
+    /// What this file changes from the file it `extends` (none without `extends`).
+    pub overrides: Option<load::Overrides>,
+    /// Which assets and regime the report is about (`[report]`).
+    pub report: ReportRoles,
+}
+
+/// Which assets and regime the report's headline numbers and charts are about.
+/// Names set in `[report]` are validated; the defaults (the bundled scenarios'
+/// names) are not, and a chart or number whose asset is absent is left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRoles {
+    /// The equity index of the drawdown key number.
+    pub equity: String,
+    /// The dollar index of the dollar-fall key number.
+    pub dollar: String,
+    /// Fan charts, drawdown and volatility distributions, VaR and ES, in this order.
+    pub core_assets: Vec<String>,
+    /// The regime whose first entry the regime chart shows.
+    pub stress_regime: String,
+    pub foreign_views: Vec<ForeignView>,
+}
+
+/// The equity as an investor in `currency` sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignView {
+    pub currency: String,
+    pub unhedged: String,
+    pub hedged: String,
+}
+
+impl Default for ReportRoles {
+    fn default() -> ReportRoles {
+        let view = |currency: &str, unhedged: &str, hedged: &str| ForeignView {
+            currency: currency.into(),
+            unhedged: unhedged.into(),
+            hedged: hedged.into(),
+        };
+        ReportRoles {
+            equity: "spx".into(),
+            dollar: "dxy".into(),
+            core_assets: ["spx", "dxy", "gold", "us10y", "fed_funds", "vix"]
+                .map(String::from)
+                .to_vec(),
+            stress_regime: "sell_america".into(),
+            foreign_views: vec![
+                view("EUR", "spx_eur", "spx_eur_hedged"),
+                view("JPY", "spx_jpy", "spx_jpy_hedged"),
+            ],
+        }
+    }
 }
 
 impl Scenario {

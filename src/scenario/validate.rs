@@ -115,7 +115,10 @@ pub(super) fn validate(loaded: Loaded) -> Result<Scenario, ScenarioError> {
         sources: &sources,
         diagnostics: Vec::new(),
     };
-    let scenario = build(&raw, merged, &mut check);
+    let scenario = build(&raw, merged, &mut check).map(|scenario| Scenario {
+        overrides: sources.overrides.clone(),
+        ..scenario
+    });
     // A default shared by several regimes is checked once per regime; say it once.
     let mut unique: Vec<Diagnostic> = Vec::new();
     for diagnostic in check.diagnostics.drain(..) {
@@ -208,6 +211,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     let signals = signals::build_signals(raw, &asset_names, &assets, &events, check);
     let (currencies, asset_currency) = build_currencies(raw, &asset_names, &assets, check);
     let (portfolio_files, stress_files) = portfolio_refs(raw, check.sources);
+    let report = build_report(raw, &asset_names, &regime_names, check);
 
     let hash = {
         let canonical = toml::to_string(&merged).unwrap_or_default();
@@ -240,7 +244,73 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         sources: check.sources.clone(),
         hash,
         resolved: merged,
+        overrides: None,
+        report,
     })
+}
+
+/// The report's roles: names given in `[report]` must exist.
+fn build_report(
+    raw: &RawScenario,
+    asset_names: &[String],
+    regime_names: &[String],
+    check: &mut Checker<'_>,
+) -> ReportRoles {
+    let given = &raw.report;
+    let mut roles = ReportRoles::default();
+    let asset = |check: &mut Checker<'_>, key: &str, name: &String, slot: &mut String| {
+        check.lookup(key, "asset", name, asset_names);
+        slot.clone_from(name);
+    };
+    if let Some(name) = &given.equity {
+        asset(check, "report.equity", name, &mut roles.equity);
+    }
+    if let Some(name) = &given.dollar {
+        asset(check, "report.dollar", name, &mut roles.dollar);
+    }
+    if let Some(names) = &given.core_assets {
+        for (i, name) in names.iter().enumerate() {
+            check.lookup(
+                &format!("report.core_assets[{i}]"),
+                "asset",
+                name,
+                asset_names,
+            );
+        }
+        roles.core_assets.clone_from(names);
+    }
+    if let Some(name) = &given.stress_regime {
+        check.lookup("report.stress_regime", "regime", name, regime_names);
+        roles.stress_regime.clone_from(name);
+    }
+    if let Some(views) = &given.foreign_views {
+        roles.foreign_views = views
+            .iter()
+            .enumerate()
+            .map(|(i, view)| {
+                let key = format!("report.foreign_views[{i}]");
+                if view.currency.trim().is_empty() {
+                    check.error(
+                        format!("{key}.currency"),
+                        "must name the investor's currency, like \"EUR\"",
+                    );
+                }
+                check.lookup(
+                    &format!("{key}.unhedged"),
+                    "asset",
+                    &view.unhedged,
+                    asset_names,
+                );
+                check.lookup(&format!("{key}.hedged"), "asset", &view.hedged, asset_names);
+                ForeignView {
+                    currency: view.currency.clone(),
+                    unhedged: view.unhedged.clone(),
+                    hedged: view.hedged.clone(),
+                }
+            })
+            .collect();
+    }
+    roles
 }
 
 fn parse_date(value: &toml::Value) -> Result<NaiveDate, String> {

@@ -1,12 +1,12 @@
 //! Distribution summaries of one per-path figure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The percentiles every summary reports.
 pub const PERCENTILES: [f64; 9] = [1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0];
 
 /// Mean, dispersion and percentiles of a per-path figure over all paths.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Distribution {
     /// Paths with a value (a regime never entered has no first-entry time).
     pub count: u64,

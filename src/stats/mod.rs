@@ -8,8 +8,10 @@ mod distribution;
 mod fan;
 mod path;
 mod signals;
+mod tail;
 
 pub use distribution::{percentile_sorted, Distribution, PERCENTILES};
 pub use fan::{FanGrid, FanHistogram, FAN_BINS};
 pub use path::{MetricLayout, PathSummary, ASSET_METRICS};
 pub use signals::{signal_columns, SignalOutcome, SignalTracker};
+pub use tail::TailRisk;

@@ -1,0 +1,154 @@
+//! Histogram panels shared by the distribution charts: filled bars for one
+//! series, outlines for several, vertical markers for summary figures.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::sample::Bin;
+use super::{
+    colour, draw_legend, label_style, legend_line, percent, tick_style, DrawResult, Scale,
+};
+
+/// One distribution in a panel.
+pub struct Series {
+    pub label: String,
+    pub colour: RGBColor,
+    pub bins: Vec<Bin>,
+}
+
+/// A vertical line at a summary figure.
+pub struct Marker {
+    pub label: String,
+    pub colour: RGBColor,
+    pub x: f64,
+}
+
+pub struct Panel {
+    /// Drawn above the panel when not empty.
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    pub scale: Scale,
+    pub range: (f64, f64),
+    pub series: Vec<Series>,
+    pub markers: Vec<Marker>,
+    pub legend: bool,
+}
+
+impl Panel {
+    pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let area = if self.title.is_empty() {
+            area.clone()
+        } else {
+            area.titled(&self.title, label_style())?
+        };
+        let top = self
+            .series
+            .iter()
+            .flat_map(|s| s.bins.iter().map(|b| b.share))
+            .fold(0.0f64, f64::max);
+        // Room above the bars for the legend.
+        let headroom = if self.legend { 1.4 } else { 1.1 };
+        let top = if top > 0.0 { top * headroom } else { 0.01 };
+        let (lo, hi) = self.range;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(10)
+            .x_label_area_size(54)
+            .y_label_area_size(78)
+            .build_cartesian_2d(lo..hi, 0.0..top)?;
+        let scale = &self.scale;
+        chart
+            .configure_mesh()
+            .x_labels(7)
+            .y_labels(6)
+            .max_light_lines(1)
+            .x_label_formatter(&|v: &f64| scale.change_tick(*v, hi - lo))
+            .y_label_formatter(&|v: &f64| percent(*v))
+            .x_desc(self.x_desc.as_str())
+            .y_desc(self.y_desc.as_str())
+            .label_style(tick_style())
+            .axis_desc_style(label_style())
+            .light_line_style(BLACK.mix(0.04))
+            .bold_line_style(BLACK.mix(0.1))
+            .draw()?;
+        let single = self.series.len() == 1;
+        for series in &self.series {
+            let c = series.colour;
+            if single {
+                chart
+                    .draw_series(series.bins.iter().map(|b| {
+                        Rectangle::new([(b.lower, 0.0), (b.upper, b.share)], c.mix(0.55).filled())
+                    }))?
+                    .label(series.label.as_str())
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 20, y + 6)], c.mix(0.55).filled())
+                    });
+            } else {
+                let outline = series
+                    .bins
+                    .iter()
+                    .flat_map(|b| [(b.lower, b.share), (b.upper, b.share)]);
+                let first = series.bins.first().map(|b| (b.lower, 0.0));
+                let last = series.bins.last().map(|b| (b.upper, 0.0));
+                chart
+                    .draw_series(LineSeries::new(
+                        first.into_iter().chain(outline).chain(last),
+                        c.stroke_width(3),
+                    ))?
+                    .label(series.label.as_str())
+                    .legend(legend_line(c, 3));
+            }
+        }
+        for marker in &self.markers {
+            let c = marker.colour;
+            chart
+                .draw_series(LineSeries::new(
+                    [(marker.x, 0.0), (marker.x, top)],
+                    c.stroke_width(2),
+                ))?
+                .label(marker.label.as_str())
+                .legend(legend_line(c, 2));
+        }
+        if self.legend {
+            draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        }
+        Ok(())
+    }
+}
+
+/// The mean, median, 95th and 99th percentile markers of a distribution.
+pub fn summary_markers(scale: &Scale, mean: f64, quantile: impl Fn(f64) -> f64) -> Vec<Marker> {
+    [
+        ("mean", mean),
+        ("median", quantile(0.5)),
+        ("95th percentile", quantile(0.95)),
+        ("99th percentile", quantile(0.99)),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (what, x))| Marker {
+        label: format!("{what} {}", scale.change_label(x)),
+        colour: colour(i + 1),
+        x,
+    })
+    .collect()
+}
+
+/// Splits `area` into a grid for `n` panels, at most `columns` wide.
+pub fn grid<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    n: usize,
+    columns: usize,
+) -> Vec<DrawingArea<DB, Shift>> {
+    let columns = columns.min(n).max(1);
+    let rows = n.div_ceil(columns);
+    area.split_evenly((rows, columns))
+}
+
+/// Rows of panels a chart of `n` panels in `columns` columns needs.
+pub fn rows(n: usize, columns: usize) -> u32 {
+    n.div_ceil(columns.max(1)).max(1) as u32
+}

@@ -1,0 +1,314 @@
+//! `stormglass compare`: several runs side by side, from runs just made or from
+//! finished run folders (their `summary.json`), as a report in the run report's
+//! style: the key numbers in columns and the drawdown CDFs overlaid.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::charts::{self, drawdown_cdf_overlay, Scale};
+use super::files::{write_atomically, write_report, OutputError, Written};
+use super::html::{self, Page};
+use super::key_numbers::KeyNumbers;
+use super::Summary;
+
+/// One run in a comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Compared {
+    pub label: String,
+    pub description: String,
+    /// Where it came from: a scenario file or a run folder.
+    pub source: String,
+    pub paths: u64,
+    pub seed: u64,
+    pub hash: String,
+    pub version: String,
+    pub key_numbers: KeyNumbers,
+    #[serde(skip)]
+    pub drawdowns: Vec<ComparedDrawdown>,
+}
+
+/// An asset's max drawdown quantiles at 0%, 1%, ..., 100%.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ComparedDrawdown {
+    pub name: String,
+    pub unit: String,
+    pub measured_as: String,
+    pub max_drawdown_quantiles: Vec<f64>,
+}
+
+/// Why a run folder cannot be compared.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompareError {
+    #[error("{}: no summary.json here; give a finished run folder (one `stormglass run` wrote) or a scenario .toml file", dir.display())]
+    MissingSummary { dir: PathBuf },
+    #[error("{}: cannot read: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: is not a valid Stormglass summary: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+}
+
+/// The part of `summary.json` a comparison reads.
+#[derive(Deserialize)]
+struct SummaryFile {
+    engine: String,
+    version: String,
+    scenario: ScenarioFile,
+    seed: u64,
+    paths: u64,
+    assets: Vec<ComparedDrawdown>,
+    key_numbers: KeyNumbers,
+}
+
+#[derive(Deserialize)]
+struct ScenarioFile {
+    name: String,
+    description: String,
+    hash: String,
+}
+
+impl Compared {
+    /// A run made in this process.
+    pub fn from_summary(summary: &Summary, source: &Path) -> Compared {
+        Compared {
+            label: summary.scenario.name.clone(),
+            description: summary.scenario.description.clone(),
+            source: source.display().to_string(),
+            paths: summary.paths,
+            seed: summary.seed,
+            hash: summary.scenario.hash.clone(),
+            version: summary.version.to_string(),
+            key_numbers: summary.key_numbers.clone(),
+            drawdowns: summary
+                .assets
+                .iter()
+                .map(|a| ComparedDrawdown {
+                    name: a.name.clone(),
+                    unit: a.unit.clone(),
+                    measured_as: a.measured_as.to_string(),
+                    max_drawdown_quantiles: a.max_drawdown_quantiles.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A finished run folder, from its `summary.json`.
+    pub fn from_run_folder(dir: &Path) -> Result<Compared, CompareError> {
+        let path = dir.join("summary.json");
+        if !path.exists() {
+            return Err(CompareError::MissingSummary {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| CompareError::Unreadable {
+            path: path.clone(),
+            source,
+        })?;
+        let corrupt = |message: String| CompareError::Corrupt {
+            path: path.clone(),
+            message,
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(&text);
+        let file: SummaryFile =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                let at = e.path().to_string();
+                let at = if at == "." || at == "?" {
+                    String::new()
+                } else {
+                    format!(" (at `{at}`)")
+                };
+                let inner = e.into_inner();
+                if inner.is_syntax() || inner.is_eof() {
+                    corrupt(format!("not valid JSON: {inner}"))
+                } else if inner.to_string().starts_with("missing field") {
+                    corrupt(format!(
+                        "{inner}{at}; it may come from an older Stormglass: run the scenario again"
+                    ))
+                } else {
+                    corrupt(format!("{inner}{at}"))
+                }
+            })?;
+        if file.engine != "stormglass" {
+            return Err(corrupt(format!(
+                "`engine` is {:?}, not \"stormglass\"",
+                file.engine
+            )));
+        }
+        Ok(Compared {
+            label: file.scenario.name,
+            description: file.scenario.description,
+            source: dir.display().to_string(),
+            paths: file.paths,
+            seed: file.seed,
+            hash: file.scenario.hash,
+            version: file.version,
+            key_numbers: file.key_numbers,
+            drawdowns: file.assets,
+        })
+    }
+}
+
+/// Makes labels unique: a second run of the same scenario becomes `name (2)`.
+pub fn unique_labels(runs: &mut [Compared]) {
+    let mut seen: Vec<String> = Vec::new();
+    for run in runs.iter_mut() {
+        let mut label = run.label.clone();
+        let mut n = 1;
+        while seen.contains(&label) {
+            n += 1;
+            label = format!("{} ({n})", run.label);
+        }
+        seen.push(label.clone());
+        run.label = label;
+    }
+}
+
+/// The default folder name: `compare-<label>-<label>...`.
+pub fn default_folder(runs: &[Compared]) -> String {
+    let names: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            r.label
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    format!("compare-{}", names.join("-"))
+}
+
+#[derive(Serialize)]
+struct ComparisonFile<'a> {
+    engine: &'static str,
+    version: &'static str,
+    runs: &'a [Compared],
+}
+
+/// Writes `compare.html`, `comparison.json` and the charts into `dir`, atomically.
+pub fn write_comparison(
+    dir: &Path,
+    runs: &[Compared],
+    force: bool,
+) -> Result<Written, OutputError> {
+    write_atomically(dir, force, |staging| {
+        let started = std::time::Instant::now();
+        let record = ComparisonFile {
+            engine: "stormglass",
+            version: crate::VERSION,
+            runs,
+        };
+        let json = serde_json::to_string_pretty(&record).unwrap_or_default();
+        let path = staging.join("comparison.json");
+        std::fs::File::create(&path)
+            .and_then(|mut f| writeln!(f, "{json}"))
+            .map_err(|source| OutputError::Io { path, source })?;
+        let charts = charts::draw_all(drawdown_jobs(runs))?;
+        let page = comparison_page(runs, &charts);
+        write_report(staging, "compare.html", &page, &charts)?;
+        Ok(Written {
+            report_seconds: started.elapsed().as_secs_f64(),
+            charts: charts.len(),
+        })
+    })
+}
+
+fn drawdown_jobs(runs: &[Compared]) -> Vec<charts::Job<'static>> {
+    let mut assets: Vec<&str> = Vec::new();
+    for run in runs {
+        for asset in &run.key_numbers.core_assets {
+            if !assets.contains(&asset.as_str()) {
+                assets.push(asset);
+            }
+        }
+    }
+    assets
+        .into_iter()
+        .filter_map(|asset| {
+            let mut scale = None;
+            let curves: Vec<(String, Vec<f64>)> = runs
+                .iter()
+                .filter_map(|run| {
+                    let d = run.drawdowns.iter().find(|d| d.name == asset)?;
+                    let q: Vec<f64> = d.max_drawdown_quantiles.clone();
+                    if q.len() < 2 || q.iter().any(|v| !v.is_finite()) {
+                        return None;
+                    }
+                    scale.get_or_insert(if d.measured_as == "relative" {
+                        Scale::Fraction
+                    } else if d.unit.starts_with("decimal") {
+                        Scale::Decimal
+                    } else {
+                        Scale::Units(d.unit.clone())
+                    });
+                    Some((run.label.clone(), q))
+                })
+                .collect();
+            Some(drawdown_cdf_overlay(asset, scale?, curves))
+        })
+        .collect()
+}
+
+fn comparison_page(runs: &[Compared], charts: &[charts::Chart]) -> String {
+    let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
+    let title = format!("Comparison: {}", labels.join(" vs "));
+    let mut page = Page::new(&title);
+    page.heading(1, "top", &title);
+    page.paragraph(
+        "description",
+        "The same key numbers and drawdown distributions for each run, side by side.",
+    );
+    page.heading(2, "runs", "Runs");
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.label.clone(),
+                r.description.clone(),
+                r.paths.to_string(),
+                r.seed.to_string(),
+                r.hash.chars().take(12).collect(),
+                r.source.clone(),
+            ]
+        })
+        .collect();
+    page.table(
+        "runs",
+        &[
+            "run".into(),
+            "description".into(),
+            "paths".into(),
+            "seed".into(),
+            "scenario SHA-256".into(),
+            "from".into(),
+        ],
+        &rows,
+    );
+    page.heading(2, "key-numbers", "Key numbers");
+    let columns: Vec<(String, u64, &KeyNumbers)> = runs
+        .iter()
+        .map(|r| (r.label.clone(), r.paths, &r.key_numbers))
+        .collect();
+    html::key_numbers(&mut page, &columns);
+    let mut versions = String::new();
+    for r in runs {
+        let _ = write!(versions, "{} {}; ", r.label, r.version);
+    }
+    page.paragraph(
+        "note",
+        &format!("Stormglass versions: {}", versions.trim_end_matches("; ")),
+    );
+    page.charts(charts, &[]);
+    page.finish()
+}

@@ -1,0 +1,99 @@
+//! The figures at the top of the report: how likely the joint sell-off of US
+//! assets is, and the tail risk of each core asset.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Simulation;
+use crate::model::Model;
+use crate::scenario::ReportRoles;
+use crate::stats::TailRisk;
+
+/// A fall of the equity index from a running peak at least this large counts.
+pub const EQUITY_DRAWDOWN: f64 = 0.20;
+/// The dollar index ending at least this much lower counts.
+pub const DOLLAR_FALL: f64 = 0.10;
+/// Confidence levels of VaR and ES.
+pub const CONFIDENCE: [f64; 2] = [0.95, 0.99];
+
+/// Probabilities over paths; `None` where the scenario lacks the asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyNumbers {
+    pub equity: String,
+    pub dollar: String,
+    pub equity_drawdown_threshold: f64,
+    pub dollar_fall_threshold: f64,
+    /// P(max drawdown of the equity index >= threshold).
+    pub p_equity_drawdown: Option<f64>,
+    /// P(terminal return of the dollar index <= -threshold).
+    pub p_dollar_fall: Option<f64>,
+    /// Both on the same path.
+    pub p_joint_selloff: Option<f64>,
+    /// The report's core assets (`[report] core_assets`).
+    pub core_assets: Vec<String>,
+    /// Per core log-price asset, of the loss `-terminal_return` (see `stats::TailRisk`).
+    pub tail_risk: Vec<AssetTailRisk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetTailRisk {
+    pub asset: String,
+    /// At 95% then 99%.
+    pub levels: Vec<TailRisk>,
+}
+
+impl KeyNumbers {
+    pub fn new(roles: &ReportRoles, model: &Model, simulation: &Simulation) -> KeyNumbers {
+        let column = |name: &str| -> Option<Vec<f32>> { Some(simulation.column(name)?.collect()) };
+        let drawdowns = column(&format!("{}.max_drawdown", roles.equity));
+        let dollar = column(&format!("{}.terminal_return", roles.dollar));
+        let paths = simulation.paths as f64;
+        let share = |hits: usize| hits as f64 / paths;
+        let equity_hit = |d: f32| f64::from(d) >= EQUITY_DRAWDOWN;
+        let dollar_hit = |r: f32| f64::from(r) <= -DOLLAR_FALL;
+        let p_equity_drawdown = drawdowns
+            .as_ref()
+            .map(|d| share(d.iter().filter(|v| equity_hit(**v)).count()));
+        let p_dollar_fall = dollar
+            .as_ref()
+            .map(|r| share(r.iter().filter(|v| dollar_hit(**v)).count()));
+        let p_joint_selloff = drawdowns.as_ref().zip(dollar.as_ref()).map(|(d, r)| {
+            share(
+                d.iter()
+                    .zip(r)
+                    .filter(|(d, r)| equity_hit(**d) && dollar_hit(**r))
+                    .count(),
+            )
+        });
+        let tail_risk = roles
+            .core_assets
+            .iter()
+            .filter(|name| model.assets.iter().any(|a| a.name == **name && a.is_log))
+            .filter_map(|name| {
+                let mut losses: Vec<f64> = simulation
+                    .column(&format!("{name}.terminal_return"))?
+                    .filter(|r| !r.is_nan())
+                    .map(|r| -f64::from(r))
+                    .collect();
+                losses.sort_unstable_by(f64::total_cmp);
+                Some(AssetTailRisk {
+                    asset: name.to_string(),
+                    levels: CONFIDENCE
+                        .iter()
+                        .map(|a| TailRisk::of_sorted_losses(&losses, *a))
+                        .collect(),
+                })
+            })
+            .collect();
+        KeyNumbers {
+            equity: roles.equity.clone(),
+            dollar: roles.dollar.clone(),
+            core_assets: roles.core_assets.clone(),
+            equity_drawdown_threshold: EQUITY_DRAWDOWN,
+            dollar_fall_threshold: DOLLAR_FALL,
+            p_equity_drawdown,
+            p_dollar_fall,
+            p_joint_selloff,
+            tail_risk,
+        }
+    }
+}

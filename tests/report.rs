@@ -1,0 +1,454 @@
+//! The report end to end: a tiny run writes every chart as PNG and SVG and one
+//! well-formed, self-contained report.html; `compare` puts runs side by side and
+//! refuses broken run folders clearly.
+
+mod common;
+use common::stormglass;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The charts a run of the default scenario draws.
+const DEFAULT_CHARTS: [&str; 21] = [
+    "fan_spx",
+    "fan_dxy",
+    "fan_gold",
+    "fan_us10y",
+    "fan_fed_funds",
+    "fan_vix",
+    "drawdown_spx",
+    "drawdown_dxy",
+    "drawdown_gold",
+    "drawdown_us10y",
+    "drawdown_fed_funds",
+    "drawdown_vix",
+    "volatility",
+    "regime_occupancy",
+    "first_entry_sell_america",
+    "correlation_by_regime",
+    "foreign_investor",
+    "signal_firing",
+    "signal_lead_time",
+    "portfolio_pnl",
+    "portfolio_drawdown",
+];
+
+/// Runs the binary, panicking with its stderr on failure.
+fn ok(args: &[&str]) -> String {
+    let output = stormglass(args);
+    assert!(
+        output.status.success(),
+        "stormglass {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A tiny run of a bundled scenario into `dir/<name>`.
+fn tiny_run(scenario: &str, dir: &Path, name: &str) -> PathBuf {
+    let out = dir.join(name);
+    ok(&[
+        "run",
+        &format!("scenarios/{scenario}.toml"),
+        "--paths",
+        "300",
+        "--sample-paths",
+        "5",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    out
+}
+
+/// Tiny runs of the default and baseline scenarios, shared by the tests.
+fn runs() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
+    static RUNS: OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> = OnceLock::new();
+    RUNS.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let default = tiny_run("default", dir.path(), "default");
+        let baseline = tiny_run("baseline", dir.path(), "baseline");
+        (dir, default, baseline)
+    })
+}
+
+/// Parses `page` as XML (the report is written as well-formed XHTML) and returns
+/// the ids of its figures with the width and height of each inline SVG.
+fn figures(page: &str) -> Vec<(String, u32, u32)> {
+    let document = roxmltree::Document::parse_with_options(
+        page,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("the page is not well-formed: {e}"));
+    let root = document.root_element();
+    assert_eq!(root.tag_name().name(), "html");
+    assert!(
+        root.descendants().any(|n| n.has_tag_name("title")),
+        "no <title>"
+    );
+    root.descendants()
+        .filter(|n| n.has_tag_name("figure"))
+        .map(|figure| {
+            let id = figure
+                .attribute("id")
+                .expect("a figure has an id")
+                .to_string();
+            let svg = figure
+                .children()
+                .find(|n| n.has_tag_name("svg"))
+                .unwrap_or_else(|| panic!("figure {id} holds no inline svg"));
+            let size = |name: &str| svg.attribute(name).unwrap().parse::<u32>().unwrap();
+            let (width, height) = (size("width"), size("height"));
+            assert!(
+                figure.descendants().any(|n| n.has_tag_name("figcaption")),
+                "figure {id} has no caption"
+            );
+            (id, width, height)
+        })
+        .collect()
+}
+
+/// Decodes a PNG, returning its size and RGB(A) pixels.
+fn decode_png(path: &Path) -> (u32, u32, Vec<u8>, usize) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader
+        .next_frame(&mut pixels)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (info.width, info.height, pixels, info.color_type.samples())
+}
+
+#[test]
+fn a_tiny_run_writes_the_whole_report() {
+    let (_, out, _) = runs();
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let figures = figures(&page);
+    let ids: Vec<&str> = figures.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(ids, DEFAULT_CHARTS, "the page holds every chart, in order");
+    for (name, width, height) in &figures {
+        let (w, h, _, _) = decode_png(&out.join("charts").join(format!("{name}.png")));
+        assert_eq!((w, h), (*width, *height), "{name}.png");
+        let svg = std::fs::read_to_string(out.join("charts").join(format!("{name}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{name}.svg");
+    }
+    for text in [
+        "Key numbers",
+        "S&amp;P 500 falls 20% or more from a peak",
+        "DXY ends 10% or more lower",
+        "both on the same path",
+        "VaR 99%",
+        "It extends levels.toml",
+        "scenario SHA-256",
+        "20251128",
+        "median lead (days)",
+    ] {
+        assert!(page.contains(text), "the page lacks {text:?}");
+    }
+    // Self-contained: nothing is fetched from anywhere.
+    for fetch in ["<script", "<link", "src=\"http", "url(", "@import"] {
+        assert!(!page.contains(fetch), "the page fetches something: {fetch}");
+    }
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let key = &summary["key_numbers"];
+    for p in ["p_equity_drawdown", "p_dollar_fall", "p_joint_selloff"] {
+        let value = key[p].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&value), "{p} = {value}");
+    }
+    assert!(key["p_joint_selloff"].as_f64() <= key["p_equity_drawdown"].as_f64());
+    let tail = &key["tail_risk"][0];
+    assert_eq!(tail["asset"], "spx");
+    let var95 = tail["levels"][0]["value_at_risk"].as_f64().unwrap();
+    let es95 = tail["levels"][0]["expected_shortfall"].as_f64().unwrap();
+    let var99 = tail["levels"][1]["value_at_risk"].as_f64().unwrap();
+    assert!(var95 <= es95 && var95 <= var99, "{tail}");
+    let quantiles = summary["assets"][0]["max_drawdown_quantiles"]
+        .as_array()
+        .unwrap();
+    assert_eq!(quantiles.len(), 101);
+}
+
+#[test]
+fn chart_text_is_drawn_with_the_embedded_font() {
+    // A bare machine has no fonts: the title must still be ink on the PNG.
+    let (_, out, _) = runs();
+    let (width, _, pixels, samples) = decode_png(&out.join("charts/fan_spx.png"));
+    let title_band = &pixels[..(width as usize * 40 * samples)];
+    let dark = title_band
+        .chunks(samples)
+        .filter(|p| p[..3].iter().all(|c| *c < 80))
+        .count();
+    assert!(dark > 200, "only {dark} dark pixels in the title band");
+}
+
+#[test]
+fn a_scenario_that_extends_another_lists_what_it_changes() {
+    let (_, _, baseline) = runs();
+    let page = std::fs::read_to_string(baseline.join("report.html")).unwrap();
+    assert!(
+        page.contains("Keys set differently from default.toml"),
+        "no parameter table"
+    );
+    assert!(page.contains("<td>assets.fed_funds.policy.dovish_bias</td>"));
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml");
+    let scenario = stormglass::scenario::load(&path).unwrap();
+    let overrides = scenario.overrides.expect("baseline extends default");
+    assert!(overrides.parent.ends_with("default.toml"));
+    let change = overrides
+        .changes
+        .iter()
+        .find(|c| c.key == "assets.fed_funds.policy.dovish_bias")
+        .expect("the chair's bias is changed");
+    assert_eq!(change.child, "0.0");
+    assert_ne!(change.parent.as_deref(), Some("0.0"));
+    assert!(overrides.changes.iter().all(|c| c.key != "extends"));
+    // Arrays of tables are compared element by element.
+    let tariffs = overrides
+        .changes
+        .iter()
+        .find(|c| c.key == "events[1].rate_per_year")
+        .expect("the tariff rate is changed");
+    assert_eq!(
+        (tariffs.parent.as_deref(), tariffs.child.as_str()),
+        (Some("2.0"), "0.5")
+    );
+}
+
+#[test]
+fn a_single_asset_scenario_gets_a_shorter_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tiny_run("gbm", dir.path(), "gbm");
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("(none: this scenario extends no other file)"));
+    assert!(
+        page.contains("Not in this scenario, so left out of this report: dxy, gold"),
+        "the page says what it leaves out"
+    );
+    let figures = figures(&page);
+    assert!(
+        figures.len() < DEFAULT_CHARTS.len(),
+        "{} charts",
+        figures.len()
+    );
+    for (name, width, height) in &figures {
+        let (w, h, _, _) = decode_png(&out.join("charts").join(format!("{name}.png")));
+        assert_eq!((w, h), (*width, *height), "{name}.png");
+    }
+}
+
+#[test]
+fn two_tiny_runs_compare_side_by_side() {
+    let (dir, default, baseline) = runs();
+    let out = dir.path().join("comparison");
+    let stdout = ok(&[
+        "compare",
+        &default.to_string_lossy(),
+        &baseline.to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(
+        stdout.contains("default") && stdout.contains("baseline"),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(out.join("compare.html")).unwrap();
+    let figures = figures(&page);
+    assert!(figures
+        .iter()
+        .any(|(id, _, _)| id == "compare_drawdown_spx"));
+    for (name, width, height) in &figures {
+        let (w, h, _, _) = decode_png(&out.join("charts").join(format!("{name}.png")));
+        assert_eq!((w, h), (*width, *height), "{name}.png");
+    }
+    assert!(
+        page.contains("<th>default</th><th>baseline</th>"),
+        "key numbers side by side"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("comparison.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["runs"].as_array().unwrap().len(), 2);
+
+    // A scenario file next to a run folder: it is run here, with few paths.
+    let mixed = dir.path().join("mixed");
+    ok(&[
+        "compare",
+        "scenarios/stagflation.toml",
+        &default.to_string_lossy(),
+        "--paths",
+        "200",
+        "--out",
+        &mixed.to_string_lossy(),
+    ]);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(mixed.join("comparison.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["runs"][0]["paths"], 200);
+    assert_eq!(record["runs"][0]["label"], "stagflation");
+}
+
+#[test]
+fn compare_names_a_missing_or_corrupt_summary() {
+    let (dir, default, _) = runs();
+    let default = default.to_string_lossy().into_owned();
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    let cases = [
+        (None, "no summary.json here"),
+        (
+            Some("{\"engine\": \"stormglass\", \"paths\": 3"),
+            "not valid JSON",
+        ),
+        (Some("{\"engine\": \"stormglass\"}"), "missing field"),
+        (
+            Some("{\"engine\": \"stormglass\", \"paths\": \"many\"}"),
+            "invalid type",
+        ),
+    ];
+    for (content, expected) in cases {
+        let file = broken.join("summary.json");
+        match content {
+            Some(text) => std::fs::write(&file, text).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(&file);
+            }
+        }
+        let output = stormglass(&["compare", &default, &broken.to_string_lossy()]);
+        assert_eq!(output.status.code(), Some(2), "{expected}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(expected) && stderr.contains(&*broken.to_string_lossy()),
+            "{stderr}"
+        );
+    }
+}
+
+/// The first Chromium on this machine: `$CHROMIUM`, else a known name on PATH.
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|candidate| candidate.is_file())
+}
+
+#[test]
+fn report_renders_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        println!("skipped: Chromium not found (install chromium or set CHROMIUM=/path/to/chrome)");
+        return;
+    };
+    let (_, out, _) = runs();
+    let page = std::fs::canonicalize(out.join("report.html")).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let shot = scratch.path().join("shot.png");
+    let headless = |extra: &[String]| {
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!(
+            "--user-data-dir={}",
+            scratch.path().join("profile").display()
+        ));
+        args.extend_from_slice(extra);
+        args.push(format!("file://{}", page.display()));
+        let output = std::process::Command::new(&browser)
+            .args(&args)
+            .output()
+            .expect("Chromium starts");
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            browser.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+
+    // The browser's own parse of the page holds every chart as SVG.
+    let dom = headless(&["--dump-dom".to_string()]);
+    for name in DEFAULT_CHARTS {
+        assert!(
+            dom.contains(&format!("<figure id=\"{name}\">")),
+            "{name} missing from the rendered DOM"
+        );
+    }
+    assert!(dom.matches("<svg").count() >= DEFAULT_CHARTS.len());
+
+    // And it paints: a screenshot that is not a blank page.
+    headless(&[
+        format!("--screenshot={}", shot.display()),
+        "--window-size=1280,2000".to_string(),
+    ]);
+    let (width, height, pixels, samples) = decode_png(&shot);
+    assert_eq!((width, height), (1280, 2000));
+    let total = pixels.len() / samples;
+    let ink = pixels
+        .chunks(samples)
+        .filter(|p| p[..3].iter().any(|c| *c < 200))
+        .count();
+    assert!(
+        ink > total / 20,
+        "{ink} of {total} pixels are not near white: the page did not render"
+    );
+}
+
+#[test]
+fn the_report_table_chooses_the_assets_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/base.toml");
+    let file = dir.path().join("roles.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "extends = {:?}\n[scenario]\nname = \"roles\"\n[report]\nequity = \"eq\"\ndollar = \"fx\"\ncore_assets = [\"fx\", \"eq\"]\n",
+            base.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&[
+        "run",
+        &file.to_string_lossy(),
+        "--paths",
+        "200",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    let figures = figures(&std::fs::read_to_string(out.join("report.html")).unwrap());
+    let ids: Vec<&str> = figures.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert!(
+        ids.starts_with(&["fan_fx", "fan_eq", "drawdown_fx", "drawdown_eq"]),
+        "{ids:?}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let key = &summary["key_numbers"];
+    assert_eq!(key["equity"], "eq");
+    assert!(key["p_joint_selloff"].is_number(), "{key}");
+    assert_eq!(key["tail_risk"][0]["asset"], "fx");
+}
