@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The charts a run of the default scenario draws.
-const DEFAULT_CHARTS: [&str; 19] = [
+const DEFAULT_CHARTS: [&str; 21] = [
     "fan_spx",
     "fan_dxy",
     "fan_gold",
@@ -29,6 +29,8 @@ const DEFAULT_CHARTS: [&str; 19] = [
     "foreign_investor",
     "signal_firing",
     "signal_lead_time",
+    "portfolio_pnl",
+    "portfolio_drawdown",
 ];
 
 /// Runs the binary, panicking with its stderr on failure.

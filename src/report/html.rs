@@ -417,6 +417,7 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
     let intros: Vec<(&str, String)> = signal_table(summary)
         .map(|table| ("Signals", table))
         .into_iter()
+        .chain(portfolio_tables(summary).map(|tables| (super::charts::PORTFOLIO_SECTION, tables)))
         .collect();
     page.charts(charts, &intros);
     page.finish()
@@ -517,5 +518,98 @@ fn signal_table(summary: &Summary) -> Option<String> {
         ],
         &rows,
     );
+    Some(page.body)
+}
+
+/// The portfolios' risk and stress tables, when the run has portfolios.
+fn portfolio_tables(summary: &Summary) -> Option<String> {
+    if summary.portfolios.is_empty() {
+        return None;
+    }
+    let percent = |v: f64| {
+        if v.is_nan() {
+            "n/a".to_string()
+        } else {
+            format!("{:.1}%", v * 100.0)
+        }
+    };
+    let mut page = Page::new("");
+    page.paragraph(
+        "note",
+        "Each portfolio over the whole horizon, in its own base currency, as a share of its starting value. VaR is the loss exceeded on 5% (1%) of paths; ES the average loss on those paths.",
+    );
+    let risk = |p: &crate::portfolio::PortfolioSummary, level: f64| {
+        p.risk
+            .iter()
+            .find(|r| (r.level - level).abs() < 1e-9)
+            .map(|r| (percent(r.var), percent(r.es)))
+            .unwrap_or_else(|| ("n/a".into(), "n/a".into()))
+    };
+    let rows: Vec<Vec<String>> = summary
+        .portfolios
+        .iter()
+        .map(|p| {
+            let (var95, es95) = risk(p, 0.95);
+            let (var99, es99) = risk(p, 0.99);
+            vec![
+                p.name.clone(),
+                p.base_currency.clone(),
+                percent(p.pnl.percentile("p50")),
+                percent(p.pnl.mean),
+                var95,
+                es95,
+                var99,
+                es99,
+                percent(p.max_drawdown.percentile("p50")),
+                percent(p.max_drawdown.percentile("p95")),
+                percent(p.time_under_water.mean),
+            ]
+        })
+        .collect();
+    page.table(
+        "portfolio-risk",
+        &[
+            "portfolio".into(),
+            "base".into(),
+            "median P&L".into(),
+            "mean P&L".into(),
+            "VaR 95%".into(),
+            "ES 95%".into(),
+            "VaR 99%".into(),
+            "ES 99%".into(),
+            "median max drawdown".into(),
+            "95th pct max drawdown".into(),
+            "time under water".into(),
+        ],
+        &rows,
+    );
+    let stresses: Vec<String> = summary.portfolios[0]
+        .stress
+        .iter()
+        .map(|s| s.stress.clone())
+        .collect();
+    if !stresses.is_empty() {
+        page.paragraph(
+            "note",
+            "Deterministic stress tests: each episode's instantaneous shocks applied to today's portfolio, beside the simulation.",
+        );
+        let mut header = vec!["portfolio".to_string()];
+        header.extend(stresses.iter().cloned());
+        let rows: Vec<Vec<String>> = summary
+            .portfolios
+            .iter()
+            .map(|p| {
+                let mut row = vec![p.name.clone()];
+                row.extend(stresses.iter().map(|name| {
+                    p.stress
+                        .iter()
+                        .find(|s| &s.stress == name)
+                        .map_or_else(|| "n/a".into(), |s| percent(s.pnl))
+                }));
+                row
+            })
+            .collect();
+        page.table("portfolio-stress", &header, &rows);
+    }
     Some(page.body)
 }

@@ -26,8 +26,6 @@ pub struct RawScenario {
     pub statistics: RawStatistics,
     pub flows: Option<RawFlows>,
     pub signals: Option<RawSignals>,
-    #[serde(default)]
-    pub report: RawReport,
     /// Currencies a portfolio can be based in or hold, besides the US dollar.
     #[serde(default)]
     pub currencies: IndexMap<String, RawCurrency>,
@@ -37,27 +35,8 @@ pub struct RawScenario {
     /// `crate::portfolio`).
     #[serde(default)]
     pub portfolio: Vec<toml::Table>,
-}
-
-/// Which assets and regime the report's headline numbers and charts are about;
-/// each key left out takes the bundled scenarios' name.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawReport {
-    pub equity: Option<String>,
-    pub dollar: Option<String>,
-    pub core_assets: Option<Vec<String>>,
-    pub stress_regime: Option<String>,
-    pub foreign_views: Option<Vec<RawForeignView>>,
-}
-
-/// The equity as an investor in `currency` sees it, unhedged and hedged.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawForeignView {
-    pub currency: String,
-    pub unhedged: String,
-    pub hedged: String,
+    #[serde(default)]
+    pub report: RawReport,
 }
 
 /// A currency: the FX asset that prices it against the dollar, and its short rate.
@@ -91,6 +70,27 @@ pub struct RawPortfolioRefs {
     pub files: Vec<String>,
     #[serde(default)]
     pub stress: Vec<String>,
+}
+
+/// Which assets and regime the report's headline numbers and charts are about;
+/// each key left out takes the bundled scenarios' name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    pub equity: Option<String>,
+    pub dollar: Option<String>,
+    pub core_assets: Option<Vec<String>>,
+    pub stress_regime: Option<String>,
+    pub foreign_views: Option<Vec<RawForeignView>>,
+}
+
+/// The equity as an investor in `currency` sees it, unhedged and hedged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForeignView {
+    pub currency: String,
+    pub unhedged: String,
+    pub hedged: String,
 }
 
 /// Cross-border flows: foreign investors' trailing own-currency return on US

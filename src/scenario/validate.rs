@@ -209,9 +209,9 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     check_exit_probabilities(&regimes, &events, &state_terms, dt, check);
     let correlation_pairs = build_correlation_pairs(raw, &asset_names, check);
     let signals = signals::build_signals(raw, &asset_names, &assets, &events, check);
-    let report = build_report(raw, &asset_names, &regime_names, check);
     let (currencies, asset_currency) = build_currencies(raw, &asset_names, &assets, check);
     let (portfolio_files, stress_files) = portfolio_refs(raw, check.sources);
+    let report = build_report(raw, &asset_names, &regime_names, check);
 
     let hash = {
         let canonical = toml::to_string(&merged).unwrap_or_default();

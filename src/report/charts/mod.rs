@@ -12,6 +12,7 @@ mod drawdown;
 mod fan;
 mod foreign;
 mod histogram;
+mod portfolios;
 mod regimes;
 mod sample;
 mod signals;
@@ -29,6 +30,7 @@ use crate::model::Model;
 use crate::scenario::Scenario;
 
 pub use drawdown::drawdown_cdf_overlay;
+pub use portfolios::SECTION as PORTFOLIO_SECTION;
 pub use sample::Sample;
 
 /// Every chart's size in pixels; the page shows them about this wide.
@@ -216,6 +218,7 @@ pub fn run_charts(run: RunData<'_>) -> Result<Vec<Chart>, ChartError> {
     jobs.extend(correlation::jobs(run));
     jobs.extend(foreign::jobs(run));
     jobs.extend(signals::jobs(run));
+    jobs.extend(portfolios::jobs(run));
     draw_all(jobs)
 }
 
