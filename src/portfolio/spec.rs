@@ -257,21 +257,7 @@ pub fn load_file(
 /// Reads a TOML file, with the scenario loader's errors for a missing, empty or
 /// directory path.
 pub(super) fn read(path: &Path) -> Result<String, ScenarioError> {
-    if path.is_dir() {
-        return Err(ScenarioError::IsDirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if text.trim().is_empty() {
-        return Err(ScenarioError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(text)
+    crate::scenario::load::read_text(path)
 }
 
 /// Checks the scenario's inline portfolio `index`.

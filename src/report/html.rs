@@ -458,19 +458,22 @@ fn missing_roles(scenario: &Scenario) -> Vec<String> {
     missing
 }
 
+/// A share as a table cell: percent with one decimal, "n/a" when undefined.
+fn share_cell(v: f64) -> String {
+    if v.is_nan() {
+        "n/a".to_string()
+    } else {
+        format!("{:.1}%", v * 100.0)
+    }
+}
+
 /// The signals' hit-rate table, when the scenario has signals.
 fn signal_table(summary: &Summary) -> Option<String> {
     let target = summary.signal_target.as_ref()?;
     if summary.signals.is_empty() {
         return None;
     }
-    let rate = |v: f64| {
-        if v.is_nan() {
-            "n/a".to_string()
-        } else {
-            format!("{:.1}%", v * 100.0)
-        }
-    };
+    let rate = share_cell;
     let mut page = Page::new("");
     page.paragraph(
         "note",
@@ -526,13 +529,7 @@ fn portfolio_tables(summary: &Summary) -> Option<String> {
     if summary.portfolios.is_empty() {
         return None;
     }
-    let percent = |v: f64| {
-        if v.is_nan() {
-            "n/a".to_string()
-        } else {
-            format!("{:.1}%", v * 100.0)
-        }
-    };
+    let percent = share_cell;
     let mut page = Page::new("");
     page.paragraph(
         "note",

@@ -131,20 +131,7 @@ fn read_chain(
         cycle.push(canonical);
         return Err(ScenarioError::ExtendsCycle { chain: cycle });
     }
-    if path.is_dir() {
-        return Err(ScenarioError::IsDirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if text.trim().is_empty() {
-        return Err(ScenarioError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
+    let text = read_text(path)?;
     let table = parse_table(&text, path)?;
     sources.files.push(SourceFile {
         path: path.to_path_buf(),
@@ -462,4 +449,24 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+/// Reads a TOML file's text: a clear error for a directory, a file that cannot be
+/// read, or an empty one.
+pub(crate) fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    if path.is_dir() {
+        return Err(ScenarioError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if text.trim().is_empty() {
+        return Err(ScenarioError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(text)
 }

@@ -159,9 +159,10 @@ impl Cdf {
     }
 }
 
-struct Overlay {
-    title: String,
-    cdf: Cdf,
+/// A titled [`Cdf`] filling the whole chart.
+pub struct Overlay {
+    pub title: String,
+    pub cdf: Cdf,
 }
 
 impl Figure for Overlay {

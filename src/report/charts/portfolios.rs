@@ -1,33 +1,13 @@
 //! The portfolios' section: every portfolio's P&L and maximum drawdown over the
 //! horizon, overlaid as distribution functions read from their 101 quantiles.
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
-
-use super::drawdown::{Cdf, Curve};
+use super::drawdown::{Cdf, Curve, Overlay};
 use super::sample::padded;
-use super::{
-    colour, job, with_title, DrawResult, Figure, Job, Meta, RunData, Scale, HEIGHT, WIDTH,
-};
+use super::{colour, job, Job, Meta, RunData, Scale, HEIGHT, WIDTH};
 use crate::portfolio::PortfolioSummary;
 
 /// The page section the portfolio charts and tables go under.
 pub const SECTION: &str = "Portfolios";
-
-struct Titled {
-    title: String,
-    cdf: Cdf,
-}
-
-impl Figure for Titled {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
-    where
-        DB::ErrorType: 'static,
-    {
-        let area = with_title(root, &self.title)?;
-        self.cdf.draw(&area)
-    }
-}
 
 /// One curve per portfolio: `(q_k, k / 100)` from the quantiles `q_0..q_100`.
 fn curves<'a>(
@@ -100,7 +80,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
             caption: "The share of paths on which each portfolio ends the horizon at or below each gain or loss, in its own base currency: the further left a curve's lower part, the heavier that book's losses in the bad paths.".into(),
         },
         (WIDTH, HEIGHT),
-        Titled {
+        Overlay {
             title: pnl_title,
             cdf: Cdf {
                 x_desc: "P&L, share of the starting value in the base currency (%)".into(),
@@ -121,7 +101,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
             caption: "The share of paths on which each portfolio's largest fall from its running peak stays at or below each level: a curve further right means deeper drawdowns are likelier.".into(),
         },
         (WIDTH, HEIGHT),
-        Titled {
+        Overlay {
             title: drawdown_title,
             cdf: Cdf {
                 x_desc: "maximum drawdown of the portfolio's value (%)".into(),
