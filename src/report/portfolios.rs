@@ -33,14 +33,7 @@ pub fn write_portfolios_csv(
         out,
         ",max_drawdown_mean,max_drawdown_p50,max_drawdown_p95,max_drawdown_p99,time_under_water_mean,longest_under_water_years_mean,loss_probabilities"
     )?;
-    let stresses: Vec<&str> = portfolios
-        .first()
-        .map(|p| p.stress.iter().map(|s| s.stress.as_str()).collect())
-        .unwrap_or_default();
-    for s in &stresses {
-        write!(out, ",stress.{s}")?;
-    }
-    writeln!(out)?;
+    stress_header(out, portfolios)?;
     for p in portfolios {
         write!(
             out,
@@ -97,14 +90,7 @@ pub fn write_positions_csv(
         out,
         "portfolio,position,kind,currency,weight,hedge_ratio,pnl_mean,es95_contribution,es99_contribution"
     )?;
-    let stresses: Vec<&str> = portfolios
-        .first()
-        .map(|p| p.stress.iter().map(|s| s.stress.as_str()).collect())
-        .unwrap_or_default();
-    for s in &stresses {
-        write!(out, ",stress.{s}")?;
-    }
-    writeln!(out)?;
+    stress_header(out, portfolios)?;
     for p in portfolios {
         for q in &p.positions {
             write!(
@@ -235,4 +221,17 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
         }
     }
     Ok(())
+}
+
+/// Ends a CSV header with a `stress.<name>` column per stress vector (every
+/// portfolio carries the same ones).
+fn stress_header(out: &mut impl Write, portfolios: &[PortfolioSummary]) -> io::Result<()> {
+    let stresses: Vec<&str> = portfolios
+        .first()
+        .map(|p| p.stress.iter().map(|s| s.stress.as_str()).collect())
+        .unwrap_or_default();
+    for s in &stresses {
+        write!(out, ",stress.{s}")?;
+    }
+    writeln!(out)
 }
