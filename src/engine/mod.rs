@@ -18,7 +18,7 @@ use crate::model::{Lanes, Model};
 use crate::stats::{FanGrid, FanHistogram, MetricLayout, PathSummary};
 
 /// Paths simulated together, step by step.
-pub const BATCH_PATHS: usize = 128;
+pub const BATCH_PATHS: usize = 256;
 /// Paths simulated first to place the fan-chart grid (also the sample paths).
 pub const PILOT_PATHS: usize = 1_000;
 
