@@ -15,60 +15,52 @@ use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles, PortfolioTracker};
 use stormglass::scenario;
 
-fn bench_scenario(c: &mut Criterion, file: &str, paths: u64) {
+/// Benchmarks `file` with `paths` paths, its bundled portfolios valued on every
+/// path when `portfolios` is set (named `<scenario>+portfolios`).
+fn bench_scenario(c: &mut Criterion, file: &str, paths: u64, portfolios: bool) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let scenario = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let model = Model::new(&scenario);
+    let book = if portfolios {
+        portfolio::load(&scenario, &model, &BookFiles::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .portfolios
+    } else {
+        Vec::new()
+    };
+    let tracker = PortfolioTracker::new(&scenario, &model, &book);
     let options = RunOptions {
         paths,
         seed: scenario.seed,
         threads: 0,
         sample_paths: scenario.sample_paths,
     };
-    let mut group = c.benchmark_group("engine");
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(10));
-    group.throughput(Throughput::Elements(paths * model.steps as u64));
-    group.bench_with_input(
-        BenchmarkId::new(scenario.name.clone(), paths),
-        &options,
-        |b, options| b.iter(|| engine::simulate(&model, options, &Silent).expect("simulate")),
-    );
-    group.finish();
-}
-
-/// The default scenario with its bundled portfolios tracked on every path.
-fn bench_portfolios(c: &mut Criterion, paths: u64) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml");
-    let scenario = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let model = Model::new(&scenario);
-    let book =
-        portfolio::load(&scenario, &model, &BookFiles::default()).unwrap_or_else(|e| panic!("{e}"));
-    let tracker = PortfolioTracker::new(&scenario, &model, &book.portfolios);
-    let options = RunOptions {
-        paths,
-        seed: scenario.seed,
-        threads: 0,
-        sample_paths: scenario.sample_paths,
+    let name = if portfolios {
+        format!("{}+portfolios", scenario.name)
+    } else {
+        scenario.name.clone()
     };
     let mut group = c.benchmark_group("engine");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(paths * model.steps as u64));
-    group.bench_with_input(
-        BenchmarkId::new("default+portfolios", paths),
-        &options,
-        |b, options| {
-            b.iter(|| engine::simulate_with(&model, options, &Silent, &tracker).expect("simulate"))
-        },
-    );
+    group.bench_with_input(BenchmarkId::new(name, paths), &options, |b, options| {
+        b.iter(|| {
+            if portfolios {
+                engine::simulate_with(&model, options, &Silent, &tracker)
+            } else {
+                engine::simulate(&model, options, &Silent)
+            }
+            .expect("simulate")
+        })
+    });
     group.finish();
 }
 
 fn engine_benchmarks(c: &mut Criterion) {
-    bench_scenario(c, "benches/plain_6x3.toml", 100_000);
-    bench_scenario(c, "scenarios/default.toml", 50_000);
-    bench_portfolios(c, 50_000);
+    bench_scenario(c, "benches/plain_6x3.toml", 100_000, false);
+    bench_scenario(c, "scenarios/default.toml", 50_000, false);
+    bench_scenario(c, "scenarios/default.toml", 50_000, true);
 }
 
 criterion_group!(benches, engine_benchmarks);

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::pricing::OptionKind;
-use crate::scenario::load::{self, nearest, SourceFile, Sources};
+use crate::scenario::load::{self, identifier_problem, unknown_name, SourceFile, Sources};
 use crate::scenario::{Diagnostic, Scenario, ScenarioError};
 
 /// Trading days in a month: the default tenor of rolled options.
@@ -187,26 +187,13 @@ impl Checker<'_> {
         if let Some(i) = names.iter().position(|n| n == name) {
             return Some(i);
         }
-        let hint = match nearest(name, names) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("valid: {}", names.join(", ")),
-        };
-        self.error(key, format!("unknown {what} `{name}`; {hint}"));
+        self.error(key, unknown_name(what, name, names));
         None
     }
 
     fn identifier(&mut self, key: &str, what: &str, name: &str) {
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid {
-            self.error(
-                key,
-                format!(
-                    "{what} `{name}` must be non-empty and use only letters, digits, `_` and `-`"
-                ),
-            );
+        if let Some(problem) = identifier_problem(what, name) {
+            self.error(key, problem);
         }
     }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pricing::{black_scholes, par_bond_return};
 use super::spec::{read, Holding, Portfolio};
-use crate::scenario::load::{self, nearest, SourceFile, Sources};
+use crate::scenario::load::{self, SourceFile, Sources};
 use crate::scenario::{FxQuote, ProcessKind, Scenario, ScenarioError, ShortRate};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,11 +84,7 @@ pub fn load_file(
     let regime_names: Vec<String> = scenario.regimes.iter().map(|r| r.name.clone()).collect();
     let mut diagnostics = Vec::new();
     let mut unknown = |key: String, what: &str, name: &str, names: &[String]| {
-        let hint = match nearest(name, names) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("valid: {}", names.join(", ")),
-        };
-        diagnostics.push(sources.diagnostic(key, format!("unknown {what} `{name}`; {hint}")));
+        diagnostics.push(sources.diagnostic(key, load::unknown_name(what, name, names)));
     };
     let mut vectors = Vec::new();
     let mut problems = Vec::new();

@@ -356,6 +356,28 @@ pub fn nearest<'a>(unknown: &str, valid: &'a [String]) -> Option<&'a str> {
         .map(|(_, candidate)| candidate.as_str())
 }
 
+/// The message for a name that is not among `valid`: the nearest valid name, or
+/// the whole list when none is near.
+pub fn unknown_name(what: &str, name: &str, valid: &[String]) -> String {
+    let hint = match nearest(name, valid) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("valid: {}", valid.join(", ")),
+    };
+    format!("unknown {what} `{name}`; {hint}")
+}
+
+/// What is wrong with `name` as an identifier (scenario, asset, regime,
+/// portfolio and position names), if anything.
+pub fn identifier_problem(what: &str, name: &str) -> Option<String> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    (!valid).then(|| {
+        format!("{what} `{name}` must be non-empty and use only letters, digits, `_` and `-`")
+    })
+}
+
 fn backticked(message: &str) -> Vec<String> {
     message
         .split('`')

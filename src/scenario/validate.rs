@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::calendar::{self, TRADING_DAYS_PER_YEAR};
 use super::error::{Diagnostic, ScenarioError};
-use super::load::{nearest, Loaded, Sources};
+use super::load::{identifier_problem, unknown_name, Loaded, Sources};
 use super::raw::{
     CalendarKind, CorrelationPairs, ProcessKind, RawAsset, RawAssetParams, RawEvent, RawScenario,
 };
@@ -69,17 +69,8 @@ impl Checker<'_> {
     }
 
     fn identifier(&mut self, key: &str, what: &str, name: &str) {
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid {
-            self.error(
-                key,
-                format!(
-                    "{what} `{name}` must be non-empty and use only letters, digits, `_` and `-`"
-                ),
-            );
+        if let Some(problem) = identifier_problem(what, name) {
+            self.error(key, problem);
         }
     }
 
@@ -88,11 +79,7 @@ impl Checker<'_> {
         if let Some(index) = names.iter().position(|n| n == name) {
             return Some(index);
         }
-        let hint = match nearest(name, names) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("valid: {}", names.join(", ")),
-        };
-        self.error(key, format!("unknown {what} `{name}`; {hint}"));
+        self.error(key, unknown_name(what, name, names));
         None
     }
 }
