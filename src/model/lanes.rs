@@ -193,7 +193,9 @@ impl Model {
     pub fn step(&self, lanes: &mut Lanes, t: usize) {
         let count = lanes.count;
         if !lanes.x_previous_start.is_empty() {
-            lanes.x_previous_start.copy_from_slice(&lanes.x_start);
+            // The previous start is only read, never written: take the old start's
+            // buffer rather than copying it (x_start is kept whenever this one is).
+            std::mem::swap(&mut lanes.x_previous_start, &mut lanes.x_start);
         }
         if !lanes.x_start.is_empty() {
             lanes.x_start.copy_from_slice(&lanes.x);
@@ -282,16 +284,23 @@ impl Model {
             let asset = &self.assets[a];
             for lane in 0..count {
                 let k = a * count + lane;
-                let mut intensity = lanes.table.jump_intensity[k];
-                if let Some(s) = asset.scaling {
-                    let time = t as f64 * self.dt;
-                    let log_gap = s.log_gap0 + (lanes.x[k] - asset.x0) - s.sales_growth * time;
-                    intensity *= (s.exponent * log_gap).min(s.log_max_factor).exp();
-                }
-                if intensity > 0.0 {
+                let base = lanes.table.jump_intensity[k];
+                if base > 0.0 {
                     let rng = &mut lanes.rngs[lane];
                     let u: f64 = rng.random();
-                    let jumps = poisson_count(intensity * self.dt, u);
+                    let jumps = match asset.scaling {
+                        None => poisson_count(base * self.dt, u),
+                        // No jump is possible below one minus the largest mean: most
+                        // steps end there, without the valuation's exp.
+                        Some(s) if u < 1.0 - base * s.max_factor * self.dt => 0,
+                        Some(s) => {
+                            let time = t as f64 * self.dt;
+                            let log_gap =
+                                s.log_gap0 + (lanes.x[k] - asset.x0) - s.sales_growth * time;
+                            let factor = (s.exponent * log_gap).min(s.log_max_factor).exp();
+                            poisson_count(base * factor * self.dt, u)
+                        }
+                    };
                     if jumps > 0 {
                         let n = jumps as f64;
                         let size: f64 = StandardNormal.sample(rng);

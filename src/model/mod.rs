@@ -68,6 +68,7 @@ struct ValuationScaling {
     sales_growth: f64,
     exponent: f64,
     log_max_factor: f64,
+    max_factor: f64,
 }
 
 /// The flow loop's step constants: `F' = decay F + weight (dx_equity + dx_currency)`
@@ -339,6 +340,7 @@ impl Model {
                     sales_growth: s.sales_growth,
                     exponent: s.exponent,
                     log_max_factor: s.max_factor.ln(),
+                    max_factor: s.max_factor,
                 }),
                 can_jump: asset.params.iter().any(|p| p.jump_intensity > 0.0),
             })

@@ -167,9 +167,15 @@ pub struct PathSummary {
     /// `[lane * events + event]`.
     event_firings: Vec<u32>,
     pairs: Vec<(usize, usize)>,
-    /// `[((pair * regimes + regime) * lanes + lane) * 6 + m]`: the count and the sums
-    /// of a, b, a^2, b^2 and ab over the daily changes of a pair in a regime.
+    /// `[((pair * regimes + regime) * lanes + lane) * 5 + m]`: the sums of a, b,
+    /// a^2, b^2 and ab over the daily changes of a pair in a regime's finished
+    /// spells (the count is the regime's steps).
     co_moments: Vec<f64>,
+    /// `[(pair * 5 + m) * lanes + lane]`: the same sums over the lane's current
+    /// spell in `spell_regime`, kept lane-contiguous so that adding a step
+    /// vectorises; a spell is added to `co_moments` when the regime changes.
+    spell: Vec<f64>,
+    spell_regime: Vec<usize>,
     /// Per lane: the largest pressure and the steps under pressure.
     max_pressure: Vec<f64>,
     pressure_steps: Vec<u32>,
@@ -177,10 +183,13 @@ pub struct PathSummary {
     signals: Option<SignalTracker>,
 }
 
-/// The sample correlation from a count and the five sums (NaN below three
-/// observations or without variation).
-fn correlation(m: &[f64]) -> f64 {
-    let (n, sa, sb, saa, sbb, sab) = (m[0], m[1], m[2], m[3], m[4], m[5]);
+/// Co-moment sums per pair and lane: a, b, a^2, b^2, ab.
+const CO_MOMENTS: usize = 5;
+
+/// The sample correlation of `n` observations from their five co-moment sums
+/// (NaN below three observations or without variation).
+fn correlation(n: f64, m: &[f64; CO_MOMENTS]) -> f64 {
+    let (sa, sb, saa, sbb, sab) = (m[0], m[1], m[2], m[3], m[4]);
     let var_a = n * saa - sa * sa;
     let var_b = n * sbb - sb * sb;
     if n < 3.0 || !(var_a > 0.0 && var_b > 0.0) {
@@ -209,7 +218,9 @@ impl PathSummary {
             events,
             event_firings: vec![0; count * events],
             pairs: model.correlation_pairs.clone(),
-            co_moments: vec![0.0; model.correlation_pairs.len() * regimes * count * 6],
+            co_moments: vec![0.0; model.correlation_pairs.len() * regimes * count * CO_MOMENTS],
+            spell: vec![0.0; model.correlation_pairs.len() * CO_MOMENTS * count],
+            spell_regime: vec![0; count],
             max_pressure: vec![0.0; count],
             pressure_steps: vec![0; count],
             flows: model.flows.is_some(),
@@ -237,7 +248,9 @@ impl PathSummary {
             self.last_regime[lane] = regime;
         }
         self.event_firings.iter_mut().for_each(|v| *v = 0);
-        self.co_moments.iter_mut().for_each(|v| *v = 0.0);
+        self.co_moments.fill(0.0);
+        self.spell.fill(0.0);
+        self.spell_regime.copy_from_slice(&lanes.regime);
         self.max_pressure.iter_mut().for_each(|v| *v = 0.0);
         self.pressure_steps.iter_mut().for_each(|v| *v = 0);
         if let Some(signals) = &mut self.signals {
@@ -248,21 +261,8 @@ impl PathSummary {
     /// Records step `t` after the model has taken it.
     #[inline]
     pub fn push(&mut self, lanes: &Lanes, t: usize) {
-        for (p, &(a, b)) in self.pairs.iter().enumerate() {
-            for lane in 0..self.count {
-                let (ka, kb) = (a * self.count + lane, b * self.count + lane);
-                let ra = lanes.x[ka] - self.previous[ka];
-                let rb = lanes.x[kb] - self.previous[kb];
-                let regime = lanes.regime_in_step[lane];
-                let at = ((p * self.regimes + regime) * self.count + lane) * 6;
-                let m = &mut self.co_moments[at..at + 6];
-                m[0] += 1.0;
-                m[1] += ra;
-                m[2] += rb;
-                m[3] += ra * ra;
-                m[4] += rb * rb;
-                m[5] += ra * rb;
-            }
+        if !self.pairs.is_empty() {
+            self.push_co_moments(lanes);
         }
         // One straight loop over every (asset, lane): selects rather than
         // f64::max/min compile to single max/min instructions (the state is never
@@ -320,6 +320,66 @@ impl PathSummary {
         }
     }
 
+    /// Adds this step's daily changes of every correlation pair to the lanes'
+    /// spells, closing the spells of lanes whose regime changed.
+    fn push_co_moments(&mut self, lanes: &Lanes) {
+        let count = self.count;
+        for lane in 0..count {
+            let regime = lanes.regime_in_step[lane];
+            if regime != self.spell_regime[lane] {
+                self.close_spell(lane);
+                self.spell_regime[lane] = regime;
+            }
+        }
+        for (p, &(a, b)) in self.pairs.iter().enumerate() {
+            let (xa, xb) = (lanes.asset(a), lanes.asset(b));
+            let previous_a = &self.previous[a * count..(a + 1) * count];
+            let previous_b = &self.previous[b * count..(b + 1) * count];
+            let spell = &mut self.spell[p * CO_MOMENTS * count..(p + 1) * CO_MOMENTS * count];
+            let (sa, rest) = spell.split_at_mut(count);
+            let (sb, rest) = rest.split_at_mut(count);
+            let (saa, rest) = rest.split_at_mut(count);
+            let (sbb, sab) = rest.split_at_mut(count);
+            for l in 0..count {
+                let (ra, rb) = (xa[l] - previous_a[l], xb[l] - previous_b[l]);
+                sa[l] += ra;
+                sb[l] += rb;
+                saa[l] += ra * ra;
+                sbb[l] += rb * rb;
+                sab[l] += ra * rb;
+            }
+        }
+    }
+
+    /// Moves lane `lane`'s current spell sums into its regime's totals.
+    fn close_spell(&mut self, lane: usize) {
+        let (count, regime) = (self.count, self.spell_regime[lane]);
+        for p in 0..self.pairs.len() {
+            let at = ((p * self.regimes + regime) * count + lane) * CO_MOMENTS;
+            for m in 0..CO_MOMENTS {
+                let open = &mut self.spell[(p * CO_MOMENTS + m) * count + lane];
+                self.co_moments[at + m] += *open;
+                *open = 0.0;
+            }
+        }
+    }
+
+    /// Lane `lane`'s co-moment sums of pair `p` in regime `r`, its open spell
+    /// included.
+    fn co_moments_of(&self, p: usize, r: usize, lane: usize) -> [f64; CO_MOMENTS] {
+        let count = self.count;
+        let at = ((p * self.regimes + r) * count + lane) * CO_MOMENTS;
+        let mut sums: [f64; CO_MOMENTS] = self.co_moments[at..at + CO_MOMENTS]
+            .try_into()
+            .expect("five sums");
+        if self.spell_regime[lane] == r {
+            for (m, sum) in sums.iter_mut().enumerate() {
+                *sum += self.spell[(p * CO_MOMENTS + m) * count + lane];
+            }
+        }
+        sums
+    }
+
     /// Writes each lane's row of the metric table into `rows` (lane after lane).
     pub fn finish(&self, model: &Model, layout: &MetricLayout, lanes: &Lanes, rows: &mut [f32]) {
         let n = self.steps.max(1) as f64;
@@ -364,16 +424,17 @@ impl PathSummary {
                 row[layout.event_column(e)] = self.event_firings[lane * self.events + e] as f32;
             }
             for p in 0..self.pairs.len() {
-                let mut overall = [0.0; 6];
+                let mut overall = [0.0; CO_MOMENTS];
                 for r in 0..self.regimes {
-                    let at = ((p * self.regimes + r) * self.count + lane) * 6;
-                    let m = &self.co_moments[at..at + 6];
-                    row[layout.correlation_column(p, Some(r))] = correlation(m) as f32;
+                    let m = self.co_moments_of(p, r, lane);
+                    let steps = self.regime_steps[lane * self.regimes + r] as f64;
+                    row[layout.correlation_column(p, Some(r))] = correlation(steps, &m) as f32;
                     for (total, value) in overall.iter_mut().zip(m) {
                         *total += value;
                     }
                 }
-                row[layout.correlation_column(p, None)] = correlation(&overall) as f32;
+                row[layout.correlation_column(p, None)] =
+                    correlation(self.steps as f64, &overall) as f32;
             }
             if let Some((max_column, share_column)) = layout.flow_columns() {
                 row[max_column] = self.max_pressure[lane] as f32;
