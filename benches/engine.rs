@@ -1,6 +1,7 @@
 //! Engine throughput in path-steps per second, with every per-path summary and the
 //! fan-chart bands included (what `stormglass run` computes), on the plain 6x3
-//! benchmark model and on the bundled default scenario, without and with its five
+//! benchmark model, on the plain model at the default scenario's size (20 assets,
+//! 5 regimes) and on the bundled default scenario, without and with its five
 //! portfolios valued on every path.
 //!
 //! `cargo bench --bench engine`; criterion prints the throughput as elements/s,
@@ -59,6 +60,7 @@ fn bench_scenario(c: &mut Criterion, file: &str, paths: u64, portfolios: bool) {
 
 fn engine_benchmarks(c: &mut Criterion) {
     bench_scenario(c, "benches/plain_6x3.toml", 100_000, false);
+    bench_scenario(c, "benches/plain_20x5.toml", 50_000, false);
     bench_scenario(c, "scenarios/default.toml", 50_000, false);
     bench_scenario(c, "scenarios/default.toml", 50_000, true);
 }
