@@ -416,12 +416,36 @@ fn list() -> Result<(), Failure> {
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
-/// MemAvailable from /proc/meminfo, where there is one.
+/// The memory a run may still take: MemAvailable from /proc/meminfo, or less
+/// where the process's control group (a container's limit, v2 or v1) leaves less.
 fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let machine = read("/proc/meminfo").and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    let group = [
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ]
+    .iter()
+    .find_map(|(limit, usage)| group_headroom(&read(limit)?, &read(usage)?));
+    match (machine, group) {
+        (Some(m), Some(g)) => Some(m.min(g)),
+        (m, g) => m.or(g),
+    }
+}
+
+/// What a control group's limit leaves above its usage, from the two files'
+/// text; `None` without a limit ("max" in v2, a number near 2^63 in v1).
+fn group_headroom(limit: &str, usage: &str) -> Option<u64> {
+    let limit: u64 = limit.trim().parse().ok()?;
+    let usage: u64 = usage.trim().parse().ok()?;
+    (limit < 1 << 60).then(|| limit.saturating_sub(usage))
 }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.
@@ -453,5 +477,19 @@ impl Progress for Bar {
     }
     fn finish(&self) {
         self.0.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_headroom;
+
+    #[test]
+    fn control_group_headroom_is_limit_minus_usage() {
+        assert_eq!(group_headroom("4294967296\n", "1073741824\n"), Some(3 << 30));
+        assert_eq!(group_headroom("1000", "1500"), Some(0));
+        assert_eq!(group_headroom("max\n", "1073741824\n"), None);
+        assert_eq!(group_headroom("9223372036854771712", "2454294528"), None);
+        assert_eq!(group_headroom("", "12"), None);
     }
 }
