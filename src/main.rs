@@ -486,7 +486,10 @@ mod tests {
 
     #[test]
     fn control_group_headroom_is_limit_minus_usage() {
-        assert_eq!(group_headroom("4294967296\n", "1073741824\n"), Some(3 << 30));
+        assert_eq!(
+            group_headroom("4294967296\n", "1073741824\n"),
+            Some(3 << 30)
+        );
         assert_eq!(group_headroom("1000", "1500"), Some(0));
         assert_eq!(group_headroom("max\n", "1073741824\n"), None);
         assert_eq!(group_headroom("9223372036854771712", "2454294528"), None);

@@ -460,6 +460,43 @@ fn a_drawdown_triggered_event_fires_after_its_cooldown_with_regime_dependent_jum
     for r in column(&stress, "dxy.terminal_return") {
         assert!((r.ln_1p() + 4.0 * 0.02).abs() < 1e-5, "dxy {r}");
     }
+    // Capped at two firings a path: steps 54 and 114 only.
+    let capped = run(
+        &scenario(&format!("{}max_firings = 2\n", text("calm"))),
+        4,
+        24,
+        0,
+        0,
+    );
+    for firings in column(&capped, "event.fed_put.firings") {
+        assert_eq!(firings, 2.0);
+    }
+    for r in column(&capped, "spx.terminal_return") {
+        assert!((r.ln_1p() - (-0.5 + 2.0 * 0.05)).abs() < 1e-5, "spx {r}");
+    }
+}
+
+#[test]
+fn a_capped_poisson_event_fires_at_most_its_cap() {
+    // At 100 arrivals a year the event fires in about a third of the steps
+    // (1 - exp(-100/252) = 0.33), so every path reaches its cap of three within
+    // the year, and the count of firings stops there; uncapped, the mean count is
+    // 252 * 0.328 = 82.7.
+    let text = |cap: &str| {
+        format!(
+            "{}[regimes.calm]\n[regime_chain]\ninitial = \"calm\"\n[assets.spx]\nprocess = \"gbm\"\ninitial = 100.0\nvol = 0.0\n[[events]]\nname = \"wave\"\nrate_per_year = 100.0\njumps = {{ spx = {{ mean = -0.01 }} }}\n{cap}",
+            header("wave", 252)
+        )
+    };
+    let capped = run(&scenario(&text("max_firings = 3\n")), 200, 31, 0, 0);
+    for firings in column(&capped, "event.wave.firings") {
+        assert_eq!(firings, 3.0);
+    }
+    for r in column(&capped, "spx.terminal_return") {
+        assert!((r.ln_1p() + 0.03).abs() < 1e-5, "spx {r}");
+    }
+    let free = run(&scenario(&text("")), 200, 31, 0, 0);
+    assert!(column(&free, "event.wave.firings").iter().all(|&n| n > 3.0));
 }
 
 fn flows_scenario(flows: &str, vols: (f64, f64), extra: &str) -> String {

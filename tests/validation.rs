@@ -231,6 +231,10 @@ fn drawdown_triggers_are_checked() {
             "events[0].cooldown_days",
             "events[0].jumps_by_regime.calmm",
             "did you mean `calm`",
+            "events[0].max_firings",
+            "valid: [1, 1000000] firings per path",
+            "events[1].max_firings",
+            "a dated event fires once",
         ],
     );
 }

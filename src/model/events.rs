@@ -17,6 +17,8 @@ pub(super) struct EventModel {
     multipliers: Vec<Multiplier>,
     adjustments: Vec<crate::scenario::Adjustment>,
     drawdown: Option<(usize, f64)>,
+    /// Firings at most per path (`u32::MAX`: no cap).
+    pub max_firings: u32,
 }
 
 impl EventModel {
@@ -28,6 +30,7 @@ impl EventModel {
             force_regime: event.force_regime,
             multipliers: event.multipliers.clone(),
             adjustments: event.adjustments.clone(),
+            max_firings: event.max_firings.unwrap_or(u32::MAX),
             drawdown: match event.trigger {
                 Trigger::Drawdown {
                     asset, threshold, ..

@@ -68,6 +68,8 @@ pub struct Lanes {
     dated_cursor: Vec<usize>,
     /// `[lane * events + event]`.
     active_until: Vec<usize>,
+    /// `[lane * events + event]`: firings so far.
+    firings: Vec<u32>,
     next_fire: Vec<usize>,
     effects_mask: Vec<u64>,
     effects: Vec<Effects>,
@@ -136,6 +138,7 @@ impl Model {
             events,
             dated_cursor: vec![0; count],
             active_until: vec![0; count * events],
+            firings: vec![0; count * events],
             next_fire: vec![usize::MAX; count * events],
             effects_mask: vec![0; count],
             effects: vec![Effects::neutral(assets, self.regimes.len()); count],
@@ -166,6 +169,7 @@ impl Model {
         let events = self.events.len();
         for (e, event) in self.events.iter().enumerate() {
             lanes.active_until[lane * events + e] = 0;
+            lanes.firings[lane * events + e] = 0;
             lanes.next_fire[lane * events + e] = event.first_firing(&mut rng, self.dt);
         }
         lanes.effects_mask[lane] = 0;
@@ -581,8 +585,13 @@ impl Model {
             };
             if fires {
                 self.fire(lanes, lane, e, t);
-                lanes.next_fire[lane * events + e] =
-                    self.events[e].next_firing(&mut lanes.rngs[lane], t, self.dt);
+                let firings = &mut lanes.firings[lane * events + e];
+                *firings += 1;
+                lanes.next_fire[lane * events + e] = if *firings >= self.events[e].max_firings {
+                    usize::MAX
+                } else {
+                    self.events[e].next_firing(&mut lanes.rngs[lane], t, self.dt)
+                };
             }
         }
         let mut mask = 0u64;

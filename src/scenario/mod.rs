@@ -385,6 +385,8 @@ pub struct Event {
     pub jumps: Vec<Vec<EventJump>>,
     pub adjustments: Vec<Adjustment>,
     pub force_regime: Option<usize>,
+    /// Firings at most, per path.
+    pub max_firings: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -383,6 +383,8 @@ pub struct RawEvent {
     pub drawdown_trigger: Option<RawDrawdownTrigger>,
     /// Drawdown-triggered events: trading days before the event can fire again.
     pub cooldown_days: Option<u64>,
+    /// Firings at most, per path (unlimited when left out).
+    pub max_firings: Option<u64>,
     /// Jumps that replace `jumps` (asset by asset) when the event fires in a regime.
     #[serde(default)]
     pub jumps_by_regime: IndexMap<String, IndexMap<String, RawJump>>,

@@ -26,6 +26,8 @@ const CORRELATION_TOLERANCE: f64 = 1e-9;
 const EIGENVALUE_TOLERANCE: f64 = -1e-10;
 /// Longest horizon accepted, in years.
 const MAX_HORIZON_YEARS: f64 = 50.0;
+/// The largest `max_firings` (a cap beyond any horizon's steps means no cap).
+const MAX_FIRINGS: u64 = 1_000_000;
 
 struct Checker<'a> {
     sources: &'a Sources,
@@ -1430,6 +1432,22 @@ fn build_events(
             let force_regime = event.force_regime.as_ref().and_then(|name| {
                 check.lookup(&format!("{key}.force_regime"), "regime", name, regime_names)
             });
+            let max_firings = event.max_firings.and_then(|most| {
+                if most == 0 || most > MAX_FIRINGS {
+                    check.error(
+                        format!("{key}.max_firings"),
+                        format!("{most} is out of range; valid: [1, {MAX_FIRINGS}] firings per path"),
+                    );
+                    return None;
+                }
+                if matches!(trigger, Trigger::Dated { .. }) {
+                    check.error(
+                        format!("{key}.max_firings"),
+                        "applies only to Poisson and drawdown-triggered events: a dated event fires once",
+                    );
+                }
+                u32::try_from(most).ok()
+            });
             Some(Event {
                 name: event.name.clone(),
                 description: event.description.clone(),
@@ -1439,6 +1457,7 @@ fn build_events(
                 jumps,
                 adjustments,
                 force_regime,
+                max_firings,
             })
         })
         .collect()
