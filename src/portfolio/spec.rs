@@ -12,8 +12,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::pricing::OptionKind;
-use crate::scenario::load::{self, identifier_problem, unknown_name, SourceFile, Sources};
-use crate::scenario::{Diagnostic, Scenario, ScenarioError};
+use crate::scenario::check::{Bound, Checker};
+use crate::scenario::load::{self, SourceFile, Sources};
+use crate::scenario::{Scenario, ScenarioError};
 
 /// Trading days in a month: the default tenor of rolled options.
 pub const MONTH_TRADING_DAYS: u32 = 21;
@@ -162,42 +163,6 @@ impl Holding {
     }
 }
 
-/// Collects problems, each located in the portfolio's source.
-struct Checker<'a> {
-    sources: &'a Sources,
-    prefix: String,
-    diagnostics: Vec<Diagnostic>,
-}
-
-impl Checker<'_> {
-    fn key(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.prefix)
-        }
-    }
-
-    fn error(&mut self, key: &str, message: impl Into<String>) {
-        let key = self.key(key);
-        self.diagnostics.push(self.sources.diagnostic(key, message));
-    }
-
-    fn lookup(&mut self, key: &str, what: &str, name: &str, names: &[String]) -> Option<usize> {
-        if let Some(i) = names.iter().position(|n| n == name) {
-            return Some(i);
-        }
-        self.error(key, unknown_name(what, name, names));
-        None
-    }
-
-    fn identifier(&mut self, key: &str, what: &str, name: &str) {
-        if let Some(problem) = identifier_problem(what, name) {
-            self.error(key, problem);
-        }
-    }
-}
-
 /// A sum for a message, without the last bits of rounding (0.8999999999999999).
 fn tidy(x: f64) -> f64 {
     if x == 0.0 || !x.is_finite() {
@@ -282,16 +247,9 @@ fn check(
     start: &[f64],
 ) -> Result<Portfolio, ScenarioError> {
     let raw: RawPortfolio = load::deserialize_table(table, sources, &prefix)?;
-    let mut check = Checker {
-        sources,
-        prefix,
-        diagnostics: Vec::new(),
-    };
+    let mut check = Checker::with_prefix(sources, prefix);
     let portfolio = build(raw, origin, hash, scenario, start, &mut check);
-    match portfolio {
-        Some(p) if check.diagnostics.is_empty() => Ok(p),
-        _ => Err(ScenarioError::Invalid(check.diagnostics)),
-    }
+    check.finish(portfolio)
 }
 
 /// The dollar value of one unit of currency `c` when assets stand at `levels`.
@@ -321,12 +279,13 @@ fn build(
         &currency_names,
     );
     for (i, threshold) in raw.loss_thresholds.iter().enumerate() {
-        if !(*threshold > 0.0 && *threshold <= 10.0) {
-            check.error(
-                &format!("loss_thresholds[{i}]"),
-                format!("{threshold} is out of range; valid: (0, 10] (0.1 = a loss of 10%)"),
-            );
-        }
+        check.range_explained(
+            &format!("loss_thresholds[{i}]"),
+            *threshold,
+            Bound::Open(0.0),
+            Bound::Closed(10.0),
+            " (0.1 = a loss of 10%)",
+        );
     }
     if raw.positions.is_empty() {
         check.error("positions", "a portfolio needs at least one position, for example [positions.equities] asset = \"spx\", weight = 1.0");
@@ -361,7 +320,7 @@ fn build(
         }
         if p.treasury.is_none() && p.maturity_years.is_some() {
             check.error(
-                &format!("{key}.maturity_years"),
+                format!("{key}.maturity_years"),
                 "belongs to a `treasury` position",
             );
         }
@@ -382,7 +341,7 @@ fn build(
             };
             if !(start[a] != 0.0) {
                 check.error(
-                    &format!("{key}.asset"),
+                    format!("{key}.asset"),
                     format!("`{asset}` starts at 0, so no position in it can be sized"),
                 );
             }
@@ -403,7 +362,7 @@ fn build(
                 (None, Some(curve)) => curve.maturity_years,
                 (None, None) => {
                     check.error(
-                        &format!("{key}.maturity_years"),
+                        format!("{key}.maturity_years"),
                         format!("missing: `{treasury}` is not a `yield` asset with a curve, so give the bond's maturity in years"),
                     );
                     continue;
@@ -411,16 +370,16 @@ fn build(
             };
             if scenario.assets[a].is_log() {
                 check.error(
-                    &format!("{key}.treasury"),
+                    format!("{key}.treasury"),
                     format!("`{treasury}` is a price; a Treasury is priced off a yield (a level asset in decimals)"),
                 );
             }
-            if !(maturity_years > 0.0 && maturity_years <= 50.0) {
-                check.error(
-                    &format!("{key}.maturity_years"),
-                    format!("{maturity_years} is out of range; valid: (0, 50]"),
-                );
-            }
+            check.range(
+                &format!("{key}.maturity_years"),
+                maturity_years,
+                Bound::Open(0.0),
+                Bound::Closed(50.0),
+            );
             (
                 Holding::Treasury {
                     yield_asset: a,
@@ -432,7 +391,7 @@ fn build(
             let kind = p.option.unwrap_or(OptionKind::Put);
             let Some(underlying_name) = &p.underlying else {
                 check.error(
-                    &format!("{key}.underlying"),
+                    format!("{key}.underlying"),
                     "missing: the asset the options are written on, for example \"spx\"",
                 );
                 continue;
@@ -447,7 +406,7 @@ fn build(
             };
             if !scenario.assets[u].is_log() {
                 check.error(
-                    &format!("{key}.underlying"),
+                    format!("{key}.underlying"),
                     format!("`{underlying_name}` must be a price (gbm, heston or beta asset)"),
                 );
             }
@@ -462,7 +421,7 @@ fn build(
                         .position(|a| a.implied_vol.is_some_and(|iv| iv.of == u));
                     if found.is_none() {
                         check.error(
-                            &format!("{key}.implied_vol"),
+                            format!("{key}.implied_vol"),
                             format!("missing: no `implied_vol` asset of `{underlying_name}` in the scenario; name the asset to read as implied volatility"),
                         );
                     }
@@ -474,21 +433,21 @@ fn build(
             };
             if scenario.assets[implied_vol].is_log() {
                 check.error(
-                    &format!("{key}.implied_vol"),
+                    format!("{key}.implied_vol"),
                     "must be a level asset holding a volatility in decimals (0.2 = 20%)",
                 );
             }
-            let moneyness = p.moneyness.unwrap_or(1.0);
-            if !(moneyness > 0.2 && moneyness < 5.0) {
-                check.error(
-                    &format!("{key}.moneyness"),
-                    format!("{moneyness} is out of range; valid: (0.2, 5) (strike over spot, 0.95 = 5% out of the money for a put)"),
-                );
-            }
+            let moneyness = check.range_explained(
+                &format!("{key}.moneyness"),
+                p.moneyness.unwrap_or(1.0),
+                Bound::Open(0.2),
+                Bound::Open(5.0),
+                " (strike over spot, 0.95 = 5% out of the money for a put)",
+            );
             let tenor_days = p.tenor_days.unwrap_or(MONTH_TRADING_DAYS);
             if !(1..=252).contains(&tenor_days) {
                 check.error(
-                    &format!("{key}.tenor_days"),
+                    format!("{key}.tenor_days"),
                     format!("{tenor_days} is out of range; valid: 1 to 252 trading days"),
                 );
             }
@@ -503,22 +462,22 @@ fn build(
                 scenario.asset_currency[u],
             )
         };
-        let hedge_ratio = p.hedge_ratio.unwrap_or(0.0);
-        if !(0.0..=1.0).contains(&hedge_ratio) {
-            check.error(
-                &format!("{key}.hedge_ratio"),
-                format!("{hedge_ratio} is out of range; valid: [0, 1] (the share of the currency exposure hedged)"),
-            );
-        }
+        let hedge_ratio = check.range_explained(
+            &format!("{key}.hedge_ratio"),
+            p.hedge_ratio.unwrap_or(0.0),
+            Bound::Closed(0.0),
+            Bound::Closed(1.0),
+            " (the share of the currency exposure hedged)",
+        );
         let index = positions.len();
         match (p.weight, p.notional) {
             (Some(w), None) => {
-                if !(w.abs() <= 100.0) {
-                    check.error(
-                        &format!("{key}.weight"),
-                        format!("{w} is out of range; valid: [-100, 100]"),
-                    );
-                }
+                check.range(
+                    &format!("{key}.weight"),
+                    w,
+                    Bound::Closed(-100.0),
+                    Bound::Closed(100.0),
+                );
                 if holding.is_funded() {
                     weight_sum += w;
                 }
@@ -527,7 +486,7 @@ fn build(
             (None, Some(n)) => {
                 if !n.is_finite() {
                     check.error(
-                        &format!("{key}.notional"),
+                        format!("{key}.notional"),
                         format!("{n} must be a finite amount"),
                     );
                 }

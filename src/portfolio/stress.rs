@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pricing::{black_scholes, par_bond_return};
 use super::spec::{read, Holding, Portfolio};
+use crate::scenario::check::Checker;
 use crate::scenario::load::{self, SourceFile, Sources};
 use crate::scenario::{FxQuote, ProcessKind, Scenario, ScenarioError, ShortRate};
 
@@ -82,52 +83,48 @@ pub fn load_file(
     let raw: RawStressFile = load::deserialize_table(&table, &sources, "")?;
     let asset_names: Vec<String> = scenario.assets.iter().map(|a| a.name.clone()).collect();
     let regime_names: Vec<String> = scenario.regimes.iter().map(|r| r.name.clone()).collect();
-    let mut diagnostics = Vec::new();
-    let mut unknown = |key: String, what: &str, name: &str, names: &[String]| {
-        diagnostics.push(sources.diagnostic(key, load::unknown_name(what, name, names)));
-    };
+    let mut check = Checker::new(&sources);
     let mut vectors = Vec::new();
-    let mut problems = Vec::new();
     for (i, s) in raw.stress.iter().enumerate() {
         let regime = match &s.regime {
             None => 0,
-            Some(name) => match regime_names.iter().position(|r| r == name) {
-                Some(r) => r,
-                None => {
-                    unknown(format!("stress[{i}].regime"), "regime", name, &regime_names);
-                    0
-                }
-            },
+            Some(name) => check
+                .lookup(
+                    &format!("stress[{i}].regime"),
+                    "regime",
+                    name,
+                    &regime_names,
+                )
+                .unwrap_or(0),
         };
         let mut shocks = Vec::new();
         for (asset, shock) in &s.shocks {
             let key = format!("stress[{i}].shocks.{asset}");
-            let Some(a) = asset_names.iter().position(|n| n == asset) else {
-                unknown(key, "asset", asset, &asset_names);
+            let Some(a) = check.lookup(&key, "asset", asset, &asset_names) else {
                 continue;
             };
             let spec = &scenario.assets[a];
             let dx = match (shock, spec.is_log()) {
                 (RawShock::Move(m), true) if !(*m > -1.0 && m.is_finite()) => {
-                    problems.push((key, format!("{m} is out of range; valid: above -1 (a relative move, -0.57 = a 57% fall)")));
+                    check.error(key, format!("{m} is out of range; valid: above -1 (a relative move, -0.57 = a 57% fall)"));
                     continue;
                 }
                 (RawShock::Move(m), true) => m.ln_1p(),
                 (RawShock::Move(m), false) => *m,
                 (RawShock::To { to }, true) if !(*to > 0.0) => {
-                    problems.push((
+                    check.error(
                         key,
                         format!(
                             "{to} is out of range; a price can only be shocked to a positive level"
                         ),
-                    ));
+                    );
                     continue;
                 }
                 (RawShock::To { to }, true) => (to / start[a]).ln(),
                 (RawShock::To { to }, false) => to - start[a],
             };
             if !dx.is_finite() {
-                problems.push((key, "must be a finite number".to_string()));
+                check.error(key, "must be a finite number");
                 continue;
             }
             shocks.push((a, dx));
@@ -139,14 +136,7 @@ pub fn load_file(
             shocks,
         });
     }
-    for (key, message) in problems {
-        diagnostics.push(sources.diagnostic(key, message));
-    }
-    if diagnostics.is_empty() {
-        Ok(vectors)
-    } else {
-        Err(ScenarioError::Invalid(diagnostics))
-    }
+    check.finish(Some(vectors))
 }
 
 /// Every asset's change of state under `vector`: the shocks, then satellites by

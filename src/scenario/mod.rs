@@ -6,6 +6,7 @@
 //! downstream re-checks user input.
 
 pub mod calendar;
+pub(crate) mod check;
 pub mod error;
 pub mod load;
 pub mod raw;

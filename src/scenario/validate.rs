@@ -11,8 +11,9 @@ use nalgebra::DMatrix;
 use sha2::{Digest, Sha256};
 
 use super::calendar::{self, TRADING_DAYS_PER_YEAR};
-use super::error::{Diagnostic, ScenarioError};
-use super::load::{identifier_problem, unknown_name, Loaded, Sources};
+use super::check::{Bound, Checker};
+use super::error::ScenarioError;
+use super::load::{Loaded, Sources};
 use super::raw::{
     CalendarKind, CorrelationPairs, ProcessKind, RawAsset, RawAssetParams, RawEvent, RawScenario,
 };
@@ -29,69 +30,6 @@ const MAX_HORIZON_YEARS: f64 = 50.0;
 /// The largest `max_firings` (a cap beyond any horizon's steps means no cap).
 const MAX_FIRINGS: u64 = 1_000_000;
 
-struct Checker<'a> {
-    sources: &'a Sources,
-    diagnostics: Vec<Diagnostic>,
-}
-
-impl Checker<'_> {
-    fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.diagnostics.push(self.sources.diagnostic(key, message));
-    }
-
-    /// Checks `lo <= value <= hi` (or strict bounds); NaN always fails.
-    fn range(&mut self, key: &str, value: f64, lo: Bound, hi: Bound) -> f64 {
-        let above = match lo {
-            Bound::Closed(l) => value >= l,
-            Bound::Open(l) => value > l,
-            Bound::None => value > f64::NEG_INFINITY,
-        };
-        let below = match hi {
-            Bound::Closed(h) => value <= h,
-            Bound::Open(h) => value < h,
-            Bound::None => value < f64::INFINITY,
-        };
-        if !(above && below) {
-            let lo_text = match lo {
-                Bound::Closed(l) => format!("[{l}"),
-                Bound::Open(l) => format!("({l}"),
-                Bound::None => "(-inf".to_string(),
-            };
-            let hi_text = match hi {
-                Bound::Closed(h) => format!("{h}]"),
-                Bound::Open(h) => format!("{h})"),
-                Bound::None => "inf)".to_string(),
-            };
-            self.error(
-                key,
-                format!("{value} is out of range; valid: {lo_text}, {hi_text}"),
-            );
-        }
-        value
-    }
-
-    fn identifier(&mut self, key: &str, what: &str, name: &str) {
-        if let Some(problem) = identifier_problem(what, name) {
-            self.error(key, problem);
-        }
-    }
-
-    /// Resolves `name` among `names`, or reports it with the nearest valid one.
-    fn lookup(&mut self, key: &str, what: &str, name: &str, names: &[String]) -> Option<usize> {
-        if let Some(index) = names.iter().position(|n| n == name) {
-            return Some(index);
-        }
-        self.error(key, unknown_name(what, name, names));
-        None
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Bound {
-    Closed(f64),
-    Open(f64),
-    None,
-}
 use Bound::{Closed, Open};
 
 pub(super) fn validate(loaded: Loaded) -> Result<Scenario, ScenarioError> {
@@ -100,26 +38,12 @@ pub(super) fn validate(loaded: Loaded) -> Result<Scenario, ScenarioError> {
         merged,
         sources,
     } = loaded;
-    let mut check = Checker {
-        sources: &sources,
-        diagnostics: Vec::new(),
-    };
+    let mut check = Checker::new(&sources);
     let scenario = build(&raw, merged, &mut check).map(|scenario| Scenario {
         overrides: sources.overrides.clone(),
         ..scenario
     });
-    // A default shared by several regimes is checked once per regime; say it once.
-    let mut unique: Vec<Diagnostic> = Vec::new();
-    for diagnostic in check.diagnostics.drain(..) {
-        if !unique.contains(&diagnostic) {
-            unique.push(diagnostic);
-        }
-    }
-    check.diagnostics = unique;
-    match (scenario, check.diagnostics.is_empty()) {
-        (Some(scenario), true) => Ok(scenario),
-        _ => Err(ScenarioError::Invalid(check.diagnostics)),
-    }
+    check.finish(scenario)
 }
 
 fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Option<Scenario> {
@@ -199,7 +123,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
     let correlation_pairs = build_correlation_pairs(raw, &asset_names, check);
     let signals = signals::build_signals(raw, &asset_names, &assets, &events, check);
     let (currencies, asset_currency) = build_currencies(raw, &asset_names, &assets, check);
-    let (portfolio_files, stress_files) = portfolio_refs(raw, check.sources);
+    let (portfolio_files, stress_files) = portfolio_refs(raw, check.sources());
     let report = build_report(raw, &asset_names, &regime_names, check);
 
     let hash = {
@@ -230,7 +154,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         portfolio_files,
         stress_files,
         inline_portfolios: raw.portfolio.clone(),
-        sources: check.sources.clone(),
+        sources: check.sources().clone(),
         hash,
         resolved: merged,
         overrides: None,
@@ -509,9 +433,9 @@ fn apply_pairs(
                 ok = false;
                 continue;
             }
-            let before = check.diagnostics.len();
+            let before = check.problems();
             let value = check.range(&k, *value, Closed(-1.0), Closed(1.0));
-            ok &= check.diagnostics.len() == before;
+            ok &= check.problems() == before;
             set.push((i, j));
             matrix[(i, j)] = value;
             matrix[(j, i)] = value;
