@@ -1,0 +1,370 @@
+//! Events: dated, Poisson and drawdown-triggered policy shocks, their jumps,
+//! adjustments and transition multipliers.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+use super::*;
+
+pub(super) fn build_events(
+    raw: &RawScenario,
+    dates: &[NaiveDate],
+    regime_names: &[String],
+    asset_names: &[String],
+    assets: &[Asset],
+    check: &mut Checker<'_>,
+) -> Vec<Event> {
+    if raw.events.len() > MAX_EVENTS {
+        check.error(
+            "events",
+            format!(
+                "{} events; at most {MAX_EVENTS} are supported",
+                raw.events.len()
+            ),
+        );
+        return Vec::new();
+    }
+    let steps = dates.len() - 1;
+    let mut names: Vec<&str> = Vec::new();
+    raw.events
+        .iter()
+        .enumerate()
+        .filter_map(|(index, event)| {
+            let key = format!("events[{index}]");
+            check.identifier(&format!("{key}.name"), "event name", &event.name);
+            if names.contains(&event.name.as_str()) {
+                check.error(
+                    format!("{key}.name"),
+                    format!("another event is already called `{}`", event.name),
+                );
+            }
+            names.push(&event.name);
+            let trigger = build_trigger(&key, event, dates, asset_names, assets, check)?;
+            let max_duration = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
+            if event.duration_days > max_duration {
+                check.error(
+                    format!("{key}.duration_days"),
+                    format!(
+                        "{} is out of range; valid: [0, {max_duration}] trading days",
+                        event.duration_days
+                    ),
+                );
+            }
+            let regime_or_any =
+                |check: &mut Checker<'_>, k: &str, name: &str| -> Result<Option<usize>, ()> {
+                    if name == "*" {
+                        Ok(None)
+                    } else {
+                        check
+                            .lookup(k, "regime", name, regime_names)
+                            .map(Some)
+                            .ok_or(())
+                    }
+                };
+            let mut multipliers = Vec::new();
+            for (m, multiplier) in event.transition_multipliers.iter().enumerate() {
+                let k = format!("{key}.transition_multipliers[{m}]");
+                let from = regime_or_any(check, &format!("{k}.from"), &multiplier.from);
+                let to = regime_or_any(check, &format!("{k}.to"), &multiplier.to);
+                let factor = check.range(
+                    &format!("{k}.factor"),
+                    multiplier.factor,
+                    Closed(0.0),
+                    Closed(1000.0),
+                );
+                if let (Ok(from), Ok(to)) = (from, to) {
+                    multipliers.push(Multiplier { from, to, factor });
+                }
+            }
+            let base_jumps: Vec<EventJump> = event
+                .jumps
+                .iter()
+                .filter_map(|(name, jump)| {
+                    build_jump(
+                        &format!("{key}.jumps.{name}"),
+                        name,
+                        jump,
+                        asset_names,
+                        assets,
+                        check,
+                    )
+                })
+                .collect();
+            for regime in event.jumps_by_regime.keys() {
+                check.lookup(
+                    &format!("{key}.jumps_by_regime.{regime}"),
+                    "regime",
+                    regime,
+                    regime_names,
+                );
+            }
+            let jumps = regime_names
+                .iter()
+                .map(|regime| {
+                    let mut jumps = base_jumps.clone();
+                    if let Some(table) = event.jumps_by_regime.get(regime) {
+                        for (name, jump) in table {
+                            let k = format!("{key}.jumps_by_regime.{regime}.{name}");
+                            if let Some(jump) =
+                                build_jump(&k, name, jump, asset_names, assets, check)
+                            {
+                                jumps.retain(|j| j.asset != jump.asset);
+                                jumps.push(jump);
+                            }
+                        }
+                    }
+                    jumps
+                })
+                .collect();
+            let mut adjustments = Vec::new();
+            for (asset_name, adjustment) in &event.adjustments {
+                let k = format!("{key}.adjustments.{asset_name}");
+                let Some(asset) = check.lookup(&k, "asset", asset_name, asset_names) else {
+                    continue;
+                };
+                if adjustment.mean_shift != 0.0 && assets[asset].process != ProcessKind::Ou {
+                    check.error(
+                        format!("{k}.mean_shift"),
+                        "applies only to assets with process \"ou\"",
+                    );
+                }
+                adjustments.push(Adjustment {
+                    asset,
+                    drift_shift: check.range(
+                        &format!("{k}.drift_shift"),
+                        adjustment.drift_shift,
+                        Closed(-5.0),
+                        Closed(5.0),
+                    ),
+                    vol_scale: check.range(
+                        &format!("{k}.vol_scale"),
+                        adjustment.vol_scale.unwrap_or(1.0),
+                        Closed(0.0),
+                        Closed(20.0),
+                    ),
+                    jump_intensity_scale: check.range(
+                        &format!("{k}.jump_intensity_scale"),
+                        adjustment.jump_intensity_scale.unwrap_or(1.0),
+                        Closed(0.0),
+                        Closed(1000.0),
+                    ),
+                    mean_shift: check.range(
+                        &format!("{k}.mean_shift"),
+                        adjustment.mean_shift,
+                        Bound::None,
+                        Bound::None,
+                    ),
+                });
+            }
+            let force_regime = event.force_regime.as_ref().and_then(|name| {
+                check.lookup(&format!("{key}.force_regime"), "regime", name, regime_names)
+            });
+            let max_firings = event.max_firings.and_then(|most| {
+                if most == 0 || most > MAX_FIRINGS {
+                    check.error(
+                        format!("{key}.max_firings"),
+                        format!("{most} is out of range; valid: [1, {MAX_FIRINGS}] firings per path"),
+                    );
+                    return None;
+                }
+                if matches!(trigger, Trigger::Dated { .. }) {
+                    check.error(
+                        format!("{key}.max_firings"),
+                        "applies only to Poisson and drawdown-triggered events: a dated event fires once",
+                    );
+                }
+                u32::try_from(most).ok()
+            });
+            Some(Event {
+                name: event.name.clone(),
+                description: event.description.clone(),
+                trigger,
+                duration_steps: event.duration_days.min(steps as u64 + 1) as usize,
+                multipliers,
+                jumps,
+                adjustments,
+                force_regime,
+                max_firings,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn build_jump(
+    k: &str,
+    asset_name: &str,
+    jump: &raw::RawJump,
+    asset_names: &[String],
+    assets: &[Asset],
+    check: &mut Checker<'_>,
+) -> Option<EventJump> {
+    let asset = check.lookup(k, "asset", asset_name, asset_names)?;
+    if assets[asset].process.is_derived() {
+        check.error(
+            k,
+            format!(
+                "`{asset_name}` is computed from other assets and cannot jump; jump its inputs"
+            ),
+        );
+        return None;
+    }
+    let log = assets[asset].is_log();
+    let (lo, hi) = if log {
+        (-5.0, 5.0)
+    } else {
+        (f64::MIN, f64::MAX)
+    };
+    let mean = check.range(&format!("{k}.mean"), jump.mean, Closed(lo), Closed(hi));
+    let sd = check.range(
+        &format!("{k}.sd"),
+        jump.sd,
+        Closed(0.0),
+        Closed(if log { 5.0 } else { f64::MAX }),
+    );
+    let variance = check.range(
+        &format!("{k}.variance"),
+        jump.variance,
+        Closed(-4.0),
+        Closed(4.0),
+    );
+    if jump.variance != 0.0 && assets[asset].process != ProcessKind::Heston {
+        check.error(
+            format!("{k}.variance"),
+            "applies only to assets with process \"heston\"",
+        );
+    }
+    Some(EventJump {
+        asset,
+        mean,
+        sd,
+        variance,
+    })
+}
+
+/// The step in which something dated `date` happens: it lands on the first trading
+/// day on or after `date`, so it moves the close of that day.
+pub(super) fn step_of(date: NaiveDate, dates: &[NaiveDate]) -> usize {
+    let landing = dates.partition_point(|d| *d < date);
+    landing.max(1) - 1
+}
+
+pub(super) fn build_trigger(
+    key: &str,
+    event: &RawEvent,
+    dates: &[NaiveDate],
+    asset_names: &[String],
+    assets: &[Asset],
+    check: &mut Checker<'_>,
+) -> Option<Trigger> {
+    if event.cooldown_days.is_some() && event.drawdown_trigger.is_none() {
+        check.error(
+            format!("{key}.cooldown_days"),
+            "applies only to events with a `drawdown_trigger`",
+        );
+    }
+    if let Some(trigger) = &event.drawdown_trigger {
+        if event.date.is_some() || event.rate_per_year.is_some() {
+            check.error(
+                key,
+                "give one of `date`, `rate_per_year` and `drawdown_trigger`, not several",
+            );
+            return None;
+        }
+        let k = format!("{key}.drawdown_trigger");
+        let asset = check.lookup(&format!("{k}.asset"), "asset", &trigger.asset, asset_names)?;
+        if !assets[asset].is_log() {
+            check.error(format!("{k}.asset"), "a drawdown trigger needs a log-price asset (gbm, heston, beta): its drawdown is a fraction");
+        }
+        let threshold = check.range(
+            &format!("{k}.threshold"),
+            trigger.threshold,
+            Open(0.0),
+            Open(1.0),
+        );
+        let max_cooldown = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
+        let cooldown = event.cooldown_days.unwrap_or(21);
+        if cooldown == 0 || cooldown > max_cooldown {
+            check.error(
+                format!("{key}.cooldown_days"),
+                format!("{cooldown} is out of range; valid: [1, {max_cooldown}] trading days"),
+            );
+        }
+        return Some(Trigger::Drawdown {
+            asset,
+            threshold,
+            cooldown_steps: cooldown.max(1) as usize,
+        });
+    }
+    let (start, end) = (
+        dates[0],
+        *dates.last().expect("dates has at least two entries"),
+    );
+    let date_in_horizon =
+        |check: &mut Checker<'_>, field: &str, value: &toml::Value| -> Option<NaiveDate> {
+            match parse_date(value) {
+                Ok(date) if date >= start && date <= end => Some(date),
+                Ok(date) => {
+                    check.error(
+                        format!("{key}.{field}"),
+                        format!("{date} is outside the horizon; valid: {start} to {end}"),
+                    );
+                    None
+                }
+                Err(message) => {
+                    check.error(format!("{key}.{field}"), message);
+                    None
+                }
+            }
+        };
+    match (&event.date, event.rate_per_year) {
+        (Some(date), None) => {
+            if event.window_start.is_some() || event.window_end.is_some() {
+                check.error(
+                    format!("{key}.window_start"),
+                    "a window applies only to Poisson events (with `rate_per_year`)",
+                );
+            }
+            let date = date_in_horizon(check, "date", date)?;
+            Some(Trigger::Dated {
+                step: step_of(date, dates),
+            })
+        }
+        (None, Some(rate)) => {
+            let rate_per_year = check.range(
+                &format!("{key}.rate_per_year"),
+                rate,
+                Closed(0.0),
+                Closed(TRADING_DAYS_PER_YEAR),
+            );
+            let first_step = match &event.window_start {
+                Some(value) => step_of(date_in_horizon(check, "window_start", value)?, dates),
+                None => 0,
+            };
+            let end_step = match &event.window_end {
+                Some(value) => step_of(date_in_horizon(check, "window_end", value)?, dates) + 1,
+                None => dates.len() - 1,
+            };
+            if end_step <= first_step {
+                check.error(format!("{key}.window_end"), "must fall after window_start");
+                return None;
+            }
+            Some(Trigger::Poisson {
+                rate_per_year,
+                first_step,
+                end_step,
+            })
+        }
+        (Some(_), Some(_)) => {
+            check.error(
+                key,
+                "give either `date` (a dated event) or `rate_per_year` (a Poisson event), not both",
+            );
+            None
+        }
+        (None, None) => {
+            check.error(
+                key,
+                "needs `date` (a dated event), `rate_per_year` (a Poisson event) or `drawdown_trigger`",
+            );
+            None
+        }
+    }
+}
