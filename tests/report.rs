@@ -452,3 +452,80 @@ fn the_report_table_chooses_the_assets_up_front() {
     assert!(key["p_joint_selloff"].is_number(), "{key}");
     assert_eq!(key["tail_risk"][0]["asset"], "fx");
 }
+
+#[test]
+fn the_key_number_thresholds_are_the_scenarios_to_choose() {
+    let (dir, default, _) = runs();
+    let scenario = dir.path().join("thresholds.toml");
+    let parent = std::fs::canonicalize("scenarios/default.toml").unwrap();
+    std::fs::write(
+        &scenario,
+        format!(
+            "extends = {:?}\n[scenario]\nname = \"thresholds\"\n[report]\nequity_drawdown = 0.125\ndollar_fall = 0.05\n",
+            parent.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("thresholds");
+    ok(&[
+        "run",
+        &scenario.to_string_lossy(),
+        "--paths",
+        "300",
+        "--sample-paths",
+        "5",
+        "--paths-csv",
+        "always",
+        "--no-portfolios",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    // The probabilities are the shares of paths past the thresholds given, read
+    // back from the per-path table.
+    let table = std::fs::read_to_string(out.join("paths_metrics.csv")).unwrap();
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (drawdown, dollar) = (at("spx.max_drawdown"), at("dxy.terminal_return"));
+    let (mut equity_hits, mut dollar_hits, mut joint, mut paths) = (0, 0, 0, 0);
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let d = f64::from(cells[drawdown].parse::<f32>().unwrap()) >= 0.125;
+        let r = f64::from(cells[dollar].parse::<f32>().unwrap()) <= -0.05;
+        equity_hits += d as usize;
+        dollar_hits += r as usize;
+        joint += (d && r) as usize;
+        paths += 1;
+    }
+    assert_eq!(paths, 300);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let key = &summary["key_numbers"];
+    assert_eq!(key["equity_drawdown_threshold"], 0.125);
+    assert_eq!(key["dollar_fall_threshold"], 0.05);
+    for (name, hits) in [
+        ("p_equity_drawdown", equity_hits),
+        ("p_dollar_fall", dollar_hits),
+        ("p_joint_selloff", joint),
+    ] {
+        assert_eq!(key[name].as_f64().unwrap(), hits as f64 / 300.0, "{name}");
+    }
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("S&amp;P 500 falls 12.5% or more from a peak"));
+    assert!(page.contains("DXY ends 5% or more lower"));
+
+    // Beside a run with the default thresholds, both are named, in run order.
+    let comparison = dir.path().join("thresholds_compared");
+    ok(&[
+        "compare",
+        &default.to_string_lossy(),
+        &out.to_string_lossy(),
+        "--out",
+        &comparison.to_string_lossy(),
+    ]);
+    let page = std::fs::read_to_string(comparison.join("compare.html")).unwrap();
+    assert!(
+        page.contains("S&amp;P 500 falls 20% / 12.5% or more from a peak"),
+        "both thresholds named"
+    );
+}

@@ -101,6 +101,8 @@ fn unknown_keys_name_the_nearest_valid_key() {
             "report_roles.toml:4: report.equity: unknown asset `eqq`; did you mean `eq`?",
             "report_roles.toml:5: report.stress_regime: unknown regime `stres`; did you mean `stress`?",
             "report.foreign_views[0].hedged: unknown asset `eq_hedged`",
+            "report_roles.toml:7: report.equity_drawdown: 1.5 is out of range; valid: (0, 1) (0.2 = a fall of 20% from a peak)",
+            "report_roles.toml:8: report.dollar_fall: 0 is out of range; valid: (0, 1) (0.1 = ending 10% lower)",
         ],
     );
 }

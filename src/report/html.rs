@@ -211,18 +211,29 @@ pub fn key_numbers(page: &mut Page, runs: &[(String, u64, &KeyNumbers)]) {
         }
         cells
     };
+    // Runs compared may set different thresholds: each is named, in run order.
+    let thresholds = |pick: &dyn Fn(&KeyNumbers) -> f64| {
+        let mut texts: Vec<String> = Vec::new();
+        for (_, _, k) in runs {
+            let text = percent_threshold(pick(k));
+            if !texts.contains(&text) {
+                texts.push(text);
+            }
+        }
+        texts.join(" / ")
+    };
     let rows = vec![
         row(
             format!(
-                "{equity} falls {:.0}% or more from a peak",
-                first.equity_drawdown_threshold * 100.0
+                "{equity} falls {} or more from a peak",
+                thresholds(&|k| k.equity_drawdown_threshold)
             ),
             &|k| k.p_equity_drawdown,
         ),
         row(
             format!(
-                "{dollar} ends {:.0}% or more lower",
-                first.dollar_fall_threshold * 100.0
+                "{dollar} ends {} or more lower",
+                thresholds(&|k| k.dollar_fall_threshold)
             ),
             &|k| k.p_dollar_fall,
         ),
@@ -609,4 +620,14 @@ fn portfolio_tables(summary: &Summary) -> Option<String> {
         page.table("portfolio-stress", &header, &rows);
     }
     Some(page.body)
+}
+
+/// A threshold as a percentage, with a decimal only where it has one (20%, 12.5%).
+fn percent_threshold(fraction: f64) -> String {
+    let percent = fraction * 100.0;
+    if (percent - percent.round()).abs() < 1e-9 {
+        format!("{percent:.0}%")
+    } else {
+        format!("{}%", (percent * 100.0).round() / 100.0)
+    }
 }

@@ -8,10 +8,6 @@ use crate::model::Model;
 use crate::scenario::ReportRoles;
 use crate::stats::TailRisk;
 
-/// A fall of the equity index from a running peak at least this large counts.
-pub const EQUITY_DRAWDOWN: f64 = 0.20;
-/// The dollar index ending at least this much lower counts.
-pub const DOLLAR_FALL: f64 = 0.10;
 /// Confidence levels of VaR and ES.
 pub const CONFIDENCE: [f64; 2] = [0.95, 0.99];
 
@@ -48,8 +44,8 @@ impl KeyNumbers {
         let dollar = column(&format!("{}.terminal_return", roles.dollar));
         let paths = simulation.paths as f64;
         let share = |hits: usize| hits as f64 / paths;
-        let equity_hit = |d: f32| f64::from(d) >= EQUITY_DRAWDOWN;
-        let dollar_hit = |r: f32| f64::from(r) <= -DOLLAR_FALL;
+        let equity_hit = |d: f32| f64::from(d) >= roles.equity_drawdown;
+        let dollar_hit = |r: f32| f64::from(r) <= -roles.dollar_fall;
         let p_equity_drawdown = drawdowns
             .as_ref()
             .map(|d| share(d.iter().filter(|v| equity_hit(**v)).count()));
@@ -88,8 +84,8 @@ impl KeyNumbers {
             equity: roles.equity.clone(),
             dollar: roles.dollar.clone(),
             core_assets: roles.core_assets.clone(),
-            equity_drawdown_threshold: EQUITY_DRAWDOWN,
-            dollar_fall_threshold: DOLLAR_FALL,
+            equity_drawdown_threshold: roles.equity_drawdown,
+            dollar_fall_threshold: roles.dollar_fall,
             p_equity_drawdown,
             p_dollar_fall,
             p_joint_selloff,

@@ -92,6 +92,10 @@ pub struct ReportRoles {
     pub equity: String,
     /// The dollar index of the dollar-fall key number.
     pub dollar: String,
+    /// A fall of the equity from a running peak at least this large counts.
+    pub equity_drawdown: f64,
+    /// The dollar ending at least this much lower counts.
+    pub dollar_fall: f64,
     /// Fan charts, drawdown and volatility distributions, VaR and ES, in this order.
     pub core_assets: Vec<String>,
     /// The regime whose first entry the regime chart shows.
@@ -117,6 +121,8 @@ impl Default for ReportRoles {
         ReportRoles {
             equity: "spx".into(),
             dollar: "dxy".into(),
+            equity_drawdown: 0.20,
+            dollar_fall: 0.10,
             core_assets: ["spx", "dxy", "gold", "us10y", "fed_funds", "vix"]
                 .map(String::from)
                 .to_vec(),

@@ -79,6 +79,10 @@ pub struct RawPortfolioRefs {
 pub struct RawReport {
     pub equity: Option<String>,
     pub dollar: Option<String>,
+    /// The equity drawdown of the key numbers, a fraction.
+    pub equity_drawdown: Option<f64>,
+    /// The dollar's fall of the key numbers, a fraction.
+    pub dollar_fall: Option<f64>,
     pub core_assets: Option<Vec<String>>,
     pub stress_regime: Option<String>,
     pub foreign_views: Option<Vec<RawForeignView>>,

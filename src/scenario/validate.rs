@@ -192,6 +192,24 @@ fn build_report(
     if let Some(name) = &given.dollar {
         asset(check, "report.dollar", name, &mut roles.dollar);
     }
+    if let Some(fall) = given.equity_drawdown {
+        roles.equity_drawdown = check.range_explained(
+            "report.equity_drawdown",
+            fall,
+            Open(0.0),
+            Open(1.0),
+            " (0.2 = a fall of 20% from a peak)",
+        );
+    }
+    if let Some(fall) = given.dollar_fall {
+        roles.dollar_fall = check.range_explained(
+            "report.dollar_fall",
+            fall,
+            Open(0.0),
+            Open(1.0),
+            " (0.1 = ending 10% lower)",
+        );
+    }
     if let Some(names) = &given.core_assets {
         for (i, name) in names.iter().enumerate() {
             check.lookup(
