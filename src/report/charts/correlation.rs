@@ -1,21 +1,13 @@
 //! The realised correlation of the equity index and the dollar, split by regime:
 //! positive in a sell-off of US assets, negative when the dollar is a haven.
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
-
-use super::histogram::{grid, rows, Marker, Panel, Series};
-use super::{colour, job, with_title, DrawResult, Figure, Job, Meta, RunData, Scale, WIDTH};
+use super::histogram::{Marker, Panel, PanelGrid, Series};
+use super::{colour, job, Job, Meta, RunData, Scale, WIDTH};
 use crate::report::roles::display_name;
 
 const BINS: usize = 40;
 const COLUMNS: usize = 3;
 const PANEL_HEIGHT: u32 = 360;
-
-struct Correlation {
-    title: String,
-    panels: Vec<Panel>,
-}
 
 pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
     let roles = &run.scenario.report;
@@ -64,7 +56,6 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
         return Vec::new();
     }
     let (equity, dollar) = (display_name(&roles.equity), display_name(&roles.dollar));
-    let height = 70 + PANEL_HEIGHT * rows(panels.len(), COLUMNS);
     let title = format!("{equity} and {dollar}: realised correlation by regime");
     let meta = Meta {
         name: "correlation_by_regime".into(),
@@ -74,22 +65,10 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
             "Per path, the correlation of daily {equity} and {dollar} moves over the days spent in each regime: where it turns positive, the dollar falls with equities instead of cushioning them."
         ),
     };
-    vec![job(meta, (WIDTH, height), Correlation { title, panels })]
-}
-
-impl Figure for Correlation {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
-    where
-        DB::ErrorType: 'static,
-    {
-        let area = with_title(root, &self.title)?;
-        for (panel, cell) in self
-            .panels
-            .iter()
-            .zip(grid(&area, self.panels.len(), COLUMNS))
-        {
-            panel.draw(&cell)?;
-        }
-        Ok(())
-    }
+    let figure = PanelGrid {
+        title,
+        panels,
+        columns: COLUMNS,
+    };
+    vec![job(meta, (WIDTH, figure.height(PANEL_HEIGHT)), figure)]
 }

@@ -1,22 +1,12 @@
 //! The foreign investor's view: the S&P 500's return over the horizon in euros
 //! and in yen, unhedged and hedged, beside its return in dollars.
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
-
-use super::histogram::{grid, Panel, Series};
+use super::histogram::{Panel, PanelGrid, Series};
 use super::sample::padded;
-use super::{
-    colour, job, with_title, DrawResult, Figure, Job, Meta, RunData, Scale, HEIGHT, WIDTH,
-};
+use super::{colour, job, Job, Meta, RunData, Scale, HEIGHT, WIDTH};
 use crate::report::roles::display_name;
 
 const BINS: usize = 50;
-
-struct Foreign {
-    title: String,
-    panels: Vec<Panel>,
-}
 
 pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
     let returns = |asset: &str| run.sample(&format!("{asset}.terminal_return"));
@@ -88,18 +78,10 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
             gaps.join(" and ")
         ),
     };
-    vec![job(meta, (WIDTH, HEIGHT), Foreign { title, panels })]
-}
-
-impl Figure for Foreign {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
-    where
-        DB::ErrorType: 'static,
-    {
-        let area = with_title(root, &self.title)?;
-        for (panel, cell) in self.panels.iter().zip(grid(&area, self.panels.len(), 2)) {
-            panel.draw(&cell)?;
-        }
-        Ok(())
-    }
+    let figure = PanelGrid {
+        title,
+        panels,
+        columns: 2,
+    };
+    vec![job(meta, (WIDTH, HEIGHT), figure)]
 }

@@ -6,7 +6,8 @@ use plotters::prelude::*;
 
 use super::sample::Bin;
 use super::{
-    colour, draw_legend, label_style, legend_line, percent, tick_style, DrawResult, Scale,
+    colour, draw_legend, label_style, legend_line, percent, tick_style, with_title, DrawResult,
+    Figure, Scale,
 };
 
 /// One distribution in a panel.
@@ -151,4 +152,35 @@ pub fn grid<DB: DrawingBackend>(
 /// Rows of panels a chart of `n` panels in `columns` columns needs.
 pub fn rows(n: usize, columns: usize) -> u32 {
     n.div_ceil(columns.max(1)).max(1) as u32
+}
+
+/// Histogram panels under one title, `columns` to a row.
+pub struct PanelGrid {
+    pub title: String,
+    pub panels: Vec<Panel>,
+    pub columns: usize,
+}
+
+impl PanelGrid {
+    /// The chart's height with `panel_height` per row of panels under the title.
+    pub fn height(&self, panel_height: u32) -> u32 {
+        70 + panel_height * rows(self.panels.len(), self.columns)
+    }
+}
+
+impl Figure for PanelGrid {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let area = with_title(root, &self.title)?;
+        for (panel, cell) in self
+            .panels
+            .iter()
+            .zip(grid(&area, self.panels.len(), self.columns))
+        {
+            panel.draw(&cell)?;
+        }
+        Ok(())
+    }
 }

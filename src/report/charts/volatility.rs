@@ -1,20 +1,12 @@
 //! Realised volatility distributions of the core assets, one panel each.
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
-
-use super::histogram::{grid, rows, Marker, Panel, Series};
-use super::{colour, job, with_title, DrawResult, Figure, Job, Meta, RunData, Scale, WIDTH};
+use super::histogram::{Marker, Panel, PanelGrid, Series};
+use super::{colour, job, Job, Meta, RunData, Scale, WIDTH};
 use crate::report::roles::display_name;
 
 const BINS: usize = 40;
 const COLUMNS: usize = 3;
 const PANEL_HEIGHT: u32 = 380;
-
-struct Volatility {
-    title: String,
-    panels: Vec<Panel>,
-}
 
 pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
     let panels: Vec<Panel> = run
@@ -57,7 +49,6 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
     if panels.is_empty() {
         return Vec::new();
     }
-    let height = 70 + PANEL_HEIGHT * rows(panels.len(), COLUMNS);
     let title = "Realised volatility over the horizon".to_string();
     let meta = Meta {
         name: "volatility".into(),
@@ -65,22 +56,10 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
         title: title.clone(),
         caption: "The annualised volatility of daily moves that each path lives through: a long right tail means stress regimes and crashes, not the average, set the risk.".into(),
     };
-    vec![job(meta, (WIDTH, height), Volatility { title, panels })]
-}
-
-impl Figure for Volatility {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
-    where
-        DB::ErrorType: 'static,
-    {
-        let area = with_title(root, &self.title)?;
-        for (panel, cell) in self
-            .panels
-            .iter()
-            .zip(grid(&area, self.panels.len(), COLUMNS))
-        {
-            panel.draw(&cell)?;
-        }
-        Ok(())
-    }
+    let figure = PanelGrid {
+        title,
+        panels,
+        columns: COLUMNS,
+    };
+    vec![job(meta, (WIDTH, figure.height(PANEL_HEIGHT)), figure)]
 }
