@@ -78,10 +78,15 @@ fn a_run_writes_summary_csvs_and_the_resolved_scenario() {
     assert_eq!(lines.count(), 1500);
 
     let samples = std::fs::read_to_string(out.join("sample_paths.csv")).unwrap();
-    assert!(samples.starts_with("path,date,asset,value,regime\n0,2025-11-28,spx,6800,"));
+    assert!(samples.starts_with("path,date,regime,spx,dxy,"));
     let assets = summary["assets"].as_array().unwrap().len();
-    // 20 paths x (steps + 1) dates x every asset, plus the header.
-    assert_eq!(samples.lines().count(), 1 + 20 * (steps + 1) * assets);
+    let mut lines = samples.lines();
+    assert_eq!(lines.next().unwrap().split(',').count(), 3 + assets);
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&first[..2], ["0", "2025-11-28"]);
+    assert_eq!(first[3], "6800", "spx starts at its level");
+    // 20 paths x (steps + 1) dates, plus the header.
+    assert_eq!(samples.lines().count(), 1 + 20 * (steps + 1));
 
     let bands = std::fs::read_to_string(out.join("fan_bands.csv")).unwrap();
     assert!(bands.starts_with("date,asset,p01,p05,p10,p25,p50,p75,p90,p95,p99\n"));

@@ -248,19 +248,25 @@ fn write_sample_paths(
     model: &Model,
     simulation: &Simulation,
 ) -> io::Result<()> {
+    // Wide: one row per path and date, a column per asset (a third of the size
+    // of one row per asset, and how time series are usually read).
     let samples = &simulation.samples;
-    writeln!(out, "path,date,asset,value,regime")?;
+    write!(out, "path,date,regime")?;
+    for asset in &model.assets {
+        write!(out, ",{}", asset.name)?;
+    }
+    writeln!(out)?;
     for p in 0..samples.paths {
         for (t, date) in scenario.dates.iter().enumerate() {
-            let regime = &model.regime_names[samples.regime(p, t)];
-            for (a, asset) in model.assets.iter().enumerate() {
-                writeln!(
-                    out,
-                    "{p},{date},{},{},{regime}",
-                    asset.name,
-                    samples.level(p, t, a)
-                )?;
+            write!(
+                out,
+                "{p},{date},{}",
+                model.regime_names[samples.regime(p, t)]
+            )?;
+            for a in 0..model.assets.len() {
+                write!(out, ",{}", samples.level(p, t, a))?;
             }
+            writeln!(out)?;
         }
     }
     Ok(())
