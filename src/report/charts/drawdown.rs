@@ -5,11 +5,11 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::histogram::{summary_markers, Marker, Panel, Series};
+use super::histogram::{share_chart, summary_markers, Marker, Panel, Series};
 use super::sample::padded;
 use super::{
-    colour, draw_legend, job, label_style, legend_line, percent, tick_style, with_title,
-    DrawResult, Figure, Job, Meta, RunData, Scale, HEIGHT, WIDTH,
+    colour, draw_legend, job, label_style, legend_line, with_title, DrawResult, Figure, Job, Meta,
+    RunData, Scale, HEIGHT, WIDTH,
 };
 use crate::report::roles::display_name;
 
@@ -112,26 +112,14 @@ impl Cdf {
         DB::ErrorType: 'static,
     {
         let (lo, hi) = self.range;
-        let mut chart = ChartBuilder::on(area)
-            .margin(10)
-            .x_label_area_size(54)
-            .y_label_area_size(78)
-            .build_cartesian_2d(lo..hi, 0.0..1.0)?;
-        let scale = &self.scale;
-        chart
-            .configure_mesh()
-            .x_labels(7)
-            .y_labels(6)
-            .max_light_lines(1)
-            .x_label_formatter(&|v: &f64| scale.change_tick(*v, hi - lo))
-            .y_label_formatter(&|v: &f64| percent(*v))
-            .x_desc(self.x_desc.as_str())
-            .y_desc("share of paths at or below (%)")
-            .label_style(tick_style())
-            .axis_desc_style(label_style())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
+        let mut chart = share_chart(
+            area,
+            self.range,
+            1.0,
+            &self.scale,
+            &self.x_desc,
+            "share of paths at or below (%)",
+        )?;
         for (label, c, curve) in &self.curves {
             let c = *c;
             // Beyond the axis the curve continues flat: clip it to the range.

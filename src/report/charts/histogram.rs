@@ -1,6 +1,7 @@
 //! Histogram panels shared by the distribution charts: filled bars for one
 //! series, outlines for several, vertical markers for summary figures.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -54,27 +55,14 @@ impl Panel {
         // Room above the bars for the legend.
         let headroom = if self.legend { 1.4 } else { 1.1 };
         let top = if top > 0.0 { top * headroom } else { 0.01 };
-        let (lo, hi) = self.range;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(10)
-            .x_label_area_size(54)
-            .y_label_area_size(78)
-            .build_cartesian_2d(lo..hi, 0.0..top)?;
-        let scale = &self.scale;
-        chart
-            .configure_mesh()
-            .x_labels(7)
-            .y_labels(6)
-            .max_light_lines(1)
-            .x_label_formatter(&|v: &f64| scale.change_tick(*v, hi - lo))
-            .y_label_formatter(&|v: &f64| percent(*v))
-            .x_desc(self.x_desc.as_str())
-            .y_desc(self.y_desc.as_str())
-            .label_style(tick_style())
-            .axis_desc_style(label_style())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
+        let mut chart = share_chart(
+            &area,
+            self.range,
+            top,
+            &self.scale,
+            &self.x_desc,
+            &self.y_desc,
+        )?;
         let single = self.series.len() == 1;
         for series in &self.series {
             let c = series.colour;
@@ -183,4 +171,40 @@ impl Figure for PanelGrid {
         }
         Ok(())
     }
+}
+
+/// A chart with real-valued axes on a `DB` drawing area.
+pub type ShareChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A distribution chart's frame: changes over `range` on x (written as `scale`
+/// writes them), shares of paths from 0 to `top` on y (in percent), with the
+/// axes, labels and grid every distribution chart uses.
+pub fn share_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    (lo, hi): (f64, f64),
+    top: f64,
+    scale: &Scale,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<ShareChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(54)
+        .y_label_area_size(78)
+        .build_cartesian_2d(lo..hi, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .x_labels(7)
+        .y_labels(6)
+        .max_light_lines(1)
+        .x_label_formatter(&|v: &f64| scale.change_tick(*v, hi - lo))
+        .y_label_formatter(&|v: &f64| percent(*v))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(tick_style())
+        .axis_desc_style(label_style())
+        .light_line_style(BLACK.mix(0.04))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()?;
+    Ok(chart)
 }
