@@ -35,6 +35,9 @@ pub struct Compared {
 pub struct ComparedDrawdown {
     pub name: String,
     pub unit: String,
+    /// The asset's process as summary.json writes it (`impliedvol` for the VIX).
+    #[serde(default)]
+    pub process: String,
     pub measured_as: String,
     pub max_drawdown_quantiles: Vec<f64>,
 }
@@ -91,6 +94,7 @@ impl Compared {
                 .map(|a| ComparedDrawdown {
                     name: a.name.clone(),
                     unit: a.unit.clone(),
+                    process: a.process.clone(),
                     measured_as: a.measured_as.to_string(),
                     max_drawdown_quantiles: a.max_drawdown_quantiles.clone(),
                 })
@@ -245,13 +249,11 @@ fn drawdown_jobs(runs: &[Compared]) -> Vec<charts::Job<'static>> {
                     if q.len() < 2 || q.iter().any(|v| !v.is_finite()) {
                         return None;
                     }
-                    scale.get_or_insert(if d.measured_as == "relative" {
-                        Scale::Fraction
-                    } else if d.unit.starts_with("decimal") {
-                        Scale::Decimal
-                    } else {
-                        Scale::Units(d.unit.clone())
-                    });
+                    scale.get_or_insert(Scale::of(
+                        d.measured_as == "relative",
+                        &d.unit,
+                        d.process == "impliedvol",
+                    ));
                     Some((run.label.clone(), q))
                 })
                 .collect();

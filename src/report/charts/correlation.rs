@@ -42,6 +42,8 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
                     label: label.clone(),
                     colour: colour(if i == 0 { 6 } else { i - 1 }),
                     bins,
+                    // Correlations lie in [-1, 1], the panel's whole range.
+                    outside: (0.0, 0.0),
                 }],
                 markers: vec![Marker {
                     label: format!("mean {mean:+.2}"),

@@ -68,11 +68,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
                     y_desc: "share of paths (%)".into(),
                     scale: scale.clone(),
                     range: (lo, hi),
-                    series: vec![Series {
-                        label: "paths".into(),
-                        colour: colour(0),
-                        bins: sample.histogram(lo, hi, BINS),
-                    }],
+                    series: vec![Series::of("paths".into(), colour(0), &sample, (lo, hi), BINS)],
                     markers: markers(),
                     legend: false,
                 },

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 
 use super::sample::padded;
 use super::{
-    colour, job, key_row, label_style, tick_style, with_title, DrawResult, Figure, Job, KeyMark,
-    Meta, RunData, Scale, HEIGHT, WIDTH,
+    colour, date_axis, date_tick_label, date_ticks, job, key_row, label_style, tick_style,
+    with_title, DrawResult, Figure, Job, KeyMark, Meta, RunData, Scale, HEIGHT, WIDTH,
 };
 use crate::report::roles::display_name;
 
@@ -41,7 +41,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
                 section: "Fan charts",
                 title: title.clone(),
                 caption: format!(
-                    "Where the {name} may be on each date: half of the paths lie in the dark band, nine in ten in the light one, and the thin lines are single paths."
+                    "{name} on each date: half of the paths lie in the dark band, nine in ten in the light one, and the thin lines are single paths."
                 ),
             };
             let sim = run.simulation;
@@ -54,6 +54,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
             let scale = run.scale(a);
             let unit = match scale {
                 Scale::Decimal => "%".to_string(),
+                Scale::VolPoints => "points".to_string(),
                 _ => asset.unit.clone(),
             };
             job(
@@ -105,17 +106,17 @@ impl Figure for Fan {
             return Ok(());
         }
         let (lo, hi) = padded(lo, hi);
+        let ticks = date_ticks(*first, *last);
         let mut chart = ChartBuilder::on(&area)
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(96)
-            .build_cartesian_2d(*first..*last, lo..hi)?;
+            .build_cartesian_2d(date_axis(*first, *last), lo..hi)?;
         let scale = &self.scale;
         chart
             .configure_mesh()
-            .x_labels(8)
             .y_labels(8)
-            .x_label_formatter(&|d: &NaiveDate| d.format("%b %Y").to_string())
+            .x_label_formatter(&|d: &NaiveDate| date_tick_label(d, &ticks))
             .y_label_formatter(&|v: &f64| scale.level_tick(*v, hi - lo))
             .x_desc("date")
             .y_desc(format!("level ({})", self.unit))

@@ -50,10 +50,14 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
                 series: samples
                     .iter()
                     .enumerate()
-                    .map(|(i, (label, s))| Series {
-                        label: format!("{label} (median {})", super::percent(s.quantile(0.5))),
-                        colour: colour([6, 1, 0][i]),
-                        bins: s.histogram(lo, hi, BINS),
+                    .map(|(i, (label, s))| {
+                        Series::of(
+                            format!("{label} (median {})", super::percent(s.quantile(0.5))),
+                            colour([6, 1, 0][i]),
+                            s,
+                            (lo, hi),
+                            BINS,
+                        )
                     })
                     .collect(),
                 markers: Vec::new(),

@@ -20,6 +20,9 @@ mod volatility;
 
 use std::sync::Once;
 
+use chrono::{Datelike, NaiveDate};
+use plotters::coord::combinators::{BindKeyPoints, WithKeyPoints};
+use plotters::coord::types::RangedDate;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use rayon::prelude::*;
@@ -198,13 +201,8 @@ impl RunData<'_> {
     /// How an asset's figures read: fractions, or levels in its own units.
     pub fn scale(&self, asset: usize) -> Scale {
         let asset = &self.model.assets[asset];
-        if asset.is_log {
-            Scale::Fraction
-        } else if asset.unit.starts_with("decimal") {
-            Scale::Decimal
-        } else {
-            Scale::Units(asset.unit.clone())
-        }
+        let implied_vol = matches!(asset.process, crate::scenario::ProcessKind::ImpliedVol);
+        Scale::of(asset.is_log, &asset.unit, implied_vol)
     }
 }
 
@@ -234,16 +232,35 @@ pub enum Scale {
     Fraction,
     /// A rate in decimals: levels in percent, changes in percentage points.
     Decimal,
+    /// An implied volatility held in decimals (0.186) and quoted in points
+    /// (18.6), as the VIX is.
+    VolPoints,
     /// A level in the asset's own units.
     Units(String),
 }
 
 impl Scale {
+    /// How an asset's figures read: relative changes of a log-price asset as
+    /// fractions; an implied volatility in points; decimal rates in percent;
+    /// anything else in its own units.
+    pub fn of(relative: bool, unit: &str, implied_vol: bool) -> Scale {
+        if relative {
+            Scale::Fraction
+        } else if implied_vol {
+            Scale::VolPoints
+        } else if unit.starts_with("decimal") {
+            Scale::Decimal
+        } else {
+            Scale::Units(unit.to_string())
+        }
+    }
+
     /// A level (fan charts): decimals read as percent.
     pub fn level_label(&self, value: f64) -> String {
         match self {
             Scale::Fraction | Scale::Units(_) => plain(value),
             Scale::Decimal => percent(value),
+            Scale::VolPoints => plain(value * 100.0),
         }
     }
 
@@ -252,7 +269,7 @@ impl Scale {
     pub fn change_label(&self, value: f64) -> String {
         match self {
             Scale::Fraction => percent(value),
-            Scale::Decimal => plain(value * 100.0),
+            Scale::Decimal | Scale::VolPoints => plain(value * 100.0),
             Scale::Units(_) => plain(value),
         }
     }
@@ -279,6 +296,7 @@ impl Scale {
         match self {
             Scale::Fraction => "%".into(),
             Scale::Decimal => "percentage points".into(),
+            Scale::VolPoints => "points".into(),
             Scale::Units(unit) => unit.clone(),
         }
     }
@@ -308,6 +326,69 @@ pub fn plain(value: f64) -> String {
         text.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         text
+    }
+}
+
+/// Most date ticks an axis carries before it steps to longer periods.
+const MAX_DATE_TICKS: usize = 10;
+
+/// A date axis from `first` to `last` whose ticks, and so its grid lines, fall on
+/// calendar boundaries: month starts, or the starts of quarters, half years and
+/// years when the horizon is longer. Plotters' own ticks are evenly spaced in
+/// days, which puts "Jul 2026" on 31 July.
+pub fn date_axis(first: NaiveDate, last: NaiveDate) -> WithKeyPoints<RangedDate<NaiveDate>> {
+    (first..last).with_key_points(date_ticks(first, last))
+}
+
+/// The tick dates of [`date_axis`]: the first of every `step`-th month (steps of
+/// 1, 2, 3, 6 or 12 months, or whole multiples of years), aligned so quarters
+/// start in January, April, July and October.
+pub fn date_ticks(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+    let index = |d: NaiveDate| d.year() as i64 * 12 + d.month0() as i64;
+    let months = (index(last) - index(first)).max(0) as usize + 1;
+    let step = [1, 2, 3, 6, 12]
+        .into_iter()
+        .find(|s| months.div_ceil(*s) <= MAX_DATE_TICKS)
+        .unwrap_or_else(|| 12 * months.div_ceil(12 * MAX_DATE_TICKS));
+    let step = step as i64;
+    let mut m = index(first);
+    if first.day() != 1 {
+        m += 1;
+    }
+    m = m.div_euclid(step) * step + if m.rem_euclid(step) == 0 { 0 } else { step };
+    let mut ticks = Vec::new();
+    while m <= index(last) {
+        let date = NaiveDate::from_ymd_opt(m.div_euclid(12) as i32, m.rem_euclid(12) as u32 + 1, 1);
+        match date {
+            Some(d) if d >= first && d <= last => ticks.push(d),
+            _ => {}
+        }
+        m += step;
+    }
+    if ticks.len() < 2 {
+        // Under two months: days, every `days`-th from the first.
+        let span = (last - first).num_days().max(0) as usize + 1;
+        let days = span.div_ceil(MAX_DATE_TICKS).max(1);
+        ticks = first
+            .iter_days()
+            .step_by(days)
+            .take_while(|d| *d <= last)
+            .collect();
+    }
+    ticks
+}
+
+/// A date tick's label: the month and year, or the year alone on a tick that
+/// opens a year of an axis ticked yearly.
+pub fn date_tick_label(date: &NaiveDate, ticks: &[NaiveDate]) -> String {
+    let monthly = ticks.iter().all(|d| d.day() == 1);
+    let yearly = ticks.len() >= 2 && monthly && ticks.iter().all(|d| d.month() == 1);
+    if yearly {
+        date.format("%Y").to_string()
+    } else if monthly {
+        date.format("%b %Y").to_string()
+    } else {
+        date.format("%-d %b").to_string()
     }
 }
 
@@ -422,6 +503,59 @@ mod tests {
         assert_eq!(Scale::Decimal.change_label(0.0085), "0.85");
         assert_eq!(Scale::Decimal.level_tick(0.04, 0.03), "4.0%");
         assert_eq!(Scale::Fraction.change_tick(0.3, 0.8), "30%");
+        // The VIX is held as 0.7 and quoted as 70 points, never "70%".
+        let vix = Scale::of(false, "decimal", true);
+        assert_eq!(vix, Scale::VolPoints);
+        assert_eq!(vix.level_tick(0.7, 0.6), "70");
+        assert_eq!(vix.change_label(0.291), "29.1");
+        assert_eq!(vix.change_unit(), "points");
+    }
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn date_ticks_fall_on_calendar_boundaries() {
+        // The default scenario's year spans 13 calendar months, more than the
+        // ten ticks allowed, so every other month start, counted from January.
+        let ticks = date_ticks(ymd(2025, 11, 28), ymd(2026, 11, 30));
+        assert_eq!(
+            ticks,
+            vec![
+                ymd(2026, 1, 1),
+                ymd(2026, 3, 1),
+                ymd(2026, 5, 1),
+                ymd(2026, 7, 1),
+                ymd(2026, 9, 1),
+                ymd(2026, 11, 1),
+            ]
+        );
+        assert_eq!(date_tick_label(&ticks[1], &ticks), "Mar 2026");
+        // A quarter: every month start inside it.
+        let quarter = date_ticks(ymd(2026, 1, 1), ymd(2026, 3, 31));
+        assert_eq!(
+            quarter,
+            vec![ymd(2026, 1, 1), ymd(2026, 2, 1), ymd(2026, 3, 1)]
+        );
+        // Two and a half years: quarter starts.
+        let q = date_ticks(ymd(2025, 11, 28), ymd(2028, 5, 30));
+        assert!(q.iter().all(|d| d.day() == 1 && (d.month() - 1) % 3 == 0));
+        assert_eq!(q.first(), Some(&ymd(2026, 1, 1)));
+        assert!(q.len() <= MAX_DATE_TICKS);
+        // Fifty years: whole years, labelled by the year alone.
+        let years = date_ticks(ymd(2025, 11, 28), ymd(2075, 11, 28));
+        assert!(years.len() <= MAX_DATE_TICKS && years.len() >= 5);
+        assert!(years.iter().all(|d| d.month() == 1 && d.day() == 1));
+        assert_eq!(
+            date_tick_label(&years[0], &years),
+            years[0].year().to_string()
+        );
+        // A horizon of a few days inside one month has no month start: days.
+        let days = date_ticks(ymd(2026, 1, 5), ymd(2026, 1, 20));
+        assert_eq!(days.first(), Some(&ymd(2026, 1, 5)));
+        assert!(days.len() >= 2 && days.len() <= MAX_DATE_TICKS);
+        assert_eq!(date_tick_label(&days[0], &days), "5 Jan");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    colour, draw_legend, job, label_style, legend_box, percent, tick_style, with_title, DrawResult,
-    Figure, Job, Meta, RunData, HEIGHT, WIDTH,
+    colour, date_axis, date_tick_label, date_ticks, draw_legend, job, label_style, legend_box,
+    percent, tick_style, with_title, DrawResult, Figure, Job, Meta, RunData, HEIGHT, WIDTH,
 };
 use crate::scenario::calendar::TRADING_DAYS_PER_YEAR;
 
@@ -108,10 +108,6 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
     jobs
 }
 
-fn date_axis_label(d: &NaiveDate) -> String {
-    d.format("%b %Y").to_string()
-}
-
 impl Figure for Occupancy {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
@@ -122,17 +118,17 @@ impl Figure for Occupancy {
             return Ok(());
         };
         let (plot, key) = area.split_horizontally(area.dim_in_pixel().0 as i32 - LEGEND_WIDTH);
+        let ticks = date_ticks(*first, *last);
         let mut chart = ChartBuilder::on(&plot)
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(86)
-            .build_cartesian_2d(*first..*last, 0.0..1.0)?;
+            .build_cartesian_2d(date_axis(*first, *last), 0.0..1.0)?;
         chart
             .configure_mesh()
-            .x_labels(8)
             .y_labels(6)
             .disable_x_mesh()
-            .x_label_formatter(&date_axis_label)
+            .x_label_formatter(&|d: &NaiveDate| date_tick_label(d, &ticks))
             .y_label_formatter(&|v: &f64| percent(*v))
             .x_desc("date")
             .y_desc("share of paths (%)")
@@ -185,17 +181,16 @@ impl Figure for FirstEntry {
             return Ok(());
         };
         let top = self.bars.iter().map(|b| b.2).fold(0.0, f64::max).max(1e-4) * 1.15;
+        let ticks = date_ticks(first.0, last.1);
         let mut chart = ChartBuilder::on(&area)
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(86)
-            .build_cartesian_2d(first.0..last.1, 0.0..top)?;
+            .build_cartesian_2d(date_axis(first.0, last.1), 0.0..top)?;
         chart
             .configure_mesh()
-            .x_labels(8)
             .y_labels(6)
-            .disable_x_mesh()
-            .x_label_formatter(&date_axis_label)
+            .x_label_formatter(&|d: &NaiveDate| date_tick_label(d, &ticks))
             .y_label_formatter(&|v: &f64| percent(*v))
             .x_desc("date of first entry")
             .y_desc("share of all paths (%)")

@@ -76,6 +76,15 @@ impl Sample {
             .collect()
     }
 
+    /// The shares of all paths below `lower` and above `upper`: the values that
+    /// [`Sample::histogram`] counts in its end bins.
+    pub fn shares_outside(&self, lower: f64, upper: f64) -> (f64, f64) {
+        let below = self.sorted.partition_point(|v| *v < lower);
+        let above = self.sorted.len() - self.sorted.partition_point(|v| *v <= upper);
+        let n = self.paths as f64;
+        (below as f64 / n, above as f64 / n)
+    }
+
     /// A range for the x axis covering the 0.5th to 99.5th percentiles, padded,
     /// never empty.
     pub fn display_range(&self) -> (f64, f64) {
@@ -112,6 +121,15 @@ mod tests {
         );
         assert!((bins[0].share - 0.4).abs() < 1e-12, "{bins:?}");
         assert!((bins[1].share - 0.4).abs() < 1e-12, "{bins:?}");
+    }
+
+    #[test]
+    fn shares_outside_count_what_the_end_bins_absorb() {
+        let sample =
+            Sample::new([-1.0f32, 0.0, 0.1, 0.6, 1.0, 2.0, 3.0, f32::NAN].into_iter()).unwrap();
+        // Of 8 paths: one below 0, two above 1 (the bounds themselves are inside).
+        assert_eq!(sample.shares_outside(0.0, 1.0), (1.0 / 8.0, 2.0 / 8.0));
+        assert_eq!(sample.shares_outside(-5.0, 5.0), (0.0, 0.0));
     }
 
     #[test]

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 
 use super::sample::{padded, Sample};
 use super::{
-    colour, draw_legend, job, label_style, legend_line, percent, tick_style, with_title,
-    DrawResult, Figure, Job, Meta, RunData, HEIGHT, WIDTH,
+    colour, date_axis, date_tick_label, date_ticks, draw_legend, job, label_style, legend_line,
+    percent, tick_style, with_title, DrawResult, Figure, Job, Meta, RunData, HEIGHT, WIDTH,
 };
 use crate::report::roles::display_name;
 use crate::scenario::calendar::TRADING_DAYS_PER_YEAR;
@@ -134,17 +134,17 @@ impl Figure for Firing {
             .filter_map(|(_, _, _, c)| c.last().copied())
             .fold(0.0, f64::max);
         let top = (top * 1.1).clamp(0.01, 1.0);
+        let ticks = date_ticks(*first, *last);
         let mut chart = ChartBuilder::on(&area)
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(86)
-            .build_cartesian_2d(*first..*last, 0.0..top)?;
+            .build_cartesian_2d(date_axis(*first, *last), 0.0..top)?;
         chart
             .configure_mesh()
-            .x_labels(8)
             .y_labels(6)
             .max_light_lines(1)
-            .x_label_formatter(&|d: &NaiveDate| d.format("%b %Y").to_string())
+            .x_label_formatter(&|d: &NaiveDate| date_tick_label(d, &ticks))
             .y_label_formatter(&|v: &f64| percent(*v))
             .x_desc("date")
             .y_desc("share of paths fired by then (%)")

@@ -24,6 +24,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
             let unit = match &scale {
                 Scale::Fraction => "% a year".to_string(),
                 Scale::Decimal => "pp a year".to_string(),
+                Scale::VolPoints => "points a year".to_string(),
                 Scale::Units(unit) => format!("{unit} a year"),
             };
             Some(Panel {
@@ -31,11 +32,7 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
                 x_desc: format!("realised volatility ({unit})"),
                 y_desc: "share of paths (%)".into(),
                 range,
-                series: vec![Series {
-                    label: "paths".into(),
-                    colour: colour(0),
-                    bins: sample.histogram(range.0, range.1, BINS),
-                }],
+                series: vec![Series::of("paths".into(), colour(0), &sample, range, BINS)],
                 markers: vec![Marker {
                     label: format!("mean {}", scale.change_label(mean)),
                     colour: colour(1),
