@@ -145,7 +145,7 @@ s5 = {{ events = ["tariff_wave"] }}
 
 #[test]
 fn a_tariff_wave_in_sell_america_moves_markets_with_the_signs_and_sizes_of_april_2025() {
-    // April 2025 (THESIS.md): S&P 500 -12% in four sessions, DXY -3% to -4% over
+    // April 2025 (docs/THESIS.md): S&P 500 -12% in four sessions, DXY -3% to -4% over
     // the next week, VIX from about 22 to a close of 52, 10y +50 bp in a week.
     // That week held two announcements (2 April and China's retaliation on 4
     // April); one default wave should move every market the same way by a good

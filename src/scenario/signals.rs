@@ -1,4 +1,4 @@
-//! The early-warning signals S1..S5 of cross-border selling (THESIS.md), as checked
+//! The early-warning signals S1..S5 of cross-border selling (docs/THESIS.md), as checked
 //! settings: what each watches, and how a firing is judged against a later
 //! drawdown. The tracker that evaluates them on every path is
 //! `stats::SignalTracker`.
