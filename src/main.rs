@@ -12,7 +12,7 @@ use stormglass::engine::{self, Progress, RunOptions};
 use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles, PortfolioTracker};
 use stormglass::report::compare::{self, Compared};
-use stormglass::report::{self, OutputOptions};
+use stormglass::report::{self, OutputError, OutputOptions};
 use stormglass::scenario::{self, Scenario};
 
 /// Monte Carlo scenario engine for macro markets.
@@ -111,6 +111,28 @@ const MAX_SAMPLE_PATHS: usize = 100_000;
 /// Up to this many paths, `--paths-csv auto` writes one row per path.
 const PATHS_CSV_AUTO_LIMIT: u64 = 100_000;
 
+/// Worker threads beyond this many times the cores only cost memory and time
+/// (each keeps its own accumulators); results never depend on the count.
+const THREADS_PER_CORE: usize = 4;
+/// The thread limit on a machine with few cores.
+const MIN_THREAD_LIMIT: usize = 16;
+
+/// The most worker threads `--threads` may ask for on this machine.
+fn thread_limit() -> usize {
+    (THREADS_PER_CORE * engine::effective_threads(0)).max(MIN_THREAD_LIMIT)
+}
+
+fn check_threads(threads: usize) -> Result<(), Failure> {
+    let limit = thread_limit();
+    if threads > limit {
+        return Err(Failure::input(format!(
+            "--threads {threads} is more than this machine can use: give 0 (all {} cores) up to {limit}",
+            engine::effective_threads(0)
+        )));
+    }
+    Ok(())
+}
+
 /// Exit statuses: 2 for anything the user can fix in the input, 1 for the rest.
 const EXIT_INVALID_INPUT: u8 = 2;
 const EXIT_FAILURE: u8 = 1;
@@ -125,6 +147,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that closed its end (`stormglass list | head -1`) has all it wanted.
+        Err(Failure { status: 0, .. }) => ExitCode::SUCCESS,
         Err(Failure { message, status }) => {
             eprintln!("error: {message}");
             ExitCode::from(status)
@@ -150,6 +174,29 @@ impl Failure {
             status: EXIT_FAILURE,
         }
     }
+    /// Standard output was closed by its reader: stop quietly, with success.
+    fn closed_output() -> Failure {
+        Failure {
+            message: String::new(),
+            status: 0,
+        }
+    }
+    fn output(error: OutputError) -> Failure {
+        match error {
+            OutputError::NotARunFolder { .. } => Failure::input(error),
+            _ => Failure::other(error),
+        }
+    }
+}
+
+/// Prints one line on standard output; a closed pipe ends the command quietly.
+fn say(line: std::fmt::Arguments) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::closed_output()),
+        Err(e) => Err(Failure::other(e)),
+    }
 }
 
 /// Where the bundled scenarios live: `./scenarios` when run from the repository,
@@ -168,11 +215,17 @@ fn load(path: &Path) -> Result<Scenario, Failure> {
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
+    check_threads(args.threads)?;
     let path = args
         .scenario
         .clone()
         .unwrap_or_else(|| scenarios_dir().join("default.toml"));
     let mut scenario = load(&path)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&scenario.name));
+    report::check_target(&out, args.force).map_err(Failure::output)?;
     if let Some(paths) = args.paths {
         if paths == 0 {
             return Err(Failure::input("--paths must be at least 1"));
@@ -232,9 +285,6 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let pool = worker_pool(threads)?;
     let mut summary = pool.install(|| report::Summary::new(&scenario, &model, &simulation));
     summary.portfolios = portfolio::summarise(&scenario, &model, &book, &simulation);
-    let out = args
-        .out
-        .unwrap_or_else(|| Path::new("output").join(&scenario.name));
     let paths_metrics = match args.paths_csv {
         PathsCsv::Always => true,
         PathsCsv::Never => false,
@@ -254,7 +304,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
                 },
             )
         })
-        .map_err(Failure::other)?;
+        .map_err(Failure::output)?;
 
     let mut stdout = std::io::stdout().lock();
     let printed = report::print_summary(&mut stdout, &summary).and_then(|()| {
@@ -275,6 +325,10 @@ fn run(args: RunArgs) -> Result<(), Failure> {
 fn compare(args: CompareArgs) -> Result<(), Failure> {
     if args.paths == 0 {
         return Err(Failure::input("--paths must be at least 1"));
+    }
+    check_threads(args.threads)?;
+    if let Some(out) = &args.out {
+        report::check_target(out, args.force).map_err(Failure::output)?;
     }
     // Every input is checked before anything runs, so a typo fails fast.
     let mut inputs = Vec::new();
@@ -319,7 +373,7 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
     let pool = worker_pool(engine::effective_threads(args.threads))?;
     let written = pool
         .install(|| compare::write_comparison(&out, &runs, args.force))
-        .map_err(Failure::other)?;
+        .map_err(Failure::output)?;
     let mut stdout = std::io::stdout().lock();
     let mut printed = Ok(());
     for run in &runs {
@@ -366,7 +420,7 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
             Ok((s, book))
         });
         match checked {
-            Ok((s, book)) => println!(
+            Ok((s, book)) => say(format_args!(
                 "{}: ok (regimes: {}, assets: {}, events: {}, steps: {}, portfolios: {}, stress vectors: {})",
                 file.display(),
                 s.regimes.len(),
@@ -375,7 +429,7 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
                 s.steps(),
                 book.portfolios.len(),
                 book.stresses.len()
-            ),
+            ))?,
             Err(e) => failures.push(e.to_string()),
         }
     }
@@ -403,12 +457,12 @@ fn list() -> Result<(), Failure> {
         match scenario::load(&file) {
             Ok(s) => {
                 let line = s.description.lines().next().unwrap_or("").trim();
-                println!("{stem:<22} {line}");
+                say(format_args!("{stem:<22} {line}"))?;
             }
-            Err(_) => println!(
+            Err(_) => say(format_args!(
                 "{stem:<22} (does not validate: run `stormglass validate {}`)",
                 file.display()
-            ),
+            ))?,
         }
     }
     Ok(())
@@ -460,12 +514,35 @@ impl Bar {
         };
         let bar = ProgressBar::with_draw_target(None, target);
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} paths  {per_sec}  eta {eta}")
+            ProgressStyle::with_template("{bar:40} {pos}/{len} paths  {rate}  eta {eta}")
+                .map(|style| style.with_key("rate", write_rate))
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
         Bar(bar)
     }
+}
+
+/// Paths a second as a whole number with thousands separators ("4,785 paths/s"),
+/// where indicatif's own `{per_sec}` prints four decimals.
+fn write_rate(state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write) {
+    let _ = write!(out, "{} paths/s", grouped(state.per_sec()));
+}
+
+/// A rate rounded to a whole number, thousands grouped by commas.
+fn grouped(value: f64) -> String {
+    if !value.is_finite() || value < 0.5 {
+        return "0".into();
+    }
+    let digits = format!("{:.0}", value);
+    let mut text = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            text.push(',');
+        }
+        text.push(c);
+    }
+    text
 }
 
 impl Progress for Bar {
@@ -482,7 +559,16 @@ impl Progress for Bar {
 
 #[cfg(test)]
 mod tests {
-    use super::group_headroom;
+    use super::{group_headroom, grouped};
+
+    #[test]
+    fn the_progress_rate_is_a_whole_number() {
+        assert_eq!(grouped(4784.9496), "4,785");
+        assert_eq!(grouped(999.4), "999");
+        assert_eq!(grouped(1_234_567.0), "1,234,567");
+        assert_eq!(grouped(0.2), "0");
+        assert_eq!(grouped(f64::NAN), "0");
+    }
 
     #[test]
     fn control_group_headroom_is_limit_minus_usage() {

@@ -126,7 +126,11 @@ fn a_previous_run_is_replaced_but_a_foreign_folder_is_not() {
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
     let output = run_into(&foreign, &[]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a folder in the way is the user's to fix"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("not a Stormglass run folder") && stderr.contains("--force"),
@@ -190,5 +194,98 @@ fn every_bundled_scenario_validates_and_runs() {
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(target.join("summary.json").exists(), "{file}");
+    }
+}
+
+#[test]
+fn a_folder_in_the_way_is_refused_before_simulating() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("mine");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
+    // A billion paths would simulate for hours (and fail the memory check
+    // first): the refusal must come before either.
+    let out = foreign.to_string_lossy().into_owned();
+    let output = stormglass(&[
+        "run",
+        "scenarios/default.toml",
+        "--paths",
+        "1000000000",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a Stormglass run folder"), "{stderr}");
+    let output = stormglass(&[
+        "compare",
+        "scenarios/default.toml",
+        "scenarios/baseline.toml",
+        "--paths",
+        "1000000000",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a Stormglass run folder"));
+}
+
+#[test]
+fn threads_are_bounded_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_into(&dir.path().join("run"), &["--threads", "10000"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--threads 10000") && stderr.contains("up to"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("--paths"),
+        "the message blames the threads: {stderr}"
+    );
+}
+
+/// Runs the binary with its standard output on a pipe that is closed after the
+/// first line, as `stormglass ARGS | head -1` does.
+fn with_output_closed_after_one_line(args: &[&str]) -> std::process::Output {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stormglass"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let stdout = child.stdout.take().unwrap();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    // The reader is dropped here: the pipe's read end closes.
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let files: Vec<String> = [
+        "default",
+        "baseline",
+        "gbm",
+        "heston",
+        "stagflation",
+        "classic_risk_off",
+    ]
+    .iter()
+    .map(|s| format!("scenarios/{s}.toml"))
+    .collect();
+    let mut validate = vec!["validate"];
+    for _ in 0..20 {
+        validate.extend(files.iter().map(String::as_str));
+    }
+    for args in [vec!["list"], validate] {
+        let output = with_output_closed_after_one_line(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }

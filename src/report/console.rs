@@ -29,9 +29,9 @@ pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> 
         // Relative figures in percent; level figures (rates) in the asset's units.
         let cell = |v: f64| {
             if relative {
-                format!("{:.2}%", v * 100.0)
+                format!("{}%", fixed(v * 100.0, 2))
             } else {
-                format!("{v:.4}")
+                fixed(v, 4)
             }
         };
         writeln!(
@@ -108,4 +108,28 @@ pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> 
     }
     super::portfolios::print_portfolios(out, &summary.portfolios)?;
     Ok(())
+}
+
+/// `value` with `decimals` decimals, never "-0.00": a figure that rounds to
+/// zero reads as zero, whatever side of it the unrounded value lies.
+pub fn fixed(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed;
+
+    #[test]
+    fn figures_that_round_to_zero_print_without_a_sign() {
+        assert_eq!(fixed(-0.00001, 4), "0.0000");
+        assert_eq!(fixed(-0.0, 2), "0.00");
+        assert_eq!(fixed(-0.00006, 4), "-0.0001");
+        assert_eq!(fixed(-1.5, 1), "-1.5");
+        assert_eq!(fixed(f64::NAN, 2), "NaN");
+    }
 }

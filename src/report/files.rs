@@ -72,14 +72,10 @@ pub fn write_run(
     })
 }
 
-/// Runs `write` on a hidden staging folder next to `dir`, then renames it into
-/// place. Refuses to replace a non-empty folder that is not a previous run's
-/// unless `force`.
-pub fn write_atomically<T>(
-    dir: &Path,
-    force: bool,
-    write: impl FnOnce(&Path) -> Result<T, OutputError>,
-) -> Result<T, OutputError> {
+/// Whether a run may write into `dir`: it is free, empty, a previous run's, or
+/// `force` was given. Checked before simulating, so a refusal costs nothing,
+/// and again before writing.
+pub fn check_target(dir: &Path, force: bool) -> Result<(), OutputError> {
     if dir.exists() && !force && !is_run_folder(dir) {
         let empty = fs::read_dir(dir)
             .map(|mut d| d.next().is_none())
@@ -90,6 +86,18 @@ pub fn write_atomically<T>(
             });
         }
     }
+    Ok(())
+}
+
+/// Runs `write` on a hidden staging folder next to `dir`, then renames it into
+/// place. Refuses to replace a non-empty folder that is not a previous run's
+/// unless `force`.
+pub fn write_atomically<T>(
+    dir: &Path,
+    force: bool,
+    write: impl FnOnce(&Path) -> Result<T, OutputError>,
+) -> Result<T, OutputError> {
+    check_target(dir, force)?;
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -12,7 +12,9 @@ pub mod roles;
 mod summary;
 
 pub use console::print_summary;
-pub use files::{write_atomically, write_report, write_run, OutputError, OutputOptions, Written};
+pub use files::{
+    check_target, write_atomically, write_report, write_run, OutputError, OutputOptions, Written,
+};
 pub use summary::{
     AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, SignalSummary, SignalTarget,
     Summary, DRAWDOWN_QUANTILES, SCHEMA_VERSION,
