@@ -105,6 +105,16 @@ pub fn load(scenario: &Scenario, model: &Model, files: &BookFiles) -> Result<Boo
             scenario.inline_portfolios.len(),
         )
     };
+    let max = crate::scenario::check::MAX_PORTFOLIOS;
+    if inline + scenario_files.len() + files.portfolios.len() > max {
+        return Err(ScenarioError::Invalid(vec![scenario.sources.diagnostic(
+            "portfolio",
+            format!(
+                "{} portfolios in this run; at most {max} are allowed",
+                inline + scenario_files.len() + files.portfolios.len()
+            ),
+        )]));
+    }
     for i in 0..inline {
         keep(
             spec::load_inline(i, scenario, &start),

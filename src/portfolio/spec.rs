@@ -186,7 +186,7 @@ pub fn load_file(
     scenario: &Scenario,
     start: &[f64],
 ) -> Result<Portfolio, ScenarioError> {
-    let text = read(path)?;
+    let text = read(path, load::FileKind::Portfolio)?;
     let table = load::parse_table(&text, path)?;
     let sources = Sources {
         files: vec![SourceFile {
@@ -208,8 +208,8 @@ pub fn load_file(
 
 /// Reads a TOML file, with the scenario loader's errors for a missing, empty or
 /// directory path.
-pub(super) fn read(path: &Path) -> Result<String, ScenarioError> {
-    crate::scenario::load::read_text(path)
+pub(super) fn read(path: &Path, kind: load::FileKind) -> Result<String, ScenarioError> {
+    load::read_text_of(path, kind)
 }
 
 /// Checks the scenario's inline portfolio `index`.
@@ -270,6 +270,20 @@ fn build(
     check: &mut Checker<'_>,
 ) -> Option<Portfolio> {
     check.identifier("name", "portfolio name", &raw.name);
+    let lengths_ok = check.list_length(
+        "positions",
+        "positions",
+        raw.positions.len(),
+        crate::scenario::check::MAX_POSITIONS,
+    ) & check.list_length(
+        "loss_thresholds",
+        "loss thresholds",
+        raw.loss_thresholds.len(),
+        crate::scenario::check::MAX_POSITIONS,
+    );
+    if !lengths_ok {
+        return None;
+    }
     let currency_names: Vec<String> = scenario.currencies.iter().map(|c| c.name.clone()).collect();
     let asset_names: Vec<String> = scenario.assets.iter().map(|a| a.name.clone()).collect();
     let base = check.lookup(

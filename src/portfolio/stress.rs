@@ -71,7 +71,7 @@ pub fn load_file(
     scenario: &Scenario,
     start: &[f64],
 ) -> Result<Vec<StressVector>, ScenarioError> {
-    let text = read(path)?;
+    let text = read(path, load::FileKind::Stress)?;
     let table = load::parse_table(&text, path)?;
     let sources = Sources {
         files: vec![SourceFile {
@@ -84,8 +84,31 @@ pub fn load_file(
     let asset_names: Vec<String> = scenario.assets.iter().map(|a| a.name.clone()).collect();
     let regime_names: Vec<String> = scenario.regimes.iter().map(|r| r.name.clone()).collect();
     let mut check = Checker::new(&sources);
+    if !check.list_length(
+        "stress",
+        "stress vectors",
+        raw.stress.len(),
+        crate::scenario::check::MAX_STRESS_VECTORS,
+    ) {
+        return check.finish(None);
+    }
+    check.unique_names(
+        "stress vector",
+        raw.stress.iter().map(|s| s.name.as_str()),
+        |i| format!("stress[{i}].name"),
+    );
     let mut vectors = Vec::new();
     for (i, s) in raw.stress.iter().enumerate() {
+        if s.name.chars().count() > load::MAX_NAME_CHARS {
+            check.error(
+                format!("stress[{i}].name"),
+                format!(
+                    "`{}` is longer than the limit of {} characters",
+                    load::shown_name(&s.name),
+                    load::MAX_NAME_CHARS
+                ),
+            );
+        }
         let regime = match &s.regime {
             None => 0,
             Some(name) => check

@@ -48,11 +48,9 @@ pub struct ComparedDrawdown {
 pub enum CompareError {
     #[error("{}: no summary.json here; give a finished run folder (one `stormglass run` wrote) or a scenario .toml file", dir.display())]
     MissingSummary { dir: PathBuf },
-    #[error("{}: cannot read: {source}", path.display())]
-    Unreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// summary.json is not a readable regular file of UTF-8 text.
+    #[error("{0}")]
+    Input(crate::scenario::ScenarioError),
     #[error("{}: is not a valid Stormglass summary: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
 }
@@ -110,10 +108,9 @@ impl Compared {
                 dir: dir.to_path_buf(),
             });
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| CompareError::Unreadable {
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            crate::scenario::load::read_text_of(&path, crate::scenario::load::FileKind::RunSummary)
+                .map_err(CompareError::Input)?;
         let corrupt = |message: String| CompareError::Corrupt {
             path: path.clone(),
             message,

@@ -5,6 +5,8 @@
 //! A range check passes only when its comparisons hold, never by a comparison
 //! failing: NaN fails every comparison, so it is always rejected.
 
+use std::collections::HashSet;
+
 use super::error::{Diagnostic, ScenarioError};
 use super::load::{identifier_problem, unknown_name, Sources};
 
@@ -22,7 +24,21 @@ pub(crate) struct Checker<'a> {
     sources: &'a Sources,
     prefix: String,
     diagnostics: Vec<Diagnostic>,
+    /// Every distinct (key, message) reported, located or not, so a repeat is
+    /// found in constant time however many problems there are.
+    seen: HashSet<(String, String)>,
 }
+
+/// Problems located and listed in full; past this only their number is told,
+/// which also bounds the work of locating keys in the sources.
+pub const MAX_LISTED_PROBLEMS: usize = 50;
+
+/// The longest lists a portfolio or stress file may give (docs/SCENARIOS.md,
+/// "Limits"): far above real use, and small enough that checking each entry
+/// stays quick. A scenario's own caps are beside [`super::MAX_EVENTS`].
+pub const MAX_PORTFOLIOS: usize = 100;
+pub const MAX_POSITIONS: usize = 1000;
+pub const MAX_STRESS_VECTORS: usize = 1000;
 
 impl<'a> Checker<'a> {
     pub fn new(sources: &'a Sources) -> Checker<'a> {
@@ -34,6 +50,7 @@ impl<'a> Checker<'a> {
             sources,
             prefix,
             diagnostics: Vec::new(),
+            seen: HashSet::new(),
         }
     }
 
@@ -44,7 +61,7 @@ impl<'a> Checker<'a> {
 
     /// How many problems have been reported so far.
     pub fn problems(&self) -> usize {
-        self.diagnostics.len()
+        self.seen.len()
     }
 
     pub fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
@@ -54,10 +71,48 @@ impl<'a> Checker<'a> {
         } else {
             format!("{}.{key}", self.prefix)
         };
-        let diagnostic = self.sources.diagnostic(key, message);
+        let message = message.into();
         // A default shared by several regimes is checked once per regime; say it once.
-        if !self.diagnostics.contains(&diagnostic) {
-            self.diagnostics.push(diagnostic);
+        if !self.seen.insert((key.clone(), message.clone())) {
+            return;
+        }
+        if self.diagnostics.len() < MAX_LISTED_PROBLEMS {
+            self.diagnostics.push(self.sources.diagnostic(key, message));
+        }
+    }
+
+    /// Reports a list longer than `max`; `false` then, so the caller skips its
+    /// entries rather than check (and report) each one.
+    pub fn list_length(&mut self, key: &str, what: &str, length: usize, max: usize) -> bool {
+        if length > max {
+            self.error(key, format!("{length} {what}; at most {max} are allowed"));
+            return false;
+        }
+        true
+    }
+
+    /// Reports every name of `names` seen before, with the key of its first use.
+    /// `key_of(i)` is the key of entry `i`.
+    pub fn unique_names<'n>(
+        &mut self,
+        what: &str,
+        names: impl IntoIterator<Item = &'n str>,
+        key_of: impl Fn(usize) -> String,
+    ) {
+        let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (index, name) in names.into_iter().enumerate() {
+            if let Some(&earlier) = first.get(name) {
+                self.error(
+                    key_of(index),
+                    format!(
+                        "duplicate {what} `{}`: already given at `{}`",
+                        super::load::shown_name(name),
+                        key_of(earlier)
+                    ),
+                );
+            } else {
+                first.insert(name, index);
+            }
         }
     }
 
@@ -124,8 +179,20 @@ impl<'a> Checker<'a> {
     /// `value` if nothing was reported (and there is a value), else every problem.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, ScenarioError> {
         match value {
-            Some(value) if self.diagnostics.is_empty() => Ok(value),
-            _ => Err(ScenarioError::Invalid(self.diagnostics)),
+            Some(value) if self.seen.is_empty() => Ok(value),
+            _ => {
+                let mut diagnostics = self.diagnostics;
+                let unlisted = self.seen.len() - diagnostics.len();
+                if unlisted > 0 {
+                    diagnostics.push(Diagnostic {
+                        file: self.sources.files.first().map(|f| f.path.clone()),
+                        line: None,
+                        key: String::new(),
+                        message: format!("and {unlisted} more problems"),
+                    });
+                }
+                Err(ScenarioError::Invalid(diagnostics))
+            }
         }
     }
 }

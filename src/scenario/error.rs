@@ -35,15 +35,37 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScenarioError {
-    #[error("{}: cannot read the scenario file: {source}", path.display())]
+    #[error("{}: cannot read the {kind}: {source}", path.display())]
     Io {
         path: PathBuf,
+        kind: &'static str,
         source: std::io::Error,
     },
-    #[error("{}: is a directory; give the path of a .toml scenario file", path.display())]
-    IsDirectory { path: PathBuf },
-    #[error("{}: the file is empty; a scenario needs at least a [scenario] table and one asset", path.display())]
-    Empty { path: PathBuf },
+    #[error("{}: is a directory; give the path of a .toml {kind}", path.display())]
+    IsDirectory { path: PathBuf, kind: &'static str },
+    #[error("{}: not a regular file (a FIFO, device or socket); give the path of a .toml {kind}", path.display())]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+    #[error("{}: the {kind} is larger than the limit of {limit} bytes", path.display())]
+    TooLarge {
+        path: PathBuf,
+        kind: &'static str,
+        limit: u64,
+    },
+    #[error("{}:{line}:{column}: the {kind} is not valid UTF-8: invalid byte 0x{value:02x} at byte offset {byte}", path.display())]
+    NotUtf8 {
+        path: PathBuf,
+        kind: &'static str,
+        line: usize,
+        column: usize,
+        byte: usize,
+        value: u8,
+    },
+    #[error("{}: the {kind} is empty; {need}", path.display())]
+    Empty {
+        path: PathBuf,
+        kind: &'static str,
+        need: &'static str,
+    },
     #[error("{}:{line}:{column}: TOML syntax error: {message}", path.display())]
     Syntax {
         path: PathBuf,
@@ -67,7 +89,17 @@ impl ScenarioError {
     }
 }
 
+/// Every problem up to the checker's cap (one more for its own "and N more"
+/// line), then only their number: problems gathered from several files stay bounded too.
 fn render_all(diagnostics: &[Diagnostic]) -> String {
-    let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+    let cap = super::check::MAX_LISTED_PROBLEMS + 1;
+    let mut lines: Vec<String> = diagnostics
+        .iter()
+        .take(cap)
+        .map(|d| d.to_string())
+        .collect();
+    if diagnostics.len() > cap {
+        lines.push(format!("and {} more problems", diagnostics.len() - cap));
+    }
     lines.join("\n")
 }

@@ -319,7 +319,7 @@ fn explain_serde_error(key: &str, message: &str, sources: &Sources) -> Diagnosti
     {
         if let Some((unknown, valid)) = quoted.split_first() {
             let full_key = if kind == "unknown field" && !key.ends_with(unknown.as_str()) {
-                join_key(key, unknown)
+                join_key(key, &shown_name(unknown))
             } else {
                 key.to_string()
             };
@@ -333,6 +333,7 @@ fn explain_serde_error(key: &str, message: &str, sources: &Sources) -> Diagnosti
                 None if valid.is_empty() => "no keys are allowed here".to_string(),
                 None => format!("valid: {}", valid.join(", ")),
             };
+            let unknown = shown_name(unknown);
             return sources.diagnostic(full_key, format!("{what} `{unknown}`; {hint}"));
         }
     }
@@ -344,8 +345,28 @@ fn explain_serde_error(key: &str, message: &str, sources: &Sources) -> Diagnosti
     sources.diagnostic(key.to_string(), message.to_string())
 }
 
+/// The longest name of an asset, regime, event, portfolio, position or stress vector.
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// `name` as a message shows it: cut after 40 characters so a huge name is not
+/// echoed back whole.
+pub fn shown_name(name: &str) -> String {
+    const SHOWN: usize = 40;
+    let count = name.chars().count();
+    if count <= SHOWN {
+        name.to_string()
+    } else {
+        let head: String = name.chars().take(SHOWN).collect();
+        format!("{head}… ({count} characters)")
+    }
+}
+
 /// The valid name closest to `unknown`, if it is close enough to be a likely typo.
 pub fn nearest<'a>(unknown: &str, valid: &'a [String]) -> Option<&'a str> {
+    // The edit distance costs length × length: no typo is that long.
+    if unknown.chars().count() > MAX_NAME_CHARS {
+        return None;
+    }
     valid
         .iter()
         .map(|candidate| (strsim::damerau_levenshtein(unknown, candidate), candidate))
@@ -359,8 +380,19 @@ pub fn nearest<'a>(unknown: &str, valid: &'a [String]) -> Option<&'a str> {
 /// The message for a name that is not among `valid`: the nearest valid name, or
 /// the whole list when none is near.
 pub fn unknown_name(what: &str, name: &str, valid: &[String]) -> String {
+    if name.chars().count() > MAX_NAME_CHARS {
+        return format!(
+            "unknown {what} `{}`: longer than {MAX_NAME_CHARS} characters",
+            shown_name(name)
+        );
+    }
     let hint = match nearest(name, valid) {
         Some(best) => format!("did you mean `{best}`?"),
+        None if valid.len() > 20 => format!(
+            "valid: {}, … ({} names)",
+            valid[..20].join(", "),
+            valid.len()
+        ),
         None => format!("valid: {}", valid.join(", ")),
     };
     format!("unknown {what} `{name}`; {hint}")
@@ -369,6 +401,12 @@ pub fn unknown_name(what: &str, name: &str, valid: &[String]) -> String {
 /// What is wrong with `name` as an identifier (scenario, asset, regime,
 /// portfolio and position names), if anything.
 pub fn identifier_problem(what: &str, name: &str) -> Option<String> {
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Some(format!(
+            "{what} `{}` is longer than the limit of {MAX_NAME_CHARS} characters",
+            shown_name(name)
+        ));
+    }
     let valid = !name.is_empty()
         && name
             .chars()
@@ -473,22 +511,111 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Reads a TOML file's text: a clear error for a directory, a file that cannot be
-/// read, or an empty one.
+/// The largest input file read: far above any real scenario, portfolio or stress
+/// file, and small enough that a wrong path (`/dev/zero`) cannot exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What a file is, as messages name it, and what an empty one lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Scenario,
+    Portfolio,
+    Stress,
+    RunSummary,
+}
+
+impl FileKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Scenario => "scenario file",
+            FileKind::Portfolio => "portfolio file",
+            FileKind::Stress => "stress file",
+            FileKind::RunSummary => "run summary",
+        }
+    }
+
+    fn needs(self) -> &'static str {
+        match self {
+            FileKind::Scenario => "a scenario needs at least a [scenario] table and one asset",
+            FileKind::Portfolio => "a portfolio file needs at least one [[portfolio]] table",
+            FileKind::Stress => "a stress file needs at least one [[stress]] table",
+            FileKind::RunSummary => "a run summary is the JSON object `stormglass run` writes",
+        }
+    }
+}
+
+/// Reads a scenario file's text; see [`read_text_of`].
 pub(crate) fn read_text(path: &Path) -> Result<String, ScenarioError> {
-    if path.is_dir() {
+    read_text_of(path, FileKind::Scenario)
+}
+
+/// Reads an input file's text: only a regular file, at most [`MAX_FILE_BYTES`],
+/// valid UTF-8 (else the line, column and byte offset of the first bad byte),
+/// and not blank.
+pub fn read_text_of(path: &Path, kind: FileKind) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let name = kind.name();
+    let io = |source| ScenarioError::Io {
+        path: path.to_path_buf(),
+        kind: name,
+        source,
+    };
+    // Metadata before opening: opening a FIFO for reading blocks until a writer comes.
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if metadata.is_dir() {
         return Err(ScenarioError::IsDirectory {
             path: path.to_path_buf(),
+            kind: name,
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+    if !metadata.is_file() {
+        return Err(ScenarioError::NotRegularFile {
+            path: path.to_path_buf(),
+            kind: name,
+        });
+    }
+    let too_large = || ScenarioError::TooLarge {
         path: path.to_path_buf(),
-        source,
-    })?;
+        kind: name,
+        limit: MAX_FILE_BYTES,
+    };
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    // The size in the metadata is a claim; the read itself is bounded too.
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let text = decode_utf8(bytes, path, kind)?;
     if text.trim().is_empty() {
         return Err(ScenarioError::Empty {
             path: path.to_path_buf(),
+            kind: name,
+            need: kind.needs(),
         });
     }
     Ok(text)
+}
+
+/// `bytes` as text, or an error at the first invalid byte.
+pub fn decode_utf8(bytes: Vec<u8>, path: &Path, kind: FileKind) -> Result<String, ScenarioError> {
+    String::from_utf8(bytes).map_err(|error| {
+        let byte = error.utf8_error().valid_up_to();
+        let bytes = error.as_bytes();
+        let valid = std::str::from_utf8(&bytes[..byte]).unwrap_or_default();
+        let (line, column) = line_and_column(valid, byte);
+        ScenarioError::NotUtf8 {
+            path: path.to_path_buf(),
+            kind: kind.name(),
+            line,
+            column,
+            byte,
+            value: bytes[byte],
+        }
+    })
 }

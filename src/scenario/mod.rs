@@ -30,6 +30,8 @@ pub const DEFAULT_SEED: u64 = 20_251_128;
 pub const DEFAULT_SAMPLE_PATHS: u64 = 1_000;
 /// Events are tracked in a 64-bit mask per path.
 pub const MAX_EVENTS: usize = 64;
+/// Far above any real market; keeps the per-asset checks and reports bounded.
+pub const MAX_ASSETS: usize = 256;
 /// Sample paths record their regime in a byte.
 pub const MAX_REGIMES: usize = 256;
 /// A regime row whose exit probability per step could exceed this is refused.

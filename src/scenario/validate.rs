@@ -94,6 +94,9 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         );
     }
     let asset_names: Vec<String> = raw.assets.keys().cloned().collect();
+    if !check.list_length("assets", "assets", asset_names.len(), MAX_ASSETS) {
+        return None;
+    }
     if asset_names.is_empty() {
         check.error(
             "assets",
@@ -211,6 +214,12 @@ fn build_report(
         );
     }
     if let Some(names) = &given.core_assets {
+        let key_of = |i: usize| format!("report.core_assets[{i}]");
+        if check.list_length("report.core_assets", "core assets", names.len(), MAX_ASSETS) {
+            check.unique_names("core asset", names.iter().map(String::as_str), key_of);
+        } else {
+            return roles;
+        }
         for (i, name) in names.iter().enumerate() {
             check.lookup(
                 &format!("report.core_assets[{i}]"),

@@ -23,20 +23,17 @@ pub(super) fn build_events(
         return Vec::new();
     }
     let steps = dates.len() - 1;
-    let mut names: Vec<&str> = Vec::new();
+    check.unique_names(
+        "event name",
+        raw.events.iter().map(|e| e.name.as_str()),
+        |i| format!("events[{i}].name"),
+    );
     raw.events
         .iter()
         .enumerate()
         .filter_map(|(index, event)| {
             let key = format!("events[{index}]");
             check.identifier(&format!("{key}.name"), "event name", &event.name);
-            if names.contains(&event.name.as_str()) {
-                check.error(
-                    format!("{key}.name"),
-                    format!("another event is already called `{}`", event.name),
-                );
-            }
-            names.push(&event.name);
             let trigger = build_trigger(&key, event, dates, asset_names, assets, check)?;
             let max_duration = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
             if event.duration_days > max_duration {

@@ -1,0 +1,202 @@
+//! Inputs that are not files, too big, not UTF-8, or lists far longer than any
+//! real one get a short located error, never a hang, a memory blow-up or
+//! megabytes of messages.
+
+mod common;
+use common::header;
+
+use std::path::{Path, PathBuf};
+
+use stormglass::model::Model;
+use stormglass::portfolio::{self, BookFiles};
+use stormglass::report::compare::Compared;
+use stormglass::scenario::{self, Scenario, ScenarioError};
+
+fn one_asset(extra: &str) -> String {
+    format!(
+        "{}\n[assets.spx]\nprocess = \"gbm\"\ninitial = 100.0\nvol = 0.2\n{extra}",
+        header("limits", 20)
+    )
+}
+
+fn default_scenario() -> Scenario {
+    scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml")).unwrap()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn book_error(scenario: &Scenario, portfolios: Vec<PathBuf>, stresses: Vec<PathBuf>) -> String {
+    let files = BookFiles {
+        portfolios,
+        stresses,
+        skip_scenario: true,
+    };
+    let Err(error) = portfolio::load(scenario, &Model::new(scenario), &files) else {
+        panic!("the book loaded");
+    };
+    let text = error.to_string();
+    println!("{text}");
+    text
+}
+
+#[test]
+fn extends_of_a_device_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "child.toml",
+        b"extends = \"/dev/zero\"\n[scenario]\nname = \"x\"\n",
+    );
+    let error = scenario::load(&path).unwrap_err();
+    assert!(
+        matches!(error, ScenarioError::NotRegularFile { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("/dev/zero"), "{error}");
+}
+
+#[test]
+fn a_fifo_is_refused_instead_of_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("no mkfifo here; skipping");
+        return;
+    }
+    let error = scenario::load(&fifo).unwrap_err();
+    assert!(
+        matches!(error, ScenarioError::NotRegularFile { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("not a regular file"), "{error}");
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = one_asset("").into_bytes();
+    text.resize(scenario::load::MAX_FILE_BYTES as usize + 1, b'\n');
+    let path = write(dir.path(), "huge.toml", &text);
+    let error = scenario::load(&path).unwrap_err();
+    assert!(matches!(error, ScenarioError::TooLarge { .. }), "{error}");
+}
+
+#[test]
+fn invalid_utf8_names_the_file_kind_line_and_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = default_scenario();
+    let mut bytes = b"name = \"p\"\nbase_currency = \"USD\"\n# caf".to_vec();
+    let offset = bytes.len();
+    bytes.extend_from_slice(b"\xe9\n");
+    let portfolio = write(dir.path(), "latin1.toml", &bytes);
+    let text = book_error(&s, vec![portfolio], Vec::new());
+    for part in [
+        "latin1.toml:3:6:",
+        "portfolio file",
+        "not valid UTF-8",
+        &format!("byte offset {offset}"),
+        "0xe9",
+    ] {
+        assert!(text.contains(part), "expected `{part}` in: {text}");
+    }
+    let stress = write(dir.path(), "stress.toml", b"\xff");
+    assert!(book_error(&s, Vec::new(), vec![stress]).contains("stress file"));
+    let scenario_file = write(dir.path(), "scenario.toml", b"[scenario]\n\xff");
+    let text = scenario::load(&scenario_file).unwrap_err().to_string();
+    assert!(
+        text.contains("scenario.toml:2:1: the scenario file"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_run_folder_with_a_bad_summary_says_run_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "summary.json", b"{\"engine\": \"\xc3\"}");
+    let Err(error) = Compared::from_run_folder(dir.path()) else {
+        panic!("the folder compared");
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("summary.json:1:13: the run summary"),
+        "{text}"
+    );
+    assert!(!text.contains("scenario file"), "{text}");
+}
+
+#[test]
+fn a_huge_list_is_refused_in_one_line() {
+    let names = vec!["\"spx\""; 20_000].join(", ");
+    let error = scenario::load_str(
+        &one_asset(&format!("[report]\ncore_assets = [{names}]\n")),
+        Path::new("big.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("20000 core assets; at most 256 are allowed"),
+        "{error}"
+    );
+    assert!(error.len() < 1_000, "{} bytes", error.len());
+}
+
+#[test]
+fn duplicate_names_are_refused_with_the_first_occurrence() {
+    let error = scenario::load_str(
+        &one_asset("[report]\ncore_assets = [\"spx\", \"spx\"]\n"),
+        Path::new("dup.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("report.core_assets[1]: duplicate core asset `spx`: already given at `report.core_assets[0]`"),
+        "{error}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let stress = write(
+        dir.path(),
+        "twice.toml",
+        b"[[stress]]\nname = \"a\"\nshocks = { spx = -0.1 }\n[[stress]]\nname = \"a\"\nshocks = { spx = -0.2 }\n",
+    );
+    let text = book_error(&default_scenario(), Vec::new(), vec![stress]);
+    assert!(
+        text.contains("twice.toml:5: stress[1].name: duplicate stress vector `a`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn many_bad_entries_list_the_first_fifty_then_a_count() {
+    // 900 stress vectors, each naming an unknown regime: 900 problems.
+    let mut text = String::new();
+    for i in 0..900 {
+        text.push_str(&format!(
+            "[[stress]]\nname = \"v{i}\"\nregime = \"nope\"\nshocks = {{ spx = -0.1 }}\n"
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stress = write(dir.path(), "many.toml", text.as_bytes());
+    let message = book_error(&default_scenario(), Vec::new(), vec![stress]);
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 51, "{message}");
+    assert!(lines[50].contains("and 850 more problems"), "{}", lines[50]);
+    assert!(message.len() < 20_000, "{} bytes", message.len());
+}
+
+#[test]
+fn a_huge_name_is_not_echoed_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "x".repeat(10_000_000);
+    let text = format!(
+        "name = \"p\"\nbase_currency = \"USD\"\n[positions.a]\nasset = \"{name}\"\nweight = 1.0\n"
+    );
+    let portfolio = write(dir.path(), "long.toml", text.as_bytes());
+    let message = book_error(&default_scenario(), vec![portfolio], Vec::new());
+    assert!(message.contains("longer than 128 characters"), "{message}");
+    assert!(message.len() < 1_000, "{} bytes", message.len());
+}
