@@ -27,11 +27,15 @@ struct Cli {
 enum Command {
     /// Simulate a scenario and write its outputs (the default command).
     Run(RunArgs),
-    /// Check scenario files without simulating.
+    /// Check scenario, portfolio and stress files without simulating.
     Validate {
-        /// Scenario files to check.
+        /// Files to check; portfolio and stress files are recognised by their keys.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// The scenario whose assets portfolio and stress files are checked
+        /// against [default: the bundled scenarios/default.toml].
+        #[arg(long)]
+        scenario: Option<PathBuf>,
     },
     /// List the bundled scenarios.
     List,
@@ -141,7 +145,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
-        Command::Validate { files } => validate(&files),
+        Command::Validate { files, scenario } => validate(&files, scenario.as_deref()),
         Command::List => list(),
         Command::Compare(args) => compare(args),
     };
@@ -412,9 +416,85 @@ fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, Failure> {
         .map_err(|e| Failure::other(format!("cannot start {threads} worker threads: {e}")))
 }
 
-fn validate(files: &[PathBuf]) -> Result<(), Failure> {
+/// What a file given to `validate` holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FileRole {
+    Scenario,
+    Portfolio,
+    Stress,
+}
+
+/// A portfolio file has `positions` (or a base currency) and a stress file
+/// `[[stress]]` tables, neither a `[scenario]` table; anything else, unreadable
+/// files included, is checked as a scenario, whose loader explains what is wrong.
+fn file_role(path: &Path) -> FileRole {
+    let Ok(text) = scenario::load::read_text_of(path, scenario::load::FileKind::Scenario) else {
+        return FileRole::Scenario;
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return FileRole::Scenario;
+    };
+    if table.contains_key("scenario") || table.contains_key("extends") {
+        FileRole::Scenario
+    } else if table.contains_key("positions") || table.contains_key("base_currency") {
+        FileRole::Portfolio
+    } else if table.get("stress").is_some_and(|s| s.is_array()) {
+        FileRole::Stress
+    } else {
+        FileRole::Scenario
+    }
+}
+
+/// Checks a portfolio or stress file against `against`'s assets and regimes.
+fn validate_book_file(file: &Path, role: FileRole, against: &Path) -> Result<String, Failure> {
+    let s = load(against)?;
+    let files = BookFiles {
+        portfolios: if role == FileRole::Portfolio {
+            vec![file.to_path_buf()]
+        } else {
+            Vec::new()
+        },
+        stresses: if role == FileRole::Stress {
+            vec![file.to_path_buf()]
+        } else {
+            Vec::new()
+        },
+        skip_scenario: true,
+    };
+    let book = portfolio::load(&s, &Model::new(&s), &files).map_err(Failure::input)?;
+    Ok(match role {
+        FileRole::Portfolio => format!(
+            "{}: ok (portfolio file: {} positions; checked against {})",
+            file.display(),
+            book.portfolios
+                .iter()
+                .map(|p| p.positions.len())
+                .sum::<usize>(),
+            against.display()
+        ),
+        _ => format!(
+            "{}: ok (stress file: {} stress vectors; checked against {})",
+            file.display(),
+            book.stresses.len(),
+            against.display()
+        ),
+    })
+}
+
+fn validate(files: &[PathBuf], against: Option<&Path>) -> Result<(), Failure> {
+    let against = against
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| scenarios_dir().join("default.toml"));
     let mut failures = Vec::new();
     for file in files {
+        let role = file_role(file);
+        if role != FileRole::Scenario {
+            match validate_book_file(file, role, &against) {
+                Ok(line) => say(format_args!("{line}"))?,
+                Err(failure) => failures.push(failure.message),
+            }
+            continue;
+        }
         let checked = scenario::load(file).and_then(|s| {
             let book = portfolio::load(&s, &Model::new(&s), &BookFiles::default())?;
             Ok((s, book))

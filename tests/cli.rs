@@ -289,3 +289,44 @@ fn a_closed_pipe_is_not_an_error() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn validate_recognises_portfolio_and_stress_files() {
+    let output = stormglass(&[
+        "validate",
+        "portfolios/us_60_40.toml",
+        "stress/episodes.toml",
+        "scenarios/baseline.toml",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("unknown key"), "{stderr}");
+    assert!(
+        stdout.contains("us_60_40.toml: ok (portfolio file"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("episodes.toml: ok (stress file"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("baseline.toml: ok (regimes"), "{stdout}");
+
+    // A portfolio naming an asset the scenario lacks is checked against it.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("mine.toml");
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("portfolios/us_60_40.toml"),
+    )
+    .unwrap()
+    .replace("asset = \"spx\"", "asset = \"spxx\"");
+    std::fs::write(&bad, text).unwrap();
+    let bad = bad.to_string_lossy().into_owned();
+    let output = stormglass(&["validate", &bad]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("spxx") && stderr.contains("mine.toml"),
+        "{stderr}"
+    );
+}
