@@ -186,9 +186,10 @@ impl Failure {
         }
     }
     fn output(error: OutputError) -> Failure {
-        match error {
-            OutputError::NotARunFolder { .. } => Failure::input(error),
-            _ => Failure::other(error),
+        if error.is_user_fixable() {
+            Failure::input(error)
+        } else {
+            Failure::other(error)
         }
     }
 }

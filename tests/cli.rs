@@ -330,3 +330,16 @@ fn validate_recognises_portfolio_and_stress_files() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_current_folder_and_the_root_are_never_output_folders() {
+    for out in [".", "/", ".."] {
+        let output = stormglass(&["run", "--paths", "100", "--out", out, "--force"]);
+        assert_eq!(output.status.code(), Some(2), "--out {out}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("cannot be an output folder"),
+            "--out {out}: {stderr}"
+        );
+    }
+}

@@ -31,6 +31,18 @@ pub enum OutputError {
     Chart(#[from] ChartError),
     #[error("{}: exists and is not a Stormglass run folder (no summary.json from a run); choose another --out or pass --force to replace it", path.display())]
     NotARunFolder { path: PathBuf },
+    #[error("{}: cannot be an output folder (it is the current folder, its parent or the root, and a run replaces its folder whole); choose a named subfolder with --out", path.display())]
+    UnusableTarget { path: PathBuf },
+}
+
+impl OutputError {
+    /// Whether the user fixes this by choosing another folder or passing `--force`.
+    pub fn is_user_fixable(&self) -> bool {
+        matches!(
+            self,
+            OutputError::NotARunFolder { .. } | OutputError::UnusableTarget { .. }
+        )
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
@@ -76,6 +88,13 @@ pub fn write_run(
 /// `force` was given. Checked before simulating, so a refusal costs nothing,
 /// and again before writing.
 pub fn check_target(dir: &Path, force: bool) -> Result<(), OutputError> {
+    // `.`, `..` and `/` have no name to stage beside: replacing them would
+    // delete the folder the user stands in, so not even `force` allows it.
+    if dir.file_name().is_none() {
+        return Err(OutputError::UnusableTarget {
+            path: dir.to_path_buf(),
+        });
+    }
     if dir.exists() && !force && !is_run_folder(dir) {
         let empty = fs::read_dir(dir)
             .map(|mut d| d.next().is_none())
