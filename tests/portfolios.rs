@@ -3,7 +3,7 @@
 //! stress vectors, worst-path replays, and bad portfolio files.
 //!
 //! Statistical checks pin the seed and state their tolerance as a multiple of
-//! the standard error of the estimate; the rest hold path by path up to the f32
+//! the standard error of the estimate; the rest hold path by path to the f64
 //! precision of the per-path table.
 
 mod common;
@@ -373,9 +373,9 @@ weight = 0.3
         assert!((total - row.es).abs() < 1e-5, "{total} against {}", row.es);
         assert!(row.es >= row.var);
     }
-    // The replayed worst path is the path of the table, to the bit of an f32.
+    // The replayed worst path is the path of the table, to the bit.
     let worst = &summary.worst_paths[0];
-    assert_eq!(worst.pnl as f32, pnl[worst.path as usize] as f32);
+    assert_eq!(worst.pnl.to_bits(), pnl[worst.path as usize].to_bits());
     assert!((worst.pnl - summary.pnl_quantiles[0]).abs() < 1e-6);
     assert_eq!(summary.pnl_quantiles.len(), 101);
     assert_eq!(summary.max_drawdown_quantiles.len(), 101);

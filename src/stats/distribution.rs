@@ -21,8 +21,8 @@ pub struct Distribution {
 impl Distribution {
     /// Summarises `values`, skipping NaN. The sum runs in index order, so the result
     /// does not depend on how the values were produced.
-    pub fn from_values(values: impl Iterator<Item = f32>) -> Distribution {
-        let mut sorted: Vec<f64> = values.filter(|v| !v.is_nan()).map(f64::from).collect();
+    pub fn from_values(values: impl Iterator<Item = f64>) -> Distribution {
+        let mut sorted: Vec<f64> = values.filter(|v| !v.is_nan()).collect();
         let n = sorted.len();
         let (mean, sd) = if n == 0 {
             (f64::NAN, f64::NAN)
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn distribution_skips_missing_values() {
-        let d = Distribution::from_values([1.0f32, f32::NAN, 3.0].into_iter());
+        let d = Distribution::from_values([1.0f64, f64::NAN, 3.0].into_iter());
         assert_eq!(d.count, 2);
         assert_eq!(d.mean, 2.0);
         assert!((d.sd - 2f64.sqrt()).abs() < 1e-12);
