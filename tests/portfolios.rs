@@ -659,3 +659,24 @@ proptest! {
         prop_assert!((sum - tail.es).abs() < 1e-9);
     }
 }
+
+#[test]
+fn portfolio_values_and_stress_shocks_are_bounded_so_that_no_pnl_overflows() {
+    assert_contains(
+        &message("value_too_large.toml"),
+        &[":3: value", "1e307 is out of range; valid: (0, 1e15]"],
+    );
+    assert_contains(
+        &message("stress_out_of_range.toml"),
+        &[
+            "stress[0].shocks.spx",
+            "valid: (-1, 1000]",
+            "stress[0].shocks.us10y",
+            "valid: [-100, 100] (a change in the asset's units)",
+            "stress[0].shocks.gold",
+            "valid: [1e-6, 1000000000] (a price level)",
+            "stress[0].shocks.vix",
+            "valid: [-100, 100] (a level in the asset's units)",
+        ],
+    );
+}

@@ -29,10 +29,19 @@ impl Distribution {
         } else {
             let mean = sorted.iter().sum::<f64>() / n as f64;
             let squares: f64 = sorted.iter().map(|v| (v - mean) * (v - mean)).sum();
-            let sd = if n > 1 {
+            let sd = if n <= 1 {
+                0.0
+            } else if squares.is_finite() {
                 (squares / (n - 1) as f64).sqrt()
             } else {
-                0.0
+                // Levels above ~1e154 overflow when squared: the same sum in
+                // units of the largest deviation.
+                let scale = sorted.iter().map(|v| (v - mean).abs()).fold(0.0, f64::max);
+                let scaled: f64 = sorted
+                    .iter()
+                    .map(|v| ((v - mean) / scale) * ((v - mean) / scale))
+                    .sum();
+                scale * (scaled / (n - 1) as f64).sqrt()
             };
             (mean, sd)
         };
@@ -86,6 +95,16 @@ mod tests {
         assert!((percentile_sorted(&sorted, 0.25) - 1.75).abs() < 1e-12);
         assert!((percentile_sorted(&sorted, 0.5) - 2.5).abs() < 1e-12);
         assert!((percentile_sorted(&sorted, 0.9) - 3.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_sd_of_huge_values_does_not_overflow() {
+        let d = Distribution::from_values([1e300, 3e300].into_iter());
+        assert!(
+            (d.sd / (2f64.sqrt() * 1e300) - 1.0).abs() < 1e-12,
+            "{}",
+            d.sd
+        );
     }
 
     #[test]
