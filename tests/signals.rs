@@ -115,7 +115,7 @@ fn track(model: &Model, days: &[Day]) -> Vec<f64> {
 /// The day of the first firing of signal `r` (None if it never fires).
 fn first_day(model: &Model, row: &[f64], r: usize) -> Option<usize> {
     let years = row[1 + 3 * r];
-    (!years.is_nan()).then(|| (years as f64 / model.dt).round() as usize)
+    (!years.is_nan()).then(|| (years / model.dt).round() as usize)
 }
 
 fn days(n: usize, f: impl FnMut(usize) -> Day) -> Vec<Day> {
@@ -292,7 +292,7 @@ fn a_first_firing_is_a_hit_when_the_drawdown_follows_within_the_window() {
             ..Day::default()
         })
     };
-    let years = |days: usize| (days as f64 * model.dt) as f64;
+    let years = |days: usize| days as f64 * model.dt;
     let row = track(&model, &path(45));
     assert_eq!(row[0], years(45), "drawdown time");
     assert_eq!(row[1], years(30), "first firing");

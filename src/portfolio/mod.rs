@@ -235,7 +235,7 @@ pub fn summarise(
     let column = |name: String| -> Vec<f64> {
         simulation
             .column(&name)
-            .map(|c| c.map(f64::from).collect())
+            .map(|c| c.collect())
             .unwrap_or_default()
     };
     book.portfolios

@@ -258,7 +258,7 @@ impl Summary {
                 let (mut fired, mut total) = (0u64, 0f64);
                 for count in simulation.metrics.iter().skip(c).step_by(columns) {
                     fired += (*count > 0.0) as u64;
-                    total += *count as f64;
+                    total += *count;
                 }
                 EventSummary {
                     name: name.clone(),
