@@ -101,7 +101,7 @@ struct RunArgs {
     no_portfolios: bool,
 }
 
-#[derive(Clone, Copy, Default, ValueEnum)]
+#[derive(Clone, Copy, Default, PartialEq, ValueEnum)]
 enum PathsCsv {
     #[default]
     Auto,
@@ -135,6 +135,14 @@ fn check_threads(threads: usize) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// Why a run folder has no paths_metrics.csv, and how to get one.
+fn skipped_paths_csv(paths: u64) -> String {
+    format!(
+        "paths_metrics.csv not written: {paths} paths is more than --paths-csv auto writes \
+         ({PATHS_CSV_AUTO_LIMIT}); pass --paths-csv always to write it"
+    )
 }
 
 /// Exit statuses: 2 for anything the user can fix in the input, 1 for the rest.
@@ -319,7 +327,11 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             out.display(),
             written.charts,
             written.report_seconds
-        )
+        )?;
+        if !paths_metrics && args.paths_csv == PathsCsv::Auto {
+            writeln!(stdout, "{}", skipped_paths_csv(scenario.paths))?;
+        }
+        Ok(())
     });
     match printed {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),

@@ -163,8 +163,8 @@ fn a_tariff_wave_in_sell_america_moves_markets_with_the_signs_and_sizes_of_april
     for (name, april, unit) in [
         ("spx.terminal_return", -0.12, "relative"),
         ("dxy.terminal_return", -0.035, "relative"),
-        ("vix.terminal_return", 0.30, "vol points / 100"),
-        ("us10y.terminal_return", 0.005, "rate"),
+        ("vix.terminal_change", 0.30, "vol points / 100"),
+        ("us10y.terminal_change", 0.005, "rate"),
     ] {
         let (estimate, se) = effect(name);
         let (low, high) = if april < 0.0 {

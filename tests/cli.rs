@@ -170,6 +170,40 @@ fn paths_csv_can_be_turned_off() {
 }
 
 #[test]
+fn skipping_paths_csv_above_the_auto_limit_is_said_on_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}[assets.x]\nprocess = \"gbm\"\ninitial = 100.0\nvol = 0.2\n",
+            common::header("many", 2)
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let output = stormglass(&[
+        "run",
+        &file.to_string_lossy(),
+        "--paths",
+        "100001",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!out.join("paths_metrics.csv").exists());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("paths_metrics.csv not written") && stdout.contains("--paths-csv always"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn every_bundled_scenario_validates_and_runs() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let out = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 //! stress vectors, worst-path replays, and bad portfolio files.
 //!
 //! Statistical checks pin the seed and state their tolerance as a multiple of
-//! the standard error of the estimate; the rest hold path by path up to the f32
+//! the standard error of the estimate; the rest hold path by path to the f64
 //! precision of the per-path table.
 
 mod common;
@@ -373,9 +373,9 @@ weight = 0.3
         assert!((total - row.es).abs() < 1e-5, "{total} against {}", row.es);
         assert!(row.es >= row.var);
     }
-    // The replayed worst path is the path of the table, to the bit of an f32.
+    // The replayed worst path is the path of the table, to the bit.
     let worst = &summary.worst_paths[0];
-    assert_eq!(worst.pnl as f32, pnl[worst.path as usize] as f32);
+    assert_eq!(worst.pnl.to_bits(), pnl[worst.path as usize].to_bits());
     assert!((worst.pnl - summary.pnl_quantiles[0]).abs() < 1e-6);
     assert_eq!(summary.pnl_quantiles.len(), 101);
     assert_eq!(summary.max_drawdown_quantiles.len(), 101);
@@ -658,4 +658,25 @@ proptest! {
         let sum: f64 = positions.iter().map(|q| risk::contribution(q, &tail)).sum();
         prop_assert!((sum - tail.es).abs() < 1e-9);
     }
+}
+
+#[test]
+fn portfolio_values_and_stress_shocks_are_bounded_so_that_no_pnl_overflows() {
+    assert_contains(
+        &message("value_too_large.toml"),
+        &[":3: value", "1e307 is out of range; valid: (0, 1e15]"],
+    );
+    assert_contains(
+        &message("stress_out_of_range.toml"),
+        &[
+            "stress[0].shocks.spx",
+            "valid: (-1, 1000]",
+            "stress[0].shocks.us10y",
+            "valid: [-100, 100] (a change in the asset's units)",
+            "stress[0].shocks.gold",
+            "valid: [1e-6, 1000000000] (a price level)",
+            "stress[0].shocks.vix",
+            "valid: [-100, 100] (a level in the asset's units)",
+        ],
+    );
 }

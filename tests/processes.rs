@@ -23,6 +23,13 @@ fn gbm_terminal_mean_and_variance_match_the_lognormal() {
         .iter()
         .map(|r| 1.0 + r)
         .collect();
+    for (level, g) in column(&run, "x.terminal_level").iter().zip(&gross) {
+        assert!(
+            (level - s0 * g).abs() < 1e-12 * level,
+            "{level} vs {}",
+            s0 * g
+        );
+    }
     // E[S_T / S_0] = exp(mu T).
     let (mean, se) = mean_and_se(&gross);
     assert_within("E[S_T/S_0]", mean, (mu * t).exp(), se, K);
@@ -96,15 +103,21 @@ fn ornstein_uhlenbeck_exact_mean_and_variance() {
     ));
     let run = run(&s, PATHS, 14, 0, 0);
     let t = 0.5;
-    let levels: Vec<f64> = column(&run, "r.terminal_return")
+    let levels: Vec<f64> = column(&run, "r.terminal_change")
         .iter()
         .map(|d| x0 + d)
         .collect();
+    // The terminal level is its own column, the start plus the change.
+    for (level, from_change) in column(&run, "r.terminal_level").iter().zip(&levels) {
+        assert!(
+            (level - from_change).abs() < 1e-15,
+            "{level} vs {from_change}"
+        );
+    }
     let (mean, se) = mean_and_se(&levels);
     assert_within("E[X_T]", mean, m + (x0 - m) * (-kappa * t).exp(), se, K);
     let expected_var = sigma * sigma * (1.0 - (-2.0 * kappa * t).exp()) / (2.0 * kappa);
     let var_se = expected_var * (2.0 / (PATHS as f64 - 1.0)).sqrt();
-    // f32 storage of the change in level rounds at 1e-9, far below the spread 7e-3.
     assert_within("Var[X_T]", variance(&levels), expected_var, var_se, K);
 }
 
@@ -259,7 +272,7 @@ fn results_are_bit_identical_for_any_thread_count() {
     // 3,000 paths: the 1,000-path pilot and two thousand in the parallel phase.
     let one = run(&s, 3_000, 99, 1, 50);
     let four = run(&s, 3_000, 99, 4, 50);
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(
         bits(&one.simulation.metrics),
         bits(&four.simulation.metrics)

@@ -38,7 +38,7 @@ struct Spec {
 fn asset() -> impl Strategy<Value = AssetSpec> {
     (
         0usize..4,
-        0.5f64..200.0,
+        0.5f64..100.0,
         -1.0f64..1.0,
         0.0f64..1.0,
         0.1f64..10.0,

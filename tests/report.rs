@@ -490,8 +490,8 @@ fn the_key_number_thresholds_are_the_scenarios_to_choose() {
     let (mut equity_hits, mut dollar_hits, mut joint, mut paths) = (0, 0, 0, 0);
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
-        let d = f64::from(cells[drawdown].parse::<f32>().unwrap()) >= 0.125;
-        let r = f64::from(cells[dollar].parse::<f32>().unwrap()) <= -0.05;
+        let d = cells[drawdown].parse::<f64>().unwrap() >= 0.125;
+        let r = cells[dollar].parse::<f64>().unwrap() <= -0.05;
         equity_hits += d as usize;
         dollar_hits += r as usize;
         joint += (d && r) as usize;

@@ -87,7 +87,7 @@ impl Default for Day {
 
 /// Feeds `days` (day 0 is the start) through the tracker and returns the row of
 /// signal columns: drawdown time, then per signal first firing, lead, outcome.
-fn track(model: &Model, days: &[Day]) -> Vec<f32> {
+fn track(model: &Model, days: &[Day]) -> Vec<f64> {
     let spec = model.signals.as_ref().expect("signals");
     let mut lanes = model.new_lanes(1);
     let mut tracker = SignalTracker::new(spec, 1);
@@ -107,15 +107,15 @@ fn track(model: &Model, days: &[Day]) -> Vec<f32> {
         tracker.push(&lanes, t);
     }
     let columns = signal_columns(spec).len();
-    let mut row = vec![0f32; columns];
+    let mut row = vec![0f64; columns];
     tracker.finish(model.dt, 0, columns, &mut row);
     row
 }
 
 /// The day of the first firing of signal `r` (None if it never fires).
-fn first_day(model: &Model, row: &[f32], r: usize) -> Option<usize> {
+fn first_day(model: &Model, row: &[f64], r: usize) -> Option<usize> {
     let years = row[1 + 3 * r];
-    (!years.is_nan()).then(|| (years as f64 / model.dt).round() as usize)
+    (!years.is_nan()).then(|| (years / model.dt).round() as usize)
 }
 
 fn days(n: usize, f: impl FnMut(usize) -> Day) -> Vec<Day> {
@@ -292,7 +292,7 @@ fn a_first_firing_is_a_hit_when_the_drawdown_follows_within_the_window() {
             ..Day::default()
         })
     };
-    let years = |days: usize| (days as f64 * model.dt) as f32;
+    let years = |days: usize| days as f64 * model.dt;
     let row = track(&model, &path(45));
     assert_eq!(row[0], years(45), "drawdown time");
     assert_eq!(row[1], years(30), "first firing");

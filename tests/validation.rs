@@ -8,6 +8,18 @@ use std::path::{Path, PathBuf};
 
 use stormglass::scenario::{self, ScenarioError};
 
+/// The error of an inline scenario that must not load.
+fn inline_error(text: &str) -> String {
+    let text = format!(
+        "[scenario]\nname = \"bounds\"\nstart_date = 2026-01-05\nhorizon_steps = 5\ncalendar = \"weekdays\"\n{text}"
+    );
+    let error = scenario::load_str(&text, Path::new("bounds.toml"))
+        .expect_err(&text)
+        .to_string();
+    println!("{error}");
+    error
+}
+
 fn bad(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scenarios/bad")
@@ -404,4 +416,64 @@ fn validate_accepts_several_files_and_reports_each() {
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(stdout.matches(": ok").count(), 2, "{stdout}");
+}
+
+#[test]
+fn every_level_and_jump_is_bounded_so_that_levels_stay_finite() {
+    // Price assets start in [1e-6, 1e9]: 1e39 (beyond f32) and a subnormal 1e-320 are refused.
+    let error = inline_error(
+        "[assets.big]\nprocess = \"gbm\"\ninitial = 1e39\nvol = 0.1\n[assets.gold]\nprocess = \"gbm\"\ninitial = 1e-320\nvol = 0.1\n",
+    );
+    assert_contains(
+        &error,
+        &[
+            "assets.big.initial: 1e39 is out of range; valid: [1e-6, 1000000000] (a price)",
+            "assets.gold.initial",
+        ],
+    );
+    // Level (OU) assets: initial and mean in [-100, 100], vol at most 100, jumps as for prices.
+    let error = inline_error(
+        "[assets.r]\nprocess = \"ou\"\ninitial = -3.4e38\nmean = 4294967296\nmean_reversion = 1.0\nvol = 1e300\njump_intensity = 2\njump_mean = -6\njump_sd = 3.4e38\n",
+    );
+    assert_contains(
+        &error,
+        &[
+            "assets.r.initial",
+            "valid: [-100, 100] (a level in the asset's units; rates are fractions, 0.04 = 4%)",
+            "assets.r.mean: 4294967296 is out of range; valid: [-100, 100]",
+            "assets.r.vol",
+            "assets.r.jump_mean: -6 is out of range; valid: [-5, 5]",
+            "assets.r.jump_sd",
+        ],
+    );
+    // Drift 5 for 50 years is a factor e^250 and runs; 252 jumps a year of
+    // mean 5 for 50 years could not.
+    let years50 = |params: &str| {
+        let text = format!("[scenario]\nname = \"bounds\"\nstart_date = 2026-01-05\nhorizon_years = 50\ncalendar = \"weekdays\"\n[assets.x]\nprocess = \"gbm\"\ninitial = 1e9\n{params}\n");
+        scenario::load_str(&text, Path::new("bounds.toml")).map_err(|e| e.to_string())
+    };
+    years50("drift = 5.0\nvol = 0.2").expect("drift 5 over 50 years");
+    let error = years50("drift = 5.0\nvol = 0.2\njump_intensity = 252\njump_mean = 5").unwrap_err();
+    println!("{error}");
+    assert_contains(
+        &error,
+        &[
+            "assets.x",
+            "in regime",
+            "the log-price could move by",
+            "more than 600",
+        ],
+    );
+    // Event jumps and mean shifts on level assets.
+    let error = inline_error(
+        "[assets.r]\nprocess = \"ou\"\ninitial = 0.04\nmean = 0.04\nmean_reversion = 1.0\nvol = 0.01\n[[events]]\nname = \"shock\"\ndate = 2026-01-06\njumps = { r = { mean = 1e300, sd = 3.4e38 } }\nduration_days = 2\nadjustments = { r = { mean_shift = 1e300 } }\n",
+    );
+    assert_contains(
+        &error,
+        &[
+            "events[0].jumps.r.mean",
+            "events[0].jumps.r.sd",
+            "events[0].adjustments.r.mean_shift",
+        ],
+    );
 }

@@ -61,7 +61,7 @@ pub trait BatchObserver {
     /// Sees the lanes after step `t`.
     fn push(&mut self, lanes: &Lanes, t: usize);
     /// Writes lane `l`'s figures into `rows[l * columns + first..]`.
-    fn finish(&mut self, rows: &mut [f32], columns: usize, first: usize);
+    fn finish(&mut self, rows: &mut [f64], columns: usize, first: usize);
 }
 
 /// No extra figures.
@@ -77,7 +77,7 @@ impl PathObserver for NoObserver {
 impl BatchObserver for NoObserver {
     fn start(&mut self, _lanes: &Lanes) {}
     fn push(&mut self, _lanes: &Lanes, _t: usize) {}
-    fn finish(&mut self, _rows: &mut [f32], _columns: usize, _first: usize) {}
+    fn finish(&mut self, _rows: &mut [f64], _columns: usize, _first: usize) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +118,7 @@ pub struct Simulation {
     pub seed: u64,
     pub layout: MetricLayout,
     /// Row-major per-path figures: `metrics[path * columns + column]`.
-    pub metrics: Vec<f32>,
+    pub metrics: Vec<f64>,
     pub fan_grid: FanGrid,
     pub fan: FanHistogram,
     /// Paths in regime `r` during step `t`: `[t * regimes + r]`.
@@ -128,7 +128,7 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    pub fn column(&self, name: &str) -> Option<impl Iterator<Item = f32> + '_> {
+    pub fn column(&self, name: &str) -> Option<impl Iterator<Item = f64> + '_> {
         let c = self.layout.column(name)?;
         let columns = self.layout.columns();
         Some(self.metrics.iter().skip(c).step_by(columns).copied())
@@ -159,7 +159,7 @@ pub fn estimate_memory_with(
     let pilot = options
         .paths
         .min(PILOT_PATHS.max(options.sample_paths) as u64);
-    let metrics = options.paths * (layout.columns() + extra_columns) as u64 * 4;
+    let metrics = options.paths * (layout.columns() + extra_columns) as u64 * 8;
     let trajectories = pilot * points * (assets * 8 + 1);
     let histograms = (threads as u64 + 1) * FanHistogram::bytes(model.steps, model.assets.len());
     // One column sorted at a time for the summaries, in f64.
@@ -233,7 +233,7 @@ fn run(
     let regimes = model.regimes();
     let report = |n: usize| progress.advance(n as u64);
 
-    let mut metrics = vec![0f32; paths * columns];
+    let mut metrics = vec![0f64; paths * columns];
     let pilot = paths.min(PILOT_PATHS.max(options.sample_paths));
 
     // Pilot: the first paths, kept whole; they place the fan grid and are the samples.
@@ -393,7 +393,7 @@ fn run_batch(
     seed: u64,
     first: usize,
     lanes: usize,
-    rows: &mut [f32],
+    rows: &mut [f64],
     mut observe: impl FnMut(usize, &Lanes),
 ) {
     let mut states = model.new_lanes(lanes);

@@ -245,7 +245,7 @@ pub fn summarise(
     let column = |name: String| -> Vec<f64> {
         simulation
             .column(&name)
-            .map(|c| c.map(f64::from).collect())
+            .map(|c| c.collect())
             .unwrap_or_default()
     };
     book.portfolios
@@ -286,8 +286,7 @@ pub fn summarise(
                 v
             };
             // Sorted input sorts in linear time: each distribution sorts its values once.
-            let distribution =
-                |sorted: &[f64]| Distribution::from_values(sorted.iter().map(|&v| v as f32));
+            let distribution = |sorted: &[f64]| Distribution::from_values(sorted.iter().copied());
             let pnl_sorted: Vec<f64> = order
                 .iter()
                 .map(|&i| pnl[i])
@@ -393,14 +392,14 @@ pub fn replay(
         }
     });
     let names = tracker.columns_of();
-    let mut row = vec![0f32; names.len()];
+    let mut row = vec![0f64; names.len()];
     batch.finish(&mut row, names.len(), 0);
     let at = |metric: &str| {
         let name = format!("portfolio.{}.{metric}", p.name);
         names
             .iter()
             .position(|n| *n == name)
-            .map_or(f64::NAN, |c| f64::from(row[c]))
+            .map_or(f64::NAN, |c| row[c])
     };
     WorstPath {
         path,

@@ -20,6 +20,10 @@ use crate::scenario::{Scenario, ScenarioError};
 pub const MONTH_TRADING_DAYS: u32 = 21;
 /// Tolerance of a declared weight sum or notional total.
 const SUM_TOLERANCE: f64 = 1e-9;
+
+/// The largest portfolio value: a quadrillion in the base currency leaves the
+/// P&L of any bounded path (see the scenario's ranges) far inside f64.
+pub const MAX_VALUE: f64 = 1e15;
 /// The name of the base-currency cash that holds what the weights leave over.
 pub const RESIDUAL_CASH: &str = "residual_cash";
 
@@ -552,10 +556,13 @@ fn build(
     }
     let value = match raw.value {
         Some(v) => {
-            if !(v > 0.0 && v.is_finite()) {
+            if !(v > 0.0 && v <= MAX_VALUE) {
                 check.error(
                     "value",
-                    format!("{v} is out of range; valid: a positive amount in the base currency"),
+                    format!(
+                        "{} is out of range; valid: (0, {MAX_VALUE:e}] in the base currency",
+                        crate::scenario::check::number(v)
+                    ),
                 );
             }
             v
@@ -565,7 +572,7 @@ fn build(
             return None;
         }
         None if !notionals.is_empty() => {
-            if !(funded_notional > 0.0) {
+            if !(funded_notional > 0.0 && funded_notional <= MAX_VALUE) {
                 check.error("value", format!("missing: the funded notionals add up to {funded_notional}, so the portfolio's value must be given"));
                 return None;
             }

@@ -15,7 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use super::pricing::{black_scholes, par_bond_return};
 use super::spec::{read, Holding, Portfolio};
+
+/// The largest relative rise of a price in a stress shock (100,000%).
+const MAX_PRICE_MOVE: f64 = 1000.0;
 use crate::scenario::check::Checker;
+use crate::scenario::check::{number, MAX_LEVEL, MAX_PRICE_INITIAL, MIN_PRICE_INITIAL};
 use crate::scenario::load::{self, SourceFile, Sources};
 use crate::scenario::{FxQuote, ProcessKind, Scenario, ScenarioError, ShortRate};
 
@@ -127,23 +131,46 @@ pub fn load_file(
                 continue;
             };
             let spec = &scenario.assets[a];
+            // Bounded like the scenario's own inputs, so that no position's
+            // repricing can overflow: a price rises at most 1000-fold (the start
+            // is at least 1e-6 and at most 1e9), a level moves within the range of
+            // an OU asset's `initial`.
             let dx = match (shock, spec.is_log()) {
-                (RawShock::Move(m), true) if !(*m > -1.0 && m.is_finite()) => {
-                    check.error(key, format!("{m} is out of range; valid: above -1 (a relative move, -0.57 = a 57% fall)"));
+                (RawShock::Move(m), true) if !(*m > -1.0 && *m <= MAX_PRICE_MOVE) => {
+                    check.error(key, format!("{} is out of range; valid: (-1, {MAX_PRICE_MOVE}] (a relative move, -0.57 = a 57% fall)", number(*m)));
                     continue;
                 }
                 (RawShock::Move(m), true) => m.ln_1p(),
+                (RawShock::Move(m), false) if !(m.abs() <= MAX_LEVEL) => {
+                    check.error(key, format!("{} is out of range; valid: [-{MAX_LEVEL}, {MAX_LEVEL}] (a change in the asset's units)", number(*m)));
+                    continue;
+                }
                 (RawShock::Move(m), false) => *m,
-                (RawShock::To { to }, true) if !(*to > 0.0) => {
+                (RawShock::To { to }, true)
+                    if !(*to >= MIN_PRICE_INITIAL && *to <= MAX_PRICE_INITIAL) =>
+                {
                     check.error(
                         key,
                         format!(
-                            "{to} is out of range; a price can only be shocked to a positive level"
+                            "{} is out of range; valid: [{}, {}] (a price level)",
+                            number(*to),
+                            number(MIN_PRICE_INITIAL),
+                            number(MAX_PRICE_INITIAL)
                         ),
                     );
                     continue;
                 }
                 (RawShock::To { to }, true) => (to / start[a]).ln(),
+                (RawShock::To { to }, false) if !(to.abs() <= MAX_LEVEL) => {
+                    check.error(
+                        key,
+                        format!(
+                            "{} is out of range; valid: [-{MAX_LEVEL}, {MAX_LEVEL}] (a level in the asset's units)",
+                            number(*to)
+                        ),
+                    );
+                    continue;
+                }
                 (RawShock::To { to }, false) => to - start[a],
             };
             if !dx.is_finite() {

@@ -662,7 +662,7 @@ impl BatchObserver for Batch<'_> {
         }
     }
 
-    fn finish(&mut self, rows: &mut [f32], columns: usize, first: usize) {
+    fn finish(&mut self, rows: &mut [f64], columns: usize, first: usize) {
         let n = self.count;
         let tracker = self.tracker;
         let dt = tracker.model.dt;
@@ -673,12 +673,12 @@ impl BatchObserver for Batch<'_> {
             for l in 0..n {
                 let i = p * n + l;
                 let row = &mut rows[l * columns..(l + 1) * columns];
-                row[column] = ((self.total[i] - v0) / v0) as f32;
-                row[column + 1] = self.max_drawdown[i] as f32;
-                row[column + 2] = (self.under_water_steps[i] as f64 / steps) as f32;
-                row[column + 3] = (self.longest_spell[i] as f64 * dt) as f32;
+                row[column] = (self.total[i] - v0) / v0;
+                row[column + 1] = self.max_drawdown[i];
+                row[column + 2] = self.under_water_steps[i] as f64 / steps;
+                row[column + 3] = self.longest_spell[i] as f64 * dt;
                 for (j, k) in portfolio.positions.clone().enumerate() {
-                    row[column + 4 + j] = (self.pnl[k * n + l] / v0) as f32;
+                    row[column + 4 + j] = self.pnl[k * n + l] / v0;
                 }
             }
             column += 4 + portfolio.positions.len();

@@ -41,9 +41,9 @@ pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> 
             cell(a.max_drawdown.mean),
             cell(a.max_drawdown.percentile("p95")),
             cell(a.realized_vol.mean),
-            cell(a.terminal_return.percentile("p05")),
-            cell(a.terminal_return.percentile("p50")),
-            cell(a.terminal_return.percentile("p95")),
+            cell(a.terminal_move().percentile("p05")),
+            cell(a.terminal_move().percentile("p50")),
+            cell(a.terminal_move().percentile("p95")),
         )?;
     }
     if summary.regimes.len() > 1 {

@@ -39,13 +39,13 @@ pub struct AssetTailRisk {
 
 impl KeyNumbers {
     pub fn new(roles: &ReportRoles, model: &Model, simulation: &Simulation) -> KeyNumbers {
-        let column = |name: &str| -> Option<Vec<f32>> { Some(simulation.column(name)?.collect()) };
+        let column = |name: &str| -> Option<Vec<f64>> { Some(simulation.column(name)?.collect()) };
         let drawdowns = column(&format!("{}.max_drawdown", roles.equity));
         let dollar = column(&format!("{}.terminal_return", roles.dollar));
         let paths = simulation.paths as f64;
         let share = |hits: usize| hits as f64 / paths;
-        let equity_hit = |d: f32| f64::from(d) >= roles.equity_drawdown;
-        let dollar_hit = |r: f32| f64::from(r) <= -roles.dollar_fall;
+        let equity_hit = |d: f64| d >= roles.equity_drawdown;
+        let dollar_hit = |r: f64| r <= -roles.dollar_fall;
         let p_equity_drawdown = drawdowns
             .as_ref()
             .map(|d| share(d.iter().filter(|v| equity_hit(**v)).count()));
@@ -68,7 +68,7 @@ impl KeyNumbers {
                 let mut losses: Vec<f64> = simulation
                     .column(&format!("{name}.terminal_return"))?
                     .filter(|r| !r.is_nan())
-                    .map(|r| -f64::from(r))
+                    .map(|r| -r)
                     .collect();
                 losses.sort_unstable_by(f64::total_cmp);
                 Some(AssetTailRisk {

@@ -7,7 +7,7 @@ use super::key_numbers::KeyNumbers;
 use crate::engine::Simulation;
 use crate::model::Model;
 use crate::scenario::Scenario;
-use crate::stats::{percentile_sorted, Distribution, SignalOutcome, ASSET_METRICS};
+use crate::stats::{percentile_sorted, Distribution, SignalOutcome};
 
 /// Quantiles of each max drawdown kept in the summary: 0%, 1%, ..., 100%.
 pub const DRAWDOWN_QUANTILES: usize = 101;
@@ -116,9 +116,26 @@ pub struct AssetSummary {
     /// redraw its distribution from this file alone.
     pub max_drawdown_quantiles: Vec<f64>,
     pub realized_vol: Distribution,
-    pub terminal_return: Distribution,
+    /// Log-price assets: `S_T/S_0 - 1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_return: Option<Distribution>,
+    /// Level (OU) assets: `x_T - x_0` in the asset's units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_change: Option<Distribution>,
     pub min: Distribution,
     pub max: Distribution,
+    /// The level at the horizon, in the asset's units.
+    pub terminal_level: Distribution,
+}
+
+impl AssetSummary {
+    /// The terminal return (log-price assets) or change (level assets).
+    pub fn terminal_move(&self) -> &Distribution {
+        self.terminal_return
+            .as_ref()
+            .or(self.terminal_change.as_ref())
+            .expect("every asset has one of the two")
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -174,7 +191,7 @@ impl Summary {
                     .skip(c)
                     .step_by(columns)
                     .filter(|v| !v.is_nan())
-                    .map(|v| f64::from(*v))
+                    .copied()
                     .collect();
                 sorted.sort_unstable_by(f64::total_cmp);
                 let last = (DRAWDOWN_QUANTILES - 1) as f64;
@@ -186,10 +203,10 @@ impl Summary {
         let assets = model
             .assets
             .iter()
+            .enumerate()
             .zip(drawdown_quantiles)
-            .map(|(asset, max_drawdown_quantiles)| {
-                let metric =
-                    |m: usize| column(format!("{}.{}", asset.name, ASSET_METRICS[m])).clone();
+            .map(|((a, asset), max_drawdown_quantiles)| {
+                let metric = |m: usize| distributions[layout.asset_column(a, m)].clone();
                 AssetSummary {
                     name: asset.name.clone(),
                     unit: asset.unit.clone(),
@@ -199,9 +216,11 @@ impl Summary {
                     max_drawdown: metric(0),
                     max_drawdown_quantiles,
                     realized_vol: metric(1),
-                    terminal_return: metric(2),
+                    terminal_return: asset.is_log.then(|| metric(2)),
+                    terminal_change: (!asset.is_log).then(|| metric(2)),
                     min: metric(3),
                     max: metric(4),
+                    terminal_level: metric(5),
                 }
             })
             .collect();
@@ -239,7 +258,7 @@ impl Summary {
                 let (mut fired, mut total) = (0u64, 0f64);
                 for count in simulation.metrics.iter().skip(c).step_by(columns) {
                     fired += (*count > 0.0) as u64;
-                    total += *count as f64;
+                    total += *count;
                 }
                 EventSummary {
                     name: name.clone(),

@@ -10,12 +10,36 @@ use std::collections::HashSet;
 use super::error::{Diagnostic, ScenarioError};
 use super::load::{identifier_problem, unknown_name, Sources};
 
+/// The range of a price asset's `initial`. With the log-price's move over the
+/// horizon bounded by 600 (validate/assets.rs, `check_log_headroom`), a level is
+/// at most 1e9 * e^600 ~ 4e269: finite in f64 with room for a portfolio's value.
+pub(crate) const MIN_PRICE_INITIAL: f64 = 1e-6;
+pub(crate) const MAX_PRICE_INITIAL: f64 = 1e9;
+
+/// The largest |level| of an OU asset's `initial` and `mean` (and of the shift
+/// of its mean by an event): in the asset's units, 100 is 10,000 percentage
+/// points for a rate kept as a fraction.
+pub(crate) const MAX_LEVEL: f64 = 100.0;
+
+/// The largest |mean| and sd of a jump: log terms for prices, the asset's units
+/// for OU assets.
+pub(crate) const MAX_JUMP: f64 = 5.0;
+
+/// A number as a message shows it: plain where that is short, else in
+/// scientific notation (1e39, not forty digits; 1e-6, not 0.000001).
+pub(crate) fn number(x: f64) -> String {
+    if x != 0.0 && !(1e-4..1e16).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// One end of a valid interval.
 #[derive(Clone, Copy)]
 pub(crate) enum Bound {
     Closed(f64),
     Open(f64),
-    None,
 }
 
 /// Collects problems; keys are relative to `prefix` (an inline portfolio's
@@ -134,27 +158,26 @@ impl<'a> Checker<'a> {
         let above = match lo {
             Bound::Closed(l) => value >= l,
             Bound::Open(l) => value > l,
-            Bound::None => value > f64::NEG_INFINITY,
         };
         let below = match hi {
             Bound::Closed(h) => value <= h,
             Bound::Open(h) => value < h,
-            Bound::None => value < f64::INFINITY,
         };
         if !(above && below) {
             let lo_text = match lo {
-                Bound::Closed(l) => format!("[{l}"),
-                Bound::Open(l) => format!("({l}"),
-                Bound::None => "(-inf".to_string(),
+                Bound::Closed(l) => format!("[{}", number(l)),
+                Bound::Open(l) => format!("({}", number(l)),
             };
             let hi_text = match hi {
-                Bound::Closed(h) => format!("{h}]"),
-                Bound::Open(h) => format!("{h})"),
-                Bound::None => "inf)".to_string(),
+                Bound::Closed(h) => format!("{}]", number(h)),
+                Bound::Open(h) => format!("{})", number(h)),
             };
             self.error(
                 key,
-                format!("{value} is out of range; valid: {lo_text}, {hi_text}{explanation}"),
+                format!(
+                    "{} is out of range; valid: {lo_text}, {hi_text}{explanation}",
+                    number(value)
+                ),
             );
         }
         value

@@ -21,18 +21,27 @@ pub struct Distribution {
 impl Distribution {
     /// Summarises `values`, skipping NaN. The sum runs in index order, so the result
     /// does not depend on how the values were produced.
-    pub fn from_values(values: impl Iterator<Item = f32>) -> Distribution {
-        let mut sorted: Vec<f64> = values.filter(|v| !v.is_nan()).map(f64::from).collect();
+    pub fn from_values(values: impl Iterator<Item = f64>) -> Distribution {
+        let mut sorted: Vec<f64> = values.filter(|v| !v.is_nan()).collect();
         let n = sorted.len();
         let (mean, sd) = if n == 0 {
             (f64::NAN, f64::NAN)
         } else {
             let mean = sorted.iter().sum::<f64>() / n as f64;
             let squares: f64 = sorted.iter().map(|v| (v - mean) * (v - mean)).sum();
-            let sd = if n > 1 {
+            let sd = if n <= 1 {
+                0.0
+            } else if squares.is_finite() {
                 (squares / (n - 1) as f64).sqrt()
             } else {
-                0.0
+                // Levels above ~1e154 overflow when squared: the same sum in
+                // units of the largest deviation.
+                let scale = sorted.iter().map(|v| (v - mean).abs()).fold(0.0, f64::max);
+                let scaled: f64 = sorted
+                    .iter()
+                    .map(|v| ((v - mean) / scale) * ((v - mean) / scale))
+                    .sum();
+                scale * (scaled / (n - 1) as f64).sqrt()
             };
             (mean, sd)
         };
@@ -89,8 +98,18 @@ mod tests {
     }
 
     #[test]
+    fn the_sd_of_huge_values_does_not_overflow() {
+        let d = Distribution::from_values([1e300, 3e300].into_iter());
+        assert!(
+            (d.sd / (2f64.sqrt() * 1e300) - 1.0).abs() < 1e-12,
+            "{}",
+            d.sd
+        );
+    }
+
+    #[test]
     fn distribution_skips_missing_values() {
-        let d = Distribution::from_values([1.0f32, f32::NAN, 3.0].into_iter());
+        let d = Distribution::from_values([1.0f64, f64::NAN, 3.0].into_iter());
         assert_eq!(d.count, 2);
         assert_eq!(d.mean, 2.0);
         assert!((d.sd - 2f64.sqrt()).abs() < 1e-12);

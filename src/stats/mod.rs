@@ -12,6 +12,6 @@ mod tail;
 
 pub use distribution::{percentile_sorted, Distribution, PERCENTILES};
 pub use fan::{FanGrid, FanHistogram, FAN_BINS};
-pub use path::{MetricLayout, PathSummary, ASSET_METRICS};
+pub use path::{asset_metric_name, MetricLayout, PathSummary, ASSET_METRICS, LEVEL_CHANGE_METRIC};
 pub use signals::{signal_columns, SignalOutcome, SignalTracker};
 pub use tail::TailRisk;

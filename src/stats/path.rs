@@ -5,8 +5,8 @@ use super::signals::{signal_columns, SignalTracker};
 use crate::model::{AssetModel, Lanes, Model};
 use crate::scenario::ProcessKind;
 
-/// The per-path figures, one column each, in this order: per asset its five
-/// figures; per Heston asset its terminal variance; per regime the share of steps
+/// The per-path figures, one column each, in this order: per asset its six
+/// figures ([`ASSET_METRICS`]); per Heston asset its terminal variance; per regime the share of steps
 /// spent in it, then per regime the first entry time; per event its firing count;
 /// per correlation pair its realised correlation overall, then in each regime.
 #[derive(Debug, Clone)]
@@ -24,21 +24,40 @@ pub struct MetricLayout {
     builtin: usize,
 }
 
-/// The figures kept for every asset, in column order.
-pub const ASSET_METRICS: [&str; 5] = [
+/// The figures kept for every asset, in column order, as named for a log-price
+/// asset; a level (OU) asset's third is [`LEVEL_CHANGE_METRIC`] instead.
+pub const ASSET_METRICS: [&str; 6] = [
     "max_drawdown",
     "realized_vol",
     "terminal_return",
     "min",
     "max",
+    "terminal_level",
 ];
+
+/// The name of a level asset's third figure: `x_T - x_0` in the asset's units,
+/// not a return, so it does not share the log-price assets' name.
+pub const LEVEL_CHANGE_METRIC: &str = "terminal_change";
+
+/// The name of an asset's figure `metric` (an index into [`ASSET_METRICS`]).
+pub fn asset_metric_name(is_log: bool, metric: usize) -> &'static str {
+    if metric == 2 && !is_log {
+        LEVEL_CHANGE_METRIC
+    } else {
+        ASSET_METRICS[metric]
+    }
+}
 
 impl MetricLayout {
     pub fn new(model: &Model) -> MetricLayout {
         let mut names = Vec::new();
         for asset in &model.assets {
-            for metric in ASSET_METRICS {
-                names.push(format!("{}.{metric}", asset.name));
+            for m in 0..ASSET_METRICS.len() {
+                names.push(format!(
+                    "{}.{}",
+                    asset.name,
+                    asset_metric_name(asset.is_log, m)
+                ));
             }
         }
         let heston: Vec<usize> = model
@@ -381,7 +400,7 @@ impl PathSummary {
     }
 
     /// Writes each lane's row of the metric table into `rows` (lane after lane).
-    pub fn finish(&self, model: &Model, layout: &MetricLayout, lanes: &Lanes, rows: &mut [f32]) {
+    pub fn finish(&self, model: &Model, layout: &MetricLayout, lanes: &Lanes, rows: &mut [f64]) {
         let n = self.steps.max(1) as f64;
         let columns = layout.columns();
         for lane in 0..self.count {
@@ -402,43 +421,42 @@ impl PathSummary {
                     total,
                     self.trough[k],
                     self.peak[k],
+                    self.previous[k],
                 );
                 for (m, value) in values.iter().enumerate() {
-                    row[layout.asset_column(a, m)] = *value as f32;
+                    row[layout.asset_column(a, m)] = *value;
                 }
             }
             for (h, &a) in layout.heston.iter().enumerate() {
-                row[layout.assets * ASSET_METRICS.len() + h] =
-                    lanes.variance_of(a, lane).max(0.0) as f32;
+                row[layout.assets * ASSET_METRICS.len() + h] = lanes.variance_of(a, lane).max(0.0);
             }
             for r in 0..self.regimes {
                 let steps = self.regime_steps[lane * self.regimes + r];
-                row[layout.time_share_column(r)] = (steps as f64 / n) as f32;
+                row[layout.time_share_column(r)] = steps as f64 / n;
                 row[layout.first_entry_column(r)] = match self.first_entry[lane * self.regimes + r]
                 {
-                    u32::MAX => f32::NAN,
-                    step => (step as f64 * model.dt) as f32,
+                    u32::MAX => f64::NAN,
+                    step => step as f64 * model.dt,
                 };
             }
             for e in 0..self.events {
-                row[layout.event_column(e)] = self.event_firings[lane * self.events + e] as f32;
+                row[layout.event_column(e)] = self.event_firings[lane * self.events + e] as f64;
             }
             for p in 0..self.pairs.len() {
                 let mut overall = [0.0; CO_MOMENTS];
                 for r in 0..self.regimes {
                     let m = self.co_moments_of(p, r, lane);
                     let steps = self.regime_steps[lane * self.regimes + r] as f64;
-                    row[layout.correlation_column(p, Some(r))] = correlation(steps, &m) as f32;
+                    row[layout.correlation_column(p, Some(r))] = correlation(steps, &m);
                     for (total, value) in overall.iter_mut().zip(m) {
                         *total += value;
                     }
                 }
-                row[layout.correlation_column(p, None)] =
-                    correlation(self.steps as f64, &overall) as f32;
+                row[layout.correlation_column(p, None)] = correlation(self.steps as f64, &overall);
             }
             if let Some((max_column, share_column)) = layout.flow_columns() {
-                row[max_column] = self.max_pressure[lane] as f32;
-                row[share_column] = (self.pressure_steps[lane] as f64 / n) as f32;
+                row[max_column] = self.max_pressure[lane];
+                row[share_column] = self.pressure_steps[lane] as f64 / n;
             }
         }
         if let (Some(signals), Some(start)) = (&self.signals, layout.signal_start) {
@@ -447,7 +465,7 @@ impl PathSummary {
     }
 }
 
-/// An asset's five figures in its own terms: relative for log-price assets, in
+/// An asset's figures in its own terms: relative for log-price assets, in
 /// level units for OU assets (a rate's drawdown is its largest fall in rate units).
 fn figures(
     asset: &AssetModel,
@@ -456,7 +474,8 @@ fn figures(
     total: f64,
     trough: f64,
     peak: f64,
-) -> [f64; 5] {
+    last: f64,
+) -> [f64; ASSET_METRICS.len()] {
     if asset.is_log {
         [
             -(-fall).exp_m1(),
@@ -464,8 +483,9 @@ fn figures(
             total.exp_m1(),
             asset.level(trough),
             asset.level(peak),
+            asset.level(last),
         ]
     } else {
-        [fall, realized_vol, total, trough, peak]
+        [fall, realized_vol, total, trough, peak, last]
     }
 }

@@ -47,7 +47,7 @@ impl SignalOutcome {
         }
     }
 
-    pub fn from_code(code: f32) -> Option<SignalOutcome> {
+    pub fn from_code(code: f64) -> Option<SignalOutcome> {
         Some(match code as u8 {
             0 => SignalOutcome::Silent,
             1 => SignalOutcome::Hit,
@@ -393,12 +393,12 @@ impl SignalTracker {
 
     /// Writes the lanes' signal columns, starting at column `first_column` of each
     /// row (rows are `columns` wide, lane after lane).
-    pub fn finish(&self, dt: f64, first_column: usize, columns: usize, rows: &mut [f32]) {
+    pub fn finish(&self, dt: f64, first_column: usize, columns: usize, rows: &mut [f64]) {
         let years = |step: u32| {
             if step == NEVER {
-                f32::NAN
+                f64::NAN
             } else {
-                (step as f64 * dt) as f32
+                step as f64 * dt
             }
         };
         for lane in 0..self.count {
@@ -412,11 +412,11 @@ impl SignalTracker {
                 let cells = &mut row[1 + 3 * r..4 + 3 * r];
                 cells[0] = years(fired);
                 cells[1] = if outcome == SignalOutcome::Hit {
-                    ((drawdown - fired) as f64 * dt) as f32
+                    (drawdown - fired) as f64 * dt
                 } else {
-                    f32::NAN
+                    f64::NAN
                 };
-                cells[2] = outcome as u8 as f32;
+                cells[2] = outcome as u8 as f64;
             }
         }
     }

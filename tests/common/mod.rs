@@ -28,7 +28,6 @@ pub fn column(run: &Run, name: &str) -> Vec<f64> {
     run.simulation
         .column(name)
         .unwrap_or_else(|| panic!("no column {name}"))
-        .map(f64::from)
         .collect()
 }
 

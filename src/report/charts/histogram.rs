@@ -316,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_tail_beyond_the_axis_is_said_in_the_panel() {
-        let sample = Sample::new([0.1f32, 0.2, 0.3, 5.0].into_iter()).unwrap();
+        let sample = Sample::new([0.1f64, 0.2, 0.3, 5.0].into_iter()).unwrap();
         let panel = Panel {
             title: String::new(),
             x_desc: String::new(),

@@ -20,12 +20,11 @@ pub struct Bin {
 }
 
 impl Sample {
-    pub fn new(values: impl Iterator<Item = f32>) -> Option<Sample> {
+    pub fn new(values: impl Iterator<Item = f64>) -> Option<Sample> {
         let mut paths = 0;
         let mut sorted: Vec<f64> = values
             .inspect(|_| paths += 1)
             .filter(|v| v.is_finite())
-            .map(f64::from)
             .collect();
         if sorted.is_empty() {
             return None;
@@ -111,7 +110,7 @@ mod tests {
     #[test]
     fn shares_are_of_all_paths_and_outliers_land_in_the_end_bins() {
         // Five paths, one without a value: shares sum to 4/5.
-        let sample = Sample::new([-1.0f32, 0.1, 0.6, 2.0, f32::NAN].into_iter()).unwrap();
+        let sample = Sample::new([-1.0f64, 0.1, 0.6, 2.0, f64::NAN].into_iter()).unwrap();
         assert_eq!(sample.paths, 5);
         let bins = sample.histogram(0.0, 1.0, 2);
         assert_eq!(bins.len(), 2);
@@ -126,7 +125,7 @@ mod tests {
     #[test]
     fn shares_outside_count_what_the_end_bins_absorb() {
         let sample =
-            Sample::new([-1.0f32, 0.0, 0.1, 0.6, 1.0, 2.0, 3.0, f32::NAN].into_iter()).unwrap();
+            Sample::new([-1.0f64, 0.0, 0.1, 0.6, 1.0, 2.0, 3.0, f64::NAN].into_iter()).unwrap();
         // Of 8 paths: one below 0, two above 1 (the bounds themselves are inside).
         assert_eq!(sample.shares_outside(0.0, 1.0), (1.0 / 8.0, 2.0 / 8.0));
         assert_eq!(sample.shares_outside(-5.0, 5.0), (0.0, 0.0));
@@ -134,13 +133,13 @@ mod tests {
 
     #[test]
     fn a_column_without_values_has_no_sample() {
-        assert!(Sample::new([f32::NAN, f32::NAN].into_iter()).is_none());
+        assert!(Sample::new([f64::NAN, f64::NAN].into_iter()).is_none());
         assert!(Sample::new(std::iter::empty()).is_none());
     }
 
     #[test]
     fn the_quantile_curve_runs_from_minimum_to_maximum() {
-        let sample = Sample::new([3.0f32, 1.0, 2.0].into_iter()).unwrap();
+        let sample = Sample::new([3.0f64, 1.0, 2.0].into_iter()).unwrap();
         let curve = sample.quantile_curve(4);
         assert_eq!(curve.first(), Some(&(1.0, 0.0)));
         assert_eq!(curve.last(), Some(&(3.0, 1.0)));

@@ -146,8 +146,8 @@ pub(super) fn build_events(
                     mean_shift: check.range(
                         &format!("{k}.mean_shift"),
                         adjustment.mean_shift,
-                        Bound::None,
-                        Bound::None,
+                        Closed(-MAX_LEVEL),
+                        Closed(MAX_LEVEL),
                     ),
                 });
             }
@@ -203,19 +203,15 @@ pub(super) fn build_jump(
         );
         return None;
     }
-    let log = assets[asset].is_log();
-    let (lo, hi) = if log {
-        (-5.0, 5.0)
-    } else {
-        (f64::MIN, f64::MAX)
-    };
-    let mean = check.range(&format!("{k}.mean"), jump.mean, Closed(lo), Closed(hi));
-    let sd = check.range(
-        &format!("{k}.sd"),
-        jump.sd,
-        Closed(0.0),
-        Closed(if log { 5.0 } else { f64::MAX }),
+    // Log terms for prices, the asset's units for OU assets: the same bounds
+    // as the assets' own jumps.
+    let mean = check.range(
+        &format!("{k}.mean"),
+        jump.mean,
+        Closed(-MAX_JUMP),
+        Closed(MAX_JUMP),
     );
+    let sd = check.range(&format!("{k}.sd"), jump.sd, Closed(0.0), Closed(MAX_JUMP));
     let variance = check.range(
         &format!("{k}.variance"),
         jump.variance,
