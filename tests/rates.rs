@@ -215,3 +215,24 @@ fn a_euro_investor_earns_the_dollar_return_less_the_currency_unhedged_and_plus_t
         );
     }
 }
+
+#[test]
+fn the_meeting_calendar_continues_past_its_last_listed_date() {
+    // Inflation at 4%: the target is 3% + 1.5 (4% - 2%) = 6%, and every meeting
+    // moves the rate by its 50 bp cap until the gap is small. Only two meetings
+    // are listed (the closes of dates[10] and dates[20]); the horizon runs 30
+    // sessions past them, so the calendar goes on at its own spacing.
+    let text = rates_scenario(0.04, "", "", "");
+    let dates = scenario(&text).dates;
+    let listed = format!("meeting_dates = [{}, {}]", dates[10], dates[20]);
+    let text = text.replace("meeting_every_days = 10", &listed);
+    let run = run(&scenario(&text), 2, 33, 1, 2);
+    let rate = path_of(&run, FED_FUNDS);
+    assert!((rate[15] - 0.045).abs() < 1e-12, "{}", rate[15]);
+    assert!((rate[25] - 0.05).abs() < 1e-12, "{}", rate[25]);
+    // Frozen at 5% before the calendar continued; the next meeting, fourteen
+    // calendar days (ten sessions) after the last listed one, moves it on.
+    let last = *rate.last().unwrap();
+    assert!(last > 0.05 + 1e-12, "the rate froze at {last}");
+    assert!(last <= 0.06 + 1e-12, "{last}");
+}

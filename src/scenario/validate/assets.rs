@@ -750,6 +750,13 @@ pub(super) fn build_links(
                         meeting_steps.push(step);
                     }
                 }
+                let listed: Vec<NaiveDate> =
+                    list.iter().filter_map(|v| parse_date(v).ok()).collect();
+                meeting_steps.extend(
+                    meetings_after(&listed, dates)
+                        .into_iter()
+                        .map(|d| step_of(d, dates)),
+                );
             }
             (None, every) => {
                 let every = every.unwrap_or(30);
@@ -989,6 +996,37 @@ pub(super) fn build_links(
 /// The step of a date from a calendar that may run beyond the horizon (FOMC
 /// meetings, a chair's start): dates outside it are skipped, not errors, so that
 /// a scenario can shorten the horizon of the one it extends.
+/// A published meeting calendar ends; the committee does not. Past the last
+/// listed date, meetings go on at the calendar's own average spacing (about six
+/// weeks for the FOMC's eight a year) until the horizon ends, so a long horizon
+/// does not freeze the policy rate.
+pub(super) fn meetings_after(listed: &[NaiveDate], dates: &[NaiveDate]) -> Vec<NaiveDate> {
+    /// The FOMC's usual spacing, for a calendar of a single date.
+    const DEFAULT_SPACING_DAYS: i64 = 46;
+    let (Some(first), Some(last), Some(end)) =
+        (listed.iter().min(), listed.iter().max(), dates.last())
+    else {
+        return Vec::new();
+    };
+    let spacing = if listed.len() > 1 {
+        ((*last - *first).num_days() as f64 / (listed.len() - 1) as f64).round() as i64
+    } else {
+        DEFAULT_SPACING_DAYS
+    };
+    if spacing < 1 {
+        return Vec::new();
+    }
+    let mut meetings = Vec::new();
+    let mut next = *last + Duration::days(spacing);
+    while next <= *end {
+        if next >= dates[0] {
+            meetings.push(next);
+        }
+        next += Duration::days(spacing);
+    }
+    meetings
+}
+
 pub(super) fn calendar_step(
     check: &mut Checker<'_>,
     key: &str,
