@@ -377,3 +377,53 @@ fn the_current_folder_and_the_root_are_never_output_folders() {
         );
     }
 }
+
+#[test]
+fn only_a_folder_exactly_as_a_run_wrote_it_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    // A summary.json that merely says "stormglass" is not a run's record.
+    let lookalike = dir.path().join("lookalike");
+    std::fs::create_dir(&lookalike).unwrap();
+    std::fs::write(
+        lookalike.join("summary.json"),
+        "{\"engine\": \"stormglass\"}",
+    )
+    .unwrap();
+    std::fs::write(lookalike.join("notes.txt"), "keep me").unwrap();
+    let output = run_into(&lookalike, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("notes.txt"),
+        "the message names what is in the way: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(lookalike.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+
+    // A file the user adds inside a real run folder is never deleted by the next run.
+    let out = dir.path().join("run");
+    assert!(run_into(&out, &["--seed", "1"]).status.success());
+    assert!(out.join(".stormglass-manifest").is_file());
+    std::fs::write(out.join("charts").join("my_annotations.txt"), "mine").unwrap();
+    let output = run_into(&out, &["--seed", "2"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("charts/my_annotations.txt (not written by the engine)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("charts").join("my_annotations.txt")).unwrap(),
+        "mine"
+    );
+
+    // A file the engine wrote and the user edited is in the way too.
+    std::fs::remove_file(out.join("charts").join("my_annotations.txt")).unwrap();
+    std::fs::write(out.join("summary.json"), "edited").unwrap();
+    let output = run_into(&out, &["--seed", "2"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("summary.json (changed since the run wrote it)"));
+}

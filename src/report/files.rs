@@ -29,8 +29,12 @@ pub enum OutputError {
     Io { path: PathBuf, source: io::Error },
     #[error(transparent)]
     Chart(#[from] ChartError),
-    #[error("{}: exists and is not a Stormglass run folder (no summary.json from a run); choose another --out or pass --force to replace it", path.display())]
-    NotARunFolder { path: PathBuf },
+    #[error("{}: exists and is not a Stormglass run folder: {}; choose another --out, or pass --force to replace the folder with everything in it", path.display(), in_the_way_text(in_the_way))]
+    NotARunFolder {
+        path: PathBuf,
+        /// What stops the folder from being a previous run's, at most [`LISTED_IN_THE_WAY`].
+        in_the_way: Vec<String>,
+    },
     #[error("{}: cannot be an output folder (it is the current folder, its parent or the root, and a run replaces its folder whole); choose a named subfolder with --out", path.display())]
     UnusableTarget { path: PathBuf },
 }
@@ -52,14 +56,98 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
     }
 }
 
-/// A folder we may replace: a previous run's or comparison's, recognised by the
-/// record it keeps.
-fn is_run_folder(dir: &Path) -> bool {
-    ["summary.json", "comparison.json"].iter().any(|record| {
-        fs::read_to_string(dir.join(record))
-            .map(|text| text.contains("\"engine\": \"stormglass\""))
-            .unwrap_or(false)
-    })
+/// The record of every file a run wrote, written last into its folder. A folder
+/// is a previous run's only when this record lists exactly the files in it, with
+/// their sizes and hashes: then replacing it deletes nothing the engine did not
+/// write.
+pub const MANIFEST: &str = ".stormglass-manifest";
+
+/// Files named in a refusal; the rest are counted.
+pub const LISTED_IN_THE_WAY: usize = 10;
+
+fn in_the_way_text(files: &[String]) -> String {
+    files.join(", ")
+}
+
+/// Every file below `dir`, as paths relative to it with `/` separators, sorted.
+fn files_below(dir: &Path) -> io::Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        for entry in fs::read_dir(dir.join(&relative))? {
+            let entry = entry?;
+            let path = relative.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn sha256_of(path: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    io::copy(&mut File::open(path)?, &mut hasher)?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Writes the manifest of every file now in `dir`: `size sha256 path` a line.
+fn write_manifest(dir: &Path) -> Result<(), OutputError> {
+    let files = files_below(dir).map_err(io_error(dir))?;
+    let mut text = format!("stormglass {} run folder\n", crate::VERSION);
+    for file in files {
+        let path = dir.join(&file);
+        let size = fs::metadata(&path).map_err(io_error(&path))?.len();
+        let hash = sha256_of(&path).map_err(io_error(&path))?;
+        text.push_str(&format!("{size} {hash} {file}\n"));
+    }
+    write_with(&dir.join(MANIFEST), |out| out.write_all(text.as_bytes()))
+}
+
+/// What stops `dir` from being a previous run's folder that may be replaced: a
+/// missing or foreign manifest, files it does not list, files changed since.
+/// Empty when the folder is exactly what a run wrote.
+fn in_the_way(dir: &Path) -> Vec<String> {
+    let Ok(files) = files_below(dir) else {
+        return vec!["the folder cannot be read".into()];
+    };
+    let manifest = fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default();
+    let mut lines = manifest.lines();
+    if !lines.next().is_some_and(|l| l.starts_with("stormglass ")) {
+        let mut listed: Vec<String> = files.into_iter().take(LISTED_IN_THE_WAY).collect();
+        listed.insert(0, format!("no {MANIFEST} from a run"));
+        return listed;
+    }
+    let mut recorded = std::collections::HashMap::new();
+    for line in lines {
+        let mut parts = line.splitn(3, ' ');
+        if let (Some(size), Some(hash), Some(file)) = (parts.next(), parts.next(), parts.next()) {
+            recorded.insert(file.to_string(), (size.to_string(), hash.to_string()));
+        }
+    }
+    let mut problems = Vec::new();
+    for file in files.iter().filter(|f| f.as_str() != MANIFEST) {
+        let path = dir.join(file);
+        match recorded.get(file) {
+            None => problems.push(format!("{file} (not written by the engine)")),
+            Some((size, hash)) => {
+                let same_size = fs::metadata(&path).is_ok_and(|m| m.len().to_string() == *size);
+                if !same_size || sha256_of(&path).ok().as_deref() != Some(hash.as_str()) {
+                    problems.push(format!("{file} (changed since the run wrote it)"));
+                }
+            }
+        }
+        if problems.len() > LISTED_IN_THE_WAY {
+            problems.truncate(LISTED_IN_THE_WAY);
+            problems.push("and more".into());
+            break;
+        }
+    }
+    problems
 }
 
 /// What writing a run took.
@@ -95,14 +183,18 @@ pub fn check_target(dir: &Path, force: bool) -> Result<(), OutputError> {
             path: dir.to_path_buf(),
         });
     }
-    if dir.exists() && !force && !is_run_folder(dir) {
+    if dir.exists() && !force {
         let empty = fs::read_dir(dir)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);
         if !empty {
-            return Err(OutputError::NotARunFolder {
-                path: dir.to_path_buf(),
-            });
+            let in_the_way = in_the_way(dir);
+            if !in_the_way.is_empty() {
+                return Err(OutputError::NotARunFolder {
+                    path: dir.to_path_buf(),
+                    in_the_way,
+                });
+            }
         }
     }
     Ok(())
@@ -132,7 +224,7 @@ pub fn write_atomically<T>(
     }
     fs::create_dir_all(&staging).map_err(io_error(&staging))?;
 
-    let written = match write(&staging) {
+    let written = match write(&staging).and_then(|w| write_manifest(&staging).map(|()| w)) {
         Ok(written) => written,
         Err(error) => {
             let _ = fs::remove_dir_all(&staging);
