@@ -149,7 +149,23 @@ fn skipped_paths_csv(paths: u64) -> String {
 const EXIT_INVALID_INPUT: u8 = 2;
 const EXIT_FAILURE: u8 = 1;
 
+/// On SIGINT or SIGTERM: remove the staging folder being written, then exit
+/// with the shell's status for the signal (130, 143).
+fn clean_up_on_interrupt() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            report::remove_staging();
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
 fn main() -> ExitCode {
+    clean_up_on_interrupt();
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),

@@ -427,3 +427,66 @@ fn only_a_folder_exactly_as_a_run_wrote_it_is_replaced() {
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("summary.json (changed since the run wrote it)"));
 }
+
+#[test]
+fn staging_folders_of_killed_runs_are_swept_and_others_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process number above the kernel's largest (2^22) has never lived.
+    let dead = 4_194_400;
+    assert!(!Path::new(&format!("/proc/{dead}")).exists());
+    for stale in [format!(".run.partial-{dead}"), format!(".run.old-{dead}")] {
+        std::fs::create_dir(dir.path().join(&stale)).unwrap();
+        std::fs::write(dir.path().join(&stale).join("summary.json"), "half").unwrap();
+    }
+    // Another name, and a live process's staging, are not the sweep's to take.
+    let other = format!(".mine.partial-{dead}");
+    let live = format!(".run.partial-{}", std::process::id());
+    for keep in [&other, &live] {
+        std::fs::create_dir(dir.path().join(keep)).unwrap();
+    }
+    assert!(run_into(&dir.path().join("run"), &[]).status.success());
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let mut expected = vec![other, live, "run".to_string()];
+    expected.sort();
+    assert_eq!(left, expected);
+}
+
+#[test]
+fn an_interrupted_run_exits_with_the_signals_status_and_leaves_nothing() {
+    use std::process::{Command, Stdio};
+    for (signal, status) in [("TERM", 143), ("INT", 130)] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let child = Command::new(env!("CARGO_BIN_EXE_stormglass"))
+            .args([
+                "run",
+                "scenarios/default.toml",
+                "--paths",
+                "2000000",
+                "--out",
+            ])
+            .arg(&out)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(status), "SIG{signal}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "SIG{signal}: nothing left"
+        );
+    }
+}

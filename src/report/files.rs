@@ -95,6 +95,50 @@ fn sha256_of(path: &Path) -> io::Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
+/// Staging folders this process is writing, for [`remove_staging`].
+static STAGING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes the staging folders this process is writing: called when it is
+/// interrupted (SIGINT, SIGTERM), so an interrupted run leaves nothing behind.
+pub fn remove_staging() {
+    let folders = STAGING.lock().map(|f| f.clone()).unwrap_or_default();
+    for folder in folders {
+        let _ = fs::remove_dir_all(folder);
+    }
+}
+
+fn register_staging(folder: &Path, writing: bool) {
+    if let Ok(mut folders) = STAGING.lock() {
+        folders.retain(|f| f != folder);
+        if writing {
+            folders.push(folder.to_path_buf());
+        }
+    }
+}
+
+/// Removes the staging and swap folders (`.NAME.partial-PID`, `.NAME.old-PID`)
+/// that runs killed outright (kill -9, a power cut) left beside `leaf` in
+/// `parent`: only those of the engine's own naming whose process is gone.
+fn sweep_stale(parent: &Path, leaf: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = [".partial-", ".old-"].iter().find_map(|tag| {
+            name.strip_prefix(&format!(".{leaf}{tag}"))
+                .and_then(|pid| pid.parse::<u32>().ok())
+        });
+        let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+        if let Some(pid) = pid {
+            if pid != me && !alive(pid) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
 /// Writes the manifest of every file now in `dir`: `size sha256 path` a line.
 fn write_manifest(dir: &Path) -> Result<(), OutputError> {
     let files = files_below(dir).map_err(io_error(dir))?;
@@ -218,12 +262,29 @@ pub fn write_atomically<T>(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".into());
+    // /proc tells whether a process lives; without it nothing is swept.
+    if Path::new("/proc/self").exists() {
+        sweep_stale(parent, &leaf);
+    }
     let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
     }
+    register_staging(&staging, true);
     fs::create_dir_all(&staging).map_err(io_error(&staging))?;
+    let result = finish_staging(dir, parent, &leaf, &staging, write);
+    register_staging(&staging, false);
+    result
+}
 
+fn finish_staging<T>(
+    dir: &Path,
+    parent: &Path,
+    leaf: &str,
+    staging: &Path,
+    write: impl FnOnce(&Path) -> Result<T, OutputError>,
+) -> Result<T, OutputError> {
+    let staging = staging.to_path_buf();
     let written = match write(&staging).and_then(|w| write_manifest(&staging).map(|()| w)) {
         Ok(written) => written,
         Err(error) => {
@@ -231,13 +292,22 @@ pub fn write_atomically<T>(
             return Err(error);
         }
     };
+    // A failed swap (a mount point, a read-only parent) leaves no complete
+    // staging folder behind, and puts a moved previous run back.
+    let discard = |error: io::Error| {
+        let _ = fs::remove_dir_all(&staging);
+        io_error(dir)(error)
+    };
     if dir.exists() {
         let old = parent.join(format!(".{leaf}.old-{}", std::process::id()));
-        fs::rename(dir, &old).map_err(io_error(dir))?;
-        fs::rename(&staging, dir).map_err(io_error(dir))?;
+        fs::rename(dir, &old).map_err(discard)?;
+        if let Err(error) = fs::rename(&staging, dir) {
+            let _ = fs::rename(&old, dir);
+            return Err(discard(error));
+        }
         fs::remove_dir_all(&old).map_err(io_error(&old))?;
     } else {
-        fs::rename(&staging, dir).map_err(io_error(dir))?;
+        fs::rename(&staging, dir).map_err(discard)?;
     }
     Ok(written)
 }

@@ -13,7 +13,8 @@ mod summary;
 
 pub use console::print_summary;
 pub use files::{
-    check_target, write_atomically, write_report, write_run, OutputError, OutputOptions, Written,
+    check_target, remove_staging, write_atomically, write_report, write_run, OutputError,
+    OutputOptions, Written,
 };
 pub use summary::{
     AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, SignalSummary, SignalTarget,
