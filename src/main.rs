@@ -297,7 +297,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(available) = available_memory() {
         if needed > available {
             return Err(Failure::input(format!(
-                "this run needs about {:.1} GiB but the machine has {:.1} GiB available; use fewer --paths (or --sample-paths)",
+                "this run needs about {:.1} GiB but only {:.1} GiB is available to this process (free memory, a container's limit or `ulimit -v`); use fewer --paths (or --sample-paths)",
                 needed as f64 / GIB,
                 available as f64 / GIB
             )));
@@ -307,7 +307,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let progress = Bar::new();
     let simulation =
         engine::simulate_with(&model, &options, &progress, &tracker).map_err(|e| match e {
-            engine::EngineError::TooManyPaths { .. } => Failure::input(e),
+            engine::EngineError::TooManyPaths { .. } | engine::EngineError::OutOfMemory { .. } => {
+                Failure::input(e)
+            }
             _ => Failure::other(e),
         })?;
     // Summaries and charts keep to the threads the run was given.
@@ -391,7 +393,8 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
                 let progress = Bar::new();
                 let run = stormglass::run_scenario(&scenario, &options, &progress).map_err(
                     |e| match e {
-                        engine::EngineError::TooManyPaths { .. } => Failure::input(e),
+                        engine::EngineError::TooManyPaths { .. }
+                        | engine::EngineError::OutOfMemory { .. } => Failure::input(e),
                         _ => Failure::other(e),
                     },
                 )?;
@@ -597,10 +600,28 @@ fn available_memory() -> Option<u64> {
     ]
     .iter()
     .find_map(|(limit, usage)| group_headroom(&read(limit)?, &read(usage)?));
-    match (machine, group) {
-        (Some(m), Some(g)) => Some(m.min(g)),
-        (m, g) => m.or(g),
-    }
+    let address_space = read("/proc/self/limits")
+        .zip(read("/proc/self/status"))
+        .and_then(|(limits, status)| address_space_headroom(&limits, &status));
+    [machine, group, address_space].into_iter().flatten().min()
+}
+
+/// What a soft address-space limit (`ulimit -v`) leaves above the process's
+/// virtual size, from /proc/self/limits and /proc/self/status; `None` when
+/// unlimited.
+fn address_space_headroom(limits: &str, status: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    let soft: u64 = line
+        .trim_start_matches("Max address space")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let size = status.lines().find(|l| l.starts_with("VmSize:"))?;
+    let kib: u64 = size.split_whitespace().nth(1)?.parse().ok()?;
+    Some(soft.saturating_sub(kib * 1024))
 }
 
 /// What a control group's limit leaves above its usage, from the two files'
@@ -668,7 +689,17 @@ impl Progress for Bar {
 
 #[cfg(test)]
 mod tests {
-    use super::{group_headroom, grouped};
+    use super::{address_space_headroom, group_headroom, grouped};
+
+    #[test]
+    fn an_address_space_limit_leaves_its_headroom() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max address space         4294967296           unlimited            bytes\n";
+        let status = "Name:\tstormglass\nVmSize:\t 1048576 kB\n";
+        assert_eq!(address_space_headroom(limits, status), Some(3 << 30));
+        let unlimited = limits.replace("4294967296", "unlimited ");
+        assert_eq!(address_space_headroom(&unlimited, status), None);
+    }
 
     #[test]
     fn the_progress_rate_is_a_whole_number() {

@@ -490,3 +490,28 @@ fn an_interrupted_run_exits_with_the_signals_status_and_leaves_nothing() {
         );
     }
 }
+
+#[test]
+fn an_address_space_limit_is_an_input_error_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Two million default paths need about 3 GiB; under a 1 GB `ulimit -v` the
+    // run must say so and exit 2, where it used to abort on the allocation.
+    let script = format!(
+        "ulimit -v 1000000 && exec '{}' run scenarios/default.toml --paths 2000000 --out '{}'",
+        env!("CARGO_BIN_EXE_stormglass"),
+        out.display()
+    );
+    let output = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ulimit -v") && stderr.contains("--paths"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}

@@ -87,6 +87,22 @@ pub enum EngineError {
     ThreadPool { threads: usize, message: String },
     #[error("{paths} paths is more than one run can hold (at most {max})")]
     TooManyPaths { paths: u64, max: u64 },
+    #[error("the per-path table of {paths} paths needs {:.1} GiB, which this process cannot allocate (memory or an address-space limit such as `ulimit -v`); use fewer --paths", *bytes as f64 / (1u64 << 30) as f64)]
+    OutOfMemory { paths: u64, bytes: usize },
+}
+
+/// A table of `len` zeros, or [`EngineError::OutOfMemory`] where the allocator
+/// refuses it: a failed `vec!` aborts the process. The probe is dropped and the
+/// table made by `vec!`, whose zeroed allocation leaves untouched pages unmapped,
+/// so the check costs nothing on the way.
+fn zeroed_table(len: usize, paths: u64) -> Result<Vec<f64>, EngineError> {
+    let bytes = len.saturating_mul(std::mem::size_of::<f64>());
+    let mut probe: Vec<f64> = Vec::new();
+    probe
+        .try_reserve_exact(len)
+        .map_err(|_| EngineError::OutOfMemory { paths, bytes })?;
+    drop(probe);
+    Ok(vec![0f64; len])
 }
 
 /// Full trajectories of the first paths, as levels.
@@ -211,6 +227,7 @@ pub fn simulate_with(
     progress.start(options.paths);
     let simulation = pool.install(|| run(model, options, progress, threads, observer));
     progress.finish();
+    let simulation = simulation?;
     Ok(Simulation {
         wall_time: started.elapsed(),
         ..simulation
@@ -223,7 +240,7 @@ fn run(
     progress: &dyn Progress,
     threads: usize,
     observer: &dyn PathObserver,
-) -> Simulation {
+) -> Result<Simulation, EngineError> {
     let mut layout = MetricLayout::new(model);
     let observed = (observer, layout.append(observer.columns()));
     let columns = layout.columns();
@@ -233,7 +250,7 @@ fn run(
     let regimes = model.regimes();
     let report = |n: usize| progress.advance(n as u64);
 
-    let mut metrics = vec![0f64; paths * columns];
+    let mut metrics = zeroed_table(paths.saturating_mul(columns), options.paths)?;
     let pilot = paths.min(PILOT_PATHS.max(options.sample_paths));
 
     // Pilot: the first paths, kept whole; they place the fan grid and are the samples.
@@ -348,7 +365,7 @@ fn run(
             .for_each(|x| *x = asset.level(*x));
     }
     regime_track.truncate(kept * points);
-    Simulation {
+    Ok(Simulation {
         paths: options.paths,
         seed: options.seed,
         layout,
@@ -364,7 +381,7 @@ fn run(
             regimes: regime_track,
         },
         wall_time: Duration::ZERO,
-    }
+    })
 }
 
 /// The fan grid from the pilot paths' range at every step.
