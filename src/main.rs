@@ -664,15 +664,7 @@ fn grouped(value: f64) -> String {
     if !value.is_finite() || value < 0.5 {
         return "0".into();
     }
-    let digits = format!("{:.0}", value);
-    let mut text = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            text.push(',');
-        }
-        text.push(c);
-    }
-    text
+    indicatif::HumanCount(value.round() as u64).to_string()
 }
 
 impl Progress for Bar {

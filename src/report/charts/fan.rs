@@ -111,7 +111,7 @@ impl Figure for Fan {
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(96)
-            .build_cartesian_2d(date_axis(*first, *last), lo..hi)?;
+            .build_cartesian_2d(date_axis(*first, *last, &ticks), lo..hi)?;
         let scale = &self.scale;
         chart
             .configure_mesh()

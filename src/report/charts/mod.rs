@@ -332,12 +332,17 @@ pub fn plain(value: f64) -> String {
 /// Most date ticks an axis carries before it steps to longer periods.
 const MAX_DATE_TICKS: usize = 10;
 
-/// A date axis from `first` to `last` whose ticks, and so its grid lines, fall on
+/// A date axis from `first` to `last` whose ticks (from [`date_ticks`], which
+/// the labels read too), and so its grid lines, fall on
 /// calendar boundaries: month starts, or the starts of quarters, half years and
 /// years when the horizon is longer. Plotters' own ticks are evenly spaced in
 /// days, which puts "Jul 2026" on 31 July.
-pub fn date_axis(first: NaiveDate, last: NaiveDate) -> WithKeyPoints<RangedDate<NaiveDate>> {
-    (first..last).with_key_points(date_ticks(first, last))
+pub fn date_axis(
+    first: NaiveDate,
+    last: NaiveDate,
+    ticks: &[NaiveDate],
+) -> WithKeyPoints<RangedDate<NaiveDate>> {
+    (first..last).with_key_points(ticks.to_vec())
 }
 
 /// The tick dates of [`date_axis`]: the first of every `step`-th month (steps of

@@ -123,7 +123,7 @@ impl Figure for Occupancy {
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(86)
-            .build_cartesian_2d(date_axis(*first, *last), 0.0..1.0)?;
+            .build_cartesian_2d(date_axis(*first, *last, &ticks), 0.0..1.0)?;
         chart
             .configure_mesh()
             .y_labels(6)
@@ -186,7 +186,7 @@ impl Figure for FirstEntry {
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(86)
-            .build_cartesian_2d(date_axis(first.0, last.1), 0.0..top)?;
+            .build_cartesian_2d(date_axis(first.0, last.1, &ticks), 0.0..top)?;
         chart
             .configure_mesh()
             .y_labels(6)

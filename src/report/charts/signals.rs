@@ -139,7 +139,7 @@ impl Figure for Firing {
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(86)
-            .build_cartesian_2d(date_axis(*first, *last), 0.0..top)?;
+            .build_cartesian_2d(date_axis(*first, *last, &ticks), 0.0..top)?;
         chart
             .configure_mesh()
             .y_labels(6)
