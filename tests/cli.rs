@@ -515,3 +515,70 @@ fn an_address_space_limit_is_an_input_error_not_an_abort() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn a_mount_point_is_never_an_output_folder() {
+    // /proc is a mount point on every Linux system; renaming it away would fail
+    // only after the whole run was staged.
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let output = stormglass(&["run", "--paths", "100", "--out", "/proc", "--force"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("mount point"), "{stderr}");
+}
+
+/// Writes a run-like folder holding `summary.json` = `text`, replacing the last.
+fn replace_run(dir: &std::path::Path, text: &str) {
+    stormglass::report::write_atomically(dir, false, |staging| {
+        let path = staging.join("summary.json");
+        std::fs::write(&path, text)
+            .map_err(|source| stormglass::report::OutputError::Io { path, source })
+    })
+    .unwrap();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_reader_always_finds_the_run_folder_while_it_is_replaced() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    replace_run(&dir, "0");
+    let stop = AtomicBool::new(false);
+    let (reads, misses) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                match std::fs::read_to_string(dir.join("summary.json")) {
+                    Ok(text) if text.parse::<u32>().is_ok() => {
+                        reads.fetch_add(1, Ordering::Relaxed)
+                    }
+                    _ => misses.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        });
+        for i in 1..=200 {
+            replace_run(&dir, &i.to_string());
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(
+        std::fs::read_to_string(dir.join("summary.json")).unwrap(),
+        "200"
+    );
+    assert!(reads.load(Ordering::Relaxed) > 0);
+    assert_eq!(
+        misses.load(Ordering::Relaxed),
+        0,
+        "the folder or its file went missing"
+    );
+    // Nothing is left beside it: the previous runs went with the swap.
+    let names: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("run")]);
+}

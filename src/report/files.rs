@@ -1,6 +1,11 @@
 //! Writing a run's folder atomically: everything goes into a hidden sibling folder
-//! first, which is renamed into place only once every file is complete, so a crash
+//! first, which is switched into place only once every file is complete, so a crash
 //! or a full disk never leaves a half-written report.
+//!
+//! The switch is one step where the kernel offers it (Linux `renameat2` with
+//! `RENAME_EXCHANGE`): a reader always finds the folder, holding either the
+//! previous run or the new one. Elsewhere it is two renames, between which the
+//! folder is briefly missing.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -35,8 +40,8 @@ pub enum OutputError {
         /// What stops the folder from being a previous run's, at most [`LISTED_IN_THE_WAY`].
         in_the_way: Vec<String>,
     },
-    #[error("{}: cannot be an output folder (it is the current folder, its parent or the root, and a run replaces its folder whole); choose a named subfolder with --out", path.display())]
-    UnusableTarget { path: PathBuf },
+    #[error("{}: cannot be an output folder ({reason}, and a run replaces its folder whole); choose a named subfolder with --out", path.display())]
+    UnusableTarget { path: PathBuf, reason: &'static str },
 }
 
 impl OutputError {
@@ -222,10 +227,19 @@ pub fn write_run(
 pub fn check_target(dir: &Path, force: bool) -> Result<(), OutputError> {
     // `.`, `..` and `/` have no name to stage beside: replacing them would
     // delete the folder the user stands in, so not even `force` allows it.
-    if dir.file_name().is_none() {
-        return Err(OutputError::UnusableTarget {
+    let unusable = |reason| {
+        Err(OutputError::UnusableTarget {
             path: dir.to_path_buf(),
-        });
+            reason,
+        })
+    };
+    if dir.file_name().is_none() {
+        return unusable("it is the current folder, its parent or the root");
+    }
+    // A mount point cannot be renamed: the run would be staged in full and then
+    // fail at the very end.
+    if is_mount_point(dir) {
+        return unusable("it is a mount point");
     }
     if dir.exists() && !force {
         let empty = fs::read_dir(dir)
@@ -242,6 +256,25 @@ pub fn check_target(dir: &Path, force: bool) -> Result<(), OutputError> {
         }
     }
     Ok(())
+}
+
+/// Whether `dir` is a folder on another filesystem than its parent.
+#[cfg(unix)]
+fn is_mount_point(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (fs::symlink_metadata(dir), fs::metadata(parent)) {
+        (Ok(here), Ok(above)) => here.is_dir() && here.dev() != above.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn is_mount_point(_dir: &Path) -> bool {
+    false
 }
 
 /// Runs `write` on a hidden staging folder next to `dir`, then renames it into
@@ -299,6 +332,15 @@ fn finish_staging<T>(
         io_error(dir)(error)
     };
     if dir.exists() {
+        match exchange(&staging, dir) {
+            // The staging name now holds the previous run.
+            Ok(true) => {
+                fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
+                return Ok(written);
+            }
+            Ok(false) => {}
+            Err(error) => return Err(discard(error)),
+        }
         let old = parent.join(format!(".{leaf}.old-{}", std::process::id()));
         fs::rename(dir, &old).map_err(discard)?;
         if let Err(error) = fs::rename(&staging, dir) {
@@ -310,6 +352,25 @@ fn finish_staging<T>(
         fs::rename(&staging, dir).map_err(discard)?;
     }
     Ok(written)
+}
+
+/// Swaps the folders `a` and `b` in one atomic step. `Ok(false)` when this
+/// system or filesystem cannot, and nothing was changed.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use rustix::io::Errno;
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(true),
+        // An old kernel, or a filesystem without the flag (some network and FUSE ones).
+        Err(Errno::NOSYS | Errno::INVAL | Errno::NOTSUP) => Ok(false),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> io::Result<bool> {
+    Ok(false)
 }
 
 fn write_files(
