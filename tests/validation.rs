@@ -477,3 +477,317 @@ fn every_level_and_jump_is_bounded_so_that_levels_stay_finite() {
         ],
     );
 }
+
+/// A folder of scenario files, each `(name, text)`; `{default}` in a text is
+/// the path of the bundled scenarios/default.toml.
+fn scenario_folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml");
+    let folder = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let text = text.replace("{default}", &default.display().to_string());
+        std::fs::write(folder.path().join(name), text).unwrap();
+    }
+    folder
+}
+
+fn bundled_default() -> scenario::Scenario {
+    scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml")).unwrap()
+}
+
+/// The resolved scenario's events, as TOML tables.
+fn resolved_events(scenario: &scenario::Scenario) -> Vec<toml::Table> {
+    scenario.resolved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_table().unwrap().clone())
+        .collect()
+}
+
+fn event_names(scenario: &scenario::Scenario) -> Vec<&str> {
+    scenario.events.iter().map(|e| e.name.as_str()).collect()
+}
+
+/// The error of the scenario file `name` in `folder`, with its diagnostics'
+/// files, printed.
+fn folder_error(folder: &tempfile::TempDir, name: &str) -> (String, Vec<Option<PathBuf>>) {
+    let error = scenario::load(&folder.path().join(name)).expect_err(name);
+    let text = error.to_string();
+    println!("{text}");
+    let files = error.diagnostics().iter().map(|d| d.file.clone()).collect();
+    (text, files)
+}
+
+const DEFAULT_EVENTS: [&str; 4] = [
+    "new_fed_chair",
+    "tariff_wave",
+    "fed_put",
+    "midterm_elections",
+];
+
+#[test]
+fn a_child_changes_one_event_by_name_and_keeps_the_others() {
+    let folder = scenario_folder(&[(
+        "child.toml",
+        "extends = \"{default}\"\n[scenario]\nname = \"child\"\n\n[events.tariff_wave]\nrate_per_year = 6.0\n",
+    )]);
+    let child = scenario::load(&folder.path().join("child.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let default = bundled_default();
+    assert_eq!(event_names(&child), DEFAULT_EVENTS);
+    let scenario::Trigger::Poisson { rate_per_year, .. } = child.events[1].trigger else {
+        panic!("tariff_wave is a Poisson event");
+    };
+    assert_eq!(rate_per_year, 6.0);
+    // Every other key of every event as the default has it, in its order.
+    let mut expected = resolved_events(&default);
+    expected[1].insert("rate_per_year".into(), toml::Value::Float(6.0));
+    assert_eq!(resolved_events(&child), expected);
+    assert_eq!(
+        expected[1].keys().collect::<Vec<_>>(),
+        resolved_events(&child)[1].keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_child_adds_and_removes_events_by_name() {
+    let folder = scenario_folder(&[
+        (
+            "added.toml",
+            "extends = \"{default}\"\n[scenario]\nname = \"added\"\n\n[events.rate_cut]\ndate = 2026-03-02\njumps = { fed_funds = { mean = -0.0025 } }\n",
+        ),
+        (
+            "removed.toml",
+            "extends = \"{default}\"\n[scenario]\nname = \"removed\"\n\n[events.midterm_elections]\nremove = true\n",
+        ),
+    ]);
+    let default = bundled_default();
+    let added = scenario::load(&folder.path().join("added.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        event_names(&added),
+        [
+            "new_fed_chair",
+            "tariff_wave",
+            "fed_put",
+            "midterm_elections",
+            "rate_cut"
+        ]
+    );
+    let events = resolved_events(&added);
+    assert_eq!(events[..4], resolved_events(&default)[..]);
+    assert_eq!(events[4]["name"].as_str(), Some("rate_cut"));
+    assert!(matches!(
+        added.events[4].trigger,
+        scenario::Trigger::Dated { .. }
+    ));
+
+    let removed =
+        scenario::load(&folder.path().join("removed.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        event_names(&removed),
+        ["new_fed_chair", "tariff_wave", "fed_put"]
+    );
+    assert_eq!(resolved_events(&removed), resolved_events(&default)[..3]);
+}
+
+#[test]
+fn by_name_changes_that_cannot_apply_are_errors_in_the_child() {
+    let folder = scenario_folder(&[
+        (
+            "unknown.toml",
+            "extends = \"{default}\"\n[scenario]\nname = \"unknown\"\n\n[events.midterm_election]\nremove = true\n",
+        ),
+        (
+            "renamed.toml",
+            "extends = \"{default}\"\n[scenario]\nname = \"renamed\"\n\n[events.tariff_wave]\nname = \"tariff_waves\"\nrate_per_year = 3.0\n",
+        ),
+        (
+            "remove_and_change.toml",
+            "extends = \"{default}\"\n[scenario]\nname = \"both\"\n\n[events.tariff_wave]\nremove = true\nrate_per_year = 3.0\n",
+        ),
+    ]);
+    let (text, _) = folder_error(&folder, "unknown.toml");
+    assert_contains(
+        &text,
+        &[
+            "unknown.toml:6: events.midterm_election.remove",
+            "no event `midterm_election` in default.toml to remove",
+            "did you mean `midterm_elections`?",
+        ],
+    );
+    let (text, _) = folder_error(&folder, "renamed.toml");
+    assert_contains(
+        &text,
+        &[
+            "renamed.toml:6: events.tariff_wave.name",
+            "`tariff_waves` differs from `tariff_wave`",
+        ],
+    );
+    // Without `extends` there is nothing to change by name.
+    let text = inline_error("[assets.eq]\nprocess = \"gbm\"\ninitial = 1.0\nvol = 0.1\n[events.shock]\ndate = 2026-01-06\n");
+    assert_contains(
+        &text,
+        &[
+            "bounds.toml:10: events: invalid type: map",
+            "write `[[events]]` for each event",
+        ],
+    );
+    let (text, _) = folder_error(&folder, "remove_and_change.toml");
+    assert_contains(
+        &text,
+        &[
+            "remove_and_change.toml:7: events.tariff_wave.rate_per_year",
+            "give no other keys",
+        ],
+    );
+}
+
+#[test]
+fn an_error_in_a_by_name_change_is_located_at_the_child_line() {
+    let folder = scenario_folder(&[(
+        "child.toml",
+        "extends = \"{default}\"\n[scenario]\nname = \"child\"\n\n# Far too often.\n[events.tariff_wave]\nduration_days = 10\nrate_per_year = 300.0\n",
+    )]);
+    let (text, files) = folder_error(&folder, "child.toml");
+    assert_contains(
+        &text,
+        &["child.toml:8: events[1].rate_per_year: 300 is out of range"],
+    );
+    assert_eq!(files, [Some(folder.path().join("child.toml"))]);
+    assert!(!text.contains("replaces"), "no array was replaced: {text}");
+}
+
+#[test]
+fn a_child_that_replaces_the_events_is_blamed_and_told_so() {
+    // The second event is dated yet gives a window: the problem's key,
+    // `events[1].window_start`, is not written in the child, but default.toml's
+    // events[1] (tariff_wave) has one; that file's events are dropped, so the
+    // message must not point there.
+    let folder = scenario_folder(&[(
+        "child.toml",
+        "extends = \"{default}\"\n[scenario]\nname = \"child\"\n\n[[events]]\nname = \"fed_put\"\ndate = 2026-03-02\n\n[[events]]\nname = \"rate_cut\"\ndate = 2026-03-02\nwindow_end = 2026-04-01\n",
+    )]);
+    let (text, files) = folder_error(&folder, "child.toml");
+    assert_contains(
+        &text,
+        &[
+            "child.toml:9: events[1].window_start: a window applies only to Poisson events",
+            "`[[events]]` in child.toml replaces the 4 events of default.toml (new_fed_chair, tariff_wave, fed_put, midterm_elections)",
+            "to change one event, write `[events.NAME]` with only the keys that change",
+        ],
+    );
+    assert_eq!(files, [Some(folder.path().join("child.toml"))]);
+}
+
+#[test]
+fn by_name_changes_work_down_a_chain_of_any_depth() {
+    let folder = scenario_folder(&[
+        (
+            "child.toml",
+            "extends = \"{default}\"\n[scenario]\nname = \"child\"\n\n[events.rate_cut]\ndate = 2026-03-02\n\n[events.tariff_wave]\nrate_per_year = 4.0\n",
+        ),
+        (
+            "grandchild.toml",
+            "extends = \"child.toml\"\n[scenario]\nname = \"grandchild\"\n\n[events.rate_cut]\nduration_days = 5\n\n[events.new_fed_chair]\nremove = true\n",
+        ),
+        (
+            "bad_grandchild.toml",
+            "extends = \"child.toml\"\n[scenario]\nname = \"bad\"\n\n[events.rate_cut]\nduration_days = -5\n",
+        ),
+        (
+            "replacing.toml",
+            "extends = \"{default}\"\n[scenario]\nname = \"replacing\"\n\n[[events]]\nname = \"fed_put\"\ndate = 2026-03-02\n",
+        ),
+        (
+            "over_replacing.toml",
+            "extends = \"replacing.toml\"\n[scenario]\nname = \"over\"\n\n[events.fed_put]\nduration_days = 3\n\n[events.rate_cut]\ndate = 2026-03-02\nwindow_end = 2026-04-01\n",
+        ),
+    ]);
+    let grandchild =
+        scenario::load(&folder.path().join("grandchild.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        event_names(&grandchild),
+        ["tariff_wave", "fed_put", "midterm_elections", "rate_cut"]
+    );
+    let events = resolved_events(&grandchild);
+    assert_eq!(events[0]["rate_per_year"].as_float(), Some(4.0));
+    assert_eq!(events[3]["duration_days"].as_integer(), Some(5));
+    assert!(events[3].contains_key("date"));
+    // An error in an event the child added, changed by the grandchild.
+    let (text, _) = folder_error(&folder, "bad_grandchild.toml");
+    assert_contains(&text, &["bad_grandchild.toml:6: events[4].duration_days"]);
+    // A by-name change over a list the parent replaced: located in the file
+    // that wrote it, never in default.toml, with the parent's replacement noted.
+    let (text, files) = folder_error(&folder, "over_replacing.toml");
+    assert_contains(
+        &text,
+        &[
+            "over_replacing.toml:8: events[1].window_start",
+            "`[[events]]` in replacing.toml replaces the 4 events of default.toml",
+        ],
+    );
+    assert!(files.iter().all(|f| f.as_deref()
+        != Some(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml"))));
+}
+
+#[test]
+fn inline_portfolios_merge_by_name_and_events_start_a_list_where_the_parent_has_none() {
+    let base = "[scenario]\nname = \"small\"\nstart_date = 2026-01-05\nhorizon_steps = 20\ncalendar = \"weekdays\"\n\n[assets.eq]\nprocess = \"gbm\"\ninitial = 100.0\nvol = 0.2\n\n[[portfolio]]\nname = \"long\"\nbase_currency = \"USD\"\npositions.eq = { asset = \"eq\", weight = 1.0 }\n\n[[portfolio]]\nname = \"short\"\nbase_currency = \"USD\"\npositions.eq = { asset = \"eq\", weight = -1.0 }\n";
+    let folder = scenario_folder(&[
+        ("base.toml", base),
+        (
+            "child.toml",
+            "extends = \"base.toml\"\n[scenario]\nname = \"child\"\n\n[portfolio.long]\nvalue = 5e6\n\n[portfolio.long.positions.eq]\nweight = 0.5\n\n[events.shock]\ndate = 2026-01-12\njumps = { eq = { mean = -0.1 } }\n",
+        ),
+    ]);
+    let child = scenario::load(&folder.path().join("child.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(event_names(&child), ["shock"]);
+    let portfolios = &child.inline_portfolios;
+    assert_eq!(portfolios.len(), 2);
+    assert_eq!(portfolios[0]["name"].as_str(), Some("long"));
+    assert_eq!(portfolios[0]["value"].as_float(), Some(5e6));
+    let position = &portfolios[0]["positions"]["eq"];
+    assert_eq!(position["weight"].as_float(), Some(0.5));
+    assert_eq!(position["asset"].as_str(), Some("eq"));
+    assert_eq!(portfolios[1]["name"].as_str(), Some("short"));
+    assert!(portfolios[1].get("value").is_none());
+}
+
+#[test]
+fn the_changes_table_lists_by_name_changes_by_event_name() {
+    let folder = scenario_folder(&[(
+        "child.toml",
+        "extends = \"{default}\"\n[scenario]\nname = \"child\"\n\n[events.tariff_wave]\nrate_per_year = 6.0\n\n[events.midterm_elections]\nremove = true\n\n[events.rate_cut]\ndate = 2026-03-02\n",
+    )]);
+    let child = scenario::load(&folder.path().join("child.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let changes = &child.overrides.as_ref().unwrap().changes;
+    for change in changes {
+        println!("{} | {:?} | {}", change.key, change.parent, change.child);
+    }
+    let find = |key: &str| {
+        changes
+            .iter()
+            .find(|c| c.key == key)
+            .unwrap_or_else(|| panic!("no change `{key}`"))
+    };
+    let rate = find("events.tariff_wave.rate_per_year");
+    assert_eq!(rate.parent.as_deref(), Some("2.0"));
+    assert_eq!(rate.child, "6.0");
+    let removed = find("events.midterm_elections");
+    assert_eq!(removed.child, "(removed)");
+    assert!(removed
+        .parent
+        .as_deref()
+        .unwrap()
+        .contains("US mid-term elections"));
+    let added = find("events.rate_cut.date");
+    assert_eq!(added.parent, None);
+    assert_eq!(added.child, "2026-03-02");
+    // Nothing else: the events the child leaves alone are not listed.
+    assert_eq!(
+        changes
+            .iter()
+            .filter(|c| c.key.starts_with("events"))
+            .count(),
+        3
+    );
+}

@@ -197,7 +197,7 @@ pub fn load_file(
             path: path.to_path_buf(),
             text: text.clone(),
         }],
-        overrides: None,
+        ..Sources::default()
     };
     check(
         &table,

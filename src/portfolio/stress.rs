@@ -82,7 +82,7 @@ pub fn load_file(
             path: path.to_path_buf(),
             text,
         }],
-        overrides: None,
+        ..Sources::default()
     };
     let raw: RawStressFile = load::deserialize_table(&table, &sources, "")?;
     let asset_names: Vec<String> = scenario.assets.iter().map(|a| a.name.clone()).collect();
