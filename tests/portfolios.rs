@@ -680,3 +680,40 @@ fn portfolio_values_and_stress_shocks_are_bounded_so_that_no_pnl_overflows() {
         ],
     );
 }
+
+#[test]
+fn a_path_whose_yield_leaves_the_priceable_range_stops_being_valued_and_is_counted() {
+    // The yield runs from 4% toward -500% (kappa 20: below -100% within weeks);
+    // a par bond has no price there, so each path is valued up to the step
+    // before and said to have left the range, with every figure finite.
+    let text = r#"
+[assets.crash]
+process = "ou"
+initial = 0.04
+mean = -5.0
+mean_reversion = 20.0
+vol = 0.01
+
+[[portfolio]]
+name = "bonds"
+base_currency = "USD"
+value = 1000.0
+[portfolio.positions.bond]
+treasury = "crash"
+maturity_years = 10.0
+weight = 0.5
+[portfolio.positions.equity]
+asset = "spx"
+weight = 0.5
+"#;
+    let scenario = world(252, text);
+    let run = run(&scenario, 64);
+    let bonds = &run.summary.portfolios[0];
+    assert_eq!(bonds.paths_left_range, 64);
+    let figures = serde_json::to_string(bonds).unwrap();
+    assert!(!figures.contains("null"), "{figures}");
+    // Stopped when the yield passed -100%: by then the bond had gained from
+    // the falling yield, so the P&L is a large finite gain on every path.
+    assert!(bonds.pnl.percentile("p01") > 0.0, "{figures}");
+    assert!(bonds.pnl.mean.is_finite());
+}

@@ -231,6 +231,10 @@ pub struct PortfolioSummary {
     pub loss_probabilities: Vec<LossProbability>,
     pub stress: Vec<StressResult>,
     pub worst_paths: Vec<WorstPath>,
+    /// Paths whose valuation left the range it can be valued in and stopped
+    /// there (`tracker::MAX_VALUE_GROWTH`, `tracker::MIN_VALUED_RATE`); their
+    /// figures are those of the last step valued.
+    pub paths_left_range: usize,
 }
 
 /// Summarises every portfolio of `book` from the run's per-path columns.
@@ -348,6 +352,10 @@ pub fn summarise(
                     .map(|v| stress::apply(scenario, &start, p, v))
                     .collect(),
                 worst_paths,
+                paths_left_range: column(format!("{prefix}.left_range"))
+                    .iter()
+                    .filter(|&&x| x > 0.0)
+                    .count(),
             }
         })
         .collect()

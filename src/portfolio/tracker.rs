@@ -148,13 +148,28 @@ impl<'a> PortfolioTracker<'a> {
     }
 }
 
-/// The figures per path of one portfolio, in column order.
-pub const PORTFOLIO_METRICS: [&str; 4] = [
+/// The figures per path of one portfolio, in column order. `left_range` is 1 on
+/// a path whose valuation left the range the engine can value (see
+/// [`MAX_VALUE_GROWTH`]) and was stopped there, else 0.
+pub const PORTFOLIO_METRICS: [&str; 5] = [
     "pnl",
     "max_drawdown",
     "time_under_water",
     "longest_under_water_years",
+    "left_range",
 ];
+
+/// A path's valuation stops, its figures held at the last step it could be
+/// valued, once a position's value or the portfolio's passes this multiple of
+/// the starting value, or is not a number. Far beyond any market (e^633: a
+/// price drift of 5 a year for 50 years is e^250), and with a starting value of
+/// at most 1e15 still 1e17 below f64's limit, so every P&L stays finite.
+pub const MAX_VALUE_GROWTH: f64 = 1e275;
+
+/// Rates and yields below this (a year, as a fraction) have no meaningful
+/// deposit or bond value: a path whose cash or Treasury reads one stops being
+/// valued at that step, like one passing [`MAX_VALUE_GROWTH`].
+pub const MIN_VALUED_RATE: f64 = -1.0;
 
 /// A portfolio's columns: its four figures, then each position's P&L.
 pub fn column_names(p: &Portfolio) -> Vec<String> {
@@ -209,6 +224,7 @@ impl PortfolioTracker<'_> {
             strike: per_position.clone(),
             settlement: per_position.clone(),
             value: per_position.clone(),
+            pnl_before: per_position.clone(),
             pnl: per_position,
             expiry: vec![0; self.positions.len()],
             local_before: vec![0.0; lanes],
@@ -219,6 +235,7 @@ impl PortfolioTracker<'_> {
             under_water_steps: vec![0; self.portfolios.len() * lanes],
             spell: vec![0; self.portfolios.len() * lanes],
             longest_spell: vec![0; self.portfolios.len() * lanes],
+            stopped: Vec::new(),
         }
     }
 }
@@ -245,6 +262,8 @@ pub struct Batch<'a> {
     /// The position's value in the base currency.
     value: Vec<f64>,
     pnl: Vec<f64>,
+    /// `pnl` at the start of the step, kept for paths whose valuation stops in it.
+    pnl_before: Vec<f64>,
     /// The step at which an option position's contracts expire.
     expiry: Vec<usize>,
     local_before: Vec<f64>,
@@ -255,6 +274,16 @@ pub struct Batch<'a> {
     under_water_steps: Vec<u32>,
     spell: Vec<u32>,
     longest_spell: Vec<u32>,
+    /// Paths whose valuation stopped, by `(portfolio, lane)`, with the total
+    /// and the positions' P&L at the last step valued. Rare, so a list.
+    stopped: Vec<Stopped>,
+}
+
+struct Stopped {
+    portfolio: usize,
+    lane: usize,
+    total: f64,
+    pnl: Vec<f64>,
 }
 
 impl Batch<'_> {
@@ -426,8 +455,13 @@ impl Batch<'_> {
             }
             Leg::Cash => {
                 local_before.copy_from_slice(holding);
-                for (balance, r) in holding.iter_mut().zip(rate_c) {
-                    *balance *= 1.0 + r * dt;
+                for (balance, &r) in holding.iter_mut().zip(rate_c) {
+                    let growth = if r >= MIN_VALUED_RATE {
+                        1.0 + r * dt
+                    } else {
+                        f64::NAN
+                    };
+                    *balance *= growth;
                 }
                 local_after.copy_from_slice(holding);
             }
@@ -439,7 +473,13 @@ impl Batch<'_> {
                 let after = &level[slot * n..(slot + 1) * n];
                 local_before.copy_from_slice(holding);
                 for l in 0..n {
-                    holding[l] *= 1.0 + par_bond_return(before[l], after[l], maturity_years, dt);
+                    let (y0, y1) = (before[l], after[l]);
+                    let growth = if y0 >= MIN_VALUED_RATE && y1 >= MIN_VALUED_RATE {
+                        1.0 + par_bond_return(y0, y1, maturity_years, dt)
+                    } else {
+                        f64::NAN
+                    };
+                    holding[l] *= growth;
                 }
                 local_after.copy_from_slice(holding);
             }
@@ -529,6 +569,33 @@ impl Batch<'_> {
         }
     }
 
+    /// Stops the valuation of the paths of portfolio `p` that left the range it
+    /// can be valued in during this step: their total and P&L go back to the
+    /// step before, and stay there.
+    fn stop_out_of_range(&mut self, p: usize) {
+        let n = self.count;
+        let portfolio = &self.tracker.portfolios[p];
+        let limit = portfolio.value * MAX_VALUE_GROWTH;
+        let within = |v: f64| v.abs() <= limit;
+        for l in 0..n {
+            let i = p * n + l;
+            let positions = portfolio.positions.clone();
+            if within(self.total[i]) && positions.clone().all(|k| within(self.value[k * n + l])) {
+                continue;
+            }
+            if self.stopped.iter().any(|s| s.portfolio == p && s.lane == l) {
+                continue;
+            }
+            let pnl: Vec<f64> = positions.map(|k| self.pnl_before[k * n + l]).collect();
+            self.stopped.push(Stopped {
+                portfolio: p,
+                lane: l,
+                total: portfolio.value + pnl.iter().sum::<f64>(),
+                pnl,
+            });
+        }
+    }
+
     /// The running peak, drawdown and time under water of portfolio `p`.
     fn track_drawdown(&mut self, p: usize) {
         let span = p * self.count..(p + 1) * self.count;
@@ -538,9 +605,14 @@ impl Batch<'_> {
         let under_water = &mut self.under_water_steps[span.clone()];
         let spell = &mut self.spell[span.clone()];
         let longest = &mut self.longest_spell[span];
+        let stopped = &self.stopped;
+        let any_stopped = stopped.iter().any(|s| s.portfolio == p);
         // Selects, not branches: whether a close is a new peak is a coin flip the
         // branch predictor loses.
         for l in 0..total.len() {
+            if any_stopped && stopped.iter().any(|s| s.portfolio == p && s.lane == l) {
+                continue;
+            }
             let at_peak = total[l] >= peak[l];
             peak[l] = if at_peak { total[l] } else { peak[l] };
             let below = u32::from(!at_peak);
@@ -572,6 +644,7 @@ impl BatchObserver for Batch<'_> {
                 self.spell[p * n + l] = 0;
                 self.longest_spell[p * n + l] = 0;
             }
+            self.stopped.clear();
             for k in portfolio.positions.clone() {
                 let position = &tracker.positions[k];
                 self.expiry[k] = 0;
@@ -608,6 +681,7 @@ impl BatchObserver for Batch<'_> {
         std::mem::swap(&mut self.per_usd, &mut self.per_usd_before);
         std::mem::swap(&mut self.rate, &mut self.rate_before);
         self.read_market(lanes);
+        self.pnl_before.copy_from_slice(&self.pnl);
         self.steps += 1;
         let now = t + 1;
         let last = now == tracker.model.steps;
@@ -621,6 +695,7 @@ impl BatchObserver for Batch<'_> {
                     *total += v;
                 }
             }
+            self.stop_out_of_range(p);
             self.track_drawdown(p);
             if last {
                 continue;
@@ -670,18 +745,26 @@ impl BatchObserver for Batch<'_> {
         let mut column = first;
         for (p, portfolio) in tracker.portfolios.iter().enumerate() {
             let v0 = portfolio.value;
+            let figures = PORTFOLIO_METRICS.len();
             for l in 0..n {
                 let i = p * n + l;
                 let row = &mut rows[l * columns..(l + 1) * columns];
-                row[column] = (self.total[i] - v0) / v0;
+                let stopped = self
+                    .stopped
+                    .iter()
+                    .find(|s| s.portfolio == p && s.lane == l);
+                let total = stopped.map_or(self.total[i], |s| s.total);
+                row[column] = (total - v0) / v0;
                 row[column + 1] = self.max_drawdown[i];
                 row[column + 2] = self.under_water_steps[i] as f64 / steps;
                 row[column + 3] = self.longest_spell[i] as f64 * dt;
+                row[column + 4] = f64::from(u8::from(stopped.is_some()));
                 for (j, k) in portfolio.positions.clone().enumerate() {
-                    row[column + 4 + j] = self.pnl[k * n + l] / v0;
+                    let pnl = stopped.map_or(self.pnl[k * n + l], |s| s.pnl[j]);
+                    row[column + figures + j] = pnl / v0;
                 }
             }
-            column += 4 + portfolio.positions.len();
+            column += figures + portfolio.positions.len();
         }
     }
 }

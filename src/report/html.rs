@@ -546,6 +546,9 @@ fn portfolio_tables(summary: &Summary) -> Option<String> {
         "note",
         "Each portfolio over the whole horizon, in its own base currency, as a share of its starting value. VaR is the loss exceeded on 5% (1%) of paths; ES the average loss on those paths.",
     );
+    for p in summary.portfolios.iter().filter(|p| p.paths_left_range > 0) {
+        page.paragraph("note warning", &super::portfolios::left_range_note(p));
+    }
     let risk = |p: &crate::portfolio::PortfolioSummary, level: f64| {
         p.risk
             .iter()

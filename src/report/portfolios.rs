@@ -192,13 +192,23 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
         }
     }
     writeln!(out)?;
+    for p in portfolios.iter().filter(|p| p.paths_left_range > 0) {
+        writeln!(out, "note: {}", left_range_note(p))?;
+    }
     for p in portfolios {
         if let Some(w) = p.worst_paths.first() {
-            let regimes: Vec<String> = w
+            let mut regimes: Vec<String> = w
                 .regimes
                 .iter()
+                .take(LISTED_SWITCHES)
                 .map(|s| format!("{} from {}", s.regime, s.from))
                 .collect();
+            if w.regimes.len() > LISTED_SWITCHES {
+                regimes.push(format!(
+                    "and {} more switches",
+                    w.regimes.len() - LISTED_SWITCHES
+                ));
+            }
             let events: Vec<String> = w
                 .events
                 .iter()
@@ -221,6 +231,20 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
         }
     }
     Ok(())
+}
+
+/// Regime spells of a worst path told on the console; the report lists them all.
+const LISTED_SWITCHES: usize = 12;
+
+/// Says on how many paths a portfolio's valuation stopped, and why.
+pub fn left_range_note(p: &PortfolioSummary) -> String {
+    format!(
+        "on {} paths the valuation of {} left the range it can be valued in (a value beyond {:e} times the start, or a rate or yield below {:.0}%) and stopped there; those paths keep the figures of their last step valued. The scenario's rates or volatilities are far outside any market.",
+        p.paths_left_range,
+        p.name,
+        crate::portfolio::tracker::MAX_VALUE_GROWTH,
+        crate::portfolio::tracker::MIN_VALUED_RATE * 100.0
+    )
 }
 
 /// Ends a CSV header with a `stress.<name>` column per stress vector (every
