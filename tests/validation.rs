@@ -791,3 +791,40 @@ fn the_changes_table_lists_by_name_changes_by_event_name() {
         3
     );
 }
+
+#[test]
+fn the_headroom_counts_what_a_price_reads_from_other_assets_and_events() {
+    let years50 = |body: &str| {
+        let text = format!("[scenario]\nname = \"reach\"\nstart_date = 2026-01-05\nhorizon_years = 50\ncalendar = \"weekdays\"\n{body}");
+        scenario::load_str(&text, Path::new("reach.toml")).map_err(|e| e.to_string())
+    };
+    let price = "[assets.fx]\nprocess = \"beta\"\ninitial = 100.0\nvol = 0.1\n";
+    let rates = "[assets.a]\nprocess = \"ou\"\ninitial = 0.02\nmean = 0.02\nmean_reversion = 0.0\nvol = VOL\n[assets.b]\nprocess = \"ou\"\ninitial = 0.01\nmean = 0.01\nmean_reversion = 0.5\nvol = 0.01\n[assets.gap]\nprocess = \"spread\"\nspread = [\"a\", \"b\"]\n";
+    // A beta on a spread of two rates: realistic rates run, a rate with a
+    // volatility of 100 (inside its range) would move the price by e^thousands.
+    let beta_on_spread = |vol: &str| {
+        format!(
+            "{}betas = {{ gap = 3.0 }}\n{}",
+            price,
+            rates.replace("VOL", vol)
+        )
+    };
+    years50(&beta_on_spread("0.01")).expect("realistic rates");
+    let error = years50(&beta_on_spread("100.0")).unwrap_err();
+    assert_contains(
+        &error,
+        &["assets.fx", "the log-price could move by", "more than 600"],
+    );
+    // Event jumps on a price: a dated jump of 5 runs, one 252 times a year does not.
+    let gbm = "[assets.x]\nprocess = \"gbm\"\ninitial = 100.0\nvol = 0.2\n";
+    years50(&format!("{gbm}[[events]]\nname = \"once\"\ndate = 2030-01-02\njumps = {{ x = {{ mean = -5.0, sd = 1.0 }} }}\n")).expect("one jump");
+    let error = years50(&format!("{gbm}[[events]]\nname = \"often\"\nrate_per_year = 252.0\njumps = {{ x = {{ mean = -5.0, sd = 1.0 }} }}\n")).unwrap_err();
+    assert_contains(&error, &["assets.x", "the log-price could move by"]);
+    // A carry on an absurd domestic rate (a level of 100 is inside its range).
+    let carry = |rate: f64| {
+        format!("{price}betas = {{ x = 1.0 }}\ncarry = {{ foreign_rate = 0.02, domestic_rate = \"r\" }}\n{gbm}[assets.r]\nprocess = \"ou\"\ninitial = {rate:?}\nmean = {rate:?}\nmean_reversion = 1.0\nvol = 0.01\n")
+    };
+    years50(&carry(0.04)).expect("a 4% carry");
+    let error = years50(&carry(100.0)).unwrap_err();
+    assert_contains(&error, &["assets.fx", "the log-price could move by"]);
+}

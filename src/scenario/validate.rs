@@ -22,6 +22,7 @@ use super::*;
 mod assets;
 mod correlation;
 mod events;
+mod headroom;
 mod markets;
 mod regimes;
 mod signals;
@@ -133,6 +134,14 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         check,
     );
     let events = build_events(raw, &dates, &regime_names, &asset_names, &assets, check);
+    headroom::check_headroom(
+        &assets,
+        &events,
+        flows.as_ref(),
+        &regime_names,
+        dates.len() - 1,
+        check,
+    );
     check_exit_probabilities(&regimes, &events, &state_terms, dt, check);
     let correlation_pairs = build_correlation_pairs(raw, &asset_names, check);
     let signals = signals::build_signals(raw, &asset_names, &assets, &events, check);

@@ -92,8 +92,6 @@ pub(super) fn build_assets(
     check: &mut Checker<'_>,
 ) -> Vec<Asset> {
     let mut assets = build_asset_processes(raw, regime_names, drivers, check);
-    let years = (dates.len() - 1) as f64 / TRADING_DAYS_PER_YEAR;
-    check_log_headroom(&assets, regime_names, years, check);
     let names: Vec<String> = raw.assets.keys().cloned().collect();
     let processes: Vec<ProcessKind> = raw.assets.values().map(|a| a.process).collect();
     for (index, (name, raw_asset)) in raw.assets.iter().enumerate() {
@@ -453,87 +451,6 @@ pub(super) fn build_asset(
         pass_through: None,
         policy_error: None,
         jump_scaling,
-    }
-}
-
-/// The log-price move over the horizon that the parameters' product with the
-/// horizon may reach: e^600 ~ 4e260, so a price that starts at most at 1e9 and
-/// a portfolio of at most 1e15 stay far inside f64's 1.8e308.
-pub(crate) const MAX_LOG_MOVE: f64 = 600.0;
-
-/// Refuses a log-price asset whose state could move by more than
-/// [`MAX_LOG_MOVE`] over the horizon: each range alone is runnable, but drift x
-/// horizon and jumps x horizon multiply. An asset's reach in a regime is its
-/// move's mean plus 12 standard deviations were the whole horizon spent there:
-/// `(|drift| + lambda |jump_mean|) T + 12 sqrt((vol^2 + lambda (jump_mean^2 +
-/// jump_sd^2)) T)` (Heston: the vol of its long-run or initial variance,
-/// whichever is larger; OU: in its units, plus `|initial| + |mean|`); a beta
-/// asset adds `|beta|` times each base's reach.
-fn check_log_headroom(
-    assets: &[Asset],
-    regime_names: &[String],
-    years: f64,
-    check: &mut Checker<'_>,
-) {
-    let own = |asset: &Asset, p: &AssetParams| {
-        let vol = if asset.process == ProcessKind::Heston {
-            p.long_run_variance.max(asset.initial_variance).sqrt()
-        } else {
-            p.vol
-        };
-        let jumps = p.jump_intensity;
-        let drift = if asset.process.is_log() {
-            p.drift.abs()
-        } else {
-            0.0
-        };
-        let mean = (drift + jumps * p.jump_mean.abs()) * years;
-        let variance =
-            (vol * vol + jumps * (p.jump_mean * p.jump_mean + p.jump_sd * p.jump_sd)) * years;
-        let level = if asset.process.is_log() {
-            0.0
-        } else {
-            asset.initial.abs() + p.mean.abs()
-        };
-        mean + 12.0 * variance.sqrt() + level
-    };
-    // reach[a][r]; satellites' bases are never satellites, so one pass over the
-    // others first is enough.
-    let mut reach: Vec<Vec<f64>> = assets
-        .iter()
-        .map(|asset| {
-            if asset.process.is_derived() {
-                vec![0.0; regime_names.len()]
-            } else {
-                asset.params.iter().map(|p| own(asset, p)).collect()
-            }
-        })
-        .collect();
-    for (a, asset) in assets.iter().enumerate() {
-        for (r, betas) in asset.betas.iter().enumerate() {
-            let bases: f64 = betas
-                .iter()
-                .map(|&(b, beta)| beta.abs() * reach[b][r])
-                .sum();
-            reach[a][r] += bases;
-        }
-    }
-    for (asset, reach) in assets.iter().zip(&reach) {
-        if !asset.process.is_log() {
-            continue;
-        }
-        if let Some((regime, move_)) = regime_names
-            .iter()
-            .zip(reach)
-            .find(|(_, &m)| !(m <= MAX_LOG_MOVE))
-        {
-            check.error(
-                format!("assets.{}", asset.name),
-                format!(
-                    "in regime `{regime}` the log-price could move by {move_:.0} over the {years:.1}-year horizon, more than {MAX_LOG_MOVE} (e^{MAX_LOG_MOVE} times a price and a portfolio value nears f64's limit): the reach is (|drift| + jump_intensity |jump_mean|) T + 12 sqrt((vol^2 + jump_intensity (jump_mean^2 + jump_sd^2)) T), plus |beta| times each base's; lower the drift, the jumps, the betas or the horizon"
-                ),
-            );
-        }
     }
 }
 
