@@ -576,16 +576,16 @@ impl Batch<'_> {
         let n = self.count;
         let portfolio = &self.tracker.portfolios[p];
         let limit = portfolio.value * MAX_VALUE_GROWTH;
-        let within = |v: f64| v.abs() <= limit;
+        // The total alone is enough: a position gone infinite or NaN takes the
+        // sum with it (inf + x = inf, inf - inf = NaN).
         for l in 0..n {
-            let i = p * n + l;
-            let positions = portfolio.positions.clone();
-            if within(self.total[i]) && positions.clone().all(|k| within(self.value[k * n + l])) {
+            if self.total[p * n + l].abs() <= limit {
                 continue;
             }
             if self.stopped.iter().any(|s| s.portfolio == p && s.lane == l) {
                 continue;
             }
+            let positions = portfolio.positions.clone();
             let pnl: Vec<f64> = positions.map(|k| self.pnl_before[k * n + l]).collect();
             self.stopped.push(Stopped {
                 portfolio: p,
