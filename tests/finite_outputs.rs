@@ -24,27 +24,17 @@ use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles};
 use stormglass::scenario;
 
+mod common;
+use common::Rng;
+
 const DEFAULT_CASES: usize = 40;
 
-struct Rng(u64);
+/// Draws inside a range, on top of the shared generator.
+trait Inside {
+    fn inside(&mut self, range: (f64, f64, bool)) -> f64;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: reproducible and enough spread for choosing draws.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
+impl Inside for Rng {
     /// A value in `[lo, hi]`: an end a quarter of the time each, else uniform
     /// (log-uniform when `log`, for ranges spanning orders of magnitude).
     fn inside(&mut self, (lo, hi, log): (f64, f64, bool)) -> f64 {

@@ -21,26 +21,13 @@ use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles};
 use stormglass::scenario;
 
+mod common;
+use common::Rng;
+
 const DEFAULT_CASES: usize = 1_500;
 /// Far above any honest message (50 located problems and a count), far below
 /// what an unbounded list would print.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: enough spread for picking mutations, and reproducible.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const EXTREMES: &[&str] = &[
     "1e308",
