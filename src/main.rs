@@ -209,6 +209,13 @@ impl Failure {
             status: 0,
         }
     }
+    fn engine(error: engine::EngineError) -> Failure {
+        if error.is_user_fixable() {
+            Failure::input(error)
+        } else {
+            Failure::other(error)
+        }
+    }
     fn output(error: OutputError) -> Failure {
         if error.is_user_fixable() {
             Failure::input(error)
@@ -306,12 +313,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
 
     let progress = Bar::new();
     let simulation =
-        engine::simulate_with(&model, &options, &progress, &tracker).map_err(|e| match e {
-            engine::EngineError::TooManyPaths { .. } | engine::EngineError::OutOfMemory { .. } => {
-                Failure::input(e)
-            }
-            _ => Failure::other(e),
-        })?;
+        engine::simulate_with(&model, &options, &progress, &tracker).map_err(Failure::engine)?;
     // Summaries and charts keep to the threads the run was given.
     let pool = worker_pool(threads)?;
     let mut summary = pool.install(|| report::Summary::new(&scenario, &model, &simulation));
@@ -391,13 +393,8 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
                     sample_paths: 0,
                 };
                 let progress = Bar::new();
-                let run = stormglass::run_scenario(&scenario, &options, &progress).map_err(
-                    |e| match e {
-                        engine::EngineError::TooManyPaths { .. }
-                        | engine::EngineError::OutOfMemory { .. } => Failure::input(e),
-                        _ => Failure::other(e),
-                    },
-                )?;
+                let run = stormglass::run_scenario(&scenario, &options, &progress)
+                    .map_err(Failure::engine)?;
                 runs.push(Compared::from_summary(&run.summary, path));
             }
         }

@@ -3,7 +3,7 @@
 //! refuses broken run folders clearly.
 
 mod common;
-use common::stormglass;
+use common::{stormglass, stormglass_ok};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -33,21 +33,10 @@ const DEFAULT_CHARTS: [&str; 21] = [
     "portfolio_drawdown",
 ];
 
-/// Runs the binary, panicking with its stderr on failure.
-fn ok(args: &[&str]) -> String {
-    let output = stormglass(args);
-    assert!(
-        output.status.success(),
-        "stormglass {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// A tiny run of a bundled scenario into `dir/<name>`.
 fn tiny_run(scenario: &str, dir: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
-    ok(&[
+    stormglass_ok(&[
         "run",
         &format!("scenarios/{scenario}.toml"),
         "--paths",
@@ -247,7 +236,7 @@ fn a_single_asset_scenario_gets_a_shorter_report() {
 fn two_tiny_runs_compare_side_by_side() {
     let (dir, default, baseline) = runs();
     let out = dir.path().join("comparison");
-    let stdout = ok(&[
+    let stdout = stormglass_ok(&[
         "compare",
         &default.to_string_lossy(),
         &baseline.to_string_lossy(),
@@ -278,7 +267,7 @@ fn two_tiny_runs_compare_side_by_side() {
 
     // A scenario file next to a run folder: it is run here, with few paths.
     let mixed = dir.path().join("mixed");
-    ok(&[
+    stormglass_ok(&[
         "compare",
         "scenarios/stagflation.toml",
         &default.to_string_lossy(),
@@ -431,7 +420,7 @@ fn the_report_table_chooses_the_assets_up_front() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    ok(&[
+    stormglass_ok(&[
         "run",
         &file.to_string_lossy(),
         "--paths",
@@ -467,7 +456,7 @@ fn the_key_number_thresholds_are_the_scenarios_to_choose() {
     )
     .unwrap();
     let out = dir.path().join("thresholds");
-    ok(&[
+    stormglass_ok(&[
         "run",
         &scenario.to_string_lossy(),
         "--paths",
@@ -516,7 +505,7 @@ fn the_key_number_thresholds_are_the_scenarios_to_choose() {
 
     // Beside a run with the default thresholds, both are named, in run order.
     let comparison = dir.path().join("thresholds_compared");
-    ok(&[
+    stormglass_ok(&[
         "compare",
         &default.to_string_lossy(),
         &out.to_string_lossy(),

@@ -91,6 +91,16 @@ pub enum EngineError {
     OutOfMemory { paths: u64, bytes: usize },
 }
 
+impl EngineError {
+    /// Whether the user fixes this by asking for fewer paths.
+    pub fn is_user_fixable(&self) -> bool {
+        matches!(
+            self,
+            EngineError::TooManyPaths { .. } | EngineError::OutOfMemory { .. }
+        )
+    }
+}
+
 /// A table of `len` zeros, or [`EngineError::OutOfMemory`] where the allocator
 /// refuses it: a failed `vec!` aborts the process. The probe is dropped and the
 /// table made by `vec!`, whose zeroed allocation leaves untouched pages unmapped,

@@ -160,8 +160,9 @@ pub const PORTFOLIO_METRICS: [&str; 5] = [
 ];
 
 /// A path's valuation stops, its figures held at the last step it could be
-/// valued, once a position's value or the portfolio's passes this multiple of
-/// the starting value, or is not a number. Far beyond any market (e^633: a
+/// valued, once the portfolio's value passes this multiple of the starting
+/// value, or is not a number (a position gone infinite or NaN takes the total
+/// with it). Far beyond any market (e^633: a
 /// price drift of 5 a year for 50 years is e^250), and with a starting value of
 /// at most 1e15 still 1e17 below f64's limit, so every P&L stays finite.
 pub const MAX_VALUE_GROWTH: f64 = 1e275;
@@ -274,15 +275,14 @@ pub struct Batch<'a> {
     under_water_steps: Vec<u32>,
     spell: Vec<u32>,
     longest_spell: Vec<u32>,
-    /// Paths whose valuation stopped, by `(portfolio, lane)`, with the total
-    /// and the positions' P&L at the last step valued. Rare, so a list.
+    /// Paths whose valuation stopped, by `(portfolio, lane)`, with the
+    /// positions' P&L at the last step valued. Rare, so a list.
     stopped: Vec<Stopped>,
 }
 
 struct Stopped {
     portfolio: usize,
     lane: usize,
-    total: f64,
     pnl: Vec<f64>,
 }
 
@@ -576,8 +576,6 @@ impl Batch<'_> {
         let n = self.count;
         let portfolio = &self.tracker.portfolios[p];
         let limit = portfolio.value * MAX_VALUE_GROWTH;
-        // The total alone is enough: a position gone infinite or NaN takes the
-        // sum with it (inf + x = inf, inf - inf = NaN).
         for l in 0..n {
             if self.total[p * n + l].abs() <= limit {
                 continue;
@@ -590,7 +588,6 @@ impl Batch<'_> {
             self.stopped.push(Stopped {
                 portfolio: p,
                 lane: l,
-                total: portfolio.value + pnl.iter().sum::<f64>(),
                 pnl,
             });
         }
@@ -753,7 +750,8 @@ impl BatchObserver for Batch<'_> {
                     .stopped
                     .iter()
                     .find(|s| s.portfolio == p && s.lane == l);
-                let total = stopped.map_or(self.total[i], |s| s.total);
+                // The positions' P&Ls add up to the portfolio's.
+                let total = stopped.map_or(self.total[i], |s| v0 + s.pnl.iter().sum::<f64>());
                 row[column] = (total - v0) / v0;
                 row[column + 1] = self.max_drawdown[i];
                 row[column + 2] = self.under_water_steps[i] as f64 / steps;

@@ -34,7 +34,7 @@ pub enum OutputError {
     Io { path: PathBuf, source: io::Error },
     #[error(transparent)]
     Chart(#[from] ChartError),
-    #[error("{}: exists and is not a Stormglass run folder: {}; choose another --out, or pass --force to replace the folder with everything in it", path.display(), in_the_way_text(in_the_way))]
+    #[error("{}: exists and is not a Stormglass run folder: {}; choose another --out, or pass --force to replace the folder with everything in it", path.display(), in_the_way.join(", "))]
     NotARunFolder {
         path: PathBuf,
         /// What stops the folder from being a previous run's, at most [`LISTED_IN_THE_WAY`].
@@ -69,10 +69,6 @@ pub const MANIFEST: &str = ".stormglass-manifest";
 
 /// Files named in a refusal; the rest are counted.
 pub const LISTED_IN_THE_WAY: usize = 10;
-
-fn in_the_way_text(files: &[String]) -> String {
-    files.join(", ")
-}
 
 /// Every file below `dir`, as paths relative to it with `/` separators, sorted.
 fn files_below(dir: &Path) -> io::Result<Vec<String>> {

@@ -11,7 +11,7 @@ use super::error::{Diagnostic, ScenarioError};
 use super::load::{identifier_problem, unknown_name, Sources};
 
 /// The range of a price asset's `initial`. With the log-price's move over the
-/// horizon bounded by 600 (validate/assets.rs, `check_log_headroom`), a level is
+/// horizon bounded by 600 (validate/headroom.rs, `MAX_LOG_MOVE`), a level is
 /// at most 1e9 * e^600 ~ 4e269: finite in f64 with room for a portfolio's value.
 pub(crate) const MIN_PRICE_INITIAL: f64 = 1e-6;
 pub(crate) const MAX_PRICE_INITIAL: f64 = 1e9;
@@ -20,6 +20,10 @@ pub(crate) const MAX_PRICE_INITIAL: f64 = 1e9;
 /// of its mean by an event): in the asset's units, 100 is 10,000 percentage
 /// points for a rate kept as a fraction.
 pub(crate) const MAX_LEVEL: f64 = 100.0;
+
+/// The largest variance a Heston asset starts at or reverts to (`initial_variance`,
+/// `long_run_variance`): a volatility of 200%.
+pub(crate) const MAX_VARIANCE: f64 = 4.0;
 
 /// The largest |mean| and sd of a jump: log terms for prices, the asset's units
 /// for OU assets.

@@ -66,11 +66,7 @@ impl Replacement {
     /// Whether a diagnostic for `key` with `message` may come from this
     /// replacement: a key under the array, or a message naming a dropped element.
     fn concerns(&self, key: &str, message: &str) -> bool {
-        let under = key == self.path
-            || key
-                .strip_prefix(self.path.as_str())
-                .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'));
-        under
+        is_at_or_under(key, &self.path)
             || backticked(message)
                 .iter()
                 .any(|quoted| self.dropped.contains(quoted))
@@ -102,6 +98,12 @@ impl Replacement {
             path = self.path,
         )
     }
+}
+
+/// Whether the key path `key` is `path` or a key or element below it.
+fn is_at_or_under(key: &str, path: &str) -> bool {
+    key.strip_prefix(path)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('[') || rest.starts_with('.'))
 }
 
 /// A file's name as notes show it.
@@ -387,32 +389,28 @@ fn resolve_extends(
     let Some(extends) = table.remove("extends") else {
         return Ok(table);
     };
+    // A problem of `extends` is this file's alone: the last one read.
+    let extends_error = |message: String| {
+        let here = sources
+            .files
+            .last()
+            .map_or_else(Sources::default, Sources::only);
+        ScenarioError::Invalid(vec![here.diagnostic("extends", message)])
+    };
     let Some(parent_name) = extends.as_str() else {
-        let here = Sources {
-            files: sources.files.last().cloned().into_iter().collect(),
-            ..Sources::default()
-        };
-        return Err(ScenarioError::Invalid(vec![here.diagnostic(
-            "extends",
-            format!("must be a file name in quotes, found {extends}"),
-        )]));
+        return Err(extends_error(format!(
+            "must be a file name in quotes, found {extends}"
+        )));
     };
     let parent_path = path
         .parent()
         .unwrap_or_else(|| Path::new("."))
         .join(parent_name);
     if !parent_path.exists() {
-        let here = Sources {
-            files: sources.files.last().cloned().into_iter().collect(),
-            ..Sources::default()
-        };
-        return Err(ScenarioError::Invalid(vec![here.diagnostic(
-            "extends",
-            format!(
-                "the file it names does not exist: {}",
-                parent_path.display()
-            ),
-        )]));
+        return Err(extends_error(format!(
+            "the file it names does not exist: {}",
+            parent_path.display()
+        )));
     }
     // This file's index: the parents are pushed after it.
     let here = sources.files.len() - 1;
@@ -454,6 +452,15 @@ fn named_tables(items: &[toml::Value]) -> bool {
 
 fn element_name(item: &toml::Value) -> Option<&str> {
     item.get("name").and_then(toml::Value::as_str)
+}
+
+/// The names of the named tables `items`, in order.
+fn element_names(items: &[toml::Value]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(element_name)
+        .map(String::from)
+        .collect()
 }
 
 /// One child file merged over its resolved parent; see [`Merge::tables`].
@@ -516,11 +523,7 @@ impl Merge<'_> {
                                 path: key_path.clone(),
                                 file: self.child.path.clone(),
                                 parent: self.parent.to_path_buf(),
-                                names: items
-                                    .iter()
-                                    .filter_map(element_name)
-                                    .map(String::from)
-                                    .collect(),
+                                names: element_names(items),
                                 dropped: Vec::new(),
                             });
                         }
@@ -535,13 +538,8 @@ impl Merge<'_> {
     /// Forgets what earlier files recorded of `path` and below: the child
     /// replaces it whole.
     fn forget(&mut self, path: &str) {
-        let under = |p: &str| {
-            p == path
-                || p.strip_prefix(path)
-                    .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
-        };
-        self.named_arrays.retain(|n| !under(&n.path));
-        self.replacements.retain(|r| !under(&r.path));
+        self.named_arrays.retain(|n| !is_at_or_under(&n.path, path));
+        self.replacements.retain(|r| !is_at_or_under(&r.path, path));
     }
 
     /// Merges `changes`, tables keyed by name, into the named tables `items`:
@@ -600,21 +598,12 @@ impl Merge<'_> {
                     ));
                 }
                 let Some(index) = items.iter().position(|i| element_name(i) == Some(&name)) else {
-                    let names: Vec<String> = items
-                        .iter()
-                        .filter_map(element_name)
-                        .map(String::from)
-                        .collect();
+                    let names = element_names(items);
                     let parent = file_name(self.parent);
                     let hint = match nearest(&name, &names) {
                         Some(best) => format!("did you mean `{best}`?"),
                         None if names.is_empty() => format!("it has no {plural}"),
-                        None if names.len() > 20 => format!(
-                            "its {plural}: {}, … ({} names)",
-                            names[..20].join(", "),
-                            names.len()
-                        ),
-                        None => format!("its {plural}: {}", names.join(", ")),
+                        None => format!("its {plural}: {}", listed_names(&names)),
                     };
                     return Err(self.error(
                         &join_key(&at, "remove"),
@@ -632,9 +621,9 @@ impl Merge<'_> {
         }
         if removed {
             // Indices below this array moved.
-            let prefix = format!("{path}[");
-            self.named_arrays.retain(|n| !n.path.starts_with(&prefix));
-            self.replacements.retain(|r| !r.path.starts_with(&prefix));
+            let below = |p: &str| p != path && is_at_or_under(p, path);
+            self.named_arrays.retain(|n| !below(&n.path));
+            self.replacements.retain(|r| !below(&r.path));
         }
         for (name, at, element) in kept {
             match items.iter().position(|i| element_name(i) == Some(&name)) {
@@ -652,11 +641,7 @@ impl Merge<'_> {
                 }
             }
         }
-        let names = items
-            .iter()
-            .filter_map(element_name)
-            .map(String::from)
-            .collect();
+        let names = element_names(items);
         self.named_arrays.retain(|n| n.path != path);
         self.named_arrays.push(NamedArray {
             path: path.to_string(),
@@ -918,14 +903,25 @@ pub fn unknown_name(what: &str, name: &str, valid: &[String]) -> String {
     }
     let hint = match nearest(name, valid) {
         Some(best) => format!("did you mean `{best}`?"),
-        None if valid.len() > 20 => format!(
-            "valid: {}, … ({} names)",
-            valid[..20].join(", "),
-            valid.len()
-        ),
-        None => format!("valid: {}", valid.join(", ")),
+        None => format!("valid: {}", listed_names(valid)),
     };
     format!("unknown {what} `{name}`; {hint}")
+}
+
+/// Names a hint lists before it only counts the rest.
+const LISTED_NAMES: usize = 20;
+
+/// `names` joined for a hint: all of them, or the first [`LISTED_NAMES`] and a count.
+fn listed_names(names: &[String]) -> String {
+    if names.len() > LISTED_NAMES {
+        format!(
+            "{}, … ({} names)",
+            names[..LISTED_NAMES].join(", "),
+            names.len()
+        )
+    } else {
+        names.join(", ")
+    }
 }
 
 /// What is wrong with `name` as an identifier (scenario, asset, regime,

@@ -11,7 +11,9 @@ use nalgebra::DMatrix;
 use sha2::{Digest, Sha256};
 
 use super::calendar::{self, TRADING_DAYS_PER_YEAR};
-use super::check::{Bound, Checker, MAX_JUMP, MAX_LEVEL, MAX_PRICE_INITIAL, MIN_PRICE_INITIAL};
+use super::check::{
+    Bound, Checker, MAX_JUMP, MAX_LEVEL, MAX_PRICE_INITIAL, MAX_VARIANCE, MIN_PRICE_INITIAL,
+};
 use super::error::ScenarioError;
 use super::load::{Loaded, Sources};
 use super::raw::{

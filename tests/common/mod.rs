@@ -71,6 +71,18 @@ pub fn stormglass(args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
+/// Runs the binary and returns its standard output, panicking with its
+/// standard error unless it succeeded.
+pub fn stormglass_ok(args: &[&str]) -> String {
+    let output = stormglass(args);
+    assert!(
+        output.status.success(),
+        "stormglass {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// xorshift64*: a reproducible generator for the seeded input searches
 /// (`fuzz_inputs`, `finite_outputs`); enough spread for choosing mutations.
 pub struct Rng(pub u64);

@@ -339,7 +339,7 @@ pub(super) fn build_asset(
                     &at("long_run_variance"),
                     value(merged.long_run_variance),
                     Open(0.0),
-                    Closed(4.0),
+                    Closed(MAX_VARIANCE),
                 )
             } else {
                 0.0
@@ -380,7 +380,7 @@ pub(super) fn build_asset(
                 &format!("{key}.initial_variance"),
                 v,
                 Closed(0.0),
-                Closed(4.0),
+                Closed(MAX_VARIANCE),
             ),
             None => params.first().map_or(0.0, |p| p.long_run_variance),
         }

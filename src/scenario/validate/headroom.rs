@@ -13,7 +13,7 @@
 //! loop whose gain is 1 or more grows without bound and is refused.
 
 use super::super::{Asset, Event, Flows, ProcessKind, Trigger};
-use crate::scenario::check::Checker;
+use crate::scenario::check::{Checker, MAX_VARIANCE};
 
 /// The log-price move over the horizon that a scenario may reach: e^600 ~ 4e260,
 /// so a price that starts at most at 1e9 and a portfolio of at most 1e15 stay
@@ -25,8 +25,12 @@ const SIGMAS: f64 = 12.0;
 
 /// Passes of the fixed-point iteration: a loop of gain g has converged to
 /// within g^200 of its fixed point, and one of gain 1 or more has passed
-/// [`MAX_LOG_MOVE`] long before.
+/// [`DIVERGED`] long before.
 const PASSES: usize = 200;
+
+/// A reach past which the iteration stops: far beyond [`MAX_LOG_MOVE`], so the
+/// assets it concerns are refused either way.
+const DIVERGED: f64 = 1e6 * MAX_LOG_MOVE;
 
 /// What events and flows add to one asset, whatever the regime.
 #[derive(Debug, Clone, Copy)]
@@ -155,7 +159,7 @@ fn own_reach(asset: &Asset, extra: &EventReach, years: f64) -> Vec<f64> {
                 ProcessKind::ImpliedVol => {
                     // The Heston variance it reads, as a vol, scaled by its premium.
                     let premium = asset.implied_vol.map_or(0.0, |v| v.risk_premium.abs());
-                    (4.0 + extra.variance).sqrt() * (1.0 + premium)
+                    (MAX_VARIANCE + extra.variance).sqrt() * (1.0 + premium)
                 }
                 ProcessKind::Yield | ProcessKind::Spread => 0.0,
             }
@@ -245,6 +249,10 @@ pub(super) fn check_headroom(
     let mut reach = own.clone();
     for _ in 0..PASSES {
         let worst = worst_of(&reach);
+        // NaN never settles and is refused below, as a diverging loop is.
+        if worst.iter().any(|w| !(*w <= DIVERGED)) {
+            break;
+        }
         let next: Vec<Vec<f64>> = own
             .iter()
             .enumerate()
@@ -256,34 +264,26 @@ pub(super) fn check_headroom(
                     .collect()
             })
             .collect();
-        let settled = next == reach;
-        reach = next;
-        // NaN never settles and fails the check below, as an overflow does.
-        if settled || worst_of(&reach).iter().any(|w| !(*w <= 1e6 * MAX_LOG_MOVE)) {
+        if next == reach {
             break;
         }
+        reach = next;
     }
     for (asset, reach) in assets.iter().zip(&reach) {
         if !asset.is_log() {
             continue;
         }
-        let worst = reach
-            .iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |best, (r, &m)| {
-                if !(m <= best.1) {
-                    (r, m)
-                } else {
-                    best
-                }
-            });
-        if !(worst.1 <= MAX_LOG_MOVE) {
-            let regime = regime_names.get(worst.0).map_or("base", String::as_str);
+        // total_cmp puts NaN above every number: it is reported, not skipped.
+        let Some((r, &move_)) = reach.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) else {
+            continue;
+        };
+        if !(move_ <= MAX_LOG_MOVE) {
+            let regime = regime_names.get(r).map_or("base", String::as_str);
             check.error(
                 format!("assets.{}", asset.name),
                 format!(
                     "in regime `{regime}` the log-price could move by {:.0} over the {years:.1}-year horizon, more than {MAX_LOG_MOVE} (e^{MAX_LOG_MOVE} times a price and a portfolio value nears f64's limit): the reach is (|drift| + jump_intensity |jump_mean|) T + 12 sqrt((vol^2 + jump_intensity (jump_mean^2 + jump_sd^2)) T), plus the events' jumps and adjustments, the carry and |beta| times each base's reach (docs/SCENARIOS.md, \"Ranges that depend on the horizon\"); lower the drift, the jumps, the betas or the horizon",
-                    worst.1
+                    move_
                 ),
             );
         }
