@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: [`scenario`] (TOML files, validation) → [`model`] (one step
 //! of one path) → [`engine`] (paths in parallel, random streams) → [`stats`]
-//! (streaming, mergeable accumulators) → [`portfolio`] (users' books valued on
+//! (streaming, mergeable accumulators; [`history`] holds them against the
+//! record) → [`portfolio`] (users' books valued on
 //! every path, VaR, ES, stress tests) → [`report`] (JSON, CSV, console).
 //!
 //! ```no_run
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod engine;
+pub mod history;
 pub mod model;
 pub mod portfolio;
 pub mod report;

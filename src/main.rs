@@ -99,6 +99,10 @@ struct RunArgs {
     /// Leave out the portfolios and stress files the scenario names.
     #[arg(long)]
     no_portfolios: bool,
+    /// History anchors to hold the run against, in data/history/anchors.toml's
+    /// format [default: the built-in ones].
+    #[arg(long, value_name = "FILE")]
+    anchors: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, ValueEnum)]
@@ -257,6 +261,14 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| scenarios_dir().join("default.toml"));
     let mut scenario = load(&path)?;
+    let own_anchors = match &args.anchors {
+        Some(file) => Some(stormglass::history::load(file).map_err(Failure::input)?),
+        None => None,
+    };
+    let anchors = own_anchors
+        .as_ref()
+        .unwrap_or_else(|| stormglass::history::builtin());
+    print_warnings(&scenario, anchors);
     let out = args
         .out
         .clone()
@@ -317,6 +329,10 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     // Summaries and charts keep to the threads the run was given.
     let pool = worker_pool(threads)?;
     let mut summary = pool.install(|| report::Summary::new(&scenario, &model, &simulation));
+    if own_anchors.is_some() {
+        summary.warnings = scenario::warnings(&scenario, anchors);
+        summary.realism = stormglass::history::Realism::new(anchors, &model, &simulation);
+    }
     summary.portfolios = portfolio::summarise(&scenario, &model, &book, &simulation);
     let paths_metrics = match args.paths_csv {
         PathsCsv::Always => true,
@@ -415,11 +431,16 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         printed = printed.and_then(|()| {
             writeln!(
                 stdout,
-                "{:<24} P(equity drawdown) {:>6}  P(dollar fall) {:>6}  P(both) {:>6}",
+                "{:<24} P(equity drawdown) {:>6}  P(dollar fall) {:>6}  P(both) {:>6}{}",
                 run.label,
                 cell(k.p_equity_drawdown),
                 cell(k.p_dollar_fall),
-                cell(k.p_joint_selloff)
+                cell(k.p_joint_selloff),
+                run.realism.as_ref().map_or(String::new(), |r| format!(
+                    "  outside history {}/{}",
+                    r.outside,
+                    r.figures.len()
+                ))
             )
         });
     }
@@ -529,7 +550,9 @@ fn validate(files: &[PathBuf], against: Option<&Path>) -> Result<(), Failure> {
             Ok((s, book))
         });
         match checked {
-            Ok((s, book)) => say(format_args!(
+            Ok((s, book)) => {
+                print_warnings(&s, stormglass::history::builtin());
+                say(format_args!(
                 "{}: ok (regimes: {}, assets: {}, events: {}, steps: {}, portfolios: {}, stress vectors: {})",
                 file.display(),
                 s.regimes.len(),
@@ -538,7 +561,8 @@ fn validate(files: &[PathBuf], against: Option<&Path>) -> Result<(), Failure> {
                 s.steps(),
                 book.portfolios.len(),
                 book.stresses.len()
-            ))?,
+            ))?
+            }
             Err(e) => failures.push(e.to_string()),
         }
     }
@@ -546,6 +570,13 @@ fn validate(files: &[PathBuf], against: Option<&Path>) -> Result<(), Failure> {
         Ok(())
     } else {
         Err(Failure::input(failures.join("\nerror: ")))
+    }
+}
+
+/// Prints the scenario's warnings to standard error: they do not stop a run.
+fn print_warnings(scenario: &Scenario, anchors: &stormglass::history::Anchors) {
+    for warning in scenario::warnings(scenario, anchors) {
+        eprintln!("warning: {warning}");
     }
 }
 

@@ -147,6 +147,28 @@ fn draw(base: &toml::Table, rng: &mut Rng) -> toml::Table {
                     }
                 }
             }
+            if process == "heston" {
+                // The floor's range is [0, the least of the asset's variances]:
+                // drawn inside it, an end half the time.
+                let variance = |t: &toml::Table, key: &str| t.get(key).and_then(|v| v.as_float());
+                let mut least = variance(asset, "initial_variance")
+                    .into_iter()
+                    .chain(variance(asset, "long_run_variance"))
+                    .fold(f64::INFINITY, f64::min);
+                if let Some(toml::Value::Table(by_regime)) = asset.get("by_regime") {
+                    for regime in by_regime.values().filter_map(|v| v.as_table()) {
+                        least = least.min(variance(regime, "long_run_variance").unwrap_or(least));
+                    }
+                }
+                if least.is_finite() {
+                    let share_of_least = if rng.chance(0.5) {
+                        (rng.next() % 2) as f64
+                    } else {
+                        rng.unit()
+                    };
+                    asset.insert("variance_floor".into(), (least * share_of_least).into());
+                }
+            }
         }
     }
     if let Some(toml::Value::Array(events)) = table.get_mut("events") {

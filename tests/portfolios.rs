@@ -455,15 +455,24 @@ weight = 1.0
     .unwrap();
     let start = portfolio::start_levels(&model);
     let vectors = stress::load_file(&file, &s, &start).unwrap();
-    let results: Vec<f64> = b
+    let applied: Vec<_> = b
         .portfolios
         .iter()
-        .map(|p| stress::apply(&s, &start, p, &vectors[0]).pnl)
+        .map(|p| stress::apply(&s, &start, p, &vectors[0]))
         .collect();
+    let results: Vec<f64> = applied.iter().map(|r| r.pnl).collect();
     // Half the dollars, each worth 1/1.25 of the euros: 0.5 / 1.25 - 1 = -0.6.
     assert!((results[0] + 0.6).abs() < 1e-12, "{}", results[0]);
     // The hedge sold the dollars at the old rate: +(1 - 1/1.25) = +0.2.
     assert!((results[1] + 0.4).abs() < 1e-12, "{}", results[1]);
+    // Resized to the shocked position (half the dollars), the hedge earns half as
+    // much: -0.6 + 0.5 x 0.2 = -0.5; without a hedge nothing changes.
+    assert!(
+        (applied[1].pnl_rehedged + 0.5).abs() < 1e-12,
+        "{}",
+        applied[1].pnl_rehedged
+    );
+    assert_eq!(applied[0].pnl_rehedged, applied[0].pnl);
     // The Nasdaq moves by its beta of 1.25: 0.5^1.25 - 1.
     assert!((results[2] - (0.5f64.powf(1.25) - 1.0)).abs() < 1e-12);
 }

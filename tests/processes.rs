@@ -95,6 +95,55 @@ fn heston_mean_variance_follows_its_mean_reversion() {
 }
 
 #[test]
+fn a_floored_heston_variance_keeps_its_mean_and_never_goes_below_the_floor() {
+    // u = v - f is a CIR process reverting to theta - f, so E[v] keeps the plain
+    // model's recursion. Feller holds for u (2 kappa (theta - f) = 0.12 > xi^2 =
+    // 0.09), so the truncation seldom binds and the recursion holds to its
+    // standard error.
+    let (kappa, theta, xi, v0, f): (f64, f64, f64, f64, f64) = (2.0, 0.04, 0.3, 0.09, 0.01);
+    let s = scenario(&format!(
+        "{}[assets.x]\nprocess = \"heston\"\ninitial = 100.0\ninitial_variance = {v0}\nmean_reversion = {kappa}\nlong_run_variance = {theta}\nvol_of_vol = {xi}\nvariance_floor = {f}\n",
+        header("floored", 252)
+    ));
+    let run = run(&s, PATHS, 14, 0, 0);
+    let v = column(&run, "x.terminal_variance");
+    let (mean, se) = mean_and_se(&v);
+    let discrete = theta + (v0 - theta) * (1.0 - kappa / 252.0).powi(252);
+    assert_within("E[v_T] with a floor", mean, discrete, se, K);
+    assert!(v.iter().all(|v| *v >= f));
+}
+
+#[test]
+fn a_variance_floor_keeps_the_vix_above_its_least_value_when_feller_fails() {
+    // 2 kappa theta = 0.15 < xi^2 = 1: plain Heston's variance sits at 0 and its
+    // VIX at sqrt(theta (1 - L)) 1.1; with the floor the least VIX is
+    // sqrt(theta (1 - L) + f L) 1.1, L = (1 - e^{-kappa tau}) / (kappa tau).
+    let (kappa, theta, f): (f64, f64, f64) = (3.0, 0.025, 0.0055);
+    let vix_min = |floor: f64| {
+        let s = scenario(&format!(
+            "{}[assets.spx]\nprocess = \"heston\"\ninitial = 100.0\nmean_reversion = {kappa}\nlong_run_variance = {theta}\nvol_of_vol = 1.0\nvariance_floor = {floor}\n[assets.vix]\nprocess = \"implied_vol\"\nimplied_vol = {{ of = \"spx\", horizon_days = 30, risk_premium = 0.1 }}\n",
+            header("vix_floor", 252)
+        ));
+        let run = run(&s, 2_000, 15, 0, 0);
+        column(&run, "vix.min").into_iter().fold(f64::MAX, f64::min)
+    };
+    let tau = 30.0 / 365.0;
+    let loading = (1.0 - (-kappa * tau).exp()) / (kappa * tau);
+    let least = |floor: f64| (theta * (1.0 - loading) + floor * loading).sqrt() * 1.1;
+    let (plain, floored) = (vix_min(0.0), vix_min(f));
+    println!(
+        "least VIX: plain {plain:.5} (bound {:.5}), floored {floored:.5} (bound {:.5})",
+        least(0.0),
+        least(f)
+    );
+    // Plain Heston reaches its bound (the variance hits 0 on some path) ...
+    assert!((plain - least(0.0)).abs() < 1e-12, "{plain}");
+    // ... and the floored one reaches its own, above the record close of 9.14.
+    assert!((floored - least(f)).abs() < 1e-12, "{floored}");
+    assert!(floored > 0.0914);
+}
+
+#[test]
 fn ornstein_uhlenbeck_exact_mean_and_variance() {
     let (kappa, m, sigma, x0): (f64, f64, f64, f64) = (1.5, 0.03, 0.01, 0.05);
     let s = scenario(&format!(

@@ -236,3 +236,50 @@ fn the_meeting_calendar_continues_past_its_last_listed_date() {
     assert!(last > 0.05 + 1e-12, "the rate froze at {last}");
     assert!(last <= 0.06 + 1e-12, "{last}");
 }
+
+#[test]
+fn the_curve_prices_a_known_chair_from_the_start_and_does_not_jump_on_the_date() {
+    // The chair's 1% bias from step 23 (the session closing on its date) is
+    // known from the start: a yield is the average
+    // of the expected rate path dr = k (m(s) - r) ds with m = 3% until the date
+    // and 2% after it. Integrated here by small Euler steps (error ~1e-9).
+    let chair = "chair_date = 2026-02-06\ndovish_bias = 0.02\ncommittee_alignment = 0.5";
+    let run = run(&scenario(&rates_scenario(0.03, chair, "", "")), 2, 33, 1, 2);
+    let samples = &run.simulation.samples;
+    let k = 0.5;
+    let expected_average = |r0: f64, years_to_chair: f64, n: f64| {
+        let steps = 200_000;
+        let h = n / steps as f64;
+        let (mut r, mut sum) = (r0, 0.0);
+        for i in 0..steps {
+            let s = (i as f64 + 0.5) * h;
+            let target = if s < years_to_chair { 0.03 } else { 0.02 };
+            let next = r + k * (target - r) * h;
+            sum += 0.5 * (r + next) * h;
+            r = next;
+        }
+        sum / n
+    };
+    let d = 23.0 / 252.0;
+    for (asset, n, weight) in [(3, 2.0, 0.2), (4, 10.0, 1.0)] {
+        let y = samples.level(0, 0, asset);
+        let expected = expected_average(0.04, d, n) + 0.005 * weight;
+        assert!((y - expected).abs() < 1e-7, "{n}y: {y} vs {expected}");
+    }
+    // Around the date the 10y moves by the day's drift alone (a few bp), not by
+    // the 50 bp x (1 - loading) the bias would add in one step.
+    let ten_year: Vec<f64> = (0..samples.points)
+        .map(|t| samples.level(0, t, 4))
+        .collect();
+    let largest = ten_year
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f64::max);
+    let rate = path_of(&run, FED_FUNDS);
+    let largest_rate_effect = rate
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs() * (1.0 - (-5.0f64).exp()) / 5.0)
+        .fold(0.0, f64::max);
+    println!("largest one-day 10y move {largest:.6}, of which a meeting explains {largest_rate_effect:.6}");
+    assert!(largest <= largest_rate_effect + 2e-4, "{largest}");
+}

@@ -177,7 +177,7 @@ impl Model {
         lanes.table_key[lane] = None;
         lanes.rngs[lane] = rng;
         for (a, of, per_regime, scale) in &self.implied_vols {
-            let variance = lanes.variance[of * count + lane];
+            let variance = lanes.variance[of * count + lane].max(self.assets[*of].variance_floor);
             lanes.x[a * count + lane] = implied_vol(variance, per_regime[regime], *scale);
         }
         for a in 0..self.assets.len() {
@@ -249,7 +249,9 @@ impl Model {
         }
         for &a in &self.heston_assets {
             // Full-truncation Euler (Lord, Koekkoek & van Dijk 2010): the drift and
-            // diffusion read max(v, 0); v itself may go negative.
+            // diffusion read max(v, 0); v itself may go negative. Above a floor f
+            // the same scheme runs on u = v - f: the price reads f + max(u, 0), the
+            // variance's diffusion sqrt(max(u, 0)).
             let span = a * count..(a + 1) * count;
             let asset = &self.assets[a];
             let (d, dv) = (asset.driver, asset.variance_driver);
@@ -267,11 +269,21 @@ impl Model {
                 &table.kappa_theta_dt[span.clone()],
                 &table.xi_sqrt_dt[span],
             );
-            for l in 0..count {
-                let v_plus = v[l].max(0.0);
-                let sd = v_plus.sqrt();
-                x[l] += drift[l] - half[l] * v_plus + vol[l] * sd * w[l];
-                v[l] += kappa_theta[l] - kappa[l] * v_plus + xi[l] * sd * wv[l];
+            let floor = asset.variance_floor;
+            if floor == 0.0 {
+                for l in 0..count {
+                    let v_plus = v[l].max(0.0);
+                    let sd = v_plus.sqrt();
+                    x[l] += drift[l] - half[l] * v_plus + vol[l] * sd * w[l];
+                    v[l] += kappa_theta[l] - kappa[l] * v_plus + xi[l] * sd * wv[l];
+                }
+            } else {
+                for l in 0..count {
+                    let above = (v[l] - floor).max(0.0);
+                    let v_plus = floor + above;
+                    x[l] += drift[l] - half[l] * v_plus + vol[l] * v_plus.sqrt() * w[l];
+                    v[l] += kappa_theta[l] - kappa[l] * v_plus + xi[l] * above.sqrt() * wv[l];
+                }
             }
         }
         self.move_rates(lanes, t);
@@ -314,7 +326,7 @@ impl Model {
                 }
             }
         }
-        self.derive(&mut lanes.x, count, t);
+        self.derive(&mut lanes.x, count, t + 1);
         self.derive_implied_vols(lanes);
         // Beta assets last: their bases (gbm, heston, ou) have moved, events and
         // jumps included. Their own drift, vol and jumps use the GBM constants.
@@ -400,8 +412,9 @@ impl Model {
     fn derive_implied_vols(&self, lanes: &mut Lanes) {
         let count = lanes.count;
         for (a, of, per_regime, scale) in &self.implied_vols {
+            let floor = self.assets[*of].variance_floor;
             for lane in 0..count {
-                let variance = lanes.variance[of * count + lane];
+                let variance = lanes.variance[of * count + lane].max(floor);
                 let params = per_regime[lanes.regime_in_step[lane]];
                 lanes.x[a * count + lane] = implied_vol(variance, params, *scale);
             }

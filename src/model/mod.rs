@@ -42,6 +42,8 @@ pub struct AssetModel {
     driver: usize,
     variance_driver: usize,
     initial_variance: f64,
+    /// The least variance of a Heston asset (`Asset::variance_floor`).
+    pub variance_floor: f64,
     scaling: Option<ValuationScaling>,
     /// Whether any regime or event can give the asset a positive jump intensity.
     can_jump: bool,
@@ -335,6 +337,7 @@ impl Model {
                 driver: asset.driver,
                 variance_driver: asset.variance_driver.unwrap_or(asset.driver),
                 initial_variance: asset.initial_variance,
+                variance_floor: asset.variance_floor,
                 scaling: asset.jump_scaling.map(|s| ValuationScaling {
                     log_gap0: (s.valuation_initial / s.valuation_reference).ln(),
                     sales_growth: s.sales_growth,
@@ -510,7 +513,8 @@ impl Model {
             .position(|p| *p > 0.0)
             .unwrap_or(0);
         for (a, of, per_regime, scale) in &model.implied_vols {
-            let v = scenario.assets[*of].initial_variance;
+            let asset = &scenario.assets[*of];
+            let v = asset.initial_variance.max(asset.variance_floor);
             levels[*a] = implied_vol(v, per_regime[first_regime], *scale);
         }
         for (asset, level) in model.assets.iter_mut().zip(levels) {
@@ -533,19 +537,36 @@ impl Model {
     }
 
     /// Computes yields, then spreads, from their inputs in `levels`
-    /// (`[asset * stride + lane]`, every lane) as of step `t`:
-    /// `y_n = r_inf + (r - r_inf)(1 - e^{-kn})/(kn) + tp n/10`,
-    /// `r_inf = neutral_rate - chair_bias(t)`.
-    fn derive(&self, levels: &mut [f64], stride: usize, t: usize) {
+    /// (`[asset * stride + lane]`, every lane) at grid point `point` (the close
+    /// after step `point - 1`):
+    /// `y_n = r_inf + (r - r_inf)(1 - e^{-kn})/(kn) + b G(d) + tp n/10`,
+    /// `r_inf = neutral_rate - b` with `b` the chair's bias, known from the start,
+    /// and `b G(d)` what the rate expected before the chair takes office, `d`
+    /// years away, adds to the average (see [`chair_still_ahead`]). The chair
+    /// is in office from step `chair_step`, which starts at point `chair_step`.
+    fn derive(&self, levels: &mut [f64], stride: usize, point: usize) {
         for &(a, curve, loading) in &self.curves {
             let rule = self.rule(curve.policy_rate);
-            let long_run = rule.neutral_rate - rule.chair_bias_at(t);
+            let bias = rule.chair_step.map_or(0.0, |_| rule.chair_bias);
+            let long_run = rule.neutral_rate - bias;
+            let before_chair = match rule.chair_step {
+                Some(step) if step > point => {
+                    let years_ahead = (step - point) as f64 * self.dt;
+                    bias * chair_still_ahead(
+                        years_ahead,
+                        curve.rate_mean_reversion,
+                        curve.maturity_years,
+                    )
+                }
+                _ => 0.0,
+            };
+            let anchor = long_run + before_chair;
             let premium_weight = curve.maturity_years / 10.0;
             for lane in 0..stride {
                 let rate = levels[curve.policy_rate * stride + lane];
                 let premium = levels[curve.term_premium * stride + lane];
                 levels[a * stride + lane] =
-                    long_run + (rate - long_run) * loading + premium * premium_weight;
+                    anchor + (rate - long_run) * loading + premium * premium_weight;
             }
         }
         for &(a, i, j) in &self.spreads {
@@ -557,6 +578,20 @@ impl Model {
 
     pub fn regimes(&self) -> usize {
         self.regimes.len()
+    }
+}
+
+/// The share of a target change `d` years ahead that the expected average of a
+/// rate mean-reverting at speed `k` over the next `n` years still lacks: the
+/// rate reverts to `r_inf + b` until the change and to `r_inf` after it, so the
+/// average exceeds the one under `r_inf` alone by
+/// `b (d - (e^{-k(n-d)} - e^{-kn})/k) / n` for `d < n`, and by
+/// `b (1 - (1 - e^{-kn})/(kn))` once the change lies beyond the maturity.
+fn chair_still_ahead(d: f64, k: f64, n: f64) -> f64 {
+    if d >= n {
+        1.0 - (1.0 - (-k * n).exp()) / (k * n)
+    } else {
+        (d - ((-k * (n - d)).exp() - (-k * n).exp()) / k) / n
     }
 }
 

@@ -67,6 +67,10 @@ pub struct StressResult {
     pub pnl_amount: f64,
     /// Each position's part of `pnl`.
     pub positions: IndexMap<String, f64>,
+    /// `pnl` had every currency hedge been resized to its position's shocked
+    /// value: a hedge rebalanced through the episode rather than left at its
+    /// starting notional. Equal to `pnl` for a portfolio without hedges.
+    pub pnl_rehedged: f64,
 }
 
 /// Reads a stress file (an array of `[[stress]]` tables) and checks it against `scenario`.
@@ -253,6 +257,7 @@ pub fn apply(
     let base = portfolio.base;
     let mut positions = IndexMap::new();
     let mut total = 0.0;
+    let mut total_rehedged = 0.0;
     for p in &portfolio.positions {
         let c = p.currency;
         let s0 = usd(c, false) / usd(base, false);
@@ -300,13 +305,15 @@ pub fn apply(
                 (0.0, contracts * price(true) - premium)
             }
         };
-        let hedge = if c != base {
-            p.hedge_ratio * local0 * (s0 - s1)
+        let (hedge, rehedge) = if c != base {
+            let ratio = p.hedge_ratio * (s0 - s1);
+            (ratio * local0, ratio * local1)
         } else {
-            0.0
+            (0.0, 0.0)
         };
         let pnl = local1 * s1 - local0 * s0 + hedge;
         total += pnl;
+        total_rehedged += local1 * s1 - local0 * s0 + rehedge;
         positions.insert(p.name.clone(), pnl / portfolio.value);
     }
     StressResult {
@@ -314,5 +321,6 @@ pub fn apply(
         pnl: total / portfolio.value,
         pnl_amount: total,
         positions,
+        pnl_rehedged: total_rehedged / portfolio.value,
     }
 }

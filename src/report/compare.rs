@@ -13,6 +13,7 @@ use super::files::{write_atomically, write_report, OutputError, Written};
 use super::html::{self, Page};
 use super::key_numbers::KeyNumbers;
 use super::Summary;
+use crate::history::Realism;
 
 /// One run in a comparison.
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +27,8 @@ pub struct Compared {
     pub hash: String,
     pub version: String,
     pub key_numbers: KeyNumbers,
+    /// The run's realism section (absent in folders an older Stormglass wrote).
+    pub realism: Option<Realism>,
     #[serde(skip)]
     pub drawdowns: Vec<ComparedDrawdown>,
 }
@@ -65,6 +68,8 @@ struct SummaryFile {
     paths: u64,
     assets: Vec<ComparedDrawdown>,
     key_numbers: KeyNumbers,
+    #[serde(default)]
+    realism: Option<Realism>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +91,7 @@ impl Compared {
             hash: summary.scenario.hash.clone(),
             version: summary.version.to_string(),
             key_numbers: summary.key_numbers.clone(),
+            realism: Some(summary.realism.clone()),
             drawdowns: summary
                 .assets
                 .iter()
@@ -150,6 +156,7 @@ impl Compared {
             hash: file.scenario.hash,
             version: file.version,
             key_numbers: file.key_numbers,
+            realism: file.realism,
             drawdowns: file.assets,
         })
     }
@@ -308,6 +315,14 @@ fn comparison_page(runs: &[Compared], charts: &[charts::Chart]) -> String {
         "note",
         &format!("Stormglass versions: {}", versions.trim_end_matches("; ")),
     );
+    let realisms: Vec<(&str, &Realism)> = runs
+        .iter()
+        .filter_map(|r| r.realism.as_ref().map(|x| (r.label.as_str(), x)))
+        .collect();
+    if let Some(section) = super::realism::comparison(&realisms) {
+        page.heading(2, "realism", "Against history");
+        page.push(&section);
+    }
     page.charts(charts, &[]);
     page.finish()
 }

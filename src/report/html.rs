@@ -9,6 +9,7 @@ use super::charts::{percent, Chart};
 use super::key_numbers::KeyNumbers;
 use super::roles::display_name;
 use super::Summary;
+use crate::portfolio::StressResult;
 use crate::scenario::Scenario;
 
 const STYLE: &str = "
@@ -55,7 +56,7 @@ pub fn escape(text: &str) -> String {
 
 /// A page under construction.
 pub struct Page {
-    body: String,
+    pub body: String,
     title: String,
 }
 
@@ -330,6 +331,11 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
         &[("this run".into(), summary.paths, &summary.key_numbers)],
     );
 
+    if let Some(section) = super::realism::html(summary) {
+        page.heading(2, "realism", "Against history");
+        page.push(&section);
+    }
+
     page.heading(2, "parameters", "What this scenario changes");
     match &scenario.overrides {
         None => page.paragraph("note", "(none: this scenario extends no other file)"),
@@ -602,28 +608,35 @@ fn portfolio_tables(summary: &Summary) -> Option<String> {
     if !stresses.is_empty() {
         page.paragraph(
             "note",
-            "Deterministic stress tests: each episode's instantaneous shocks applied to today's portfolio, beside the simulation.",
+            "Deterministic stress tests: each episode's instantaneous shocks applied to today's portfolio, beside the simulation. A hedged portfolio's second line resizes each currency hedge to its position's shocked value, as a hedge rebalanced through the episode would be; the first keeps the starting notional.",
         );
         let mut header = vec!["portfolio".to_string()];
         header.extend(stresses.iter().cloned());
-        let rows: Vec<Vec<String>> = summary
-            .portfolios
-            .iter()
-            .map(|p| {
-                let mut row = vec![p.name.clone()];
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for p in &summary.portfolios {
+            let lines: &[(&str, StressFigure)] = if super::portfolios::is_rehedged_different(p) {
+                &[("", |s| s.pnl), (" re-hedged", |s| s.pnl_rehedged)]
+            } else {
+                &[("", |s| s.pnl)]
+            };
+            for (suffix, figure) in lines {
+                let mut row = vec![format!("{}{suffix}", p.name)];
                 row.extend(stresses.iter().map(|name| {
                     p.stress
                         .iter()
                         .find(|s| &s.stress == name)
-                        .map_or_else(|| "n/a".into(), |s| percent(s.pnl))
+                        .map_or_else(|| "n/a".into(), |s| percent(figure(s)))
                 }));
-                row
-            })
-            .collect();
+                rows.push(row);
+            }
+        }
         page.table("portfolio-stress", &header, &rows);
     }
     Some(page.body)
 }
+
+/// One figure of a stress result: its P&L with the hedges as they stand, or re-hedged.
+type StressFigure = fn(&StressResult) -> f64;
 
 /// A threshold as a percentage, with a decimal only where it has one (20%, 12.5%).
 fn percent_threshold(fraction: f64) -> String {

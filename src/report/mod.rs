@@ -8,6 +8,7 @@ mod files;
 pub mod html;
 pub mod key_numbers;
 mod portfolios;
+mod realism;
 pub mod roles;
 mod summary;
 

@@ -190,6 +190,13 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
             }
             writeln!(out)?;
         }
+        for p in portfolios.iter().filter(|p| is_rehedged_different(p)) {
+            write!(out, "{:<20}", format!("{} re-hedged", p.name))?;
+            for s in &p.stress {
+                write!(out, " {:>11}", percent(s.pnl_rehedged))?;
+            }
+            writeln!(out)?;
+        }
     }
     writeln!(out)?;
     for p in portfolios.iter().filter(|p| p.paths_left_range > 0) {
@@ -245,6 +252,14 @@ pub fn left_range_note(p: &PortfolioSummary) -> String {
         crate::portfolio::tracker::MAX_VALUE_GROWTH,
         crate::portfolio::tracker::MIN_VALUED_RATE * 100.0
     )
+}
+
+/// Whether resizing the portfolio's hedges to the shocked values changes any of
+/// its stress results.
+pub fn is_rehedged_different(p: &PortfolioSummary) -> bool {
+    p.stress
+        .iter()
+        .any(|s| (s.pnl_rehedged - s.pnl).abs() > 1e-12)
 }
 
 /// Ends a CSV header with a `stress.<name>` column per stress vector (every

@@ -38,6 +38,11 @@ pub struct Summary {
     pub signals: Vec<SignalSummary>,
     /// Per portfolio: P&L distribution, VaR/ES, drawdowns, stress tests, worst paths.
     pub portfolios: Vec<crate::portfolio::PortfolioSummary>,
+    /// What validation warned about: the scenario runs, but these figures will
+    /// lie where history cannot defend them.
+    pub warnings: Vec<crate::scenario::Warning>,
+    /// The run's figures beside history's (`history::Realism`).
+    pub realism: crate::history::Realism,
 }
 
 /// The drawdown the signals should precede: the equity's fall from its running
@@ -126,6 +131,10 @@ pub struct AssetSummary {
     pub max: Distribution,
     /// The level at the horizon, in the asset's units.
     pub terminal_level: Distribution,
+    /// The path's largest one-day fall and rise: a simple return for log-price
+    /// assets, a change in the asset's units for level assets.
+    pub worst_day: Distribution,
+    pub best_day: Distribution,
 }
 
 impl AssetSummary {
@@ -221,6 +230,8 @@ impl Summary {
                     min: metric(3),
                     max: metric(4),
                     terminal_level: metric(5),
+                    worst_day: metric(6),
+                    best_day: metric(7),
                 }
             })
             .collect();
@@ -389,6 +400,8 @@ impl Summary {
             signal_target,
             signals,
             portfolios: Vec::new(),
+            warnings: crate::scenario::warnings(scenario, crate::history::builtin()),
+            realism: crate::history::Realism::new(crate::history::builtin(), model, simulation),
         }
     }
 }

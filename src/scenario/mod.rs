@@ -12,6 +12,7 @@ pub mod load;
 pub mod raw;
 mod signals;
 mod validate;
+mod warnings;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ use nalgebra::DMatrix;
 pub use error::{Diagnostic, ScenarioError};
 pub use raw::{CalendarKind, FxQuote, ProcessKind};
 pub use signals::{SignalKind, SignalRule, Signals, SIGNAL_DESCRIPTIONS};
+pub use warnings::{warnings, Warning, RECORD_DAY_FACTOR};
 
 /// Default number of paths when the scenario does not set `scenario.paths`.
 pub const DEFAULT_PATHS: u64 = 10_000;
@@ -226,6 +228,10 @@ pub struct Asset {
     pub variance_driver: Option<usize>,
     /// Initial Heston variance (0 for other processes).
     pub initial_variance: f64,
+    /// The least variance a Heston asset can hold: it diffuses as
+    /// `floor + u`, `u` a CIR process reverting to `long_run_variance - floor`
+    /// (0 for other processes, and the plain Heston model).
+    pub variance_floor: f64,
     /// The asset's parameters in each regime.
     pub params: Vec<AssetParams>,
     /// Beta assets: per regime, `(asset, beta)` on that asset's move in the step.

@@ -251,6 +251,7 @@ pub struct RawAsset {
     pub driver: Option<String>,
     pub variance_driver: Option<String>,
     pub initial_variance: Option<f64>,
+    pub variance_floor: Option<f64>,
     pub jump_scaling: Option<RawJumpScaling>,
     pub drift: Option<f64>,
     pub vol: Option<f64>,

@@ -5,7 +5,7 @@ use super::signals::{signal_columns, SignalTracker};
 use crate::model::{AssetModel, Lanes, Model};
 use crate::scenario::ProcessKind;
 
-/// The per-path figures, one column each, in this order: per asset its six
+/// The per-path figures, one column each, in this order: per asset its eight
 /// figures ([`ASSET_METRICS`]); per Heston asset its terminal variance; per regime the share of steps
 /// spent in it, then per regime the first entry time; per event its firing count;
 /// per correlation pair its realised correlation overall, then in each regime.
@@ -26,13 +26,15 @@ pub struct MetricLayout {
 
 /// The figures kept for every asset, in column order, as named for a log-price
 /// asset; a level (OU) asset's third is [`LEVEL_CHANGE_METRIC`] instead.
-pub const ASSET_METRICS: [&str; 6] = [
+pub const ASSET_METRICS: [&str; 8] = [
     "max_drawdown",
     "realized_vol",
     "terminal_return",
     "min",
     "max",
     "terminal_level",
+    "worst_day",
+    "best_day",
 ];
 
 /// The name of a level asset's third figure: `x_T - x_0` in the asset's units,
@@ -176,6 +178,9 @@ pub struct PathSummary {
     trough: Vec<f64>,
     largest_fall: Vec<f64>,
     sum_squares: Vec<f64>,
+    /// The most negative and most positive one-step change of the state.
+    worst_step: Vec<f64>,
+    best_step: Vec<f64>,
     steps: usize,
     regimes: usize,
     last_regime: Vec<usize>,
@@ -228,6 +233,8 @@ impl PathSummary {
             peak: per_asset.clone(),
             trough: per_asset.clone(),
             largest_fall: per_asset.clone(),
+            worst_step: per_asset.clone(),
+            best_step: per_asset.clone(),
             sum_squares: per_asset,
             steps: 0,
             regimes,
@@ -258,6 +265,8 @@ impl PathSummary {
         self.trough.copy_from_slice(&lanes.x);
         self.largest_fall.iter_mut().for_each(|v| *v = 0.0);
         self.sum_squares.iter_mut().for_each(|v| *v = 0.0);
+        self.worst_step.fill(0.0);
+        self.best_step.fill(0.0);
         self.steps = 0;
         self.regime_steps.iter_mut().for_each(|v| *v = 0);
         self.first_entry.iter_mut().for_each(|v| *v = u32::MAX);
@@ -289,11 +298,14 @@ impl PathSummary {
         let states = lanes.x.iter().zip(&mut self.previous);
         let extremes = self.peak.iter_mut().zip(&mut self.trough);
         let figures = self.sum_squares.iter_mut().zip(&mut self.largest_fall);
-        for (((&x, previous), (peak, trough)), (sum_squares, largest_fall)) in
-            states.zip(extremes).zip(figures)
+        let steps = self.worst_step.iter_mut().zip(&mut self.best_step);
+        for ((((&x, previous), (peak, trough)), (sum_squares, largest_fall)), (worst, best)) in
+            states.zip(extremes).zip(figures).zip(steps)
         {
             let r = x - *previous;
             *sum_squares += r * r;
+            *worst = if r < *worst { r } else { *worst };
+            *best = if r > *best { r } else { *best };
             *previous = x;
             *peak = if x > *peak { x } else { *peak };
             *trough = if x < *trough { x } else { *trough };
@@ -419,16 +431,17 @@ impl PathSummary {
                     self.largest_fall[k],
                     realized_vol,
                     total,
-                    self.trough[k],
-                    self.peak[k],
-                    self.previous[k],
+                    [self.trough[k], self.peak[k], self.previous[k]],
+                    [self.worst_step[k], self.best_step[k]],
                 );
                 for (m, value) in values.iter().enumerate() {
                     row[layout.asset_column(a, m)] = *value;
                 }
             }
             for (h, &a) in layout.heston.iter().enumerate() {
-                row[layout.assets * ASSET_METRICS.len() + h] = lanes.variance_of(a, lane).max(0.0);
+                row[layout.assets * ASSET_METRICS.len() + h] = lanes
+                    .variance_of(a, lane)
+                    .max(model.assets[a].variance_floor);
             }
             for r in 0..self.regimes {
                 let steps = self.regime_steps[lane * self.regimes + r];
@@ -466,15 +479,15 @@ impl PathSummary {
 }
 
 /// An asset's figures in its own terms: relative for log-price assets, in
-/// level units for OU assets (a rate's drawdown is its largest fall in rate units).
+/// level units for OU assets (a rate's drawdown is its largest fall in rate units,
+/// its worst day its largest one-day fall).
 fn figures(
     asset: &AssetModel,
     fall: f64,
     realized_vol: f64,
     total: f64,
-    trough: f64,
-    peak: f64,
-    last: f64,
+    [trough, peak, last]: [f64; 3],
+    [worst_step, best_step]: [f64; 2],
 ) -> [f64; ASSET_METRICS.len()] {
     if asset.is_log {
         [
@@ -484,8 +497,19 @@ fn figures(
             asset.level(trough),
             asset.level(peak),
             asset.level(last),
+            worst_step.exp_m1(),
+            best_step.exp_m1(),
         ]
     } else {
-        [fall, realized_vol, total, trough, peak, last]
+        [
+            fall,
+            realized_vol,
+            total,
+            trough,
+            peak,
+            last,
+            worst_step,
+            best_step,
+        ]
     }
 }

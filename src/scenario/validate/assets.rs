@@ -224,11 +224,16 @@ pub(super) fn build_asset(
         }
         None
     };
-    if asset.process != ProcessKind::Heston && asset.initial_variance.is_some() {
-        check.error(
-            format!("{key}.initial_variance"),
-            format!("applies only to process \"heston\", not \"{process_name}\""),
-        );
+    for (field, given) in [
+        ("initial_variance", asset.initial_variance),
+        ("variance_floor", asset.variance_floor),
+    ] {
+        if asset.process != ProcessKind::Heston && given.is_some() {
+            check.error(
+                format!("{key}.{field}"),
+                format!("applies only to process \"heston\", not \"{process_name}\""),
+            );
+        }
     }
 
     let defaults = asset.defaults();
@@ -387,6 +392,31 @@ pub(super) fn build_asset(
     } else {
         0.0
     };
+    let variance_floor = match asset.variance_floor {
+        Some(floor) if asset.process == ProcessKind::Heston => {
+            let floor = check.range(
+                &format!("{key}.variance_floor"),
+                floor,
+                Closed(0.0),
+                Closed(MAX_VARIANCE),
+            );
+            let least = params
+                .iter()
+                .map(|p| p.long_run_variance)
+                .fold(f64::INFINITY, f64::min)
+                .min(initial_variance);
+            if floor > least {
+                check.error(
+                    format!("{key}.variance_floor"),
+                    format!(
+                        "{floor} is above the least long_run_variance or initial_variance of the asset ({least}): the floor must lie at or below both"
+                    ),
+                );
+            }
+            floor
+        }
+        _ => 0.0,
+    };
 
     let jump_scaling = asset.jump_scaling.as_ref().map(|s| {
         let k = format!("{key}.jump_scaling");
@@ -441,6 +471,7 @@ pub(super) fn build_asset(
         driver,
         variance_driver,
         initial_variance,
+        variance_floor,
         params,
         betas: Vec::new(),
         policy: None,
