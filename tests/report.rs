@@ -198,12 +198,12 @@ fn a_scenario_that_extends_another_lists_what_it_changes() {
     assert_eq!(change.child, "0.0");
     assert_ne!(change.parent.as_deref(), Some("0.0"));
     assert!(overrides.changes.iter().all(|c| c.key != "extends"));
-    // Arrays of tables are compared element by element.
+    // Events changed by name are listed by name.
     let tariffs = overrides
         .changes
         .iter()
-        .find(|c| c.key == "events[1].rate_per_year")
-        .expect("the tariff rate is changed");
+        .find(|c| c.key == "events.tariff_wave.rate_per_year")
+        .unwrap_or_else(|| panic!("the tariff rate is changed: {:?}", overrides.changes));
     assert_eq!(
         (tariffs.parent.as_deref(), tariffs.child.as_str()),
         (Some("2.0"), "0.5")
