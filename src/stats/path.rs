@@ -292,29 +292,30 @@ impl PathSummary {
         if !self.pairs.is_empty() {
             self.push_co_moments(lanes);
         }
-        // One straight loop over every (asset, lane): selects rather than
-        // f64::max/min compile to single max/min instructions (the state is never
-        // NaN), and the loop vectorises.
+        // Straight loops over every (asset, lane) that vectorise. f64::max and
+        // min compile to max/min with a NaN blend and plain stores; the selects
+        // `if x > peak { x } else { peak }` compiled to masked stores, which
+        // took twice as long (the state is never NaN, so both agree).
+        let n = self.worst_step.len();
+        let (x, previous) = (&lanes.x[..n], &self.previous[..n]);
+        let (worst, best) = (&mut self.worst_step[..n], &mut self.best_step[..n]);
+        for i in 0..n {
+            let r = x[i] - previous[i];
+            worst[i] = worst[i].min(r);
+            best[i] = best[i].max(r);
+        }
         let states = lanes.x.iter().zip(&mut self.previous);
         let extremes = self.peak.iter_mut().zip(&mut self.trough);
         let figures = self.sum_squares.iter_mut().zip(&mut self.largest_fall);
-        let steps = self.worst_step.iter_mut().zip(&mut self.best_step);
-        for ((((&x, previous), (peak, trough)), (sum_squares, largest_fall)), (worst, best)) in
-            states.zip(extremes).zip(figures).zip(steps)
+        for (((&x, previous), (peak, trough)), (sum_squares, largest_fall)) in
+            states.zip(extremes).zip(figures)
         {
             let r = x - *previous;
             *sum_squares += r * r;
-            *worst = if r < *worst { r } else { *worst };
-            *best = if r > *best { r } else { *best };
             *previous = x;
-            *peak = if x > *peak { x } else { *peak };
-            *trough = if x < *trough { x } else { *trough };
-            let fall = *peak - x;
-            *largest_fall = if fall > *largest_fall {
-                fall
-            } else {
-                *largest_fall
-            };
+            *peak = peak.max(x);
+            *trough = trough.min(x);
+            *largest_fall = largest_fall.max(*peak - x);
         }
         self.steps += 1;
         if let Some(signals) = &mut self.signals {
