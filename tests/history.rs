@@ -257,8 +257,15 @@ fn the_thesis_lies_outside_history_only_within_the_records() {
     let run = run(&scenario, PATHS, scenario.seed, 0, 0);
     let figures = &run.summary.realism.figures;
     let record = |asset: &str, label: &str| figure(figures, asset, label).history;
-    // Its 5th percentiles no worse than the worst twelve months on record.
-    for asset in ["spx", "dxy"] {
+    // Its 5th percentiles no worse than the worst twelve months on record, for
+    // every asset with such a record.
+    let with_records: Vec<&str> = figures
+        .iter()
+        .filter(|f| f.figure == Figure::WorstReturn)
+        .map(|f| f.asset.as_str())
+        .collect();
+    assert!(with_records.len() >= 6, "{with_records:?}");
+    for asset in with_records {
         let p05 = figure(figures, asset, "1y return p05").run;
         let worst = record(asset, "worst 1y return on record (run p01)");
         println!("{asset}: p05 {p05:.4}, worst year on record {worst:.4}");
@@ -329,11 +336,11 @@ fn classic_risk_off_moves_with_the_signs_of_2008_and_2020() {
 
 #[test]
 fn the_run_warns_where_its_figures_can_leave_history_and_still_runs() {
-    let scenario = scenario(&format!(
+    let feller = scenario(&format!(
         "{}[assets.x]\nprocess = \"heston\"\ninitial = 100.0\nmean_reversion = 1.0\nlong_run_variance = 0.02\nvol_of_vol = 0.6\n",
         header("feller", 10)
     ));
-    let warnings = stormglass::scenario::warnings(&scenario, history::builtin());
+    let warnings = stormglass::scenario::warnings(&feller, history::builtin());
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(warnings[0].key, "assets.x.vol_of_vol");
     assert!(warnings[0].message.contains("Feller"), "{}", warnings[0]);
@@ -346,6 +353,21 @@ fn the_run_warns_where_its_figures_can_leave_history_and_still_runs() {
     )
     .unwrap();
     assert!(stormglass::scenario::warnings(&floored, history::builtin()).is_empty());
+    // A EUR/USD with an 80% vol can end a year beyond ten times its records.
+    let wild = scenario(&format!(
+        "{}[assets.eurusd]\nprocess = \"gbm\"\ninitial = 1.16\nvol = 0.8\n",
+        header("wild", 252)
+    ));
+    let warnings = stormglass::scenario::warnings(&wild, history::builtin());
+    let texts: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(warnings.len(), 2, "{texts:?}");
+    assert!(texts[0].contains("times past its record high"), "{texts:?}");
+    assert!(texts[1].contains("times past its record low"), "{texts:?}");
+    // The bundled scenarios warn about nothing.
+    for name in ["default", "baseline", "classic_risk_off", "stagflation", "tariff_escalation"] {
+        let warnings = stormglass::scenario::warnings(&bundled(name), history::builtin());
+        assert!(warnings.is_empty(), "{name}: {warnings:?}");
+    }
     // A jump of the S&P 500 that can reach -40% in a day: warned, with its file and line.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("crash.toml");

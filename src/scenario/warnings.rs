@@ -13,6 +13,13 @@ pub const RECORD_DAY_FACTOR: f64 = 1.5;
 /// Standard deviations of a jump's size counted as "can reach".
 const JUMP_REACH_SD: f64 = 4.0;
 
+/// Standard deviations of a price's log move over the horizon counted as "can
+/// reach" for the level warning.
+const LEVEL_REACH_SD: f64 = 4.0;
+
+/// How far past a record level a price must be able to go to be warned about.
+const LEVEL_FACTOR: f64 = 10.0;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Warning {
     /// The key path the warning is about.
@@ -74,6 +81,50 @@ pub fn warnings(scenario: &Scenario, anchors: &Anchors) -> Vec<Warning> {
             );
         }
     }
+    let horizon = scenario.steps() as f64 * scenario.dt;
+    let vols = price_vols(scenario);
+    for (a, asset) in scenario.assets.iter().enumerate() {
+        let record = |figure: Figure| {
+            anchors
+                .anchors
+                .iter()
+                .find(|x| x.asset == asset.name && x.figure == figure)
+                .map(|x| x.value)
+        };
+        if !asset.is_log() {
+            continue;
+        }
+        let drift = asset
+            .params
+            .iter()
+            .map(|p| p.drift.abs())
+            .fold(0.0, f64::max);
+        let reach = drift * horizon + LEVEL_REACH_SD * vols[a] * horizon.sqrt();
+        let (highest, lowest) = (asset.initial * reach.exp(), asset.initial * (-reach).exp());
+        let beyond = [
+            (record(Figure::LevelHigh), highest, true),
+            (record(Figure::LevelLow), lowest, false),
+        ];
+        for (record, reached, high) in beyond {
+            let Some(record) = record else { continue };
+            let past = if high {
+                reached > record * LEVEL_FACTOR
+            } else {
+                reached < record / LEVEL_FACTOR
+            };
+            if past {
+                warn(
+                    format!("assets.{}", asset.name),
+                    format!(
+                        "{} can reach {reached:.4} within the horizon (its largest drift and {LEVEL_REACH_SD} sd of its largest vol), {LEVEL_FACTOR} times past its record {} of {record} ({})",
+                        asset.name,
+                        if high { "high" } else { "low" },
+                        anchors.origin
+                    ),
+                );
+            }
+        }
+    }
     for (a, asset) in scenario.assets.iter().enumerate() {
         if !asset.is_log() {
             continue;
@@ -133,4 +184,54 @@ pub fn warnings(scenario: &Scenario, anchors: &Anchors) -> Vec<Warning> {
         }
     }
     found
+}
+
+/// Each price's largest vol over the regimes, in log terms per sqrt(year): a
+/// GBM's `vol`, a Heston asset's square root of its largest `long_run_variance`
+/// or `initial_variance`, a beta asset's own vol with its betas' share of its
+/// bases' vols (added as if independent, the bases resolved in as many passes
+/// as the longest chain). Level assets count 0.
+fn price_vols(scenario: &Scenario) -> Vec<f64> {
+    let largest = |f: &dyn Fn(&super::AssetParams) -> f64, params: &[super::AssetParams]| {
+        params.iter().map(f).fold(0.0, f64::max)
+    };
+    let mut vols: Vec<f64> = scenario
+        .assets
+        .iter()
+        .map(|asset| match asset.process {
+            ProcessKind::Gbm | ProcessKind::Beta => largest(&|p| p.vol, &asset.params),
+            ProcessKind::Heston => largest(&|p| p.long_run_variance, &asset.params)
+                .max(asset.initial_variance)
+                .sqrt(),
+            _ => 0.0,
+        })
+        .collect();
+    for _ in 0..scenario.assets.len() {
+        let mut changed = false;
+        for (a, asset) in scenario.assets.iter().enumerate() {
+            if asset.process != ProcessKind::Beta {
+                continue;
+            }
+            let from_bases = asset
+                .betas
+                .iter()
+                .map(|betas| {
+                    betas
+                        .iter()
+                        .map(|&(base, beta)| (beta * vols[base]).powi(2))
+                        .sum::<f64>()
+                })
+                .fold(0.0, f64::max);
+            let own = largest(&|p| p.vol, &asset.params);
+            let vol = (own * own + from_bases).sqrt();
+            if vol > vols[a] {
+                vols[a] = vol;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    vols
 }
