@@ -5,13 +5,6 @@ use common::*;
 
 use std::path::Path;
 
-fn bundled(name: &str) -> stormglass::scenario::Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(format!("{name}.toml"));
-    stormglass::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// The share of paths where the S&P 500 falls 20% or more from a peak and the
 /// dollar ends 10% or more lower: the joint sell-off of US assets.
 fn joint_selloff(run: &stormglass::Run) -> f64 {
@@ -69,13 +62,7 @@ fn the_thesis_scenarios_take_their_starting_levels_from_one_file() {
         .parse()
         .expect("levels TOML");
     let assets = levels["assets"].as_table().expect("assets");
-    for name in [
-        "default",
-        "baseline",
-        "classic_risk_off",
-        "stagflation",
-        "tariff_escalation",
-    ] {
+    for name in THESIS_SCENARIOS {
         let text = std::fs::read_to_string(root.join(format!("{name}.toml"))).expect("file");
         assert!(
             !text

@@ -9,13 +9,6 @@ use std::path::Path;
 
 use stormglass::history::{self, Figure, RealismFigure, Standing};
 
-fn bundled(name: &str) -> stormglass::scenario::Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(format!("{name}.toml"));
-    stormglass::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// The paths of the calibration runs the scenarios' opening comments quote. At
 /// 20,000 paths a quantile's or probability's standard error is under 0.7% of a
 /// return, small against history's bands (2 standard errors of 20 years of
@@ -183,37 +176,26 @@ fn the_realism_section_counts_back_from_paths_metrics_csv() {
                 let values = col("terminal_change");
                 (variance(&values).sqrt(), None)
             }
-            "level_low" => {
-                let mut values = col("min");
-                let b = count(&values, &|v| v < history);
-                (quantile(&mut values, 0.01), Some(b))
+            record => {
+                // A record: the run's 1% tail on its side, and the paths past it.
+                let (metric, low_side) = match record {
+                    "level_low" => ("min", true),
+                    "level_high" => ("max", false),
+                    "worst_day" => ("worst_day", true),
+                    "best_day" => ("best_day", false),
+                    "worst_return" => ("terminal_return", true),
+                    "best_return" => ("terminal_return", false),
+                    other => panic!("a figure the test does not know: {other}"),
+                };
+                let mut values = col(metric);
+                let past = if low_side {
+                    count(&values, &|v| v < history)
+                } else {
+                    count(&values, &|v| v > history)
+                };
+                let q = if low_side { 0.01 } else { 0.99 };
+                (quantile(&mut values, q), Some(past))
             }
-            "level_high" => {
-                let mut values = col("max");
-                let b = count(&values, &|v| v > history);
-                (quantile(&mut values, 0.99), Some(b))
-            }
-            "worst_day" => {
-                let mut values = col("worst_day");
-                let b = count(&values, &|v| v < history);
-                (quantile(&mut values, 0.01), Some(b))
-            }
-            "best_day" => {
-                let mut values = col("best_day");
-                let b = count(&values, &|v| v > history);
-                (quantile(&mut values, 0.99), Some(b))
-            }
-            "worst_return" => {
-                let mut values = col("terminal_return");
-                let b = count(&values, &|v| v < history);
-                (quantile(&mut values, 0.01), Some(b))
-            }
-            "best_return" => {
-                let mut values = col("terminal_return");
-                let b = count(&values, &|v| v > history);
-                (quantile(&mut values, 0.99), Some(b))
-            }
-            other => panic!("a figure the test does not know: {other}"),
         };
         // The CSV holds every figure to the shortest text that reads back to the
         // same f64, so only summation order separates the two (means: ~1e-15).
@@ -364,7 +346,7 @@ fn the_run_warns_where_its_figures_can_leave_history_and_still_runs() {
     assert!(texts[0].contains("times past its record high"), "{texts:?}");
     assert!(texts[1].contains("times past its record low"), "{texts:?}");
     // The bundled scenarios warn about nothing.
-    for name in ["default", "baseline", "classic_risk_off", "stagflation", "tariff_escalation"] {
+    for name in THESIS_SCENARIOS {
         let warnings = stormglass::scenario::warnings(&bundled(name), history::builtin());
         assert!(warnings.is_empty(), "{name}: {warnings:?}");
     }

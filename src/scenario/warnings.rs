@@ -83,17 +83,18 @@ pub fn warnings(scenario: &Scenario, anchors: &Anchors) -> Vec<Warning> {
     }
     let horizon = scenario.steps() as f64 * scenario.dt;
     let vols = price_vols(scenario);
+    let record_of = |asset: &str, figure: Figure| {
+        anchors
+            .anchors
+            .iter()
+            .find(|x| x.asset == asset && x.figure == figure)
+            .map(|x| x.value)
+    };
     for (a, asset) in scenario.assets.iter().enumerate() {
-        let record = |figure: Figure| {
-            anchors
-                .anchors
-                .iter()
-                .find(|x| x.asset == asset.name && x.figure == figure)
-                .map(|x| x.value)
-        };
         if !asset.is_log() {
             continue;
         }
+        let record = |figure: Figure| record_of(&asset.name, figure);
         let drift = asset
             .params
             .iter()
@@ -129,13 +130,7 @@ pub fn warnings(scenario: &Scenario, anchors: &Anchors) -> Vec<Warning> {
         if !asset.is_log() {
             continue;
         }
-        let record = |figure: Figure| {
-            anchors
-                .anchors
-                .iter()
-                .find(|x| x.asset == asset.name && x.figure == figure)
-                .map(|x| x.value)
-        };
+        let record = |figure: Figure| record_of(&asset.name, figure);
         let (Some(worst), Some(best)) = (record(Figure::WorstDay), record(Figure::BestDay)) else {
             continue;
         };

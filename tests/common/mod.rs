@@ -7,6 +7,24 @@ use stormglass::engine::{RunOptions, Silent};
 use stormglass::scenario::{self, Scenario};
 use stormglass::Run;
 
+/// The bundled scenarios of the thesis (the textbook ones, gbm, heston and
+/// merton, aside).
+pub const THESIS_SCENARIOS: [&str; 5] = [
+    "default",
+    "baseline",
+    "classic_risk_off",
+    "stagflation",
+    "tariff_escalation",
+];
+
+/// A bundled scenario by name (panics with the validation message if invalid).
+pub fn bundled(name: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.toml"));
+    scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A scenario from TOML text (panics with the validation message if invalid).
 pub fn scenario(text: &str) -> Scenario {
     scenario::load_str(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
