@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod calibrate;
 pub mod engine;
 pub mod history;
 pub mod model;
