@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use stormglass::calibrate::data::{self as history_data, Frequency, Selection};
+use stormglass::calibrate::history as history_fit;
 use stormglass::engine::{self, Progress, RunOptions};
 use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles, PortfolioTracker};
@@ -41,6 +43,48 @@ enum Command {
     List,
     /// Compare runs side by side: scenario files (run here) or finished run folders.
     Compare(CompareArgs),
+    /// Fit scenario parameters to data.
+    Calibrate {
+        #[command(subcommand)]
+        command: CalibrateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalibrateCommand {
+    /// Fit Markov-switching regimes to a CSV of history and write a scenario
+    /// fragment, calibration.json, the smoothed regime probabilities and a chart.
+    History(HistoryArgs),
+}
+
+#[derive(clap::Args)]
+struct HistoryArgs {
+    /// CSV file: a `date` column (YYYY-MM-DD, YYYY-MM or YYYYQn), then one
+    /// column of levels per series.
+    data: PathBuf,
+    /// Number of regimes, 1 to 5.
+    #[arg(long, default_value_t = 2)]
+    regimes: usize,
+    /// Columns to fit, comma separated [default: every column].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    series: Vec<String>,
+    /// Columns whose differences are fitted rather than their log changes:
+    /// rates, spreads, anything that can be zero or negative.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    levels: Vec<String>,
+    /// Sample the data at this frequency (the last observation of each
+    /// period) [default: the file's own].
+    #[arg(long, value_enum)]
+    frequency: Option<Frequency>,
+    /// Output folder [default: output/calibrate/<data file>-k<regimes>].
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Also write the scenario fragment to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace the output folder, and the --out file, if they exist.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -176,6 +220,9 @@ fn main() -> ExitCode {
         Command::Validate { files, scenario } => validate(&files, scenario.as_deref()),
         Command::List => list(),
         Command::Compare(args) => compare(args),
+        Command::Calibrate {
+            command: CalibrateCommand::History(args),
+        } => calibrate_history(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -457,6 +504,104 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
         _ => Ok(()),
     }
+}
+
+fn calibrate_history(args: HistoryArgs) -> Result<(), Failure> {
+    let selection = Selection {
+        series: args.series.clone(),
+        levels: args.levels.clone(),
+        frequency: args.frequency,
+    };
+    let stem = args
+        .data
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "history".into());
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        Path::new("output")
+            .join("calibrate")
+            .join(format!("{stem}-k{}", args.regimes))
+    });
+    report::check_target(&dir, args.force).map_err(Failure::output)?;
+    if let Some(out) = args.out.as_ref().filter(|out| out.exists() && !args.force) {
+        return Err(Failure::output(OutputError::FileExists {
+            path: out.clone(),
+        }));
+    }
+    let table = history_data::read(&args.data, &selection).map_err(Failure::input)?;
+    let changes = table.changes(&selection).map_err(Failure::input)?;
+    say(format_args!(
+        "Fitting {} regime{} to {} {} changes of {} ({} to {})...",
+        args.regimes,
+        if args.regimes == 1 { "" } else { "s" },
+        changes.rows.len(),
+        changes.frequency.name(),
+        changes.names.join(", "),
+        changes
+            .dates
+            .first()
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        changes
+            .dates
+            .last()
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+    ))?;
+    let started = std::time::Instant::now();
+    let fit = history_fit::fit(changes, args.regimes).map_err(Failure::input)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let sha256 = report::sha256_of(&args.data)
+        .map_err(|e| Failure::input(format!("{}: cannot read: {e}", args.data.display())))?;
+    let name = format!("{}-k{}", history_fit::asset_name(&stem), args.regimes);
+    let provenance = report::calibration::Provenance {
+        command: &command,
+        data_file: &args.data,
+        data_sha256: &sha256,
+    };
+    let episodes = &stormglass::history::builtin().episodes;
+    let fragment = report::calibration::write_history_fit(
+        &dir,
+        args.force,
+        &fit,
+        &name,
+        &provenance,
+        episodes,
+    )
+    .map_err(Failure::output)?;
+    if let Some(out) = &args.out {
+        report::write_file_atomically(out, fragment.as_bytes(), args.force)
+            .map_err(Failure::output)?;
+    }
+    say(format_args!(
+        "log likelihood {:.4}  AIC {:.2}  BIC {:.2}  ({} parameters, {:.1} s)",
+        fit.log_likelihood,
+        fit.aic,
+        fit.bic,
+        fit.parameters.len(),
+        seconds
+    ))?;
+    for figures in &fit.figures {
+        say(format_args!(
+            "  {:<12} long-run share {:>5.1}%  expected stay {:>6.2} years  annual vol {}",
+            figures.name,
+            100.0 * figures.long_run_share,
+            figures.expected_duration_years,
+            figures
+                .annual_vol
+                .iter()
+                .zip(&fit.changes.names)
+                .map(|(v, n)| format!("{n} {v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
+    }
+    say(format_args!("Wrote {}", dir.display()))?;
+    if let Some(out) = &args.out {
+        say(format_args!("Wrote {}", out.display()))?;
+    }
+    Ok(())
 }
 
 fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, Failure> {

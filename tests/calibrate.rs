@@ -418,3 +418,116 @@ fn the_shipped_sp500_history_fits_two_regimes_at_weekly_frequency() {
         .unwrap();
     assert!(fit.smoothed[october_2008][1] > 0.99);
 }
+
+#[test]
+fn the_command_writes_a_fragment_that_runs_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fit");
+    let fragment = dir.path().join("fitted-sp500.toml");
+    let (out_arg, fragment_arg) = (out.to_str().unwrap(), fragment.to_str().unwrap());
+    let args = [
+        "calibrate",
+        "history",
+        "data/history/sp500.csv",
+        "--frequency",
+        "weekly",
+        "--regimes",
+        "2",
+        "--dir",
+        out_arg,
+        "--out",
+        fragment_arg,
+    ];
+    let stdout = common::stormglass_ok(&args);
+    assert!(stdout.contains("log likelihood"), "{stdout}");
+    for file in [
+        "fitted.toml",
+        "calibration.json",
+        "smoothed_probabilities.csv",
+        "calibration.html",
+        "charts/smoothed_probabilities.png",
+        "charts/smoothed_probabilities.svg",
+    ] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let written = std::fs::read_to_string(&fragment).unwrap();
+    assert_eq!(
+        written,
+        std::fs::read_to_string(out.join("fitted.toml")).unwrap()
+    );
+    let scenario = stormglass::scenario::load(&fragment).unwrap();
+    assert_eq!(scenario.regimes.len(), 2);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap())
+            .unwrap();
+    let observations = json["data"]["observations"].as_u64().unwrap() as usize;
+    assert_eq!(json["data"]["sha256"].as_str().unwrap().len(), 64);
+    for key in ["log_likelihood", "aic", "bic"] {
+        assert!(json[key].as_f64().unwrap().is_finite(), "{key}");
+    }
+    let parameters = json["parameters"].as_array().unwrap();
+    assert_eq!(
+        parameters.len(),
+        json["parameter_count"].as_u64().unwrap() as usize
+    );
+    assert!(parameters
+        .iter()
+        .all(|p| p["standard_error"].as_f64().unwrap() > 0.0));
+    let rows = json["transition_matrix"].as_array().unwrap();
+    for row in rows {
+        let sum: f64 = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-12, "{row}");
+    }
+    let csv = std::fs::read_to_string(out.join("smoothed_probabilities.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("date,calm,turbulent"));
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.len(), observations);
+    for line in body {
+        // Six decimals a cell: a row sums to 1 within their rounding.
+        let sum: f64 = line
+            .split(',')
+            .skip(1)
+            .map(|v| v.parse::<f64>().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() <= 1e-6, "{line}");
+    }
+
+    // A second fit to the same --out file is refused without --force, and
+    // leaves the file as it was; the folder, a previous fit's, is replaced.
+    let again = common::stormglass(&args);
+    assert_eq!(again.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        message.contains("exists") && message.contains("--force"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read_to_string(&fragment).unwrap(), written);
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    common::stormglass_ok(&forced);
+}
+
+#[test]
+fn the_command_exits_2_naming_the_problem_in_bad_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.csv");
+    std::fs::write(&path, "date,spx\n2020-01-01,100\n2020-01-02,abc\n").unwrap();
+    let output = common::stormglass(&[
+        "calibrate",
+        "history",
+        path.to_str().unwrap(),
+        "--dir",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("bad.csv:3"), "{message}");
+    assert!(!dir.path().join("out").exists());
+}

@@ -42,6 +42,8 @@ pub enum OutputError {
     },
     #[error("{}: cannot be an output folder ({reason}, and a run replaces its folder whole); choose a named subfolder with --out", path.display())]
     UnusableTarget { path: PathBuf, reason: &'static str },
+    #[error("{}: exists; name another file, or pass --force to replace it", path.display())]
+    FileExists { path: PathBuf },
 }
 
 impl OutputError {
@@ -49,7 +51,9 @@ impl OutputError {
     pub fn is_user_fixable(&self) -> bool {
         matches!(
             self,
-            OutputError::NotARunFolder { .. } | OutputError::UnusableTarget { .. }
+            OutputError::NotARunFolder { .. }
+                | OutputError::UnusableTarget { .. }
+                | OutputError::FileExists { .. }
         )
     }
 }
@@ -89,7 +93,8 @@ fn files_below(dir: &Path) -> io::Result<Vec<String>> {
     Ok(found)
 }
 
-fn sha256_of(path: &Path) -> io::Result<String> {
+/// The SHA-256 of a file's bytes, in hex.
+pub fn sha256_of(path: &Path) -> io::Result<String> {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     io::copy(&mut File::open(path)?, &mut hasher)?;
@@ -446,6 +451,40 @@ pub fn write_report(
         })?;
     }
     write_with(&dir.join(page_name), |out| out.write_all(page.as_bytes()))
+}
+
+/// Writes `bytes` to `path` and syncs it: for a caller's own files inside a
+/// folder [`write_atomically`] stages.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    write_with(path, |out| out.write_all(bytes))
+}
+
+/// Writes one file whole or not at all: into a temporary file beside it, then
+/// renamed over it. An existing file is replaced only with `force`.
+pub fn write_file_atomically(path: &Path, bytes: &[u8], force: bool) -> Result<(), OutputError> {
+    if path.exists() && !force {
+        return Err(OutputError::FileExists {
+            path: path.to_path_buf(),
+        });
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io_error(parent))?;
+    let leaf = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
+    if let Err(error) = write_bytes(&staging, bytes) {
+        let _ = fs::remove_file(&staging);
+        return Err(error);
+    }
+    fs::rename(&staging, path).map_err(|error| {
+        let _ = fs::remove_file(&staging);
+        io_error(path)(error)
+    })
 }
 
 fn write_with(

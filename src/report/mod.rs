@@ -1,6 +1,7 @@
 //! Output: the run summary (`summary.json`), the CSV exports and the console table,
 //! written atomically into the run's folder.
 
+pub mod calibration;
 pub mod charts;
 pub mod compare;
 mod console;
@@ -14,8 +15,8 @@ mod summary;
 
 pub use console::print_summary;
 pub use files::{
-    check_target, remove_staging, write_atomically, write_report, write_run, OutputError,
-    OutputOptions, Written,
+    check_target, remove_staging, sha256_of, write_atomically, write_bytes, write_file_atomically,
+    write_report, write_run, OutputError, OutputOptions, Written,
 };
 pub use summary::{
     AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, SignalSummary, SignalTarget,

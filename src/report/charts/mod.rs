@@ -7,6 +7,7 @@
 //! charts lives in its own file and returns the jobs that draw it; the jobs run
 //! in parallel.
 
+mod calibration;
 mod correlation;
 mod drawdown;
 mod fan;
@@ -32,6 +33,7 @@ use crate::engine::Simulation;
 use crate::model::Model;
 use crate::scenario::Scenario;
 
+pub use calibration::{smoothed_probabilities, SmoothedProbabilities};
 pub use drawdown::drawdown_cdf_overlay;
 pub use portfolios::SECTION as PORTFOLIO_SECTION;
 pub use sample::Sample;
