@@ -302,11 +302,17 @@ impl Regression {
         })
     }
 
-    /// The best fit from several starts: `None` only when every start fails.
+    /// The best fit from several starts, run in parallel: `None` only when
+    /// every start fails. The fits are compared in the starts' order, so the
+    /// result does not depend on the thread count.
     pub fn fit_best(&self, starts: &[Params], max_em: usize) -> Option<Fit> {
-        starts
-            .iter()
-            .filter_map(|start| self.fit(start, max_em))
+        use rayon::prelude::*;
+        let fits: Vec<Option<Fit>> = starts
+            .par_iter()
+            .map(|start| self.fit(start, max_em))
+            .collect();
+        fits.into_iter()
+            .flatten()
             .max_by(|a, b| a.log_likelihood.total_cmp(&b.log_likelihood))
     }
 
