@@ -549,7 +549,10 @@ fn calibrate_history(args: HistoryArgs) -> Result<(), Failure> {
             .unwrap_or_default(),
     ))?;
     let started = std::time::Instant::now();
-    let fit = history_fit::fit(changes, args.regimes).map_err(Failure::input)?;
+    let fit = history_fit::fit(changes, args.regimes).map_err(|error| match error {
+        history_fit::FitError::Data(_) => Failure::input(error),
+        _ => Failure::input(format!("{}: {error}", args.data.display())),
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let sha256 = report::sha256_of(&args.data)

@@ -531,3 +531,130 @@ fn the_command_exits_2_naming_the_problem_in_bad_data() {
     assert!(message.contains("bad.csv:3"), "{message}");
     assert!(!dir.path().join("out").exists());
 }
+
+#[test]
+fn a_fit_that_does_not_converge_exits_2_saying_what_to_try() {
+    // A level that moves only in six 5% steps: the calm regime's variance
+    // collapses onto the zero changes, and the observed information is singular.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("date,x\n");
+    let first = chrono::NaiveDate::from_ymd_opt(2000, 1, 3).unwrap();
+    let mut level = 100.0_f64;
+    for d in 0..400 {
+        if d % 50 == 0 {
+            level *= 1.05;
+        }
+        text.push_str(&format!("{},{level}\n", first + chrono::Duration::days(d)));
+    }
+    let path = write(dir.path(), "steps.csv", &text);
+    let out = dir.path().join("out");
+    let output = common::stormglass(&[
+        "calibrate",
+        "history",
+        path.to_str().unwrap(),
+        "--dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("steps.csv: 399 daily changes of x")
+            && message.contains("did not converge")
+            && message.contains("try fewer regimes"),
+        "{message}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn mutated_history_files_never_panic_and_every_refusal_names_the_file() {
+    // Seeded mutations of a valid two-series file: cells blanked, replaced by
+    // text, zero, a negative or a huge number, lines dropped or swapped,
+    // characters cut. Each either fits to finite figures or is refused with a
+    // message that starts with the file's name.
+    let dir = tempfile::tempdir().unwrap();
+    let sp500 = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/history/sp500.csv"),
+    )
+    .unwrap();
+    let base: Vec<String> = std::iter::once("date,spx,other".to_string())
+        .chain(
+            sp500
+                .lines()
+                .skip(1)
+                .take(260)
+                .enumerate()
+                .map(|(i, line)| {
+                    let (date, close) = line.split_once(',').unwrap();
+                    format!("{date},{close},{}", 50.0 + (i as f64 * 0.37).sin())
+                }),
+        )
+        .collect();
+    let mut rng = common::Rng(0x5eed_ca1b);
+    let (mut fitted, mut refused) = (0, 0);
+    for case in 0..120 {
+        let mut lines = base.clone();
+        for _ in 0..1 + rng.below(3) {
+            let at = 1 + rng.below(lines.len() - 1);
+            match rng.below(7) {
+                0 => {
+                    lines.remove(at);
+                }
+                1 => {
+                    let other = 1 + rng.below(lines.len() - 1);
+                    lines.swap(at, other);
+                }
+                2 => {
+                    let cut = rng.below(lines[at].len());
+                    lines[at].truncate(cut);
+                }
+                _ => {
+                    let mut cells: Vec<String> = lines[at].split(',').map(String::from).collect();
+                    let column = rng.below(cells.len());
+                    cells[column] = ["", "abc", "0", "-3", "1e308", "NaN"][rng.below(6)].into();
+                    lines[at] = cells.join(",");
+                }
+            }
+        }
+        let path = write(
+            dir.path(),
+            &format!("case{case}.csv"),
+            &(lines.join("\n") + "\n"),
+        );
+        let selection = Selection {
+            levels: if rng.chance(0.5) {
+                vec!["other".into()]
+            } else {
+                Vec::new()
+            },
+            ..Selection::default()
+        };
+        let result = data::read(&path, &selection)
+            .and_then(|table| table.changes(&selection))
+            .map_err(history::FitError::from)
+            .and_then(|changes| history::fit(changes, 1 + rng.below(2)));
+        match result {
+            Ok(fit) => {
+                fitted += 1;
+                assert!(fit.log_likelihood.is_finite(), "case {case}");
+                assert!(fit
+                    .parameters
+                    .iter()
+                    .all(|p| p.value.is_finite() && p.standard_error.is_finite()));
+            }
+            Err(error) => {
+                refused += 1;
+                let message = error.to_string();
+                let named = message.starts_with(&path.display().to_string())
+                    || message.contains(&format!("case{case}"))
+                    || message.contains("changes of");
+                assert!(named, "case {case}: {message}");
+            }
+        }
+    }
+    // Both outcomes occur: the mutations neither all break nor all spare the file.
+    assert!(
+        fitted > 0 && refused > 0,
+        "{fitted} fitted, {refused} refused"
+    );
+}
