@@ -47,7 +47,9 @@ pub fn regime_names(k: usize) -> Vec<String> {
 pub struct Parameter {
     pub name: String,
     pub value: f64,
-    pub standard_error: f64,
+    /// `None` (null in calibration.json) for a transition probability the fit
+    /// put on its bound, 0, where the likelihood carries no information.
+    pub standard_error: Option<f64>,
 }
 
 /// A regime's figures, per year: what a scenario's `by_regime` takes.
@@ -345,7 +347,7 @@ fn named_parameters(
         out.push(Parameter {
             name,
             value,
-            standard_error: error,
+            standard_error: error.is_finite().then_some(error),
         })
     };
     for from in regimes {

@@ -15,6 +15,9 @@ use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::BFGS;
 use nalgebra::{DMatrix, DVector};
 
+/// A transition probability below this is on its bound: the fit put it at 0.
+pub const AT_BOUND: f64 = 1e-8;
+
 /// The data and the model's shape.
 #[derive(Debug, Clone)]
 pub struct Regression {
@@ -428,32 +431,97 @@ impl Regression {
     /// order, from the observed information: the inverse of the numerical
     /// Hessian of the log likelihood at `params`. `None` where the Hessian is
     /// not negative definite (a maximum not reached, or a flat direction).
+    ///
+    /// A transition probability the fit put on its bound (below
+    /// [`AT_BOUND`]) has no information: it is held fixed and its error is
+    /// NaN. When a row's last probability, which the others determine, is on
+    /// its bound, the row's largest entry absorbs the others' changes so that
+    /// the last stays put, and its error follows from theirs.
     pub fn standard_errors(&self, params: &Params) -> Option<Vec<f64>> {
         let natural = self.natural(params);
         let n = natural.len();
-        let ll = |v: &[f64]| {
+        let k = self.regimes;
+        let index = |i: usize, j: usize| i * (k - 1) + j;
+        let mut fixed = vec![false; n];
+        // (the row's dependent entry, the row's other entries)
+        let mut tied: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, row) in params.transition.iter().enumerate() {
+            for j in 0..k - 1 {
+                fixed[index(i, j)] = row[j] < AT_BOUND;
+            }
+            if k > 1 && row[k - 1] < AT_BOUND {
+                let largest = (0..k - 1)
+                    .max_by(|a, b| row[*a].total_cmp(&row[*b]))
+                    .expect("two regimes or more");
+                fixed[index(i, largest)] = true;
+                let others = (0..k - 1)
+                    .filter(|j| *j != largest && !fixed[index(i, *j)])
+                    .map(|j| index(i, j))
+                    .collect();
+                tied.push((index(i, largest), others));
+            }
+        }
+        let free: Vec<usize> = (0..n).filter(|a| !fixed[*a]).collect();
+        let ll = |v: &mut Vec<f64>| {
+            for (dependent, others) in &tied {
+                let moved: f64 = others.iter().map(|o| v[*o] - natural[*o]).sum();
+                v[*dependent] = natural[*dependent] - moved;
+            }
             self.filter(&self.params_from_natural(v))
                 .map_or(f64::NAN, |f| f.log_likelihood)
         };
-        let step: Vec<f64> = natural.iter().map(|v| 1e-4 * v.abs().max(1e-2)).collect();
-        let mut hessian = DMatrix::<f64>::zeros(n, n);
-        for a in 0..n {
-            for b in a..n {
+        let mut step: Vec<f64> = natural.iter().map(|v| 1e-4 * v.abs().max(1e-2)).collect();
+        // A transition probability near 0 (or a row's last one, which the
+        // others determine, near 0) must stay inside (0, 1) at every point
+        // of the difference, two steps in one row included.
+        for (i, row) in params.transition.iter().enumerate() {
+            for j in 0..k - 1 {
+                let room = if row[k - 1] < AT_BOUND {
+                    row[j]
+                } else {
+                    row[j].min(row[k - 1])
+                };
+                step[index(i, j)] = step[index(i, j)].min(0.25 * room);
+            }
+        }
+        let f = free.len();
+        let mut hessian = DMatrix::<f64>::zeros(f, f);
+        for a in 0..f {
+            for b in a..f {
+                let (pa, pb) = (free[a], free[b]);
                 let at = |da: f64, db: f64| {
                     let mut v = natural.clone();
-                    v[a] += da * step[a];
-                    v[b] += db * step[b];
-                    ll(&v)
+                    v[pa] += da * step[pa];
+                    v[pb] += db * step[pb];
+                    ll(&mut v)
                 };
                 let second = (at(1.0, 1.0) - at(1.0, -1.0) - at(-1.0, 1.0) + at(-1.0, -1.0))
-                    / (4.0 * step[a] * step[b]);
+                    / (4.0 * step[pa] * step[pb]);
                 hessian[(a, b)] = second;
                 hessian[(b, a)] = second;
             }
         }
         let covariance = (-hessian).cholesky()?.inverse();
-        let errors: Vec<f64> = (0..n).map(|i| covariance[(i, i)].sqrt()).collect();
-        errors.iter().all(|e| e.is_finite()).then_some(errors)
+        let mut errors = vec![f64::NAN; n];
+        for (a, &p) in free.iter().enumerate() {
+            errors[p] = covariance[(a, a)].sqrt();
+        }
+        for (dependent, others) in &tied {
+            let position = |o: &usize| free.iter().position(|p| p == o).expect("free");
+            let variance: f64 = others
+                .iter()
+                .flat_map(|a| others.iter().map(move |b| (a, b)))
+                .map(|(a, b)| covariance[(position(a), position(b))])
+                .sum();
+            errors[*dependent] = if others.is_empty() {
+                f64::NAN
+            } else {
+                variance.sqrt()
+            };
+        }
+        free.iter()
+            .all(|p| errors[*p].is_finite())
+            .then_some(errors)
     }
 
     /// The natural parameters: per regime `P[i][j]` for `j < K - 1`; per regime

@@ -169,7 +169,8 @@ fn page(fit: &HistoryFit, chart: &Chart, provenance: &Provenance<'_>) -> String 
                 vec![
                     p.name.clone(),
                     format!("{:.6}", p.value),
-                    format!("{:.6}", p.standard_error),
+                    p.standard_error
+                        .map_or("on its bound".into(), |e| format!("{e:.6}")),
                 ]
             })
             .collect::<Vec<_>>(),
