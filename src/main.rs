@@ -41,6 +41,52 @@ enum Command {
     List,
     /// Compare runs side by side: scenario files (run here) or finished run folders.
     Compare(CompareArgs),
+    /// Fit scenario keys: to target figures of the run.
+    Calibrate {
+        #[command(subcommand)]
+        command: CalibrateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalibrateCommand {
+    /// Fit scenario keys (within their valid ranges) so the run's figures match
+    /// targets, by simulated moments on common random numbers.
+    Targets(TargetsArgs),
+}
+
+#[derive(clap::Args)]
+struct TargetsArgs {
+    /// The scenario file whose keys are fitted.
+    scenario: PathBuf,
+    /// The targets: `[[target]]` tables of `figure`, `value` and optional `weight`.
+    #[arg(long, value_name = "FILE")]
+    targets: PathBuf,
+    /// Keys to fit, as written in the scenario file (`assets.spx.vol`,
+    /// `events.NAME.rate_per_year`); comma-separated or repeated.
+    #[arg(long, required = true, value_delimiter = ',', value_name = "KEY")]
+    free: Vec<String>,
+    /// Paths of every trial of the fit (the same seed each time).
+    #[arg(long, default_value_t = 1000)]
+    pilot_paths: u64,
+    /// Paths of the final run at the fitted values [default: scenario.paths].
+    #[arg(long)]
+    paths: Option<u64>,
+    /// Random seed of every trial and the final run [default: scenario.seed].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Nelder-Mead iterations at most.
+    #[arg(long, default_value_t = 200)]
+    max_iterations: u64,
+    /// Output folder [default: output/calibrate/<scenario name>-targets].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the output folder even if it is not a previous run's.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -176,6 +222,9 @@ fn main() -> ExitCode {
         Command::Validate { files, scenario } => validate(&files, scenario.as_deref()),
         Command::List => list(),
         Command::Compare(args) => compare(args),
+        Command::Calibrate {
+            command: CalibrateCommand::Targets(args),
+        } => calibrate_targets(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -453,6 +502,50 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
             written.report_seconds
         )
     });
+    match printed {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
+        _ => Ok(()),
+    }
+}
+
+fn calibrate_targets(args: TargetsArgs) -> Result<(), Failure> {
+    use stormglass::calibrate::targets::{self, Fit, TargetsError};
+    check_threads(args.threads)?;
+    if args.pilot_paths == 0 || args.paths == Some(0) {
+        return Err(Failure::input(
+            "--paths and --pilot-paths must be at least 1",
+        ));
+    }
+    let failure = |e: TargetsError| {
+        if e.is_user_fixable() {
+            Failure::input(e)
+        } else {
+            Failure::other(e)
+        }
+    };
+    let scenario = load(&args.scenario)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        Path::new("output")
+            .join("calibrate")
+            .join(format!("{}-targets", scenario.name))
+    });
+    report::check_target(&out, args.force).map_err(Failure::output)?;
+    let target_list = targets::read_targets(&args.targets).map_err(failure)?;
+    let options = targets::Options {
+        free: args.free.clone(),
+        pilot_paths: args.pilot_paths,
+        paths: args.paths.unwrap_or(scenario.paths),
+        seed: args.seed.unwrap_or(scenario.seed),
+        threads: args.threads,
+        max_iterations: args.max_iterations,
+    };
+    let fit = Fit::new(&args.scenario, &args.targets, target_list, options).map_err(failure)?;
+    let calibration = fit.run().map_err(failure)?;
+    targets::write(&out, &fit, &calibration, args.force).map_err(Failure::output)?;
+    let mut stdout = std::io::stdout().lock();
+    let printed = calibration
+        .print(&mut stdout)
+        .and_then(|()| writeln!(stdout, "\nwrote {}", out.display()));
     match printed {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
         _ => Ok(()),
