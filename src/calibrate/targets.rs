@@ -272,6 +272,18 @@ fn quantile_of(stat: &str) -> Option<f64> {
     (1..=99).contains(&n).then(|| f64::from(n) / 100.0)
 }
 
+/// Whether the scenario has the assets a key number is about (`[report]`'s
+/// `equity` and `dollar`).
+fn key_number_applies(key: &str, scenario: &Scenario) -> bool {
+    let has = |name: &str| scenario.asset_index(name).is_some();
+    match key {
+        "p_equity_drawdown" => has(&scenario.report.equity),
+        "p_dollar_fall" => has(&scenario.report.dollar),
+        "p_joint_selloff" => has(&scenario.report.equity) && has(&scenario.report.dollar),
+        _ => true,
+    }
+}
+
 /// The figures a scenario offers for targets, by name.
 struct Catalogue {
     /// Every name a message may suggest (percentiles at the summary's levels).
@@ -283,7 +295,9 @@ impl Catalogue {
     fn new(scenario: &Scenario, model: &Model, realism: &Realism) -> Catalogue {
         let mut names = Vec::new();
         for key in ["p_equity_drawdown", "p_dollar_fall", "p_joint_selloff"] {
-            names.push(key.to_string());
+            if key_number_applies(key, scenario) {
+                names.push(key.to_string());
+            }
         }
         let stats: Vec<String> = ["mean".to_string(), "sd".to_string()]
             .into_iter()
@@ -324,6 +338,9 @@ impl Catalogue {
     }
 
     fn resolve(&self, name: &str, scenario: &Scenario, model: &Model) -> Option<Figure> {
+        if name.starts_with("p_") && !key_number_applies(name, scenario) {
+            return None;
+        }
         match name {
             "p_equity_drawdown" => return Some(Figure::EquityDrawdown),
             "p_dollar_fall" => return Some(Figure::DollarFall),
@@ -760,6 +777,18 @@ impl Fit {
             trials: AtomicU64::new(0),
         };
         let start = fit.start();
+        // A key validation checks but the file cannot set (a parameter of
+        // another process) fails here, before any fitting.
+        if let Err(e) = fit.scenario_at(&start) {
+            return Err(TargetsError::Free(format!(
+                "--free: the scenario does not accept {} set in a child file: {e}",
+                fit.free
+                    .iter()
+                    .map(|f| format!("`{}`", f.range.key))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         let measured = fit
             .measure(&start, fit.options.pilot_paths)
             .map_err(|e| TargetsError::Start(e.to_string()))?;
