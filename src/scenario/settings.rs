@@ -25,9 +25,20 @@ impl Setting {
     /// Parses `KEY=VALUE`; the value is TOML (`0.2`, `true`, `"text"`), and
     /// a bare word that is not TOML is taken as a string.
     pub fn parse(text: &str) -> Result<Setting, String> {
-        let Some((key, value)) = text.split_once('=') else {
+        // The first `=` outside `[name=X]`.
+        let mut depth = 0usize;
+        let split = text.char_indices().find(|(_, c)| {
+            match c {
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            *c == '=' && depth == 0
+        });
+        let Some((at, _)) = split else {
             return Err(format!("`{text}`: expected KEY=VALUE"));
         };
+        let (key, value) = (&text[..at], &text[at + 1..]);
         let key = normalize_key(key.trim())?;
         let value = value.trim();
         let parsed = format!("v = {value}")
