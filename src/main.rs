@@ -13,6 +13,7 @@ use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles, PortfolioTracker};
 use stormglass::report::compare::{self, Compared};
 use stormglass::report::{self, OutputError, OutputOptions};
+use stormglass::scenario::settings::Setting;
 use stormglass::scenario::{self, Scenario};
 
 /// Monte Carlo scenario engine for macro markets.
@@ -149,6 +150,10 @@ struct RunArgs {
     /// format [default: the built-in ones].
     #[arg(long, value_name = "FILE")]
     anchors: Option<PathBuf>,
+    /// Set a scenario key for this run, as a child file would
+    /// (`assets.spx.drift=0.05`; repeatable); recorded in summary.json.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, ValueEnum)]
@@ -310,6 +315,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| scenarios_dir().join("default.toml"));
     let mut scenario = load(&path)?;
+    let settings = args
+        .settings
+        .iter()
+        .map(|text| Setting::parse(text).map_err(|e| Failure::input(format!("--set {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !settings.is_empty() {
+        scenario =
+            scenario::settings::apply(&scenario, &path, &settings).map_err(Failure::input)?;
+    }
     let own_anchors = match &args.anchors {
         Some(file) => Some(stormglass::history::load(file).map_err(Failure::input)?),
         None => None,
@@ -383,6 +397,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         summary.realism = stormglass::history::Realism::new(anchors, &model, &simulation);
     }
     summary.portfolios = portfolio::summarise(&scenario, &model, &book, &simulation);
+    summary.settings = settings;
     let paths_metrics = match args.paths_csv {
         PathsCsv::Always => true,
         PathsCsv::Never => false,

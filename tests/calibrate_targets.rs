@@ -366,3 +366,58 @@ fn the_command_writes_a_fitted_scenario_that_loads() {
     );
     assert!(!dir.path().join("never").exists());
 }
+
+#[test]
+fn run_set_changes_a_key_and_records_it_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario_path = write(dir.path(), "fit_small.toml", &scenario_text(0.2));
+    let out = dir.path().join("run");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run".to_string(),
+            scenario_path.to_string_lossy().into_owned(),
+            "--paths".into(),
+            "300".into(),
+            "--out".into(),
+            out.to_string_lossy().into_owned(),
+            "--force".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        stormglass(&args)
+    };
+    let output = run(&[
+        "--set",
+        "assets.eq.vol=0.4",
+        "--set",
+        "events[name=shock].rate_per_year=2",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["settings"][0]["key"], "assets.eq.vol");
+    assert_eq!(summary["settings"][0]["value"], 0.4);
+    assert_eq!(summary["settings"][1]["key"], "events.shock.rate_per_year");
+    let vol = summary["assets"][0]["realized_vol"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!((vol - 0.4).abs() < 0.03, "{vol}");
+
+    for (setting, expected) in [
+        ("assets.eq.vlo=0.4", "did you mean `assets.eq.vol`?"),
+        (
+            "assets.eq.vol=9",
+            "assets.eq.vol: 9 is out of range; valid: [0, 5]",
+        ),
+        ("assets.eq.vol", "expected KEY=VALUE"),
+    ] {
+        let output = run(&["--set", setting]);
+        assert_eq!(output.status.code(), Some(2), "{setting}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{setting}: {stderr}");
+    }
+}

@@ -14,7 +14,7 @@ use super::load::unknown_name;
 use super::Scenario;
 
 /// One key set to one value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Setting {
     /// The key path, `events[name=X]` already written `events.X`.
     pub key: String,
@@ -227,5 +227,25 @@ pub fn apply(
         .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
     let origin = dir.join(format!("{stem}+settings.toml"));
     let text = child_text(parent, dir, settings, "");
-    super::load_str(&text, &origin)
+    // The child file exists only in memory: its problems are the settings'
+    // own, named by key alone.
+    super::load_str(&text, &origin).map_err(|error| match error {
+        ScenarioError::Invalid(diagnostics) => ScenarioError::Invalid(
+            diagnostics
+                .into_iter()
+                .map(|d| {
+                    if d.file.as_ref() == Some(&origin) {
+                        Diagnostic {
+                            file: None,
+                            line: None,
+                            ..d
+                        }
+                    } else {
+                        d
+                    }
+                })
+                .collect(),
+        ),
+        other => other,
+    })
 }
