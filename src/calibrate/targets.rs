@@ -879,7 +879,8 @@ impl Fit {
             .map(|f| f.map.coordinate(f.start))
             .collect();
         // A step of 0.5 in the transformed space: an eighth of a two-sided
-        // interval at its middle, a factor e^0.5 from a one-sided bound.
+        // interval at its middle, a factor e^0.5 from a one-sided bound; taken
+        // toward the middle, so a start near a bound is not pushed onto it.
         let mut simplex = vec![u0.clone()];
         for i in 0..u0.len() {
             let mut vertex = u0.clone();
@@ -1066,7 +1067,7 @@ pub struct Calibration {
     pub converged: bool,
     /// The objective at the fitted values, on the pilot's paths.
     pub objective: f64,
-    /// Scenario runs, the starting pilot and the final run included.
+    /// Pilot runs of the fit, the one at the starting values included (not the final run).
     pub trials: u64,
     pub fit_seconds: f64,
     pub final_seconds: f64,
