@@ -152,15 +152,16 @@ pub fn child_text(parent: &Path, dir: &Path, settings: &[Setting], header: &str)
     )
 }
 
-/// `target` as a path from the folder `from`: relative where both resolve
-/// on this machine, else absolute.
+/// `target` as a path from the folder `from`: relative where they share more
+/// than the root, else absolute.
 pub fn relative_path(target: &Path, from: &Path) -> PathBuf {
     let target = absolute(target);
     let from = absolute(from);
     let t: Vec<_> = target.components().collect();
     let f: Vec<_> = from.components().collect();
     let common = t.iter().zip(&f).take_while(|(a, b)| a == b).count();
-    if common == 0 {
+    // Sharing only the root, the absolute path is the one a reader can follow.
+    if common <= 1 {
         return target;
     }
     let mut out = PathBuf::new();
