@@ -82,6 +82,11 @@ struct TargetsArgs {
     /// Nelder-Mead iterations at most.
     #[arg(long, default_value_t = 200)]
     max_iterations: u64,
+    /// After the pilot's fit, this many Nelder-Mead iterations more on the
+    /// full --paths, which removes the pilot's sampling error (each trial
+    /// then costs a full run).
+    #[arg(long, default_value_t = 0)]
+    refine_iterations: u64,
     /// Output folder [default: output/calibrate/<scenario name>-targets].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -553,6 +558,7 @@ fn calibrate_targets(args: TargetsArgs) -> Result<(), Failure> {
         seed: args.seed.unwrap_or(scenario.seed),
         threads: args.threads,
         max_iterations: args.max_iterations,
+        refine_iterations: args.refine_iterations,
     };
     let fit = Fit::new(&args.scenario, &args.targets, target_list, options).map_err(failure)?;
     let calibration = fit.run().map_err(failure)?;

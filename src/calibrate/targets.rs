@@ -672,6 +672,11 @@ pub struct Options {
     pub threads: usize,
     /// Nelder-Mead iterations at most.
     pub max_iterations: u64,
+    /// Iterations of a second Nelder-Mead on the full paths from the pilot's
+    /// fit (0: none). The pilot's 1,000 paths match the targets in their own
+    /// sample; on the full paths the same values miss by about the pilot's
+    /// sampling error, which the second stage removes at the full paths' cost.
+    pub refine_iterations: u64,
 }
 
 /// A fit set up: the scenario, its free keys and resolved targets.
@@ -849,14 +854,14 @@ impl Fit {
     /// The objective at `values`, on the pilot's paths.
     pub fn objective(&self, values: &[f64]) -> Result<f64, TargetsError> {
         let measured = self.measure(values, self.options.pilot_paths)?;
-        Ok(self.cost_of(&measured))
+        Ok(self.cost_of(&measured, &self.scales))
     }
 
-    fn cost_of(&self, measured: &[Measured]) -> f64 {
+    fn cost_of(&self, measured: &[Measured], scales: &[f64]) -> f64 {
         measured
             .iter()
             .zip(&self.targets)
-            .zip(&self.scales)
+            .zip(scales)
             .map(|((m, t), s)| {
                 let z = (m.value - t.value) / s;
                 if z.is_finite() {
@@ -872,46 +877,54 @@ impl Fit {
     /// missed with a free key on its bound is [`TargetsError::Unreachable`].
     pub fn run(&self) -> Result<Calibration, TargetsError> {
         let started = Instant::now();
-        let problem = Problem { fit: self };
         let u0: Vec<f64> = self
             .free
             .iter()
             .map(|f| f.map.coordinate(f.start))
             .collect();
         // A step of 0.5 in the transformed space: an eighth of a two-sided
-        // interval at its middle, a factor e^0.5 from a one-sided bound; taken
-        // toward the middle, so a start near a bound is not pushed onto it.
-        let mut simplex = vec![u0.clone()];
-        for i in 0..u0.len() {
-            let mut vertex = u0.clone();
-            vertex[i] += if vertex[i] > 0.0 { -0.5 } else { 0.5 };
-            simplex.push(vertex);
+        // interval at its middle, a factor e^0.5 from a one-sided bound.
+        let pilot = self.search(
+            u0,
+            0.5,
+            self.options.pilot_paths,
+            &self.scales,
+            self.options.max_iterations,
+        )?;
+        let pilot_trials = self.trials.load(Ordering::Relaxed);
+        let mut best = pilot.clone();
+        let mut refine = None;
+        if self.options.refine_iterations > 0 && self.options.paths != self.options.pilot_paths {
+            let values = self.values_at(&pilot.u);
+            // Scaled by the full paths' own standard errors at the pilot's fit.
+            let scales: Vec<f64> = self
+                .measure(&values, self.options.paths)?
+                .iter()
+                .zip(&self.scales)
+                .map(|(m, pilot_scale)| if m.se > 0.0 { m.se } else { *pilot_scale })
+                .collect();
+            // A small first simplex: the pilot's fit is within its sampling
+            // error of the full paths' one.
+            let refined = self.search(
+                pilot.u.clone(),
+                0.05,
+                self.options.paths,
+                &scales,
+                self.options.refine_iterations,
+            )?;
+            refine = Some(Refinement {
+                iterations: refined.iterations,
+                converged: refined.converged,
+                objective: refined.objective,
+                trials: self.trials.load(Ordering::Relaxed) - pilot_trials,
+            });
+            best = refined;
         }
-        let solver = NelderMead::new(simplex)
-            .with_sd_tolerance(SD_TOLERANCE)
-            .map_err(|e| TargetsError::Optimiser(e.to_string()))?;
-        let result = Executor::new(problem, solver)
-            .configure(|state| state.max_iters(self.options.max_iterations))
-            .run()
-            .map_err(|e| TargetsError::Optimiser(e.to_string()))?;
-        let state = result.state();
-        let best_u = state
-            .get_best_param()
-            .cloned()
-            .ok_or_else(|| TargetsError::Optimiser("no point evaluated".into()))?;
-        let objective = state.get_best_cost();
-        let iterations = state.get_iter();
-        let converged = state
-            .get_termination_reason()
-            .is_some_and(|r| matches!(r, argmin::core::TerminationReason::SolverConverged));
-        let fitted: Vec<f64> = self
-            .free
-            .iter()
-            .zip(&best_u)
-            .map(|(f, u)| f.map.value(*u))
-            .collect();
+        let fitted = self.values_at(&best.u);
+        let (objective, iterations, converged) =
+            (pilot.objective, pilot.iterations, pilot.converged);
+        let trials = pilot_trials;
         let fit_seconds = started.elapsed().as_secs_f64();
-        let trials = self.trials.load(Ordering::Relaxed);
         let final_started = Instant::now();
         let measured = self.measure(&fitted, self.options.paths)?;
         let final_seconds = final_started.elapsed().as_secs_f64();
@@ -953,6 +966,7 @@ impl Fit {
             converged,
             objective,
             trials,
+            refine,
             fit_seconds,
             final_seconds,
             keys,
@@ -1001,9 +1015,74 @@ fn run_options(options: &Options, paths: u64) -> RunOptions {
     }
 }
 
+/// Where one Nelder-Mead search ended.
+#[derive(Debug, Clone)]
+struct Searched {
+    u: Vec<f64>,
+    objective: f64,
+    iterations: u64,
+    converged: bool,
+}
+
+impl Fit {
+    fn values_at(&self, u: &[f64]) -> Vec<f64> {
+        self.free
+            .iter()
+            .zip(u)
+            .map(|(f, u)| f.map.value(*u))
+            .collect()
+    }
+
+    /// Nelder-Mead from `u0` on `paths` paths, the first simplex `step` away
+    /// along each coordinate, toward the middle so that a start near a bound
+    /// is not pushed onto it.
+    fn search(
+        &self,
+        u0: Vec<f64>,
+        step: f64,
+        paths: u64,
+        scales: &[f64],
+        iterations: u64,
+    ) -> Result<Searched, TargetsError> {
+        let mut simplex = vec![u0.clone()];
+        for i in 0..u0.len() {
+            let mut vertex = u0.clone();
+            vertex[i] += if vertex[i] > 0.0 { -step } else { step };
+            simplex.push(vertex);
+        }
+        let solver = NelderMead::new(simplex)
+            .with_sd_tolerance(SD_TOLERANCE)
+            .map_err(|e| TargetsError::Optimiser(e.to_string()))?;
+        let problem = Problem {
+            fit: self,
+            paths,
+            scales,
+        };
+        let result = Executor::new(problem, solver)
+            .configure(|state| state.max_iters(iterations))
+            .run()
+            .map_err(|e| TargetsError::Optimiser(e.to_string()))?;
+        let state = result.state();
+        let u = state
+            .get_best_param()
+            .cloned()
+            .ok_or_else(|| TargetsError::Optimiser("no point evaluated".into()))?;
+        Ok(Searched {
+            u,
+            objective: state.get_best_cost(),
+            iterations: state.get_iter(),
+            converged: state
+                .get_termination_reason()
+                .is_some_and(|r| matches!(r, argmin::core::TerminationReason::SolverConverged)),
+        })
+    }
+}
+
 /// The objective in the transformed coordinates, for argmin.
 struct Problem<'a> {
     fit: &'a Fit,
+    paths: u64,
+    scales: &'a [f64],
 }
 
 impl CostFunction for Problem<'_> {
@@ -1011,15 +1090,9 @@ impl CostFunction for Problem<'_> {
     type Output = f64;
 
     fn cost(&self, u: &Vec<f64>) -> Result<f64, argmin::core::Error> {
-        let values: Vec<f64> = self
-            .fit
-            .free
-            .iter()
-            .zip(u)
-            .map(|(f, u)| f.map.value(*u))
-            .collect();
-        match self.fit.objective(&values) {
-            Ok(cost) => Ok(cost),
+        let values = self.fit.values_at(u);
+        match self.fit.measure(&values, self.paths) {
+            Ok(measured) => Ok(self.fit.cost_of(&measured, self.scales)),
             // Validation refusing a combination of values is a region to avoid;
             // the engine failing is not.
             Err(TargetsError::Scenario(_)) => Ok(INFEASIBLE),
@@ -1052,6 +1125,17 @@ pub struct KeyResult {
     pub at_bound: Option<String>,
 }
 
+/// The second search, on the full paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refinement {
+    pub iterations: u64,
+    pub converged: bool,
+    /// On the full paths, scaled by their standard errors at the pilot's fit.
+    pub objective: f64,
+    /// Runs of the full paths, the one scaling the objective included.
+    pub trials: u64,
+}
+
 /// What a fit found: `calibration.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Calibration {
@@ -1069,6 +1153,9 @@ pub struct Calibration {
     pub objective: f64,
     /// Pilot runs of the fit, the one at the starting values included (not the final run).
     pub trials: u64,
+    /// The second search, on the full paths (`Options::refine_iterations`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refine: Option<Refinement>,
     pub fit_seconds: f64,
     pub final_seconds: f64,
     pub keys: Vec<KeyResult>,
@@ -1181,7 +1268,23 @@ impl Calibration {
             self.fit_seconds,
             self.paths,
             self.final_seconds
-        )
+        )?;
+        if let Some(r) = &self.refine {
+            writeln!(
+                out,
+                "refined on {} paths: {} iterations{}, {} runs, objective {:.4}",
+                self.paths,
+                r.iterations,
+                if r.converged {
+                    ""
+                } else {
+                    " (stopped at the cap)"
+                },
+                r.trials,
+                r.objective
+            )?;
+        }
+        Ok(())
     }
 }
 
