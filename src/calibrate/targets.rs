@@ -986,14 +986,27 @@ impl Fit {
         let values: Vec<f64> = calibration.keys.iter().map(|k| k.fitted).collect();
         let settings = self.settings(&values)?;
         let header = format!(
-            "# Fitted by `stormglass calibrate targets` (stormglass {}) to {}\n\
-             # by Nelder-Mead on {} pilot paths (seed {}), then checked on {} paths;\n\
-             # targets against achieved in targets.csv and calibration.json.\n\n",
+            "# Fitted by stormglass {}:\n\
+             #   stormglass calibrate targets {} --targets {} --free {} \\\n\
+             #     --pilot-paths {} --paths {} --seed {}{}\n\
+             # Targets against achieved: targets.csv and calibration.json beside this file.\n\n",
             crate::VERSION,
+            file_name(&self.path),
             file_name(&self.targets_path),
+            calibration
+                .keys
+                .iter()
+                .map(|k| k.key.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
             calibration.pilot_paths,
-            calibration.seed,
             calibration.paths,
+            calibration.seed,
+            if calibration.refine.is_some() {
+                format!(" --refine-iterations {}", self.options.refine_iterations)
+            } else {
+                String::new()
+            },
         );
         Ok(settings::child_text(&self.path, dir, &settings, &header))
     }
