@@ -15,6 +15,7 @@ use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles, PortfolioTracker};
 use stormglass::report::compare::{self, Compared};
 use stormglass::report::{self, OutputError, OutputOptions};
+use stormglass::scenario::settings::Setting;
 use stormglass::scenario::{self, Scenario};
 
 /// Monte Carlo scenario engine for macro markets.
@@ -43,7 +44,7 @@ enum Command {
     List,
     /// Compare runs side by side: scenario files (run here) or finished run folders.
     Compare(CompareArgs),
-    /// Fit scenario parameters to data.
+    /// Fit scenario parameters: regimes to history, keys to target figures.
     Calibrate {
         #[command(subcommand)]
         command: CalibrateCommand,
@@ -55,6 +56,9 @@ enum CalibrateCommand {
     /// Fit Markov-switching regimes to a CSV of history and write a scenario
     /// fragment, calibration.json, the smoothed regime probabilities and a chart.
     History(HistoryArgs),
+    /// Fit scenario keys (within their valid ranges) so the run's figures match
+    /// targets, by simulated moments on common random numbers.
+    Targets(TargetsArgs),
 }
 
 #[derive(clap::Args)]
@@ -83,6 +87,45 @@ struct HistoryArgs {
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Replace the output folder, and the --out file, if they exist.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct TargetsArgs {
+    /// The scenario file whose keys are fitted.
+    scenario: PathBuf,
+    /// The targets: `[[target]]` tables of `figure`, `value` and optional `weight`.
+    #[arg(long, value_name = "FILE")]
+    targets: PathBuf,
+    /// Keys to fit, as written in the scenario file (`assets.spx.vol`,
+    /// `events.NAME.rate_per_year`); comma-separated or repeated.
+    #[arg(long, required = true, value_delimiter = ',', value_name = "KEY")]
+    free: Vec<String>,
+    /// Paths of every trial of the fit (the same seed each time).
+    #[arg(long, default_value_t = 1000)]
+    pilot_paths: u64,
+    /// Paths of the final run at the fitted values [default: scenario.paths].
+    #[arg(long)]
+    paths: Option<u64>,
+    /// Random seed of every trial and the final run [default: scenario.seed].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Nelder-Mead iterations at most.
+    #[arg(long, default_value_t = 200)]
+    max_iterations: u64,
+    /// After the pilot's fit, this many Nelder-Mead iterations more on the
+    /// full --paths, which removes the pilot's sampling error (each trial
+    /// then costs a full run).
+    #[arg(long, default_value_t = 0)]
+    refine_iterations: u64,
+    /// Output folder [default: output/calibrate/<scenario name>-targets].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the output folder even if it is not a previous run's.
     #[arg(long)]
     force: bool,
 }
@@ -147,6 +190,10 @@ struct RunArgs {
     /// format [default: the built-in ones].
     #[arg(long, value_name = "FILE")]
     anchors: Option<PathBuf>,
+    /// Set a scenario key for this run, as a child file would
+    /// (`assets.spx.drift=0.05`; repeatable); recorded in summary.json.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, ValueEnum)]
@@ -223,6 +270,9 @@ fn main() -> ExitCode {
         Command::Calibrate {
             command: CalibrateCommand::History(args),
         } => calibrate_history(args),
+        Command::Calibrate {
+            command: CalibrateCommand::Targets(args),
+        } => calibrate_targets(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -308,6 +358,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| scenarios_dir().join("default.toml"));
     let mut scenario = load(&path)?;
+    let settings = args
+        .settings
+        .iter()
+        .map(|text| Setting::parse(text).map_err(|e| Failure::input(format!("--set {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !settings.is_empty() {
+        scenario =
+            scenario::settings::apply(&scenario, &path, &settings).map_err(Failure::input)?;
+    }
     let own_anchors = match &args.anchors {
         Some(file) => Some(stormglass::history::load(file).map_err(Failure::input)?),
         None => None,
@@ -381,6 +440,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         summary.realism = stormglass::history::Realism::new(anchors, &model, &simulation);
     }
     summary.portfolios = portfolio::summarise(&scenario, &model, &book, &simulation);
+    summary.settings = settings;
     let paths_metrics = match args.paths_csv {
         PathsCsv::Always => true,
         PathsCsv::Never => false,
@@ -605,6 +665,51 @@ fn calibrate_history(args: HistoryArgs) -> Result<(), Failure> {
         say(format_args!("Wrote {}", out.display()))?;
     }
     Ok(())
+}
+
+fn calibrate_targets(args: TargetsArgs) -> Result<(), Failure> {
+    use stormglass::calibrate::targets::{self, Fit, TargetsError};
+    check_threads(args.threads)?;
+    if args.pilot_paths == 0 || args.paths == Some(0) {
+        return Err(Failure::input(
+            "--paths and --pilot-paths must be at least 1",
+        ));
+    }
+    let failure = |e: TargetsError| {
+        if e.is_user_fixable() {
+            Failure::input(e)
+        } else {
+            Failure::other(e)
+        }
+    };
+    let scenario = load(&args.scenario)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        Path::new("output")
+            .join("calibrate")
+            .join(format!("{}-targets", scenario.name))
+    });
+    report::check_target(&out, args.force).map_err(Failure::output)?;
+    let target_list = targets::read_targets(&args.targets).map_err(failure)?;
+    let options = targets::Options {
+        free: args.free.clone(),
+        pilot_paths: args.pilot_paths,
+        paths: args.paths.unwrap_or(scenario.paths),
+        seed: args.seed.unwrap_or(scenario.seed),
+        threads: args.threads,
+        max_iterations: args.max_iterations,
+        refine_iterations: args.refine_iterations,
+    };
+    let fit = Fit::new(&args.scenario, &args.targets, target_list, options).map_err(failure)?;
+    let calibration = fit.run().map_err(failure)?;
+    targets::write(&out, &fit, &calibration, args.force).map_err(Failure::output)?;
+    let mut stdout = std::io::stdout().lock();
+    let printed = calibration
+        .print(&mut stdout)
+        .and_then(|()| writeln!(stdout, "\nwrote {}", out.display()));
+    match printed {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
+        _ => Ok(()),
+    }
 }
 
 fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, Failure> {

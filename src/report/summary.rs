@@ -43,6 +43,10 @@ pub struct Summary {
     pub warnings: Vec<crate::scenario::Warning>,
     /// The run's figures beside history's (`history::Realism`).
     pub realism: crate::history::Realism,
+    /// Keys set on the command line (`run --set KEY=VALUE`) over the scenario
+    /// file; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<crate::scenario::settings::Setting>,
 }
 
 /// The drawdown the signals should precede: the equity's fall from its running
@@ -402,6 +406,7 @@ impl Summary {
             portfolios: Vec::new(),
             warnings: crate::scenario::warnings(scenario, crate::history::builtin()),
             realism: crate::history::Realism::new(crate::history::builtin(), model, simulation),
+            settings: Vec::new(),
         }
     }
 }

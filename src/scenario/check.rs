@@ -55,6 +55,41 @@ pub(crate) struct Checker<'a> {
     /// Every distinct (key, message) reported, located or not, so a repeat is
     /// found in constant time however many problems there are.
     seen: HashSet<(String, String)>,
+    /// Every numeric key's valid interval, first check of each key only (a
+    /// default shared by several regimes is checked once per regime).
+    ranges: Vec<KeyRange>,
+    ranged: HashSet<String>,
+}
+
+/// A numeric key's value after validation and its valid interval, for tools
+/// that vary a key and must stay inside what the file's own checks accept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRange {
+    /// The key path as written in a scenario file (`assets.spx.vol`).
+    pub key: String,
+    /// The value validation saw, the default where the file does not set it.
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+    /// Whether the ends themselves are excluded.
+    pub low_open: bool,
+    pub high_open: bool,
+}
+
+impl KeyRange {
+    pub fn contains(&self, x: f64) -> bool {
+        let above = if self.low_open {
+            x > self.low
+        } else {
+            x >= self.low
+        };
+        let below = if self.high_open {
+            x < self.high
+        } else {
+            x <= self.high
+        };
+        above && below
+    }
 }
 
 /// Problems located and listed in full; past this only their number is told,
@@ -79,6 +114,8 @@ impl<'a> Checker<'a> {
             prefix,
             diagnostics: Vec::new(),
             seen: HashSet::new(),
+            ranges: Vec::new(),
+            ranged: HashSet::new(),
         }
     }
 
@@ -159,6 +196,7 @@ impl<'a> Checker<'a> {
         hi: Bound,
         explanation: &str,
     ) -> f64 {
+        self.record_range(key, value, lo, hi);
         let above = match lo {
             Bound::Closed(l) => value >= l,
             Bound::Open(l) => value > l,
@@ -185,6 +223,39 @@ impl<'a> Checker<'a> {
             );
         }
         value
+    }
+
+    fn record_range(&mut self, key: &str, value: f64, lo: Bound, hi: Bound) {
+        let key = if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.prefix)
+        };
+        if !self.ranged.insert(key.clone()) {
+            return;
+        }
+        let (low, low_open) = match lo {
+            Bound::Closed(l) => (l, false),
+            Bound::Open(l) => (l, true),
+        };
+        let (high, high_open) = match hi {
+            Bound::Closed(h) => (h, false),
+            Bound::Open(h) => (h, true),
+        };
+        self.ranges.push(KeyRange {
+            key,
+            value,
+            low,
+            high,
+            low_open,
+            high_open,
+        });
+    }
+
+    /// The ranges checked so far, in the order first checked.
+    pub fn take_ranges(&mut self) -> Vec<KeyRange> {
+        self.ranged.clear();
+        std::mem::take(&mut self.ranges)
     }
 
     /// Reports `name` unless it is a valid identifier.

@@ -10,6 +10,7 @@ pub(crate) mod check;
 pub mod error;
 pub mod load;
 pub mod raw;
+pub mod settings;
 mod signals;
 mod validate;
 mod warnings;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use nalgebra::DMatrix;
 
+pub use check::KeyRange;
 pub use error::{Diagnostic, ScenarioError};
 pub use raw::{CalendarKind, FxQuote, ProcessKind};
 pub use signals::{SignalKind, SignalRule, Signals, SIGNAL_DESCRIPTIONS};
@@ -85,6 +87,8 @@ pub struct Scenario {
     pub overrides: Option<load::Overrides>,
     /// Which assets and regime the report is about (`[report]`).
     pub report: ReportRoles,
+    /// Every numeric key validation checked, with its value and valid interval.
+    pub ranges: Vec<KeyRange>,
 }
 
 /// Which assets and regime the report's headline numbers and charts are about.
@@ -154,6 +158,12 @@ impl Scenario {
 
     pub fn currency_index(&self, name: &str) -> Option<usize> {
         self.currencies.iter().position(|c| c.name == name)
+    }
+
+    /// The valid interval (and current value) of a numeric key, as
+    /// validation declared it.
+    pub fn range_of(&self, key: &str) -> Option<&KeyRange> {
+        self.ranges.iter().find(|r| r.key == key)
     }
 }
 

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::calendar::{self, TRADING_DAYS_PER_YEAR};
 use super::check::{
-    Bound, Checker, MAX_JUMP, MAX_LEVEL, MAX_PRICE_INITIAL, MAX_VARIANCE, MIN_PRICE_INITIAL,
+    Bound, Checker, KeyRange, MAX_JUMP, MAX_LEVEL, MAX_PRICE_INITIAL, MAX_VARIANCE,
+    MIN_PRICE_INITIAL,
 };
 use super::error::ScenarioError;
 use super::load::{Loaded, Sources};
@@ -53,11 +54,33 @@ pub(super) fn validate(loaded: Loaded) -> Result<Scenario, ScenarioError> {
         sources,
     } = loaded;
     let mut check = Checker::new(&sources);
-    let scenario = build(&raw, merged, &mut check).map(|scenario| Scenario {
-        overrides: sources.overrides.clone(),
-        ..scenario
+    let scenario = build(&raw, merged, &mut check).map(|scenario| {
+        let ranges = by_event_name(check.take_ranges(), &scenario.events);
+        Scenario {
+            overrides: sources.overrides.clone(),
+            ranges,
+            ..scenario
+        }
     });
     check.finish(scenario)
+}
+
+/// Keys under `events[i]` as a child file writes them, `events.NAME`: an
+/// index would replace the parent's whole array.
+fn by_event_name(ranges: Vec<KeyRange>, events: &[Event]) -> Vec<KeyRange> {
+    ranges
+        .into_iter()
+        .map(|mut range| {
+            if let Some(rest) = range.key.strip_prefix("events[") {
+                if let Some((index, tail)) = rest.split_once(']') {
+                    if let Some(event) = index.parse::<usize>().ok().and_then(|i| events.get(i)) {
+                        range.key = format!("events.{}{tail}", event.name);
+                    }
+                }
+            }
+            range
+        })
+        .collect()
 }
 
 fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Option<Scenario> {
@@ -183,6 +206,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         hash,
         resolved: merged,
         overrides: None,
+        ranges: Vec::new(),
         report,
     })
 }

@@ -1,0 +1,1343 @@
+//! Fitting scenario keys to target figures by simulated moments.
+//!
+//! The chosen keys ("free" keys) are varied, inside the intervals the
+//! scenario's own validation accepts, until the run's figures match the
+//! targets in weighted least squares:
+//!
+//! ```text
+//! objective(x) = sum_i weight_i * ((achieved_i(x) - target_i) / scale_i)^2
+//! ```
+//!
+//! `scale_i` is the figure's standard error at the starting point over the
+//! pilot's paths, held fixed for the whole fit so that the objective's only
+//! dependence on `x` is through the simulated figures; the objective is then
+//! a sum of squared z-scores, and a weight of 1 (the default) counts every
+//! target by its own precision.
+//!
+//! Every trial runs the same seed and path count (common random numbers): the
+//! objective is a deterministic function of `x`, continuous wherever each
+//! path's figures are (percentiles, means; a probability is a count of paths
+//! and moves in steps). Nelder-Mead from `argmin` searches a transformed,
+//! unbounded space (logistic map for two-sided intervals, exponential for
+//! one-sided ones), so no trial leaves the valid intervals. A final run at the
+//! full path count reports the achieved figures with their standard errors.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use argmin::core::{CostFunction, Executor, State};
+use argmin::solver::neldermead::NelderMead;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{self, RunOptions, Silent, Simulation};
+use crate::history::{self, Realism, RealismFigure};
+use crate::model::Model;
+use crate::report::key_numbers::KeyNumbers;
+use crate::report::{self, OutputError};
+use crate::scenario::load::{nearest, unknown_name};
+use crate::scenario::settings::{self, Setting};
+use crate::scenario::{self, KeyRange, Scenario, ScenarioError};
+use crate::stats::{percentile_sorted, PERCENTILES};
+
+/// Paths of the probe run that lists the realism figures a scenario has.
+const PROBE_PATHS: u64 = 64;
+
+/// A trial value validation refuses (a combination of keys that no single
+/// range forbids) costs this much: Nelder-Mead only compares costs, so any
+/// value above every feasible one steers it back.
+const INFEASIBLE: f64 = 1e100;
+
+/// The transformed coordinate is held within this: logistic(30) is 1 - 1e-13,
+/// so a trial stays strictly inside an open interval.
+const MAX_COORDINATE: f64 = 30.0;
+
+/// A fitted value this close to a bound (relative to the interval's width, or
+/// to the start's distance from a one-sided bound) sits on it.
+const AT_BOUND: f64 = 1e-6;
+
+/// A target missed by more than this many standard errors is missed.
+const MISSED_Z: f64 = 2.0;
+
+/// Nelder-Mead stops when the costs of the simplex's vertices have a standard
+/// deviation below this (squared z-scores).
+const SD_TOLERANCE: f64 = 1e-8;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetsError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("{}: cannot read the targets file: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    /// Problems of the targets file, each `file:line: message`.
+    #[error("{}", .0.join("\nerror: "))]
+    Targets(Vec<String>),
+    #[error("{0}")]
+    Free(String),
+    #[error("the scenario at its starting values does not run: {0}")]
+    Start(String),
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("the optimiser failed: {0}")]
+    Optimiser(String),
+}
+
+impl TargetsError {
+    /// Whether the user fixes this by changing the inputs.
+    pub fn is_user_fixable(&self) -> bool {
+        match self {
+            TargetsError::Engine(e) => e.is_user_fixable(),
+            TargetsError::Optimiser(_) => false,
+            _ => true,
+        }
+    }
+}
+
+/// One target as the file gives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    pub figure: String,
+    pub value: f64,
+    pub weight: f64,
+    /// The line of its `[[target]]` table.
+    pub line: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    target: Vec<toml::Spanned<RawTarget>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    figure: Option<String>,
+    value: Option<f64>,
+    weight: Option<f64>,
+}
+
+/// Reads a targets file: `[[target]]` tables of `figure`, `value` and an
+/// optional `weight` (default 1). Figures are checked against a scenario later.
+pub fn read_targets(path: &Path) -> Result<Vec<Target>, TargetsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TargetsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_targets(&text, path)
+}
+
+/// [`read_targets`] of text held in memory; `path` names it in messages.
+pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, TargetsError> {
+    let file = path.display();
+    let raw: RawFile = toml::from_str(text)
+        .map_err(|e| TargetsError::Targets(vec![format!("{file}: {}", e.to_string().trim())]))?;
+    let mut problems = Vec::new();
+    let mut targets = Vec::new();
+    for spanned in &raw.target {
+        let line = text[..spanned.span().start].matches('\n').count() + 1;
+        let raw = spanned.get_ref();
+        let at = |message: String| format!("{file}:{line}: {message}");
+        let Some(figure) = raw.figure.clone() else {
+            problems.push(at("[[target]] needs `figure`".into()));
+            continue;
+        };
+        let Some(value) = raw.value else {
+            problems.push(at(format!("target `{figure}` needs `value`")));
+            continue;
+        };
+        if !value.is_finite() {
+            problems.push(at(format!("target `{figure}`: value must be finite")));
+            continue;
+        }
+        let weight = raw.weight.unwrap_or(1.0);
+        if !(weight > 0.0 && weight.is_finite()) {
+            problems.push(at(format!(
+                "target `{figure}`: weight {weight} must be positive and finite"
+            )));
+            continue;
+        }
+        targets.push(Target {
+            figure,
+            value,
+            weight,
+            line,
+        });
+    }
+    if raw.target.is_empty() {
+        problems.push(format!("{file}: no [[target]] tables"));
+    }
+    if problems.is_empty() {
+        Ok(targets)
+    } else {
+        Err(TargetsError::Targets(problems))
+    }
+}
+
+/// The statistic of a per-path figure a target names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stat {
+    Mean,
+    Sd,
+    /// A quantile, as a fraction.
+    Quantile(f64),
+}
+
+/// What a figure's name resolves to.
+#[derive(Debug, Clone, PartialEq)]
+enum Figure {
+    /// A statistic of a per-path column (`spx.terminal_return`).
+    Column {
+        column: String,
+        stat: Stat,
+    },
+    /// The share of paths with a value in the column (a regime ever entered).
+    Entered {
+        column: String,
+    },
+    /// The share of paths where the event fired at least once.
+    Fired {
+        column: String,
+    },
+    EquityDrawdown,
+    DollarFall,
+    JointSelloff,
+    /// VaR (`es = false`) or ES of an asset's loss at `confidence`.
+    Tail {
+        asset: String,
+        confidence: f64,
+        es: bool,
+    },
+    /// A realism figure, by its name among [`realism_name`]s.
+    Realism {
+        name: String,
+    },
+}
+
+/// The figures of an asset and the per-path column each is a statistic of.
+fn asset_figures(is_log: bool) -> [(&'static str, &'static str); 8] {
+    [
+        (
+            if is_log { "return" } else { "change" },
+            if is_log {
+                "terminal_return"
+            } else {
+                "terminal_change"
+            },
+        ),
+        ("drawdown", "max_drawdown"),
+        ("vol", "realized_vol"),
+        ("level", "terminal_level"),
+        ("min", "min"),
+        ("max", "max"),
+        ("worst_day", "worst_day"),
+        ("best_day", "best_day"),
+    ]
+}
+
+/// A realism figure's name: `realism.ASSET.LABEL`, the label in snake case
+/// ("1y return p05" is `realism.spx.1y_return_p05`).
+pub fn realism_name(figure: &RealismFigure) -> String {
+    let label: String = figure
+        .label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let label = label
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    format!("realism.{}.{label}", figure.asset)
+}
+
+/// `pNN` (1 to 99) as a fraction.
+fn quantile_of(stat: &str) -> Option<f64> {
+    let digits = stat.strip_prefix('p')?;
+    if digits.is_empty() || digits.len() > 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u32 = digits.parse().ok()?;
+    (1..=99).contains(&n).then(|| f64::from(n) / 100.0)
+}
+
+/// Whether the scenario has the assets a key number is about (`[report]`'s
+/// `equity` and `dollar`).
+fn key_number_applies(key: &str, scenario: &Scenario) -> bool {
+    let has = |name: &str| scenario.asset_index(name).is_some();
+    match key {
+        "p_equity_drawdown" => has(&scenario.report.equity),
+        "p_dollar_fall" => has(&scenario.report.dollar),
+        "p_joint_selloff" => has(&scenario.report.equity) && has(&scenario.report.dollar),
+        _ => true,
+    }
+}
+
+/// The figures a scenario offers for targets, by name.
+struct Catalogue {
+    /// Every name a message may suggest (percentiles at the summary's levels).
+    names: Vec<String>,
+    realism: Vec<String>,
+}
+
+impl Catalogue {
+    fn new(scenario: &Scenario, model: &Model, realism: &Realism) -> Catalogue {
+        let mut names = Vec::new();
+        for key in ["p_equity_drawdown", "p_dollar_fall", "p_joint_selloff"] {
+            if key_number_applies(key, scenario) {
+                names.push(key.to_string());
+            }
+        }
+        let stats: Vec<String> = ["mean".to_string(), "sd".to_string()]
+            .into_iter()
+            .chain(PERCENTILES.iter().map(|p| format!("p{:02}", *p as u32)))
+            .collect();
+        for asset in &model.assets {
+            for (figure, _) in asset_figures(asset.is_log) {
+                for stat in &stats {
+                    names.push(format!("{}.{figure}.{stat}", asset.name));
+                }
+            }
+            if asset.is_log {
+                for level in ["95", "99"] {
+                    names.push(format!("{}.var{level}", asset.name));
+                    names.push(format!("{}.es{level}", asset.name));
+                }
+            }
+        }
+        for regime in &scenario.regimes {
+            names.push(format!("regime.{}.probability_entered", regime.name));
+            for stat in &stats {
+                names.push(format!("regime.{}.time_share.{stat}", regime.name));
+            }
+        }
+        for event in &scenario.events {
+            names.push(format!("event.{}.probability_fired", event.name));
+            names.push(format!("event.{}.mean_firings", event.name));
+        }
+        // Records have no standard error to scale a miss by.
+        let realism: Vec<String> = realism
+            .figures
+            .iter()
+            .filter(|f| f.run_se.is_some())
+            .map(realism_name)
+            .collect();
+        names.extend(realism.iter().cloned());
+        Catalogue { names, realism }
+    }
+
+    fn resolve(&self, name: &str, scenario: &Scenario, model: &Model) -> Option<Figure> {
+        if name.starts_with("p_") && !key_number_applies(name, scenario) {
+            return None;
+        }
+        match name {
+            "p_equity_drawdown" => return Some(Figure::EquityDrawdown),
+            "p_dollar_fall" => return Some(Figure::DollarFall),
+            "p_joint_selloff" => return Some(Figure::JointSelloff),
+            _ => {}
+        }
+        if name.starts_with("realism.") {
+            return self
+                .realism
+                .iter()
+                .any(|n| n == name)
+                .then(|| Figure::Realism {
+                    name: name.to_string(),
+                });
+        }
+        let parts: Vec<&str> = name.split('.').collect();
+        let stat = |s: &str| match s {
+            "mean" => Some(Stat::Mean),
+            "sd" => Some(Stat::Sd),
+            _ => quantile_of(s).map(Stat::Quantile),
+        };
+        match parts.as_slice() {
+            ["regime", regime, "probability_entered"] => {
+                scenario.regime_index(regime)?;
+                Some(Figure::Entered {
+                    column: format!("regime.{regime}.first_entry_years"),
+                })
+            }
+            ["regime", regime, "time_share", s] => {
+                scenario.regime_index(regime)?;
+                Some(Figure::Column {
+                    column: format!("regime.{regime}.time_share"),
+                    stat: stat(s)?,
+                })
+            }
+            ["event", event, what] => {
+                scenario.events.iter().find(|e| e.name == *event)?;
+                let column = format!("event.{event}.firings");
+                match *what {
+                    "probability_fired" => Some(Figure::Fired { column }),
+                    "mean_firings" => Some(Figure::Column {
+                        column,
+                        stat: Stat::Mean,
+                    }),
+                    _ => None,
+                }
+            }
+            [asset, tail] => {
+                let a = model.assets.iter().find(|a| a.name == *asset && a.is_log)?;
+                let (es, level) = if let Some(l) = tail.strip_prefix("var") {
+                    (false, l)
+                } else {
+                    (true, tail.strip_prefix("es")?)
+                };
+                let confidence = match level {
+                    "95" => 0.95,
+                    "99" => 0.99,
+                    _ => return None,
+                };
+                Some(Figure::Tail {
+                    asset: a.name.clone(),
+                    confidence,
+                    es,
+                })
+            }
+            [asset, figure, s] => {
+                let a = model.assets.iter().find(|a| a.name == *asset)?;
+                let (_, column) = asset_figures(a.is_log)
+                    .into_iter()
+                    .find(|(f, _)| f == figure)?;
+                Some(Figure::Column {
+                    column: format!("{asset}.{column}"),
+                    stat: stat(s)?,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A figure's value in a run and its standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Measured {
+    pub value: f64,
+    pub se: f64,
+}
+
+fn sorted_column(simulation: &Simulation, column: &str) -> Vec<f64> {
+    let mut values: Vec<f64> = simulation
+        .column(column)
+        .map(|c| c.filter(|v| !v.is_nan()).collect())
+        .unwrap_or_default();
+    values.sort_unstable_by(f64::total_cmp);
+    values
+}
+
+/// Half the distance between the quantiles one binomial standard deviation
+/// of the rank either side of `q`: the quantile's standard error from the
+/// order statistics (as the realism section's), with no density to estimate.
+fn quantile_se(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len() as f64;
+    let spread = (q * (1.0 - q) / n).sqrt();
+    (percentile_sorted(sorted, (q + spread).min(1.0))
+        - percentile_sorted(sorted, (q - spread).max(0.0)))
+        / 2.0
+}
+
+/// A share of `hits` in `n` paths; its standard error is the binomial one at
+/// (hits + 1) / (n + 2), which stays positive when no path (or every path)
+/// hits, so a miss at 0% is still scaled by something.
+fn share(hits: usize, n: usize) -> Measured {
+    let n = n.max(1) as f64;
+    let smoothed = (hits as f64 + 1.0) / (n + 2.0);
+    Measured {
+        value: hits as f64 / n,
+        se: (smoothed * (1.0 - smoothed) / n).sqrt(),
+    }
+}
+
+fn statistic(sorted: &[f64], stat: Stat) -> Measured {
+    let n = sorted.len() as f64;
+    if sorted.is_empty() {
+        return Measured {
+            value: f64::NAN,
+            se: f64::NAN,
+        };
+    }
+    let mean = sorted.iter().sum::<f64>() / n;
+    let sd =
+        (sorted.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+    match stat {
+        Stat::Mean => Measured {
+            value: mean,
+            se: sd / n.sqrt(),
+        },
+        // The normal theory's sd / sqrt(2 (n - 1)): heavy tails make it optimistic.
+        Stat::Sd => Measured {
+            value: sd,
+            se: sd / (2.0 * (n - 1.0).max(1.0)).sqrt(),
+        },
+        Stat::Quantile(q) => Measured {
+            value: percentile_sorted(sorted, q),
+            se: quantile_se(sorted, q),
+        },
+    }
+}
+
+/// Every figure of `figures` in one run.
+fn measure_all(
+    figures: &[Figure],
+    scenario: &Scenario,
+    model: &Model,
+    simulation: &Simulation,
+) -> Vec<Measured> {
+    let needs_realism = figures.iter().any(|f| matches!(f, Figure::Realism { .. }));
+    let realism = needs_realism.then(|| Realism::new(history::builtin(), model, simulation));
+    let needs_keys = figures.iter().any(|f| {
+        matches!(
+            f,
+            Figure::EquityDrawdown | Figure::DollarFall | Figure::JointSelloff
+        )
+    });
+    let keys = needs_keys.then(|| KeyNumbers::new(&scenario.report, model, simulation));
+    let n = simulation.paths as usize;
+    let missing = Measured {
+        value: f64::NAN,
+        se: f64::NAN,
+    };
+    figures
+        .iter()
+        .map(|figure| match figure {
+            Figure::Column { column, stat } => statistic(&sorted_column(simulation, column), *stat),
+            Figure::Entered { column } => share(sorted_column(simulation, column).len(), n),
+            Figure::Fired { column } => share(
+                simulation
+                    .column(column)
+                    .map_or(0, |c| c.filter(|v| *v > 0.0).count()),
+                n,
+            ),
+            Figure::EquityDrawdown | Figure::DollarFall | Figure::JointSelloff => {
+                let k = keys.as_ref().expect("computed above");
+                let p = match figure {
+                    Figure::EquityDrawdown => k.p_equity_drawdown,
+                    Figure::DollarFall => k.p_dollar_fall,
+                    _ => k.p_joint_selloff,
+                };
+                p.map_or(missing, |p| share((p * n as f64).round() as usize, n))
+            }
+            Figure::Tail {
+                asset,
+                confidence,
+                es,
+            } => {
+                let mut losses: Vec<f64> =
+                    sorted_column(simulation, &format!("{asset}.terminal_return"))
+                        .into_iter()
+                        .map(|r| -r)
+                        .collect();
+                losses.reverse();
+                let var = percentile_sorted(&losses, *confidence);
+                if !*es {
+                    return Measured {
+                        value: var,
+                        se: quantile_se(&losses, *confidence),
+                    };
+                }
+                // ES's error as the mean of the tail's losses, the tail's size
+                // taken as fixed.
+                let tail = &losses[losses.partition_point(|l| *l < var)..];
+                let m = statistic(tail, Stat::Mean);
+                Measured {
+                    value: m.value,
+                    se: if tail.len() > 1 { m.se } else { f64::NAN },
+                }
+            }
+            Figure::Realism { name } => realism
+                .as_ref()
+                .and_then(|r| r.figures.iter().find(|f| realism_name(f) == *name))
+                .map_or(missing, |f| Measured {
+                    value: f.run,
+                    se: f.run_se.unwrap_or(f64::NAN),
+                }),
+        })
+        .collect()
+}
+
+/// How a free key's valid interval maps onto the whole real line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Map {
+    /// `low + (high - low) logistic(u)`.
+    Interval {
+        low: f64,
+        high: f64,
+    },
+    /// `low + scale e^u`, `scale` the start's distance from `low`.
+    Above {
+        low: f64,
+        scale: f64,
+    },
+    /// `high - scale e^u`.
+    Below {
+        high: f64,
+        scale: f64,
+    },
+    Line,
+}
+
+impl Map {
+    fn new(range: &KeyRange, start: f64) -> Map {
+        let floor = |d: f64| d.max(1e-3 * range.low.abs().max(range.high.abs()).clamp(1e-3, 1.0));
+        match (range.low.is_finite(), range.high.is_finite()) {
+            (true, true) => Map::Interval {
+                low: range.low,
+                high: range.high,
+            },
+            (true, false) => Map::Above {
+                low: range.low,
+                scale: floor(start - range.low),
+            },
+            (false, true) => Map::Below {
+                high: range.high,
+                scale: floor(range.high - start),
+            },
+            (false, false) => Map::Line,
+        }
+    }
+
+    fn value(self, u: f64) -> f64 {
+        let u = u.clamp(-MAX_COORDINATE, MAX_COORDINATE);
+        match self {
+            Map::Interval { low, high } => low + (high - low) / (1.0 + (-u).exp()),
+            Map::Above { low, scale } => low + scale * u.exp(),
+            Map::Below { high, scale } => high - scale * u.exp(),
+            Map::Line => u,
+        }
+    }
+
+    fn coordinate(self, x: f64) -> f64 {
+        let u = match self {
+            Map::Interval { low, high } => {
+                let f = ((x - low) / (high - low)).clamp(1e-9, 1.0 - 1e-9);
+                (f / (1.0 - f)).ln()
+            }
+            Map::Above { low, scale } => ((x - low).max(scale * 1e-9) / scale).ln(),
+            Map::Below { high, scale } => ((high - x).max(scale * 1e-9) / scale).ln(),
+            Map::Line => x,
+        };
+        u.clamp(-MAX_COORDINATE, MAX_COORDINATE)
+    }
+
+    /// The bound `x` sits on, if any.
+    fn bound_hit(self, x: f64) -> Option<(&'static str, f64)> {
+        match self {
+            Map::Interval { low, high } => {
+                let tolerance = AT_BOUND * (high - low);
+                if x - low <= tolerance {
+                    Some(("lower", low))
+                } else if high - x <= tolerance {
+                    Some(("upper", high))
+                } else {
+                    None
+                }
+            }
+            Map::Above { low, scale } => (x - low <= AT_BOUND * scale).then_some(("lower", low)),
+            Map::Below { high, scale } => (high - x <= AT_BOUND * scale).then_some(("upper", high)),
+            Map::Line => None,
+        }
+    }
+}
+
+/// One free key: its interval, start and map.
+#[derive(Debug, Clone)]
+struct Free {
+    range: KeyRange,
+    start: f64,
+    map: Map,
+}
+
+/// How to fit.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Key paths to vary.
+    pub free: Vec<String>,
+    /// Paths of every trial of the fit.
+    pub pilot_paths: u64,
+    /// Paths of the final run at the fitted values.
+    pub paths: u64,
+    pub seed: u64,
+    pub threads: usize,
+    /// Nelder-Mead iterations at most.
+    pub max_iterations: u64,
+    /// Iterations of a second Nelder-Mead on the full paths from the pilot's
+    /// fit (0: none). The pilot's 1,000 paths match the targets in their own
+    /// sample; on the full paths the same values miss by about the pilot's
+    /// sampling error, which the second stage removes at the full paths' cost.
+    pub refine_iterations: u64,
+}
+
+/// A fit set up: the scenario, its free keys and resolved targets.
+pub struct Fit {
+    base: Scenario,
+    path: PathBuf,
+    targets_path: PathBuf,
+    free: Vec<Free>,
+    targets: Vec<Target>,
+    figures: Vec<Figure>,
+    options: Options,
+    /// Each target's standard error at the start over the pilot's paths.
+    scales: Vec<f64>,
+    trials: AtomicU64,
+}
+
+/// Why a scenario key cannot be fitted, with the nearest numeric key.
+fn free_key_problem(key: &str, base: &Scenario) -> String {
+    let numeric: Vec<String> = base.ranges.iter().map(|r| r.key.clone()).collect();
+    if settings::known_keys(base).iter().any(|k| k == key) {
+        let hint = nearest(key, &numeric)
+            .map(|n| format!("; did you mean `{n}`?"))
+            .unwrap_or_default();
+        format!("--free `{key}`: not a numeric key with a valid range{hint}")
+    } else {
+        format!("--free {}", unknown_name("key", key, &numeric))
+    }
+}
+
+impl Fit {
+    /// Loads the scenario at `path`, checks the free keys and resolves the
+    /// targets' figures (an unknown one is reported with its line and the
+    /// nearest valid name), then measures the start on the pilot's paths.
+    pub fn new(
+        path: &Path,
+        targets_path: &Path,
+        targets: Vec<Target>,
+        options: Options,
+    ) -> Result<Fit, TargetsError> {
+        let base = scenario::load(path)?;
+        if options.free.is_empty() {
+            return Err(TargetsError::Free("--free: give at least one key".into()));
+        }
+        let mut free = Vec::new();
+        let mut problems = Vec::new();
+        for key in &options.free {
+            let key = match settings::normalize_key(key) {
+                Ok(k) => k,
+                Err(e) => {
+                    problems.push(format!("--free {e}"));
+                    continue;
+                }
+            };
+            if free.iter().any(|f: &Free| f.range.key == key) {
+                problems.push(format!("--free `{key}`: given twice"));
+                continue;
+            }
+            match base.range_of(&key) {
+                Some(range) => free.push(Free {
+                    range: range.clone(),
+                    start: range.value,
+                    map: Map::new(range, range.value),
+                }),
+                None => problems.push(free_key_problem(&key, &base)),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(TargetsError::Free(problems.join("\nerror: ")));
+        }
+        let model = Model::new(&base);
+        let probe = engine::simulate(
+            &model,
+            &run_options(&options, PROBE_PATHS.min(options.pilot_paths)),
+            &Silent,
+        )?;
+        let realism = Realism::new(history::builtin(), &model, &probe);
+        let catalogue = Catalogue::new(&base, &model, &realism);
+        let mut figures = Vec::new();
+        let mut problems = Vec::new();
+        for target in &targets {
+            match catalogue.resolve(&target.figure, &base, &model) {
+                Some(f) => figures.push(f),
+                None => problems.push(format!(
+                    "{}:{}: {}",
+                    targets_path.display(),
+                    target.line,
+                    unknown_name("figure", &target.figure, &catalogue.names)
+                )),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(TargetsError::Targets(problems));
+        }
+        let mut fit = Fit {
+            base,
+            path: path.to_path_buf(),
+            targets_path: targets_path.to_path_buf(),
+            free,
+            targets,
+            figures,
+            options,
+            scales: Vec::new(),
+            trials: AtomicU64::new(0),
+        };
+        let start = fit.start();
+        // A key validation checks but the file cannot set (a parameter of
+        // another process) fails here, before any fitting.
+        if let Err(e) = fit.scenario_at(&start) {
+            return Err(TargetsError::Free(format!(
+                "--free: the scenario does not accept {} set in a child file: {e}",
+                fit.free
+                    .iter()
+                    .map(|f| format!("`{}`", f.range.key))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let measured = fit
+            .measure(&start, fit.options.pilot_paths)
+            .map_err(|e| TargetsError::Start(e.to_string()))?;
+        fit.scales = measured
+            .iter()
+            .zip(&fit.targets)
+            .map(|(m, t)| {
+                let floor = 1e-9 * t.value.abs().max(1e-3);
+                if m.se.is_finite() {
+                    m.se.max(floor)
+                } else {
+                    floor
+                }
+            })
+            .collect();
+        for (m, t) in measured.iter().zip(&fit.targets) {
+            if !m.value.is_finite() {
+                return Err(TargetsError::Targets(vec![format!(
+                    "{}:{}: figure `{}` has no value in this scenario's run (no path has it)",
+                    fit.targets_path.display(),
+                    t.line,
+                    t.figure
+                )]));
+            }
+        }
+        Ok(fit)
+    }
+
+    /// The free keys' values in the scenario as loaded.
+    pub fn start(&self) -> Vec<f64> {
+        self.free.iter().map(|f| f.start).collect()
+    }
+
+    /// The scenario with the free keys at `values`, validated as a child file.
+    pub fn scenario_at(&self, values: &[f64]) -> Result<Scenario, TargetsError> {
+        let settings = self.settings(values)?;
+        Ok(settings::apply(&self.base, &self.path, &settings)?)
+    }
+
+    fn settings(&self, values: &[f64]) -> Result<Vec<Setting>, TargetsError> {
+        self.free
+            .iter()
+            .zip(values)
+            .map(|(f, v)| Setting::number(&f.range.key, *v).map_err(TargetsError::Free))
+            .collect()
+    }
+
+    /// The targets' figures with the free keys at `values`, on `paths` paths
+    /// of the fit's seed.
+    pub fn measure(&self, values: &[f64], paths: u64) -> Result<Vec<Measured>, TargetsError> {
+        self.trials.fetch_add(1, Ordering::Relaxed);
+        let scenario = self.scenario_at(values)?;
+        let model = Model::new(&scenario);
+        let simulation = engine::simulate(&model, &run_options(&self.options, paths), &Silent)?;
+        Ok(measure_all(&self.figures, &scenario, &model, &simulation))
+    }
+
+    /// The objective at `values`, on the pilot's paths.
+    pub fn objective(&self, values: &[f64]) -> Result<f64, TargetsError> {
+        let measured = self.measure(values, self.options.pilot_paths)?;
+        Ok(self.cost_of(&measured, &self.scales))
+    }
+
+    fn cost_of(&self, measured: &[Measured], scales: &[f64]) -> f64 {
+        measured
+            .iter()
+            .zip(&self.targets)
+            .zip(scales)
+            .map(|((m, t), s)| {
+                let z = (m.value - t.value) / s;
+                if z.is_finite() {
+                    t.weight * z * z
+                } else {
+                    INFEASIBLE
+                }
+            })
+            .sum()
+    }
+
+    /// Fits, runs the fitted scenario on the full paths and reports; a target
+    /// missed with a free key on its bound is [`TargetsError::Unreachable`].
+    pub fn run(&self) -> Result<Calibration, TargetsError> {
+        let started = Instant::now();
+        let u0: Vec<f64> = self
+            .free
+            .iter()
+            .map(|f| f.map.coordinate(f.start))
+            .collect();
+        // A step of 0.5 in the transformed space: an eighth of a two-sided
+        // interval at its middle, a factor e^0.5 from a one-sided bound.
+        let pilot = self.search(
+            u0,
+            0.5,
+            self.options.pilot_paths,
+            &self.scales,
+            self.options.max_iterations,
+        )?;
+        let pilot_trials = self.trials.load(Ordering::Relaxed);
+        let mut best = pilot.clone();
+        let mut refine = None;
+        if self.options.refine_iterations > 0 && self.options.paths != self.options.pilot_paths {
+            let values = self.values_at(&pilot.u);
+            // Scaled by the full paths' own standard errors at the pilot's fit.
+            let scales: Vec<f64> = self
+                .measure(&values, self.options.paths)?
+                .iter()
+                .zip(&self.scales)
+                .map(|(m, pilot_scale)| if m.se > 0.0 { m.se } else { *pilot_scale })
+                .collect();
+            // A small first simplex: the pilot's fit is within its sampling
+            // error of the full paths' one.
+            let refined = self.search(
+                pilot.u.clone(),
+                0.05,
+                self.options.paths,
+                &scales,
+                self.options.refine_iterations,
+            )?;
+            refine = Some(Refinement {
+                iterations: refined.iterations,
+                converged: refined.converged,
+                objective: refined.objective,
+                trials: self.trials.load(Ordering::Relaxed) - pilot_trials,
+            });
+            best = refined;
+        }
+        let fitted = self.values_at(&best.u);
+        let (objective, iterations, converged) =
+            (pilot.objective, pilot.iterations, pilot.converged);
+        let trials = pilot_trials;
+        let fit_seconds = started.elapsed().as_secs_f64();
+        let final_started = Instant::now();
+        let measured = self.measure(&fitted, self.options.paths)?;
+        let final_seconds = final_started.elapsed().as_secs_f64();
+        let targets: Vec<TargetResult> = self
+            .targets
+            .iter()
+            .zip(&measured)
+            .map(|(t, m)| TargetResult {
+                figure: t.figure.clone(),
+                target: t.value,
+                weight: t.weight,
+                achieved: m.value,
+                standard_error: m.se,
+                z: (m.value - t.value) / m.se,
+            })
+            .collect();
+        let keys: Vec<KeyResult> = self
+            .free
+            .iter()
+            .zip(&fitted)
+            .map(|(f, x)| KeyResult {
+                key: f.range.key.clone(),
+                start: f.start,
+                fitted: *x,
+                low: f.range.low,
+                high: f.range.high,
+                at_bound: f.map.bound_hit(*x).map(|(side, _)| side.to_string()),
+            })
+            .collect();
+        let calibration = Calibration {
+            engine: "stormglass",
+            version: crate::VERSION,
+            scenario: self.path.display().to_string(),
+            targets_file: self.targets_path.display().to_string(),
+            seed: self.options.seed,
+            pilot_paths: self.options.pilot_paths,
+            paths: self.options.paths,
+            iterations,
+            converged,
+            objective,
+            trials,
+            refine,
+            fit_seconds,
+            final_seconds,
+            keys,
+            targets,
+        };
+        calibration.check_reachable()?;
+        Ok(calibration)
+    }
+
+    /// The text of `fitted.toml` for a file written into `dir`: a child of
+    /// the input scenario with the fitted values.
+    pub fn fitted_text(
+        &self,
+        calibration: &Calibration,
+        dir: &Path,
+    ) -> Result<String, TargetsError> {
+        let values: Vec<f64> = calibration.keys.iter().map(|k| k.fitted).collect();
+        let settings = self.settings(&values)?;
+        let header = format!(
+            "# Fitted by stormglass {}:\n\
+             #   stormglass calibrate targets {} --targets {} --free {} \\\n\
+             #     --pilot-paths {} --paths {} --seed {}{}\n\
+             # Targets against achieved: targets.csv and calibration.json beside this file.\n\n",
+            crate::VERSION,
+            file_name(&self.path),
+            file_name(&self.targets_path),
+            calibration
+                .keys
+                .iter()
+                .map(|k| k.key.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            calibration.pilot_paths,
+            calibration.paths,
+            calibration.seed,
+            if calibration.refine.is_some() {
+                format!(" --refine-iterations {}", self.options.refine_iterations)
+            } else {
+                String::new()
+            },
+        );
+        Ok(settings::child_text(&self.path, dir, &settings, &header))
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn run_options(options: &Options, paths: u64) -> RunOptions {
+    RunOptions {
+        paths,
+        seed: options.seed,
+        threads: options.threads,
+        sample_paths: 0,
+    }
+}
+
+/// Where one Nelder-Mead search ended.
+#[derive(Debug, Clone)]
+struct Searched {
+    u: Vec<f64>,
+    objective: f64,
+    iterations: u64,
+    converged: bool,
+}
+
+impl Fit {
+    fn values_at(&self, u: &[f64]) -> Vec<f64> {
+        self.free
+            .iter()
+            .zip(u)
+            .map(|(f, u)| f.map.value(*u))
+            .collect()
+    }
+
+    /// Nelder-Mead from `u0` on `paths` paths, the first simplex `step` away
+    /// along each coordinate, toward the middle so that a start near a bound
+    /// is not pushed onto it.
+    fn search(
+        &self,
+        u0: Vec<f64>,
+        step: f64,
+        paths: u64,
+        scales: &[f64],
+        iterations: u64,
+    ) -> Result<Searched, TargetsError> {
+        let mut simplex = vec![u0.clone()];
+        for i in 0..u0.len() {
+            let mut vertex = u0.clone();
+            vertex[i] += if vertex[i] > 0.0 { -step } else { step };
+            simplex.push(vertex);
+        }
+        let solver = NelderMead::new(simplex)
+            .with_sd_tolerance(SD_TOLERANCE)
+            .map_err(|e| TargetsError::Optimiser(e.to_string()))?;
+        let problem = Problem {
+            fit: self,
+            paths,
+            scales,
+        };
+        let result = Executor::new(problem, solver)
+            .configure(|state| state.max_iters(iterations))
+            .run()
+            .map_err(|e| TargetsError::Optimiser(e.to_string()))?;
+        let state = result.state();
+        let u = state
+            .get_best_param()
+            .cloned()
+            .ok_or_else(|| TargetsError::Optimiser("no point evaluated".into()))?;
+        Ok(Searched {
+            u,
+            objective: state.get_best_cost(),
+            iterations: state.get_iter(),
+            converged: state
+                .get_termination_reason()
+                .is_some_and(|r| matches!(r, argmin::core::TerminationReason::SolverConverged)),
+        })
+    }
+}
+
+/// The objective in the transformed coordinates, for argmin.
+struct Problem<'a> {
+    fit: &'a Fit,
+    paths: u64,
+    scales: &'a [f64],
+}
+
+impl CostFunction for Problem<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, u: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        let values = self.fit.values_at(u);
+        match self.fit.measure(&values, self.paths) {
+            Ok(measured) => Ok(self.fit.cost_of(&measured, self.scales)),
+            // Validation refusing a combination of values is a region to avoid;
+            // the engine failing is not.
+            Err(TargetsError::Scenario(_)) => Ok(INFEASIBLE),
+            Err(e) => Err(argmin::core::Error::msg(e.to_string())),
+        }
+    }
+}
+
+/// One target after the fit, on the final run's paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetResult {
+    pub figure: String,
+    pub target: f64,
+    pub weight: f64,
+    pub achieved: f64,
+    pub standard_error: f64,
+    /// `(achieved - target) / standard_error`.
+    pub z: f64,
+}
+
+/// One free key after the fit.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyResult {
+    pub key: String,
+    pub start: f64,
+    pub fitted: f64,
+    pub low: f64,
+    pub high: f64,
+    /// `lower` or `upper` when the fitted value sits on that bound.
+    pub at_bound: Option<String>,
+}
+
+/// The second search, on the full paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refinement {
+    pub iterations: u64,
+    pub converged: bool,
+    /// On the full paths, scaled by their standard errors at the pilot's fit.
+    pub objective: f64,
+    /// Runs of the full paths, the one scaling the objective included.
+    pub trials: u64,
+}
+
+/// What a fit found: `calibration.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibration {
+    pub engine: &'static str,
+    pub version: &'static str,
+    pub scenario: String,
+    pub targets_file: String,
+    pub seed: u64,
+    pub pilot_paths: u64,
+    pub paths: u64,
+    pub iterations: u64,
+    /// Whether Nelder-Mead stopped on its tolerance (not on the iteration cap).
+    pub converged: bool,
+    /// The objective at the fitted values, on the pilot's paths.
+    pub objective: f64,
+    /// Pilot runs of the fit, the one at the starting values included (not the final run).
+    pub trials: u64,
+    /// The second search, on the full paths (`Options::refine_iterations`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refine: Option<Refinement>,
+    pub fit_seconds: f64,
+    pub final_seconds: f64,
+    pub keys: Vec<KeyResult>,
+    pub targets: Vec<TargetResult>,
+}
+
+impl Calibration {
+    /// The targets missed by more than [`MISSED_Z`] standard errors.
+    pub fn missed(&self) -> Vec<&TargetResult> {
+        self.targets
+            .iter()
+            .filter(|t| t.z.is_nan() || t.z.abs() > MISSED_Z)
+            .collect()
+    }
+
+    /// A miss with a free key on its bound: no value inside the bounds
+    /// reaches the target.
+    fn check_reachable(&self) -> Result<(), TargetsError> {
+        let missed = self.missed();
+        let on_bounds: Vec<String> = self
+            .keys
+            .iter()
+            .filter_map(|k| {
+                let side = k.at_bound.as_deref()?;
+                let bound = if side == "lower" { k.low } else { k.high };
+                Some(format!("`{}` at its {side} bound {bound}", k.key))
+            })
+            .collect();
+        if missed.is_empty() || on_bounds.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = missed
+            .iter()
+            .map(|t| {
+                format!(
+                    "target `{}` = {} cannot be reached within the bounds: achieved {:.6} (standard error {:.2e}, z {:.1})",
+                    t.figure, t.target, t.achieved, t.standard_error, t.z
+                )
+            })
+            .collect();
+        Err(TargetsError::Unreachable(format!(
+            "{}; the fit stopped with {}",
+            lines.join("; "),
+            on_bounds.join(", ")
+        )))
+    }
+
+    /// `targets.csv`: one row a target.
+    pub fn targets_csv(&self) -> String {
+        let mut text = String::from("figure,target,achieved,standard_error,z,weight\n");
+        for t in &self.targets {
+            text.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                t.figure, t.target, t.achieved, t.standard_error, t.z, t.weight
+            ));
+        }
+        text
+    }
+
+    /// The console table: targets against achieved, then the keys.
+    pub fn print(&self, out: &mut impl Write) -> io::Result<()> {
+        let width = self
+            .targets
+            .iter()
+            .map(|t| t.figure.len())
+            .chain(self.keys.iter().map(|k| k.key.len()))
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        writeln!(
+            out,
+            "{:<width$} {:>12} {:>12} {:>10} {:>7}",
+            "figure", "target", "achieved", "std err", "z"
+        )?;
+        for t in &self.targets {
+            writeln!(
+                out,
+                "{:<width$} {:>12.6} {:>12.6} {:>10.2e} {:>7.2}",
+                t.figure, t.target, t.achieved, t.standard_error, t.z
+            )?;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:<width$} {:>12} {:>12}  valid",
+            "key", "start", "fitted"
+        )?;
+        for k in &self.keys {
+            writeln!(
+                out,
+                "{:<width$} {:>12.6} {:>12.6}  [{}, {}]{}",
+                k.key,
+                k.start,
+                k.fitted,
+                k.low,
+                k.high,
+                k.at_bound
+                    .as_ref()
+                    .map_or(String::new(), |s| format!("  at its {s} bound"))
+            )?;
+        }
+        writeln!(
+            out,
+            "\n{} iterations{}, {} runs of {} paths, objective {:.4}; fit {:.1}s, final run ({} paths) {:.1}s",
+            self.iterations,
+            if self.converged { "" } else { " (stopped at the cap)" },
+            self.trials,
+            self.pilot_paths,
+            self.objective,
+            self.fit_seconds,
+            self.paths,
+            self.final_seconds
+        )?;
+        if let Some(r) = &self.refine {
+            writeln!(
+                out,
+                "refined on {} paths: {} iterations{}, {} runs, objective {:.4}",
+                self.paths,
+                r.iterations,
+                if r.converged {
+                    ""
+                } else {
+                    " (stopped at the cap)"
+                },
+                r.trials,
+                r.objective
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `fitted.toml`, `targets.csv` and `calibration.json` into `dir`,
+/// atomically, as a run writes its folder.
+pub fn write(
+    dir: &Path,
+    fit: &Fit,
+    calibration: &Calibration,
+    force: bool,
+) -> Result<(), OutputError> {
+    report::write_atomically(dir, force, |staging| {
+        let io = |path: PathBuf| move |source| OutputError::Io { path, source };
+        let fitted =
+            fit.fitted_text(calibration, &final_dir(dir))
+                .map_err(|e| OutputError::Io {
+                    path: dir.join("fitted.toml"),
+                    source: io::Error::other(e.to_string()),
+                })?;
+        let json = serde_json::to_string_pretty(calibration).unwrap_or_default() + "\n";
+        for (name, text) in [
+            ("fitted.toml", fitted),
+            ("targets.csv", calibration.targets_csv()),
+            ("calibration.json", json),
+        ] {
+            let path = staging.join(name);
+            std::fs::write(&path, text).map_err(io(path.clone()))?;
+        }
+        Ok(())
+    })
+}
+
+/// Where `dir` will be once written, absolute (its parent exists by then).
+fn final_dir(dir: &Path) -> PathBuf {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (std::fs::canonicalize(parent), dir.file_name()) {
+        (Ok(parent), Some(leaf)) => parent.join(leaf),
+        _ => dir.to_path_buf(),
+    }
+}
