@@ -334,7 +334,9 @@ fn the_command_writes_a_fitted_scenario_that_loads() {
     assert!(calibration["trials"].as_u64().unwrap() > 2);
     let csv = std::fs::read_to_string(out.join("targets.csv")).unwrap();
     assert!(
-        csv.starts_with("figure,target,achieved,standard_error,z,weight\neq.return.p05,"),
+        csv.starts_with(
+            "figure,kind,target,achieved,standard_error,z,weight\neq.return.p05,equal,"
+        ),
         "{csv}"
     );
     // fitted.toml extends the input by a path relative to its own folder.
@@ -462,5 +464,72 @@ fn refining_on_the_full_paths_meets_a_target_they_made() {
         (calibration.keys[0].fitted - 0.2).abs() < 0.01,
         "{:?}",
         calibration.keys
+    );
+}
+
+#[test]
+fn a_one_sided_target_counts_only_its_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = fit(
+        dir.path(),
+        0.25,
+        "[[target]]\nfigure = \"eq.return.p05\"\nvalue = 0.0\n\n[[target]]\nfigure = \"eq.vol.p50\"\nvalue = 0.0\n",
+        &["assets.eq.vol"],
+        1000,
+        1000,
+    )
+    .unwrap();
+    let at = |vol: f64| probe.measure(&[vol], 1000).unwrap();
+    let (wanted, limit) = (at(0.30)[0].value, at(0.20)[1]);
+
+    // A bound that holds at the value the other target wants is not felt: the
+    // fit meets that target and the bound's z is 0.
+    let loose = format!(
+        "[[target]]\nfigure = \"eq.return.p05\"\nvalue = {wanted}\n\n\
+         [[target]]\nfigure = \"eq.vol.p50\"\nat_most = {}\n",
+        at(0.35)[1].value
+    );
+    let calibration = fit(dir.path(), 0.25, &loose, &["assets.eq.vol"], 1000, 1000)
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(calibration.targets[1].z, 0.0, "{:?}", calibration.targets);
+    assert!(
+        (calibration.keys[0].fitted - 0.30).abs() < 0.01,
+        "{:?}",
+        calibration.keys
+    );
+
+    // A bound that binds holds the key short of what the other target wants:
+    // the realised vol's median, far more precise than a 5th percentile of
+    // returns, stays within three of its standard errors of the bound.
+    let tight = format!(
+        "[[target]]\nfigure = \"eq.return.p05\"\nvalue = {wanted}\n\n\
+         [[target]]\nfigure = \"eq.vol.p50\"\nat_most = {}\n",
+        limit.value
+    );
+    let calibration = fit(dir.path(), 0.25, &tight, &["assets.eq.vol"], 1000, 1000)
+        .unwrap()
+        .run()
+        .unwrap();
+    let bound = &calibration.targets[1];
+    assert!(
+        bound.achieved <= limit.value + 3.0 * limit.se,
+        "{bound:?} against {limit:?}"
+    );
+    let fitted = calibration.keys[0].fitted;
+    assert!(fitted < 0.25 && fitted > 0.18, "{fitted}");
+    assert!(calibration.targets_csv().contains("eq.vol.p50,at_most,"));
+
+    // Exactly one of value, at_least and at_most.
+    let both = "[[target]]\nfigure = \"eq.vol.p50\"\nvalue = 0.2\nat_least = 0.1\n";
+    let message = parse_targets(both, Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains(
+            "t.toml:1: target `eq.vol.p50` needs exactly one of `value`, `at_least` and `at_most`"
+        ),
+        "{message}"
     );
 }

@@ -8,6 +8,10 @@
 //! objective(x) = sum_i weight_i * ((achieved_i(x) - target_i) / scale_i)^2
 //! ```
 //!
+//! A one-sided target (`at_least` or `at_most` instead of `value`) counts
+//! only its violation, `min(0, achieved - bound)` or `max(0, achieved -
+//! bound)`: a figure the fit must not push past a limit (a record low).
+//!
 //! `scale_i` is the figure's standard error at the starting point over the
 //! pilot's paths, held fixed for the whole fit so that the objective's only
 //! dependence on `x` is through the simulated figures; the objective is then
@@ -97,11 +101,43 @@ impl TargetsError {
     }
 }
 
+/// Whether a target is a value to meet or a bound to respect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Equal,
+    AtLeast,
+    AtMost,
+}
+
+impl TargetKind {
+    /// How far `achieved` misses `value`: signed, 0 when a bound holds.
+    pub fn miss(self, achieved: f64, value: f64) -> f64 {
+        let difference = achieved - value;
+        match self {
+            TargetKind::Equal => difference,
+            TargetKind::AtLeast => difference.min(0.0),
+            TargetKind::AtMost => difference.max(0.0),
+        }
+    }
+
+    /// `= v`, `>= v` or `<= v`, for tables and messages.
+    pub fn shown(self, value: f64) -> String {
+        match self {
+            TargetKind::Equal => format!("= {value}"),
+            TargetKind::AtLeast => format!(">= {value}"),
+            TargetKind::AtMost => format!("<= {value}"),
+        }
+    }
+}
+
 /// One target as the file gives it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Target {
     pub figure: String,
+    /// The value, or the bound of a one-sided target.
     pub value: f64,
+    pub kind: TargetKind,
     pub weight: f64,
     /// The line of its `[[target]]` table.
     pub line: usize,
@@ -119,6 +155,8 @@ struct RawFile {
 struct RawTarget {
     figure: Option<String>,
     value: Option<f64>,
+    at_least: Option<f64>,
+    at_most: Option<f64>,
     weight: Option<f64>,
 }
 
@@ -147,8 +185,21 @@ pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, TargetsErro
             problems.push(at("[[target]] needs `figure`".into()));
             continue;
         };
-        let Some(value) = raw.value else {
-            problems.push(at(format!("target `{figure}` needs `value`")));
+        let given = [
+            (raw.value, TargetKind::Equal),
+            (raw.at_least, TargetKind::AtLeast),
+            (raw.at_most, TargetKind::AtMost),
+        ];
+        let given: Vec<(f64, TargetKind)> = given
+            .iter()
+            .filter_map(|(v, k)| v.map(|v| (v, *k)))
+            .collect();
+        let [(value, kind)] = given[..] else {
+            problems.push(at(if given.is_empty() {
+                format!("target `{figure}` needs `value` (or a bound, `at_least` or `at_most`)")
+            } else {
+                format!("target `{figure}` needs exactly one of `value`, `at_least` and `at_most`")
+            }));
             continue;
         };
         if !value.is_finite() {
@@ -165,6 +216,7 @@ pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, TargetsErro
         targets.push(Target {
             figure,
             value,
+            kind,
             weight,
             line,
         });
@@ -863,7 +915,7 @@ impl Fit {
             .zip(&self.targets)
             .zip(scales)
             .map(|((m, t), s)| {
-                let z = (m.value - t.value) / s;
+                let z = t.kind.miss(m.value, t.value) / s;
                 if z.is_finite() {
                     t.weight * z * z
                 } else {
@@ -935,10 +987,15 @@ impl Fit {
             .map(|(t, m)| TargetResult {
                 figure: t.figure.clone(),
                 target: t.value,
+                kind: t.kind,
                 weight: t.weight,
                 achieved: m.value,
                 standard_error: m.se,
-                z: (m.value - t.value) / m.se,
+                z: match t.kind.miss(m.value, t.value) {
+                    // A bound that holds is met, whatever the error.
+                    0.0 if t.kind != TargetKind::Equal => 0.0,
+                    miss => miss / m.se,
+                },
             })
             .collect();
         let keys: Vec<KeyResult> = self
@@ -1119,10 +1176,12 @@ impl CostFunction for Problem<'_> {
 pub struct TargetResult {
     pub figure: String,
     pub target: f64,
+    pub kind: TargetKind,
     pub weight: f64,
     pub achieved: f64,
     pub standard_error: f64,
-    /// `(achieved - target) / standard_error`.
+    /// The miss over the standard error: `(achieved - target) /
+    /// standard_error`, or a one-sided target's violation (0 when it holds).
     pub z: f64,
 }
 
@@ -1204,8 +1263,8 @@ impl Calibration {
             .iter()
             .map(|t| {
                 format!(
-                    "target `{}` = {} cannot be reached within the bounds: achieved {:.6} (standard error {:.2e}, z {:.1})",
-                    t.figure, t.target, t.achieved, t.standard_error, t.z
+                    "target `{}` {} cannot be reached within the bounds: achieved {:.6} (standard error {:.2e}, z {:.1})",
+                    t.figure, t.kind.shown(t.target), t.achieved, t.standard_error, t.z
                 )
             })
             .collect();
@@ -1218,11 +1277,20 @@ impl Calibration {
 
     /// `targets.csv`: one row a target.
     pub fn targets_csv(&self) -> String {
-        let mut text = String::from("figure,target,achieved,standard_error,z,weight\n");
+        let mut text = String::from("figure,kind,target,achieved,standard_error,z,weight\n");
         for t in &self.targets {
             text.push_str(&format!(
-                "{},{},{},{},{},{}\n",
-                t.figure, t.target, t.achieved, t.standard_error, t.z, t.weight
+                "{},{},{},{},{},{},{}\n",
+                t.figure,
+                serde_json::to_value(t.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                t.target,
+                t.achieved,
+                t.standard_error,
+                t.z,
+                t.weight
             ));
         }
         text
@@ -1244,10 +1312,15 @@ impl Calibration {
             "figure", "target", "achieved", "std err", "z"
         )?;
         for t in &self.targets {
+            let target = match t.kind {
+                TargetKind::Equal => format!("{:.6}", t.target),
+                TargetKind::AtLeast => format!(">= {:.6}", t.target),
+                TargetKind::AtMost => format!("<= {:.6}", t.target),
+            };
             writeln!(
                 out,
-                "{:<width$} {:>12.6} {:>12.6} {:>10.2e} {:>7.2}",
-                t.figure, t.target, t.achieved, t.standard_error, t.z
+                "{:<width$} {:>12} {:>12.6} {:>10.2e} {:>7.2}",
+                t.figure, target, t.achieved, t.standard_error, t.z
             )?;
         }
         writeln!(out)?;
