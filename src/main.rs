@@ -591,22 +591,13 @@ fn calibrate_history(args: HistoryArgs) -> Result<(), Failure> {
     let table = history_data::read(&args.data, &selection).map_err(Failure::input)?;
     let changes = table.changes(&selection).map_err(Failure::input)?;
     say(format_args!(
-        "Fitting {} regime{} to {} {} changes of {} ({} to {})...",
+        "Fitting {} regime{} to {} {} changes of {} ({})...",
         args.regimes,
         if args.regimes == 1 { "" } else { "s" },
         changes.rows.len(),
         changes.frequency.name(),
         changes.names.join(", "),
-        changes
-            .dates
-            .first()
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        changes
-            .dates
-            .last()
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
+        changes.period(),
     ))?;
     let started = std::time::Instant::now();
     let fit = history_fit::fit(changes, args.regimes).map_err(|error| match error {

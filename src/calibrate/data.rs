@@ -120,6 +120,16 @@ pub struct Changes {
     pub levels: Vec<Vec<f64>>,
 }
 
+impl Changes {
+    /// `first to last`: the dates the changes end on.
+    pub fn period(&self) -> String {
+        match (self.dates.first(), self.dates.last()) {
+            (Some(first), Some(last)) => format!("{first} to {last}"),
+            _ => "no dates".into(),
+        }
+    }
+}
+
 /// What to take from a table.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {

@@ -709,19 +709,10 @@ fn ar1_reversion(levels: &[f64], per_year: f64) -> (f64, f64) {
     (mean, reversion.clamp(0.01, 50.0))
 }
 
-/// A scenario name for a CSV column: lower case, anything but letters, digits
-/// and `_` turned into `_`, a leading digit prefixed.
+/// A scenario name for a CSV column: [`super::snake_case`], a leading digit
+/// prefixed.
 pub fn asset_name(column: &str) -> String {
-    let mut name: String = column
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut name = super::snake_case(column);
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         name.insert_str(0, "s_");
     }

@@ -327,6 +327,18 @@ impl Regression {
         }
     }
 
+    /// Each regime's `m x d` coefficients, column-major from `v[*at..]`.
+    fn read_coefficients(&self, v: &[f64], at: &mut usize) -> Vec<DMatrix<f64>> {
+        let (m, d) = (self.regressors(), self.series());
+        (0..self.regimes)
+            .map(|_| {
+                let beta = DMatrix::from_column_slice(m, d, &v[*at..*at + m * d]);
+                *at += m * d;
+                beta
+            })
+            .collect()
+    }
+
     /// The free parameters, unconstrained: per regime the log-odds of moving to
     /// each other regime against staying, the coefficients, and per covariance
     /// its Cholesky factor's lower triangle with the diagonal in logs.
@@ -354,7 +366,7 @@ impl Regression {
     }
 
     fn unpack(&self, v: &[f64]) -> Params {
-        let (k, m, d) = (self.regimes, self.regressors(), self.series());
+        let (k, d) = (self.regimes, self.series());
         let mut at = 0;
         let mut transition = vec![vec![0.0; k]; k];
         for (i, row) in transition.iter_mut().enumerate() {
@@ -368,11 +380,7 @@ impl Regression {
                 *cell = o / total;
             }
         }
-        let mut coefficients = Vec::with_capacity(k);
-        for _ in 0..k {
-            coefficients.push(DMatrix::from_column_slice(m, d, &v[at..at + m * d]));
-            at += m * d;
-        }
+        let coefficients = self.read_coefficients(v, &mut at);
         let mut covariances = Vec::with_capacity(k);
         for _ in 0..self.covariance_count() {
             let mut factor = DMatrix::<f64>::zeros(d, d);
@@ -547,7 +555,7 @@ impl Regression {
     }
 
     fn params_from_natural(&self, v: &[f64]) -> Params {
-        let (k, m, d) = (self.regimes, self.regressors(), self.series());
+        let (k, d) = (self.regimes, self.series());
         let mut at = 0;
         let mut transition = Vec::with_capacity(k);
         for _ in 0..k {
@@ -556,11 +564,7 @@ impl Regression {
             row.push(1.0 - row.iter().sum::<f64>());
             transition.push(row);
         }
-        let mut coefficients = Vec::with_capacity(k);
-        for _ in 0..k {
-            coefficients.push(DMatrix::from_column_slice(m, d, &v[at..at + m * d]));
-            at += m * d;
-        }
+        let coefficients = self.read_coefficients(v, &mut at);
         let mut covariances = Vec::with_capacity(k);
         for _ in 0..self.covariance_count() {
             let mut covariance = DMatrix::<f64>::zeros(d, d);

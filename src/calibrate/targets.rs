@@ -295,23 +295,11 @@ fn asset_figures(is_log: bool) -> [(&'static str, &'static str); 8] {
 /// A realism figure's name: `realism.ASSET.LABEL`, the label in snake case
 /// ("1y return p05" is `realism.spx.1y_return_p05`).
 pub fn realism_name(figure: &RealismFigure) -> String {
-    let label: String = figure
-        .label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let label = label
-        .split('_')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("_");
-    format!("realism.{}.{label}", figure.asset)
+    format!(
+        "realism.{}.{}",
+        figure.asset,
+        super::snake_case(&figure.label)
+    )
 }
 
 /// `pNN` (1 to 99) as a fraction.

@@ -99,19 +99,10 @@ fn page(fit: &HistoryFit, chart: &Chart, provenance: &Provenance<'_>) -> String 
     page.paragraph(
         "meta",
         &format!(
-            "{} {} changes, {} to {}, from {} (sha256 {}). Command: {}. Stormglass {}.",
+            "{} {} changes, {}, from {} (sha256 {}). Command: {}. Stormglass {}.",
             changes.rows.len(),
             changes.frequency.name(),
-            changes
-                .dates
-                .first()
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-            changes
-                .dates
-                .last()
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
+            changes.period(),
             provenance.data_file.display(),
             provenance.data_sha256,
             provenance.command,

@@ -8,9 +8,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::regimes::{draw_stack_key, draw_stacked};
 use super::{
-    colour, date_axis, date_tick_label, date_ticks, label_style, plain, render, tick_style,
-    with_title, Chart, ChartError, DrawResult, Figure, Meta, HEIGHT, WIDTH,
+    date_axis, date_tick_label, date_ticks, label_style, plain, render, tick_style, with_title,
+    Chart, ChartError, DrawResult, Figure, Meta, HEIGHT, WIDTH,
 };
 
 /// Width of the regime key beside the panels, in pixels.
@@ -153,26 +154,16 @@ impl Figure for Drawing<'_, '_> {
             .light_line_style(TRANSPARENT)
             .bold_line_style(BLACK.mix(0.1))
             .draw()?;
-        let mut below = vec![0.0; data.dates.len()];
-        for (j, _) in data.regimes.iter().enumerate() {
-            let above: Vec<f64> = below
-                .iter()
-                .zip(data.smoothed)
-                .map(|(b, row)| b + row.get(j).copied().unwrap_or(0.0))
-                .collect();
-            let outline: Vec<(NaiveDate, f64)> = data
-                .dates
-                .iter()
-                .zip(&above)
-                .map(|(d, v)| (*d, *v))
-                .chain(data.dates.iter().zip(&below).rev().map(|(d, v)| (*d, *v)))
-                .collect();
-            bottom.draw_series(std::iter::once(Polygon::new(
-                outline,
-                colour(j).mix(0.85).filled(),
-            )))?;
-            below = above;
-        }
+        let bands: Vec<Vec<f64>> = (0..data.regimes.len())
+            .map(|j| {
+                data.smoothed
+                    .iter()
+                    .map(|row| row.get(j).copied().unwrap_or(0.0))
+                    .collect()
+            })
+            .collect();
+        let bands: Vec<&[f64]> = bands.iter().map(Vec::as_slice).collect();
+        draw_stacked(&mut bottom, data.dates, &bands)?;
         for (_, from, to) in &episodes {
             bottom.draw_series(std::iter::once(Rectangle::new(
                 [(*from, 0.0), (*to, 1.0)],
@@ -180,23 +171,10 @@ impl Figure for Drawing<'_, '_> {
             )))?;
         }
 
-        // The key lists regimes top down, as the bands stack on the chart.
-        let count = data.regimes.len() as i32;
-        let offset = split + 40;
-        for (j, name) in data.regimes.iter().enumerate().rev() {
-            let y = offset + (count - 1 - j as i32) * 34;
-            key.draw(&Rectangle::new(
-                [(8, y - 9), (30, y + 9)],
-                colour(j).mix(0.85).filled(),
-            ))?;
-            key.draw(&Text::new(
-                name.clone(),
-                (40, y),
-                tick_style().pos(Pos::new(HPos::Left, VPos::Center)),
-            ))?;
-        }
+        let names: Vec<&str> = data.regimes.iter().map(String::as_str).collect();
+        let below_key = draw_stack_key(&key, &names, split + 40)?;
         if !episodes.is_empty() {
-            let y = offset + count * 34;
+            let y = below_key;
             key.draw(&Rectangle::new([(8, y - 9), (30, y + 9)], shade))?;
             key.draw(&Text::new(
                 "episode",

@@ -2,6 +2,8 @@
 //! and when paths first enter the stress regime.
 
 use chrono::NaiveDate;
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::types::{RangedCoordf64, RangedDate};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -16,6 +18,11 @@ use crate::scenario::calendar::TRADING_DAYS_PER_YEAR;
 const LEGEND_WIDTH: i32 = 240;
 /// Bins of the first-entry histogram.
 const BINS: usize = 36;
+/// Height of a key entry, in pixels.
+const KEY_ROW: i32 = 34;
+
+/// Shares over dates: a date axis across, 0 to 1 up.
+pub(super) type DateShares = Cartesian2d<WithKeyPoints<RangedDate<NaiveDate>>, RangedCoordf64>;
 
 struct Occupancy {
     title: String,
@@ -137,36 +144,10 @@ impl Figure for Occupancy {
             .light_line_style(TRANSPARENT)
             .bold_line_style(BLACK.mix(0.1))
             .draw()?;
-        let mut below = vec![0.0; self.dates.len()];
-        for (i, (_, shares)) in self.shares.iter().enumerate() {
-            let above: Vec<f64> = below.iter().zip(shares).map(|(b, s)| b + s).collect();
-            let outline: Vec<(NaiveDate, f64)> = self
-                .dates
-                .iter()
-                .zip(&above)
-                .map(|(d, v)| (*d, *v))
-                .chain(self.dates.iter().zip(&below).rev().map(|(d, v)| (*d, *v)))
-                .collect();
-            chart.draw_series(std::iter::once(Polygon::new(
-                outline,
-                colour(i).mix(0.85).filled(),
-            )))?;
-            below = above;
-        }
-        // The key lists regimes top down, as the bands stack on the chart.
-        let count = self.shares.len() as i32;
-        for (i, (name, _)) in self.shares.iter().enumerate().rev() {
-            let y = 40 + (count - 1 - i as i32) * 34;
-            key.draw(&Rectangle::new(
-                [(8, y - 9), (30, y + 9)],
-                colour(i).mix(0.85).filled(),
-            ))?;
-            key.draw(&Text::new(
-                name.clone(),
-                (40, y),
-                tick_style().pos(Pos::new(HPos::Left, VPos::Center)),
-            ))?;
-        }
+        let bands: Vec<&[f64]> = self.shares.iter().map(|(_, s)| s.as_slice()).collect();
+        draw_stacked(&mut chart, &self.dates, &bands)?;
+        let names: Vec<&str> = self.shares.iter().map(|(n, _)| n.as_str()).collect();
+        draw_stack_key(&key, &names, 40)?;
         Ok(())
     }
 }
@@ -209,4 +190,55 @@ impl Figure for FirstEntry {
         draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
+}
+
+/// Bands stacked from 0: band `i` between the sum of the bands below it and
+/// that sum plus `bands[i]`, on every date, in the series colours.
+pub(super) fn draw_stacked<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, DateShares>,
+    dates: &[NaiveDate],
+    bands: &[&[f64]],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let mut below = vec![0.0; dates.len()];
+    for (i, shares) in bands.iter().enumerate() {
+        let above: Vec<f64> = below.iter().zip(*shares).map(|(b, s)| b + s).collect();
+        let outline: Vec<(NaiveDate, f64)> = dates
+            .iter()
+            .zip(&above)
+            .map(|(d, v)| (*d, *v))
+            .chain(dates.iter().zip(&below).rev().map(|(d, v)| (*d, *v)))
+            .collect();
+        chart.draw_series(std::iter::once(Polygon::new(
+            outline,
+            colour(i).mix(0.85).filled(),
+        )))?;
+        below = above;
+    }
+    Ok(())
+}
+
+/// The key of [`draw_stacked`]'s bands, top down as they stack, from `top`
+/// pixels down; returns the height below it for another entry.
+pub(super) fn draw_stack_key<DB: DrawingBackend>(
+    key: &DrawingArea<DB, Shift>,
+    names: &[&str],
+    top: i32,
+) -> Result<i32, DrawingAreaErrorKind<DB::ErrorType>> {
+    let count = names.len() as i32;
+    for (i, name) in names.iter().enumerate().rev() {
+        let y = top + (count - 1 - i as i32) * KEY_ROW;
+        key.draw(&Rectangle::new(
+            [(8, y - 9), (30, y + 9)],
+            colour(i).mix(0.85).filled(),
+        ))?;
+        key.draw(&Text::new(
+            name.to_string(),
+            (40, y),
+            tick_style().pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
+    Ok(top + count * KEY_ROW)
 }
