@@ -150,6 +150,10 @@ struct CompareArgs {
     /// Replace the output folder even if it is not a previous run's.
     #[arg(long)]
     force: bool,
+    /// Set a scenario key in every scenario file compared, as a child file
+    /// would (repeatable): `--set regimes.sell_america.expected_duration_years=0.5`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
 }
 
 #[derive(clap::Args, Default)]
@@ -358,15 +362,8 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| scenarios_dir().join("default.toml"));
     let mut scenario = load(&path)?;
-    let settings = args
-        .settings
-        .iter()
-        .map(|text| Setting::parse(text).map_err(|e| Failure::input(format!("--set {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !settings.is_empty() {
-        scenario =
-            scenario::settings::apply(&scenario, &path, &settings).map_err(Failure::input)?;
-    }
+    let settings = parse_settings(&args.settings)?;
+    scenario = with_settings(scenario, &path, &settings)?;
     let own_anchors = match &args.anchors {
         Some(file) => Some(stormglass::history::load(file).map_err(Failure::input)?),
         None => None,
@@ -482,6 +479,25 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     }
 }
 
+fn parse_settings(texts: &[String]) -> Result<Vec<Setting>, Failure> {
+    texts
+        .iter()
+        .map(|text| Setting::parse(text).map_err(|e| Failure::input(format!("--set {e}"))))
+        .collect()
+}
+
+/// `scenario`, loaded from `path`, with `settings` applied and checked.
+fn with_settings(
+    scenario: Scenario,
+    path: &Path,
+    settings: &[Setting],
+) -> Result<Scenario, Failure> {
+    if settings.is_empty() {
+        return Ok(scenario);
+    }
+    scenario::settings::apply(&scenario, path, settings).map_err(Failure::input)
+}
+
 fn compare(args: CompareArgs) -> Result<(), Failure> {
     if args.paths == 0 {
         return Err(Failure::input("--paths must be at least 1"));
@@ -490,14 +506,21 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
     if let Some(out) = &args.out {
         report::check_target(out, args.force).map_err(Failure::output)?;
     }
+    let settings = parse_settings(&args.settings)?;
     // Every input is checked before anything runs, so a typo fails fast.
     let mut inputs = Vec::new();
     for input in &args.inputs {
         if input.is_dir() {
+            if !settings.is_empty() {
+                return Err(Failure::input(format!(
+                    "{}: --set changes the scenario files compare runs, and this is a finished run's folder; run it again with `stormglass run --set`",
+                    input.display()
+                )));
+            }
             let run = Compared::from_run_folder(input).map_err(Failure::input)?;
             inputs.push(Ok(run));
         } else {
-            inputs.push(Err(load(input)?));
+            inputs.push(Err(with_settings(load(input)?, input, &settings)?));
         }
     }
     let mut runs = Vec::new();
@@ -516,8 +539,9 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
                     sample_paths: 0,
                 };
                 let progress = Bar::new();
-                let run = stormglass::run_scenario(&scenario, &options, &progress)
+                let mut run = stormglass::run_scenario(&scenario, &options, &progress)
                     .map_err(Failure::engine)?;
+                run.summary.settings = settings.clone();
                 runs.push(Compared::from_summary(&run.summary, path));
             }
         }

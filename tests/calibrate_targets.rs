@@ -409,6 +409,18 @@ fn run_set_changes_a_key_and_records_it_in_the_summary() {
         .as_f64()
         .unwrap();
     assert!((vol - 0.4).abs() < 0.03, "{vol}");
+    // The report lists what was set beside the file's own values.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let set = &page[page
+        .find("Set for this run (--set)")
+        .expect("the settings table")..];
+    let table = &set[..set.find("</table>").unwrap()];
+    for cell in ["assets.eq.vol", "0.2", "0.4", "events.shock.rate_per_year"] {
+        assert!(
+            table.contains(&format!("<td>{cell}</td>")),
+            "{cell}: {table}"
+        );
+    }
 
     for (setting, expected) in [
         ("assets.eq.vlo=0.4", "did you mean `assets.eq.vol`?"),
@@ -530,6 +542,60 @@ fn a_one_sided_target_counts_only_its_violation() {
         message.contains(
             "t.toml:1: target `eq.vol.p50` needs exactly one of `value`, `at_least` and `at_most`"
         ),
+        "{message}"
+    );
+}
+
+#[test]
+fn compare_set_changes_every_scenario_file_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let low = write(dir.path(), "low.toml", &scenario_text(0.1));
+    let high = write(
+        dir.path(),
+        "high.toml",
+        &scenario_text(0.3).replace("fit_small", "high"),
+    );
+    let out = dir.path().join("compared");
+    let args = [
+        "compare",
+        low.to_str().unwrap(),
+        high.to_str().unwrap(),
+        "--paths",
+        "300",
+        "--set",
+        "assets.eq.vol=0.2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    stormglass_ok(&args);
+    // The same key at the same value and seed: the two runs now agree.
+    let text = std::fs::read_to_string(out.join("comparison.json")).unwrap();
+    let comparison: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let runs = comparison["runs"].as_array().expect("runs");
+    assert_eq!(runs[0]["key_numbers"], runs[1]["key_numbers"], "{text}");
+    assert_ne!(runs[0]["hash"], runs[1]["hash"]);
+
+    // A finished run folder cannot take settings.
+    let finished = dir.path().join("finished");
+    stormglass_ok(&[
+        "run",
+        low.to_str().unwrap(),
+        "--paths",
+        "100",
+        "--out",
+        finished.to_str().unwrap(),
+    ]);
+    let output = stormglass(&[
+        "compare",
+        finished.to_str().unwrap(),
+        high.to_str().unwrap(),
+        "--set",
+        "assets.eq.vol=0.2",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("--set changes the scenario files"),
         "{message}"
     );
 }

@@ -337,6 +337,22 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
     }
 
     page.heading(2, "parameters", "What this scenario changes");
+    if !scenario.settings.is_empty() {
+        page.paragraph("note", "Set for this run (--set), over the file:");
+        let rows: Vec<Vec<String>> = scenario
+            .settings
+            .iter()
+            .map(|c| {
+                let file = c.parent.as_deref().unwrap_or("(not set)");
+                vec![c.key.clone(), shorten(file), shorten(&c.child)]
+            })
+            .collect();
+        page.table(
+            "parameters",
+            &["key".into(), "in the file".into(), "this run".into()],
+            &rows,
+        );
+    }
     match &scenario.overrides {
         None => page.paragraph("note", "(none: this scenario extends no other file)"),
         Some(overrides) => {

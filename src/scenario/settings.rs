@@ -229,8 +229,18 @@ pub fn apply(
     let origin = dir.join(format!("{stem}+settings.toml"));
     let text = child_text(parent, dir, settings, "");
     // The child file exists only in memory: its problems are the settings'
-    // own, named by key alone.
-    super::load_str(&text, &origin).map_err(|error| match error {
+    // own, named by key alone. What the child changes is what was set; what
+    // the scenario changes from its own parent stays the file's.
+    let child = super::load_str(&text, &origin).map(|child| Scenario {
+        settings: child
+            .overrides
+            .as_ref()
+            .map(|o| o.changes.clone())
+            .unwrap_or_default(),
+        overrides: base.overrides.clone(),
+        ..child
+    });
+    child.map_err(|error| match error {
         ScenarioError::Invalid(diagnostics) => ScenarioError::Invalid(
             diagnostics
                 .into_iter()

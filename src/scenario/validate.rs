@@ -206,6 +206,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         hash,
         resolved: merged,
         overrides: None,
+        settings: Vec::new(),
         ranges: Vec::new(),
         report,
     })
