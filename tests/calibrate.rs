@@ -694,3 +694,34 @@ fn a_transition_probability_on_its_bound_has_no_standard_error_and_the_rest_do()
     let vols: Vec<f64> = fit.figures.iter().map(|f| f.annual_vol[0]).collect();
     assert!(vols[0] < vols[1] && vols[1] < vols[2], "{vols:?}");
 }
+
+#[test]
+fn a_history_fit_is_bit_identical_for_any_thread_count() {
+    // The starts run in parallel; the best is chosen in the starts' order.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/history/sp500.csv");
+    let weekly = Selection {
+        frequency: Some(Frequency::Weekly),
+        ..Selection::default()
+    };
+    let fit_on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let table = data::read(&path, &weekly).unwrap();
+            history::fit(table.changes(&weekly).unwrap(), 2).unwrap()
+        })
+    };
+    let (one, three) = (fit_on(1), fit_on(3));
+    assert_eq!(one.log_likelihood.to_bits(), three.log_likelihood.to_bits());
+    assert_eq!(one.params, three.params);
+    assert_eq!(one.smoothed, three.smoothed);
+    let bits = |fit: &history::HistoryFit| -> Vec<u64> {
+        fit.parameters
+            .iter()
+            .flat_map(|p| [p.value.to_bits(), p.standard_error.unwrap_or(f64::NAN).to_bits()])
+            .collect()
+    };
+    assert_eq!(bits(&one), bits(&three));
+}
