@@ -720,7 +720,12 @@ fn a_history_fit_is_bit_identical_for_any_thread_count() {
     let bits = |fit: &history::HistoryFit| -> Vec<u64> {
         fit.parameters
             .iter()
-            .flat_map(|p| [p.value.to_bits(), p.standard_error.unwrap_or(f64::NAN).to_bits()])
+            .flat_map(|p| {
+                [
+                    p.value.to_bits(),
+                    p.standard_error.unwrap_or(f64::NAN).to_bits(),
+                ]
+            })
             .collect()
     };
     assert_eq!(bits(&one), bits(&three));

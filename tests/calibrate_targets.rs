@@ -330,6 +330,10 @@ fn the_command_writes_a_fitted_scenario_that_loads() {
             .unwrap();
     let fitted_vol = calibration["keys"][0]["fitted"].as_f64().unwrap();
     assert_eq!(calibration["keys"][0]["key"], "assets.eq.vol");
+    assert_eq!(calibration["version"], env!("CARGO_PKG_VERSION"));
+    for hash in ["scenario_hash", "targets_sha256"] {
+        assert_eq!(calibration[hash].as_str().unwrap().len(), 64, "{hash}");
+    }
     assert_eq!(calibration["targets"].as_array().unwrap().len(), 2);
     assert!(calibration["trials"].as_u64().unwrap() > 2);
     let csv = std::fs::read_to_string(out.join("targets.csv")).unwrap();

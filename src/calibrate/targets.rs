@@ -1003,7 +1003,14 @@ impl Fit {
             engine: "stormglass",
             version: crate::VERSION,
             scenario: self.path.display().to_string(),
+            scenario_hash: self.base.hash.clone(),
             targets_file: self.targets_path.display().to_string(),
+            targets_sha256: std::fs::read(&self.targets_path)
+                .map(|bytes| {
+                    use sha2::{Digest, Sha256};
+                    format!("{:x}", Sha256::digest(&bytes))
+                })
+                .unwrap_or_default(),
             seed: self.options.seed,
             pilot_paths: self.options.pilot_paths,
             paths: self.options.paths,
@@ -1202,7 +1209,11 @@ pub struct Calibration {
     pub engine: &'static str,
     pub version: &'static str,
     pub scenario: String,
+    /// SHA-256 of the resolved input scenario.
+    pub scenario_hash: String,
     pub targets_file: String,
+    /// SHA-256 of the targets file's bytes.
+    pub targets_sha256: String,
     pub seed: u64,
     pub pilot_paths: u64,
     pub paths: u64,
