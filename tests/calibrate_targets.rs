@@ -339,7 +339,7 @@ fn the_command_writes_a_fitted_scenario_that_loads() {
     let csv = std::fs::read_to_string(out.join("targets.csv")).unwrap();
     assert!(
         csv.starts_with(
-            "figure,kind,target,achieved,standard_error,z,weight\neq.return.p05,equal,"
+            "figure,kind,target,target_standard_error,achieved,standard_error,z,weight\neq.return.p05,equal,"
         ),
         "{csv}"
     );
@@ -600,6 +600,42 @@ fn compare_set_changes_every_scenario_file_it_runs() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(
         message.contains("--set changes the scenario files"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_targets_own_standard_error_adds_in_quadrature() {
+    let text = "[[target]]\nfigure = \"eq.vol.p50\"\nvalue = 0.2\nstandard_error = 0.4\n";
+    let targets = parse_targets(text, Path::new("t.toml")).unwrap();
+    assert_eq!(targets[0].standard_error, 0.4);
+    // 0.3, 0.4, 0.5: the miss's scale is the hypotenuse.
+    assert!((targets[0].scale(0.3) - 0.5).abs() < 1e-15);
+    let exact = parse_targets(
+        "[[target]]\nfigure = \"eq.vol.p50\"\nvalue = 0.2\n",
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(exact[0].scale(0.3), 0.3);
+
+    // A target far from what the scenario can give, but known only roughly,
+    // is met within its error: no key sits on a bound, no refusal.
+    let dir = tempfile::tempdir().unwrap();
+    let rough = "[[target]]\nfigure = \"eq.vol.p50\"\nvalue = 0.3\nstandard_error = 0.2\n";
+    let calibration = fit(dir.path(), 0.2, rough, &["assets.eq.vol"], 300, 300)
+        .unwrap()
+        .run()
+        .unwrap();
+    let t = &calibration.targets[0];
+    assert_eq!(t.target_standard_error, 0.2);
+    assert!(t.z.abs() < 1.0, "{t:?}");
+
+    let negative = "[[target]]\nfigure = \"eq.vol.p50\"\nvalue = 0.2\nstandard_error = -1\n";
+    let message = parse_targets(negative, Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("t.toml:1: target `eq.vol.p50`: standard_error -1 must be at least 0"),
         "{message}"
     );
 }

@@ -12,6 +12,11 @@
 //! only its violation, `min(0, achieved - bound)` or `max(0, achieved -
 //! bound)`: a figure the fit must not push past a limit (a record low).
 //!
+//! A target may carry its own `standard_error` (a figure estimated from
+//! history is uncertain too): it adds to the simulated one in quadrature,
+//! `scale_i = sqrt(se_sim^2 + se_target^2)`, so a target history knows only
+//! roughly pulls the fit only as hard as history can say.
+//!
 //! `scale_i` is the figure's standard error at the starting point over the
 //! pilot's paths, held fixed for the whole fit so that the objective's only
 //! dependence on `x` is through the simulated figures; the objective is then
@@ -131,6 +136,14 @@ impl TargetKind {
     }
 }
 
+impl Target {
+    /// The scale of a miss: the simulated standard error and the target's own
+    /// in quadrature.
+    pub fn scale(&self, simulated: f64) -> f64 {
+        simulated.hypot(self.standard_error)
+    }
+}
+
 /// One target as the file gives it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Target {
@@ -139,6 +152,8 @@ pub struct Target {
     pub value: f64,
     pub kind: TargetKind,
     pub weight: f64,
+    /// The target's own standard error (0 for a value known exactly).
+    pub standard_error: f64,
     /// The line of its `[[target]]` table.
     pub line: usize,
 }
@@ -158,6 +173,7 @@ struct RawTarget {
     at_least: Option<f64>,
     at_most: Option<f64>,
     weight: Option<f64>,
+    standard_error: Option<f64>,
 }
 
 /// Reads a targets file: `[[target]]` tables of `figure`, `value` and an
@@ -213,11 +229,19 @@ pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, TargetsErro
             )));
             continue;
         }
+        let standard_error = raw.standard_error.unwrap_or(0.0);
+        if !(standard_error >= 0.0 && standard_error.is_finite()) {
+            problems.push(at(format!(
+                "target `{figure}`: standard_error {standard_error} must be at least 0 and finite"
+            )));
+            continue;
+        }
         targets.push(Target {
             figure,
             value,
             kind,
             weight,
+            standard_error,
             line,
         });
     }
@@ -842,11 +866,8 @@ impl Fit {
             .zip(&fit.targets)
             .map(|(m, t)| {
                 let floor = 1e-9 * t.value.abs().max(1e-3);
-                if m.se.is_finite() {
-                    m.se.max(floor)
-                } else {
-                    floor
-                }
+                let simulated = if m.se.is_finite() { m.se } else { 0.0 };
+                t.scale(simulated).max(floor)
             })
             .collect();
         for (m, t) in measured.iter().zip(&fit.targets) {
@@ -941,7 +962,14 @@ impl Fit {
                 .measure(&values, self.options.paths)?
                 .iter()
                 .zip(&self.scales)
-                .map(|(m, pilot_scale)| if m.se > 0.0 { m.se } else { *pilot_scale })
+                .zip(&self.targets)
+                .map(|((m, pilot_scale), t)| {
+                    if m.se > 0.0 {
+                        t.scale(m.se)
+                    } else {
+                        *pilot_scale
+                    }
+                })
                 .collect();
             // A small first simplex: the pilot's fit is within its sampling
             // error of the full paths' one.
@@ -979,10 +1007,11 @@ impl Fit {
                 weight: t.weight,
                 achieved: m.value,
                 standard_error: m.se,
+                target_standard_error: t.standard_error,
                 z: match t.kind.miss(m.value, t.value) {
                     // A bound that holds is met, whatever the error.
                     0.0 if t.kind != TargetKind::Equal => 0.0,
-                    miss => miss / m.se,
+                    miss => miss / t.scale(m.se),
                 },
             })
             .collect();
@@ -1174,9 +1203,13 @@ pub struct TargetResult {
     pub kind: TargetKind,
     pub weight: f64,
     pub achieved: f64,
+    /// The achieved figure's, from the final run's paths.
     pub standard_error: f64,
-    /// The miss over the standard error: `(achieved - target) /
-    /// standard_error`, or a one-sided target's violation (0 when it holds).
+    /// The target's own, from its file (0 unless given).
+    pub target_standard_error: f64,
+    /// The miss over both standard errors in quadrature: `(achieved -
+    /// target) / sqrt(se^2 + target_se^2)`, or a one-sided target's
+    /// violation (0 when it holds).
     pub z: f64,
 }
 
@@ -1276,16 +1309,19 @@ impl Calibration {
 
     /// `targets.csv`: one row a target.
     pub fn targets_csv(&self) -> String {
-        let mut text = String::from("figure,kind,target,achieved,standard_error,z,weight\n");
+        let mut text = String::from(
+            "figure,kind,target,target_standard_error,achieved,standard_error,z,weight\n",
+        );
         for t in &self.targets {
             text.push_str(&format!(
-                "{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{}\n",
                 t.figure,
                 serde_json::to_value(t.kind)
                     .ok()
                     .and_then(|v| v.as_str().map(String::from))
                     .unwrap_or_default(),
                 t.target,
+                t.target_standard_error,
                 t.achieved,
                 t.standard_error,
                 t.z,
