@@ -437,7 +437,6 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         summary.realism = stormglass::history::Realism::new(anchors, &model, &simulation);
     }
     summary.portfolios = portfolio::summarise(&scenario, &model, &book, &simulation);
-    summary.settings = settings;
     let paths_metrics = match args.paths_csv {
         PathsCsv::Always => true,
         PathsCsv::Never => false,
@@ -539,9 +538,8 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
                     sample_paths: 0,
                 };
                 let progress = Bar::new();
-                let mut run = stormglass::run_scenario(&scenario, &options, &progress)
+                let run = stormglass::run_scenario(&scenario, &options, &progress)
                     .map_err(Failure::engine)?;
-                run.summary.settings = settings.clone();
                 runs.push(Compared::from_summary(&run.summary, path));
             }
         }

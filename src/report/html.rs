@@ -342,9 +342,13 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
         let rows: Vec<Vec<String>> = scenario
             .settings
             .iter()
-            .map(|c| {
-                let file = c.parent.as_deref().unwrap_or("(not set)");
-                vec![c.key.clone(), shorten(file), shorten(&c.child)]
+            .map(|a| {
+                let file = a.in_file.as_deref().unwrap_or("(not set)");
+                vec![
+                    a.setting.key.clone(),
+                    shorten(file),
+                    shorten(&a.setting.value.to_string()),
+                ]
             })
             .collect();
         page.table(

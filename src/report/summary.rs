@@ -43,8 +43,8 @@ pub struct Summary {
     pub warnings: Vec<crate::scenario::Warning>,
     /// The run's figures beside history's (`history::Realism`).
     pub realism: crate::history::Realism,
-    /// Keys set on the command line (`run --set KEY=VALUE`) over the scenario
-    /// file; absent when there are none.
+    /// Keys set over the scenario file (`--set KEY=VALUE`); absent when
+    /// there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub settings: Vec<crate::scenario::settings::Setting>,
 }
@@ -406,7 +406,11 @@ impl Summary {
             portfolios: Vec::new(),
             warnings: crate::scenario::warnings(scenario, crate::history::builtin()),
             realism: crate::history::Realism::new(crate::history::builtin(), model, simulation),
-            settings: Vec::new(),
+            settings: scenario
+                .settings
+                .iter()
+                .map(|a| a.setting.clone())
+                .collect(),
         }
     }
 }

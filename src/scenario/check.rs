@@ -69,27 +69,10 @@ pub struct KeyRange {
     pub key: String,
     /// The value validation saw, the default where the file does not set it.
     pub value: f64,
+    /// The interval's ends; whether they are open does not matter to a tool
+    /// that maps an unbounded search into the interval's inside.
     pub low: f64,
     pub high: f64,
-    /// Whether the ends themselves are excluded.
-    pub low_open: bool,
-    pub high_open: bool,
-}
-
-impl KeyRange {
-    pub fn contains(&self, x: f64) -> bool {
-        let above = if self.low_open {
-            x > self.low
-        } else {
-            x >= self.low
-        };
-        let below = if self.high_open {
-            x < self.high
-        } else {
-            x <= self.high
-        };
-        above && below
-    }
 }
 
 /// Problems located and listed in full; past this only their number is told,
@@ -234,21 +217,14 @@ impl<'a> Checker<'a> {
         if !self.ranged.insert(key.clone()) {
             return;
         }
-        let (low, low_open) = match lo {
-            Bound::Closed(l) => (l, false),
-            Bound::Open(l) => (l, true),
-        };
-        let (high, high_open) = match hi {
-            Bound::Closed(h) => (h, false),
-            Bound::Open(h) => (h, true),
+        let end = |b: Bound| match b {
+            Bound::Closed(v) | Bound::Open(v) => v,
         };
         self.ranges.push(KeyRange {
             key,
             value,
-            low,
-            high,
-            low_open,
-            high_open,
+            low: end(lo),
+            high: end(hi),
         });
     }
 

@@ -85,9 +85,9 @@ pub struct Scenario {
     pub resolved: toml::Table,
     /// What this file changes from the file it `extends` (none without `extends`).
     pub overrides: Option<load::Overrides>,
-    /// Keys set for this run over the file (`--set`), with the file's value
-    /// and the run's.
-    pub settings: Vec<load::ParameterChange>,
+    /// Keys set over the file (`--set`, a fit's trial values), each with the
+    /// file's value; empty for a file as written.
+    pub settings: Vec<settings::Applied>,
     /// Which assets and regime the report is about (`[report]`).
     pub report: ReportRoles,
     /// Every numeric key validation checked, with its value and valid interval.

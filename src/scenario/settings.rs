@@ -21,6 +21,14 @@ pub struct Setting {
     pub value: toml::Value,
 }
 
+/// A setting as applied to a scenario, with what the file had there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub setting: Setting,
+    /// The file's value as inline TOML; `None` where it leaves the key unset.
+    pub in_file: Option<String>,
+}
+
 impl Setting {
     /// Parses `KEY=VALUE`; the value is TOML (`0.2`, `true`, `"text"`), and
     /// a bare word that is not TOML is taken as a string.
@@ -231,14 +239,25 @@ pub fn apply(
     // The child file exists only in memory: its problems are the settings'
     // own, named by key alone. What the child changes is what was set; what
     // the scenario changes from its own parent stays the file's.
-    let child = super::load_str(&text, &origin).map(|child| Scenario {
-        settings: child
-            .overrides
-            .as_ref()
-            .map(|o| o.changes.clone())
-            .unwrap_or_default(),
-        overrides: base.overrides.clone(),
-        ..child
+    let child = super::load_str(&text, &origin).map(|child| {
+        let changes = child.overrides.map(|o| o.changes).unwrap_or_default();
+        let in_file = |key: &str| {
+            changes
+                .iter()
+                .find(|c| c.key == key)
+                .and_then(|c| c.parent.clone())
+        };
+        Scenario {
+            settings: settings
+                .iter()
+                .map(|s| Applied {
+                    setting: s.clone(),
+                    in_file: in_file(&s.key),
+                })
+                .collect(),
+            overrides: base.overrides.clone(),
+            ..child
+        }
     });
     child.map_err(|error| match error {
         ScenarioError::Invalid(diagnostics) => ScenarioError::Invalid(
