@@ -329,7 +329,6 @@ fn unscale(params: &Params, mean: &[f64], sd: &[f64]) -> Params {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn named_parameters(
     model: &Regression,
     standard: &Params,
