@@ -10,13 +10,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use stormglass::calibrate::data::{self as history_data, Frequency, Selection};
 use stormglass::calibrate::history as history_fit;
-use stormglass::engine::{self, Progress, RunOptions};
+use stormglass::engine::{self, Progress, RunOptions, Shard};
 use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles, PortfolioTracker};
 use stormglass::report::compare::{self, Compared};
 use stormglass::report::{self, OutputError, OutputOptions};
 use stormglass::scenario::settings::Setting;
 use stormglass::scenario::{self, Scenario};
+use stormglass::tasks::{self, PartSet, Prepared, Recipe, TaskTag};
 
 /// Monte Carlo scenario engine for macro markets.
 #[derive(Parser)]
@@ -44,6 +45,9 @@ enum Command {
     List,
     /// Compare runs side by side: scenario files (run here) or finished run folders.
     Compare(CompareArgs),
+    /// Put the parts of a run simulated as shards (`run --shard I/N`) back
+    /// together into the run folder a single run writes, bit for bit.
+    Merge(MergeArgs),
     /// Fit scenario parameters: regimes to history, keys to target figures.
     Calibrate {
         #[command(subcommand)]
@@ -198,6 +202,30 @@ struct RunArgs {
     /// (`assets.spx.drift=0.05`; repeatable); recorded in summary.json.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
+    /// Simulate only shard I of N (from 0: 0/4 to 3/4), a contiguous share of
+    /// the run's batches, into a part file in --out [default:
+    /// output/<scenario name>-shards]; `stormglass merge` puts the parts together.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// Part files, or folders of them, of every shard of one run.
+    #[arg(required = true)]
+    parts: Vec<PathBuf>,
+    /// Output folder [default: output/<scenario name>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads for the summaries (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// When to write paths_metrics.csv: auto writes it up to 100,000 paths.
+    #[arg(long, value_enum, default_value_t = PathsCsv::Auto)]
+    paths_csv: PathsCsv,
+    /// Replace the output folder even if it is not a previous run's.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, ValueEnum)]
@@ -207,9 +235,6 @@ enum PathsCsv {
     Always,
     Never,
 }
-
-/// The most full paths a run keeps (as `scenario.sample_paths`).
-const MAX_SAMPLE_PATHS: usize = 100_000;
 
 /// Up to this many paths, `--paths-csv auto` writes one row per path.
 const PATHS_CSV_AUTO_LIMIT: u64 = 100_000;
@@ -271,6 +296,7 @@ fn main() -> ExitCode {
         Command::Validate { files, scenario } => validate(&files, scenario.as_deref()),
         Command::List => list(),
         Command::Compare(args) => compare(args),
+        Command::Merge(args) => merge(args),
         Command::Calibrate {
             command: CalibrateCommand::History(args),
         } => calibrate_history(args),
@@ -321,6 +347,13 @@ impl Failure {
             Failure::other(error)
         }
     }
+    fn part(error: tasks::PartError) -> Failure {
+        if error.is_user_fixable() {
+            Failure::input(error)
+        } else {
+            Failure::other(error)
+        }
+    }
     fn output(error: OutputError) -> Failure {
         if error.is_user_fixable() {
             Failure::input(error)
@@ -357,102 +390,139 @@ fn load(path: &Path) -> Result<Scenario, Failure> {
 
 fn run(args: RunArgs) -> Result<(), Failure> {
     check_threads(args.threads)?;
-    let path = args
-        .scenario
-        .clone()
-        .unwrap_or_else(|| scenarios_dir().join("default.toml"));
-    let mut scenario = load(&path)?;
-    let settings = parse_settings(&args.settings)?;
-    scenario = with_settings(scenario, &path, &settings)?;
-    let own_anchors = match &args.anchors {
-        Some(file) => Some(stormglass::history::load(file).map_err(Failure::input)?),
-        None => None,
+    let recipe = Recipe {
+        scenario: args
+            .scenario
+            .clone()
+            .unwrap_or_else(|| scenarios_dir().join("default.toml")),
+        settings: args.settings.clone(),
+        paths: args.paths,
+        seed: args.seed,
+        sample_paths: args.sample_paths,
+        portfolios: args.portfolios.clone(),
+        stresses: args.stresses.clone(),
+        no_portfolios: args.no_portfolios,
+        anchors: args.anchors.clone(),
     };
-    let anchors = own_anchors
-        .as_ref()
-        .unwrap_or_else(|| stormglass::history::builtin());
-    print_warnings(&scenario, anchors);
+    let prepared = recipe.prepare(args.threads).map_err(Failure::input)?;
+    print_warnings(&prepared.scenario, prepared.anchors());
+    if let Some(shard) = &args.shard {
+        let shard = Shard::parse(shard).map_err(|e| Failure::input(format!("--shard {e}")))?;
+        let dir = args.out.clone().unwrap_or_else(|| {
+            Path::new("output").join(format!("{}-shards", prepared.scenario.name))
+        });
+        let part = dir.join(format!("shard-{}-of-{}.part", shard.index, shard.count));
+        return run_shard(&prepared, shard, &part, None, args.force);
+    }
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| Path::new("output").join(&scenario.name));
+        .unwrap_or_else(|| Path::new("output").join(&prepared.scenario.name));
     report::check_target(&out, args.force).map_err(Failure::output)?;
-    if let Some(paths) = args.paths {
-        if paths == 0 {
-            return Err(Failure::input("--paths must be at least 1"));
-        }
-        scenario.paths = paths;
+    let tracker = PortfolioTracker::new(
+        &prepared.scenario,
+        &prepared.model,
+        &prepared.book.portfolios,
+    );
+    check_memory(&prepared, tracker.columns_of().len())?;
+    let progress = Bar::new();
+    let simulation = engine::simulate_with(&prepared.model, &prepared.options, &progress, &tracker)
+        .map_err(Failure::engine)?;
+    finish_run(&prepared, &simulation, &out, args.paths_csv, args.force)
+}
+
+/// Refuses a run the machine cannot hold.
+fn check_memory(prepared: &Prepared, extra_columns: usize) -> Result<(), Failure> {
+    let threads = engine::effective_threads(prepared.options.threads);
+    let needed =
+        engine::estimate_memory_with(&prepared.model, &prepared.options, threads, extra_columns);
+    match available_memory() {
+        Some(available) if needed > available => Err(Failure::input(format!(
+            "this run needs about {:.1} GiB but only {:.1} GiB is available to this process (free memory, a container's limit or `ulimit -v`); use fewer --paths (or --sample-paths)",
+            needed as f64 / GIB,
+            available as f64 / GIB
+        ))),
+        _ => Ok(()),
     }
-    if let Some(seed) = args.seed {
-        scenario.seed = seed;
-    }
-    if args.sample_paths.is_some_and(|n| n > MAX_SAMPLE_PATHS) {
+}
+
+/// Simulates shard `shard` of `prepared` and writes its part to `part`.
+fn run_shard(
+    prepared: &Prepared,
+    shard: Shard,
+    part: &Path,
+    task: Option<TaskTag>,
+    force: bool,
+) -> Result<(), Failure> {
+    if part.exists() && !force {
         return Err(Failure::input(format!(
-            "--sample-paths must be at most {MAX_SAMPLE_PATHS}"
+            "{}: exists: shard {shard} already ran; pass --force to run it again",
+            part.display()
         )));
     }
-    let sample_paths = args
-        .sample_paths
-        .unwrap_or(scenario.sample_paths)
-        .min(scenario.paths as usize);
-    let options = RunOptions {
-        paths: scenario.paths,
-        seed: scenario.seed,
-        threads: args.threads,
-        sample_paths,
-    };
-    let model = Model::new(&scenario);
-    let book = portfolio::load(
-        &scenario,
-        &model,
-        &BookFiles {
-            portfolios: args.portfolios.clone(),
-            stresses: args.stresses.clone(),
-            skip_scenario: args.no_portfolios,
-        },
-    )
-    .map_err(Failure::input)?;
-    let tracker = PortfolioTracker::new(&scenario, &model, &book.portfolios);
-    let threads = engine::effective_threads(args.threads);
-    let needed =
-        engine::estimate_memory_with(&model, &options, threads, tracker.columns_of().len());
-    if let Some(available) = available_memory() {
-        if needed > available {
-            return Err(Failure::input(format!(
-                "this run needs about {:.1} GiB but only {:.1} GiB is available to this process (free memory, a container's limit or `ulimit -v`); use fewer --paths (or --sample-paths)",
-                needed as f64 / GIB,
-                available as f64 / GIB
-            )));
-        }
-    }
-
+    let fingerprint = prepared.fingerprint().map_err(Failure::input)?;
+    let tracker = PortfolioTracker::new(
+        &prepared.scenario,
+        &prepared.model,
+        &prepared.book.portfolios,
+    );
     let progress = Bar::new();
-    let simulation =
-        engine::simulate_with(&model, &options, &progress, &tracker).map_err(Failure::engine)?;
+    let shard_run = engine::simulate_shard(
+        &prepared.model,
+        &prepared.options,
+        &progress,
+        &tracker,
+        shard,
+    )
+    .map_err(Failure::engine)?;
+    let header = tasks::part::header_of(
+        &shard_run,
+        fingerprint,
+        &prepared.scenario.name,
+        &prepared.recipe,
+        prepared.model.steps,
+        task,
+    );
+    tasks::part::write_part(part, &header, &shard_run, force).map_err(Failure::part)?;
+    say(format_args!(
+        "wrote {} (shard {shard}: paths {} to {} of {}, in {:.2}s)",
+        part.display(),
+        shard_run.rows.start,
+        shard_run.rows.end,
+        prepared.options.paths,
+        shard_run.simulation.wall_time.as_secs_f64()
+    ))
+}
+
+/// Summarises a finished simulation of `prepared`, writes its folder and prints
+/// its summary: a single run and a merge of shards end here alike.
+fn finish_run(
+    prepared: &Prepared,
+    simulation: &engine::Simulation,
+    out: &Path,
+    paths_csv: PathsCsv,
+    force: bool,
+) -> Result<(), Failure> {
     // Summaries and charts keep to the threads the run was given.
-    let pool = worker_pool(threads)?;
-    let mut summary = pool.install(|| report::Summary::new(&scenario, &model, &simulation));
-    if own_anchors.is_some() {
-        summary.warnings = scenario::warnings(&scenario, anchors);
-        summary.realism = stormglass::history::Realism::new(anchors, &model, &simulation);
-    }
-    summary.portfolios = portfolio::summarise(&scenario, &model, &book, &simulation);
-    let paths_metrics = match args.paths_csv {
+    let pool = worker_pool(engine::effective_threads(prepared.options.threads))?;
+    let summary = pool.install(|| prepared.summarise(simulation));
+    let paths = prepared.options.paths;
+    let paths_metrics = match paths_csv {
         PathsCsv::Always => true,
         PathsCsv::Never => false,
-        PathsCsv::Auto => scenario.paths <= PATHS_CSV_AUTO_LIMIT,
+        PathsCsv::Auto => paths <= PATHS_CSV_AUTO_LIMIT,
     };
     let written = pool
         .install(|| {
             report::write_run(
-                &out,
-                &scenario,
-                &model,
-                &simulation,
+                out,
+                &prepared.scenario,
+                &prepared.model,
+                simulation,
                 &summary,
                 OutputOptions {
                     paths_metrics,
-                    force: args.force,
+                    force,
                 },
             )
         })
@@ -467,8 +537,8 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             written.charts,
             written.report_seconds
         )?;
-        if !paths_metrics && args.paths_csv == PathsCsv::Auto {
-            writeln!(stdout, "{}", skipped_paths_csv(scenario.paths))?;
+        if !paths_metrics && paths_csv == PathsCsv::Auto {
+            writeln!(stdout, "{}", skipped_paths_csv(paths))?;
         }
         Ok(())
     });
@@ -476,6 +546,75 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
         _ => Ok(()),
     }
+}
+
+fn merge(args: MergeArgs) -> Result<(), Failure> {
+    check_threads(args.threads)?;
+    let mut files = Vec::new();
+    for input in &args.parts {
+        if input.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|e| Failure::input(format!("{}: {e}", input.display())))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "part"))
+                .collect();
+            inside.sort();
+            if inside.is_empty() {
+                return Err(Failure::input(format!(
+                    "{}: holds no .part files",
+                    input.display()
+                )));
+            }
+            files.extend(inside);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    let parts = PartSet::gather(&files, |header, missing| {
+        let recipe = &header.recipe;
+        format!(
+            "`stormglass run {} --shard {}/{}` (and the same flags) for each",
+            recipe.scenario.display(),
+            missing[0],
+            header.shard.count
+        )
+    })
+    .map_err(Failure::part)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&parts.header().scenario_name));
+    merge_parts(&parts, &out, args.threads, args.paths_csv, args.force)
+}
+
+/// Rebuilds the run the parts came from, checks it is theirs, merges them and
+/// writes its folder.
+fn merge_parts(
+    parts: &PartSet,
+    out: &Path,
+    threads: usize,
+    paths_csv: PathsCsv,
+    force: bool,
+) -> Result<(), Failure> {
+    let header = parts.header();
+    let prepared = header.recipe.prepare(threads).map_err(Failure::input)?;
+    let fingerprint = prepared.fingerprint().map_err(Failure::input)?;
+    if fingerprint != header.run {
+        return Err(Failure::input(format!(
+            "{}: its scenario or files changed since the shards ran (the run they build is no longer the parts' run); run the shards again",
+            header.recipe.scenario.display()
+        )));
+    }
+    report::check_target(out, force).map_err(Failure::output)?;
+    let tracker = PortfolioTracker::new(
+        &prepared.scenario,
+        &prepared.model,
+        &prepared.book.portfolios,
+    );
+    let mut layout = stormglass::stats::MetricLayout::new(&prepared.model);
+    layout.append(engine::PathObserver::columns(&tracker));
+    let simulation = parts.merge(layout).map_err(Failure::part)?;
+    finish_run(&prepared, &simulation, out, paths_csv, force)
 }
 
 fn parse_settings(texts: &[String]) -> Result<Vec<Setting>, Failure> {

@@ -5,7 +5,9 @@
 //! histogram row of that step stays in cache. Every path draws from its own stream
 //! keyed by (seed, path index); per-path figures go to the path's own row of the
 //! table; histograms and occupancy counts are integers merged exactly. The results
-//! are therefore bit-identical for any number of threads.
+//! are therefore bit-identical for any number of threads, and a run cut into
+//! shards (contiguous ranges of batches, see [`Shard`]) adds up to the same
+//! table and counts.
 
 pub mod rng;
 
@@ -218,6 +220,109 @@ pub fn simulate_with(
     progress: &dyn Progress,
     observer: &dyn PathObserver,
 ) -> Result<Simulation, EngineError> {
+    simulate_shard(model, options, progress, observer, Shard::WHOLE).map(|part| part.simulation)
+}
+
+/// A contiguous share of a run's batches: shard `index` (from 0) of `count`.
+/// The batches, and so every path's random stream, are those of the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole run as one shard.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Reads `I/N` (0 <= I < N).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let shape = || format!("`{text}` is not I/N (shard I of N, counted from 0: 0/4 to 3/4)");
+        let (index, count) = text.split_once('/').ok_or_else(shape)?;
+        let index: usize = index.trim().parse().map_err(|_| shape())?;
+        let count: usize = count.trim().parse().map_err(|_| shape())?;
+        if count == 0 || index >= count {
+            return Err(format!(
+                "`{text}`: the shard index must be from 0 to N-1 and N at least 1"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// This shard's batches out of `batches`: as even a share as whole batches allow.
+    pub fn batches(&self, batches: usize) -> std::ops::Range<usize> {
+        batches * self.index / self.count..batches * (self.index + 1) / self.count
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// How a run's paths are cut into batches: the pilot's first, then the rest's,
+/// each [`BATCH_PATHS`] long but the last of each phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLayout {
+    pub paths: usize,
+    /// The first paths, kept whole: they place the fan grid and are the samples.
+    pub pilot: usize,
+}
+
+impl BatchLayout {
+    pub fn new(options: &RunOptions) -> BatchLayout {
+        let paths = options.paths as usize;
+        BatchLayout {
+            paths,
+            pilot: paths.min(PILOT_PATHS.max(options.sample_paths)),
+        }
+    }
+
+    fn pilot_batches(&self) -> usize {
+        self.pilot.div_ceil(BATCH_PATHS)
+    }
+
+    /// Batches in the run.
+    pub fn batches(&self) -> usize {
+        self.pilot_batches() + (self.paths - self.pilot).div_ceil(BATCH_PATHS)
+    }
+
+    /// The first path of batch `batch` (the run's path count past the last).
+    fn first_path(&self, batch: usize) -> usize {
+        let pilot_batches = self.pilot_batches();
+        if batch <= pilot_batches {
+            (batch * BATCH_PATHS).min(self.pilot)
+        } else {
+            (self.pilot + (batch - pilot_batches) * BATCH_PATHS).min(self.paths)
+        }
+    }
+
+    /// The paths shard `shard` simulates into its rows.
+    pub fn paths_of(&self, shard: Shard) -> std::ops::Range<usize> {
+        let batches = shard.batches(self.batches());
+        self.first_path(batches.start)..self.first_path(batches.end)
+    }
+}
+
+/// A shard's share of a run: `simulation` holds the rows of paths `rows` only,
+/// and the histogram and occupancy counts of those paths; its fan grid and
+/// samples are the whole run's (every shard simulates the pilot to place them).
+#[derive(Debug, Clone)]
+pub struct ShardRun {
+    pub shard: Shard,
+    pub rows: std::ops::Range<u64>,
+    pub simulation: Simulation,
+}
+
+/// Runs shard `shard` of `options.paths` paths of `model`.
+pub fn simulate_shard(
+    model: &Model,
+    options: &RunOptions,
+    progress: &dyn Progress,
+    observer: &dyn PathObserver,
+    shard: Shard,
+) -> Result<ShardRun, EngineError> {
     let max_paths = u32::MAX as u64;
     if options.paths > max_paths {
         return Err(EngineError::TooManyPaths {
@@ -234,39 +339,51 @@ pub fn simulate_with(
             message: e.to_string(),
         })?;
     let started = Instant::now();
-    progress.start(options.paths);
-    let simulation = pool.install(|| run(model, options, progress, threads, observer));
+    let batches = BatchLayout::new(options);
+    let own = batches.paths_of(shard);
+    // The pilot paths this shard simulates but does not own count as progress too.
+    let own_pilot = own.end.min(batches.pilot) - own.start.min(batches.pilot);
+    progress.start((own.len() + batches.pilot - own_pilot) as u64);
+    let simulation = pool.install(|| run(model, options, progress, threads, observer, &own));
     progress.finish();
     let simulation = simulation?;
-    Ok(Simulation {
-        wall_time: started.elapsed(),
-        ..simulation
+    Ok(ShardRun {
+        shard,
+        rows: own.start as u64..own.end as u64,
+        simulation: Simulation {
+            wall_time: started.elapsed(),
+            ..simulation
+        },
     })
 }
 
+/// Simulates the pilot and the paths `own`, whose rows and counts it keeps.
 fn run(
     model: &Model,
     options: &RunOptions,
     progress: &dyn Progress,
     threads: usize,
     observer: &dyn PathObserver,
+    own: &std::ops::Range<usize>,
 ) -> Result<Simulation, EngineError> {
     let mut layout = MetricLayout::new(model);
     let observed = (observer, layout.append(observer.columns()));
     let columns = layout.columns();
-    let paths = options.paths as usize;
     let points = model.steps + 1;
     let assets = model.assets.len();
     let regimes = model.regimes();
     let report = |n: usize| progress.advance(n as u64);
 
-    let mut metrics = zeroed_table(paths.saturating_mul(columns), options.paths)?;
-    let pilot = paths.min(PILOT_PATHS.max(options.sample_paths));
+    let mut metrics = zeroed_table(own.len().saturating_mul(columns), options.paths)?;
+    let pilot = BatchLayout::new(options).pilot;
 
-    // Pilot: the first paths, kept whole; they place the fan grid and are the samples.
+    // Pilot: the first paths, kept whole; they place the fan grid and are the
+    // samples. Every shard simulates them; their rows are kept by the shard
+    // that owns them.
+    let mut pilot_rows = vec![0f64; pilot * columns];
     let mut levels = vec![0f64; pilot * points * assets];
     let mut regime_track = vec![0u8; pilot * points];
-    metrics[..pilot * columns]
+    pilot_rows
         .par_chunks_mut(BATCH_PATHS * columns)
         .zip(levels.par_chunks_mut(BATCH_PATHS * points * assets))
         .zip(regime_track.par_chunks_mut(BATCH_PATHS * points))
@@ -302,7 +419,11 @@ fn run(
     let grid = pilot_grid(model, &levels, pilot);
     let mut fan = FanHistogram::new(&grid);
     let mut occupancy = vec![0u64; model.steps * regimes];
-    for p in 0..pilot {
+    let own_pilot = own.start.min(pilot)..own.end.min(pilot);
+    metrics[..own_pilot.len() * columns]
+        .copy_from_slice(&pilot_rows[own_pilot.start * columns..own_pilot.end * columns]);
+    drop(pilot_rows);
+    for p in own_pilot {
         for t in 0..points {
             for a in 0..assets {
                 fan.push(&grid, t, a, levels[(p * points + t) * assets + a]);
@@ -314,9 +435,11 @@ fn run(
     }
 
     // Main phase: every other path, each thread filling its own integer totals.
+    // A shard may end inside the pilot, and then has no main-phase paths.
+    let main_start = pilot.clamp(own.start, own.end);
     let slots: Vec<Mutex<Option<ThreadTotals>>> =
         (0..threads + 1).map(|_| Mutex::new(None)).collect();
-    metrics[pilot * columns..]
+    metrics[(main_start - own.start) * columns..]
         .par_chunks_mut(BATCH_PATHS * columns)
         .enumerate()
         .for_each(|(b, rows)| {
@@ -330,7 +453,7 @@ fn run(
                 fan: FanHistogram::new(&grid),
                 occupancy: vec![0; model.steps * regimes],
             });
-            let first = pilot + b * BATCH_PATHS;
+            let first = main_start + b * BATCH_PATHS;
             let lanes = rows.len() / columns;
             run_batch(
                 model,

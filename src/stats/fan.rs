@@ -42,17 +42,37 @@ impl FanGrid {
                 width.push(0.0);
             }
         }
+        FanGrid::from_edges(steps, series, lower, width).expect("one edge and one width per point")
+    }
+
+    /// The grid with these lower edges and bin widths per point (as [`FanGrid::edges`]
+    /// gives them), or `None` where their lengths do not fit `steps` and `series`.
+    pub fn from_edges(
+        steps: usize,
+        series: usize,
+        lower: Vec<f64>,
+        width: Vec<f64>,
+    ) -> Option<FanGrid> {
+        let points = (steps + 1) * series;
+        if lower.len() != points || width.len() != points {
+            return None;
+        }
         let inverse_width = width
             .iter()
             .map(|w| if *w > 0.0 { 1.0 / w } else { 0.0 })
             .collect();
-        FanGrid {
+        Some(FanGrid {
             steps,
             series,
             lower,
             width,
             inverse_width,
-        }
+        })
+    }
+
+    /// Every point's lower edge and bin width, `[t * series + s]`.
+    pub fn edges(&self) -> (&[f64], &[f64]) {
+        (&self.lower, &self.width)
     }
 
     #[inline]
@@ -119,6 +139,16 @@ impl FanHistogram {
     pub fn push(&mut self, grid: &FanGrid, t: usize, s: usize, value: f64) {
         let point = t * self.series + s;
         self.counts[point * FAN_BINS + grid.bin(point, value)] += 1;
+    }
+
+    /// Every count, `[(t * series + s) * FAN_BINS + bin]`.
+    pub fn counts(&self) -> &[u32] {
+        &self.counts
+    }
+
+    /// Every count, to add another histogram's into (as [`FanHistogram::merge`]).
+    pub fn counts_mut(&mut self) -> &mut [u32] {
+        &mut self.counts
     }
 
     pub fn merge(&mut self, other: &FanHistogram) {

@@ -1,0 +1,525 @@
+//! A shard's partial result on disk, and the merge of a run's parts back into
+//! the [`Simulation`] a single run would have made.
+//!
+//! Layout (little-endian): the magic line, the header's length (u64) and the
+//! header as JSON, then the body: the fan grid's lower edges and widths (f64),
+//! the fan counts (u32), the occupancy counts (u64), the sample paths' levels
+//! (f64) and regimes (u8), the rows of the shard's paths (f64); last the
+//! SHA-256 of everything before it, so a truncated or damaged part is refused.
+//! Every mergeable figure is an integer count or a per-path row, so the merge
+//! is exact in any order: merged runs are bit-identical to single ones.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::recipe::Recipe;
+use crate::engine::{SamplePaths, Shard, ShardRun, Simulation};
+use crate::stats::{FanGrid, FanHistogram, MetricLayout, FAN_BINS};
+
+/// The part format's version; parts of another are refused.
+pub const PART_FORMAT: u32 = 1;
+const MAGIC: &[u8; 16] = b"stormglass part\n";
+/// Headers longer than this are not a part's.
+const MAX_HEADER: u64 = 16 << 20;
+
+/// Which task of a plan wrote a part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTag {
+    /// SHA-256 of the manifest file the task ran from.
+    pub manifest: String,
+    pub index: usize,
+}
+
+/// What a part holds and which run it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartHeader {
+    pub format: u32,
+    pub version: String,
+    /// The run's fingerprint ([`super::Prepared::fingerprint`]): parts of one run share it.
+    pub run: String,
+    pub scenario_name: String,
+    pub recipe: Recipe,
+    pub paths: u64,
+    pub seed: u64,
+    pub shard: Shard,
+    /// The paths whose rows the part holds.
+    pub rows: Range<u64>,
+    pub columns: Vec<String>,
+    pub steps: usize,
+    pub series: usize,
+    pub occupancy: usize,
+    pub sample_paths: usize,
+    pub sample_points: usize,
+    pub wall_time_seconds: f64,
+    pub task: Option<TaskTag>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PartError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: not a Stormglass part (written by `stormglass run --shard` or `stormglass task`)", path.display())]
+    NotAPart { path: PathBuf },
+    #[error("{}: written by Stormglass {version} (part format {format}); this is {} (format {PART_FORMAT}): run the shard again with this version", path.display(), crate::VERSION)]
+    OtherVersion {
+        path: PathBuf,
+        version: String,
+        format: u32,
+    },
+    #[error("{}: damaged or incomplete ({reason}); run its shard again", path.display())]
+    Damaged { path: PathBuf, reason: String },
+    #[error("{} and {} are parts of different runs ({what}); merge the parts of one run only", first.display(), second.display())]
+    OtherRun {
+        first: PathBuf,
+        second: PathBuf,
+        what: String,
+    },
+    #[error("shard {shard} appears twice: {} and {} (a shard that ran twice); keep one", first.display(), second.display())]
+    Duplicate {
+        shard: Shard,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("missing shard{} {} of {count}: run {}", if missing.len() > 1 { "s" } else { "" }, list(missing), hint)]
+    Missing {
+        missing: Vec<usize>,
+        count: usize,
+        hint: String,
+    },
+    #[error("{}: exists; pass --force to replace it", path.display())]
+    Exists { path: PathBuf },
+    #[error("no parts given")]
+    Empty,
+}
+
+impl PartError {
+    /// Every part error is fixed by the user (other parts, or running a shard again).
+    pub fn is_user_fixable(&self) -> bool {
+        !matches!(self, PartError::Io { .. })
+    }
+}
+
+fn list(indices: &[usize]) -> String {
+    let shown: Vec<String> = indices.iter().take(20).map(|i| i.to_string()).collect();
+    let more = indices.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn io_error(path: &Path) -> impl Fn(io::Error) -> PartError + '_ {
+    move |source| PartError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes bytes through a running SHA-256.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, bytes: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(bytes)?;
+        self.hasher.update(&bytes[..n]);
+        Ok(n)
+    }
+}
+
+/// The header a shard's part carries.
+pub fn header_of(
+    run: &ShardRun,
+    fingerprint: String,
+    scenario_name: &str,
+    recipe: &Recipe,
+    steps: usize,
+    task: Option<TaskTag>,
+) -> PartHeader {
+    let simulation = &run.simulation;
+    let carries_samples = run.shard.index == 0;
+    PartHeader {
+        format: PART_FORMAT,
+        version: crate::VERSION.to_string(),
+        run: fingerprint,
+        scenario_name: scenario_name.to_string(),
+        recipe: recipe.clone(),
+        paths: simulation.paths,
+        seed: simulation.seed,
+        shard: run.shard,
+        rows: run.rows.clone(),
+        columns: simulation.layout.names.clone(),
+        steps,
+        series: simulation.fan_grid.series,
+        occupancy: simulation.occupancy.len(),
+        sample_paths: if carries_samples {
+            simulation.samples.paths
+        } else {
+            0
+        },
+        sample_points: simulation.samples.points,
+        wall_time_seconds: simulation.wall_time.as_secs_f64(),
+        task,
+    }
+}
+
+/// Writes `run` to `path` under `header`: into a temporary file beside it,
+/// renamed into place once complete. An existing part is kept unless `force`.
+pub fn write_part(
+    path: &Path,
+    header: &PartHeader,
+    run: &ShardRun,
+    force: bool,
+) -> Result<(), PartError> {
+    if path.exists() && !force {
+        return Err(PartError::Exists {
+            path: path.to_path_buf(),
+        });
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "part".into());
+    let staging = dir.join(format!(".{name}.{}.partial", std::process::id()));
+    let written = write_body(&staging, header, &run.simulation)
+        .and_then(|()| fs::rename(&staging, path).map_err(io_error(path)));
+    if written.is_err() {
+        let _ = fs::remove_file(&staging);
+    }
+    written
+}
+
+fn write_body(path: &Path, header: &PartHeader, simulation: &Simulation) -> Result<(), PartError> {
+    let file = File::create(path).map_err(io_error(path))?;
+    let mut out = Hashing {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+    };
+    let json = serde_json::to_vec(header).expect("a part header serialises");
+    let body = (|| -> io::Result<()> {
+        out.write_all(MAGIC)?;
+        out.write_all(&(json.len() as u64).to_le_bytes())?;
+        out.write_all(&json)?;
+        let (lower, width) = simulation.fan_grid.edges();
+        write_f64s(&mut out, lower)?;
+        write_f64s(&mut out, width)?;
+        for count in simulation.fan.counts() {
+            out.write_all(&count.to_le_bytes())?;
+        }
+        for count in &simulation.occupancy {
+            out.write_all(&count.to_le_bytes())?;
+        }
+        let samples = &simulation.samples;
+        let levels = header.sample_paths * samples.points * samples.assets;
+        write_f64s(&mut out, &samples.levels[..levels])?;
+        out.write_all(&samples.regimes[..header.sample_paths * samples.points])?;
+        write_f64s(&mut out, &simulation.metrics)?;
+        let digest = out.hasher.clone().finalize();
+        out.inner.write_all(&digest)?;
+        out.inner.flush()?;
+        out.inner.get_ref().sync_all()
+    })();
+    body.map_err(io_error(path))
+}
+
+fn write_f64s(out: &mut impl Write, values: &[f64]) -> io::Result<()> {
+    for value in values {
+        out.write_all(&value.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+/// Reads the header of the part at `path`, leaving the reader at its body.
+fn open(path: &Path) -> Result<(PartHeader, Hashing<BufReader<File>>), PartError> {
+    let file = File::open(path).map_err(io_error(path))?;
+    let mut input = Hashing {
+        inner: BufReader::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+    };
+    let not_a_part = || PartError::NotAPart {
+        path: path.to_path_buf(),
+    };
+    let mut magic = [0u8; 16];
+    input.read_exact(&mut magic).map_err(|_| not_a_part())?;
+    if &magic != MAGIC {
+        return Err(not_a_part());
+    }
+    let mut length = [0u8; 8];
+    input.read_exact(&mut length).map_err(|_| not_a_part())?;
+    let length = u64::from_le_bytes(length);
+    if length > MAX_HEADER {
+        return Err(not_a_part());
+    }
+    let mut json = vec![0u8; length as usize];
+    input
+        .read_exact(&mut json)
+        .map_err(|_| damaged(path, "its header is cut short"))?;
+    // The version first, so a part of another format says so rather than failing to parse.
+    #[derive(Deserialize)]
+    struct Version {
+        format: u32,
+        version: String,
+    }
+    let version: Version = serde_json::from_slice(&json).map_err(|_| not_a_part())?;
+    if version.format != PART_FORMAT || version.version != crate::VERSION {
+        return Err(PartError::OtherVersion {
+            path: path.to_path_buf(),
+            version: version.version,
+            format: version.format,
+        });
+    }
+    let header: PartHeader = serde_json::from_slice(&json)
+        .map_err(|e| damaged(path, &format!("its header does not read: {e}")))?;
+    Ok((header, input))
+}
+
+fn damaged(path: &Path, reason: &str) -> PartError {
+    PartError::Damaged {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Reads only the header of the part at `path`.
+pub fn read_header(path: &Path) -> Result<PartHeader, PartError> {
+    open(path).map(|(header, _)| header)
+}
+
+/// The parts of one run, checked against each other, in shard order.
+#[derive(Debug)]
+pub struct PartSet {
+    pub parts: Vec<(PathBuf, PartHeader)>,
+}
+
+impl PartSet {
+    /// Reads the headers of `paths` and checks they are every shard of one run,
+    /// each once. `hint(missing)` says how to make missing shards.
+    pub fn gather(
+        paths: &[PathBuf],
+        hint: impl Fn(&PartHeader, &[usize]) -> String,
+    ) -> Result<PartSet, PartError> {
+        let mut parts = paths
+            .iter()
+            .map(|path| read_header(path).map(|header| (path.clone(), header)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some((first_path, first)) = parts.first().cloned() else {
+            return Err(PartError::Empty);
+        };
+        for (path, header) in &parts[1..] {
+            let differs = |what: &str| PartError::OtherRun {
+                first: first_path.clone(),
+                second: path.clone(),
+                what: what.to_string(),
+            };
+            if header.run != first.run {
+                return Err(differs(&format!(
+                    "scenario `{}` against `{}`, or its settings, paths, seed or files",
+                    first.scenario_name, header.scenario_name
+                )));
+            }
+            if header.shard.count != first.shard.count {
+                return Err(differs(&format!(
+                    "cut into {} and {} shards",
+                    first.shard.count, header.shard.count
+                )));
+            }
+            if header.task.as_ref().map(|t| &t.manifest) != first.task.as_ref().map(|t| &t.manifest)
+            {
+                return Err(differs("written from different plans"));
+            }
+        }
+        parts.sort_by_key(|(_, header)| header.shard.index);
+        for pair in parts.windows(2) {
+            if pair[0].1.shard == pair[1].1.shard {
+                return Err(PartError::Duplicate {
+                    shard: pair[0].1.shard,
+                    first: pair[0].0.clone(),
+                    second: pair[1].0.clone(),
+                });
+            }
+        }
+        let count = first.shard.count;
+        let missing: Vec<usize> = (0..count)
+            .filter(|i| {
+                parts
+                    .binary_search_by_key(i, |(_, h)| h.shard.index)
+                    .is_err()
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(PartError::Missing {
+                hint: hint(&first, &missing),
+                missing,
+                count,
+            });
+        }
+        Ok(PartSet { parts })
+    }
+
+    /// The first shard's header (every part's agrees on the run).
+    pub fn header(&self) -> &PartHeader {
+        &self.parts[0].1
+    }
+
+    /// Reads every part's body into one simulation, in shard order: the rows
+    /// go straight into the run's table, the counts are added up, the samples
+    /// come from shard 0. `layout` is the run's, rebuilt from its recipe.
+    pub fn merge(&self, layout: MetricLayout) -> Result<Simulation, PartError> {
+        let first = self.header();
+        let columns = layout.columns();
+        let (first_path, _) = &self.parts[0];
+        if layout.names != first.columns {
+            return Err(damaged(
+                first_path,
+                "its columns are not those of the run its recipe builds",
+            ));
+        }
+        let points = (first.steps + 1) * first.series;
+        let paths = first.paths as usize;
+        let mut metrics: Vec<f64> = Vec::new();
+        metrics
+            .try_reserve_exact(paths * columns)
+            .map_err(|_| damaged(first_path, "its run's table does not fit in memory"))?;
+        metrics.resize(paths * columns, 0.0);
+        let mut grid: Option<FanGrid> = None;
+        let mut fan: Option<FanHistogram> = None;
+        let mut occupancy = vec![0u64; first.occupancy];
+        let mut samples = SamplePaths {
+            paths: 0,
+            points: first.sample_points,
+            assets: first.series,
+            levels: Vec::new(),
+            regimes: Vec::new(),
+        };
+        let mut next_row = 0u64;
+        let mut wall_time = Duration::ZERO;
+        for (path, header) in &self.parts {
+            if header.rows.start != next_row || header.rows.end > first.paths {
+                return Err(damaged(path, "its rows do not follow the previous shard's"));
+            }
+            next_row = header.rows.end;
+            let (_, mut input) = open(path)?;
+            let body = (|| -> io::Result<()> {
+                let lower = read_f64s(&mut input, points)?;
+                let width = read_f64s(&mut input, points)?;
+                let part_grid = FanGrid::from_edges(first.steps, first.series, lower, width)
+                    .ok_or_else(|| io::Error::other("a fan grid of the wrong size"))?;
+                match &grid {
+                    None => {
+                        fan = Some(FanHistogram::new(&part_grid));
+                        grid = Some(part_grid);
+                    }
+                    Some(grid) => {
+                        if !same_bits(grid.edges().0, part_grid.edges().0)
+                            || !same_bits(grid.edges().1, part_grid.edges().1)
+                        {
+                            return Err(io::Error::other("its fan grid is not the first shard's"));
+                        }
+                    }
+                }
+                let counts = fan.as_mut().expect("set with the grid").counts_mut();
+                debug_assert_eq!(counts.len(), points * FAN_BINS);
+                let mut buffer = [0u8; 4];
+                for count in counts.iter_mut() {
+                    input.read_exact(&mut buffer)?;
+                    *count += u32::from_le_bytes(buffer);
+                }
+                let mut buffer = [0u8; 8];
+                for count in occupancy.iter_mut() {
+                    input.read_exact(&mut buffer)?;
+                    *count += u64::from_le_bytes(buffer);
+                }
+                if header.sample_paths > 0 {
+                    samples.paths = header.sample_paths;
+                    samples.levels = read_f64s(
+                        &mut input,
+                        header.sample_paths * header.sample_points * header.series,
+                    )?;
+                    samples.regimes = vec![0u8; header.sample_paths * header.sample_points];
+                    input.read_exact(&mut samples.regimes)?;
+                }
+                let rows = &mut metrics
+                    [header.rows.start as usize * columns..header.rows.end as usize * columns];
+                for value in rows.iter_mut() {
+                    input.read_exact(&mut buffer)?;
+                    *value = f64::from_le_bytes(buffer);
+                }
+                let digest = input.hasher.clone().finalize();
+                let mut trailer = [0u8; 32];
+                input.inner.read_exact(&mut trailer)?;
+                if trailer[..] != digest[..] {
+                    return Err(io::Error::other("its checksum does not match"));
+                }
+                let mut rest = [0u8; 1];
+                if input.inner.read(&mut rest)? != 0 {
+                    return Err(io::Error::other("bytes follow its checksum"));
+                }
+                Ok(())
+            })();
+            body.map_err(|e| {
+                let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    "it ends early".to_string()
+                } else {
+                    e.to_string()
+                };
+                damaged(path, &reason)
+            })?;
+            wall_time += Duration::from_secs_f64(header.wall_time_seconds.max(0.0));
+        }
+        if next_row != first.paths {
+            let (path, _) = self.parts.last().expect("at least one part");
+            return Err(damaged(path, "the shards' rows do not cover every path"));
+        }
+        Ok(Simulation {
+            paths: first.paths,
+            seed: first.seed,
+            layout,
+            metrics,
+            fan_grid: grid.expect("at least one part"),
+            fan: fan.expect("at least one part"),
+            occupancy,
+            samples,
+            wall_time,
+        })
+    }
+}
+
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+fn read_f64s(input: &mut impl Read, n: usize) -> io::Result<Vec<f64>> {
+    let mut values = Vec::with_capacity(n);
+    let mut buffer = [0u8; 8];
+    for _ in 0..n {
+        input.read_exact(&mut buffer)?;
+        values.push(f64::from_le_bytes(buffer));
+    }
+    Ok(values)
+}

@@ -1,0 +1,269 @@
+//! Sharded runs: `run --shard I/N` parts merged by `merge` give the very run
+//! folder a single run writes, for any N, and bad parts are refused by name.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{stormglass, stormglass_ok};
+
+const SCENARIO: &str = "scenarios/default.toml";
+/// 3,000 paths: four pilot batches and eight more, so shards split the pilot,
+/// end inside it, and (at N = 16) some are empty.
+const PATHS: &str = "3000";
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+/// Every file under `dir`, relative to it, sorted.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                found.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// A file's bytes without the lines that time the run (the only figures a
+/// merge cannot share with a single run), and so without the checksums of the
+/// two files that show them in the folder's manifest.
+fn untimed(file: &Path) -> Vec<u8> {
+    let bytes = fs::read(file).unwrap();
+    let name = file.file_name().unwrap().to_string_lossy();
+    if name == ".stormglass-manifest" {
+        return String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.ends_with(" summary.json") && !l.ends_with(" report.html"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes();
+    }
+    match file.extension().and_then(|e| e.to_str()) {
+        Some("json") | Some("html") => String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                !l.contains("\"wall_time_seconds\"")
+                    && !l.contains("\"path_steps_per_second\"")
+                    && !l.contains("<dt>run time</dt>")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes(),
+        _ => bytes,
+    }
+}
+
+fn assert_same_folders(single: &Path, merged: &Path) {
+    let names = files(single);
+    assert_eq!(names, files(merged), "the merged folder has other files");
+    assert!(names.len() > 10, "a run folder of {} files", names.len());
+    for name in names {
+        assert!(
+            untimed(&single.join(&name)) == untimed(&merged.join(&name)),
+            "{} differs between the single run and the merge",
+            name.display()
+        );
+    }
+}
+
+fn shard_run(dir: &Path, parts: &str, shard: &str, extra: &[&str]) {
+    let out = path(dir, parts);
+    let mut args = vec![
+        "run",
+        SCENARIO,
+        "--paths",
+        PATHS,
+        "--shard",
+        shard,
+        "--out",
+        &out,
+        "--threads",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    stormglass_ok(&args);
+}
+
+#[test]
+fn merged_shards_equal_a_single_run_for_any_shard_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = path(dir.path(), "single");
+    let extra = [
+        "--set",
+        "assets.spx.jump_intensity=0.3",
+        "--paths-csv",
+        "always",
+    ];
+    let mut args = vec![
+        "run",
+        SCENARIO,
+        "--paths",
+        PATHS,
+        "--out",
+        &single,
+        "--threads",
+        "2",
+    ];
+    args.extend_from_slice(&extra);
+    stormglass_ok(&args);
+    for count in [1usize, 2, 5, 16] {
+        let parts = format!("parts-{count}");
+        for index in 0..count {
+            shard_run(dir.path(), &parts, &format!("{index}/{count}"), &extra[..2]);
+        }
+        let merged = path(dir.path(), &format!("merged-{count}"));
+        stormglass_ok(&[
+            "merge",
+            &path(dir.path(), &parts),
+            "--out",
+            &merged,
+            "--paths-csv",
+            "always",
+            "--threads",
+            "3",
+        ]);
+        assert_same_folders(Path::new(&single), Path::new(&merged));
+    }
+}
+
+fn part(dir: &Path, parts: &str, index: usize, count: usize) -> String {
+    path(&dir.join(parts), &format!("shard-{index}-of-{count}.part"))
+}
+
+fn refused(args: &[&str]) -> String {
+    let output = stormglass(args);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "stormglass {args:?} should exit 2: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn bad_parts_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for index in 0..3 {
+        shard_run(d, "parts", &format!("{index}/3"), &[]);
+    }
+    let out = path(d, "merged");
+    let p = |i| part(d, "parts", i, 3);
+
+    let missing = refused(&["merge", &p(0), &p(2), "--out", &out]);
+    assert!(missing.contains("missing shard 1 of 3"), "{missing}");
+    assert!(missing.contains("--shard 1/3"), "{missing}");
+
+    let copy = path(d, "copy.part");
+    fs::copy(p(1), &copy).unwrap();
+    let twice = refused(&["merge", &p(0), &p(1), &copy, &p(2), "--out", &out]);
+    assert!(twice.contains("shard 1/3 appears twice"), "{twice}");
+
+    // A part of another run: another seed.
+    shard_run(d, "other", "1/3", &["--seed", "99"]);
+    let other = refused(&[
+        "merge",
+        &p(0),
+        &part(d, "other", 1, 3),
+        &p(2),
+        "--out",
+        &out,
+    ]);
+    assert!(other.contains("parts of different runs"), "{other}");
+
+    // Cut into another number of shards.
+    shard_run(d, "four", "1/4", &[]);
+    let cut = refused(&["merge", &p(0), &part(d, "four", 1, 4), &p(2), "--out", &out]);
+    assert!(cut.contains("different runs"), "{cut}");
+
+    // A damaged part: one byte flipped in its rows, then one cut short.
+    let mut bytes = fs::read(p(1)).unwrap();
+    let n = bytes.len();
+    bytes[n - 100] ^= 1;
+    let flipped = path(d, "flipped.part");
+    fs::write(&flipped, &bytes).unwrap();
+    let damaged = refused(&["merge", &p(0), &flipped, &p(2), "--out", &out]);
+    assert!(
+        damaged.contains("flipped.part") && damaged.contains("checksum"),
+        "{damaged}"
+    );
+    let short = path(d, "short.part");
+    fs::write(&short, &bytes[..n / 2]).unwrap();
+    let cut_short = refused(&["merge", &p(0), &short, &p(2), "--out", &out]);
+    assert!(cut_short.contains("ends early"), "{cut_short}");
+
+    let not_a_part = path(d, "notes.part");
+    fs::write(&not_a_part, "shopping list").unwrap();
+    let text = refused(&["merge", &not_a_part, "--out", &out]);
+    assert!(text.contains("not a Stormglass part"), "{text}");
+
+    // A shard that already ran is not run over without --force.
+    let again = refused(&[
+        "run",
+        SCENARIO,
+        "--paths",
+        PATHS,
+        "--shard",
+        "1/3",
+        "--out",
+        &path(d, "parts"),
+    ]);
+    assert!(again.contains("already ran"), "{again}");
+
+    for bad in ["3/3", "1", "a/b", "0/0"] {
+        let message = refused(&["run", SCENARIO, "--paths", PATHS, "--shard", bad]);
+        assert!(message.contains("--shard"), "{message}");
+    }
+    assert!(
+        !Path::new(&out).exists(),
+        "a refused merge wrote its folder"
+    );
+    stormglass_ok(&["merge", &path(d, "parts"), "--out", &out]);
+}
+
+#[test]
+fn a_scenario_changed_after_its_shards_ran_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenario = d.join("mine.toml");
+    let text = format!(
+        "extends = \"{}\"\n[scenario]\nname = \"mine\"\n",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(SCENARIO)
+            .display()
+    );
+    fs::write(&scenario, &text).unwrap();
+    let parts = path(d, "parts");
+    for shard in ["0/2", "1/2"] {
+        stormglass_ok(&[
+            "run",
+            &scenario.display().to_string(),
+            "--paths",
+            "1500",
+            "--shard",
+            shard,
+            "--out",
+            &parts,
+        ]);
+    }
+    fs::write(&scenario, format!("{text}seed = 7\n")).unwrap();
+    let message = refused(&["merge", &parts, "--out", &path(d, "merged")]);
+    assert!(
+        message.contains("changed since the shards ran"),
+        "{message}"
+    );
+}
