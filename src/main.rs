@@ -17,7 +17,7 @@ use stormglass::report::compare::{self, Compared};
 use stormglass::report::{self, OutputError, OutputOptions};
 use stormglass::scenario::settings::Setting;
 use stormglass::scenario::{self, Scenario};
-use stormglass::tasks::{self, PartSet, Prepared, Recipe, TaskTag};
+use stormglass::tasks::{self, Manifest, PartSet, Prepared, Recipe, TaskTag};
 
 /// Monte Carlo scenario engine for macro markets.
 #[derive(Parser)]
@@ -45,6 +45,11 @@ enum Command {
     List,
     /// Compare runs side by side: scenario files (run here) or finished run folders.
     Compare(CompareArgs),
+    /// Write a plan: a run, or every point of a sweep, cut into shards as
+    /// numbered tasks for a scheduler (a Slurm array, a Kubernetes Indexed Job).
+    Plan(PlanArgs),
+    /// Run one task of a plan (the index the scheduler hands over).
+    Task(TaskArgs),
     /// Put the parts of a run simulated as shards (`run --shard I/N`) back
     /// together into the run folder a single run writes, bit for bit.
     Merge(MergeArgs),
@@ -160,8 +165,9 @@ struct CompareArgs {
     settings: Vec<String>,
 }
 
+/// What decides a run's numbers: shared by `run` and `plan`.
 #[derive(clap::Args, Default)]
-struct RunArgs {
+struct RecipeArgs {
     /// Scenario file [default: the bundled scenarios/default.toml].
     scenario: Option<PathBuf>,
     /// Number of paths (overrides scenario.paths).
@@ -170,21 +176,9 @@ struct RunArgs {
     /// Random seed (overrides scenario.seed).
     #[arg(long)]
     seed: Option<u64>,
-    /// Worker threads (0 = all cores). Results do not depend on it.
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// Output folder [default: output/<scenario name>].
-    #[arg(long)]
-    out: Option<PathBuf>,
     /// Full paths kept for plots and sample_paths.csv (overrides scenario.sample_paths).
     #[arg(long)]
     sample_paths: Option<usize>,
-    /// When to write paths_metrics.csv: auto writes it up to 100,000 paths.
-    #[arg(long, value_enum, default_value_t = PathsCsv::Auto)]
-    paths_csv: PathsCsv,
-    /// Replace the output folder even if it is not a previous run's.
-    #[arg(long)]
-    force: bool,
     /// A portfolio file to evaluate besides the scenario's (repeatable).
     #[arg(long = "portfolio", value_name = "FILE")]
     portfolios: Vec<PathBuf>,
@@ -202,6 +196,43 @@ struct RunArgs {
     /// (`assets.spx.drift=0.05`; repeatable); recorded in summary.json.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
+}
+
+impl RecipeArgs {
+    fn recipe(&self) -> Recipe {
+        Recipe {
+            scenario: self
+                .scenario
+                .clone()
+                .unwrap_or_else(|| scenarios_dir().join("default.toml")),
+            settings: self.settings.clone(),
+            paths: self.paths,
+            seed: self.seed,
+            sample_paths: self.sample_paths,
+            portfolios: self.portfolios.clone(),
+            stresses: self.stresses.clone(),
+            no_portfolios: self.no_portfolios,
+            anchors: self.anchors.clone(),
+        }
+    }
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Output folder [default: output/<scenario name>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// When to write paths_metrics.csv: auto writes it up to 100,000 paths.
+    #[arg(long, value_enum, default_value_t = PathsCsv::Auto)]
+    paths_csv: PathsCsv,
+    /// Replace the output folder even if it is not a previous run's.
+    #[arg(long)]
+    force: bool,
     /// Simulate only shard I of N (from 0: 0/4 to 3/4), a contiguous share of
     /// the run's batches, into a part file in --out [default:
     /// output/<scenario name>-shards]; `stormglass merge` puts the parts together.
@@ -210,11 +241,44 @@ struct RunArgs {
 }
 
 #[derive(clap::Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// Shards per run (or per sweep point).
+    #[arg(long, default_value_t = 1)]
+    shards: usize,
+    /// The plan's folder: manifest.json, parts/ and, once merged, the runs
+    /// [default: output/<scenario name>-plan].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing plan (its parts are removed).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct TaskArgs {
+    /// The plan's manifest.json.
+    manifest: PathBuf,
+    /// The task to run, from 0 [default: $SLURM_ARRAY_TASK_ID, else
+    /// $JOB_COMPLETION_INDEX].
+    #[arg(long)]
+    index: Option<usize>,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Run the task again although its part exists.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
 struct MergeArgs {
-    /// Part files, or folders of them, of every shard of one run.
+    /// Part files, or folders of them, of every shard of one run; or a plan's
+    /// manifest.json, whose every point is merged.
     #[arg(required = true)]
     parts: Vec<PathBuf>,
-    /// Output folder [default: output/<scenario name>].
+    /// Output folder [default: output/<scenario name>; for a plan, its folder].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Worker threads for the summaries (0 = all cores). Results do not depend on it.
@@ -297,6 +361,8 @@ fn main() -> ExitCode {
         Command::List => list(),
         Command::Compare(args) => compare(args),
         Command::Merge(args) => merge(args),
+        Command::Plan(args) => plan(args),
+        Command::Task(args) => task(args),
         Command::Calibrate {
             command: CalibrateCommand::History(args),
         } => calibrate_history(args),
@@ -390,20 +456,7 @@ fn load(path: &Path) -> Result<Scenario, Failure> {
 
 fn run(args: RunArgs) -> Result<(), Failure> {
     check_threads(args.threads)?;
-    let recipe = Recipe {
-        scenario: args
-            .scenario
-            .clone()
-            .unwrap_or_else(|| scenarios_dir().join("default.toml")),
-        settings: args.settings.clone(),
-        paths: args.paths,
-        seed: args.seed,
-        sample_paths: args.sample_paths,
-        portfolios: args.portfolios.clone(),
-        stresses: args.stresses.clone(),
-        no_portfolios: args.no_portfolios,
-        anchors: args.anchors.clone(),
-    };
+    let recipe = args.recipe.recipe();
     let prepared = recipe.prepare(args.threads).map_err(Failure::input)?;
     print_warnings(&prepared.scenario, prepared.anchors());
     if let Some(shard) = &args.shard {
@@ -455,8 +508,12 @@ fn run_shard(
     force: bool,
 ) -> Result<(), Failure> {
     if part.exists() && !force {
+        let what = match &task {
+            Some(tag) => format!("task {}", tag.index),
+            None => format!("shard {shard}"),
+        };
         return Err(Failure::input(format!(
-            "{}: exists: shard {shard} already ran; pass --force to run it again",
+            "{}: exists: {what} already ran; pass --force to run it again",
             part.display()
         )));
     }
@@ -479,6 +536,7 @@ fn run_shard(
         &shard_run,
         fingerprint,
         &prepared.scenario.name,
+        current_dir()?,
         &prepared.recipe,
         prepared.model.steps,
         task,
@@ -492,6 +550,26 @@ fn run_shard(
         prepared.options.paths,
         shard_run.simulation.wall_time.as_secs_f64()
     ))
+}
+
+fn current_dir() -> Result<PathBuf, Failure> {
+    std::env::current_dir().map_err(|e| Failure::other(format!("the current folder: {e}")))
+}
+
+/// `path` made absolute, before the command moves into a recorded folder.
+fn absolute(path: &Path) -> Result<PathBuf, Failure> {
+    tasks::manifest::absolute(path).map_err(Failure::input)
+}
+
+/// Moves into `directory`, where a plan or a shard read its recipe's files, so
+/// they are read again as typed there.
+fn enter(directory: &Path, what: &str) -> Result<(), Failure> {
+    std::env::set_current_dir(directory).map_err(|e| {
+        Failure::input(format!(
+            "{}: the folder {what} was made in: {e}; run it where the recipe's files have the same paths",
+            directory.display()
+        ))
+    })
 }
 
 /// Summarises a finished simulation of `prepared`, writes its folder and prints
@@ -550,6 +628,16 @@ fn finish_run(
 
 fn merge(args: MergeArgs) -> Result<(), Failure> {
     check_threads(args.threads)?;
+    if let [input] = &args.parts[..] {
+        let manifest = if input.is_dir() {
+            input.join(tasks::MANIFEST_FILE)
+        } else {
+            input.clone()
+        };
+        if manifest.is_file() && manifest.extension().is_some_and(|x| x == "json") {
+            return merge_plan(&absolute(&manifest)?, &args);
+        }
+    }
     let mut files = Vec::new();
     for input in &args.parts {
         if input.is_dir() {
@@ -570,6 +658,10 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
             files.push(input.clone());
         }
     }
+    let files = files
+        .iter()
+        .map(|f| absolute(f))
+        .collect::<Result<Vec<_>, _>>()?;
     let parts = PartSet::gather(&files, |header, missing| {
         let recipe = &header.recipe;
         format!(
@@ -580,22 +672,19 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
         )
     })
     .map_err(Failure::part)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(&parts.header().scenario_name));
-    merge_parts(&parts, &out, args.threads, args.paths_csv, args.force)
+    let out = absolute(
+        &args
+            .out
+            .clone()
+            .unwrap_or_else(|| Path::new("output").join(&parts.header().scenario_name)),
+    )?;
+    enter(&parts.header().directory, "the shards' run")?;
+    let (prepared, simulation) = merge_parts(&parts, args.threads)?;
+    finish_run(&prepared, &simulation, &out, args.paths_csv, args.force)
 }
 
-/// Rebuilds the run the parts came from, checks it is theirs, merges them and
-/// writes its folder.
-fn merge_parts(
-    parts: &PartSet,
-    out: &Path,
-    threads: usize,
-    paths_csv: PathsCsv,
-    force: bool,
-) -> Result<(), Failure> {
+/// Rebuilds the run the parts came from, checks it is theirs and merges them.
+fn merge_parts(parts: &PartSet, threads: usize) -> Result<(Prepared, engine::Simulation), Failure> {
     let header = parts.header();
     let prepared = header.recipe.prepare(threads).map_err(Failure::input)?;
     let fingerprint = prepared.fingerprint().map_err(Failure::input)?;
@@ -605,7 +694,6 @@ fn merge_parts(
             header.recipe.scenario.display()
         )));
     }
-    report::check_target(out, force).map_err(Failure::output)?;
     let tracker = PortfolioTracker::new(
         &prepared.scenario,
         &prepared.model,
@@ -614,7 +702,223 @@ fn merge_parts(
     let mut layout = stormglass::stats::MetricLayout::new(&prepared.model);
     layout.append(engine::PathObserver::columns(&tracker));
     let simulation = parts.merge(layout).map_err(Failure::part)?;
-    finish_run(&prepared, &simulation, out, paths_csv, force)
+    Ok((prepared, simulation))
+}
+
+/// Merges every point of the plan at `manifest_path` into its run folder.
+fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
+    let (manifest, sha) = Manifest::read(manifest_path).map_err(Failure::input)?;
+    let plan_dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let out = match &args.out {
+        Some(out) => absolute(out)?,
+        None => plan_dir.to_path_buf(),
+    };
+    enter(&manifest.directory, "the plan")?;
+    // Every part present and of this plan before anything is merged.
+    let mut sets = Vec::with_capacity(manifest.points.len());
+    for point in &manifest.points {
+        let tasks: Vec<_> = manifest
+            .tasks
+            .iter()
+            .filter(|t| t.point == point.index)
+            .collect();
+        let files: Vec<PathBuf> = tasks
+            .iter()
+            .map(|t| Manifest::part_path(plan_dir, t.index))
+            .filter(|p| p.exists())
+            .collect();
+        let missing_tasks: Vec<String> = tasks
+            .iter()
+            .filter(|t| !Manifest::part_path(plan_dir, t.index).exists())
+            .map(|t| t.index.to_string())
+            .collect();
+        if !missing_tasks.is_empty() {
+            return Err(Failure::input(format!(
+                "{}: task{} {} of {} ha{} not run (no part in {}): run `stormglass task {} --index I` for each",
+                manifest_path.display(),
+                if missing_tasks.len() > 1 { "s" } else { "" },
+                missing_tasks.join(", "),
+                manifest.tasks.len(),
+                if missing_tasks.len() > 1 { "ve" } else { "s" },
+                plan_dir.join("parts").display(),
+                manifest_path.display(),
+            )));
+        }
+        for (file, task) in files.iter().zip(&tasks) {
+            let header = tasks::part::read_header(file).map_err(Failure::part)?;
+            let tag = TaskTag {
+                manifest: sha.clone(),
+                index: task.index,
+            };
+            if header.task.as_ref() != Some(&tag) {
+                return Err(Failure::input(format!(
+                    "{}: not task {}'s part of this plan ({}); run `stormglass task {} --index {} --force`",
+                    file.display(),
+                    task.index,
+                    match &header.task {
+                        Some(t) if t.manifest == sha => format!("it is task {}'s", t.index),
+                        Some(_) => "it comes from another plan".to_string(),
+                        None => "it was written by `run --shard`".to_string(),
+                    },
+                    manifest_path.display(),
+                    task.index
+                )));
+            }
+        }
+        let set = PartSet::gather(&files, |_, _| String::new()).map_err(Failure::part)?;
+        sets.push((point, set));
+    }
+    let folder = |point: &tasks::manifest::Point| {
+        if manifest.points.len() == 1 {
+            out.join("run")
+        } else {
+            out.join("runs").join(&point.label)
+        }
+    };
+    for (point, _) in &sets {
+        report::check_target(&folder(point), args.force).map_err(Failure::output)?;
+    }
+    for (point, set) in &sets {
+        let (prepared, simulation) = merge_parts(set, args.threads)?;
+        finish_run(
+            &prepared,
+            &simulation,
+            &folder(point),
+            args.paths_csv,
+            args.force,
+        )?;
+    }
+    Ok(())
+}
+
+fn plan(args: PlanArgs) -> Result<(), Failure> {
+    if args.shards == 0 {
+        return Err(Failure::input("--shards must be at least 1"));
+    }
+    let recipe = args.recipe.recipe();
+    let prepared = recipe.prepare(1).map_err(Failure::input)?;
+    let batches = engine::BatchLayout::new(&prepared.options).batches();
+    if args.shards > batches {
+        return Err(Failure::input(format!(
+            "--shards {}: the run has {batches} batches of {} paths, and a shard is at least one; use at most {batches} shards or more --paths",
+            args.shards,
+            engine::BATCH_PATHS
+        )));
+    }
+    let name = prepared.scenario.name.clone();
+    let points = vec![(
+        "run".to_string(),
+        Vec::new(),
+        prepared.fingerprint().map_err(Failure::input)?,
+    )];
+    let manifest = Manifest::new(
+        &name,
+        current_dir()?,
+        recipe,
+        Vec::new(),
+        points,
+        args.shards,
+    );
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(format!("{name}-plan")));
+    write_plan(&dir, &manifest, args.force)
+}
+
+/// Writes `manifest` into the plan folder `dir`; with `force`, a previous
+/// plan's parts go (they would not merge with the new plan).
+fn write_plan(dir: &Path, manifest: &Manifest, force: bool) -> Result<(), Failure> {
+    let manifest_path = dir.join(tasks::MANIFEST_FILE);
+    if dir.exists() && !force {
+        let empty = std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            return Err(Failure::input(format!(
+                "{}: exists; choose another --out, or pass --force to replace the plan there",
+                dir.display()
+            )));
+        }
+    }
+    if force {
+        let parts = dir.join("parts");
+        if let Ok(entries) = std::fs::read_dir(&parts) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if tasks::part::read_header(&path).is_ok() {
+                    std::fs::remove_file(&path)
+                        .map_err(|e| Failure::other(format!("{}: {e}", path.display())))?;
+                }
+            }
+        }
+    }
+    std::fs::create_dir_all(dir.join("parts"))
+        .map_err(|e| Failure::other(format!("{}: {e}", dir.display())))?;
+    report::write_file_atomically(&manifest_path, manifest.to_json().as_bytes(), true)
+        .map_err(Failure::output)?;
+    say(format_args!(
+        "wrote {}: {} task{} ({} point{} x {} shard{}); run each with `stormglass task {} --index I` (I from 0 to {}), then `stormglass merge {}`",
+        manifest_path.display(),
+        manifest.tasks.len(),
+        if manifest.tasks.len() > 1 { "s" } else { "" },
+        manifest.points.len(),
+        if manifest.points.len() > 1 { "s" } else { "" },
+        manifest.shards,
+        if manifest.shards > 1 { "s" } else { "" },
+        manifest_path.display(),
+        manifest.tasks.len() - 1,
+        manifest_path.display()
+    ))
+}
+
+/// The task index the scheduler hands over, where `--index` is not given.
+const INDEX_VARIABLES: [&str; 2] = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"];
+
+fn task(args: TaskArgs) -> Result<(), Failure> {
+    check_threads(args.threads)?;
+    let index = match args.index {
+        Some(index) => index,
+        None => {
+            let (name, value) = INDEX_VARIABLES
+                .iter()
+                .find_map(|name| std::env::var(name).ok().map(|v| (*name, v)))
+                .ok_or_else(|| {
+                    Failure::input(format!(
+                        "no task index: pass --index I, or run under a scheduler that sets {}",
+                        INDEX_VARIABLES.join(" or ")
+                    ))
+                })?;
+            value
+                .trim()
+                .parse()
+                .map_err(|_| Failure::input(format!("${name} is `{value}`, not a task index")))?
+        }
+    };
+    let manifest_path = absolute(&args.manifest)?;
+    let (manifest, sha) = Manifest::read(&manifest_path).map_err(Failure::input)?;
+    let task = manifest
+        .task(&args.manifest, index)
+        .map_err(Failure::input)?;
+    enter(&manifest.directory, "the plan")?;
+    let point = &manifest.points[task.point];
+    let prepared = manifest
+        .recipe_of(task.point)
+        .prepare(args.threads)
+        .map_err(Failure::input)?;
+    if prepared.fingerprint().map_err(Failure::input)? != point.run {
+        return Err(Failure::input(format!(
+            "{}: its scenario or files changed since the plan was written; plan again",
+            manifest.recipe.scenario.display()
+        )));
+    }
+    let plan_dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let part = Manifest::part_path(plan_dir, index);
+    let tag = TaskTag {
+        manifest: sha,
+        index,
+    };
+    run_shard(&prepared, task.shard, &part, Some(tag), args.force)
 }
 
 fn parse_settings(texts: &[String]) -> Result<Vec<Setting>, Failure> {

@@ -267,3 +267,103 @@ fn a_scenario_changed_after_its_shards_ran_is_refused() {
         "{message}"
     );
 }
+
+/// Runs the binary with one environment variable set, as a scheduler would.
+fn with_env(args: &[&str], name: &str, value: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stormglass"))
+        .args(args)
+        .env(name, value)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn a_plans_tasks_run_one_by_one_merge_into_the_single_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let single = path(d, "single");
+    stormglass_ok(&[
+        "run",
+        SCENARIO,
+        "--paths",
+        PATHS,
+        "--out",
+        &single,
+        "--set",
+        "events.tariff_wave.rate_per_year=4",
+    ]);
+    let plan = path(d, "plan");
+    stormglass_ok(&[
+        "plan",
+        SCENARIO,
+        "--paths",
+        PATHS,
+        "--shards",
+        "3",
+        "--out",
+        &plan,
+        "--set",
+        "events.tariff_wave.rate_per_year=4",
+    ]);
+    let manifest = path(Path::new(&plan), "manifest.json");
+    // Task 0 and 1 as a Slurm array and a Kubernetes Indexed Job hand them over.
+    for (variable, index) in [("SLURM_ARRAY_TASK_ID", "0"), ("JOB_COMPLETION_INDEX", "1")] {
+        let output = with_env(&["task", &manifest, "--threads", "1"], variable, index);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let missing = refused(&["merge", &manifest]);
+    assert!(missing.contains("task 2 of 3 has not run"), "{missing}");
+    stormglass_ok(&["task", &manifest, "--index", "2"]);
+
+    let twice = refused(&["task", &manifest, "--index", "2"]);
+    assert!(twice.contains("task 2 already ran"), "{twice}");
+    let beyond = refused(&["task", &manifest, "--index", "3"]);
+    assert!(beyond.contains("it has 3 tasks, 0 to 2"), "{beyond}");
+
+    stormglass_ok(&["merge", &manifest]);
+    assert_same_folders(Path::new(&single), &Path::new(&plan).join("run"));
+
+    // A part copied over another task's is found out, and so is one of another plan.
+    let parts = Path::new(&plan).join("parts");
+    let part_of = |i: usize| parts.join(format!("task-{i:05}.part"));
+    let kept = fs::read(part_of(1)).unwrap();
+    fs::copy(part_of(0), part_of(1)).unwrap();
+    let copied = refused(&["merge", &manifest, "--force"]);
+    assert!(copied.contains("it is task 0's"), "{copied}");
+    fs::write(part_of(1), &kept).unwrap();
+
+    let other = path(d, "other");
+    stormglass_ok(&[
+        "plan", SCENARIO, "--paths", PATHS, "--shards", "3", "--out", &other,
+    ]);
+    let other_manifest = path(Path::new(&other), "manifest.json");
+    stormglass_ok(&["task", &other_manifest, "--index", "1"]);
+    fs::copy(
+        Path::new(&other).join("parts").join("task-00001.part"),
+        part_of(1),
+    )
+    .unwrap();
+    let foreign = refused(&["merge", &manifest, "--force"]);
+    assert!(foreign.contains("another plan"), "{foreign}");
+
+    let no_index = refused(&["task", &manifest]);
+    assert!(no_index.contains("SLURM_ARRAY_TASK_ID"), "{no_index}");
+    let too_many = refused(&[
+        "plan",
+        SCENARIO,
+        "--paths",
+        "300",
+        "--shards",
+        "3",
+        "--out",
+        &path(d, "p3"),
+    ]);
+    assert!(too_many.contains("2 batches"), "{too_many}");
+    let taken = refused(&["plan", SCENARIO, "--paths", PATHS, "--out", &plan]);
+    assert!(taken.contains("--force"), "{taken}");
+}

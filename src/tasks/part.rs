@@ -44,6 +44,8 @@ pub struct PartHeader {
     /// The run's fingerprint ([`super::Prepared::fingerprint`]): parts of one run share it.
     pub run: String,
     pub scenario_name: String,
+    /// The folder the shard ran in, where the recipe's files are as typed.
+    pub directory: PathBuf,
     pub recipe: Recipe,
     pub paths: u64,
     pub seed: u64,
@@ -153,6 +155,7 @@ pub fn header_of(
     run: &ShardRun,
     fingerprint: String,
     scenario_name: &str,
+    directory: PathBuf,
     recipe: &Recipe,
     steps: usize,
     task: Option<TaskTag>,
@@ -164,6 +167,7 @@ pub fn header_of(
         version: crate::VERSION.to_string(),
         run: fingerprint,
         scenario_name: scenario_name.to_string(),
+        directory,
         recipe: recipe.clone(),
         paths: simulation.paths,
         seed: simulation.seed,
