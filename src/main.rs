@@ -270,6 +270,9 @@ struct TaskArgs {
     /// Run the task again although its part exists.
     #[arg(long)]
     force: bool,
+    /// Print the plan's number of tasks (for a scheduler's array size) and stop.
+    #[arg(long, conflicts_with_all = ["index", "force"])]
+    count: bool,
 }
 
 #[derive(clap::Args)]
@@ -877,6 +880,10 @@ const INDEX_VARIABLES: [&str; 2] = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX
 
 fn task(args: TaskArgs) -> Result<(), Failure> {
     check_threads(args.threads)?;
+    if args.count {
+        let (manifest, _) = Manifest::read(&args.manifest).map_err(Failure::input)?;
+        return say(format_args!("{}", manifest.tasks.len()));
+    }
     let index = match args.index {
         Some(index) => index,
         None => {
