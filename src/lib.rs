@@ -26,6 +26,7 @@ pub mod portfolio;
 pub mod report;
 pub mod scenario;
 pub mod stats;
+pub mod sweep;
 pub mod tasks;
 
 /// The engine's version, recorded in every output.

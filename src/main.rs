@@ -17,6 +17,7 @@ use stormglass::report::compare::{self, Compared};
 use stormglass::report::{self, OutputError, OutputOptions};
 use stormglass::scenario::settings::Setting;
 use stormglass::scenario::{self, Scenario};
+use stormglass::sweep::{self as sweeps, Axis, SweepError, SweepOptions};
 use stormglass::tasks::{self, Manifest, PartSet, Prepared, Recipe, TaskTag};
 
 /// Monte Carlo scenario engine for macro markets.
@@ -45,6 +46,12 @@ enum Command {
     List,
     /// Compare runs side by side: scenario files (run here) or finished run folders.
     Compare(CompareArgs),
+    /// Run a scenario at every value of one or two keys, every point on the
+    /// same random numbers, and chart the figures against them.
+    Sweep(SweepArgs),
+    /// Bump keys down and up one at a time and rank their effects on the key
+    /// numbers, with tornado charts.
+    Sensitivity(SensitivityArgs),
     /// Write a plan: a run, or every point of a sweep, cut into shards as
     /// numbered tasks for a scheduler (a Slurm array, a Kubernetes Indexed Job).
     Plan(PlanArgs),
@@ -131,6 +138,10 @@ struct TargetsArgs {
     /// then costs a full run).
     #[arg(long, default_value_t = 0)]
     refine_iterations: u64,
+    /// Set a scenario key in every trial, as a child file would
+    /// (repeatable); the fitted child file keeps it.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
     /// Output folder [default: output/calibrate/<scenario name>-targets].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -163,6 +174,123 @@ struct CompareArgs {
     /// would (repeatable): `--set regimes.sell_america.expected_duration_years=0.5`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
+}
+
+/// What a sweep varies and charts: shared by `sweep` and `plan`.
+#[derive(clap::Args, Default)]
+struct VaryArgs {
+    /// A key and its values: `KEY=a:b:n` (n values from a to b) or
+    /// `KEY=v1,v2,...`; give it twice to sweep a grid of two keys.
+    #[arg(long, value_name = "KEY=VALUES")]
+    vary: Vec<String>,
+    /// A TOML file whose `[sweep]` table has `vary = ["KEY=VALUES", ...]` and
+    /// optionally `chart = ["FIGURE", ...]`, instead of the flags.
+    #[arg(long, value_name = "FILE", conflicts_with = "vary")]
+    sweep_file: Option<PathBuf>,
+    /// Figures to chart against the swept keys, any name a targets file takes
+    /// (`spx.drawdown.p50`); comma-separated or repeated [default: the key
+    /// numbers and the equity's return p05].
+    #[arg(long = "chart", value_delimiter = ',', value_name = "FIGURE")]
+    charts: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepFile {
+    sweep: SweepTable,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepTable {
+    vary: Vec<String>,
+    #[serde(default)]
+    chart: Vec<String>,
+}
+
+impl VaryArgs {
+    /// The axes and chart figures, from the flags or the sweep file.
+    fn read(&self) -> Result<(Vec<Axis>, Vec<String>), Failure> {
+        let (vary, mut charts) = match &self.sweep_file {
+            Some(file) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
+                let table: SweepFile = toml::from_str(&text)
+                    .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
+                (table.sweep.vary, table.sweep.chart)
+            }
+            None => (self.vary.clone(), Vec::new()),
+        };
+        charts.extend(self.charts.iter().cloned());
+        let axes = vary
+            .iter()
+            .map(|text| Axis::parse(text).map_err(Failure::input))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((axes, charts))
+    }
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// The scenario file swept.
+    scenario: PathBuf,
+    #[command(flatten)]
+    vary: VaryArgs,
+    /// Paths of every point (overrides scenario.paths).
+    #[arg(long)]
+    paths: Option<u64>,
+    /// Random seed of every point (overrides scenario.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Set a scenario key at every point, as a child file would (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+    /// Output folder [default: output/<scenario name>-sweep].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the output folder even if it is not a previous run's.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct SensitivityArgs {
+    /// The scenario file.
+    scenario: PathBuf,
+    /// Keys to bump, comma-separated or repeated [default: every coupling of
+    /// the thesis blocks the scenario has: flows, the policy rule and the
+    /// chair, betas, pass-throughs, the crash scaling, the shocks' rates].
+    #[arg(long, value_delimiter = ',', value_name = "KEY")]
+    keys: Vec<String>,
+    /// The bump, as a share of each key's value: 0.1 runs each key at 90% and 110%.
+    #[arg(long, default_value_t = stormglass::sweep::sensitivity::DEFAULT_BUMP)]
+    bump: f64,
+    /// Figures to rank the keys by, any name a targets file takes;
+    /// comma-separated or repeated [default: the key numbers and the
+    /// equity's return p05].
+    #[arg(long = "figure", value_delimiter = ',', value_name = "FIGURE")]
+    figures: Vec<String>,
+    /// Paths of every run (overrides scenario.paths).
+    #[arg(long)]
+    paths: Option<u64>,
+    /// Random seed of every run (overrides scenario.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Set a scenario key in every run, as a child file would (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+    /// Output folder [default: output/<scenario name>-sensitivity].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the output folder even if it is not a previous run's.
+    #[arg(long)]
+    force: bool,
 }
 
 /// What decides a run's numbers: shared by `run` and `plan`.
@@ -244,6 +372,8 @@ struct RunArgs {
 struct PlanArgs {
     #[command(flatten)]
     recipe: RecipeArgs,
+    #[command(flatten)]
+    vary: VaryArgs,
     /// Shards per run (or per sweep point).
     #[arg(long, default_value_t = 1)]
     shards: usize,
@@ -365,6 +495,8 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare(args),
         Command::Merge(args) => merge(args),
         Command::Plan(args) => plan(args),
+        Command::Sweep(args) => sweep(args),
+        Command::Sensitivity(args) => sensitivity(args),
         Command::Task(args) => task(args),
         Command::Calibrate {
             command: CalibrateCommand::History(args),
@@ -781,6 +913,23 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
     for (point, _) in &sets {
         report::check_target(&folder(point), args.force).map_err(Failure::output)?;
     }
+    let sweep_dir = out.join("sweep");
+    let mut sweep = None;
+    if !manifest.axes.is_empty() {
+        report::check_target(&sweep_dir, args.force).map_err(Failure::output)?;
+        let file = load(&manifest.recipe.scenario)?;
+        let set = parse_settings(&manifest.recipe.settings)?;
+        let prepared = manifest.recipe.prepare(1).map_err(Failure::input)?;
+        sweep = Some(sweeps::Sweep::new(
+            &file,
+            &manifest.recipe.scenario,
+            &set,
+            &manifest.axes,
+            prepared.options.seed,
+            prepared.options.paths,
+        ));
+    }
+    let grid = sweeps::grid(&manifest.axes);
     for (point, set) in &sets {
         let (prepared, simulation) = merge_parts(set, args.threads)?;
         finish_run(
@@ -790,6 +939,32 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
             args.paths_csv,
             args.force,
         )?;
+        if let Some(sweep) = &mut sweep {
+            sweep.add(
+                point.index,
+                grid[point.index].clone(),
+                &prepared.scenario,
+                &prepared.model,
+                &simulation,
+                simulation.wall_time.as_secs_f64(),
+            );
+        }
+    }
+    if let Some(mut sweep) = sweep {
+        sweep.seconds = sweep.points.iter().map(|p| p.seconds).sum();
+        let written = report::sweep::write_sweep(
+            &sweep_dir,
+            args.force,
+            &sweep,
+            &manifest.charts,
+            &command_line(),
+        )
+        .map_err(Failure::output)?;
+        say(format_args!(
+            "wrote {} (sweep.csv, sweep.json, {written} charts and sweep.html; {} points)",
+            sweep_dir.display(),
+            sweep.points.len()
+        ))?;
     }
     Ok(())
 }
@@ -809,19 +984,43 @@ fn plan(args: PlanArgs) -> Result<(), Failure> {
         )));
     }
     let name = prepared.scenario.name.clone();
-    let points = vec![(
-        "run".to_string(),
-        Vec::new(),
-        prepared.fingerprint().map_err(Failure::input)?,
-    )];
-    let manifest = Manifest::new(
-        &name,
-        current_dir()?,
-        recipe,
-        Vec::new(),
-        points,
-        args.shards,
-    );
+    let (axes, charts) = args.vary.read()?;
+    let points = if axes.is_empty() {
+        if !charts.is_empty() {
+            return Err(Failure::input(
+                "--chart: a plan charts figures only when it sweeps (--vary)",
+            ));
+        }
+        vec![(
+            "run".to_string(),
+            Vec::new(),
+            prepared.fingerprint().map_err(Failure::input)?,
+        )]
+    } else {
+        let file = load(&recipe.scenario)?;
+        let set = parse_settings(&recipe.settings)?;
+        sweeps::check_axes(&file, &axes, &set).map_err(sweep_failure)?;
+        let mut points = Vec::new();
+        for (index, values) in sweeps::grid(&axes).into_iter().enumerate() {
+            let settings = sweeps::settings_at(&axes, &values);
+            let mut point_recipe = recipe.clone();
+            point_recipe.settings.extend(settings.iter().cloned());
+            let point = point_recipe.prepare(1).map_err(Failure::input)?;
+            points.push((
+                sweeps::label_at(index, &axes, &values),
+                settings,
+                point.fingerprint().map_err(Failure::input)?,
+            ));
+        }
+        points
+    };
+    let charts = if axes.is_empty() {
+        charts
+    } else {
+        chosen_figures(&prepared.scenario, &charts, prepared.options.seed)?
+    };
+    let mut manifest = Manifest::new(&name, current_dir()?, recipe, axes, points, args.shards);
+    manifest.charts = charts;
     let dir = args
         .out
         .clone()
@@ -1155,6 +1354,7 @@ fn calibrate_targets(args: TargetsArgs) -> Result<(), Failure> {
     let target_list = targets::read_targets(&args.targets).map_err(failure)?;
     let options = targets::Options {
         free: args.free.clone(),
+        settings: parse_settings(&args.settings)?,
         pilot_paths: args.pilot_paths,
         paths: args.paths.unwrap_or(scenario.paths),
         seed: args.seed.unwrap_or(scenario.seed),
@@ -1173,6 +1373,172 @@ fn calibrate_targets(args: TargetsArgs) -> Result<(), Failure> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
         _ => Ok(()),
     }
+}
+
+fn sweep_failure(error: SweepError) -> Failure {
+    if error.is_user_fixable() {
+        Failure::input(error)
+    } else {
+        Failure::other(error)
+    }
+}
+
+/// The command line, for the records outputs keep.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let mut line = String::from("stormglass");
+    for arg in args.iter().skip(1) {
+        line.push(' ');
+        line.push_str(arg);
+    }
+    line
+}
+
+/// Prints `done/total runs` on a terminal's standard error.
+fn run_counter(what: &'static str) -> impl Fn(usize, usize) {
+    let shown = std::io::stderr().is_terminal();
+    move |done, total| {
+        if shown {
+            eprint!("\r{done}/{total} {what}");
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+/// The figures to chart or rank by: those named, checked against the
+/// scenario's, else the defaults.
+fn chosen_figures(
+    scenario: &Scenario,
+    named: &[String],
+    seed: u64,
+) -> Result<Vec<String>, Failure> {
+    let figures = sweeps::figure_names(scenario, seed).map_err(sweep_failure)?;
+    if named.is_empty() {
+        return Ok(sweeps::default_chart_figures(scenario, &figures));
+    }
+    sweeps::check_figures(named, &figures).map_err(sweep_failure)?;
+    Ok(named.to_vec())
+}
+
+fn sweep(args: SweepArgs) -> Result<(), Failure> {
+    check_threads(args.threads)?;
+    if args.paths == Some(0) {
+        return Err(Failure::input("--paths must be at least 1"));
+    }
+    let (axes, charts) = args.vary.read()?;
+    let base = load(&args.scenario)?;
+    let set = parse_settings(&args.settings)?;
+    sweeps::check_axes(&base, &axes, &set).map_err(sweep_failure)?;
+    let start = sweeps::scenario_with(&base, &args.scenario, &set, &[]).map_err(sweep_failure)?;
+    let options = SweepOptions {
+        paths: args.paths.unwrap_or(start.paths),
+        seed: args.seed.unwrap_or(start.seed),
+        threads: args.threads,
+    };
+    let charts = chosen_figures(&start, &charts, options.seed)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", base.name)));
+    report::check_target(&out, args.force).map_err(Failure::output)?;
+    let result = sweeps::run(
+        &base,
+        &args.scenario,
+        &set,
+        &axes,
+        options,
+        &run_counter("points"),
+    )
+    .map_err(sweep_failure)?;
+    let written = report::sweep::write_sweep(&out, args.force, &result, &charts, &command_line())
+        .map_err(Failure::output)?;
+    print_sweep(&result, &charts)?;
+    say(format_args!(
+        "wrote {} (sweep.csv, sweep.json, {written} charts and sweep.html; {} points in {:.1}s)",
+        out.display(),
+        result.points.len(),
+        result.seconds
+    ))
+}
+
+/// The charted figures at every point, as value ± 1.96 standard errors.
+fn print_sweep(sweep: &sweeps::Sweep, charts: &[String]) -> Result<(), Failure> {
+    let shown: Vec<usize> = charts
+        .iter()
+        .filter_map(|name| sweep.figure_index(name))
+        .collect();
+    let mut header: Vec<String> = sweep.axes.iter().map(|a| a.key.clone()).collect();
+    header.extend(shown.iter().map(|i| sweep.figures[*i].clone()));
+    say(format_args!("{}", header.join("  ")))?;
+    for point in &sweep.points {
+        let mut row: Vec<String> = point.values.iter().map(|v| format!("{v}")).collect();
+        row.extend(shown.iter().map(|i| {
+            let m = point.figures[*i];
+            format!("{:.4} ± {:.4}", m.value, 1.96 * m.se)
+        }));
+        say(format_args!("{}", row.join("  ")))?;
+    }
+    Ok(())
+}
+
+fn sensitivity(args: SensitivityArgs) -> Result<(), Failure> {
+    check_threads(args.threads)?;
+    if args.paths == Some(0) {
+        return Err(Failure::input("--paths must be at least 1"));
+    }
+    let base = load(&args.scenario)?;
+    let set = parse_settings(&args.settings)?;
+    let start = sweeps::scenario_with(&base, &args.scenario, &set, &[]).map_err(sweep_failure)?;
+    let options = SweepOptions {
+        paths: args.paths.unwrap_or(start.paths),
+        seed: args.seed.unwrap_or(start.seed),
+        threads: args.threads,
+    };
+    let keys = if args.keys.is_empty() {
+        sweeps::sensitivity::coupling_keys(&start)
+    } else {
+        args.keys.clone()
+    };
+    let figures = chosen_figures(&start, &args.figures, options.seed)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(format!("{}-sensitivity", base.name)));
+    report::check_target(&out, args.force).map_err(Failure::output)?;
+    let result = sweeps::sensitivity::run(
+        &base,
+        &args.scenario,
+        &set,
+        &keys,
+        args.bump,
+        &figures,
+        options,
+        &run_counter("runs"),
+    )
+    .map_err(sweep_failure)?;
+    let written = report::sweep::write_sensitivity(&out, args.force, &result, &command_line())
+        .map_err(Failure::output)?;
+    for (f, name) in result.figures.iter().enumerate() {
+        say(format_args!(
+            "{name}: {:.4} at the scenario's values; largest swings:",
+            result.base[f].value
+        ))?;
+        for effect in result.ranked(f).into_iter().take(5) {
+            say(format_args!(
+                "  {:<50} {:.4}",
+                effect.bump.key,
+                effect.swing(f, result.base[f].value)
+            ))?;
+        }
+    }
+    say(format_args!(
+        "wrote {} (sensitivity.csv, sensitivity.json, {written} tornado charts and sensitivity.html; {} keys in {:.1}s)",
+        out.display(),
+        result.effects.len(),
+        result.seconds
+    ))
 }
 
 fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, Failure> {

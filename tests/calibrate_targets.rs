@@ -70,6 +70,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 fn options(free: &[&str], pilot_paths: u64, paths: u64) -> Options {
     Options {
+        settings: Vec::new(),
         free: free.iter().map(|s| s.to_string()).collect(),
         pilot_paths,
         paths,

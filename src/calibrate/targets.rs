@@ -552,15 +552,80 @@ fn statistic(sorted: &[f64], stat: Stat) -> Measured {
     }
 }
 
-/// Every figure of `figures` in one run.
+/// Every figure a run of `scenario` offers as a target (the names a targets
+/// file may give: key numbers, statistics of every asset's per-path figures,
+/// tails, regimes, events and the realism section's figures), by name, with
+/// its standard error.
+pub fn measure_every_figure(
+    scenario: &Scenario,
+    model: &Model,
+    simulation: &Simulation,
+) -> Vec<(String, Measured)> {
+    let realism = Realism::new(history::builtin(), model, simulation);
+    let catalogue = Catalogue::new(scenario, model, &realism);
+    let figures: Vec<Figure> = catalogue
+        .names
+        .iter()
+        .map(|name| {
+            catalogue
+                .resolve(name, scenario, model)
+                .expect("the catalogue resolves its own names")
+        })
+        .collect();
+    let measured = measure_all(&figures, scenario, model, simulation, Some(realism));
+    catalogue.names.into_iter().zip(measured).collect()
+}
+
+/// The figures named `names` in a run (NaN for a name the run does not have):
+/// a sweep's later points are measured on its first point's names.
+pub fn measure_named(
+    names: &[String],
+    scenario: &Scenario,
+    model: &Model,
+    simulation: &Simulation,
+) -> Vec<Measured> {
+    let realism = Realism::new(history::builtin(), model, simulation);
+    let catalogue = Catalogue::new(scenario, model, &realism);
+    let resolved: Vec<Option<Figure>> = names
+        .iter()
+        .map(|name| catalogue.resolve(name, scenario, model))
+        .collect();
+    let figures: Vec<Figure> = resolved.iter().flatten().cloned().collect();
+    let mut measured =
+        measure_all(&figures, scenario, model, simulation, Some(realism)).into_iter();
+    resolved
+        .iter()
+        .map(|figure| match figure {
+            Some(_) => measured.next().expect("one per resolved figure"),
+            None => Measured {
+                value: f64::NAN,
+                se: f64::NAN,
+            },
+        })
+        .collect()
+}
+
+/// Every figure of `figures` in one run; `realism` is computed here when a
+/// figure needs it and none is given.
 fn measure_all(
     figures: &[Figure],
     scenario: &Scenario,
     model: &Model,
     simulation: &Simulation,
+    realism: Option<Realism>,
 ) -> Vec<Measured> {
     let needs_realism = figures.iter().any(|f| matches!(f, Figure::Realism { .. }));
-    let realism = needs_realism.then(|| Realism::new(history::builtin(), model, simulation));
+    let realism = realism
+        .or_else(|| needs_realism.then(|| Realism::new(history::builtin(), model, simulation)));
+    // Each column sorted once however many of its statistics are asked for.
+    let mut sorted: std::collections::HashMap<String, std::rc::Rc<Vec<f64>>> =
+        std::collections::HashMap::new();
+    let mut sorted_column = |simulation: &Simulation, column: &str| {
+        sorted
+            .entry(column.to_string())
+            .or_insert_with(|| std::rc::Rc::new(sorted_column(simulation, column)))
+            .clone()
+    };
     let needs_keys = figures.iter().any(|f| {
         matches!(
             f,
@@ -600,7 +665,7 @@ fn measure_all(
             } => {
                 let mut losses: Vec<f64> =
                     sorted_column(simulation, &format!("{asset}.terminal_return"))
-                        .into_iter()
+                        .iter()
                         .map(|r| -r)
                         .collect();
                 losses.reverse();
@@ -728,6 +793,8 @@ struct Free {
 pub struct Options {
     /// Key paths to vary.
     pub free: Vec<String>,
+    /// `--set` settings every trial has (and the fitted child keeps).
+    pub settings: Vec<Setting>,
     /// Paths of every trial of the fit.
     pub pilot_paths: u64,
     /// Paths of the final run at the fitted values.
@@ -781,6 +848,13 @@ impl Fit {
         options: Options,
     ) -> Result<Fit, TargetsError> {
         let base = scenario::load(path)?;
+        // Free keys start from the values the scenario has with --set applied; a
+        // key --set fixes cannot also be free.
+        let start_scenario = if options.settings.is_empty() {
+            base.clone()
+        } else {
+            settings::apply(&base, path, &options.settings)?
+        };
         if options.free.is_empty() {
             return Err(TargetsError::Free("--free: give at least one key".into()));
         }
@@ -798,7 +872,13 @@ impl Fit {
                 problems.push(format!("--free `{key}`: given twice"));
                 continue;
             }
-            match base.range_of(&key) {
+            if options.settings.iter().any(|s| s.key == key) {
+                problems.push(format!(
+                    "--free `{key}`: also given to --set; a key is either set or fitted"
+                ));
+                continue;
+            }
+            match start_scenario.range_of(&key) {
                 Some(range) => free.push(Free {
                     range: range.clone(),
                     start: range.value,
@@ -810,18 +890,18 @@ impl Fit {
         if !problems.is_empty() {
             return Err(TargetsError::Free(problems.join("\nerror: ")));
         }
-        let model = Model::new(&base);
+        let model = Model::new(&start_scenario);
         let probe = engine::simulate(
             &model,
             &run_options(&options, PROBE_PATHS.min(options.pilot_paths)),
             &Silent,
         )?;
         let realism = Realism::new(history::builtin(), &model, &probe);
-        let catalogue = Catalogue::new(&base, &model, &realism);
+        let catalogue = Catalogue::new(&start_scenario, &model, &realism);
         let mut figures = Vec::new();
         let mut problems = Vec::new();
         for target in &targets {
-            match catalogue.resolve(&target.figure, &base, &model) {
+            match catalogue.resolve(&target.figure, &start_scenario, &model) {
                 Some(f) => figures.push(f),
                 None => problems.push(format!(
                     "{}:{}: {}",
@@ -895,11 +975,11 @@ impl Fit {
     }
 
     fn settings(&self, values: &[f64]) -> Result<Vec<Setting>, TargetsError> {
-        self.free
-            .iter()
-            .zip(values)
-            .map(|(f, v)| Setting::number(&f.range.key, *v).map_err(TargetsError::Free))
-            .collect()
+        let mut settings = self.options.settings.clone();
+        for (f, v) in self.free.iter().zip(values) {
+            settings.push(Setting::number(&f.range.key, *v).map_err(TargetsError::Free)?);
+        }
+        Ok(settings)
     }
 
     /// The targets' figures with the free keys at `values`, on `paths` paths
@@ -909,7 +989,13 @@ impl Fit {
         let scenario = self.scenario_at(values)?;
         let model = Model::new(&scenario);
         let simulation = engine::simulate(&model, &run_options(&self.options, paths), &Silent)?;
-        Ok(measure_all(&self.figures, &scenario, &model, &simulation))
+        Ok(measure_all(
+            &self.figures,
+            &scenario,
+            &model,
+            &simulation,
+            None,
+        ))
     }
 
     /// The objective at `values`, on the pilot's paths.
@@ -1069,7 +1155,7 @@ impl Fit {
         let header = format!(
             "# Fitted by stormglass {}:\n\
              #   stormglass calibrate targets {} --targets {} --free {} \\\n\
-             #     --pilot-paths {} --paths {} --seed {}{}\n\
+             #     --pilot-paths {} --paths {} --seed {}{}{}\n\
              # Targets against achieved: targets.csv and calibration.json beside this file.\n\n",
             crate::VERSION,
             file_name(&self.path),
@@ -1083,6 +1169,11 @@ impl Fit {
             calibration.pilot_paths,
             calibration.paths,
             calibration.seed,
+            self.options
+                .settings
+                .iter()
+                .map(|s| format!(" --set {}={}", s.key, s.value))
+                .collect::<String>(),
             if calibration.refine.is_some() {
                 format!(" --refine-iterations {}", self.options.refine_iterations)
             } else {

@@ -12,6 +12,7 @@ mod portfolios;
 mod realism;
 pub mod roles;
 mod summary;
+pub mod sweep;
 
 pub use console::print_summary;
 pub use files::{

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::recipe::{Recipe, RecipeError};
 use crate::engine::Shard;
 use crate::report::sha256_of;
+use crate::sweep::Axis;
 
 /// The manifest format's version.
 pub const MANIFEST_FORMAT: u32 = 1;
@@ -38,13 +39,6 @@ pub struct Task {
     pub shard: Shard,
 }
 
-/// A swept key and its values, as the sweep was asked for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannedAxis {
-    pub key: String,
-    pub values: Vec<toml::Value>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: u32,
@@ -56,7 +50,9 @@ pub struct Manifest {
     pub directory: PathBuf,
     pub recipe: Recipe,
     /// Swept keys (none for a plain run); points vary the first slowest.
-    pub axes: Vec<PlannedAxis>,
+    pub axes: Vec<Axis>,
+    /// The figures the merged sweep charts.
+    pub charts: Vec<String>,
     pub shards: usize,
     pub points: Vec<Point>,
     pub tasks: Vec<Task>,
@@ -87,7 +83,7 @@ impl Manifest {
         scenario_name: &str,
         directory: PathBuf,
         recipe: Recipe,
-        axes: Vec<PlannedAxis>,
+        axes: Vec<Axis>,
         points: Vec<(String, Vec<String>, String)>,
         shards: usize,
     ) -> Manifest {
@@ -118,6 +114,7 @@ impl Manifest {
             directory,
             recipe,
             axes,
+            charts: Vec::new(),
             shards,
             points,
             tasks,

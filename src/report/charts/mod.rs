@@ -17,6 +17,7 @@ mod portfolios;
 mod regimes;
 mod sample;
 mod signals;
+mod sweep;
 mod volatility;
 
 use std::sync::Once;
@@ -37,6 +38,10 @@ pub use calibration::{smoothed_probabilities, SmoothedProbabilities};
 pub use drawdown::drawdown_cdf_overlay;
 pub use portfolios::SECTION as PORTFOLIO_SECTION;
 pub use sample::Sample;
+pub use sweep::{
+    sweep_heat, sweep_line, tornado, SweepHeat, SweepLine, Tornado, TornadoBar,
+    SENSITIVITY_SECTION, SWEEP_SECTION,
+};
 
 /// Every chart's size in pixels; the page shows them about this wide.
 pub const WIDTH: u32 = 1200;

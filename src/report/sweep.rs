@@ -1,0 +1,279 @@
+//! The folders `stormglass sweep` and `stormglass sensitivity` write: the
+//! tables as CSV and JSON, their charts and a page in the report's style.
+
+use std::path::Path;
+
+use super::charts::{self, Chart, SweepHeat, SweepLine, Tornado, TornadoBar};
+use super::files::{write_atomically, write_bytes, write_report, OutputError};
+use super::html::Page;
+use crate::sweep::sensitivity::Sensitivity;
+use crate::sweep::Sweep;
+
+/// `value ± 1.96 se`, as the tables show a figure.
+fn with_se(value: f64, se: f64) -> String {
+    if !value.is_finite() {
+        return "-".into();
+    }
+    if se.is_finite() {
+        format!("{} ± {}", short(value), short(1.96 * se))
+    } else {
+        short(value)
+    }
+}
+
+fn short(v: f64) -> String {
+    if v == 0.0 || (v.abs() >= 1e-3 && v.abs() < 1e6) {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+/// The sweep's charts of `chart_figures`: a line per figure for one key, a
+/// heat map for two.
+pub fn sweep_charts(sweep: &Sweep, chart_figures: &[String]) -> Result<Vec<Chart>, OutputError> {
+    let mut charts = Vec::new();
+    for (n, name) in chart_figures.iter().enumerate() {
+        let Some(f) = sweep.figure_index(name) else {
+            continue;
+        };
+        let value: Vec<f64> = sweep.points.iter().map(|p| p.figures[f].value).collect();
+        let se: Vec<f64> = sweep.points.iter().map(|p| p.figures[f].se).collect();
+        match &sweep.axes[..] {
+            [axis] => charts.push(charts::sweep_line(
+                n,
+                &SweepLine {
+                    key: &axis.key,
+                    figure: name,
+                    x: &axis.values,
+                    value: &value,
+                    se: &se,
+                },
+            )?),
+            [x, y] => charts.push(charts::sweep_heat(
+                n,
+                &SweepHeat {
+                    keys: (&x.key, &y.key),
+                    figure: name,
+                    x: &x.values,
+                    y: &y.values,
+                    value: &value,
+                },
+            )?),
+            _ => {}
+        }
+    }
+    Ok(charts)
+}
+
+/// Writes a sweep's folder atomically: sweep.csv, sweep.json, charts/ and sweep.html.
+pub fn write_sweep(
+    dir: &Path,
+    force: bool,
+    sweep: &Sweep,
+    chart_figures: &[String],
+    command: &str,
+) -> Result<usize, OutputError> {
+    let charts = sweep_charts(sweep, chart_figures)?;
+    let page = sweep_page(sweep, &charts, chart_figures, command);
+    let (csv, json) = (sweep.csv(), sweep.json());
+    write_atomically(dir, force, |staging| {
+        write_bytes(&staging.join("sweep.csv"), csv.as_bytes())?;
+        write_bytes(&staging.join("sweep.json"), json.as_bytes())?;
+        write_report(staging, "sweep.html", &page, &charts)
+    })?;
+    Ok(charts.len())
+}
+
+fn meta_line(
+    name: &str,
+    file: &str,
+    hash: &str,
+    seed: u64,
+    paths: u64,
+    settings: &[String],
+    command: &str,
+) -> String {
+    let set = if settings.is_empty() {
+        String::new()
+    } else {
+        format!(" Every run also sets {}.", settings.join(", "))
+    };
+    format!(
+        "Scenario {name} ({file}, hash {hash}); {paths} paths per run, seed {seed} in every run (common random numbers).{set} Command: {command}. Stormglass {}.",
+        crate::VERSION
+    )
+}
+
+fn sweep_page(sweep: &Sweep, charts: &[Chart], chart_figures: &[String], command: &str) -> String {
+    let keys: Vec<&str> = sweep.axes.iter().map(|a| a.key.as_str()).collect();
+    let mut page = Page::new(&format!("Stormglass sweep: {}", sweep.scenario_name));
+    page.heading(
+        1,
+        "top",
+        &format!("{} swept over {}", sweep.scenario_name, keys.join(" and ")),
+    );
+    page.paragraph(
+        "meta",
+        &meta_line(
+            &sweep.scenario_name,
+            &sweep.scenario_file,
+            &sweep.scenario_hash,
+            sweep.seed,
+            sweep.paths,
+            &sweep.settings,
+            command,
+        ),
+    );
+    page.paragraph(
+        "meta",
+        &format!(
+            "{} points in {:.1}s. sweep.csv and sweep.json hold all {} figures of every point with their standard errors; the table shows the charted ones as value ± 1.96 standard errors.",
+            sweep.points.len(),
+            sweep.seconds,
+            sweep.figures.len()
+        ),
+    );
+    let shown: Vec<(usize, &String)> = chart_figures
+        .iter()
+        .filter_map(|name| sweep.figure_index(name).map(|i| (i, name)))
+        .collect();
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(keys.iter().map(|k| k.to_string()));
+    header.extend(shown.iter().map(|(_, n)| n.to_string()));
+    let rows: Vec<Vec<String>> = sweep
+        .points
+        .iter()
+        .map(|p| {
+            let mut row = vec![p.index.to_string()];
+            row.extend(p.values.iter().map(|v| format!("{v}")));
+            row.extend(
+                shown
+                    .iter()
+                    .map(|(i, _)| with_se(p.figures[*i].value, p.figures[*i].se)),
+            );
+            row
+        })
+        .collect();
+    page.heading(2, "points", "Points");
+    page.table("numbers", &header, &rows);
+    page.charts(charts, &[]);
+    page.finish()
+}
+
+/// The tornado charts, one per figure.
+pub fn tornado_charts(sensitivity: &Sensitivity) -> Result<Vec<Chart>, OutputError> {
+    let bump = format!("down and up by {}%", 100.0 * sensitivity.bump);
+    let mut charts = Vec::new();
+    for (f, name) in sensitivity.figures.iter().enumerate() {
+        let bars: Vec<TornadoBar> = sensitivity
+            .ranked(f)
+            .into_iter()
+            .map(|e| TornadoBar {
+                key: e.bump.key.clone(),
+                down: e.at_down.as_ref().map(|m| m[f].value),
+                up: e.at_up.as_ref().map(|m| m[f].value),
+            })
+            .collect();
+        charts.push(charts::tornado(
+            f,
+            &Tornado {
+                figure: name,
+                base: sensitivity.base[f].value,
+                bars: &bars,
+                bump: &bump,
+            },
+        )?);
+    }
+    Ok(charts)
+}
+
+/// Writes a sensitivity's folder atomically: sensitivity.csv, .json,
+/// charts/ and sensitivity.html.
+pub fn write_sensitivity(
+    dir: &Path,
+    force: bool,
+    sensitivity: &Sensitivity,
+    command: &str,
+) -> Result<usize, OutputError> {
+    let charts = tornado_charts(sensitivity)?;
+    let page = sensitivity_page(sensitivity, &charts, command);
+    let (csv, json) = (sensitivity.csv(), sensitivity.json());
+    write_atomically(dir, force, |staging| {
+        write_bytes(&staging.join("sensitivity.csv"), csv.as_bytes())?;
+        write_bytes(&staging.join("sensitivity.json"), json.as_bytes())?;
+        write_report(staging, "sensitivity.html", &page, &charts)
+    })?;
+    Ok(charts.len())
+}
+
+fn sensitivity_page(s: &Sensitivity, charts: &[Chart], command: &str) -> String {
+    let mut page = Page::new(&format!("Stormglass sensitivity: {}", s.scenario_name));
+    page.heading(1, "top", &format!("What drives {}", s.scenario_name));
+    page.paragraph(
+        "meta",
+        &meta_line(
+            &s.scenario_name,
+            &s.scenario_file,
+            &s.scenario_hash,
+            s.seed,
+            s.paths,
+            &s.settings,
+            command,
+        ),
+    );
+    page.paragraph(
+        "meta",
+        &format!(
+            "{} keys, each bumped down and up by {}% of its value (clipped to its valid range), one at a time: {} runs in {:.1}s. The tables rank the keys by the swing, the span of the figure over the key's down, own and up values; figures are shown as value ± 1.96 standard errors.",
+            s.effects.len(),
+            100.0 * s.bump,
+            1 + s
+                .effects
+                .iter()
+                .map(|e| usize::from(e.at_down.is_some()) + usize::from(e.at_up.is_some()))
+                .sum::<usize>(),
+            s.seconds
+        ),
+    );
+    for (f, name) in s.figures.iter().enumerate() {
+        page.heading(2, &format!("figure-{f}"), name);
+        page.paragraph(
+            "meta",
+            &format!(
+                "At the scenario's values: {}.",
+                with_se(s.base[f].value, s.base[f].se)
+            ),
+        );
+        let header: Vec<String> = [
+            "rank", "key", "value", "down", "up", "at down", "at up", "swing",
+        ]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+        let at = |side: &Option<Vec<crate::calibrate::targets::Measured>>| {
+            side.as_ref()
+                .map_or("-".into(), |m| with_se(m[f].value, m[f].se))
+        };
+        let rows: Vec<Vec<String>> = s
+            .ranked(f)
+            .into_iter()
+            .enumerate()
+            .map(|(rank, e)| {
+                vec![
+                    (rank + 1).to_string(),
+                    e.bump.key.clone(),
+                    format!("{}", e.bump.value),
+                    e.bump.down.map_or("-".into(), |v| format!("{v}")),
+                    e.bump.up.map_or("-".into(), |v| format!("{v}")),
+                    at(&e.at_down),
+                    at(&e.at_up),
+                    short(e.swing(f, s.base[f].value)),
+                ]
+            })
+            .collect();
+        page.table("numbers", &header, &rows);
+    }
+    page.charts(charts, &[]);
+    page.finish()
+}
