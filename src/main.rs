@@ -914,21 +914,15 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
         report::check_target(&folder(point), args.force).map_err(Failure::output)?;
     }
     let sweep_dir = out.join("sweep");
-    let mut sweep = None;
-    if !manifest.axes.is_empty() {
+    // The file as loaded, and the plan's own settings: what every point adds to.
+    let sweep_base = if manifest.axes.is_empty() {
+        None
+    } else {
         report::check_target(&sweep_dir, args.force).map_err(Failure::output)?;
         let file = load(&manifest.recipe.scenario)?;
-        let set = parse_settings(&manifest.recipe.settings)?;
-        let prepared = manifest.recipe.prepare(1).map_err(Failure::input)?;
-        sweep = Some(sweeps::Sweep::new(
-            &file,
-            &manifest.recipe.scenario,
-            &set,
-            &manifest.axes,
-            prepared.options.seed,
-            prepared.options.paths,
-        ));
-    }
+        Some((file, parse_settings(&manifest.recipe.settings)?))
+    };
+    let mut sweep = None;
     let grid = sweeps::grid(&manifest.axes);
     for (point, set) in &sets {
         let (prepared, simulation) = merge_parts(set, args.threads)?;
@@ -939,7 +933,18 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
             args.paths_csv,
             args.force,
         )?;
-        if let Some(sweep) = &mut sweep {
+        if let Some((file, settings)) = &sweep_base {
+            // Every point runs the plan's seed and paths: the first tells them.
+            let sweep = sweep.get_or_insert_with(|| {
+                sweeps::Sweep::new(
+                    file,
+                    &manifest.recipe.scenario,
+                    settings,
+                    &manifest.axes,
+                    prepared.options.seed,
+                    prepared.options.paths,
+                )
+            });
             sweep.add(
                 point.index,
                 grid[point.index].clone(),
