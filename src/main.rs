@@ -14,7 +14,7 @@ use stormglass::engine::{self, Progress, RunOptions, Shard};
 use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles, PortfolioTracker};
 use stormglass::report::compare::{self, Compared};
-use stormglass::report::{self, OutputError, OutputOptions};
+use stormglass::report::{self, OutputError, OutputOptions, TableFormat};
 use stormglass::scenario::settings::Setting;
 use stormglass::scenario::{self, Scenario};
 use stormglass::sweep::{self as sweeps, Axis, SweepError, SweepOptions};
@@ -251,6 +251,9 @@ struct SweepArgs {
     /// Output folder [default: output/<scenario name>-sweep].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The table's file: sweep.csv, sweep.parquet or both.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
     /// Replace the output folder even if it is not a previous run's.
     #[arg(long)]
     force: bool,
@@ -355,9 +358,13 @@ struct RunArgs {
     /// Output folder [default: output/<scenario name>].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// When to write paths_metrics.csv: auto writes it up to 100,000 paths.
+    /// When to write the per-path table (paths_metrics.csv or .parquet): auto
+    /// writes it up to 100,000 paths.
     #[arg(long, value_enum, default_value_t = PathsCsv::Auto)]
     paths_csv: PathsCsv,
+    /// The tables' files: CSV, Parquet (typed columns, for pandas and polars) or both.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
     /// Replace the output folder even if it is not a previous run's.
     #[arg(long)]
     force: bool,
@@ -417,12 +424,34 @@ struct MergeArgs {
     /// Worker threads for the summaries (0 = all cores). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// When to write paths_metrics.csv: auto writes it up to 100,000 paths.
+    /// When to write the per-path table (paths_metrics.csv or .parquet): auto
+    /// writes it up to 100,000 paths.
     #[arg(long, value_enum, default_value_t = PathsCsv::Auto)]
     paths_csv: PathsCsv,
+    /// The tables' files: CSV, Parquet (typed columns, for pandas and polars) or both.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
     /// Replace the output folder even if it is not a previous run's.
     #[arg(long)]
     force: bool,
+}
+
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum Format {
+    #[default]
+    Csv,
+    Parquet,
+    Both,
+}
+
+impl From<Format> for TableFormat {
+    fn from(format: Format) -> TableFormat {
+        match format {
+            Format::Csv => TableFormat::Csv,
+            Format::Parquet => TableFormat::Parquet,
+            Format::Both => TableFormat::Both,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Default, PartialEq, ValueEnum)]
@@ -461,8 +490,8 @@ fn check_threads(threads: usize) -> Result<(), Failure> {
 /// Why a run folder has no paths_metrics.csv, and how to get one.
 fn skipped_paths_csv(paths: u64) -> String {
     format!(
-        "paths_metrics.csv not written: {paths} paths is more than --paths-csv auto writes \
-         ({PATHS_CSV_AUTO_LIMIT}); pass --paths-csv always to write it"
+        "the per-path table (paths_metrics) not written: {paths} paths is more than \
+         --paths-csv auto writes ({PATHS_CSV_AUTO_LIMIT}); pass --paths-csv always to write it"
     )
 }
 
@@ -616,7 +645,14 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let progress = Bar::new();
     let simulation = engine::simulate_with(&prepared.model, &prepared.options, &progress, &tracker)
         .map_err(Failure::engine)?;
-    finish_run(&prepared, &simulation, &out, args.paths_csv, args.force)
+    finish_run(
+        &prepared,
+        &simulation,
+        &out,
+        args.paths_csv,
+        args.format,
+        args.force,
+    )
 }
 
 /// Refuses a run the machine cannot hold.
@@ -714,6 +750,7 @@ fn finish_run(
     simulation: &engine::Simulation,
     out: &Path,
     paths_csv: PathsCsv,
+    format: Format,
     force: bool,
 ) -> Result<(), Failure> {
     // Summaries and charts keep to the threads the run was given.
@@ -735,6 +772,7 @@ fn finish_run(
                 &summary,
                 OutputOptions {
                     paths_metrics,
+                    tables: format.into(),
                     force,
                 },
             )
@@ -815,7 +853,14 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
     )?;
     enter(&parts.header().directory, "the shards' run")?;
     let (prepared, simulation) = merge_parts(&parts, args.threads)?;
-    finish_run(&prepared, &simulation, &out, args.paths_csv, args.force)
+    finish_run(
+        &prepared,
+        &simulation,
+        &out,
+        args.paths_csv,
+        args.format,
+        args.force,
+    )
 }
 
 /// Rebuilds the run the parts came from, checks it is theirs and merges them.
@@ -931,6 +976,7 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
             &simulation,
             &folder(point),
             args.paths_csv,
+            args.format,
             args.force,
         )?;
         if let Some((file, settings)) = &sweep_base {
@@ -960,6 +1006,7 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
         let written = report::sweep::write_sweep(
             &sweep_dir,
             args.force,
+            args.format.into(),
             &sweep,
             &manifest.charts,
             &command_line(),
@@ -1457,8 +1504,15 @@ fn sweep(args: SweepArgs) -> Result<(), Failure> {
         &run_counter("points"),
     )
     .map_err(sweep_failure)?;
-    let written = report::sweep::write_sweep(&out, args.force, &result, &charts, &command_line())
-        .map_err(Failure::output)?;
+    let written = report::sweep::write_sweep(
+        &out,
+        args.force,
+        args.format.into(),
+        &result,
+        &charts,
+        &command_line(),
+    )
+    .map_err(Failure::output)?;
     print_sweep(&result, &charts)?;
     say(format_args!(
         "wrote {} (sweep.csv, sweep.json, {written} charts and sweep.html; {} points in {:.1}s)",

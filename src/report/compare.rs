@@ -222,14 +222,21 @@ pub fn write_comparison(
         std::fs::File::create(&path)
             .and_then(|mut f| writeln!(f, "{json}"))
             .map_err(|source| OutputError::Io { path, source })?;
-        let charts = charts::draw_all(drawdown_jobs(runs))?;
-        let page = comparison_page(runs, &charts);
+        let (page, charts) = comparison_report(runs)?;
         write_report(staging, "compare.html", &page, &charts)?;
         Ok(Written {
             report_seconds: started.elapsed().as_secs_f64(),
             charts: charts.len(),
         })
     })
+}
+
+/// `compare.html`, self-contained (its charts are inline SVG), and its charts.
+pub fn comparison_report(
+    runs: &[Compared],
+) -> Result<(String, Vec<charts::Chart>), charts::ChartError> {
+    let charts = charts::draw_all(drawdown_jobs(runs))?;
+    Ok((comparison_page(runs, &charts), charts))
 }
 
 fn drawdown_jobs(runs: &[Compared]) -> Vec<charts::Job<'static>> {

@@ -12,17 +12,41 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::charts::{self, Chart, ChartError, RunData};
-use super::{html, Summary};
+use super::{columnar, html, Summary};
 use crate::engine::Simulation;
 use crate::model::Model;
 use crate::scenario::Scenario;
 use crate::stats::PERCENTILES;
 
+/// The files a run's tables are written as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TableFormat {
+    /// `NAME.csv`.
+    #[default]
+    Csv,
+    /// `NAME.parquet` (see [`super::columnar`]).
+    Parquet,
+    /// Both.
+    Both,
+}
+
+impl TableFormat {
+    pub fn csv(self) -> bool {
+        self != TableFormat::Parquet
+    }
+
+    pub fn parquet(self) -> bool {
+        self != TableFormat::Csv
+    }
+}
+
 /// What to write besides `summary.json`.
 #[derive(Debug, Clone, Copy)]
 pub struct OutputOptions {
-    /// Write `paths_metrics.csv` (one row per path).
+    /// Write `paths_metrics` (one row per path).
     pub paths_metrics: bool,
+    /// As CSV, Parquet or both: `fan_bands`, `sample_paths` and `paths_metrics`.
+    pub tables: TableFormat,
     /// Replace an existing folder that is not a previous Stormglass run.
     pub force: bool,
 }
@@ -394,16 +418,39 @@ fn write_files(
             scenario.name, scenario.hash
         )
     })?;
-    write_with(&dir.join("fan_bands.csv"), |out| {
-        write_fan_bands(out, scenario, model, simulation)
-    })?;
-    write_with(&dir.join("sample_paths.csv"), |out| {
-        write_sample_paths(out, scenario, model, simulation)
-    })?;
-    if options.paths_metrics {
-        write_with(&dir.join("paths_metrics.csv"), |out| {
-            write_paths_metrics(out, simulation)
+    if options.tables.csv() {
+        write_with(&dir.join("fan_bands.csv"), |out| {
+            write_fan_bands(out, scenario, model, simulation)
         })?;
+        write_with(&dir.join("sample_paths.csv"), |out| {
+            write_sample_paths(out, scenario, model, simulation)
+        })?;
+        if options.paths_metrics {
+            write_with(&dir.join("paths_metrics.csv"), |out| {
+                write_paths_metrics(out, simulation)
+            })?;
+        }
+    }
+    if options.tables.parquet() {
+        let tables = [
+            (
+                "fan_bands",
+                columnar::fan_bands(scenario, model, simulation),
+            ),
+            (
+                "sample_paths",
+                columnar::sample_paths(scenario, model, simulation),
+            ),
+        ];
+        let per_path = options.paths_metrics.then(|| {
+            (
+                "paths_metrics",
+                columnar::paths_metrics(scenario, simulation),
+            )
+        });
+        for (name, table) in tables.into_iter().chain(per_path) {
+            write_parquet_file(&dir.join(format!("{name}.parquet")), table)?;
+        }
     }
     if !summary.portfolios.is_empty() {
         use super::portfolios as p;
@@ -419,18 +466,28 @@ fn write_files(
         })?;
     }
     let started = std::time::Instant::now();
+    let (page, charts) = run_report(scenario, model, simulation, summary)?;
+    write_report(dir, "report.html", &page, &charts)?;
+    Ok(Written {
+        report_seconds: started.elapsed().as_secs_f64(),
+        charts: charts.len(),
+    })
+}
+
+/// A run's `report.html`, self-contained (its charts are inline SVG), and its charts.
+pub fn run_report(
+    scenario: &Scenario,
+    model: &Model,
+    simulation: &Simulation,
+    summary: &Summary,
+) -> Result<(String, Vec<Chart>), ChartError> {
     let charts = charts::run_charts(RunData {
         scenario,
         model,
         simulation,
         summary,
     })?;
-    let page = html::run_page(scenario, summary, &charts);
-    write_report(dir, "report.html", &page, &charts)?;
-    Ok(Written {
-        report_seconds: started.elapsed().as_secs_f64(),
-        charts: charts.len(),
-    })
+    Ok((html::run_page(scenario, summary, &charts), charts))
 }
 
 /// Writes `charts/<name>.png` and `.svg` for every chart, and the page.
@@ -499,6 +556,13 @@ fn write_with(
         .map_err(|e| io_error(path)(e.into_error()))?
         .sync_all()
         .map_err(io_error(path))
+}
+
+/// Writes one table as a Parquet file inside a staged folder.
+pub fn write_parquet_file(path: &Path, table: columnar::Table<'_>) -> Result<(), OutputError> {
+    write_with(path, |out| {
+        columnar::write_parquet(out, table).map_err(io::Error::other)
+    })
 }
 
 fn write_fan_bands(

@@ -274,3 +274,21 @@ fn stress_header(out: &mut impl Write, portfolios: &[PortfolioSummary]) -> io::R
     }
     writeln!(out)
 }
+
+/// The portfolio table `name` (`portfolios`, `positions` or `quantiles`), as
+/// its CSV file in a run folder.
+pub fn portfolio_csv(
+    out: &mut impl Write,
+    name: &str,
+    portfolios: &[PortfolioSummary],
+) -> io::Result<()> {
+    match name {
+        "portfolios" => write_portfolios_csv(out, portfolios),
+        "positions" => write_positions_csv(out, portfolios),
+        "quantiles" => write_quantiles_csv(out, portfolios),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no table `{other}`"),
+        )),
+    }
+}

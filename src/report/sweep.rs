@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use super::charts::{self, Chart, SweepHeat, SweepLine, Tornado, TornadoBar};
-use super::files::{write_atomically, write_bytes, write_report, OutputError};
+use super::files::{
+    write_atomically, write_bytes, write_parquet_file, write_report, OutputError, TableFormat,
+};
 use super::html::Page;
 use crate::sweep::sensitivity::Sensitivity;
 use crate::sweep::Sweep;
@@ -66,23 +68,42 @@ pub fn sweep_charts(sweep: &Sweep, chart_figures: &[String]) -> Result<Vec<Chart
     Ok(charts)
 }
 
-/// Writes a sweep's folder atomically: sweep.csv, sweep.json, charts/ and sweep.html.
+/// Writes a sweep's folder atomically: sweep.csv (and/or sweep.parquet),
+/// sweep.json, charts/ and sweep.html.
 pub fn write_sweep(
     dir: &Path,
     force: bool,
+    tables: TableFormat,
     sweep: &Sweep,
     chart_figures: &[String],
     command: &str,
 ) -> Result<usize, OutputError> {
-    let charts = sweep_charts(sweep, chart_figures)?;
-    let page = sweep_page(sweep, &charts, chart_figures, command);
+    let (page, charts) = sweep_report(sweep, chart_figures, command)?;
     let (csv, json) = (sweep.csv(), sweep.json());
     write_atomically(dir, force, |staging| {
-        write_bytes(&staging.join("sweep.csv"), csv.as_bytes())?;
+        if tables.csv() {
+            write_bytes(&staging.join("sweep.csv"), csv.as_bytes())?;
+        }
+        if tables.parquet() {
+            write_parquet_file(
+                &staging.join("sweep.parquet"),
+                super::columnar::sweep(sweep),
+            )?;
+        }
         write_bytes(&staging.join("sweep.json"), json.as_bytes())?;
         write_report(staging, "sweep.html", &page, &charts)
     })?;
     Ok(charts.len())
+}
+
+/// `sweep.html`, self-contained (its charts are inline SVG), and its charts.
+pub fn sweep_report(
+    sweep: &Sweep,
+    chart_figures: &[String],
+    command: &str,
+) -> Result<(String, Vec<Chart>), OutputError> {
+    let charts = sweep_charts(sweep, chart_figures)?;
+    Ok((sweep_page(sweep, &charts, chart_figures, command), charts))
 }
 
 fn meta_line(

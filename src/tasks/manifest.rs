@@ -189,5 +189,5 @@ impl Manifest {
 /// `path` made absolute (against the current folder), so it names the same
 /// file after the command moves into a plan's or a part's folder.
 pub fn absolute(path: &Path) -> Result<PathBuf, RecipeError> {
-    std::path::absolute(path).map_err(|e| RecipeError(format!("{}: {e}", path.display())))
+    std::path::absolute(path).map_err(|e| RecipeError::new(format!("{}: {e}", path.display())))
 }

@@ -12,15 +12,37 @@ use crate::history::Anchors;
 use crate::model::Model;
 use crate::portfolio::{self, Book, BookFiles};
 use crate::report::{self, Summary};
-use crate::scenario::{self, settings::Setting, Scenario};
+use crate::scenario::{self, settings::Setting, Diagnostic, Scenario, ScenarioError};
 
 /// The most full paths a run keeps (as `scenario.sample_paths`).
 pub const MAX_SAMPLE_PATHS: usize = 100_000;
 
 /// Input that cannot make a run; the message names the file, key or flag.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RecipeError(pub String);
+#[error("{message}")]
+pub struct RecipeError {
+    pub message: String,
+    /// Each problem's file, line and key, where a scenario or book file has them.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl RecipeError {
+    pub fn new(message: impl Into<String>) -> RecipeError {
+        RecipeError {
+            message: message.into(),
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
+impl From<ScenarioError> for RecipeError {
+    fn from(error: ScenarioError) -> RecipeError {
+        RecipeError {
+            message: error.to_string(),
+            diagnostics: error.diagnostics().to_vec(),
+        }
+    }
+}
 
 /// Everything that decides a run's numbers, as given on the command line.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -59,24 +81,22 @@ pub struct Prepared {
 impl Recipe {
     /// Loads and checks every file, applies the settings and the overrides.
     pub fn prepare(&self, threads: usize) -> Result<Prepared, RecipeError> {
-        let input = |e: &dyn std::fmt::Display| RecipeError(e.to_string());
-        let mut scenario = scenario::load(&self.scenario).map_err(|e| input(&e))?;
+        let mut scenario = scenario::load(&self.scenario)?;
         let settings = self
             .settings
             .iter()
-            .map(|text| Setting::parse(text).map_err(|e| RecipeError(format!("--set {e}"))))
+            .map(|text| Setting::parse(text).map_err(|e| RecipeError::new(format!("--set {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
         if !settings.is_empty() {
-            scenario = scenario::settings::apply(&scenario, &self.scenario, &settings)
-                .map_err(|e| input(&e))?;
+            scenario = scenario::settings::apply(&scenario, &self.scenario, &settings)?;
         }
         let own_anchors = match &self.anchors {
-            Some(file) => Some(crate::history::load(file).map_err(|e| input(&e))?),
+            Some(file) => Some(crate::history::load(file).map_err(RecipeError::new)?),
             None => None,
         };
         if let Some(paths) = self.paths {
             if paths == 0 {
-                return Err(RecipeError("--paths must be at least 1".into()));
+                return Err(RecipeError::new("--paths must be at least 1"));
             }
             scenario.paths = paths;
         }
@@ -84,7 +104,7 @@ impl Recipe {
             scenario.seed = seed;
         }
         if self.sample_paths.is_some_and(|n| n > MAX_SAMPLE_PATHS) {
-            return Err(RecipeError(format!(
+            return Err(RecipeError::new(format!(
                 "--sample-paths must be at most {MAX_SAMPLE_PATHS}"
             )));
         }
@@ -107,8 +127,7 @@ impl Recipe {
                 stresses: self.stresses.clone(),
                 skip_scenario: self.no_portfolios,
             },
-        )
-        .map_err(|e| input(&e))?;
+        )?;
         Ok(Prepared {
             recipe: self.clone(),
             scenario,
@@ -190,5 +209,5 @@ impl Prepared {
 }
 
 fn file_hash(path: &Path) -> Result<String, RecipeError> {
-    report::sha256_of(path).map_err(|e| RecipeError(format!("{}: {e}", path.display())))
+    report::sha256_of(path).map_err(|e| RecipeError::new(format!("{}: {e}", path.display())))
 }
