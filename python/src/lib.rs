@@ -1,0 +1,569 @@
+//! `stormglass._native`: the engine for Python. The package `stormglass`
+//! (python/stormglass/) wraps it; this module only runs the engine and hands
+//! back its results as JSON text, HTML and Arrow IPC streams, which the package
+//! turns into dicts and DataFrames without a row-by-row copy.
+//!
+//! Every call that simulates or draws releases the GIL, and runs through the
+//! same library functions as the command line, so a seed gives the CLI's
+//! numbers bit for bit.
+
+use std::path::{Path, PathBuf};
+
+use arrow_ipc::writer::StreamWriter;
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use stormglass::calibrate::data::{self as history_data, Frequency, Selection};
+use stormglass::calibrate::history as history_fit;
+use stormglass::calibrate::targets;
+use stormglass::engine::{self, Silent, Simulation};
+use stormglass::portfolio::PortfolioTracker;
+use stormglass::report::columnar::{self, Table};
+use stormglass::report::compare::{self, Compared};
+use stormglass::report::{self, OutputError, OutputOptions, Summary, TableFormat};
+use stormglass::scenario::settings::Setting;
+use stormglass::scenario::{self, Diagnostic};
+use stormglass::sweep::{self as sweeps, Axis, SweepOptions};
+use stormglass::tasks::{Prepared, Recipe, RecipeError};
+
+create_exception!(
+    _native,
+    StormglassError,
+    PyException,
+    "Anything that stops Stormglass."
+);
+create_exception!(
+    _native,
+    InputError,
+    StormglassError,
+    "Input the user can fix (the CLI's exit status 2): a scenario, book or data \
+     file, a key or an argument. `file`, `line` and `key` locate the first \
+     problem; `diagnostics` lists every one."
+);
+create_exception!(
+    _native,
+    EngineError,
+    StormglassError,
+    "The engine could not finish (an interrupted run, a full disk, a chart it could not draw)."
+);
+
+/// An input error, with the diagnostics' file, line and key as attributes.
+fn input_error(py: Python<'_>, message: &str, diagnostics: &[Diagnostic]) -> PyErr {
+    let error = InputError::new_err(message.to_string());
+    let value = error.value(py);
+    let located: Vec<_> = diagnostics
+        .iter()
+        .map(|d| {
+            (
+                d.file.as_ref().map(|f| f.display().to_string()),
+                d.line,
+                d.key.clone(),
+                d.message.clone(),
+            )
+        })
+        .collect();
+    let first = located.first().cloned().unwrap_or_default();
+    let set = || -> PyResult<()> {
+        value.setattr("file", first.0)?;
+        value.setattr("line", first.1)?;
+        value.setattr("key", (!first.2.is_empty()).then_some(first.2))?;
+        let list = PyList::empty(py);
+        for (file, line, key, message) in located {
+            let d = PyDict::new(py);
+            d.set_item("file", file)?;
+            d.set_item("line", line)?;
+            d.set_item("key", key)?;
+            d.set_item("message", message)?;
+            list.append(d)?;
+        }
+        value.setattr("diagnostics", list)
+    };
+    match set() {
+        Ok(()) => error,
+        Err(e) => e,
+    }
+}
+
+fn recipe_error(py: Python<'_>, error: RecipeError) -> PyErr {
+    input_error(py, &error.message, &error.diagnostics)
+}
+
+fn output_error(py: Python<'_>, error: OutputError) -> PyErr {
+    if error.is_user_fixable() {
+        input_error(py, &error.to_string(), &[])
+    } else {
+        EngineError::new_err(error.to_string())
+    }
+}
+
+fn plain_input(py: Python<'_>) -> impl Fn(&dyn std::fmt::Display) -> PyErr + '_ {
+    move |e| input_error(py, &e.to_string(), &[])
+}
+
+fn engine_error(error: engine::EngineError) -> PyErr {
+    EngineError::new_err(error.to_string())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
+    serde_json::to_string(value).map_err(|e| EngineError::new_err(e.to_string()))
+}
+
+/// A table as one Arrow IPC stream, its batches as the engine builds them.
+fn ipc_stream<'py>(py: Python<'py>, table: Table<'_>) -> PyResult<Bound<'py, PyBytes>> {
+    let encode = || -> Result<Vec<u8>, arrow_schema::ArrowError> {
+        let mut bytes = Vec::new();
+        let mut writer = StreamWriter::try_new(&mut bytes, &table.schema.clone())?;
+        for batch in table.batches() {
+            writer.write(&batch?)?;
+        }
+        writer.finish()?;
+        drop(writer);
+        Ok(bytes)
+    };
+    let bytes = py
+        .detach(encode)
+        .map_err(|e| EngineError::new_err(e.to_string()))?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+fn pool(threads: usize) -> PyResult<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(engine::effective_threads(threads))
+        .build()
+        .map_err(|e| EngineError::new_err(e.to_string()))
+}
+
+fn table_format(format: &str) -> PyResult<TableFormat> {
+    match format {
+        "csv" => Ok(TableFormat::Csv),
+        "parquet" => Ok(TableFormat::Parquet),
+        "both" => Ok(TableFormat::Both),
+        other => Err(PyValueError::new_err(format!(
+            "format `{other}`: give \"csv\", \"parquet\" or \"both\""
+        ))),
+    }
+}
+
+fn settings(py: Python<'_>, texts: &[String]) -> PyResult<Vec<Setting>> {
+    texts
+        .iter()
+        .map(|t| Setting::parse(t).map_err(|e| plain_input(py)(&format!("set {e}"))))
+        .collect()
+}
+
+/// Checks a scenario file as `stormglass validate` does; returns its facts as
+/// JSON (name, hash, seed, paths, steps, warnings).
+#[pyfunction]
+fn validate(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+    let loaded = py.detach(|| scenario::load(&path));
+    let scenario = loaded.map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
+    let anchors = stormglass::history::builtin();
+    let warnings = scenario::warnings(&scenario, anchors);
+    json(&serde_json::json!({
+        "file": path.display().to_string(),
+        "name": scenario.name,
+        "description": scenario.description,
+        "hash": scenario.hash,
+        "seed": scenario.seed,
+        "paths": scenario.paths,
+        "steps": scenario.dates.len().saturating_sub(1),
+        "assets": scenario.assets.iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
+        "regimes": scenario.regimes.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+        "warnings": warnings,
+        "version": stormglass::VERSION,
+    }))
+}
+
+/// A finished run, held in memory.
+#[pyclass(frozen, module = "stormglass._native")]
+struct NativeRun {
+    prepared: Prepared,
+    simulation: Simulation,
+    summary: Summary,
+}
+
+/// Simulates a recipe as `stormglass run` does.
+#[pyfunction]
+#[pyo3(signature = (scenario, settings, paths, seed, sample_paths, portfolios, stresses, no_portfolios, anchors, threads))]
+#[allow(clippy::too_many_arguments)]
+fn run(
+    py: Python<'_>,
+    scenario: PathBuf,
+    settings: Vec<String>,
+    paths: Option<u64>,
+    seed: Option<u64>,
+    sample_paths: Option<usize>,
+    portfolios: Vec<PathBuf>,
+    stresses: Vec<PathBuf>,
+    no_portfolios: bool,
+    anchors: Option<PathBuf>,
+    threads: usize,
+) -> PyResult<NativeRun> {
+    let recipe = Recipe {
+        scenario,
+        settings,
+        paths,
+        seed,
+        sample_paths,
+        portfolios,
+        stresses,
+        no_portfolios,
+        anchors,
+    };
+    let prepared = py
+        .detach(|| recipe.prepare(threads))
+        .map_err(|e| recipe_error(py, e))?;
+    let pool = pool(threads)?;
+    let (simulation, summary) = py
+        .detach(|| {
+            let tracker = PortfolioTracker::new(
+                &prepared.scenario,
+                &prepared.model,
+                &prepared.book.portfolios,
+            );
+            let simulation =
+                engine::simulate_with(&prepared.model, &prepared.options, &Silent, &tracker)?;
+            let summary = pool.install(|| prepared.summarise(&simulation));
+            Ok::<_, engine::EngineError>((simulation, summary))
+        })
+        .map_err(engine_error)?;
+    Ok(NativeRun {
+        prepared,
+        simulation,
+        summary,
+    })
+}
+
+#[pymethods]
+impl NativeRun {
+    /// `summary.json`'s text.
+    fn summary_json(&self) -> PyResult<String> {
+        json(&self.summary)
+    }
+
+    /// One of the run's tables (`paths_metrics`, `fan_bands`, `sample_paths`)
+    /// as an Arrow IPC stream.
+    fn table<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
+        let (scenario, model, simulation) = (
+            &self.prepared.scenario,
+            &self.prepared.model,
+            &self.simulation,
+        );
+        let table = match name {
+            "paths_metrics" => columnar::paths_metrics(scenario, simulation),
+            "fan_bands" => columnar::fan_bands(scenario, model, simulation),
+            "sample_paths" => columnar::sample_paths(scenario, model, simulation),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "no table `{other}`: give paths_metrics, fan_bands or sample_paths"
+                )))
+            }
+        };
+        ipc_stream(py, table)
+    }
+
+    /// The portfolio tables' CSV text (`portfolios`, `positions`, `quantiles`),
+    /// as the run folder's `portfolios.csv`, `portfolio_positions.csv` and
+    /// `portfolio_quantiles.csv`; empty without portfolios.
+    fn portfolio_csv(&self, name: &str) -> PyResult<String> {
+        let mut out = Vec::new();
+        let all = &self.summary.portfolios;
+        if !all.is_empty() {
+            report::portfolio_csv(&mut out, name, all).map_err(|e| {
+                PyValueError::new_err(format!(
+                    "portfolio table `{name}`: {e}; give portfolios, positions or quantiles"
+                ))
+            })?;
+        }
+        String::from_utf8(out).map_err(|e| EngineError::new_err(e.to_string()))
+    }
+
+    /// `report.html`, self-contained.
+    fn report_html(&self, py: Python<'_>) -> PyResult<String> {
+        let p = &self.prepared;
+        py.detach(|| report::run_report(&p.scenario, &p.model, &self.simulation, &self.summary))
+            .map(|(page, _)| page)
+            .map_err(|e| EngineError::new_err(e.to_string()))
+    }
+
+    /// Writes the run's folder as `stormglass run --out` does.
+    fn write(
+        &self,
+        py: Python<'_>,
+        out: PathBuf,
+        force: bool,
+        format: &str,
+        paths_metrics: bool,
+    ) -> PyResult<()> {
+        let tables = table_format(format)?;
+        let p = &self.prepared;
+        let pool = pool(p.options.threads)?;
+        py.detach(|| {
+            report::check_target(&out, force)?;
+            pool.install(|| {
+                report::write_run(
+                    &out,
+                    &p.scenario,
+                    &p.model,
+                    &self.simulation,
+                    &self.summary,
+                    OutputOptions {
+                        paths_metrics,
+                        tables,
+                        force,
+                    },
+                )
+            })
+        })
+        .map(|_| ())
+        .map_err(|e| output_error(py, e))
+    }
+}
+
+/// `compare.html` for finished runs, labelled as `stormglass compare` labels
+/// them; `sources` are the scenario files they ran.
+#[pyfunction]
+fn compare_html(
+    py: Python<'_>,
+    runs: Vec<PyRef<'_, NativeRun>>,
+    sources: Vec<String>,
+) -> PyResult<String> {
+    let mut compared: Vec<Compared> = runs
+        .iter()
+        .zip(&sources)
+        .map(|(run, source)| Compared::from_summary(&run.summary, Path::new(source)))
+        .collect();
+    compare::unique_labels(&mut compared);
+    py.detach(|| compare::comparison_report(&compared))
+        .map(|(page, _)| page)
+        .map_err(|e| EngineError::new_err(e.to_string()))
+}
+
+/// A finished sweep.
+#[pyclass(frozen, module = "stormglass._native")]
+struct NativeSweep {
+    sweep: sweeps::Sweep,
+    charts: Vec<String>,
+}
+
+/// Runs `stormglass sweep`: every point on the same seed and paths.
+#[pyfunction]
+#[pyo3(signature = (scenario, vary, settings, paths, seed, threads, charts))]
+#[allow(clippy::too_many_arguments)]
+fn sweep(
+    py: Python<'_>,
+    scenario: PathBuf,
+    vary: Vec<String>,
+    settings: Vec<String>,
+    paths: Option<u64>,
+    seed: Option<u64>,
+    threads: usize,
+    charts: Vec<String>,
+) -> PyResult<NativeSweep> {
+    let input = plain_input(py);
+    if paths == Some(0) {
+        return Err(input(&"paths must be at least 1"));
+    }
+    let axes = vary
+        .iter()
+        .map(|text| Axis::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| input(&e))?;
+    let base =
+        scenario::load(&scenario).map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
+    let set = self::settings(py, &settings)?;
+    let sweep_error = |e: sweeps::SweepError| {
+        if e.is_user_fixable() {
+            input(&e)
+        } else {
+            EngineError::new_err(e.to_string())
+        }
+    };
+    sweeps::check_axes(&base, &axes, &set).map_err(sweep_error)?;
+    let start = sweeps::scenario_with(&base, &scenario, &set, &[]).map_err(sweep_error)?;
+    let options = SweepOptions {
+        paths: paths.unwrap_or(start.paths),
+        seed: seed.unwrap_or(start.seed),
+        threads,
+    };
+    let figures = sweeps::figure_names(&start, options.seed).map_err(sweep_error)?;
+    let charts = if charts.is_empty() {
+        sweeps::default_chart_figures(&start, &figures)
+    } else {
+        sweeps::check_figures(&charts, &figures).map_err(sweep_error)?;
+        charts
+    };
+    let result = py
+        .detach(|| sweeps::run(&base, &scenario, &set, &axes, options, &|_, _| {}))
+        .map_err(sweep_error)?;
+    Ok(NativeSweep {
+        sweep: result,
+        charts,
+    })
+}
+
+#[pymethods]
+impl NativeSweep {
+    /// `sweep.json`'s text.
+    fn json(&self) -> String {
+        self.sweep.json()
+    }
+
+    /// `sweep.csv`'s table as an Arrow IPC stream.
+    fn table<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        ipc_stream(py, columnar::sweep(&self.sweep))
+    }
+
+    /// `sweep.html`, self-contained.
+    fn report_html(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| report::sweep::sweep_report(&self.sweep, &self.charts, "stormglass.sweep"))
+            .map(|(page, _)| page)
+            .map_err(|e| output_error(py, e))
+    }
+
+    /// Writes the sweep's folder as `stormglass sweep --out` does.
+    fn write(&self, py: Python<'_>, out: PathBuf, force: bool, format: &str) -> PyResult<()> {
+        let tables = table_format(format)?;
+        py.detach(|| {
+            report::check_target(&out, force)?;
+            report::sweep::write_sweep(
+                &out,
+                force,
+                tables,
+                &self.sweep,
+                &self.charts,
+                "stormglass.sweep",
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| output_error(py, e))
+    }
+}
+
+/// Runs `stormglass calibrate history` into `out`; returns the fragment's text.
+#[pyfunction]
+#[pyo3(signature = (data, regimes, series, levels, frequency, out, force))]
+#[allow(clippy::too_many_arguments)]
+fn calibrate_history(
+    py: Python<'_>,
+    data: PathBuf,
+    regimes: usize,
+    series: Option<Vec<String>>,
+    levels: Option<Vec<String>>,
+    frequency: Option<String>,
+    out: PathBuf,
+    force: bool,
+) -> PyResult<String> {
+    let input = plain_input(py);
+    let frequency = match frequency.as_deref() {
+        None => None,
+        Some(name) => Some(
+            <Frequency as clap::ValueEnum>::from_str(name, true).map_err(|_| {
+                input(&format!(
+                    "frequency `{name}`: give daily, weekly, monthly or quarterly"
+                ))
+            })?,
+        ),
+    };
+    let selection = Selection {
+        series: series.unwrap_or_default(),
+        levels: levels.unwrap_or_default(),
+        frequency,
+    };
+    let stem = data
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "history".into());
+    report::check_target(&out, force).map_err(|e| output_error(py, e))?;
+    let table = history_data::read(&data, &selection).map_err(|e| input(&e))?;
+    let changes = table.changes(&selection).map_err(|e| input(&e))?;
+    let fit = py
+        .detach(|| history_fit::fit(changes, regimes))
+        .map_err(|e| input(&format!("{}: {e}", data.display())))?;
+    let sha256 = report::sha256_of(&data)
+        .map_err(|e| input(&format!("{}: cannot read: {e}", data.display())))?;
+    let command = format!(
+        "stormglass.calibrate_history({}, regimes={regimes})",
+        data.display()
+    );
+    let provenance = report::calibration::Provenance {
+        command: &command,
+        data_file: &data,
+        data_sha256: &sha256,
+    };
+    let name = format!("{}-k{regimes}", history_fit::asset_name(&stem));
+    let episodes = &stormglass::history::builtin().episodes;
+    py.detach(|| {
+        report::calibration::write_history_fit(&out, force, &fit, &name, &provenance, episodes)
+    })
+    .map_err(|e| output_error(py, e))
+}
+
+/// Runs `stormglass calibrate targets` into `out`.
+#[pyfunction]
+#[pyo3(signature = (scenario, targets_file, free, settings, paths, pilot_paths, seed, threads, max_iterations, refine_iterations, out, force))]
+#[allow(clippy::too_many_arguments)]
+fn calibrate_targets(
+    py: Python<'_>,
+    scenario: PathBuf,
+    targets_file: PathBuf,
+    free: Vec<String>,
+    settings: Vec<String>,
+    paths: Option<u64>,
+    pilot_paths: u64,
+    seed: Option<u64>,
+    threads: usize,
+    max_iterations: u64,
+    refine_iterations: u64,
+    out: PathBuf,
+    force: bool,
+) -> PyResult<()> {
+    let input = plain_input(py);
+    if pilot_paths == 0 || paths == Some(0) {
+        return Err(input(&"paths and pilot_paths must be at least 1"));
+    }
+    let failure = |e: targets::TargetsError| {
+        if e.is_user_fixable() {
+            input(&e)
+        } else {
+            EngineError::new_err(e.to_string())
+        }
+    };
+    let base =
+        scenario::load(&scenario).map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
+    report::check_target(&out, force).map_err(|e| output_error(py, e))?;
+    let target_list = targets::read_targets(&targets_file).map_err(failure)?;
+    let options = targets::Options {
+        free,
+        settings: self::settings(py, &settings)?,
+        pilot_paths,
+        paths: paths.unwrap_or(base.paths),
+        seed: seed.unwrap_or(base.seed),
+        threads,
+        max_iterations,
+        refine_iterations,
+    };
+    let fit = targets::Fit::new(&scenario, &targets_file, target_list, options).map_err(failure)?;
+    let calibration = py.detach(|| fit.run()).map_err(failure)?;
+    py.detach(|| targets::write(&out, &fit, &calibration, force))
+        .map_err(|e| output_error(py, e))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", stormglass::VERSION)?;
+    m.add("StormglassError", m.py().get_type::<StormglassError>())?;
+    m.add("InputError", m.py().get_type::<InputError>())?;
+    m.add("EngineError", m.py().get_type::<EngineError>())?;
+    m.add_class::<NativeRun>()?;
+    m.add_class::<NativeSweep>()?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(compare_html, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(calibrate_history, m)?)?;
+    m.add_function(wrap_pyfunction!(calibrate_targets, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,405 @@
+"""Stormglass from Python: run scenarios, sweeps and calibrations in-process and
+get their results as dicts and pandas (or polars) DataFrames.
+
+    import stormglass as sg
+    run = sg.run("scenarios/default.toml", paths=50_000, seed=1)
+    run.summary["key_numbers"]["p_equity_drawdown"]
+    run.paths          # one row per path (pandas)
+    run.fan            # the fan chart's percentile bands
+    run.report_html()  # the report, self-contained, for a notebook
+
+Tables travel from the engine as Arrow streams and become DataFrames column by
+column; the numbers are the command line's, bit for bit, for the same seed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.ipc as pa_ipc
+
+from . import _native
+from ._native import EngineError, InputError, StormglassError
+
+__version__ = _native.__version__
+__all__ = [
+    "Calibration",
+    "Comparison",
+    "EngineError",
+    "InputError",
+    "Run",
+    "StormglassError",
+    "Sweep",
+    "calibrate_history",
+    "calibrate_targets",
+    "compare",
+    "run",
+    "sweep",
+    "validate",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+Settings = Optional[Mapping[str, Any]]
+
+
+def _value_text(value: Any) -> str:
+    """A Python value as the TOML text a `--set KEY=VALUE` takes."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+    raise TypeError(f"cannot set a scenario key to {value!r}: give a number, string, bool or list")
+
+
+def _settings(settings: Settings) -> list:
+    return [f"{key}={_value_text(value)}" for key, value in (settings or {}).items()]
+
+
+def _arrow(stream: bytes) -> pa.Table:
+    return pa_ipc.open_stream(stream).read_all()
+
+
+def _to_pandas(table: pa.Table):
+    # Dates as datetime64, as pandas and matplotlib expect of a time axis.
+    return table.to_pandas(date_as_object=False)
+
+
+def _to_polars(table: pa.Table):
+    try:
+        import polars
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError("polars is not installed: pip install polars") from error
+    return polars.from_arrow(table)
+
+
+class _Html(str):
+    """A page that a notebook shows as HTML and that is still a string."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def validate(path: PathLike) -> dict:
+    """Checks a scenario as `stormglass validate` does and returns its facts
+    (name, hash, seed, paths, steps, assets, regimes, warnings). Raises
+    InputError, with `file`, `line` and `key`, when it is invalid."""
+    return json.loads(_native.validate(os.fspath(path)))
+
+
+class Run:
+    """A finished run, held in memory. Every table is built once, on first use."""
+
+    _TABLES = {"paths": "paths_metrics", "fan": "fan_bands", "sample_paths": "sample_paths"}
+
+    def __init__(self, native, scenario: str):
+        self._native = native
+        self.scenario = scenario
+        self._arrow_tables: dict = {}
+        self._summary: Optional[dict] = None
+
+    @property
+    def summary(self) -> dict:
+        """`summary.json`, as a dict."""
+        if self._summary is None:
+            self._summary = json.loads(self._native.summary_json())
+        return self._summary
+
+    def arrow(self, table: str) -> pa.Table:
+        """A table as a pyarrow Table: `paths`, `fan`, `sample_paths`, or a
+        portfolio table (`portfolios`, `positions`, `quantiles`)."""
+        if table not in self._arrow_tables:
+            if table in self._TABLES:
+                self._arrow_tables[table] = _arrow(self._native.table(self._TABLES[table]))
+            elif table in ("portfolios", "positions", "quantiles"):
+                text = self._native.portfolio_csv(table)
+                self._arrow_tables[table] = (
+                    pa_csv.read_csv(io.BytesIO(text.encode())) if text else pa.table({})
+                )
+            else:
+                raise ValueError(
+                    f"no table {table!r}: give paths, fan, sample_paths, portfolios, "
+                    "positions or quantiles"
+                )
+        return self._arrow_tables[table]
+
+    def polars(self, table: str):
+        """A table as a polars DataFrame (polars must be installed)."""
+        return _to_polars(self.arrow(table))
+
+    @property
+    def paths(self):
+        """One row per path: every per-path figure (`paths_metrics`)."""
+        return _to_pandas(self.arrow("paths"))
+
+    @property
+    def fan(self):
+        """One row per date and asset: the level at each percentile (`fan_bands`)."""
+        return _to_pandas(self.arrow("fan"))
+
+    @property
+    def sample_paths(self):
+        """One row per kept path and date: its regime and every asset's level."""
+        return _to_pandas(self.arrow("sample_paths"))
+
+    @property
+    def portfolios(self):
+        """One row per portfolio: P&L distribution, VaR/ES, drawdowns, stresses
+        (`portfolios.csv`); empty without portfolios."""
+        return _to_pandas(self.arrow("portfolios"))
+
+    @property
+    def key_numbers(self) -> dict:
+        return self.summary["key_numbers"]
+
+    def report_html(self) -> str:
+        """`report.html`, self-contained; a notebook displays it."""
+        return _Html(self._native.report_html())
+
+    def write(
+        self,
+        out: PathLike,
+        *,
+        force: bool = False,
+        format: str = "csv",
+        paths_metrics: bool = True,
+    ) -> Path:
+        """Writes the run's folder as `stormglass run --out` does (`format`:
+        csv, parquet or both). An existing folder is replaced only when it is a
+        previous run's, or with `force`."""
+        self._native.write(os.fspath(out), force, format, paths_metrics)
+        return Path(out)
+
+    def _repr_html_(self) -> str:
+        k = self.key_numbers
+        cell = lambda p: "n/a" if p is None else f"{100 * p:.1f}%"  # noqa: E731
+        return (
+            f"<p><b>{self.summary['scenario']['name']}</b>: {self.summary['paths']:,} paths, "
+            f"seed {self.summary['seed']}. P(equity drawdown) {cell(k.get('p_equity_drawdown'))}, "
+            f"P(dollar fall) {cell(k.get('p_dollar_fall'))}, "
+            f"P(both) {cell(k.get('p_joint_selloff'))}.</p>"
+        )
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return f"<stormglass.Run {s['scenario']['name']!r}: {s['paths']} paths, seed {s['seed']}>"
+
+
+def run(
+    scenario: PathLike,
+    *,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    sample_paths: Optional[int] = None,
+    set: Settings = None,
+    portfolios: Sequence[PathLike] = (),
+    stresses: Sequence[PathLike] = (),
+    no_portfolios: bool = False,
+    anchors: Optional[PathLike] = None,
+    threads: int = 0,
+) -> Run:
+    """Simulates a scenario as `stormglass run` does; `set` maps scenario keys
+    to values (`{"assets.spx.drift": 0.05}`), as `--set` does. The engine runs
+    on `threads` worker threads (0: every core) with the GIL released."""
+    native = _native.run(
+        os.fspath(scenario),
+        _settings(set),
+        paths,
+        seed,
+        sample_paths,
+        [os.fspath(p) for p in portfolios],
+        [os.fspath(p) for p in stresses],
+        no_portfolios,
+        None if anchors is None else os.fspath(anchors),
+        threads,
+    )
+    return Run(native, os.fspath(scenario))
+
+
+class Comparison:
+    """Several runs on the same paths and seed, side by side."""
+
+    def __init__(self, runs: list):
+        self.runs = runs
+
+    @property
+    def key_numbers(self):
+        """One row per run, the report's headline figures as columns."""
+        import pandas
+
+        rows = []
+        for r in self.runs:
+            k = {key: v for key, v in r.key_numbers.items() if not isinstance(v, (list, dict))}
+            rows.append({"scenario": r.summary["scenario"]["name"], **k})
+        return pandas.DataFrame(rows).set_index("scenario")
+
+    def report_html(self) -> str:
+        """`compare.html`, self-contained."""
+        return _Html(_native.compare_html([r._native for r in self.runs], [r.scenario for r in self.runs]))
+
+
+def compare(
+    scenarios: Iterable[Union[PathLike, Run]],
+    *,
+    paths: int = 10_000,
+    seed: Optional[int] = None,
+    set: Settings = None,
+    threads: int = 0,
+) -> Comparison:
+    """Runs every scenario on the same paths and seed, as `stormglass compare`
+    does (finished Runs are taken as they are)."""
+    runs = []
+    for s in scenarios:
+        if isinstance(s, Run):
+            runs.append(s)
+        else:
+            runs.append(run(s, paths=paths, seed=seed, sample_paths=0, set=set, threads=threads))
+    return Comparison(runs)
+
+
+class Sweep:
+    """A finished sweep: every point on the same seed and paths."""
+
+    def __init__(self, native):
+        self._native = native
+        self.record = json.loads(native.json())
+
+    def arrow(self) -> pa.Table:
+        return _arrow(self._native.table())
+
+    @property
+    def table(self):
+        """One row per point: the swept keys, then every figure and `NAME.se`."""
+        return _to_pandas(self.arrow())
+
+    def polars(self):
+        return _to_polars(self.arrow())
+
+    def report_html(self) -> str:
+        return _Html(self._native.report_html())
+
+    def write(self, out: PathLike, *, force: bool = False, format: str = "csv") -> Path:
+        self._native.write(os.fspath(out), force, format)
+        return Path(out)
+
+
+def _axis_text(key: str, values: Any) -> str:
+    if isinstance(values, str):
+        return f"{key}={values}"
+    return f"{key}=" + ",".join(repr(float(v)) if not isinstance(v, int) else str(v) for v in values)
+
+
+def sweep(
+    scenario: PathLike,
+    vary: Mapping[str, Any],
+    *,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    set: Settings = None,
+    charts: Sequence[str] = (),
+    threads: int = 0,
+) -> Sweep:
+    """Runs `stormglass sweep`: `vary` maps one or two keys to their values, a
+    list or the CLI's `"a:b:n"` text (`{"events.tariff_wave.rate_per_year": "0:3:7"}`)."""
+    native = _native.sweep(
+        os.fspath(scenario),
+        [_axis_text(k, v) for k, v in vary.items()],
+        _settings(set),
+        paths,
+        seed,
+        threads,
+        list(charts),
+    )
+    return Sweep(native)
+
+
+class Calibration:
+    """A calibration's folder, read: `record` is its `calibration.json`,
+    `fitted` the TOML text of `fitted.toml` (the fragment a scenario can
+    `extends`, or the child scenario with the fitted values)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.record = json.loads((folder / "calibration.json").read_text())
+        self.fitted = (folder / "fitted.toml").read_text()
+
+    def table(self, name: str):
+        """A CSV table of the folder as a pandas DataFrame (read through Arrow)."""
+        return _to_pandas(pa_csv.read_csv(self.folder / name))
+
+    def files(self) -> list:
+        return sorted(p.name for p in self.folder.iterdir() if not p.name.startswith("."))
+
+
+def _folder(out: Optional[PathLike]) -> Path:
+    return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="stormglass-")) / "out"
+
+
+def calibrate_history(
+    data: PathLike,
+    regimes: int,
+    *,
+    series: Optional[Sequence[str]] = None,
+    levels: Optional[Sequence[str]] = None,
+    frequency: Optional[str] = None,
+    out: Optional[PathLike] = None,
+    force: bool = False,
+) -> Calibration:
+    """Fits a Markov-switching model to a CSV of history, as `stormglass
+    calibrate history` does, into `out` (a new temporary folder by default)."""
+    folder = _folder(out)
+    _native.calibrate_history(
+        os.fspath(data),
+        regimes,
+        None if series is None else list(series),
+        None if levels is None else list(levels),
+        frequency,
+        os.fspath(folder),
+        force,
+    )
+    return Calibration(folder)
+
+
+def calibrate_targets(
+    scenario: PathLike,
+    targets: PathLike,
+    free: Sequence[str],
+    *,
+    set: Settings = None,
+    paths: Optional[int] = None,
+    pilot_paths: int = 1_000,
+    seed: Optional[int] = None,
+    threads: int = 0,
+    max_iterations: int = 200,
+    refine_iterations: int = 0,
+    out: Optional[PathLike] = None,
+    force: bool = False,
+) -> Calibration:
+    """Tunes the `free` keys until the run's figures match `targets`, as
+    `stormglass calibrate targets` does, into `out`."""
+    folder = _folder(out)
+    _native.calibrate_targets(
+        os.fspath(scenario),
+        os.fspath(targets),
+        list(free),
+        _settings(set),
+        paths,
+        pilot_paths,
+        seed,
+        threads,
+        max_iterations,
+        refine_iterations,
+        os.fspath(folder),
+        force,
+    )
+    return Calibration(folder)

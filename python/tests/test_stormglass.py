@@ -1,0 +1,210 @@
+"""The Python package against the command line: the same seed gives the same
+numbers bit for bit, tables arrive typed, errors carry file, line and key.
+
+The CLI binary is `$STORMGLASS_BIN`, or the repository's release build
+(`cargo build --release` makes it; `.ci/run` runs these after `cargo test --release`).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import stormglass as sg
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT = REPO / "scenarios" / "default.toml"
+PATHS = 600
+SEED = 7
+
+
+def cli(*args):
+    binary = Path(os.environ.get("STORMGLASS_BIN", REPO / "target" / "release" / "stormglass"))
+    if not binary.is_file():
+        pytest.fail(f"{binary}: no CLI binary; run `cargo build --release` first")
+    done = subprocess.run([str(binary), *map(str, args)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    cli("run", DEFAULT, "--paths", PATHS, "--seed", SEED, "--sample-paths", 5,
+        "--set", "assets.spx.drift=0.05", "--format", "both", "--out", out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def py_run():
+    return sg.run(DEFAULT, paths=PATHS, seed=SEED, sample_paths=5, set={"assets.spx.drift": 0.05})
+
+
+def decoded(table):
+    """`table` with dictionary columns as plain strings: a Parquet reader keeps
+    only the dictionary entries a file uses, the engine sends every regime's."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+    return table
+
+
+def without_timings(summary):
+    summary = dict(summary)
+    for key in ("wall_time_seconds", "path_steps_per_second"):
+        summary.pop(key)
+    return summary
+
+
+def test_a_run_matches_the_cli_bit_for_bit(cli_run, py_run):
+    for name, table in [("paths_metrics", "paths"), ("fan_bands", "fan"),
+                        ("sample_paths", "sample_paths")]:
+        from_cli = decoded(pq.read_table(cli_run / f"{name}.parquet"))
+        assert decoded(py_run.arrow(table)).equals(from_cli, check_metadata=True), name
+    cli_summary = json.loads((cli_run / "summary.json").read_text())
+    assert without_timings(py_run.summary) == without_timings(cli_summary)
+    portfolios = pd.read_csv(cli_run / "portfolios.csv")
+    pd.testing.assert_frame_equal(py_run.portfolios, portfolios, check_exact=True)
+
+
+def test_parquet_files_read_in_one_line_and_hold_the_csv_numbers(cli_run):
+    metrics = pd.read_parquet(cli_run / "paths_metrics.parquet")
+    csv = pd.read_csv(cli_run / "paths_metrics.csv")
+    assert list(metrics.columns) == list(csv.columns)
+    pd.testing.assert_frame_equal(metrics, csv, check_exact=True, check_dtype=False)
+    samples = pl.read_parquet(cli_run / "sample_paths.parquet")
+    assert samples.schema["date"] == pl.Date
+    assert samples.schema["regime"] == pl.Categorical
+    assert samples.height == 5 * (len(pl.read_parquet(cli_run / "fan_bands.parquet")) // 20)
+
+
+def test_tables_are_typed_in_pandas_and_polars(py_run):
+    assert py_run.paths.shape[0] == PATHS
+    assert str(py_run.paths["spx.max_drawdown"].dtype) == "float64"
+    assert pd.api.types.is_datetime64_any_dtype(py_run.fan["date"])
+    assert isinstance(py_run.sample_paths["regime"].dtype, pd.CategoricalDtype)
+    assert set(py_run.sample_paths["regime"].cat.categories) == {
+        r["name"] for r in py_run.summary["regimes"]
+    }
+    fan = py_run.polars("fan")
+    assert fan.schema["date"] == pl.Date and fan.height == len(py_run.fan)
+    assert py_run.summary["settings"][0]["key"] == "assets.spx.drift"
+
+
+def test_thread_count_does_not_change_the_numbers():
+    one = sg.run(DEFAULT, paths=300, seed=3, threads=1)
+    two = sg.run(DEFAULT, paths=300, seed=3, threads=2)
+    pd.testing.assert_frame_equal(one.paths, two.paths, check_exact=True)
+
+
+def test_the_engine_releases_the_gil():
+    # While the engine simulates on another thread, this one keeps running
+    # Python: a held GIL would stop the count until the run returns.
+    finished = threading.Event()
+    result = {}
+
+    def work():
+        result["run"] = sg.run(DEFAULT, paths=20_000, seed=1, threads=1, no_portfolios=True)
+        finished.set()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    counted = 0
+    while not finished.is_set():
+        counted += 1
+    worker.join()
+    assert result["run"].summary["paths"] == 20_000
+    assert counted > 10_000
+
+
+def test_errors_carry_file_line_and_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'extends = "{DEFAULT.as_posix()}"\n\n[assets.spx]\ndrift = 9.0\n')
+    with pytest.raises(sg.InputError) as caught:
+        sg.validate(bad)
+    error = caught.value
+    assert error.file == str(bad) and error.line == 4 and error.key == "assets.spx.drift"
+    assert "valid" in str(error) and error.diagnostics[0]["key"] == "assets.spx.drift"
+    with pytest.raises(sg.InputError) as caught:
+        sg.run(DEFAULT, paths=10, set={"assets.spx.drif": 0.05})
+    assert "did you mean `assets.spx.drift`" in str(caught.value)
+    with pytest.raises(sg.InputError):
+        sg.run(DEFAULT, paths=0)
+    assert issubclass(sg.InputError, sg.StormglassError)
+
+
+def test_write_makes_the_cli_folder_and_never_overwrites_a_user_folder(py_run, tmp_path):
+    out = py_run.write(tmp_path / "run", format="parquet")
+    assert (out / "paths_metrics.parquet").is_file() and (out / "report.html").is_file()
+    assert not (out / "paths_metrics.csv").exists()
+    py_run.write(out, format="parquet")  # a previous run's folder is replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(sg.InputError, match="not a Stormglass run folder"):
+        py_run.write(mine)
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_report_html_is_self_contained(py_run):
+    page = py_run.report_html()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert page._repr_html_() == page
+
+
+def test_compare_runs_every_scenario_on_the_same_paths():
+    comparison = sg.compare([DEFAULT, REPO / "scenarios" / "stagflation.toml"], paths=400, seed=2)
+    table = comparison.key_numbers
+    assert list(table.index) == ["default", "stagflation"]
+    assert all(r.summary["seed"] == 2 and r.summary["paths"] == 400 for r in comparison.runs)
+    assert 0.0 <= table.loc["default", "p_equity_drawdown"] <= 1.0
+    assert "<svg" in comparison.report_html()
+
+
+def test_sweep_matches_the_cli(tmp_path):
+    vary = {"assets.spx.drift": [0.04, 0.08]}
+    result = sg.sweep(DEFAULT, vary, paths=300, seed=5)
+    cli("sweep", DEFAULT, "--vary", "assets.spx.drift=0.04,0.08", "--paths", 300, "--seed", 5,
+        "--format", "parquet", "--out", tmp_path / "sweep")
+    from_cli = pd.read_parquet(tmp_path / "sweep" / "sweep.parquet")
+    pd.testing.assert_frame_equal(result.table, from_cli, check_exact=True)
+    assert result.table["assets.spx.drift"].tolist() == [0.04, 0.08]
+    means = result.table["spx.return.mean"]
+    assert means[0] < means[1]
+
+
+def test_calibrate_history_matches_the_cli(tmp_path):
+    data = REPO / "data" / "history" / "ff_market_monthly.csv"
+    fit = sg.calibrate_history(data, 2, series=["mkt"], levels=["mkt"], out=tmp_path / "py")
+    cli("calibrate", "history", data, "--regimes", 2, "--series", "mkt", "--levels", "mkt",
+        "--dir", tmp_path / "cli")
+    from_cli = json.loads((tmp_path / "cli" / "calibration.json").read_text())
+    for record in (fit.record, from_cli):
+        record.pop("command")
+    assert fit.record == from_cli
+    probabilities = fit.table("smoothed_probabilities.csv")
+    pd.testing.assert_frame_equal(
+        probabilities,
+        pd.read_csv(tmp_path / "cli" / "smoothed_probabilities.csv", parse_dates=["date"]),
+        check_exact=True,
+        check_dtype=False,
+    )
+    assert ((probabilities.iloc[:, 1:].sum(axis=1) - 1).abs() < 1e-9).all()
+
+
+def test_the_notebook_example_runs(tmp_path):
+    example = REPO / "examples" / "python_quickstart.py"
+    env = dict(os.environ, STORMGLASS_EXAMPLE_PATHS="1000", MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, str(example), str(tmp_path)], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "spx_fan.png").stat().st_size > 10_000
+    assert "stagflation" in done.stdout
