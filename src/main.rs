@@ -487,11 +487,16 @@ fn check_threads(threads: usize) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Why a run folder has no paths_metrics.csv, and how to get one.
-fn skipped_paths_csv(paths: u64) -> String {
+/// Why a run folder has no per-path table, and how to get one.
+fn skipped_paths_csv(paths: u64, format: Format) -> String {
+    let file = match format {
+        Format::Csv => "paths_metrics.csv",
+        Format::Parquet => "paths_metrics.parquet",
+        Format::Both => "paths_metrics.csv and .parquet",
+    };
     format!(
-        "the per-path table (paths_metrics) not written: {paths} paths is more than \
-         --paths-csv auto writes ({PATHS_CSV_AUTO_LIMIT}); pass --paths-csv always to write it"
+        "{file} not written: {paths} paths is more than --paths-csv auto writes \
+         ({PATHS_CSV_AUTO_LIMIT}); pass --paths-csv always to write it"
     )
 }
 
@@ -789,7 +794,7 @@ fn finish_run(
             written.report_seconds
         )?;
         if !paths_metrics && paths_csv == PathsCsv::Auto {
-            writeln!(stdout, "{}", skipped_paths_csv(paths))?;
+            writeln!(stdout, "{}", skipped_paths_csv(paths, format))?;
         }
         Ok(())
     });
