@@ -358,13 +358,8 @@ struct RunArgs {
     /// Output folder [default: output/<scenario name>].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// When to write the per-path table (paths_metrics.csv or .parquet): auto
-    /// writes it up to 100,000 paths.
-    #[arg(long, value_enum, default_value_t = PathsCsv::Auto)]
-    paths_csv: PathsCsv,
-    /// The tables' files: CSV, Parquet (typed columns, for pandas and polars) or both.
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
-    format: Format,
+    #[command(flatten)]
+    tables: TableArgs,
     /// Replace the output folder even if it is not a previous run's.
     #[arg(long)]
     force: bool,
@@ -424,6 +419,16 @@ struct MergeArgs {
     /// Worker threads for the summaries (0 = all cores). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    #[command(flatten)]
+    tables: TableArgs,
+    /// Replace the output folder even if it is not a previous run's.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Which tables a run folder gets, and as what: shared by `run` and `merge`.
+#[derive(clap::Args, Clone, Copy, Default)]
+struct TableArgs {
     /// When to write the per-path table (paths_metrics.csv or .parquet): auto
     /// writes it up to 100,000 paths.
     #[arg(long, value_enum, default_value_t = PathsCsv::Auto)]
@@ -431,9 +436,6 @@ struct MergeArgs {
     /// The tables' files: CSV, Parquet (typed columns, for pandas and polars) or both.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
-    /// Replace the output folder even if it is not a previous run's.
-    #[arg(long)]
-    force: bool,
 }
 
 #[derive(Clone, Copy, Default, ValueEnum)]
@@ -650,14 +652,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let progress = Bar::new();
     let simulation = engine::simulate_with(&prepared.model, &prepared.options, &progress, &tracker)
         .map_err(Failure::engine)?;
-    finish_run(
-        &prepared,
-        &simulation,
-        &out,
-        args.paths_csv,
-        args.format,
-        args.force,
-    )
+    finish_run(&prepared, &simulation, &out, args.tables, args.force)
 }
 
 /// Refuses a run the machine cannot hold.
@@ -754,10 +749,10 @@ fn finish_run(
     prepared: &Prepared,
     simulation: &engine::Simulation,
     out: &Path,
-    paths_csv: PathsCsv,
-    format: Format,
+    tables: TableArgs,
     force: bool,
 ) -> Result<(), Failure> {
+    let TableArgs { paths_csv, format } = tables;
     // Summaries and charts keep to the threads the run was given.
     let pool = worker_pool(engine::effective_threads(prepared.options.threads))?;
     let summary = pool.install(|| prepared.summarise(simulation));
@@ -858,14 +853,7 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
     )?;
     enter(&parts.header().directory, "the shards' run")?;
     let (prepared, simulation) = merge_parts(&parts, args.threads)?;
-    finish_run(
-        &prepared,
-        &simulation,
-        &out,
-        args.paths_csv,
-        args.format,
-        args.force,
-    )
+    finish_run(&prepared, &simulation, &out, args.tables, args.force)
 }
 
 /// Rebuilds the run the parts came from, checks it is theirs and merges them.
@@ -980,8 +968,7 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
             &prepared,
             &simulation,
             &folder(point),
-            args.paths_csv,
-            args.format,
+            args.tables,
             args.force,
         )?;
         if let Some((file, settings)) = &sweep_base {
@@ -1011,7 +998,7 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
         let written = report::sweep::write_sweep(
             &sweep_dir,
             args.force,
-            args.format.into(),
+            args.tables.format.into(),
             &sweep,
             &manifest.charts,
             &command_line(),

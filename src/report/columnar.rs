@@ -57,21 +57,24 @@ impl<'a> Table<'a> {
 
 /// What every table's schema records of the run it comes from, as Parquet key
 /// values: the version, the scenario's name and hash, the seed and the paths.
-fn provenance(scenario: &Scenario, simulation: &Simulation) -> HashMap<String, String> {
+fn provenance(scenario: &str, hash: &str, seed: u64, paths: u64) -> HashMap<String, String> {
     HashMap::from([
         ("stormglass.version".into(), crate::VERSION.into()),
-        ("stormglass.scenario".into(), scenario.name.clone()),
-        ("stormglass.scenario_hash".into(), scenario.hash.clone()),
-        ("stormglass.seed".into(), simulation.seed.to_string()),
-        ("stormglass.paths".into(), simulation.paths.to_string()),
+        ("stormglass.scenario".into(), scenario.into()),
+        ("stormglass.scenario_hash".into(), hash.into()),
+        ("stormglass.seed".into(), seed.to_string()),
+        ("stormglass.paths".into(), paths.to_string()),
     ])
 }
 
 fn schema(fields: Vec<Field>, scenario: &Scenario, simulation: &Simulation) -> SchemaRef {
-    Arc::new(Schema::new_with_metadata(
-        fields,
-        provenance(scenario, simulation),
-    ))
+    let metadata = provenance(
+        &scenario.name,
+        &scenario.hash,
+        simulation.seed,
+        simulation.paths,
+    );
+    Arc::new(Schema::new_with_metadata(fields, metadata))
 }
 
 fn dictionary_field(name: &str) -> Field {
@@ -271,19 +274,13 @@ pub fn sweep(sweep: &crate::sweep::Sweep) -> Table<'_> {
         fields.push(Field::new(name, DataType::Float64, true));
         fields.push(Field::new(format!("{name}.se"), DataType::Float64, true));
     }
-    let schema = Arc::new(Schema::new_with_metadata(
-        fields,
-        HashMap::from([
-            ("stormglass.version".into(), crate::VERSION.into()),
-            ("stormglass.scenario".into(), sweep.scenario_name.clone()),
-            (
-                "stormglass.scenario_hash".into(),
-                sweep.scenario_hash.clone(),
-            ),
-            ("stormglass.seed".into(), sweep.seed.to_string()),
-            ("stormglass.paths".into(), sweep.paths.to_string()),
-        ]),
-    ));
+    let metadata = provenance(
+        &sweep.scenario_name,
+        &sweep.scenario_hash,
+        sweep.seed,
+        sweep.paths,
+    );
+    let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
     let batch_schema = schema.clone();
     let build = move || {
         let points = &sweep.points;
