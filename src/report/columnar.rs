@@ -23,15 +23,18 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::engine::Simulation;
 use crate::model::Model;
 use crate::scenario::Scenario;
 use crate::stats::PERCENTILES;
 
-/// Paths in one batch of the per-path table, and in one Parquet row group: a
-/// few tens of megabytes for the default scenario's figures.
-pub const ROWS_PER_BATCH: usize = 65_536;
+/// Paths in one batch of the per-path table, and in one Parquet row group. The
+/// writer holds one batch and one row group's encoded pages at a time, each
+/// about 66 MB for the default scenario's 253 figures: what writing Parquet
+/// adds to a run's memory, whatever its number of paths.
+pub const ROWS_PER_BATCH: usize = 32_768;
 
 /// Why a table could not be built or written.
 #[derive(Debug, thiserror::Error)]
@@ -244,11 +247,21 @@ pub fn sample_paths<'a>(
 
 /// Writes `table` as Parquet (Snappy-compressed), a row group per batch.
 pub fn write_parquet(out: impl Write + Send, table: Table<'_>) -> Result<(), TableError> {
-    let properties = WriterProperties::builder()
+    // Figures are nearly all distinct, so a dictionary would only grow (a
+    // hash table per column) until the writer gave it up: only the columns
+    // typed as dictionaries (assets, regimes) are written as one.
+    let mut properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
+        .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(ROWS_PER_BATCH))
-        .set_created_by(format!("stormglass {}", crate::VERSION))
-        .build();
+        .set_created_by(format!("stormglass {}", crate::VERSION));
+    for field in table.schema.fields() {
+        if matches!(field.data_type(), DataType::Dictionary(..)) {
+            properties = properties
+                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
+        }
+    }
+    let properties = properties.build();
     let mut writer = ArrowWriter::try_new(out, table.schema.clone(), Some(properties))?;
     for batch in table.batches() {
         writer.write(&batch?)?;
