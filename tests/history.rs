@@ -47,6 +47,8 @@ fn the_built_in_anchors_parse_and_name_the_default_scenarios_assets() {
         ("spx", Figure::DrawdownProbability),
         ("spx", Figure::MeanMaxDrawdown),
         ("spx", Figure::WorstDay),
+        ("spx", Figure::WorstDayQuantile),
+        ("ndx", Figure::WorstDayQuantile),
         ("vix", Figure::LevelLow),
         ("dxy", Figure::ReturnQuantile),
         ("eurusd", Figure::LevelHigh),
@@ -134,11 +136,11 @@ fn the_realism_section_counts_back_from_paths_metrics_csv() {
             values.iter().filter(|v| hit(**v)).count() as u64
         };
         let (expected, expected_beyond) = match f["figure"].as_str().unwrap() {
-            "return_quantile" | "change_quantile" => {
-                let metric = if f["figure"] == "return_quantile" {
-                    "terminal_return"
-                } else {
-                    "terminal_change"
+            "return_quantile" | "change_quantile" | "worst_day_quantile" => {
+                let metric = match f["figure"].as_str().unwrap() {
+                    "return_quantile" => "terminal_return",
+                    "change_quantile" => "terminal_change",
+                    _ => "worst_day",
                 };
                 let mut values = col(metric);
                 let label = f["label"].as_str().unwrap();
@@ -219,6 +221,7 @@ fn baseline_lands_inside_historys_band_on_the_figures_a_committee_reads_first() 
         ("spx", "P(1y max drawdown >= 20%)"),
         ("spx", "mean 1y max drawdown"),
         ("spx", "median realised vol"),
+        ("spx", "1y worst day p50"),
         ("dxy", "1y return p05"),
         ("eurusd", "record high (run p99 of path highs)"),
         ("vix", "record low (run p01 of path lows)"),

@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 B = 2000
 SEED = 20251124
 QS = (0.01, 0.05, 0.5, 0.95, 0.99)
+DAY_QS = (0.1, 0.5, 0.9)  # of a year's largest one-day fall: a bad year, a typical one, a calm one
 DD_THRESHOLDS = (0.10, 0.20)
 
 ANCHORS: list[dict] = []
@@ -41,11 +42,17 @@ def add(**kw) -> None:
 
 
 # ----------------------------------------------------------------------------- statistics
-def price_figures(r: np.ndarray, w: int, ppy: float, want_dd: bool = True, want_vol: bool = True) -> dict:
+def price_figures(r: np.ndarray, w: int, ppy: float, want_dd: bool = True, want_vol: bool = True,
+                  want_days: bool = False) -> dict:
     """Figures of a log-price series with log increments r, window w observations (= 1 year)."""
     L = np.concatenate(([0.0], np.cumsum(r)))
     ret = np.expm1(L[w:] - L[:-w])
     out = {("return_quantile", q): float(np.quantile(ret, q)) for q in QS}
+    if want_days:
+        # The window's largest one-day fall, as a simple return, as a run's worst_day.
+        worst = np.expm1(sliding_window_view(r, w).min(axis=1))
+        for q in DAY_QS:
+            out[("worst_day_quantile", q)] = float(np.quantile(worst, q))
     if want_dd:
         win = sliding_window_view(L, w + 1)
         peak = np.maximum.accumulate(win, axis=1)
@@ -124,10 +131,10 @@ def record(asset, figure, value, kind, source, period, note="", horizon=None):
 
 
 def price_asset(asset, name, dates, logp, w, ppy, source, period, note, rng, step="day",
-                want_dd=True, want_vol=True, extremes=True, day_records=True, day_note=""):
+                want_dd=True, want_vol=True, extremes=True, day_records=True, day_note="", want_days=False):
     r = np.diff(logp)
-    figs = price_figures(r, w, ppy, want_dd, want_vol)
-    se = block_bootstrap(r, w, lambda x: price_figures(x, w, ppy, want_dd, want_vol), rng)
+    figs = price_figures(r, w, ppy, want_dd, want_vol, want_days)
+    se = block_bootstrap(r, w, lambda x: price_figures(x, w, ppy, want_dd, want_vol, want_days), rng)
     emit_banded(asset, figs, se, source, period, note)
     if extremes:
         (lo, a0, a1), (hi, b0, b1) = window_extremes(dates, logp, w)
@@ -161,7 +168,7 @@ def main() -> None:
     spl = np.log(sp["close"].to_numpy())
     price_asset("spx", "S&P 500", sp["date"], spl, 252, 252, "sp500.csv (arch 8.0.0 arch.data.sp500, Yahoo Finance daily closes)",
                 "1999-01-04 to 2018-12-31", "Price index (no dividends); a 20-year sample holding two -50% bear markets. " + ffq_note,
-                rng, day_records=False)
+                rng, day_records=False, want_days=True)
     # S&P daily records: published (1987 and the full history lie outside the shipped daily data)
     (_, _), (sp_best, sp_best_d) = day_extremes(sp["date"], spl)
     jb = int(np.argmax(np.diff(spl)))
@@ -184,7 +191,7 @@ def main() -> None:
     price_asset("ndx", "Nasdaq Composite", nq["date"], nql, 252, 252,
                 "nasdaq.csv (arch 8.0.0 arch.data.nasdaq, Yahoo Finance daily closes)", "1999-01-04 to 2018-12-31",
                 "arch's series is the Nasdaq Composite (^IXIC), not the Nasdaq-100; used as ndx's anchor. Includes the 2000-02 dot-com bust (-78% peak to trough).",
-                rng, day_records=False)
+                rng, day_records=False, want_days=True)
     (_, _), (nq_best, nq_best_d) = day_extremes(nq["date"], nql)
     record("ndx", "best_day", round(nq_best, 4), "derived", "nasdaq.csv (arch 8.0.0 arch.data.nasdaq)", "1999-01-04 to 2018-12-31",
            f"Nasdaq Composite {nq_best_d}, its record one-day rise (+14.17%).")

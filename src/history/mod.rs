@@ -92,6 +92,10 @@ pub enum Figure {
     /// The largest one-day fall and rise on record.
     WorstDay,
     BestDay,
+    /// A quantile, over windows of the horizon, of the window's largest one-day
+    /// fall (a simple return): how fat the daily tail is in an ordinary year
+    /// and in a bad one.
+    WorstDayQuantile,
     /// A quantile of the daily level over the period (not comparable with
     /// per-path figures; listed, not judged).
     LevelQuantile,
@@ -175,7 +179,10 @@ fn check(anchor: &Anchor) -> Result<(), String> {
     }
     let quantile = matches!(
         anchor.figure,
-        Figure::ReturnQuantile | Figure::ChangeQuantile | Figure::LevelQuantile
+        Figure::ReturnQuantile
+            | Figure::ChangeQuantile
+            | Figure::LevelQuantile
+            | Figure::WorstDayQuantile
     );
     match anchor.q {
         Some(q) if !quantile => return Err(format!("q = {q} belongs to quantile figures only")),

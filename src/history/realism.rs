@@ -285,6 +285,15 @@ fn judge(
             beyond = Some(days.below(history));
             label = "worst day on record (run p01)".to_string();
         }
+        Figure::WorstDayQuantile if is_log => {
+            // A daily figure over the window: it does not scale with the horizon.
+            let days = column("worst_day")?;
+            comparable = same_horizon;
+            run = days.quantile(q);
+            run_se = Some(days.quantile_se(q));
+            (beyond, history_share) = tail_count(&days, q, history);
+            label = format!("{years}worst day p{:02}", pct(q));
+        }
         Figure::BestDay => {
             let days = column("best_day")?;
             run = days.quantile(1.0 - RECORD_QUANTILE);
