@@ -214,6 +214,18 @@ fn bad_targets_files_and_keys_are_located() {
         message.contains(":1: ") && message.contains("weight 0 must be positive"),
         "{message}"
     );
+    let history_of_a_column = "[[target]]\nfigure = \"eq.return.p05\"\nfrom_history = true\n";
+    let message = parse_targets(history_of_a_column, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains(":1: target `eq.return.p05`: from_history belongs to realism figures"),
+        "{message}"
+    );
+    let two_values =
+        "[[target]]\nfigure = \"realism.spx.1y_return_p05\"\nvalue = -0.2\nfrom_history = true\n";
+    let message = parse_targets(two_values, &path).unwrap_err().to_string();
+    assert!(message.contains("needs exactly one of"), "{message}");
     let unknown_field = "[[target]]\nfigure = \"eq.return.p05\"\nvalu = -0.1\n";
     let message = parse_targets(unknown_field, &path).unwrap_err().to_string();
     assert!(
@@ -545,7 +557,7 @@ fn a_one_sided_target_counts_only_its_violation() {
         .to_string();
     assert!(
         message.contains(
-            "t.toml:1: target `eq.vol.p50` needs exactly one of `value`, `at_least` and `at_most`"
+            "t.toml:1: target `eq.vol.p50` needs exactly one of `value`, `at_least`, `at_most` and `from_history = true`"
         ),
         "{message}"
     );
@@ -664,6 +676,29 @@ fn the_baselines_fitted_keys_are_historys_best_among_their_neighbours() {
         options,
     )
     .unwrap();
+    // Every S&P 500 target is history's own figure and standard error (a
+    // quarter of the anchor's band, its value +- 2 bootstrap errors).
+    let anchors = &stormglass::history::builtin().anchors;
+    let worst_day_median = anchors
+        .iter()
+        .find(|a| {
+            a.asset == "spx"
+                && a.figure == stormglass::history::Figure::WorstDayQuantile
+                && a.q == Some(0.5)
+        })
+        .unwrap();
+    let target = fit
+        .targets()
+        .iter()
+        .find(|t| t.figure == "realism.spx.1y_worst_day_p50")
+        .unwrap();
+    assert!(target.from_history);
+    assert_eq!(target.value, worst_day_median.value);
+    assert_eq!(
+        target.standard_error,
+        (worst_day_median.high - worst_day_median.low) / 4.0
+    );
+    assert_eq!(fit.targets().iter().filter(|t| t.from_history).count(), 6);
     let fitted = fit.start();
     assert_eq!(fitted, [0.017854, 0.0], "the file's values");
     let at_fit = fit.objective(&fitted).unwrap();

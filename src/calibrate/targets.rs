@@ -41,7 +41,7 @@ use argmin::solver::neldermead::NelderMead;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{self, RunOptions, Silent, Simulation};
-use crate::history::{self, Realism, RealismFigure};
+use crate::history::{self, Realism, RealismFigure, Standing};
 use crate::model::Model;
 use crate::report::key_numbers::KeyNumbers;
 use crate::report::{self, OutputError};
@@ -154,6 +154,10 @@ pub struct Target {
     pub weight: f64,
     /// The target's own standard error (0 for a value known exactly).
     pub standard_error: f64,
+    /// Whether the value (and, unless the file gives one, the standard error)
+    /// is history's: the realism figure's anchor, scaled to the run's horizon
+    /// as the realism section scales it. Filled in by [`Fit::new`].
+    pub from_history: bool,
     /// The line of its `[[target]]` table.
     pub line: usize,
 }
@@ -172,6 +176,7 @@ struct RawTarget {
     value: Option<f64>,
     at_least: Option<f64>,
     at_most: Option<f64>,
+    from_history: Option<bool>,
     weight: Option<f64>,
     standard_error: Option<f64>,
 }
@@ -206,15 +211,33 @@ pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, TargetsErro
             (raw.at_least, TargetKind::AtLeast),
             (raw.at_most, TargetKind::AtMost),
         ];
-        let given: Vec<(f64, TargetKind)> = given
+        let mut given: Vec<(f64, TargetKind)> = given
             .iter()
             .filter_map(|(v, k)| v.map(|v| (v, *k)))
             .collect();
+        let from_history = raw.from_history == Some(true);
+        if from_history {
+            if !figure.starts_with("realism.") {
+                problems.push(at(format!(
+                    "target `{figure}`: from_history belongs to realism figures \
+                     (`realism.ASSET.LABEL`), whose anchors give history's value"
+                )));
+                continue;
+            }
+            // Filled in from the anchor once the scenario's run names it.
+            given.push((0.0, TargetKind::Equal));
+        }
         let [(value, kind)] = given[..] else {
             problems.push(at(if given.is_empty() {
-                format!("target `{figure}` needs `value` (or a bound, `at_least` or `at_most`)")
+                format!(
+                    "target `{figure}` needs `value` (or a bound, `at_least` or `at_most`, \
+                     or `from_history = true`)"
+                )
             } else {
-                format!("target `{figure}` needs exactly one of `value`, `at_least` and `at_most`")
+                format!(
+                    "target `{figure}` needs exactly one of `value`, `at_least`, `at_most` \
+                     and `from_history = true`"
+                )
             }));
             continue;
         };
@@ -241,7 +264,12 @@ pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, TargetsErro
             value,
             kind,
             weight,
-            standard_error,
+            standard_error: if from_history {
+                raw.standard_error.unwrap_or(f64::NAN)
+            } else {
+                standard_error
+            },
+            from_history,
             line,
         });
     }
@@ -914,6 +942,29 @@ impl Fit {
         if !problems.is_empty() {
             return Err(TargetsError::Targets(problems));
         }
+        let mut targets = targets;
+        for target in targets.iter_mut().filter(|t| t.from_history) {
+            let anchor = realism
+                .figures
+                .iter()
+                .find(|f| realism_name(f) == target.figure)
+                .expect("resolved above");
+            if anchor.standing == Standing::NotComparable {
+                return Err(TargetsError::Targets(vec![format!(
+                    "{}:{}: target `{}`: history's figure is not comparable at this \
+                     scenario's horizon ({:.2} years), so it has no value to fit to",
+                    targets_path.display(),
+                    target.line,
+                    target.figure,
+                    realism.horizon_years
+                )]));
+            }
+            target.value = anchor.history;
+            // The band is history's figure +- 2 of its (bootstrap) standard errors.
+            if target.standard_error.is_nan() {
+                target.standard_error = (anchor.high - anchor.low) / 4.0;
+            }
+        }
         let mut fit = Fit {
             base,
             path: path.to_path_buf(),
@@ -961,6 +1012,11 @@ impl Fit {
             }
         }
         Ok(fit)
+    }
+
+    /// The targets, history's values filled in.
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
     }
 
     /// The free keys' values in the scenario as loaded.
@@ -1094,6 +1150,7 @@ impl Fit {
                 achieved: m.value,
                 standard_error: m.se,
                 target_standard_error: t.standard_error,
+                from_history: t.from_history,
                 z: match t.kind.miss(m.value, t.value) {
                     // A bound that holds is met, whatever the error.
                     0.0 if t.kind != TargetKind::Equal => 0.0,
@@ -1296,8 +1353,10 @@ pub struct TargetResult {
     pub achieved: f64,
     /// The achieved figure's, from the final run's paths.
     pub standard_error: f64,
-    /// The target's own, from its file (0 unless given).
+    /// The target's own, from its file (0 unless given), or history's.
     pub target_standard_error: f64,
+    /// Whether the target and its standard error are history's anchor's.
+    pub from_history: bool,
     /// The miss over both standard errors in quadrature: `(achieved -
     /// target) / sqrt(se^2 + target_se^2)`, or a one-sided target's
     /// violation (0 when it holds).
