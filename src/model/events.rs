@@ -19,6 +19,10 @@ pub(super) struct EventModel {
     drawdown: Option<(usize, f64)>,
     /// Firings at most per path (`u32::MAX`: no cap).
     pub max_firings: u32,
+    /// A switched-off event draws its first arrival but never fires.
+    enabled: bool,
+    /// `(level asset, level)`: a drawdown trigger fires only at or above it.
+    pub confirm: Option<(usize, f64)>,
 }
 
 impl EventModel {
@@ -31,6 +35,11 @@ impl EventModel {
             multipliers: event.multipliers.clone(),
             adjustments: event.adjustments.clone(),
             max_firings: event.max_firings.unwrap_or(u32::MAX),
+            enabled: event.enabled,
+            confirm: match event.trigger {
+                Trigger::Drawdown { confirm, .. } => confirm,
+                _ => None,
+            },
             drawdown: match event.trigger {
                 Trigger::Drawdown {
                     asset, threshold, ..
@@ -42,7 +51,7 @@ impl EventModel {
 
     pub fn dated_step(&self) -> Option<usize> {
         match self.trigger {
-            Trigger::Dated { step } => Some(step),
+            Trigger::Dated { step } if self.enabled => Some(step),
             _ => None,
         }
     }
@@ -57,7 +66,7 @@ impl EventModel {
     /// The step of the first Poisson firing (`usize::MAX` for dated events or never);
     /// for drawdown-triggered events the first step they may fire (0).
     pub fn first_firing(&self, rng: &mut Xoshiro256PlusPlus, dt: f64) -> usize {
-        match self.trigger {
+        let first = match self.trigger {
             Trigger::Drawdown { .. } => 0,
             Trigger::Poisson {
                 rate_per_year,
@@ -65,6 +74,11 @@ impl EventModel {
                 end_step,
             } if rate_per_year > 0.0 => arrival(rng, first_step, rate_per_year, end_step, dt),
             _ => usize::MAX,
+        };
+        if self.enabled {
+            first
+        } else {
+            usize::MAX
         }
     }
 

@@ -311,9 +311,7 @@ impl Model {
                         Some(s) if u < 1.0 - base * s.max_factor * self.dt => 0,
                         Some(s) => {
                             let time = t as f64 * self.dt;
-                            let log_gap =
-                                s.log_gap0 + (lanes.x[k] - asset.x0) - s.sales_growth * time;
-                            let factor = (s.exponent * log_gap).min(s.log_max_factor).exp();
+                            let factor = s.log_factor(lanes.x[k], asset.x0, time).exp();
                             poisson_count(base * factor * self.dt, u)
                         }
                     };
@@ -383,13 +381,24 @@ impl Model {
                     }
                 }
             }
+            if let Some(liquidation) = self.liquidations[a] {
+                // Margin calls: while the VIX stood high at the last close, the
+                // asset is sold with the equity (in the same step, so a
+                // satellite of this asset sees it).
+                let (vix, equity) = (liquidation.implied_vol * count, liquidation.equity * count);
+                for lane in 0..count {
+                    if lanes.x_start[vix + lane] >= liquidation.above {
+                        let moved = lanes.x[equity + lane] - lanes.x_start[equity + lane];
+                        lanes.x[a * count + lane] += liquidation.beta * moved;
+                    }
+                }
+            }
         }
         if let Some(flows) = &self.flows {
-            let (s, c) = (flows.equity * count, flows.currency * count);
+            let c = flows.currency * count;
             for lane in 0..count {
-                let moved = lanes.x[s + lane] - lanes.x_start[s + lane] + lanes.x[c + lane]
-                    - lanes.x_start[c + lane];
-                let flow = flows.decay * lanes.flow[lane] + flows.weight * moved;
+                let moved = lanes.x[c + lane] - lanes.x_start[c + lane];
+                let flow = flows.decay * lanes.flow[lane] + moved;
                 lanes.flow[lane] = flow;
                 lanes.pressure[lane] = flows.pressure(flow);
             }
@@ -403,7 +412,7 @@ impl Model {
 
         if self.regimes.len() > 1 {
             for lane in 0..count {
-                self.move_regime(lanes, lane);
+                self.move_regime(lanes, lane, t);
             }
         }
     }
@@ -440,12 +449,15 @@ impl Model {
             for lane in 0..count {
                 let rate = lanes.x_start[error.policy_rate * count + lane];
                 let inflation = lanes.x_start[rule.inflation * count + lane];
-                let gap = (inflation - rule.inflation_target).max(0.0)
+                let growth = rule.growth.map_or(0.0, |g| lanes.x_start[g * count + lane]);
+                let behind = (inflation - rule.inflation_target).max(0.0)
                     * (rule.neutral_rate - rate).max(0.0);
-                // The OU mean rises by coefficient * gap: over one step the level
-                // moves (1 - decay) of the way toward it.
+                let beyond_rule = (rule.rule_target(inflation, growth) - rate).max(0.0);
+                // The OU mean rises by the error: over one step the level moves
+                // (1 - decay) of the way toward it.
                 let k = a * count + lane;
-                lanes.x[k] += error.coefficient * gap * (1.0 - lanes.table.decay[k]);
+                lanes.x[k] += (error.coefficient * behind + error.discretionary * beyond_rule)
+                    * (1.0 - lanes.table.decay[k]);
             }
         }
         for (a, rule) in &self.policies {
@@ -457,11 +469,9 @@ impl Model {
             for lane in 0..count {
                 let k = a * count + lane;
                 let inflation = lanes.x_start[rule.inflation * count + lane];
+                let growth = rule.growth.map_or(0.0, |g| lanes.x_start[g * count + lane]);
                 let bias = self.regimes[lanes.regime_in_step[lane]].params[*a].bias;
-                let target = rule.neutral_rate
-                    + rule.inflation_response * (inflation - rule.inflation_target)
-                    - chair_bias
-                    + bias;
+                let target = rule.rule_target(inflation, growth) - chair_bias + bias;
                 let rate = lanes.x[k];
                 let wanted = rule.adjustment * (target - rate)
                     + lanes.table.vol_sqrt_dt[k] * lanes.w[d * count + lane];
@@ -520,7 +530,7 @@ impl Model {
         }
     }
 
-    fn move_regime(&self, lanes: &mut Lanes, lane: usize) {
+    fn move_regime(&self, lanes: &mut Lanes, lane: usize, t: usize) {
         let from = lanes.regime[lane];
         let regime = &self.regimes[from];
         let u: f64 = lanes.rngs[lane].random();
@@ -549,7 +559,7 @@ impl Model {
                     .state_terms
                     .iter()
                     .filter(|(j, _, _)| *j == to)
-                    .map(|(_, feature, c)| c * self.feature(lanes, lane, *feature))
+                    .map(|(_, feature, c)| c * self.feature(lanes, lane, *feature, t))
                     .sum();
                 if exponent != 0.0 {
                     probability *= exponent.exp();
@@ -563,14 +573,22 @@ impl Model {
         }
     }
 
+    /// A state feature at the end of step `t`.
     #[inline]
-    fn feature(&self, lanes: &Lanes, lane: usize, feature: Feature) -> f64 {
+    fn feature(&self, lanes: &Lanes, lane: usize, feature: Feature, t: usize) -> f64 {
         match feature {
             Feature::Drawdown { asset } => {
                 let k = asset * lanes.count + lane;
                 1.0 - (lanes.x[k] - lanes.peak[k]).exp()
             }
             Feature::Pressure { .. } => lanes.pressure[lane],
+            Feature::Valuation { asset, .. } => {
+                let model = &self.assets[asset];
+                model.scaling.map_or(0.0, |s| {
+                    let time = (t + 1) as f64 * self.dt;
+                    s.log_factor(lanes.x[asset * lanes.count + lane], model.x0, time)
+                })
+            }
         }
     }
 
@@ -592,7 +610,11 @@ impl Model {
                 // running peak of the closes.
                 Some((asset, log_floor)) => {
                     let k = asset * lanes.count + lane;
-                    t >= next && lanes.x[k] - lanes.peak[k] <= log_floor
+                    t >= next
+                        && lanes.x[k] - lanes.peak[k] <= log_floor
+                        && self.events[e].confirm.is_none_or(|(level, above)| {
+                            lanes.x[level * lanes.count + lane] >= above
+                        })
                 }
                 None => next == t,
             };

@@ -44,9 +44,19 @@ pub struct AssetModel {
     initial_variance: f64,
     /// The least variance of a Heston asset (`Asset::variance_floor`).
     pub variance_floor: f64,
-    scaling: Option<ValuationScaling>,
+    pub(crate) scaling: Option<ValuationScaling>,
     /// Whether any regime or event can give the asset a positive jump intensity.
     can_jump: bool,
+}
+
+impl ValuationScaling {
+    /// `min(exponent ln(V_t/V_ref), ln max_factor)` at state `x` and time `t`
+    /// (years): the log of the factor on crash intensity.
+    #[inline]
+    fn log_factor(&self, x: f64, x0: f64, time: f64) -> f64 {
+        let log_gap = self.log_gap0 + (x - x0) - self.sales_growth * time;
+        (self.exponent * log_gap).min(self.log_max_factor)
+    }
 }
 
 impl AssetModel {
@@ -65,7 +75,7 @@ impl AssetModel {
 /// `lambda_t = lambda * min(max_factor, (V_t/V_ref)^exponent)` with
 /// `ln(V_t/V_ref) = ln(V_0/V_ref) + (x_t - x_0) - sales_growth * t`.
 #[derive(Debug, Clone, Copy)]
-struct ValuationScaling {
+pub(crate) struct ValuationScaling {
     log_gap0: f64,
     sales_growth: f64,
     exponent: f64,
@@ -73,15 +83,15 @@ struct ValuationScaling {
     max_factor: f64,
 }
 
-/// The flow loop's step constants: `F' = decay F + weight (dx_equity + dx_currency)`
-/// with `weight = (1 - decay) / dt`, so `F` is an EWMA of the annualised return;
-/// `P = min(cap, max(0, threshold - F))`; the drifts fall by `impact * P * dt`.
+/// The flow loop's step constants: `F' = decay F + dx_currency`, the dollar's
+/// log-return summed with a memory of `half_life_days` (foreign holders'
+/// cumulative currency gain on their US assets, a loss when negative);
+/// `P = min(cap, max(0, -F - threshold))`; the drifts fall by `impact * P * dt`.
 #[derive(Debug, Clone, Copy)]
 pub struct FlowModel {
     pub equity: usize,
     pub currency: usize,
     decay: f64,
-    weight: f64,
     threshold: f64,
     equity_impact_dt: f64,
     currency_impact_dt: f64,
@@ -89,10 +99,10 @@ pub struct FlowModel {
 }
 
 impl FlowModel {
-    /// `P = min(cap, max(0, threshold - F))`.
+    /// `P = min(cap, max(0, -F - threshold))`.
     #[inline]
     pub fn pressure(&self, flow: f64) -> f64 {
-        (self.threshold - flow).clamp(0.0, self.cap)
+        (-flow - self.threshold).clamp(0.0, self.cap)
     }
 
     fn new(flows: &crate::scenario::Flows, dt: f64) -> FlowModel {
@@ -102,7 +112,6 @@ impl FlowModel {
             equity: flows.equity,
             currency: flows.currency,
             decay,
-            weight: (1.0 - decay) / dt,
             threshold: flows.threshold,
             equity_impact_dt: flows.equity_impact * dt,
             currency_impact_dt: flows.currency_impact * dt,
@@ -191,6 +200,8 @@ pub struct Model {
     beta_assets: Vec<(usize, Option<Betas>)>,
     /// Per asset, the hedge carry of a beta asset.
     carries: Vec<Option<crate::scenario::Carry>>,
+    /// Per asset, a beta asset's margin selling in a crash.
+    liquidations: Vec<Option<crate::scenario::Liquidation>>,
     heston_assets: Vec<usize>,
     jump_assets: Vec<usize>,
     peak_assets: Vec<usize>,
@@ -364,7 +375,7 @@ impl Model {
             .iter()
             .filter_map(|term| match term.feature {
                 Feature::Drawdown { asset } => Some(asset),
-                Feature::Pressure { .. } => None,
+                Feature::Pressure { .. } | Feature::Valuation { .. } => None,
             });
         for asset in features.chain(triggers) {
             if !peak_assets.contains(&asset) {
@@ -458,6 +469,7 @@ impl Model {
             })
             .collect();
         let keeps_start = !beta_assets.is_empty()
+            || scenario.assets.iter().any(|a| a.liquidation.is_some())
             || scenario.flows.is_some()
             || !pass_throughs.is_empty()
             || !policy_errors.is_empty()
@@ -492,6 +504,7 @@ impl Model {
             spreads,
             implied_vols,
             carries: scenario.assets.iter().map(|a| a.carry).collect(),
+            liquidations: scenario.assets.iter().map(|a| a.liquidation).collect(),
             keeps_start,
             keeps_previous_start,
             regimes,

@@ -9,6 +9,7 @@ pub mod calendar;
 pub(crate) mod check;
 pub mod error;
 pub mod load;
+pub mod mechanisms;
 pub mod raw;
 pub mod settings;
 mod signals;
@@ -22,6 +23,7 @@ use nalgebra::DMatrix;
 
 pub use check::KeyRange;
 pub use error::{Diagnostic, ScenarioError};
+pub use mechanisms::Mechanism;
 pub use raw::{CalendarKind, FxQuote, ProcessKind};
 pub use signals::{SignalKind, SignalRule, Signals, SIGNAL_DESCRIPTIONS};
 pub use warnings::{warnings, Warning, RECORD_DAY_FACTOR};
@@ -92,6 +94,8 @@ pub struct Scenario {
     pub report: ReportRoles,
     /// Every numeric key validation checked, with its value and valid interval.
     pub ranges: Vec<KeyRange>,
+    /// The mechanisms `[mechanisms]` switched off (already applied above).
+    pub mechanisms_off: Vec<Mechanism>,
 }
 
 /// Which assets and regime the report's headline numbers and charts are about.
@@ -216,6 +220,10 @@ pub enum Feature {
     Drawdown { asset: usize },
     /// Cross-border selling pressure `P_t`, in [0, cap] (see [`Flows`]).
     Pressure { cap: f64 },
+    /// The log of an equity's valuation factor, `min(exponent ln(V_t/V_ref),
+    /// ln max_factor)` of its `jump_scaling`: record valuations make every
+    /// liquidity shock likelier to turn into a crisis.
+    Valuation { asset: usize, bound: f64 },
 }
 
 impl Feature {
@@ -224,6 +232,7 @@ impl Feature {
         match self {
             Feature::Drawdown { .. } => 1.0,
             Feature::Pressure { cap } => *cap,
+            Feature::Valuation { bound, .. } => *bound,
         }
     }
 }
@@ -259,6 +268,7 @@ pub struct Asset {
     pub pass_through: Option<PassThrough>,
     pub policy_error: Option<PolicyError>,
     pub jump_scaling: Option<JumpScaling>,
+    pub liquidation: Option<Liquidation>,
 }
 
 impl Asset {
@@ -301,12 +311,16 @@ impl ProcessKind {
 }
 
 /// A policy rate's reaction function: at each meeting the rate moves toward
-/// `neutral_rate + inflation_response (pi_e - inflation_target) - chair_bias(t) + bias`
-/// by `round25(adjustment * gap + noise)`, clipped to `max_move` and floored at 0.
+/// `neutral_rate + inflation_response (pi_e - inflation_target) + growth_response
+/// gap - chair_bias(t) + bias` by `round25(adjustment * gap + noise)`, clipped to
+/// `max_move` and floored at 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRule {
     /// The asset holding inflation expectations `pi_e` (a level asset).
     pub inflation: usize,
+    /// The asset holding the output gap, if the rule answers growth.
+    pub growth: Option<usize>,
+    pub growth_response: f64,
     pub neutral_rate: f64,
     pub inflation_target: f64,
     pub inflation_response: f64,
@@ -320,6 +334,15 @@ pub struct PolicyRule {
 }
 
 impl PolicyRule {
+    /// The rule's own target, before the chair's and the regime's biases:
+    /// `neutral_rate + inflation_response (pi_e - target) + growth_response gap`.
+    #[inline]
+    pub fn rule_target(&self, inflation: f64, gap: f64) -> f64 {
+        self.neutral_rate
+            + self.inflation_response * (inflation - self.inflation_target)
+            + self.growth_response * gap
+    }
+
     /// `chair_bias(t)`.
     pub fn chair_bias_at(&self, step: usize) -> f64 {
         match self.chair_step {
@@ -368,12 +391,25 @@ pub struct PassThrough {
     pub coefficient: f64,
 }
 
-/// The OU mean rises by `coefficient * max(0, pi_e - target) * max(0, neutral - r)`
-/// of the named policy rate: easing below neutral with inflation above target.
+/// The OU mean rises by `coefficient * max(0, pi_e - target) * max(0, neutral - r)
+/// + discretionary * max(0, r_rule - r)` of the named policy rate: easing below
+/// neutral with inflation above target, and easing beyond what the rule asks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PolicyError {
     pub policy_rate: usize,
     pub coefficient: f64,
+    pub discretionary: f64,
+}
+
+/// Margin selling of a beta asset in a crash: while `implied_vol` stands at or
+/// above `above` at the start of a step, the asset also moves `beta` times the
+/// `equity`'s log-return of the step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Liquidation {
+    pub implied_vol: usize,
+    pub above: f64,
+    pub equity: usize,
+    pub beta: f64,
 }
 
 /// Per-regime parameters of one asset, annualised. Those a process does not use are 0.
@@ -415,6 +451,10 @@ pub struct Event {
     pub force_regime: Option<usize>,
     /// Firings at most, per path.
     pub max_firings: Option<u32>,
+    /// False when a mechanism switch took the event out: it still draws its
+    /// first arrival (so the other draws of a path stay where they were) but
+    /// never fires.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -433,6 +473,8 @@ pub enum Trigger {
         asset: usize,
         threshold: f64,
         cooldown_steps: usize,
+        /// And only while this level asset stands at or above the level.
+        confirm: Option<(usize, f64)>,
     },
 }
 
@@ -470,12 +512,13 @@ pub struct Adjustment {
     pub mean_shift: f64,
 }
 
-/// The reflexive loop of cross-border flows. Foreign investors' trailing
-/// own-currency return on US equities is an EWMA of the annualised daily
-/// `dln S + dln X`; when it falls below `threshold`, the shortfall is the selling
-/// pressure `P = min(cap, max(0, threshold - F))`, which lowers the equity and
-/// currency drifts by `equity_impact * P` and `currency_impact * P` a year and can
-/// raise transition intensities through the `pressure` feature.
+/// The reflexive loop of cross-border flows. Foreign holders' cumulative
+/// currency loss on their US assets (the gap between their unhedged and hedged
+/// returns) is `L = -F`, with `F` the dollar's log-return summed with a memory
+/// of `half_life_days`; once the loss passes `threshold`, the excess is the
+/// selling pressure `P = min(cap, max(0, L - threshold))`, which lowers the
+/// equity and currency drifts by `equity_impact * P` and `currency_impact * P`
+/// a year and can raise transition intensities through the `pressure` feature.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Flows {
     pub equity: usize,

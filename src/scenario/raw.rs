@@ -37,6 +37,10 @@ pub struct RawScenario {
     pub portfolio: Vec<toml::Table>,
     #[serde(default)]
     pub report: RawReport,
+    /// Mechanisms switched on or off by name (`flow_loop = "off"`); every
+    /// mechanism the scenario has is on unless this says otherwise.
+    #[serde(default)]
+    pub mechanisms: IndexMap<String, toml::Value>,
 }
 
 /// A currency: the FX asset that prices it against the dollar, and its short rate.
@@ -274,6 +278,8 @@ pub struct RawAsset {
     pub pass_through: Option<RawPassThrough>,
     /// OU assets: the mean rises with the policy error of a policy rate.
     pub policy_error: Option<RawPolicyError>,
+    /// Beta assets: sold with the equity while the implied vol is high.
+    pub liquidation: Option<RawLiquidation>,
     #[serde(default)]
     pub by_regime: IndexMap<String, RawAssetParams>,
 }
@@ -293,6 +299,9 @@ pub struct RawPolicy {
     pub chair_date: Option<toml::Value>,
     pub dovish_bias: Option<f64>,
     pub committee_alignment: Option<f64>,
+    /// A level asset holding the output gap, which the target answers.
+    pub growth: Option<String>,
+    pub growth_response: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -331,6 +340,20 @@ pub struct RawPassThrough {
 pub struct RawPolicyError {
     pub policy_rate: String,
     pub coefficient: f64,
+    /// Per unit of easing beyond what the rule asks (the rule's target without
+    /// the chair's and the regime's biases, less the rate).
+    pub discretionary: Option<f64>,
+}
+
+/// Beta assets: margin selling in a crash. While the implied vol stands at or
+/// above `above`, the asset also moves `beta` times the equity's log-return.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLiquidation {
+    pub implied_vol: String,
+    pub above: f64,
+    pub equity: String,
+    pub beta: f64,
 }
 
 impl RawAsset {
@@ -401,6 +424,9 @@ pub struct RawDrawdownTrigger {
     pub asset: String,
     /// Fraction below the running peak, in (0, 1).
     pub threshold: f64,
+    /// And only while this level asset (the VIX) stands at or above `above`.
+    pub confirm: Option<String>,
+    pub above: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -54,15 +54,45 @@ pub(super) fn validate(loaded: Loaded) -> Result<Scenario, ScenarioError> {
         sources,
     } = loaded;
     let mut check = Checker::new(&sources);
+    let off = mechanisms_off(&raw, &mut check);
     let scenario = build(&raw, merged, &mut check).map(|scenario| {
         let ranges = by_event_name(check.take_ranges(), &scenario.events);
-        Scenario {
+        let mut scenario = Scenario {
             overrides: sources.overrides.clone(),
             ranges,
             ..scenario
+        };
+        for mechanism in off {
+            scenario.switch_off(mechanism);
         }
+        scenario
     });
     check.finish(scenario)
+}
+
+/// The mechanisms `[mechanisms]` switches off: each key a mechanism's name,
+/// each value `"on"`, `"off"`, `true` or `false`.
+fn mechanisms_off(raw: &RawScenario, check: &mut Checker<'_>) -> Vec<Mechanism> {
+    let names = Mechanism::names();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut off = Vec::new();
+    for (name, value) in &raw.mechanisms {
+        let key = format!("mechanisms.{name}");
+        let Some(index) = check.lookup(&key, "mechanism", name, &names) else {
+            continue;
+        };
+        match value {
+            toml::Value::Boolean(false) => off.push(Mechanism::ALL[index]),
+            toml::Value::String(text) if text == "off" => off.push(Mechanism::ALL[index]),
+            toml::Value::Boolean(true) => {}
+            toml::Value::String(text) if text == "on" => {}
+            other => check.error(
+                key,
+                format!("{other} is not a switch; valid: \"on\", \"off\", true, false"),
+            ),
+        }
+    }
+    off
 }
 
 /// Keys under `events[i]` as a child file writes them, `events.NAME`: an
@@ -209,6 +239,7 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         settings: Vec::new(),
         ranges: Vec::new(),
         report,
+        mechanisms_off: Vec::new(),
     })
 }
 

@@ -104,6 +104,7 @@ pub(super) fn build_assets(
         asset.carry = links.carry;
         asset.pass_through = links.pass_through;
         asset.policy_error = links.policy_error;
+        asset.liquidation = links.liquidation;
     }
     assets
 }
@@ -481,6 +482,7 @@ pub(super) fn build_asset(
         carry: None,
         pass_through: None,
         policy_error: None,
+        liquidation: None,
         jump_scaling,
     }
 }
@@ -612,6 +614,7 @@ pub(super) struct Links {
     carry: Option<Carry>,
     pass_through: Option<PassThrough>,
     policy_error: Option<PolicyError>,
+    liquidation: Option<Liquidation>,
 }
 
 /// The rate blocks' references between assets: each names assets of the process
@@ -742,8 +745,26 @@ pub(super) fn build_links(
             Closed(0.0),
             Closed(1.0),
         );
+        let growth = policy
+            .growth
+            .as_ref()
+            .and_then(|name| reference(check, "policy.growth", name, &[ProcessKind::Ou]));
+        let growth_response = check.range(
+            &format!("{k}.growth_response"),
+            policy.growth_response.unwrap_or(0.0),
+            Closed(0.0),
+            Closed(10.0),
+        );
+        if policy.growth.is_none() && growth_response != 0.0 {
+            check.error(
+                format!("{k}.growth_response"),
+                "needs `growth`: the level asset holding the output gap",
+            );
+        }
         let rule = PolicyRule {
             inflation: inflation.unwrap_or(0),
+            growth,
+            growth_response,
             neutral_rate: check.range(
                 &format!("{k}.neutral_rate"),
                 policy.neutral_rate,
@@ -932,10 +953,62 @@ pub(super) fn build_links(
                 Closed(0.0),
                 Closed(1000.0),
             );
+            let discretionary = check.range(
+                &format!("{key}.policy_error.discretionary"),
+                error.discretionary.unwrap_or(0.0),
+                Closed(0.0),
+                Closed(10.0),
+            );
             links.policy_error = Some(PolicyError {
                 policy_rate,
                 coefficient,
+                discretionary,
             });
+        }
+    }
+    if let Some(liquidation) = &asset.liquidation {
+        if process != ProcessKind::Beta {
+            check.error(
+                format!("{key}.liquidation"),
+                format!(
+                    "applies only to process \"beta\", not \"{}\"",
+                    process.name()
+                ),
+            );
+        } else {
+            let implied_vol = reference(
+                check,
+                "liquidation.implied_vol",
+                &liquidation.implied_vol,
+                &[ProcessKind::ImpliedVol],
+            );
+            // The equity must move before the beta assets do.
+            let equity = reference(
+                check,
+                "liquidation.equity",
+                &liquidation.equity,
+                &[ProcessKind::Gbm, ProcessKind::Heston],
+            );
+            let above = check.range(
+                &format!("{key}.liquidation.above"),
+                liquidation.above,
+                Open(0.0),
+                Closed(10.0),
+            );
+            let beta = check.range(
+                &format!("{key}.liquidation.beta"),
+                liquidation.beta,
+                Closed(-10.0),
+                Closed(10.0),
+            );
+            if let (Some(implied_vol), Some(equity)) = (implied_vol, equity) {
+                links.liquidation = Some(Liquidation {
+                    implied_vol,
+                    above,
+                    equity,
+                    beta,
+                });
+            }
         }
     }
     links

@@ -180,6 +180,7 @@ pub(super) fn build_events(
                 adjustments,
                 force_regime,
                 max_firings,
+                enabled: true,
             })
         })
         .collect()
@@ -280,10 +281,38 @@ pub(super) fn build_trigger(
                 format!("{cooldown} is out of range; valid: [1, {max_cooldown}] trading days"),
             );
         }
+        let confirm = match (&trigger.confirm, trigger.above) {
+            (None, None) => None,
+            (Some(name), Some(above)) => {
+                let level = check.lookup(&format!("{k}.confirm"), "asset", name, asset_names);
+                let above = check.range(
+                    &format!("{k}.above"),
+                    above,
+                    Closed(-MAX_LEVEL),
+                    Closed(MAX_LEVEL),
+                );
+                match level {
+                    Some(a) if assets[a].is_log() => {
+                        check.error(format!("{k}.confirm"), format!("`{name}` is a log-price asset; the confirmation reads a level (an implied vol, a rate)"));
+                        None
+                    }
+                    Some(a) => Some((a, above)),
+                    None => None,
+                }
+            }
+            _ => {
+                check.error(
+                    &k,
+                    "`confirm` and `above` go together: the asset and the level it must reach, like confirm = \"vix\", above = 0.4",
+                );
+                None
+            }
+        };
         return Some(Trigger::Drawdown {
             asset,
             threshold,
             cooldown_steps: cooldown.max(1) as usize,
+            confirm,
         });
     }
     let (start, end) = (

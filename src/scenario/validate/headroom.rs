@@ -191,7 +191,16 @@ fn linked_reach(assets: &[Asset], a: usize, r: usize, worst: &[f64], years: f64)
             let inflation_gap = worst[rule.inflation] + rule.inflation_target.abs();
             let rate_gap = rule.neutral_rate.abs() + worst[error.policy_rate];
             linked += error.coefficient.abs() * inflation_gap * rate_gap;
+            let growth = rule.growth.map_or(0.0, |g| rule.growth_response * worst[g]);
+            let beyond_rule = rule.neutral_rate.abs()
+                + rule.inflation_response * inflation_gap
+                + growth
+                + worst[error.policy_rate];
+            linked += error.discretionary.abs() * beyond_rule;
         }
+    }
+    if let Some(liquidation) = asset.liquidation {
+        linked += liquidation.beta.abs() * worst[liquidation.equity];
     }
     if let Some(rule) = asset.policy.as_ref() {
         // The rule moves toward r* = neutral + phi (pi_e - target) - bias by at
@@ -205,6 +214,7 @@ fn linked_reach(assets: &[Asset], a: usize, r: usize, worst: &[f64], years: f64)
         let noise = asset.params.get(r).map_or(0.0, |p| p.vol);
         let target = rule.neutral_rate.abs()
             + rule.inflation_response * (worst[rule.inflation] + rule.inflation_target.abs())
+            + rule.growth.map_or(0.0, |g| rule.growth_response * worst[g])
             + rule.chair_bias.abs()
             + biases;
         let toward = target + rule.max_move + SIGMAS * noise * meetings.sqrt();

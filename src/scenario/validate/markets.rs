@@ -28,33 +28,34 @@ pub(super) fn build_flows(
         currency: currency.unwrap_or(0),
         half_life_days: check.range(
             "flows.half_life_days",
-            flows.half_life_days.unwrap_or(20.0),
+            flows.half_life_days.unwrap_or(126.0),
             Closed(1.0),
             Closed(2520.0),
         ),
-        threshold: check.range(
+        threshold: check.range_explained(
             "flows.threshold",
-            flows.threshold.unwrap_or(0.0),
-            Closed(-5.0),
-            Closed(5.0),
+            flows.threshold.unwrap_or(0.1),
+            Closed(0.0),
+            Open(1.0),
+            " (0.08 = selling starts once the currency loss passes 8%)",
         ),
         equity_impact: check.range(
             "flows.equity_impact",
             flows.equity_impact.unwrap_or(0.0),
             Closed(0.0),
-            Closed(10.0),
+            Closed(100.0),
         ),
         currency_impact: check.range(
             "flows.currency_impact",
             flows.currency_impact.unwrap_or(0.0),
             Closed(0.0),
-            Closed(10.0),
+            Closed(100.0),
         ),
         max_pressure: check.range(
             "flows.max_pressure",
-            flows.max_pressure.unwrap_or(1.0),
+            flows.max_pressure.unwrap_or(0.2),
             Open(0.0),
-            Closed(10.0),
+            Closed(1.0),
         ),
     };
     (equity.is_some() && currency.is_some()).then_some(result)

@@ -157,10 +157,22 @@ pub(super) fn build_state_terms(
                         None
                     }
                 }),
+            Some(("valuation", asset)) => check
+                .lookup(&format!("{key}.feature"), "asset", asset, asset_names)
+                .and_then(|a| match assets.get(a).and_then(|a| a.jump_scaling) {
+                    Some(scaling) => Some(Feature::Valuation {
+                        asset: a,
+                        bound: scaling.max_factor.ln(),
+                    }),
+                    None => {
+                        check.error(format!("{key}.feature"), format!("valuation of `{asset}` needs its `jump_scaling` table (valuation_initial, valuation_reference, ...)"));
+                        None
+                    }
+                }),
             _ => {
                 check.error(
                     format!("{key}.feature"),
-                    format!("unknown feature \"{}\"; valid: \"drawdown.<asset>\", \"pressure\"", term.feature),
+                    format!("unknown feature \"{}\"; valid: \"drawdown.<asset>\", \"pressure\", \"valuation.<asset>\"", term.feature),
                 );
                 None
             }
