@@ -102,6 +102,12 @@ pub fn normalize_key(key: &str) -> Result<String, String> {
 pub fn known_keys(scenario: &Scenario) -> Vec<String> {
     let mut keys: Vec<String> = scenario.ranges.iter().map(|r| r.key.clone()).collect();
     leaves(&scenario.resolved, "", &mut keys);
+    // Every mechanism can be switched, whether the file names it or not.
+    keys.extend(
+        super::Mechanism::ALL
+            .iter()
+            .map(|m| format!("mechanisms.{}", m.name())),
+    );
     let mut seen = std::collections::HashSet::new();
     keys.retain(|k| seen.insert(k.clone()));
     keys
