@@ -73,7 +73,14 @@ pub struct Lanes {
     next_fire: Vec<usize>,
     effects_mask: Vec<u64>,
     effects: Vec<Effects>,
+    /// Per lane, the stream of the draws made every step whatever happens
+    /// (the drivers' normals, the jump and regime uniforms)...
     rngs: Vec<Xoshiro256PlusPlus>,
+    /// ...and the stream of the draws made only when something happens (event
+    /// arrivals, event and jump sizes). Kept apart so that switching a
+    /// mechanism off leaves every path's diffusion on the same numbers: runs
+    /// compared by `attribute` stay common-random-number pairs.
+    event_rngs: Vec<Xoshiro256PlusPlus>,
 }
 
 impl Lanes {
@@ -143,6 +150,7 @@ impl Model {
             effects_mask: vec![0; count],
             effects: vec![Effects::neutral(assets, self.regimes.len()); count],
             rngs: vec![<Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(0); count],
+            event_rngs: vec![<Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(0); count],
         }
     }
 
@@ -162,6 +170,8 @@ impl Model {
             .unwrap_or(self.initial_cdf.len() - 1);
         lanes.regime[lane] = regime;
         lanes.regime_in_step[lane] = regime;
+        let mut event_rng =
+            <Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(rng.random::<u64>());
         lanes.fired[lane] = 0;
         lanes.flow[lane] = 0.0;
         lanes.pressure[lane] = self.flows.map_or(0.0, |f| f.pressure(0.0));
@@ -170,12 +180,13 @@ impl Model {
         for (e, event) in self.events.iter().enumerate() {
             lanes.active_until[lane * events + e] = 0;
             lanes.firings[lane * events + e] = 0;
-            lanes.next_fire[lane * events + e] = event.first_firing(&mut rng, self.dt);
+            lanes.next_fire[lane * events + e] = event.first_firing(&mut event_rng, self.dt);
         }
         lanes.effects_mask[lane] = 0;
         lanes.effects[lane].reset();
         lanes.table_key[lane] = None;
         lanes.rngs[lane] = rng;
+        lanes.event_rngs[lane] = event_rng;
         for (a, of, per_regime, scale) in &self.implied_vols {
             let variance = lanes.variance[of * count + lane].max(self.assets[*of].variance_floor);
             lanes.x[a * count + lane] = implied_vol(variance, per_regime[regime], *scale);
@@ -301,9 +312,10 @@ impl Model {
             for lane in 0..count {
                 let k = a * count + lane;
                 let base = lanes.table.jump_intensity[k];
+                // The uniform is drawn whether or not this regime can jump, so
+                // the stream does not depend on the regime path.
+                let u: f64 = lanes.rngs[lane].random();
                 if base > 0.0 {
-                    let rng = &mut lanes.rngs[lane];
-                    let u: f64 = rng.random();
                     let jumps = match asset.scaling {
                         None => poisson_count(base * self.dt, u),
                         // No jump is possible below one minus the largest mean: most
@@ -317,7 +329,7 @@ impl Model {
                     };
                     if jumps > 0 {
                         let n = jumps as f64;
-                        let size: f64 = StandardNormal.sample(rng);
+                        let size: f64 = StandardNormal.sample(&mut lanes.event_rngs[lane]);
                         lanes.x[k] +=
                             n * lanes.table.jump_mean[k] + n.sqrt() * lanes.table.jump_sd[k] * size;
                     }
@@ -625,7 +637,7 @@ impl Model {
                 lanes.next_fire[lane * events + e] = if *firings >= self.events[e].max_firings {
                     usize::MAX
                 } else {
-                    self.events[e].next_firing(&mut lanes.rngs[lane], t, self.dt)
+                    self.events[e].next_firing(&mut lanes.event_rngs[lane], t, self.dt)
                 };
             }
         }
@@ -657,7 +669,7 @@ impl Model {
         let until = &mut lanes.active_until[lane * lanes.events + e];
         *until = (*until).max(t + event.duration_steps);
         for jump in &event.jumps[lanes.regime[lane]] {
-            let size: f64 = StandardNormal.sample(&mut lanes.rngs[lane]);
+            let size: f64 = StandardNormal.sample(&mut lanes.event_rngs[lane]);
             lanes.x[jump.asset * count + lane] += jump.mean + jump.sd * size;
             lanes.variance[jump.asset * count + lane] += jump.variance;
         }
