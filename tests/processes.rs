@@ -572,10 +572,11 @@ fn flows_scenario(flows: &str, vols: (f64, f64), extra: &str) -> String {
 
 #[test]
 fn the_flow_loop_follows_its_recursion_exactly() {
-    // No noise: the trailing foreign return F is an EWMA of the annualised daily
-    // dln S + dln X, the pressure P = min(1, max(0, threshold - F)) cuts the
-    // drifts by impact * P in the next step. Replayed here step by step.
-    let flows = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nhalf_life_days = 10\nthreshold = -0.2\nequity_impact = 0.5\ncurrency_impact = 0.2\n";
+    // No noise: foreign holders' cumulative currency return F sums the daily
+    // dln X with a memory of 63 sessions, the pressure P = min(0.2, max(0, -F -
+    // threshold)) cuts the drifts by impact * P in the next step. Replayed here
+    // step by step.
+    let flows = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nhalf_life_days = 63\nthreshold = 0.01\nequity_impact = 5.0\ncurrency_impact = 2.0\n";
     let run = run(
         &scenario(&flows_scenario(flows, (0.0, 0.0), "")),
         3,
@@ -584,18 +585,18 @@ fn the_flow_loop_follows_its_recursion_exactly() {
         0,
     );
     let dt = 1.0 / 252.0;
-    let decay = 0.5f64.powf(0.1);
+    let decay = 0.5f64.powf(1.0 / 63.0);
     let (mut s, mut x, mut f, mut p, mut max_p) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for _ in 0..252 {
-        let ds = -0.3 * dt - 0.5 * p * dt;
-        let dx = -0.1 * dt - 0.2 * p * dt;
+        let ds = -0.3 * dt - 5.0 * p * dt;
+        let dx = -0.1 * dt - 2.0 * p * dt;
         s += ds;
         x += dx;
-        f = decay * f + (1.0 - decay) / dt * (ds + dx);
-        p = (-0.2 - f).clamp(0.0, 1.0);
+        f = decay * f + dx;
+        p = (-f - 0.01).clamp(0.0, 0.2);
         max_p = max_p.max(p);
     }
-    assert!(max_p > 0.15, "the loop must engage in this test ({max_p})");
+    assert!(max_p > 0.02, "the loop must engage in this test ({max_p})");
     for r in column(&run, "spx.terminal_return") {
         assert!((r.ln_1p() - s).abs() < 1e-5, "spx {} vs {s}", r.ln_1p());
     }
@@ -609,7 +610,7 @@ fn the_flow_loop_follows_its_recursion_exactly() {
 
 #[test]
 fn flows_without_impact_change_nothing_else() {
-    let flows = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = -0.1\n";
+    let flows = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = 0.05\n";
     let with = run(
         &scenario(&flows_scenario(flows, (0.2, 0.08), "")),
         2_000,
@@ -638,8 +639,8 @@ fn the_flow_loop_deepens_the_joint_drawdown() {
     // Same seed, same shocks: only k_S and k_X differ. The paired difference of
     // each path's drawdown has its own standard error; the loop must deepen the
     // mean drawdown of both assets by more than 4 of them.
-    let on = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = -0.1\nequity_impact = 0.6\ncurrency_impact = 0.3\n";
-    let off = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = -0.1\n";
+    let on = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = 0.05\nequity_impact = 10.0\ncurrency_impact = 3.0\n";
+    let off = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = 0.05\n";
     let with = run(
         &scenario(&flows_scenario(on, (0.2, 0.08), "")),
         10_000,
@@ -669,8 +670,8 @@ fn the_flow_loop_deepens_the_joint_drawdown() {
 
 #[test]
 fn selling_pressure_raises_the_intensity_into_its_regime() {
-    let flows = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = -0.1\n";
-    let term = "[[regime_chain.state_dependence]]\nfrom = \"calm\"\nto = \"stress\"\nfeature = \"pressure\"\ncoefficient = 2.0\n";
+    let flows = "[flows]\nequity = \"spx\"\ncurrency = \"dxy\"\nthreshold = 0.05\n";
+    let term = "[[regime_chain.state_dependence]]\nfrom = \"calm\"\nto = \"stress\"\nfeature = \"pressure\"\ncoefficient = 20.0\n";
     let with = run(
         &scenario(&flows_scenario(flows, (0.2, 0.08), term)),
         10_000,

@@ -226,7 +226,7 @@ fn render(spec: &Spec) -> String {
         })
         .collect();
     if let [first, second, ..] = log_assets[..] {
-        writeln!(t, "[flows]\nequity = \"a{first}\"\ncurrency = \"a{second}\"\nthreshold = {:?}\nequity_impact = 0.5\ncurrency_impact = 0.5\n", spec.state_coefficient / 10.0).unwrap();
+        writeln!(t, "[flows]\nequity = \"a{first}\"\ncurrency = \"a{second}\"\nthreshold = {:?}\nequity_impact = 0.5\ncurrency_impact = 0.5\n", spec.state_coefficient.abs() / 10.0).unwrap();
         writeln!(t, "[[events]]\nname = \"put\"\ndrawdown_trigger = {{ asset = \"a{first}\", threshold = 0.05 }}\ncooldown_days = 5\njumps = {{ a{second} = {{ mean = 0.01 }} }}\n").unwrap();
         writeln!(
             t,
