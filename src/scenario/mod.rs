@@ -391,9 +391,10 @@ pub struct PassThrough {
     pub coefficient: f64,
 }
 
-/// The OU mean rises by `coefficient * max(0, pi_e - target) * max(0, neutral - r)
-/// + discretionary * max(0, r_rule - r)` of the named policy rate: easing below
-/// neutral with inflation above target, and easing beyond what the rule asks.
+/// The OU mean rises by
+/// `coefficient * max(0, pi_e - target) * max(0, neutral - r) + discretionary * max(0, r_rule - r)`
+/// of the named policy rate: easing below neutral with inflation above target,
+/// and easing beyond what the rule asks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PolicyError {
     pub policy_rate: usize,
