@@ -12,19 +12,24 @@ use crate::attribute::{Attribution, Effect, FigureInfo, ALL, INTERACTION};
 /// Standard errors either side a table's `±` and a chart's whisker show.
 pub const SHOWN_SE: f64 = 2.0;
 
-/// Decimals that show a figure's standard errors (in its display unit) to
-/// two significant digits: 1 to 3.
+/// Decimals that show a figure's effects to the precision its standard
+/// errors allow: the typical (median) `±` half-width to one significant
+/// digit, 1 to 3 decimals of a percent.
 fn decimals(figure: usize, attribution: &Attribution) -> usize {
-    let smallest = attribution
-        .rows
-        .iter()
-        .map(|r| scaled(r.effects[figure].se))
-        .filter(|se| se.is_finite() && *se > 0.0)
-        .fold(f64::INFINITY, f64::min);
-    if !smallest.is_finite() {
+    decimals_for(attribution.rows.iter().map(|r| r.effects[figure].se))
+}
+
+fn decimals_for(standard_errors: impl Iterator<Item = f64>) -> usize {
+    let mut widths: Vec<f64> = standard_errors
+        .map(|se| scaled(SHOWN_SE * se))
+        .filter(|w| w.is_finite() && *w > 0.0)
+        .collect();
+    if widths.is_empty() {
         return 1;
     }
-    (1 - smallest.log10().floor() as i64).clamp(1, 3) as usize
+    widths.sort_unstable_by(f64::total_cmp);
+    let typical = widths[widths.len() / 2];
+    (-typical.log10().floor() as i64).clamp(1, 3) as usize
 }
 
 /// A value in its display unit: percent, or percentage points of a rate
@@ -347,17 +352,12 @@ pub fn drives_section(run_dir: &Path, scenario: &crate::scenario::Scenario) -> O
             })
     };
     let decimals = |figure: &str| {
-        let smallest = mechanisms
-            .iter()
-            .filter_map(|m| effect(m, figure))
-            .map(|e| scaled(e.se))
-            .filter(|se| se.is_finite() && *se > 0.0)
-            .fold(f64::INFINITY, f64::min);
-        if smallest.is_finite() {
-            (1 - smallest.log10().floor() as i64).clamp(1, 3) as usize
-        } else {
-            1
-        }
+        decimals_for(
+            mechanisms
+                .iter()
+                .filter_map(|m| effect(m, figure))
+                .map(|e| e.se),
+        )
     };
     let mut page = Page::new("");
     page.heading(2, "what-drives-this-run", "What drives this run");

@@ -164,7 +164,7 @@ impl Figure for WaterfallDrawing<'_> {
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(rows + 1)
+            .y_labels(rows)
             .y_label_formatter(&|v: &SegmentValue<usize>| match v {
                 SegmentValue::CenterOf(row) => {
                     bar_of(*row).map_or(String::new(), |b| b.label.to_string())
@@ -172,7 +172,7 @@ impl Figure for WaterfallDrawing<'_> {
                 _ => String::new(),
             })
             .x_label_formatter(&|v: &f64| percent(*v))
-            .x_desc(format!("{} (%)", self.waterfall.figure))
+            .x_desc(self.waterfall.figure.as_str())
             .label_style(tick_style())
             .axis_desc_style(label_style())
             .light_line_style(TRANSPARENT)
