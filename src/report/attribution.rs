@@ -72,8 +72,11 @@ pub fn effect_text(e: &Effect, decimals: usize) -> String {
     }
 }
 
-/// `v` with `decimals` decimals, `-0.0` shown as `0.0`.
+/// `v` with `decimals` decimals, `-0.0` shown as `0.0`; rounded to 12
+/// significant digits first, so `0.07195 - 0.0651` (0.006849999...) shows
+/// as the 0.69 points it is.
 fn clean(v: f64, decimals: usize) -> String {
+    let v = crate::attribute::rounded(v);
     let text = format!("{v:.decimals$}");
     if text
         .trim_start_matches('-')
