@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attribute;
 pub mod calibrate;
 pub mod engine;
 pub mod history;

@@ -52,6 +52,10 @@ enum Command {
     /// Bump keys down and up one at a time and rank their effects on the key
     /// numbers, with tornado charts.
     Sensitivity(SensitivityArgs),
+    /// Switch the scenario's mechanisms off one at a time (and all together),
+    /// every run on the same random numbers, and measure what each adds to
+    /// the key numbers and the tail.
+    Attribute(AttributeArgs),
     /// Write a plan: a run, or every point of a sweep, cut into shards as
     /// numbered tasks for a scheduler (a Slurm array, a Kubernetes Indexed Job).
     Plan(PlanArgs),
@@ -296,6 +300,37 @@ struct SensitivityArgs {
     force: bool,
 }
 
+#[derive(clap::Args)]
+struct AttributeArgs {
+    /// The scenario file.
+    scenario: PathBuf,
+    /// Mechanisms to switch off, comma-separated or repeated [default: every
+    /// mechanism the scenario has switched on].
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    mechanisms: Vec<String>,
+    /// Paths of every run (overrides scenario.paths).
+    #[arg(long)]
+    paths: Option<u64>,
+    /// Random seed of every run (overrides scenario.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (0 = all cores). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Set a scenario key in every run, as a child file would (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+    /// A portfolio file whose VaR, ES and mean return are compared too (repeatable).
+    #[arg(long = "portfolio", value_name = "FILE")]
+    portfolios: Vec<PathBuf>,
+    /// Output folder [default: output/<scenario name>-attribution].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the output folder even if it is not a previous run's.
+    #[arg(long)]
+    force: bool,
+}
+
 /// What decides a run's numbers: shared by `run` and `plan`.
 #[derive(clap::Args, Default)]
 struct RecipeArgs {
@@ -533,6 +568,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan(args),
         Command::Sweep(args) => sweep(args),
         Command::Sensitivity(args) => sensitivity(args),
+        Command::Attribute(args) => attribute(args),
         Command::Task(args) => task(args),
         Command::Calibrate {
             command: CalibrateCommand::History(args),
@@ -1589,6 +1625,44 @@ fn sensitivity(args: SensitivityArgs) -> Result<(), Failure> {
         out.display(),
         result.effects.len(),
         result.seconds
+    ))
+}
+
+fn attribute(args: AttributeArgs) -> Result<(), Failure> {
+    use stormglass::attribute::{AttributeError, Setup};
+    let failure = |e: AttributeError| {
+        if e.is_user_fixable() {
+            Failure::input(e)
+        } else {
+            Failure::other(e)
+        }
+    };
+    check_threads(args.threads)?;
+    let setup = Setup::new(
+        &args.scenario,
+        &args.settings,
+        &args.mechanisms,
+        &args.portfolios,
+    )
+    .map_err(failure)?;
+    let options = setup.options(args.paths, args.seed, args.threads);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(format!("{}-attribution", setup.base.name)));
+    report::check_target(&out, args.force).map_err(Failure::output)?;
+    let result = setup.run(options, &run_counter("runs")).map_err(failure)?;
+    let charts = report::attribution::write_attribution(&out, args.force, &result, &command_line())
+        .map_err(Failure::output)?;
+    for line in report::attribution::key_table(&result) {
+        say(format_args!("{line}"))?;
+    }
+    say(format_args!(
+        "wrote {} (attribution.csv, attribution.json, {charts} waterfall charts and attribution.html; {} runs in {:.1}s, the full run alone {:.1}s)",
+        out.display(),
+        result.mechanisms.len() + 2,
+        result.seconds,
+        result.full_seconds
     ))
 }
 

@@ -442,6 +442,78 @@ impl NativeSweep {
     }
 }
 
+/// A finished attribution.
+#[pyclass(frozen, module = "stormglass._native")]
+struct NativeAttribution {
+    attribution: stormglass::attribute::Attribution,
+}
+
+/// Runs `stormglass attribute`: the scenario, each mechanism off, all off,
+/// every run on the same seed and paths.
+#[pyfunction]
+#[pyo3(signature = (scenario, mechanisms, settings, paths, seed, threads, portfolios))]
+#[allow(clippy::too_many_arguments)]
+fn attribute(
+    py: Python<'_>,
+    scenario: PathBuf,
+    mechanisms: Vec<String>,
+    settings: Vec<String>,
+    paths: Option<u64>,
+    seed: Option<u64>,
+    threads: usize,
+    portfolios: Vec<PathBuf>,
+) -> PyResult<NativeAttribution> {
+    use stormglass::attribute::{AttributeError, Setup};
+    let failure = |e: AttributeError| match &e {
+        AttributeError::Scenario(s) => input_error(py, &e.to_string(), s.diagnostics()),
+        _ if e.is_user_fixable() => plain_input(py)(&e),
+        _ => EngineError::new_err(e.to_string()),
+    };
+    let setup = Setup::new(&scenario, &settings, &mechanisms, &portfolios).map_err(failure)?;
+    let options = setup.options(paths, seed, threads);
+    let attribution = py
+        .detach(|| setup.run(options, &|_, _| {}))
+        .map_err(failure)?;
+    Ok(NativeAttribution { attribution })
+}
+
+#[pymethods]
+impl NativeAttribution {
+    /// `attribution.json`'s text.
+    fn json(&self) -> String {
+        self.attribution.json()
+    }
+
+    /// `attribution.csv`'s table as an Arrow IPC stream.
+    fn table<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        ipc_stream(py, columnar::attribution(&self.attribution))
+    }
+
+    /// `attribution.html`, self-contained.
+    fn report_html(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| {
+            report::attribution::attribution_report(&self.attribution, "stormglass.attribute")
+        })
+        .map(|(page, _)| page)
+        .map_err(|e| output_error(py, e))
+    }
+
+    /// Writes the attribution's folder as `stormglass attribute --out` does.
+    fn write(&self, py: Python<'_>, out: PathBuf, force: bool) -> PyResult<()> {
+        py.detach(|| {
+            report::check_target(&out, force)?;
+            report::attribution::write_attribution(
+                &out,
+                force,
+                &self.attribution,
+                "stormglass.attribute",
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| output_error(py, e))
+    }
+}
+
 /// Runs `stormglass calibrate history` into `out`; returns the fragment's text.
 #[pyfunction]
 #[pyo3(signature = (data, regimes, series, levels, frequency, out, force))]
@@ -559,10 +631,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("EngineError", m.py().get_type::<EngineError>())?;
     m.add_class::<NativeRun>()?;
     m.add_class::<NativeSweep>()?;
+    m.add_class::<NativeAttribution>()?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(compare_html, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(attribute, m)?)?;
     m.add_function(wrap_pyfunction!(calibrate_history, m)?)?;
     m.add_function(wrap_pyfunction!(calibrate_targets, m)?)?;
     Ok(())

@@ -30,6 +30,7 @@ from ._native import EngineError, InputError, StormglassError
 
 __version__ = _native.__version__
 __all__ = [
+    "Attribution",
     "Calibration",
     "Comparison",
     "EngineError",
@@ -37,6 +38,7 @@ __all__ = [
     "Run",
     "StormglassError",
     "Sweep",
+    "attribute",
     "calibrate_history",
     "calibrate_targets",
     "compare",
@@ -321,6 +323,62 @@ def sweep(
         list(charts),
     )
     return Sweep(native)
+
+
+class Attribution:
+    """A finished attribution: the scenario, each mechanism off and all off
+    together, every run on the same seed and paths. `record` is its
+    `attribution.json` (with the provenance and the mechanisms' descriptions)."""
+
+    def __init__(self, native):
+        self._native = native
+        self.record = json.loads(native.json())
+
+    def arrow(self) -> pa.Table:
+        return _arrow(self._native.table())
+
+    @property
+    def table(self):
+        """`attribution.csv`: a row per mechanism (then `all`, `interaction`)
+        and figure: `full`, `off`, `difference` (full minus off), its paired
+        standard error `se`, `z` and `independent_se`."""
+        return _to_pandas(self.arrow())
+
+    def polars(self):
+        return _to_polars(self.arrow())
+
+    def report_html(self) -> str:
+        return _Html(self._native.report_html())
+
+    def write(self, out: PathLike, *, force: bool = False) -> Path:
+        self._native.write(os.fspath(out), force)
+        return Path(out)
+
+
+def attribute(
+    scenario: PathLike,
+    mechanisms: Optional[Sequence[str]] = None,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    set: Settings = None,
+    portfolios: Optional[Sequence[PathLike]] = None,
+    *,
+    threads: int = 0,
+) -> Attribution:
+    """Runs `stormglass attribute`: which mechanism makes the tail. `mechanisms`
+    names those to switch off (None: every one the scenario has), `set` maps
+    scenario keys to values as `--set` does, `portfolios` are portfolio files
+    whose VaR, ES and mean return are compared too."""
+    native = _native.attribute(
+        os.fspath(scenario),
+        list(mechanisms or ()),
+        _settings(set),
+        paths,
+        seed,
+        threads,
+        [os.fspath(p) for p in (portfolios or ())],
+    )
+    return Attribution(native)
 
 
 class Calibration:

@@ -181,6 +181,22 @@ def test_sweep_matches_the_cli(tmp_path):
     assert means[0] < means[1]
 
 
+def test_attribute_matches_the_cli(tmp_path):
+    result = sg.attribute(DEFAULT, mechanisms=["fed_put", "tariff_waves"], paths=300, seed=5)
+    cli("attribute", DEFAULT, "--mechanisms", "fed_put,tariff_waves", "--paths", 300,
+        "--seed", 5, "--out", tmp_path / "attribution")
+    from_cli = pd.read_csv(tmp_path / "attribution" / "attribution.csv", keep_default_na=False,
+                           na_values=[""])
+    table = result.table
+    assert list(table.columns) == list(from_cli.columns)
+    pd.testing.assert_frame_equal(table, from_cli, check_exact=False, rtol=1e-9, check_dtype=False)
+    assert set(table["mechanism"]) == {"fed_put", "tariff_waves", "all", "interaction"}
+    assert result.record["seed"] == 5 and result.record["paths"] == 300
+    assert "waterfall" in result.report_html()
+    with pytest.raises(sg.InputError, match="did you mean `fed_put`"):
+        sg.attribute(DEFAULT, mechanisms=["fed_pt"], paths=300)
+
+
 def test_calibrate_history_matches_the_cli(tmp_path):
     data = REPO / "data" / "history" / "ff_market_monthly.csv"
     fit = sg.calibrate_history(data, 2, series=["mkt"], levels=["mkt"], out=tmp_path / "py")

@@ -326,3 +326,66 @@ pub fn sweep(sweep: &crate::sweep::Sweep) -> Table<'_> {
         batches: Box::new(std::iter::once_with(build)),
     }
 }
+
+/// `attribution`: one row per mechanism (then `all`, `interaction`) and
+/// figure, the columns of `attribution.csv`.
+pub fn attribution(a: &crate::attribute::Attribution) -> Table<'_> {
+    use crate::attribute::CSV_COLUMNS;
+    let fields: Vec<Field> = CSV_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            if i < 3 {
+                Field::new(*name, DataType::Utf8, false)
+            } else {
+                Field::new(*name, DataType::Float64, true)
+            }
+        })
+        .collect();
+    let metadata = provenance(&a.scenario_name, &a.scenario_hash, a.seed, a.paths);
+    let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
+    let batch_schema = schema.clone();
+    let build = move || {
+        let cells = || {
+            a.rows
+                .iter()
+                .flat_map(|row| a.figures.iter().zip(&row.effects).map(move |c| (row, c)))
+        };
+        let number = |v: f64| v.is_finite().then(|| crate::attribute::rounded(v));
+        let unit = |u: crate::attribute::estimate::Unit| u.name();
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                cells().map(|(row, _)| row.mechanism.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                cells().map(|(_, (f, _))| f.name.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                cells().map(|(_, (f, _))| unit(f.unit)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                cells().map(|(_, (f, _))| number(f.full)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                cells().map(|(_, (_, e))| number(e.off)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                cells().map(|(_, (_, e))| number(e.difference)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                cells().map(|(_, (_, e))| number(e.se)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                cells().map(|(_, (_, e))| number(e.z())),
+            )),
+            Arc::new(Float64Array::from_iter(
+                cells().map(|(_, (_, e))| number(e.independent_se)),
+            )),
+        ];
+        RecordBatch::try_new(batch_schema, arrays)
+    };
+    Table {
+        schema,
+        batches: Box::new(std::iter::once_with(build)),
+    }
+}

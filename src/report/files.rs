@@ -241,8 +241,17 @@ pub fn write_run(
     summary: &Summary,
     options: OutputOptions,
 ) -> Result<Written, OutputError> {
+    let drives = super::attribution::drives_section(dir, scenario);
     write_atomically(dir, options.force, |staging| {
-        write_files(staging, scenario, model, simulation, summary, options)
+        write_files(
+            staging,
+            scenario,
+            model,
+            simulation,
+            summary,
+            options,
+            drives.as_deref(),
+        )
     })
 }
 
@@ -398,6 +407,8 @@ fn exchange(_a: &Path, _b: &Path) -> io::Result<bool> {
     Ok(false)
 }
 
+/// `drives`: the "What drives this run" section, from an attribution beside
+/// the run's folder, put before the charts.
 fn write_files(
     dir: &Path,
     scenario: &Scenario,
@@ -405,6 +416,7 @@ fn write_files(
     simulation: &Simulation,
     summary: &Summary,
     options: OutputOptions,
+    drives: Option<&str>,
 ) -> Result<Written, OutputError> {
     write_with(&dir.join("summary.json"), |out| {
         serde_json::to_writer_pretty(&mut *out, summary).map_err(io::Error::other)?;
@@ -466,7 +478,14 @@ fn write_files(
         })?;
     }
     let started = std::time::Instant::now();
-    let (page, charts) = run_report(scenario, model, simulation, summary)?;
+    let (mut page, charts) = run_report(scenario, model, simulation, summary)?;
+    if let Some(section) = drives {
+        let at = page
+            .find("<nav><h2 id=\"charts\">")
+            .or_else(|| page.find("</main>"))
+            .unwrap_or(page.len());
+        page.insert_str(at, section);
+    }
     write_report(dir, "report.html", &page, &charts)?;
     Ok(Written {
         report_seconds: started.elapsed().as_secs_f64(),

@@ -1,6 +1,7 @@
 //! Output: the run summary (`summary.json`), the CSV and Parquet exports and the console table,
 //! written atomically into the run's folder.
 
+pub mod attribution;
 pub mod calibration;
 pub mod charts;
 pub mod columnar;

@@ -106,7 +106,7 @@ pub fn sweep_report(
     Ok((sweep_page(sweep, &charts, chart_figures, command), charts))
 }
 
-fn meta_line(
+pub(super) fn meta_line(
     name: &str,
     file: &str,
     hash: &str,

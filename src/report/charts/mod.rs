@@ -7,6 +7,7 @@
 //! charts lives in its own file and returns the jobs that draw it; the jobs run
 //! in parallel.
 
+mod attribution;
 mod calibration;
 mod correlation;
 mod drawdown;
@@ -34,6 +35,7 @@ use crate::engine::Simulation;
 use crate::model::Model;
 use crate::scenario::Scenario;
 
+pub use attribution::{waterfall, Waterfall, WaterfallStep, ATTRIBUTION_SECTION};
 pub use calibration::{smoothed_probabilities, SmoothedProbabilities};
 pub use drawdown::drawdown_cdf_overlay;
 pub use portfolios::SECTION as PORTFOLIO_SECTION;
