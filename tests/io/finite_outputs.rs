@@ -24,7 +24,7 @@ use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles};
 use stormglass::scenario;
 
-mod common;
+use crate::common;
 use common::Rng;
 
 const DEFAULT_CASES: usize = 40;

@@ -2,7 +2,7 @@
 //! scenarios (one or two GBM assets, about four months of weekdays) and few
 //! paths keep every fit under a second.
 
-mod common;
+use crate::common;
 use common::{stormglass, stormglass_ok};
 
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! day can be worked out by hand, the judging of first firings against the
 //! drawdown that follows, and the firing frequency against a closed form.
 
-mod common;
+use crate::common;
 use common::*;
 
 use statrs::distribution::{ContinuousCDF, Normal};

@@ -6,12 +6,13 @@
 //! the standard error of the estimate; the rest hold path by path to the f64
 //! precision of the per-path table.
 
-mod common;
+use crate::common;
 use common::{assert_within, header};
 
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use stormglass::engine::{RunOptions, Silent};
 use stormglass::model::Model;
 use stormglass::portfolio::pricing::{
@@ -651,7 +652,11 @@ fn the_cli_runs_a_portfolio_file_and_writes_the_tables() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // A failure's seed is saved beside this file, as properties.rs does.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::with_cases(64)
+    })]
 
     /// ES is at least VaR, and the positions' contributions add up to ES.
     #[test]

@@ -1,7 +1,7 @@
 //! Bad input gets a clear error: the file, the line, the key path, what is wrong
 //! and what would be valid. Each case is a file under tests/scenarios/bad.
 
-mod common;
+use crate::common;
 use common::stormglass;
 
 use std::path::{Path, PathBuf};

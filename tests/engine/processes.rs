@@ -4,7 +4,7 @@
 //! (a false alarm rate of about 6e-5 per check for a normal estimator), computed
 //! from the simulated sample itself unless stated otherwise.
 
-mod common;
+use crate::common;
 use common::*;
 
 const PATHS: u64 = 20_000;

@@ -1,7 +1,7 @@
 //! Sharded runs: `run --shard I/N` parts merged by `merge` give the very run
 //! folder a single run writes, for any N, and bad parts are refused by name.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! well-formed, self-contained report.html; `compare` puts runs side by side and
 //! refuses broken run folders clearly.
 
-mod common;
+use crate::common;
 use common::{stormglass, stormglass_ok};
 
 use std::path::{Path, PathBuf};

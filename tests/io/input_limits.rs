@@ -2,7 +2,7 @@
 //! real one get a short located error, never a hang, a memory blow-up or
 //! megabytes of messages.
 
-mod common;
+use crate::common;
 use common::header;
 
 use std::path::{Path, PathBuf};

@@ -21,7 +21,7 @@ use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles};
 use stormglass::scenario;
 
-mod common;
+use crate::common;
 use common::Rng;
 
 const DEFAULT_CASES: usize = 1_500;

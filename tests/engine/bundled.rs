@@ -1,6 +1,6 @@
 //! The bundled scenarios against each other: what the thesis says each should show.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! differences precise, the outputs hold every point, a plan of a sweep
 //! merges to the sweep's own table, and bad input is refused clearly.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! depreciation pass-through into inflation expectations. With every volatility at
 //! zero the paths are exact and checked to the basis point's billionth.
 
-mod common;
+use crate::common;
 use common::*;
 
 /// Inflation expectations fixed at `pi` (an OU with no volatility at its mean), a

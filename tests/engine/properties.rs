@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use stormglass::engine::{RunOptions, Silent};
 use stormglass::scenario;
 
@@ -256,7 +257,15 @@ fn exits_too_fast(spec: &Spec) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // The saved failures are read from, and new ones written to,
+    // properties.proptest-regressions beside this file. (By default proptest
+    // would look in tests/proptest-regressions/properties.txt, having found
+    // this binary's main.rs next to this file.)
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn valid_scenarios_simulate_without_panicking(spec in spec()) {

@@ -1,7 +1,7 @@
 //! The command line end to end: a run writes every output, atomically, and never
 //! replaces a folder that is not a previous run's.
 
-mod common;
+use crate::common;
 use common::{stormglass, stormglass_ok};
 
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! `--format parquet`: the tables as typed Parquet files, holding exactly the
 //! CSV twins' numbers, on `run`, `sweep` and `merge`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::fs::File;

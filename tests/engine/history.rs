@@ -1,7 +1,7 @@
 //! The realism section and the bundled scenarios against history's anchors
 //! (data/history/anchors.toml).
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! test suite (which matches Stata and EViews), and against regimes the engine
 //! itself simulates.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
