@@ -3,7 +3,7 @@
 //! numbers). Path `i` of every point starts from the same random streams, so
 //! what differs between two points is what the keys change, not the draws:
 //! the difference between neighbouring points carries far less noise than
-//! the difference of two independent runs (tests/sweep.rs measures how much).
+//! the difference of two independent runs (tests/io/sweep.rs measures how much).
 //!
 //! A sweep measures every figure a targets file may name
 //! ([`crate::calibrate::targets::measure_every_figure`]) at every point, with

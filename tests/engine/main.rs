@@ -14,6 +14,7 @@ mod bundled;
 mod calibrate;
 mod calibrate_targets;
 mod history;
+mod mechanisms;
 mod portfolios;
 mod processes;
 mod properties;

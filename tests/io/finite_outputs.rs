@@ -12,7 +12,7 @@
 //! the test to mean something. The draws are deterministic; a longer search:
 //!
 //! ```text
-//! STORMGLASS_FINITE_CASES=2000 cargo test --release --test finite_outputs -- --nocapture
+//! STORMGLASS_FINITE_CASES=2000 cargo test --release --test io finite_outputs -- --nocapture
 //! ```
 //!
 //! (`STORMGLASS_FINITE_SEED` picks another sequence.)

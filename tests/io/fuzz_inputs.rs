@@ -9,7 +9,7 @@
 //! a longer search is run by hand:
 //!
 //! ```text
-//! STORMGLASS_FUZZ_CASES=200000 cargo test --release --test fuzz_inputs -- --nocapture
+//! STORMGLASS_FUZZ_CASES=200000 cargo test --release --test io fuzz_inputs -- --nocapture
 //! ```
 //!
 //! (`STORMGLASS_FUZZ_SEED` picks another sequence of mutations.)

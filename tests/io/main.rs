@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod attribute;
 mod cli;
 mod docs;
 mod finite_outputs;

@@ -9,7 +9,7 @@
 //! differences over `sqrt(n)`. Each assertion states the bound it must clear and
 //! by how many standard errors it does.
 
-mod common;
+use crate::common;
 
 use common::{bundled, column, mean_and_se, run};
 use stormglass::engine::rng::path_rng;
