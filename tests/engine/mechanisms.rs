@@ -400,11 +400,11 @@ fn the_fed_put_flips_sign_in_a_currency_driven_sell_off() {
         for t in 0..on_model.steps {
             on_model.step(&mut a, t);
             off_model.step(&mut b, t);
-            for lane in 0..count {
-                if fired[lane].is_none() && a.fired[lane] & put != 0 {
-                    fired[lane] = Some((t, a.regime_in_step[lane]));
+            for (lane, first_firing) in fired.iter_mut().enumerate() {
+                if first_firing.is_none() && a.fired[lane] & put != 0 {
+                    *first_firing = Some((t, a.regime_in_step[lane]));
                 }
-                if let Some((step, regime)) = fired[lane] {
+                if let Some((step, regime)) = *first_firing {
                     // State t + 1 is the close after step t; the put fired in
                     // step `step`, so the close before it is state `step`.
                     if t + 1 == step + HORIZON {
