@@ -468,8 +468,8 @@ impl Model {
                 (a, uniform.then(|| per_regime[0].clone()))
             })
             .collect();
+        // Liquidation channels belong to beta assets, which keep the start already.
         let keeps_start = !beta_assets.is_empty()
-            || scenario.assets.iter().any(|a| a.liquidation.is_some())
             || scenario.flows.is_some()
             || !pass_throughs.is_empty()
             || !policy_errors.is_empty()

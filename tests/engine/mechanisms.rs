@@ -330,8 +330,10 @@ fn calm_markets_move_like_history() {
     let model = Model::new(&baseline);
     let vix = model.assets.iter().position(|a| a.name == "vix").unwrap();
     let mut closes = Vec::new();
-    simulate_daily(&model, baseline.seed, 4000, |_, lanes| {
-        closes.extend_from_slice(lanes.asset(vix));
+    simulate_daily(&[&model], baseline.seed, 4000, |t, lanes| {
+        if t > 0 {
+            closes.extend_from_slice(lanes[0].asset(vix));
+        }
     });
     let below_ten = share(&closes, |v| v < 0.10);
     assert!(below_ten <= 0.08, "VIX below 10 on {below_ten} of days");
@@ -342,19 +344,32 @@ fn calm_markets_move_like_history() {
     );
 }
 
-/// Simulates `paths` paths of `model` in batches of 256, calling
-/// `observe(t, lanes)` at every close after the start.
-fn simulate_daily(model: &Model, seed: u64, paths: u64, mut observe: impl FnMut(usize, &Lanes)) {
+/// Simulates `paths` paths of each of `models` on the same random streams (one
+/// batch of up to 256 lanes per model at a time), calling `observe(t, lanes)`
+/// at every close, the start (`t = 0`) included; a new batch starts at 0.
+fn simulate_daily(
+    models: &[&Model],
+    seed: u64,
+    paths: u64,
+    mut observe: impl FnMut(usize, &[Lanes]),
+) {
     const BATCH: u64 = 256;
+    let steps = models[0].steps;
     let mut first = 0;
     while first < paths {
         let count = BATCH.min(paths - first) as usize;
-        let mut lanes = model.new_lanes(count);
+        let mut lanes: Vec<Lanes> = models.iter().map(|m| m.new_lanes(count)).collect();
         for lane in 0..count {
-            model.start_lane(&mut lanes, lane, path_rng(seed, first + lane as u64));
+            let rng = path_rng(seed, first + lane as u64);
+            for (model, state) in models.iter().zip(&mut lanes) {
+                model.start_lane(state, lane, rng.clone());
+            }
         }
-        for t in 0..model.steps {
-            model.step(&mut lanes, t);
+        observe(0, &lanes);
+        for t in 0..steps {
+            for (model, state) in models.iter().zip(&mut lanes) {
+                model.step(state, t);
+            }
             observe(t + 1, &lanes);
         }
         first += BATCH;
@@ -385,38 +400,30 @@ fn the_fed_put_flips_sign_in_a_currency_driven_sell_off() {
     // Per regime at the firing: the paired 21-session log moves of spx and dxy.
     let regimes = on_model.regime_names.clone();
     let mut effects: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); regimes.len()];
-    let paths = PATHS;
-    let batch = 256u64;
-    let mut first = 0;
-    while first < paths {
-        let count = batch.min(paths - first) as usize;
-        let (mut a, mut b) = (on_model.new_lanes(count), off_model.new_lanes(count));
-        for lane in 0..count {
-            let rng = path_rng(on.seed, first + lane as u64);
-            on_model.start_lane(&mut a, lane, rng.clone());
-            off_model.start_lane(&mut b, lane, rng);
+    // Per lane of the batch: the step and regime of the put's first firing.
+    let mut fired: Vec<Option<(usize, usize)>> = Vec::new();
+    simulate_daily(&[&on_model, &off_model], on.seed, PATHS, |t, lanes| {
+        let (a, b) = (&lanes[0], &lanes[1]);
+        if t == 0 {
+            fired = vec![None; a.count];
+            return;
         }
-        let mut fired: Vec<Option<(usize, usize)>> = vec![None; count];
-        for t in 0..on_model.steps {
-            on_model.step(&mut a, t);
-            off_model.step(&mut b, t);
-            for (lane, first_firing) in fired.iter_mut().enumerate() {
-                if first_firing.is_none() && a.fired[lane] & put != 0 {
-                    *first_firing = Some((t, a.regime_in_step[lane]));
-                }
-                if let Some((step, regime)) = *first_firing {
-                    // State t + 1 is the close after step t; the put fired in
-                    // step `step`, so the close before it is state `step`.
-                    if t + 1 == step + HORIZON {
-                        let move_of = |asset: usize| a.asset(asset)[lane] - b.asset(asset)[lane];
-                        effects[regime].0.push(move_of(spx));
-                        effects[regime].1.push(move_of(dxy));
-                    }
+        for (lane, first_firing) in fired.iter_mut().enumerate() {
+            // State t is the close after step t - 1.
+            if first_firing.is_none() && a.fired[lane] & put != 0 {
+                *first_firing = Some((t - 1, a.regime_in_step[lane]));
+            }
+            if let Some((step, regime)) = *first_firing {
+                // The put fired in step `step`, so the close before it is state
+                // `step`: the paths are identical up to it.
+                if t == step + HORIZON {
+                    let move_of = |asset: usize| a.asset(asset)[lane] - b.asset(asset)[lane];
+                    effects[regime].0.push(move_of(spx));
+                    effects[regime].1.push(move_of(dxy));
                 }
             }
         }
-        first += batch;
-    }
+    });
     let effect = |name: &str| {
         let r = regimes.iter().position(|n| n == name).unwrap();
         let (s, d) = &effects[r];
@@ -455,51 +462,42 @@ fn gold_is_sold_in_a_crash_and_rises_in_the_devaluation() {
         .iter()
         .position(|r| r == "dovish_debasement")
         .unwrap();
-    let paths = 6000u64;
     let mut crash_moves = Vec::new();
     let mut dovish_moves = Vec::new();
-    let batch = 256u64;
-    let mut first = 0;
-    while first < paths {
-        let count = batch.min(paths - first) as usize;
-        let mut lanes = model.new_lanes(count);
-        for lane in 0..count {
-            model.start_lane(
-                &mut lanes,
-                lane,
-                path_rng(scenario.seed, first + lane as u64),
-            );
+    // Per lane: the S&P's running peak, gold at that peak, whether the crash
+    // came; and gold at the last close.
+    let mut peak: Vec<(f64, f64, bool)> = Vec::new();
+    let mut gold_before: Vec<f64> = Vec::new();
+    simulate_daily(&[&model], scenario.seed, 6000, |t, lanes| {
+        let lanes = &lanes[0];
+        if t == 0 {
+            peak = (0..lanes.count)
+                .map(|l| (lanes.asset(spx)[l], lanes.asset(gold)[l], false))
+                .collect();
+            gold_before = lanes.asset(gold).to_vec();
+            return;
         }
-        // Per lane: the S&P's running peak, gold at that peak, done.
-        let mut peak: Vec<(f64, f64, bool)> = (0..count)
-            .map(|l| (lanes.asset(spx)[l], lanes.asset(gold)[l], false))
-            .collect();
-        for t in 0..model.steps {
-            let before: Vec<f64> = lanes.asset(gold).to_vec();
-            model.step(&mut lanes, t);
-            for lane in 0..count {
-                let (s, g, v) = (
-                    lanes.asset(spx)[lane],
-                    lanes.asset(gold)[lane],
-                    lanes.asset(vix)[lane],
-                );
-                if lanes.regime_in_step[lane] == dovish {
-                    dovish_moves.push(g - before[lane]);
-                }
-                let state = &mut peak[lane];
-                if state.2 {
-                    continue;
-                }
-                if s > state.0 {
-                    *state = (s, g, false);
-                } else if 1.0 - (s - state.0).exp() >= 0.30 && v >= 0.45 {
-                    crash_moves.push(g - state.1);
-                    state.2 = true;
-                }
+        for (lane, state) in peak.iter_mut().enumerate() {
+            let (s, g, v) = (
+                lanes.asset(spx)[lane],
+                lanes.asset(gold)[lane],
+                lanes.asset(vix)[lane],
+            );
+            if lanes.regime_in_step[lane] == dovish {
+                dovish_moves.push(g - gold_before[lane]);
+            }
+            gold_before[lane] = g;
+            if state.2 {
+                continue;
+            }
+            if s > state.0 {
+                *state = (s, g, false);
+            } else if 1.0 - (s - state.0).exp() >= 0.30 && v >= 0.45 {
+                crash_moves.push(g - state.1);
+                state.2 = true;
             }
         }
-        first += batch;
-    }
+    });
     assert!(
         crash_moves.len() >= 300,
         "{} crash windows",
