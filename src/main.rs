@@ -1097,7 +1097,7 @@ fn plan(args: PlanArgs) -> Result<(), Failure> {
     let charts = if axes.is_empty() {
         charts
     } else {
-        chosen_figures(&prepared.scenario, &charts, prepared.options.seed)?
+        chosen_figures("--chart", &prepared.scenario, &charts, prepared.options.seed)?
     };
     let mut manifest = Manifest::new(&name, current_dir()?, recipe, axes, points, args.shards);
     manifest.charts = charts;
@@ -1490,6 +1490,7 @@ fn run_counter(what: &'static str) -> impl Fn(usize, usize) {
 /// The figures to chart or rank by: those named, checked against the
 /// scenario's, else the defaults.
 fn chosen_figures(
+    option: &str,
     scenario: &Scenario,
     named: &[String],
     seed: u64,
@@ -1498,7 +1499,7 @@ fn chosen_figures(
     if named.is_empty() {
         return Ok(sweeps::default_chart_figures(scenario, &figures));
     }
-    sweeps::check_figures(named, &figures).map_err(sweep_failure)?;
+    sweeps::check_figures(option, named, &figures).map_err(sweep_failure)?;
     Ok(named.to_vec())
 }
 
@@ -1517,7 +1518,7 @@ fn sweep(args: SweepArgs) -> Result<(), Failure> {
         seed: args.seed.unwrap_or(start.seed),
         threads: args.threads,
     };
-    let charts = chosen_figures(&start, &charts, options.seed)?;
+    let charts = chosen_figures("--chart", &start, &charts, options.seed)?;
     let out = args
         .out
         .clone()
@@ -1588,7 +1589,7 @@ fn sensitivity(args: SensitivityArgs) -> Result<(), Failure> {
     } else {
         args.keys.clone()
     };
-    let figures = chosen_figures(&start, &args.figures, options.seed)?;
+    let figures = chosen_figures("--figure", &start, &args.figures, options.seed)?;
     let out = args
         .out
         .clone()

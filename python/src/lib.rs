@@ -392,7 +392,7 @@ fn sweep(
     let charts = if charts.is_empty() {
         sweeps::default_chart_figures(&start, &figures)
     } else {
-        sweeps::check_figures(&charts, &figures).map_err(sweep_error)?;
+        sweeps::check_figures("charts", &charts, &figures).map_err(sweep_error)?;
         charts
     };
     let result = py

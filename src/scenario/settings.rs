@@ -49,11 +49,30 @@ impl Setting {
         let (key, value) = (&text[..at], &text[at + 1..]);
         let key = normalize_key(key.trim())?;
         let value = value.trim();
-        let parsed = format!("v = {value}")
-            .parse::<toml::Table>()
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        let one_value = || {
+            format!(
+                "`{key}`: VALUE must be one value, in TOML (`0.2`, `true`, `\"text\"`, `[1, 2]`), \
+                 got `{}`; give each key its own --set",
+                value.escape_debug()
+            )
+        };
+        // Parsed as the right-hand side of a document's only key, the text
+        // could also hold further keys or tables after a newline, which would
+        // be dropped silently; the document must hold `v` and nothing else.
+        let parsed = match format!("v = {value}").parse::<toml::Table>() {
+            Ok(mut table) if table.len() == 1 => table.remove("v"),
+            Ok(_) => return Err(one_value()),
+            Err(_) => None,
+        };
+        let parsed = match parsed {
+            Some(parsed) => parsed,
+            // Bare words are a string (`scenario.description=a new name`);
+            // more lines are a mistake, as in a TOML string.
+            None if value.chars().any(char::is_control) => {
+                return Err(one_value())
+            }
+            None => toml::Value::String(value.to_string()),
+        };
         Ok(Setting { key, value: parsed })
     }
 

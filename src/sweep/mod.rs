@@ -520,14 +520,20 @@ pub fn figure_names(scenario: &Scenario, seed: u64) -> Result<Vec<String>, Sweep
         .collect())
 }
 
-/// Checks chart figure names against `figures`, naming the nearest.
-pub fn check_figures(names: &[String], figures: &[String]) -> Result<(), SweepError> {
+/// Checks figure names against `figures`, naming the nearest; `option` is
+/// how the caller's user gave them (`--chart`, `--figure`, `charts=`), since
+/// sweeps chart figures and sensitivities rank by them.
+pub fn check_figures(
+    option: &str,
+    names: &[String],
+    figures: &[String],
+) -> Result<(), SweepError> {
     let problems: Vec<String> = names
         .iter()
         .filter(|n| !figures.contains(n))
         .map(|n| {
             format!(
-                "--chart {}",
+                "{option}: {}",
                 crate::scenario::load::unknown_name("figure", n, figures)
             )
         })

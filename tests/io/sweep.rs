@@ -82,6 +82,69 @@ fn axes_parse_ranges_and_lists_and_refuse_bad_ones() {
 }
 
 #[test]
+fn a_setting_takes_exactly_one_value() {
+    for (text, value) in [
+        ("assets.spx.vol=0.2", toml::Value::Float(0.2)),
+        ("assets.spx.vol = 0.2  # a comment", toml::Value::Float(0.2)),
+        ("scenario.name=\"a b\"", toml::Value::String("a b".into())),
+        ("scenario.name=plain", toml::Value::String("plain".into())),
+        ("events.x.rate_per_year=[1, 2]", toml::Value::Array(vec![1.into(), 2.into()])),
+    ] {
+        assert_eq!(Setting::parse(text).unwrap().value, value, "{text}");
+    }
+    // Whatever follows the value used to be parsed as more of a TOML document
+    // and dropped: the run recorded the first value only.
+    for text in [
+        "assets.spx.vol=0.2\nassets.spx.drift=0.5",
+        "assets.spx.vol=0.2\n[assets.gold]\nvol = 9",
+        "assets.spx.vol=0.2\r\nother=1",
+        "scenario.name=a\nb",
+    ] {
+        let error = Setting::parse(text).unwrap_err();
+        assert!(
+            error.contains("one value")
+                && (error.contains("assets.spx.vol") || error.contains("scenario.name")),
+            "{text:?}: {error}"
+        );
+    }
+    let output = stormglass(&[
+        "run",
+        "scenarios/default.toml",
+        "--paths",
+        "10",
+        "--set",
+        "assets.spx.vol=0.2\nassets.spx.drift=0.5",
+        "--out",
+        "/nonexistent/never-written",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("one value"), "{stderr}");
+}
+
+#[test]
+fn sensitivity_names_its_own_option_for_an_unknown_figure() {
+    let output = stormglass(&[
+        "sensitivity",
+        "scenarios/default.toml",
+        "--keys",
+        "assets.spx.drift",
+        "--figure",
+        "p_equity_drawdwn",
+        "--paths",
+        "100",
+        "--out",
+        "/nonexistent/never-written",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--figure") && !stderr.contains("--chart") && stderr.contains("p_equity_drawdown"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn sweep_writes_every_point_and_a_plan_of_it_merges_to_the_same_table() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
