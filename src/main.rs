@@ -1097,7 +1097,12 @@ fn plan(args: PlanArgs) -> Result<(), Failure> {
     let charts = if axes.is_empty() {
         charts
     } else {
-        chosen_figures("--chart", &prepared.scenario, &charts, prepared.options.seed)?
+        chosen_figures(
+            "--chart",
+            &prepared.scenario,
+            &charts,
+            prepared.options.seed,
+        )?
     };
     let mut manifest = Manifest::new(&name, current_dir()?, recipe, axes, points, args.shards);
     manifest.charts = charts;
@@ -1365,12 +1370,15 @@ fn calibrate_history(args: HistoryArgs) -> Result<(), Failure> {
         data_file: &args.data,
         data_sha256: &sha256,
     };
+    let fragment = report::calibration::history_fragment(&fit, &name, &provenance);
+    fit.check_fragment(&fragment)
+        .map_err(|error| Failure::input(format!("{}: {error}", args.data.display())))?;
     let episodes = &stormglass::history::builtin().episodes;
-    let fragment = report::calibration::write_history_fit(
+    report::calibration::write_history_fit(
         &dir,
         args.force,
         &fit,
-        &name,
+        &fragment,
         &provenance,
         episodes,
     )
@@ -1389,10 +1397,10 @@ fn calibrate_history(args: HistoryArgs) -> Result<(), Failure> {
     ))?;
     for figures in &fit.figures {
         say(format_args!(
-            "  {:<12} long-run share {:>5.1}%  expected stay {:>6.2} years  annual vol {}",
+            "  {:<12} long-run share {:>5.1}%  expected stay {:>12}  annual vol {}",
             figures.name,
             100.0 * figures.long_run_share,
-            figures.expected_duration_years,
+            history_fit::stay_text(figures.expected_duration_years),
             figures
                 .annual_vol
                 .iter()

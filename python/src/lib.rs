@@ -566,11 +566,15 @@ fn calibrate_history(
         data_sha256: &sha256,
     };
     let name = format!("{}-k{regimes}", history_fit::asset_name(&stem));
+    let fragment = report::calibration::history_fragment(&fit, &name, &provenance);
+    fit.check_fragment(&fragment)
+        .map_err(|e| input(&format!("{}: {e}", data.display())))?;
     let episodes = &stormglass::history::builtin().episodes;
     py.detach(|| {
-        report::calibration::write_history_fit(&out, force, &fit, &name, &provenance, episodes)
+        report::calibration::write_history_fit(&out, force, &fit, &fragment, &provenance, episodes)
     })
-    .map_err(|e| output_error(py, e))
+    .map_err(|e| output_error(py, e))?;
+    Ok(fragment)
 }
 
 /// Runs `stormglass calibrate targets` into `out`.

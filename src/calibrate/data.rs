@@ -194,11 +194,7 @@ pub fn read(path: &Path, selection: &Selection) -> Result<Table, DataError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut rows = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty());
+    let mut rows = lines(&text).filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = rows.next() else {
         return Err(invalid(
             path,
@@ -248,6 +244,7 @@ pub fn read(path: &Path, selection: &Selection) -> Result<Table, DataError> {
             ));
         }
     }
+    check_asset_names(path, &columns, &wanted)?;
     if wanted.len() > MAX_SERIES {
         return Err(invalid(
             path,
@@ -337,6 +334,82 @@ pub fn read(path: &Path, selection: &Selection) -> Result<Table, DataError> {
     Ok(table)
 }
 
+/// A cell's value for a message: as written for ordinary magnitudes, in
+/// exponent form for huge and tiny ones (never 300 digits).
+fn shown(value: f64) -> String {
+    if value == 0.0 || (1e-4..1e9).contains(&value.abs()) {
+        value.to_string()
+    } else {
+        format!("{value:e}")
+    }
+}
+
+/// The lines of `text`, numbered from 1, ended by LF, CRLF or a lone CR:
+/// a file saved with classic Mac line endings is as many lines as it shows,
+/// not one header of every cell.
+fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\n', '\r']) {
+            Some(at) => {
+                let skip = if current[at..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
+                rest = Some(&current[at + skip..]);
+                Some(&current[..at])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+    .enumerate()
+    .map(|(i, line)| (i + 1, line))
+}
+
+/// Refuses two selected columns that would become the same asset name in
+/// the fragment (`EUR/USD` and `EUR-USD`, `Gold` and `gold`, a repeated
+/// heading): a scenario holds an asset's table once.
+fn check_asset_names(path: &Path, columns: &[String], wanted: &[usize]) -> Result<(), DataError> {
+    for (i, &a) in wanted.iter().enumerate() {
+        let name = super::history::asset_name(&columns[a]);
+        if let Some(&b) = wanted[..i]
+            .iter()
+            .find(|&&b| super::history::asset_name(&columns[b]) == name)
+        {
+            let how = if a == b {
+                return Err(invalid(
+                    path,
+                    Some(1),
+                    format!("--series names `{}` twice", columns[a]),
+                ));
+            } else if columns[a] == columns[b] {
+                "the header repeats it".to_string()
+            } else {
+                format!(
+                    "an asset name keeps ASCII letters and digits only, in lower case, so both become `{name}`"
+                )
+            };
+            return Err(invalid(
+                path,
+                Some(1),
+                format!(
+                    "columns {} `{}` and {} `{}` would be the same asset: {how}; rename one in the header, or fit one of them with --series",
+                    b + 2,
+                    columns[b],
+                    a + 2,
+                    columns[a]
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Table {
     /// The changes at `selection`'s frequency: the last observation of each
     /// period, then log changes or differences.
@@ -380,7 +453,7 @@ impl Table {
                         Some(self.lines[t]),
                         format!(
                             "column `{name}` is {} on {}: log changes need positive values; pass --levels {name} to fit its differences",
-                            self.values[k][t], self.dates[t]
+                            shown(self.values[k][t]), self.dates[t]
                         ),
                     ));
                 }
@@ -414,6 +487,32 @@ impl Table {
             ));
         }
         for (k, name) in self.names.iter().enumerate() {
+            // Levels near the float's limit (1e308) have differences or
+            // ratios beyond it; a variance beyond it breaks the fit later
+            // with a message about regimes that would mislead.
+            if let Some(t) = rows.iter().position(|r| !r[k].is_finite()) {
+                let (from, to) = (kept[t], kept[t + 1]);
+                return Err(invalid(
+                    &self.path,
+                    Some(self.lines[to]),
+                    format!(
+                        "column `{name}`: the change from {} on {} to {} on {} is beyond the largest number a float holds; rescale the column (thousands or millions of its unit)",
+                        shown(self.values[k][from]), self.dates[from], shown(self.values[k][to]), self.dates[to]
+                    ),
+                ));
+            }
+            let mean = rows.iter().map(|r| r[k]).sum::<f64>() / rows.len() as f64;
+            let variance = rows.iter().map(|r| (r[k] - mean).powi(2)).sum::<f64>();
+            if !mean.is_finite() || !variance.is_finite() {
+                return Err(invalid(
+                    &self.path,
+                    None,
+                    format!(
+                        "column `{name}`: its {} changes are too large to square (their variance is beyond the largest number a float holds); rescale the column (thousands or millions of its unit)",
+                        frequency.name()
+                    ),
+                ));
+            }
             let first = rows.first().map(|r| r[k]);
             if rows.iter().all(|r| Some(r[k]) == first) {
                 return Err(invalid(

@@ -7,6 +7,8 @@
 //! (the standardisation is linear, so the maximum and the information
 //! transform with it).
 
+use std::path::Path;
+
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use nalgebra::DMatrix;
 use serde::Serialize;
@@ -28,6 +30,12 @@ pub enum FitError {
     Data(#[from] super::data::DataError),
     #[error("{what}: {message}")]
     Fit { what: String, message: String },
+    /// [`crate::engine::request_cancel`] stopped the fit.
+    #[error("interrupted")]
+    Cancelled,
+    /// The fit ran, but the scenario it makes is one `validate` refuses.
+    #[error("{what}: the fitted scenario is not one Stormglass can run:\n{}", problems.join("\n"))]
+    Unrunnable { what: String, problems: Vec<String> },
 }
 
 /// Regime names, calmest first.
@@ -58,8 +66,14 @@ pub struct RegimeFigures {
     pub name: String,
     /// The long-run share of time in it (the chain's ergodic distribution).
     pub long_run_share: f64,
+    /// Null where the regime is never left (one regime, or a stay
+    /// probability of 1): `duration_note` says so.
+    #[serde(serialize_with = "super::targets::finite_or_null")]
     pub expected_duration_periods: f64,
+    #[serde(serialize_with = "super::targets::finite_or_null")]
     pub expected_duration_years: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_note: Option<&'static str>,
     /// Annual rates of leaving it for each other regime.
     pub intensities: Vec<(String, f64)>,
     /// Per series, the mean change a year (log for prices).
@@ -383,6 +397,19 @@ fn named_parameters(
     out
 }
 
+/// Why a regime has no expected duration.
+const NEVER_LEFT: &str = "the regime is never left (the only regime, or a stay probability of 1), so its expected duration is unbounded: null";
+
+/// `years` of a regime's expected stay as text, or "never leaves" where it has
+/// no bound.
+pub fn stay_text(years: f64) -> String {
+    if years.is_finite() {
+        format!("{years:.2} years")
+    } else {
+        "never leaves".into()
+    }
+}
+
 fn regime_figures(params: &Params, names: &[String], per_year: f64) -> Vec<RegimeFigures> {
     let shares = markov::ergodic(&params.transition).unwrap_or_else(|| vec![0.0; names.len()]);
     let durations = markov::expected_durations(&params.transition);
@@ -410,6 +437,7 @@ fn regime_figures(params: &Params, names: &[String], per_year: f64) -> Vec<Regim
                 long_run_share: shares[j],
                 expected_duration_periods: durations[j],
                 expected_duration_years: durations[j] / per_year,
+                duration_note: (!durations[j].is_finite()).then_some(NEVER_LEFT),
                 intensities,
                 annual_mean: (0..d)
                     .map(|c| params.coefficients[j][(0, c)] * per_year)
@@ -445,8 +473,11 @@ pub struct Report<'a> {
     pub parameter_count: usize,
     pub parameters: &'a [Parameter],
     pub transition_matrix: &'a [Vec<f64>],
-    pub expected_durations: Vec<(String, f64)>,
-    pub expected_durations_years: Vec<(String, f64)>,
+    /// Null for a regime never left (`expected_durations_note` says so).
+    pub expected_durations: Vec<(String, Option<f64>)>,
+    pub expected_durations_years: Vec<(String, Option<f64>)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_durations_note: Option<&'static str>,
     pub regime_figures: &'a [RegimeFigures],
     pub optimiser: OptimiserReport,
 }
@@ -473,8 +504,12 @@ pub struct OptimiserReport {
 
 impl HistoryFit {
     pub fn report<'a>(&'a self, command: &'a str, file: String, sha256: String) -> Report<'a> {
-        let named = |values: Vec<f64>| -> Vec<(String, f64)> {
-            self.regimes.iter().cloned().zip(values).collect()
+        let named = |values: Vec<f64>| -> Vec<(String, Option<f64>)> {
+            self.regimes
+                .iter()
+                .cloned()
+                .zip(values.into_iter().map(|v| v.is_finite().then_some(v)))
+                .collect()
         };
         let durations = markov::expected_durations(&self.params.transition);
         let per_year = self.changes.frequency.per_year();
@@ -499,6 +534,10 @@ impl HistoryFit {
             parameters: &self.parameters,
             transition_matrix: &self.params.transition,
             expected_durations_years: named(durations.iter().map(|d| d / per_year).collect()),
+            expected_durations_note: durations
+                .iter()
+                .any(|d| !d.is_finite())
+                .then_some(NEVER_LEFT),
             expected_durations: named(durations),
             regime_figures: &self.figures,
             optimiser: OptimiserReport {
@@ -575,11 +614,18 @@ impl HistoryFit {
         }
         for figures in &self.figures {
             out.push_str(&format!(
-                "\n# {:.1}% of the time in the long run; stays {:.2} years on average ({:.1} {} periods).\n[regimes.{}]\n",
+                "\n# {:.1}% of the time in the long run; {}.\n[regimes.{}]\n",
                 100.0 * figures.long_run_share,
-                figures.expected_duration_years,
-                figures.expected_duration_periods,
-                self.changes.frequency.name(),
+                if figures.expected_duration_periods.is_finite() {
+                    format!(
+                        "stays {:.2} years on average ({:.1} {} periods)",
+                        figures.expected_duration_years,
+                        figures.expected_duration_periods,
+                        self.changes.frequency.name()
+                    )
+                } else {
+                    "never leaves".into()
+                },
                 figures.name
             ));
             out.push_str(&format!(
@@ -669,6 +715,86 @@ impl HistoryFit {
             }
         }
         out
+    }
+}
+
+impl HistoryFit {
+    /// Checks `fragment` (this fit's [`HistoryFit::scenario_toml`]) with the
+    /// validator every scenario goes through, so that a fit is written only
+    /// when `stormglass validate` accepts what it writes. A refusal lists each
+    /// problem in the data's terms (which column, which regime) and what to
+    /// change: fewer regimes, `--levels`, a rescaled column, later data.
+    pub fn check_fragment(&self, fragment: &str) -> Result<(), FitError> {
+        let error = match crate::scenario::load_str(fragment, Path::new("fitted.toml")) {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        let diagnostics = error.diagnostics();
+        let mut problems: Vec<String> = if diagnostics.is_empty() {
+            vec![format!("  {error}")]
+        } else {
+            diagnostics
+                .iter()
+                .map(|d| format!("  {}: {}", d.key, d.message))
+                .collect()
+        };
+        let mut advice: Vec<String> = Vec::new();
+        let mut advise = |text: String| {
+            if !advice.contains(&text) {
+                advice.push(text);
+            }
+        };
+        let assets: Vec<String> = self.changes.names.iter().map(|n| asset_name(n)).collect();
+        for d in diagnostics {
+            let parts: Vec<&str> = d.key.split('.').collect();
+            let column = parts
+                .get(1)
+                .and_then(|a| assets.iter().position(|x| x == a))
+                .filter(|_| parts[0] == "assets");
+            match (parts[0], column) {
+                ("scenario", _) => advise(format!(
+                    "the data end on {}, and a fitted scenario starts on the next weekday: give data that end between 1900 and 2200",
+                    self.changes.dates.last().map(|d| d.to_string()).unwrap_or_default()
+                )),
+                ("assets", Some(c)) => {
+                    let column = &self.changes.names[c];
+                    let field = parts.last().copied().unwrap_or_default();
+                    match (self.changes.transforms[c], field) {
+                        (_, "initial" | "mean") => advise(format!(
+                            "`{column}` is outside the levels a scenario takes: rescale the column (percent rather than basis points, billions rather than units)"
+                        )),
+                        (Transform::LogChange, _) => advise(format!(
+                            "`{column}` moves too much for a price with {} regimes: if it is a level (an index of volatility, a rate, a spread), pass --levels {column}; otherwise fit fewer regimes or a lower --frequency",
+                            self.regimes.len()
+                        )),
+                        (Transform::Difference, _) => advise(format!(
+                            "`{column}` changes too much for a level with {} regimes: rescale the column (percent rather than basis points), or fit fewer regimes",
+                            self.regimes.len()
+                        )),
+                    }
+                }
+                ("regimes" | "regime_chain", _) => advise(format!(
+                    "a regime the fit leaves within a couple of trading days is no regime a scenario can step through (the data hold fewer persistent regimes): fit fewer regimes than {}",
+                    self.regimes.len()
+                )),
+                _ => advise(format!(
+                    "fit fewer regimes than {}, pass --levels for a series that is a level, or rescale a column",
+                    self.regimes.len()
+                )),
+            }
+        }
+        if advice.is_empty() {
+            advice.push(format!(
+                "fit fewer regimes than {}, pass --levels for a series that is a level, or rescale a column",
+                self.regimes.len()
+            ));
+        }
+        problems.push("What to change:".into());
+        problems.extend(advice.into_iter().map(|a| format!("  {a}")));
+        Err(FitError::Unrunnable {
+            what: changes_label(&self.changes),
+            problems,
+        })
     }
 }
 

@@ -66,6 +66,12 @@ const MAX_COORDINATE: f64 = 30.0;
 /// to the start's distance from a one-sided bound) sits on it.
 const AT_BOUND: f64 = 1e-6;
 
+/// A target's weight lies in `[MIN_WEIGHT, MAX_WEIGHT]`: a million to one
+/// between two targets is more than any fit needs, and within it a weighted
+/// sum of squared z-scores cannot overflow (docs/TARGETS.md).
+pub const MIN_WEIGHT: f64 = 1e-6;
+pub const MAX_WEIGHT: f64 = 1e6;
+
 /// A target missed by more than this many standard errors is missed.
 const MISSED_Z: f64 = 2.0;
 
@@ -246,9 +252,14 @@ pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, TargetsErro
             continue;
         }
         let weight = raw.weight.unwrap_or(1.0);
-        if !(weight > 0.0 && weight.is_finite()) {
+        if !(MIN_WEIGHT..=MAX_WEIGHT).contains(&weight) {
+            let shown = if weight == 0.0 || (1e-4..1e9).contains(&weight.abs()) {
+                weight.to_string()
+            } else {
+                format!("{weight:e}")
+            };
             problems.push(at(format!(
-                "target `{figure}`: weight {weight} must be positive and finite"
+                "target `{figure}`: weight {shown} is out of range; valid: {MIN_WEIGHT:e} to {MAX_WEIGHT:e} (a weight multiplies the target's squared z-score; 1 counts it by its own precision)"
             )));
             continue;
         }
@@ -513,8 +524,9 @@ impl Catalogue {
     }
 }
 
-/// A figure's value in a run and its standard error.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// A figure's value in a run and its standard error. As JSON, a value or
+/// error that is not finite is null, and `note` says why.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measured {
     pub value: f64,
     pub se: f64,
@@ -577,6 +589,33 @@ fn statistic(sorted: &[f64], stat: Stat) -> Measured {
             value: percentile_sorted(sorted, q),
             se: quantile_se(sorted, q),
         },
+    }
+}
+
+impl Measured {
+    /// Why the value or its standard error is not a number, in words.
+    pub fn note(&self) -> Option<&'static str> {
+        if !self.value.is_finite() {
+            Some("no path of the run has this figure (as a regime never entered), so it has neither value nor standard error")
+        } else if !self.se.is_finite() {
+            Some("the standard error needs at least two paths where the figure is measured (an expected shortfall's tail holds one): raise the paths")
+        } else {
+            None
+        }
+    }
+}
+
+impl Serialize for Measured {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let note = self.note();
+        let mut out = serializer.serialize_struct("Measured", 2 + usize::from(note.is_some()))?;
+        out.serialize_field("value", &self.value.is_finite().then_some(self.value))?;
+        out.serialize_field("se", &self.se.is_finite().then_some(self.se))?;
+        if let Some(note) = note {
+            out.serialize_field("note", note)?;
+        }
+        out.end()
     }
 }
 
@@ -1067,8 +1106,11 @@ impl Fit {
             .zip(scales)
             .map(|((m, t), s)| {
                 let z = t.kind.miss(m.value, t.value) / s;
-                if z.is_finite() {
-                    t.weight * z * z
+                // A miss of many orders of magnitude is as bad as a refused
+                // trial, and keeps the sum finite.
+                let term = t.weight * z * z;
+                if term.is_finite() {
+                    term.min(INFEASIBLE)
                 } else {
                     INFEASIBLE
                 }
@@ -1152,11 +1194,14 @@ impl Fit {
                 target_standard_error: t.standard_error,
                 from_history: t.from_history,
                 z: match t.kind.miss(m.value, t.value) {
-                    // A bound that holds is met, whatever the error.
-                    0.0 if t.kind != TargetKind::Equal => 0.0,
+                    // A target met exactly, or a bound that holds, is met
+                    // whatever the error (0 too).
+                    0.0 => 0.0,
                     miss => miss / t.scale(m.se),
                 },
+                note: None,
             })
+            .map(TargetResult::noted)
             .collect();
         let keys: Vec<KeyResult> = self
             .free
@@ -1168,6 +1213,12 @@ impl Fit {
                 fitted: *x,
                 low: f.range.low,
                 high: f.range.high,
+                bounds_note: match (f.range.low.is_finite(), f.range.high.is_finite()) {
+                    (true, true) => None,
+                    (false, true) => Some("no lower bound: low is null".into()),
+                    (true, false) => Some("no upper bound: high is null".into()),
+                    (false, false) => Some("no bound on either side: low and high are null".into()),
+                },
                 at_bound: f.map.bound_hit(*x).map(|(side, _)| side.to_string()),
             })
             .collect();
@@ -1350,8 +1401,10 @@ pub struct TargetResult {
     pub target: f64,
     pub kind: TargetKind,
     pub weight: f64,
+    #[serde(serialize_with = "finite_or_null")]
     pub achieved: f64,
     /// The achieved figure's, from the final run's paths.
+    #[serde(serialize_with = "finite_or_null")]
     pub standard_error: f64,
     /// The target's own, from its file (0 unless given), or history's.
     pub target_standard_error: f64,
@@ -1360,7 +1413,47 @@ pub struct TargetResult {
     /// The miss over both standard errors in quadrature: `(achieved -
     /// target) / sqrt(se^2 + target_se^2)`, or a one-sided target's
     /// violation (0 when it holds).
+    #[serde(serialize_with = "finite_or_null")]
     pub z: f64,
+    /// Why `achieved`, `standard_error` or `z` is null, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A number as JSON, or null where it is not finite: every null comes with
+/// a note that says why.
+pub fn finite_or_null<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    if value.is_finite() {
+        serializer.serialize_f64(*value)
+    } else {
+        serializer.serialize_none()
+    }
+}
+
+/// `value` as a CSV cell: empty where it is not finite.
+fn cell(value: f64) -> String {
+    if value.is_finite() {
+        value.to_string()
+    } else {
+        String::new()
+    }
+}
+
+impl TargetResult {
+    /// Says why a figure of the final run has no finite value, where one has none.
+    fn noted(mut self) -> TargetResult {
+        let why = if !self.achieved.is_finite() {
+            Some("no path of the final run has this figure, so neither its standard error nor z exists")
+        } else if !self.standard_error.is_finite() {
+            Some("the standard error needs at least two paths where the figure is measured (an expected shortfall's tail holds one): raise --paths")
+        } else if !self.z.is_finite() {
+            Some("the achieved figure misses the target with a standard error of 0 (every path gives the same value, as in a regime never entered) and the target has none: no z-score measures the miss; give the target a standard_error")
+        } else {
+            None
+        };
+        self.note = why.map(String::from);
+        self
+    }
 }
 
 /// One free key after the fit.
@@ -1369,8 +1462,14 @@ pub struct KeyResult {
     pub key: String,
     pub start: f64,
     pub fitted: f64,
+    /// The valid interval's ends; null where the key has no bound on that
+    /// side (`bounds_note` says so).
+    #[serde(serialize_with = "finite_or_null")]
     pub low: f64,
+    #[serde(serialize_with = "finite_or_null")]
     pub high: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounds_note: Option<String>,
     /// `lower` or `upper` when the fitted value sits on that bound.
     pub at_bound: Option<String>,
 }
@@ -1460,11 +1559,11 @@ impl Calibration {
     /// `targets.csv`: one row a target.
     pub fn targets_csv(&self) -> String {
         let mut text = String::from(
-            "figure,kind,target,target_standard_error,achieved,standard_error,z,weight\n",
+            "figure,kind,target,target_standard_error,achieved,standard_error,z,weight,note\n",
         );
         for t in &self.targets {
             text.push_str(&format!(
-                "{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{}\n",
                 t.figure,
                 serde_json::to_value(t.kind)
                     .ok()
@@ -1472,10 +1571,14 @@ impl Calibration {
                     .unwrap_or_default(),
                 t.target,
                 t.target_standard_error,
-                t.achieved,
-                t.standard_error,
-                t.z,
-                t.weight
+                cell(t.achieved),
+                cell(t.standard_error),
+                cell(t.z),
+                t.weight,
+                t.note
+                    .as_deref()
+                    .map(|n| format!("\"{}\"", n.replace('"', "\"\"")))
+                    .unwrap_or_default()
             ));
         }
         text
@@ -1502,11 +1605,19 @@ impl Calibration {
                 TargetKind::AtLeast => format!(">= {:.6}", t.target),
                 TargetKind::AtMost => format!("<= {:.6}", t.target),
             };
+            let shown = |v: f64, text: String| if v.is_finite() { text } else { "n/a".into() };
             writeln!(
                 out,
-                "{:<width$} {:>12} {:>12.6} {:>10.2e} {:>7.2}",
-                t.figure, target, t.achieved, t.standard_error, t.z
+                "{:<width$} {:>12} {:>12} {:>10} {:>7}",
+                t.figure,
+                target,
+                shown(t.achieved, format!("{:.6}", t.achieved)),
+                shown(t.standard_error, format!("{:.2e}", t.standard_error)),
+                shown(t.z, format!("{:.2}", t.z))
             )?;
+            if let Some(note) = &t.note {
+                writeln!(out, "  ({}: {note})", t.figure)?;
+            }
         }
         writeln!(out)?;
         writeln!(

@@ -18,16 +18,10 @@ pub struct Provenance<'a> {
     pub data_sha256: &'a str,
 }
 
-/// Writes `dir` atomically (replacing a previous calibration's folder only
-/// with `force`) and returns the scenario fragment it holds as `fitted.toml`.
-pub fn write_history_fit(
-    dir: &Path,
-    force: bool,
-    fit: &HistoryFit,
-    name: &str,
-    provenance: &Provenance<'_>,
-    episodes: &[Episode],
-) -> Result<String, OutputError> {
+/// The scenario fragment `fitted.toml` holds: the fit's scenario under a
+/// header that says where it came from. [`HistoryFit::check_fragment`]
+/// judges it before [`write_history_fit`] writes it.
+pub fn history_fragment(fit: &HistoryFit, name: &str, provenance: &Provenance<'_>) -> String {
     let header = format!(
         "Fitted by stormglass {} with `{}`\nfrom {} (sha256 {}).\nlog likelihood {:.4}, AIC {:.2}, BIC {:.2}; calibration.json has the standard errors.",
         crate::VERSION,
@@ -38,7 +32,19 @@ pub fn write_history_fit(
         fit.aic,
         fit.bic
     );
-    let fragment = fit.scenario_toml(name, &header);
+    fit.scenario_toml(name, &header)
+}
+
+/// Writes `dir` atomically (replacing a previous calibration's folder only
+/// with `force`), `fragment` ([`history_fragment`]) as `fitted.toml`.
+pub fn write_history_fit(
+    dir: &Path,
+    force: bool,
+    fit: &HistoryFit,
+    fragment: &str,
+    provenance: &Provenance<'_>,
+    episodes: &[Episode],
+) -> Result<(), OutputError> {
     let calibration = fit.report(
         provenance.command,
         provenance.data_file.display().to_string(),
@@ -73,7 +79,7 @@ pub fn write_history_fit(
             std::slice::from_ref(&chart),
         )
     })?;
-    Ok(fragment)
+    Ok(())
 }
 
 fn toml_date(value: &toml::value::Datetime) -> Option<chrono::NaiveDate> {
@@ -135,7 +141,11 @@ fn page(fit: &HistoryFit, chart: &Chart, provenance: &Provenance<'_>) -> String 
             let mut row = vec![
                 f.name.clone(),
                 format!("{:.1}%", 100.0 * f.long_run_share),
-                format!("{:.2}", f.expected_duration_years),
+                if f.expected_duration_years.is_finite() {
+                    format!("{:.2}", f.expected_duration_years)
+                } else {
+                    "never leaves".into()
+                },
             ];
             for (mean, vol) in f.annual_mean.iter().zip(&f.annual_vol) {
                 row.push(format!("{mean:.4}"));

@@ -85,8 +85,24 @@ pub struct SignalSummary {
     pub late_rate: f64,
     /// Of the paths with the target drawdown, the share the signal called in time.
     pub coverage: f64,
+    /// Why a rate or the coverage is null: a share of no paths (0 of 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// From the first firing to the drawdown, in years, over the hits.
     pub lead_time_years: Distribution,
+}
+
+/// Why a signal's rates or coverage are null: each is a share of paths, and
+/// a share of none is no number.
+fn signal_note(judged: bool, drawdowns: bool) -> Option<String> {
+    let rates = "hit_rate, false_alarm_rate and late_rate are null: no first firing could be judged (0 of 0; the signal never fires, or only too near the horizon's end)";
+    let coverage = "coverage is null: no path has the target drawdown (0 of 0)";
+    match (judged, drawdowns) {
+        (true, true) => None,
+        (false, true) => Some(rates.into()),
+        (true, false) => Some(coverage.into()),
+        (false, false) => Some(format!("{rates}; {coverage}")),
+    }
 }
 
 /// The per-path realised correlation of the daily changes of two assets: over the
@@ -358,6 +374,7 @@ impl Summary {
                             } else {
                                 f64::NAN
                             },
+                            note: signal_note(judged > 0.0, drawdown.count > 0),
                             lead_time_years: lead.clone(),
                         }
                     })

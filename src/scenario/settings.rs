@@ -68,9 +68,7 @@ impl Setting {
             Some(parsed) => parsed,
             // Bare words are a string (`scenario.description=a new name`);
             // more lines are a mistake, as in a TOML string.
-            None if value.chars().any(char::is_control) => {
-                return Err(one_value())
-            }
+            None if value.chars().any(char::is_control) => return Err(one_value()),
             None => toml::Value::String(value.to_string()),
         };
         Ok(Setting { key, value: parsed })

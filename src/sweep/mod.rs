@@ -523,11 +523,7 @@ pub fn figure_names(scenario: &Scenario, seed: u64) -> Result<Vec<String>, Sweep
 /// Checks figure names against `figures`, naming the nearest; `option` is
 /// how the caller's user gave them (`--chart`, `--figure`, `charts=`), since
 /// sweeps chart figures and sensitivities rank by them.
-pub fn check_figures(
-    option: &str,
-    names: &[String],
-    figures: &[String],
-) -> Result<(), SweepError> {
+pub fn check_figures(option: &str, names: &[String], figures: &[String]) -> Result<(), SweepError> {
     let problems: Vec<String> = names
         .iter()
         .filter(|n| !figures.contains(n))

@@ -76,8 +76,12 @@ pub fn coupling_keys(scenario: &Scenario) -> Vec<String> {
 pub struct Bump {
     pub key: String,
     pub value: f64,
+    /// `None` (null) where the bump would leave the key's valid range, or
+    /// not move it: that side is not run, as `note` says.
     pub down: Option<f64>,
     pub up: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The bumps of `keys` by `bump`, checked against the scenario's ranges.
@@ -117,11 +121,25 @@ pub fn bumps(base: &Scenario, keys: &[String], bump: f64) -> Result<Vec<Bump>, S
             let x = x.clamp(range.low, range.high);
             (x != v).then_some(x)
         };
+        let (down, up) = (side(v - step), side(v + step));
+        let missing = match (down, up) {
+            (None, None) => Some("down and up"),
+            (None, Some(_)) => Some("down"),
+            (Some(_), None) => Some("up"),
+            _ => None,
+        };
+        let note = missing.map(|sides| {
+            format!(
+                "{sides}: not run, the key's value {v} sits on its valid range's bound [{}, {}], so the bump cannot move it that way",
+                range.low, range.high
+            )
+        });
         out.push(Bump {
             key,
             value: v,
-            down: side(v - step),
-            up: side(v + step),
+            down,
+            up,
+            note,
         });
     }
     if problems.is_empty() {
@@ -135,7 +153,8 @@ pub fn bumps(base: &Scenario, keys: &[String], bump: f64) -> Result<Vec<Bump>, S
 #[derive(Debug, Clone, Serialize)]
 pub struct Effect {
     pub bump: Bump,
-    /// In the order of [`Sensitivity::figures`]; `None` for a side not run.
+    /// In the order of [`Sensitivity::figures`]; `None` (null) for a side
+    /// not run (the bump's `note` says why).
     pub at_down: Option<Vec<Measured>>,
     pub at_up: Option<Vec<Measured>>,
     pub seconds: f64,

@@ -389,6 +389,170 @@ fn bad_history_files_get_a_message_with_the_line_and_column() {
     );
 }
 
+/// `n` daily rows from 2020-01-01 of `columns` series that wander.
+fn wandering(n: usize, columns: usize) -> Vec<String> {
+    let first = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    (0..n)
+        .map(|t| {
+            let cells: Vec<String> = (0..columns)
+                .map(|c| {
+                    format!(
+                        "{}",
+                        100.0 + (t as f64 * (0.3 + c as f64)).sin() + t as f64 * 0.01
+                    )
+                })
+                .collect();
+            format!(
+                "{},{}",
+                first + chrono::Duration::days(t as i64),
+                cells.join(",")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn columns_that_become_one_asset_name_are_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = Selection::default();
+    for (header, first, second) in [
+        ("date,EUR/USD,EUR-USD", "`EUR/USD`", "`EUR-USD`"),
+        ("date,Gold,gold", "`Gold`", "`gold`"),
+        ("date,日本,中国", "`日本`", "`中国`"),
+        ("date,ß,é", "`ß`", "`é`"),
+        ("date,spx,spx", "`spx`", "the header repeats it"),
+    ] {
+        let text = format!("{header}\n{}\n", wandering(60, 2).join("\n"));
+        let path = write(dir.path(), "twins.csv", &text);
+        let message = data::read(&path, &all).unwrap_err().to_string();
+        assert!(
+            message.starts_with(&format!("{}:1:", path.display()))
+                && message.contains(first)
+                && message.contains(second),
+            "{header}: {message}"
+        );
+    }
+    // One of the two, chosen, fits.
+    let text = format!("date,Gold,gold\n{}\n", wandering(60, 2).join("\n"));
+    let path = write(dir.path(), "twins.csv", &text);
+    let one = Selection {
+        series: vec!["gold".into()],
+        ..Selection::default()
+    };
+    assert!(data::read(&path, &one).is_ok());
+}
+
+#[test]
+fn history_line_endings_and_overflowing_changes_get_their_own_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = Selection::default();
+    // Classic Mac line endings: as many rows as the file shows.
+    let rows = wandering(200, 1);
+    let path = write(
+        dir.path(),
+        "cr.csv",
+        &format!("date,spx\r{}\r", rows.join("\r")),
+    );
+    let table = data::read(&path, &all).unwrap();
+    assert_eq!((table.names.len(), table.dates.len()), (1, 200));
+    let mixed = write(
+        dir.path(),
+        "mixed.csv",
+        &format!(
+            "date,spx\r\n{}\n{}\r",
+            rows[..100].join("\r\n"),
+            rows[100..].join("\r")
+        ),
+    );
+    assert_eq!(data::read(&mixed, &all).unwrap().dates.len(), 200);
+    let bad = write(
+        dir.path(),
+        "badcr.csv",
+        "date,spx\r2020-01-01,1\r2020-01-02,x\r",
+    );
+    let message = data::read(&bad, &all).unwrap_err().to_string();
+    assert!(message.contains("badcr.csv:3:"), "{message}");
+
+    // Levels at the float's limit: their differences overflow, which is said
+    // as such, with the line, not blamed on a regime.
+    let mut huge: Vec<String> = wandering(60, 1);
+    huge[41] = format!("{},-1.7e308", &huge[41][..10]);
+    huge[40] = format!("{},1.7e308", &huge[40][..10]);
+    let path = write(
+        dir.path(),
+        "huge.csv",
+        &format!("date,spread\n{}\n", huge.join("\n")),
+    );
+    let levels = Selection {
+        levels: vec!["spread".into()],
+        ..Selection::default()
+    };
+    let message = data::read(&path, &levels)
+        .unwrap()
+        .changes(&levels)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("huge.csv:43:")
+            && message.contains("rescale")
+            && !message.contains("regime"),
+        "{message}"
+    );
+    // Each change finite, their variance not.
+    let mut big: Vec<String> = wandering(60, 1);
+    for (t, row) in big.iter_mut().enumerate() {
+        let sign = if t % 2 == 0 { 1.0 } else { -1.0 };
+        *row = format!("{},{}", &row[..10], sign * 4e307);
+    }
+    let path = write(
+        dir.path(),
+        "big.csv",
+        &format!("date,spread\n{}\n", big.join("\n")),
+    );
+    let message = data::read(&path, &levels)
+        .unwrap()
+        .changes(&levels)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("big.csv") && message.contains("rescale") && !message.contains("regime"),
+        "{message}"
+    );
+}
+
+#[test]
+fn one_regime_has_no_expected_duration_and_says_why() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/history/sp500.csv");
+    let weekly = Selection {
+        frequency: Some(Frequency::Weekly),
+        ..Selection::default()
+    };
+    let table = data::read(&path, &weekly).unwrap();
+    let fit = history::fit(table.changes(&weekly).unwrap(), 1).unwrap();
+    let json = serde_json::to_string(&fit.report("test", "sp500.csv".into(), "0".into())).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        value["expected_durations"][0][1],
+        serde_json::Value::Null,
+        "{json}"
+    );
+    assert!(
+        value["expected_durations_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("never left")),
+        "{json}"
+    );
+    let figures = &value["regime_figures"][0];
+    assert!(figures["expected_duration_years"].is_null(), "{figures}");
+    assert!(figures["duration_note"].is_string(), "{figures}");
+    let fragment = fit.scenario_toml("one", "test");
+    assert!(
+        fragment.contains("never leaves") && !fragment.contains("inf"),
+        "{fragment}"
+    );
+    fit.check_fragment(&fragment).unwrap();
+}
+
 #[test]
 fn the_shipped_sp500_history_fits_two_regimes_at_weekly_frequency() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/history/sp500.csv");
@@ -512,6 +676,106 @@ fn the_command_writes_a_fragment_that_runs_and_refuses_to_overwrite() {
     let mut forced = args.to_vec();
     forced.push("--force");
     common::stormglass_ok(&forced);
+}
+
+#[test]
+fn a_fit_whose_scenario_validate_refuses_exits_2_saying_what_to_change() {
+    // Each of these used to exit 0 with a fragment `validate` refuses.
+    let dir = tempfile::tempdir().unwrap();
+    let days = |from: chrono::NaiveDate, n: i64, f: &dyn Fn(f64) -> f64| -> String {
+        (0..n)
+            .map(|t| format!("{},{}\n", from + chrono::Duration::days(t), f(t as f64)))
+            .collect()
+    };
+    let start = chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap();
+    let wave = |t: f64| 1.0 + 0.1 * (t * 0.05).sin() + 0.02 * (t * 1.3).sin();
+    let spread = write(
+        dir.path(),
+        "spread.csv",
+        &format!("date,spread\n{}", days(start, 400, &|t| 350.0 * wave(t))),
+    );
+    let cap = write(
+        dir.path(),
+        "cap.csv",
+        &format!("date,cap\n{}", days(start, 400, &|t| 2.5e12 * wave(t))),
+    );
+    let old = write(
+        dir.path(),
+        "old.csv",
+        &format!(
+            "date,px\n{}",
+            days(
+                chrono::NaiveDate::from_ymd_opt(1880, 1, 1).unwrap(),
+                400,
+                &|t| 100.0 * wave(t)
+            )
+        ),
+    );
+    let (spread, cap, old) = (
+        spread.to_str().unwrap().to_string(),
+        cap.to_str().unwrap().to_string(),
+        old.to_str().unwrap().to_string(),
+    );
+    let cases: [(&[&str], &[&str]); 5] = [
+        (
+            &["data/history/vix.csv", "--regimes", "2"],
+            &["assets.vix.by_regime.turbulent.drift", "--levels vix"],
+        ),
+        (
+            &[
+                "data/history/sp500.csv",
+                "--frequency",
+                "monthly",
+                "--regimes",
+                "5",
+            ],
+            &["exit probability", "fewer regimes than 5"],
+        ),
+        (
+            &[&spread, "--levels", "spread", "--regimes", "1"],
+            &["assets.spread.mean", "rescale the column"],
+        ),
+        (
+            &[&cap, "--regimes", "1"],
+            &["assets.cap.initial", "rescale the column"],
+        ),
+        (
+            &[&old, "--regimes", "1"],
+            &["scenario.start_date", "data end on 1881"],
+        ),
+    ];
+    for (n, (args, expected)) in cases.iter().enumerate() {
+        let out = dir.path().join(format!("out{n}"));
+        let fragment = dir.path().join(format!("fitted{n}.toml"));
+        let mut all = vec!["calibrate", "history"];
+        all.extend_from_slice(args);
+        let (out_arg, fragment_arg) = (out.to_str().unwrap(), fragment.to_str().unwrap());
+        all.extend_from_slice(&["--dir", out_arg, "--out", fragment_arg]);
+        let output = common::stormglass(&all);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+        assert!(message.contains("What to change"), "{args:?}: {message}");
+        for text in *expected {
+            assert!(message.contains(text), "{args:?}: {text}: {message}");
+        }
+        assert!(!out.exists() && !fragment.exists(), "{args:?} wrote");
+    }
+    // The VIX as a level fits, and its fragment validates.
+    let out = dir.path().join("vix-levels");
+    let out_arg = out.to_str().unwrap();
+    common::stormglass_ok(&[
+        "calibrate",
+        "history",
+        "data/history/vix.csv",
+        "--levels",
+        "vix",
+        "--regimes",
+        "2",
+        "--dir",
+        out_arg,
+    ]);
+    let fitted = out.join("fitted.toml");
+    common::stormglass_ok(&["validate", fitted.to_str().unwrap()]);
 }
 
 #[test]

@@ -211,7 +211,7 @@ fn bad_targets_files_and_keys_are_located() {
     let weightless = "[[target]]\nfigure = \"eq.return.p05\"\nvalue = -0.1\nweight = 0\n";
     let message = parse_targets(weightless, &path).unwrap_err().to_string();
     assert!(
-        message.contains(":1: ") && message.contains("weight 0 must be positive"),
+        message.contains(":1: ") && message.contains("weight 0 is out of range"),
         "{message}"
     );
     let history_of_a_column = "[[target]]\nfigure = \"eq.return.p05\"\nfrom_history = true\n";
@@ -352,7 +352,7 @@ fn the_command_writes_a_fitted_scenario_that_loads() {
     let csv = std::fs::read_to_string(out.join("targets.csv")).unwrap();
     assert!(
         csv.starts_with(
-            "figure,kind,target,target_standard_error,achieved,standard_error,z,weight\neq.return.p05,equal,"
+            "figure,kind,target,target_standard_error,achieved,standard_error,z,weight,note\neq.return.p05,equal,"
         ),
         "{csv}"
     );
@@ -716,4 +716,98 @@ fn the_baselines_fitted_keys_are_historys_best_among_their_neighbours() {
         println!("{what}: objective {objective:.3} against {at_fit:.3}");
         assert!(objective > at_fit, "{what}: {objective} <= {at_fit}");
     }
+}
+
+#[test]
+fn every_number_a_fit_writes_is_finite_or_null_with_a_reason() {
+    // A weight near f64's limit used to pass as "positive and finite" and
+    // overflow the objective; weights now keep to a documented range.
+    for weight in ["1e308", "1e7", "1e-7", "0", "-1"] {
+        let text = format!("[[target]]\nfigure = \"eq.vol.p50\"\nvalue = 0.2\nweight = {weight}\n");
+        let message = parse_targets(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("t.toml:1:") && message.contains("valid: 1e-6 to 1e6"),
+            "{weight}: {message}"
+        );
+    }
+    // The stress regime is entered on few paths: its time share's median is
+    // 0 on every path near it (a standard error of 0), so a target of 0.1 is
+    // missed by an infinite number of standard errors; on 40 paths the 99%
+    // expected shortfall's tail holds one path (no standard error); a target
+    // met exactly has z 0, not 0/0.
+    let dir = tempfile::tempdir().unwrap();
+    let targets = "[[target]]\nfigure = \"regime.stress.time_share.p50\"\nvalue = 0.1\n\
+                   [[target]]\nfigure = \"eq.es99\"\nvalue = 0.1\n\
+                   [[target]]\nfigure = \"regime.stress.time_share.p05\"\nvalue = 0.0\n";
+    let out = dir.path().join("fit");
+    let scenario = write(dir.path(), "fit_small.toml", &scenario_text(0.2));
+    let targets_path = write(dir.path(), "targets.toml", targets);
+    let output = stormglass(&[
+        "calibrate",
+        "targets",
+        scenario.to_str().unwrap(),
+        "--targets",
+        targets_path.to_str().unwrap(),
+        "--free",
+        "assets.fx.vol",
+        "--pilot-paths",
+        "40",
+        "--paths",
+        "40",
+        "--max-iterations",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(out.join("calibration.json").is_file(), "{stdout}\n{stderr}");
+    let text = std::fs::read_to_string(out.join("calibration.json")).unwrap();
+    assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(json["objective"].as_f64().unwrap().is_finite(), "{text}");
+    let rows = json["targets"].as_array().unwrap();
+    let z_null = &rows[0];
+    assert!(z_null["z"].is_null(), "{z_null}");
+    assert!(
+        z_null["note"]
+            .as_str()
+            .unwrap()
+            .contains("standard error of 0"),
+        "{z_null}"
+    );
+    let es = &rows[1];
+    assert!(es["standard_error"].is_null(), "{es}");
+    assert!(es["note"].as_str().unwrap().contains("two paths"), "{es}");
+    let met = &rows[2];
+    assert_eq!(met["z"].as_f64(), Some(0.0), "{met}");
+    assert!(met.get("note").is_none(), "{met}");
+    // Every number anywhere in the record is finite; a null has a note beside it.
+    fn check(value: &serde_json::Value, path: &str) {
+        match value {
+            serde_json::Value::Number(n) => assert!(n.as_f64().unwrap().is_finite(), "{path}"),
+            serde_json::Value::Object(map) => {
+                let noted = map.keys().any(|k| k.contains("note"));
+                for (k, v) in map {
+                    // `at_bound` is a word, null when no bound is hit.
+                    assert!(
+                        !v.is_null() || noted || k == "at_bound",
+                        "{path}.{k} is null without a note"
+                    );
+                    check(v, &format!("{path}.{k}"));
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    check(v, &format!("{path}[{i}]"));
+                }
+            }
+            _ => {}
+        }
+    }
+    check(&json, "calibration");
+    let csv = std::fs::read_to_string(out.join("targets.csv")).unwrap();
+    assert!(!csv.contains("NaN") && !csv.contains("inf"), "{csv}");
 }

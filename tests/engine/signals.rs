@@ -354,3 +354,38 @@ s3 = {{ window_days = 1, dollar_fall = 0.005, equity_fall = 0.01 }}
     let se = (expected * (1.0 - expected) / paths as f64).sqrt();
     assert_within("P(S3 fires)", fired, expected, se, 4.0);
 }
+
+#[test]
+fn rates_of_no_paths_are_null_with_a_note_saying_why() {
+    // A signal that never fires and a drawdown no path reaches in 20 days:
+    // every rate and the coverage are shares of 0 paths.
+    let text = format!(
+        r#"{}
+[assets.spx]
+process = "gbm"
+initial = 100.0
+vol = 0.1
+
+[assets.dxy]
+process = "gbm"
+initial = 100.0
+vol = 0.05
+
+[signals]
+equity = "spx"
+dollar = "dxy"
+s3 = {{ window_days = 1, dollar_fall = 0.5, equity_fall = 0.5 }}
+"#,
+        header("never_fires", 20)
+    );
+    let run = run(&scenario(&text), 200, 7, 0, 0);
+    let json = serde_json::to_value(&run.summary.signals[0]).unwrap();
+    for key in ["hit_rate", "false_alarm_rate", "late_rate", "coverage"] {
+        assert!(json[key].is_null(), "{key}: {json}");
+    }
+    let note = json["note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("0 of 0") && note.contains("hit_rate") && note.contains("coverage"),
+        "{json}"
+    );
+}

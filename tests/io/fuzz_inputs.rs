@@ -168,6 +168,186 @@ fn check_message(message: &str, case: usize, origin: &Path) {
     );
 }
 
+/// Cells a mutated history file may hold instead of a number.
+const HISTORY_CELLS: &[&str] = &[
+    "",
+    "abc",
+    "0",
+    "-3",
+    "1e308",
+    "-1.7e308",
+    "1e-320",
+    "NaN",
+    "inf",
+    "1,5",
+    "\"7\"",
+    "2020-01-01",
+];
+
+/// One mutation of a history CSV's lines: a cell replaced, a date bent, a
+/// header made to collide, rows dropped, repeated or swapped, line endings
+/// turned to CR, or any of the generic mutations of the bytes.
+fn mutate_history(text: &str, rng: &mut Rng) -> Vec<u8> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let pick = 1 + rng.below(lines.len() - 1);
+    match rng.below(9) {
+        0 => {
+            // A spike or a slump in one cell: a file that still fits.
+            let mut cells: Vec<String> = lines[pick].split(',').map(String::from).collect();
+            let column = 1 + rng.below(cells.len().max(2) - 1);
+            if let Some(v) = cells.get(column).and_then(|c| c.parse::<f64>().ok()) {
+                cells[column] = format!("{}", v * [0.5, 0.9, 1.1, 3.0][rng.below(4)]);
+            }
+            lines[pick] = cells.join(",");
+        }
+        1 => {
+            let mut cells: Vec<String> = lines[pick].split(',').map(String::from).collect();
+            let column = rng.below(cells.len());
+            cells[column] = HISTORY_CELLS[rng.below(HISTORY_CELLS.len())].into();
+            lines[pick] = cells.join(",");
+        }
+        2 => {
+            let headers = [
+                "date,EUR/USD,EUR-USD",
+                "date,Gold,gold",
+                "date,spx,spx",
+                "date,日本,中国",
+                "date,,x",
+                "date",
+                "date,a,b,c",
+            ];
+            lines[0] = headers[rng.below(headers.len())].into();
+        }
+        3 => {
+            let date_forms = [
+                "2020-13-01",
+                "2020-02",
+                "2020Q5",
+                "1899-12-29",
+                "9999-12-31",
+                "x",
+            ];
+            let (_, rest) = lines[pick].split_once(',').unwrap_or(("", ""));
+            lines[pick] = format!("{},{rest}", date_forms[rng.below(date_forms.len())]);
+        }
+        4 => {
+            let other = 1 + rng.below(lines.len() - 1);
+            lines.swap(pick, other);
+        }
+        5 => {
+            let keep = 1 + rng.below(lines.len());
+            lines.truncate(keep);
+        }
+        6 => return (lines.join("\r") + "\r").into_bytes(),
+        7 => {
+            let column = rng.below(3);
+            for line in lines.iter_mut().skip(1) {
+                // A column in other units: basis points, or a market value.
+                let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+                if let Some(v) = cells.get(column).and_then(|c| c.parse::<f64>().ok()) {
+                    cells[column] = format!("{}", v * 1e4);
+                }
+                *line = cells.join(",");
+            }
+        }
+        _ => return mutate_once(text.as_bytes(), rng),
+    }
+    (lines.join("\n") + "\n").into_bytes()
+}
+
+#[test]
+fn mutated_history_files_fit_to_a_valid_scenario_or_are_refused() {
+    use stormglass::calibrate::data::{self, Selection};
+    use stormglass::calibrate::history::{self, FitError};
+    // A fit costs far more than a load: one history case for every 40 cases
+    // of the scenario files.
+    let cases: usize = std::env::var("STORMGLASS_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES)
+        .div_ceil(40);
+    let seed: u64 = std::env::var("STORMGLASS_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed_0f57_0a6d);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sp500 = std::fs::read_to_string(root.join("data/history/sp500.csv")).unwrap();
+    let base: String = std::iter::once("date,spx,rate".to_string())
+        .chain(
+            sp500
+                .lines()
+                .skip(1)
+                .take(150)
+                .enumerate()
+                .map(|(i, line)| {
+                    let (date, close) = line.split_once(',').unwrap();
+                    // A level that wanders a little, with noise of its own.
+                    let t = i as f64;
+                    format!(
+                        "{date},{close},{:.4}",
+                        3.0 + 0.05 * (t * 0.11).sin() + 0.02 * (t * t * 0.7).sin()
+                    )
+                }),
+        )
+        .map(|l| l + "\n")
+        .collect();
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("history.csv");
+    let mut rng = Rng(seed.rotate_left(17) | 1);
+    let (mut fitted, mut refused) = (0, 0);
+    for case in 0..cases {
+        let mut mutated = mutate_history(&base, &mut rng);
+        if rng.chance(0.3) {
+            mutated = mutate_history(&String::from_utf8_lossy(&mutated), &mut rng);
+        }
+        std::fs::write(&path, &mutated).unwrap();
+        let selection = Selection {
+            levels: if rng.chance(0.5) {
+                vec!["rate".into()]
+            } else {
+                Vec::new()
+            },
+            ..Selection::default()
+        };
+        let regimes = 1 + rng.below(3);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let fit = data::read(&path, &selection)
+                .and_then(|table| table.changes(&selection))
+                .map_err(FitError::from)
+                .and_then(|changes| history::fit(changes, regimes))?;
+            let fragment = fit.scenario_toml("fuzz", "a mutated history file");
+            fit.check_fragment(&fragment)?;
+            Ok::<_, FitError>(fragment)
+        }));
+        let Ok(result) = outcome else {
+            panic!(
+                "history case {case} ({regimes} regimes, {:?}) panicked; input:\n{}",
+                selection.levels,
+                String::from_utf8_lossy(&mutated)
+            );
+        };
+        match result {
+            // What the command would write, `validate` accepts.
+            Ok(fragment) => {
+                fitted += 1;
+                if let Err(e) = scenario::load_str(&fragment, Path::new("fitted.toml")) {
+                    panic!("history case {case}: a fragment validate refuses: {e}\n{fragment}");
+                }
+            }
+            Err(error) => {
+                refused += 1;
+                let message = error.to_string();
+                assert!(
+                    !message.trim().is_empty() && message.len() <= MAX_MESSAGE_BYTES,
+                    "history case {case}: {message}"
+                );
+            }
+        }
+    }
+    println!("{cases} mutated history files: {fitted} fitted, {refused} refused");
+    assert!(refused > 0, "no mutated history file was refused");
+}
+
 #[test]
 fn mutated_inputs_never_panic_and_errors_stay_bounded_and_located() {
     let cases: usize = std::env::var("STORMGLASS_FUZZ_CASES")

@@ -88,7 +88,10 @@ fn a_setting_takes_exactly_one_value() {
         ("assets.spx.vol = 0.2  # a comment", toml::Value::Float(0.2)),
         ("scenario.name=\"a b\"", toml::Value::String("a b".into())),
         ("scenario.name=plain", toml::Value::String("plain".into())),
-        ("events.x.rate_per_year=[1, 2]", toml::Value::Array(vec![1.into(), 2.into()])),
+        (
+            "events.x.rate_per_year=[1, 2]",
+            toml::Value::Array(vec![1.into(), 2.into()]),
+        ),
     ] {
         assert_eq!(Setting::parse(text).unwrap().value, value, "{text}");
     }
@@ -139,7 +142,9 @@ fn sensitivity_names_its_own_option_for_an_unknown_figure() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("--figure") && !stderr.contains("--chart") && stderr.contains("p_equity_drawdown"),
+        stderr.contains("--figure")
+            && !stderr.contains("--chart")
+            && stderr.contains("p_equity_drawdown"),
         "{stderr}"
     );
 }
@@ -275,4 +280,68 @@ fn sensitivity_ranks_the_tariff_rate_first_for_the_equity_drawdown() {
     let swing: f64 = rows[0][12].parse().unwrap();
     assert!(swing > 0.0);
     assert!(out.join("charts/tornado_00.png").is_file());
+}
+
+/// Every number in `value` is finite, and every null sits beside a note.
+fn assert_finite_or_noted(value: &serde_json::Value, path: &str) {
+    match value {
+        serde_json::Value::Number(n) => {
+            assert!(n.as_f64().is_some_and(f64::is_finite), "{path}: {n}")
+        }
+        serde_json::Value::Object(map) => {
+            let noted = map.keys().any(|k| k.contains("note"));
+            for (k, v) in map {
+                assert!(!v.is_null() || noted, "{path}.{k} is null without a note");
+                assert_finite_or_noted(v, &format!("{path}.{k}"));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                assert!(!v.is_null(), "{path}[{i}] is null");
+                assert_finite_or_noted(v, &format!("{path}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn sweep_and_sensitivity_records_hold_finite_numbers_or_say_why_not() {
+    // On 40 paths the 99% expected shortfall's tail holds one path: it has no
+    // standard error, which used to be a bare null.
+    let dir = tempfile::tempdir().unwrap();
+    let sweep_out = dir.path().join("sweep");
+    stormglass_ok(&[
+        "sweep",
+        "scenarios/default.toml",
+        "--vary",
+        "assets.spx.drift=0:0.1:2",
+        "--paths",
+        "40",
+        "--out",
+        sweep_out.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(sweep_out.join("sweep.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let es = &json["points"][0]["figures"]["spx.es99"];
+    assert!(es["se"].is_null() && es["note"].is_string(), "{es}");
+    assert_finite_or_noted(&json, "sweep");
+
+    let out = dir.path().join("sensitivity");
+    stormglass_ok(&[
+        "sensitivity",
+        "scenarios/default.toml",
+        "--keys",
+        "assets.spx.drift",
+        "--figure",
+        "spx.es99",
+        "--paths",
+        "40",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(out.join("sensitivity.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(json["base"][0]["se"].is_null(), "{text}");
+    assert_finite_or_noted(&json, "sensitivity");
 }
