@@ -502,19 +502,8 @@ enum PathsCsv {
 /// Up to this many paths, `--paths-csv auto` writes one row per path.
 const PATHS_CSV_AUTO_LIMIT: u64 = 100_000;
 
-/// Worker threads beyond this many times the cores only cost memory and time
-/// (each keeps its own accumulators); results never depend on the count.
-const THREADS_PER_CORE: usize = 4;
-/// The thread limit on a machine with few cores.
-const MIN_THREAD_LIMIT: usize = 16;
-
-/// The most worker threads `--threads` may ask for on this machine.
-fn thread_limit() -> usize {
-    (THREADS_PER_CORE * engine::effective_threads(0)).max(MIN_THREAD_LIMIT)
-}
-
 fn check_threads(threads: usize) -> Result<(), Failure> {
-    let limit = thread_limit();
+    let limit = engine::thread_limit();
     if threads > limit {
         return Err(Failure::input(format!(
             "--threads {threads} is more than this machine can use: give 0 (all {} cores) up to {limit}",

@@ -51,7 +51,7 @@ create_exception!(
 
 /// An input error, with the diagnostics' file, line and key as attributes.
 fn input_error(py: Python<'_>, message: &str, diagnostics: &[Diagnostic]) -> PyErr {
-    let error = InputError::new_err(message.to_string());
+    let error = InputError::new_err(python_names(message));
     let value = error.value(py);
     let located: Vec<_> = diagnostics
         .iter()
@@ -102,8 +102,96 @@ fn plain_input(py: Python<'_>) -> impl Fn(&dyn std::fmt::Display) -> PyErr + '_ 
     move |e| input_error(py, &e.to_string(), &[])
 }
 
-fn engine_error(error: engine::EngineError) -> PyErr {
-    EngineError::new_err(error.to_string())
+/// A message of the library's, with the command line's options (`--paths`,
+/// `--pilot-paths`, `--chart`) written as the Python keywords that give them
+/// (`paths`, `pilot_paths`, `charts`).
+fn python_names(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("--") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+            .unwrap_or(after.len());
+        let flag = &after[..end];
+        if flag.is_empty() || !flag.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.push_str("--");
+        } else {
+            let keyword = match flag {
+                "chart" => "charts".to_string(),
+                "portfolio" => "portfolios".to_string(),
+                "stress" => "stresses".to_string(),
+                other => other.replace('-', "_"),
+            };
+            out.push_str(&keyword);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn engine_error(py: Python<'_>, error: engine::EngineError) -> PyErr {
+    // Too many paths for memory or for one run is the caller's to fix, as
+    // the CLI's exit status 2 says.
+    if error.is_user_fixable() {
+        input_error(py, &error.to_string(), &[])
+    } else {
+        EngineError::new_err(error.to_string())
+    }
+}
+
+/// Refuses more worker threads than the CLI's `--threads` takes.
+fn check_threads(threads: usize) -> PyResult<()> {
+    let limit = engine::thread_limit();
+    if threads > limit {
+        return Err(PyValueError::new_err(format!(
+            "threads={threads} is more than this machine can use: give 0 (all {} cores) up to {limit}",
+            engine::effective_threads(0)
+        )));
+    }
+    Ok(())
+}
+
+/// How often a call waiting for the engine looks for Ctrl-C.
+const SIGNAL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Runs `work` on a thread of its own, without the GIL, while this thread
+/// checks for signals: on Ctrl-C (KeyboardInterrupt) the engine is asked to
+/// stop ([`engine::request_cancel`]), which a run does at its next batch of
+/// paths and a fit at its next likelihood, and the interrupt is raised once
+/// the work has returned: nothing is left running, and an output folder is
+/// never half-written (writes are not interrupted; they are atomic).
+fn interruptible<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> T + Send,
+{
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(work);
+        loop {
+            let finished = py.detach(|| {
+                let until = std::time::Instant::now() + SIGNAL_POLL;
+                while !worker.is_finished() && std::time::Instant::now() < until {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                worker.is_finished()
+            });
+            if finished {
+                break;
+            }
+            if let Err(interrupt) = py.check_signals() {
+                engine::request_cancel();
+                let _ = py.detach(|| worker.join());
+                engine::clear_cancel();
+                return Err(interrupt);
+            }
+        }
+        worker
+            .join()
+            .map_err(|_| EngineError::new_err("the engine stopped on an internal error"))
+    })
 }
 
 fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
@@ -212,23 +300,23 @@ fn run(
         no_portfolios,
         anchors,
     };
+    check_threads(threads)?;
     let prepared = py
         .detach(|| recipe.prepare(threads))
         .map_err(|e| recipe_error(py, e))?;
     let pool = pool(threads)?;
-    let (simulation, summary) = py
-        .detach(|| {
-            let tracker = PortfolioTracker::new(
-                &prepared.scenario,
-                &prepared.model,
-                &prepared.book.portfolios,
-            );
-            let simulation =
-                engine::simulate_with(&prepared.model, &prepared.options, &Silent, &tracker)?;
-            let summary = pool.install(|| prepared.summarise(&simulation));
-            Ok::<_, engine::EngineError>((simulation, summary))
-        })
-        .map_err(engine_error)?;
+    let (simulation, summary) = interruptible(py, || {
+        let tracker = PortfolioTracker::new(
+            &prepared.scenario,
+            &prepared.model,
+            &prepared.book.portfolios,
+        );
+        let simulation =
+            engine::simulate_with(&prepared.model, &prepared.options, &Silent, &tracker)?;
+        let summary = pool.install(|| prepared.summarise(&simulation));
+        Ok::<_, engine::EngineError>((simulation, summary))
+    })?
+    .map_err(|e| engine_error(py, e))?;
     Ok(NativeRun {
         prepared,
         simulation,
@@ -363,6 +451,7 @@ fn sweep(
     charts: Vec<String>,
 ) -> PyResult<NativeSweep> {
     let input = plain_input(py);
+    check_threads(threads)?;
     if paths == Some(0) {
         return Err(input(&"paths must be at least 1"));
     }
@@ -395,9 +484,10 @@ fn sweep(
         sweeps::check_figures("charts", &charts, &figures).map_err(sweep_error)?;
         charts
     };
-    let result = py
-        .detach(|| sweeps::run(&base, &scenario, &set, &axes, options, &|_, _| {}))
-        .map_err(sweep_error)?;
+    let result = interruptible(py, || {
+        sweeps::run(&base, &scenario, &set, &axes, options, &|_, _| {})
+    })?
+    .map_err(sweep_error)?;
     Ok(NativeSweep {
         sweep: result,
         charts,
@@ -469,11 +559,10 @@ fn attribute(
         _ if e.is_user_fixable() => plain_input(py)(&e),
         _ => EngineError::new_err(e.to_string()),
     };
+    check_threads(threads)?;
     let setup = Setup::new(&scenario, &settings, &mechanisms, &portfolios).map_err(failure)?;
     let options = setup.options(paths, seed, threads);
-    let attribution = py
-        .detach(|| setup.run(options, &|_, _| {}))
-        .map_err(failure)?;
+    let attribution = interruptible(py, || setup.run(options, &|_, _| {}))?.map_err(failure)?;
     Ok(NativeAttribution { attribution })
 }
 
@@ -551,8 +640,7 @@ fn calibrate_history(
     report::check_target(&out, force).map_err(|e| output_error(py, e))?;
     let table = history_data::read(&data, &selection).map_err(|e| input(&e))?;
     let changes = table.changes(&selection).map_err(|e| input(&e))?;
-    let fit = py
-        .detach(|| history_fit::fit(changes, regimes))
+    let fit = interruptible(py, || history_fit::fit(changes, regimes))?
         .map_err(|e| input(&format!("{}: {e}", data.display())))?;
     let sha256 = report::sha256_of(&data)
         .map_err(|e| input(&format!("{}: cannot read: {e}", data.display())))?;
@@ -597,6 +685,7 @@ fn calibrate_targets(
     force: bool,
 ) -> PyResult<()> {
     let input = plain_input(py);
+    check_threads(threads)?;
     if pilot_paths == 0 || paths == Some(0) {
         return Err(input(&"paths and pilot_paths must be at least 1"));
     }
@@ -622,14 +711,22 @@ fn calibrate_targets(
         refine_iterations,
     };
     let fit = targets::Fit::new(&scenario, &targets_file, target_list, options).map_err(failure)?;
-    let calibration = py.detach(|| fit.run()).map_err(failure)?;
+    let calibration = interruptible(py, || fit.run())?.map_err(failure)?;
     py.detach(|| targets::write(&out, &fit, &calibration, force))
         .map_err(|e| output_error(py, e))
+}
+
+/// The most worker threads a call may ask for on this machine (the CLI's
+/// `--threads` limit).
+#[pyfunction]
+fn thread_limit() -> usize {
+    engine::thread_limit()
 }
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", stormglass::VERSION)?;
+    m.add_function(wrap_pyfunction!(thread_limit, m)?)?;
     m.add("StormglassError", m.py().get_type::<StormglassError>())?;
     m.add("InputError", m.py().get_type::<InputError>())?;
     m.add("EngineError", m.py().get_type::<EngineError>())?;

@@ -51,6 +51,89 @@ PathLike = Union[str, "os.PathLike[str]"]
 Settings = Optional[Mapping[str, Any]]
 
 
+# The CLI's limits, checked here so that a bad argument raises ValueError or
+# TypeError naming the keyword, before anything runs (a negative number would
+# otherwise reach the engine as a bare OverflowError).
+_MAX_PATHS = 2**32 - 1
+_MAX_U64 = 2**64 - 1
+_MAX_SAMPLE_PATHS = 100_000
+_MAX_REGIMES = 5
+
+
+def _whole(name: str, value: Any, low: int, high: int, *, optional: bool = False) -> Optional[int]:
+    """`value` as an int in [low, high], or ValueError/TypeError naming `name`."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be a whole number, not {type(value).__name__} {value!r}")
+    value = value.__index__()
+    if not low <= value <= high:
+        raise ValueError(f"{name}={value} is out of range; valid: {low} to {high}")
+    return value
+
+
+def _threads(value: Any) -> int:
+    limit = _native.thread_limit()
+    return _whole("threads", value, 0, limit)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {type(value).__name__} {value!r}")
+    return value
+
+
+def _path(name: str, value: Any, *, optional: bool = False) -> Optional[str]:
+    if value is None and optional:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__} {value!r}")
+    path = os.fspath(value)
+    if not isinstance(path, str):
+        raise TypeError(f"{name} must be a text path, not bytes {path!r}")
+    if not path or "\0" in path:
+        raise ValueError(f"{name}={path!r} is not a file name")
+    return path
+
+
+def _paths(name: str, value: Any) -> list:
+    """A path or a sequence of them as a list; a single path is one file,
+    not a sequence of one-character names."""
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        return [_path(name, value)]
+    if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a path or a list of paths, not {type(value).__name__} {value!r}")
+    return [_path(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _names(name: str, value: Any, *, optional: bool = False) -> Optional[list]:
+    """A name or a sequence of names as a list of str."""
+    if value is None:
+        return None if optional else []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a name or a list of names, not {type(value).__name__} {value!r}")
+    names = list(value)
+    for i, v in enumerate(names):
+        if not isinstance(v, str):
+            raise TypeError(f"{name}[{i}] must be a str, not {type(v).__name__} {v!r}")
+    return names
+
+
+def _mapping(name: str, value: Any) -> Mapping:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of scenario keys to values, not {type(value).__name__} {value!r}")
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError(f"{name}: key {key!r} must be a str (a scenario key such as \"assets.spx.vol\")")
+    return value
+
+
 def _value_text(value: Any) -> str:
     """A Python value as the TOML text a `--set KEY=VALUE` takes."""
     if isinstance(value, bool):
@@ -65,7 +148,7 @@ def _value_text(value: Any) -> str:
 
 
 def _settings(settings: Settings) -> list:
-    return [f"{key}={_value_text(value)}" for key, value in (settings or {}).items()]
+    return [f"{key}={_value_text(value)}" for key, value in _mapping("set", settings).items()]
 
 
 def _arrow(stream: bytes) -> pa.Table:
@@ -214,16 +297,16 @@ def run(
     to values (`{"assets.spx.drift": 0.05}`), as `--set` does. The engine runs
     on `threads` worker threads (0: every core) with the GIL released."""
     native = _native.run(
-        os.fspath(scenario),
+        _path("scenario", scenario),
         _settings(set),
-        paths,
-        seed,
-        sample_paths,
-        [os.fspath(p) for p in portfolios],
-        [os.fspath(p) for p in stresses],
-        no_portfolios,
-        None if anchors is None else os.fspath(anchors),
-        threads,
+        _whole("paths", paths, 1, _MAX_PATHS, optional=True),
+        _whole("seed", seed, 0, _MAX_U64, optional=True),
+        _whole("sample_paths", sample_paths, 0, _MAX_SAMPLE_PATHS, optional=True),
+        _paths("portfolios", portfolios),
+        _paths("stresses", stresses),
+        _flag("no_portfolios", no_portfolios),
+        _path("anchors", anchors, optional=True),
+        _threads(threads),
     )
     return Run(native, os.fspath(scenario))
 
@@ -260,6 +343,9 @@ def compare(
 ) -> Comparison:
     """Runs every scenario on the same paths and seed, as `stormglass compare`
     does (finished Runs are taken as they are)."""
+    _whole("paths", paths, 1, _MAX_PATHS)
+    if isinstance(scenarios, (str, os.PathLike, Run)):
+        scenarios = [scenarios]
     runs = []
     for s in scenarios:
         if isinstance(s, Run):
@@ -313,14 +399,16 @@ def sweep(
 ) -> Sweep:
     """Runs `stormglass sweep`: `vary` maps one or two keys to their values, a
     list or the CLI's `"a:b:n"` text (`{"events.tariff_wave.rate_per_year": "0:3:7"}`)."""
+    if not isinstance(vary, Mapping):
+        raise TypeError(f"vary must be a dict of one or two keys to their values, not {type(vary).__name__} {vary!r}")
     native = _native.sweep(
-        os.fspath(scenario),
+        _path("scenario", scenario),
         [_axis_text(k, v) for k, v in vary.items()],
         _settings(set),
-        paths,
-        seed,
-        threads,
-        list(charts),
+        _whole("paths", paths, 1, _MAX_PATHS, optional=True),
+        _whole("seed", seed, 0, _MAX_U64, optional=True),
+        _threads(threads),
+        _names("charts", charts),
     )
     return Sweep(native)
 
@@ -370,13 +458,13 @@ def attribute(
     scenario keys to values as `--set` does, `portfolios` are portfolio files
     whose VaR, ES and mean return are compared too."""
     native = _native.attribute(
-        os.fspath(scenario),
-        list(mechanisms or ()),
+        _path("scenario", scenario),
+        _names("mechanisms", mechanisms),
         _settings(set),
-        paths,
-        seed,
-        threads,
-        [os.fspath(p) for p in (portfolios or ())],
+        _whole("paths", paths, 1, _MAX_PATHS, optional=True),
+        _whole("seed", seed, 0, _MAX_U64, optional=True),
+        _threads(threads),
+        _paths("portfolios", portfolios),
     )
     return Attribution(native)
 
@@ -415,16 +503,15 @@ def calibrate_history(
 ) -> Calibration:
     """Fits a Markov-switching model to a CSV of history, as `stormglass
     calibrate history` does, into `out` (a new temporary folder by default)."""
-    folder = _folder(out)
-    _native.calibrate_history(
-        os.fspath(data),
-        regimes,
-        None if series is None else list(series),
-        None if levels is None else list(levels),
-        frequency,
-        os.fspath(folder),
-        force,
-    )
+    data = _path("data", data)
+    regimes = _whole("regimes", regimes, 1, _MAX_REGIMES)
+    series = _names("series", series, optional=True)
+    levels = _names("levels", levels, optional=True)
+    if frequency is not None and not isinstance(frequency, str):
+        raise TypeError(f"frequency must be a str (daily, weekly, monthly or quarterly), not {type(frequency).__name__} {frequency!r}")
+    force = _flag("force", force)
+    folder = _folder(_path("out", out, optional=True))
+    _native.calibrate_history(data, regimes, series, levels, frequency, os.fspath(folder), force)
     return Calibration(folder)
 
 
@@ -445,12 +532,23 @@ def calibrate_targets(
 ) -> Calibration:
     """Tunes the `free` keys until the run's figures match `targets`, as
     `stormglass calibrate targets` does, into `out`."""
-    folder = _folder(out)
+    scenario = _path("scenario", scenario)
+    targets = _path("targets", targets)
+    free = _names("free", free)
+    settings = _settings(set)
+    paths = _whole("paths", paths, 1, _MAX_PATHS, optional=True)
+    pilot_paths = _whole("pilot_paths", pilot_paths, 1, _MAX_PATHS)
+    seed = _whole("seed", seed, 0, _MAX_U64, optional=True)
+    threads = _threads(threads)
+    max_iterations = _whole("max_iterations", max_iterations, 0, _MAX_U64)
+    refine_iterations = _whole("refine_iterations", refine_iterations, 0, _MAX_U64)
+    force = _flag("force", force)
+    folder = _folder(_path("out", out, optional=True))
     _native.calibrate_targets(
-        os.fspath(scenario),
-        os.fspath(targets),
-        list(free),
-        _settings(set),
+        scenario,
+        targets,
+        free,
+        settings,
         paths,
         pilot_paths,
         seed,

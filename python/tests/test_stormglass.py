@@ -226,3 +226,112 @@ def test_the_notebook_example_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "spx_fan.png").stat().st_size > 10_000
     assert "stagflation" in done.stdout
+
+
+def test_threads_are_bounded_as_the_cli_bounds_them():
+    limit = sg._native.thread_limit()
+    with pytest.raises(ValueError, match=r"threads=10000 is out of range; valid: 0 to"):
+        sg.run(DEFAULT, paths=50, threads=10_000)
+    with pytest.raises(ValueError, match="threads"):
+        sg._native.run(str(DEFAULT), [], 50, None, None, [], [], False, None, limit + 1)
+
+
+def test_bad_arguments_raise_value_or_type_errors_naming_the_keyword(tmp_path):
+    """A bounded fuzz of argument values: no crash, and every bad value
+    raises ValueError or TypeError whose message names the Python keyword,
+    never the CLI's flag (`--paths`) and never a bare OverflowError."""
+    import random
+
+    rng = random.Random(2801)
+    history = REPO / "data" / "history" / "sp500.csv"
+    calls = {
+        "run": lambda **kw: sg.run(DEFAULT, **kw),
+        "sweep": lambda **kw: sg.sweep(DEFAULT, {"assets.spx.drift": [0.0, 0.1]}, **kw),
+        "attribute": lambda **kw: sg.attribute(DEFAULT, **kw),
+        "calibrate_history": lambda **kw: sg.calibrate_history(history, **{"regimes": 2, **kw}),
+        "calibrate_targets": lambda **kw: sg.calibrate_targets(
+            DEFAULT, REPO / "data" / "calibration" / "baseline_targets.toml", ["assets.spx.vol"], **kw
+        ),
+    }
+    arguments = {
+        "run": ["paths", "seed", "sample_paths", "threads", "portfolios", "no_portfolios", "set"],
+        "sweep": ["paths", "seed", "threads", "charts", "set"],
+        "attribute": ["paths", "seed", "threads", "set"],
+        "calibrate_history": ["regimes", "series", "levels", "frequency", "force"],
+        "calibrate_targets": [
+            "paths", "pilot_paths", "seed", "threads", "max_iterations", "refine_iterations", "force", "set",
+        ],
+    }
+    bad = [-1, -(2**70), 2**64, 2**32 + 5, 1.5, "3", b"x", True, float("nan"), object(), 10**6, {1: 2}, [1]]
+    checked = 0
+    for _ in range(60):
+        function = rng.choice(sorted(calls))
+        name = rng.choice(arguments[function])
+        value = rng.choice(bad)
+        if name in ("paths", "pilot_paths") and value == 10**6:
+            continue  # a valid count: it would run
+        if name in ("seed", "max_iterations", "refine_iterations") and value in (10**6, 2**32 + 5, 2**64 - 1):
+            continue
+        if name in ("no_portfolios", "force") and value is True:
+            continue
+        try:
+            calls[function](**{name: value})
+        except (ValueError, TypeError) as error:
+            message = str(error)
+            assert name in message, f"{function}({name}={value!r}): {message}"
+            assert "--" not in message, f"{function}({name}={value!r}): {message}"
+            checked += 1
+        except sg.InputError as error:
+            message = str(error)
+            assert "--" not in message, f"{function}({name}={value!r}): {message}"
+            checked += 1
+        else:
+            pytest.fail(f"{function}({name}={value!r}) was accepted")
+    assert checked > 40
+
+
+def test_paths_beyond_one_run_are_an_input_error_and_a_single_portfolio_is_one_file(tmp_path):
+    with pytest.raises(ValueError, match=r"paths=4294967296 is out of range"):
+        sg.run(DEFAULT, paths=2**32)
+    with pytest.raises(ValueError, match="paths"):
+        sg.run(DEFAULT, paths=-1)
+    # One path, not a sequence of one-character names.
+    with pytest.raises(sg.InputError) as error:
+        sg.run(DEFAULT, paths=50, portfolios=str(tmp_path / "x.toml"))
+    assert "x.toml" in str(error.value) and "`x`" not in str(error.value)
+    # The engine's own refusal of too many paths is an input error too.
+    with pytest.raises(sg.InputError):
+        sg._native.run(str(DEFAULT), [], 2**32, None, 0, [], [], True, None, 1)
+    # Messages from the library name keywords, not the CLI's flags.
+    with pytest.raises(sg.InputError) as error:
+        sg.sweep(DEFAULT, {"assets.spx.drift": [0.0, 0.1]}, paths=50, charts=["spx.retrun.p05"])
+    assert "charts" in str(error.value) and "--" not in str(error.value)
+
+
+def test_ctrl_c_stops_a_fit_within_a_second_and_leaves_nothing(tmp_path):
+    """SIGINT while the engine works: KeyboardInterrupt within a second,
+    no output folder and no staging folder left."""
+    import signal
+    import time
+
+    out = tmp_path / "fit"
+    script = (
+        "import sys, stormglass as sg\n"
+        "print('start', flush=True)\n"
+        f"sg.calibrate_history({str(REPO / 'data' / 'history' / 'sp500.csv')!r}, 5, out={str(out)!r})\n"
+        "print('finished', flush=True)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "start"
+    time.sleep(2.0)
+    assert child.poll() is None, "the fit finished before the interrupt: make it longer"
+    sent = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=30)
+    elapsed = time.monotonic() - sent
+    assert "KeyboardInterrupt" in stderr, stderr
+    assert elapsed < 1.0, f"stopped {elapsed:.2f} s after the interrupt"
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []

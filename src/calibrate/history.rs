@@ -150,7 +150,11 @@ pub fn fit(changes: Changes, regimes: usize) -> Result<HistoryFit, FitError> {
         ));
     }
     let starts = starts(&model.y, 1, regimes);
-    let best = model.fit_best(&starts, MAX_EM).ok_or_else(|| {
+    let best = model.fit_best(&starts, MAX_EM);
+    if crate::engine::cancel_requested() {
+        return Err(FitError::Cancelled);
+    }
+    let best = best.ok_or_else(|| {
         fit_error(
             &what,
             format!("the fit did not converge from any of {} starts (a regime collapsed onto too few observations); try fewer regimes or a lower --frequency", starts.len()),
@@ -162,7 +166,11 @@ pub fn fit(changes: Changes, regimes: usize) -> Result<HistoryFit, FitError> {
         .filter(&standard)
         .ok_or_else(|| fit_error(&what, "the fitted likelihood is not finite"))?;
     let (smoothed, _) = model.smooth(&standard, &filtered);
-    let errors = model.standard_errors(&standard).ok_or_else(|| {
+    let errors = model.standard_errors(&standard);
+    if crate::engine::cancel_requested() {
+        return Err(FitError::Cancelled);
+    }
+    let errors = errors.ok_or_else(|| {
         fit_error(
             &what,
             "the fit did not converge to a maximum: the observed information is not positive definite (a regime may hold too few observations, or two regimes be alike); try fewer regimes or a lower --frequency",

@@ -130,6 +130,11 @@ impl Regression {
     /// The Hamilton filter; `None` where a covariance is not positive definite,
     /// the chain has no ergodic distribution, or the likelihood is not finite.
     pub fn filter(&self, params: &Params) -> Option<Filtered> {
+        // Every step of a fit (EM, BFGS, the Hessian) evaluates this: a fit
+        // asked to stop fails from here on.
+        if crate::engine::cancel_requested() {
+            return None;
+        }
         let k = self.regimes;
         let gaussians = params
             .covariances

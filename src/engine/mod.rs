@@ -89,6 +89,9 @@ pub enum EngineError {
     ThreadPool { threads: usize, message: String },
     #[error("{paths} paths is more than one run can hold (at most {max})")]
     TooManyPaths { paths: u64, max: u64 },
+    /// [`request_cancel`] stopped the run.
+    #[error("interrupted")]
+    Cancelled,
     #[error("the per-path table of {paths} paths needs {:.1} GiB, which this process cannot allocate (memory or an address-space limit such as `ulimit -v`); use fewer --paths", *bytes as f64 / (1u64 << 30) as f64)]
     OutOfMemory { paths: u64, bytes: usize },
 }
@@ -193,6 +196,38 @@ pub fn estimate_memory_with(
     // One column sorted at a time for the summaries, in f64.
     let summaries = options.paths * 8;
     metrics + trajectories + histograms + summaries + 32 * 1024 * 1024
+}
+
+/// Set by [`request_cancel`]: runs and fits in progress stop at their next
+/// batch (or likelihood evaluation) and return [`EngineError::Cancelled`].
+/// The CLI exits on a signal instead; a host that cannot exit (Python, on
+/// Ctrl-C) asks the work to stop this way.
+static CANCEL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks every run and fit in progress in this process to stop.
+pub fn request_cancel() {
+    CANCEL.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Lets runs and fits proceed again after [`request_cancel`].
+pub fn clear_cancel() {
+    CANCEL.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`request_cancel`] asked the work to stop.
+pub fn cancel_requested() -> bool {
+    CANCEL.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Worker threads beyond this many times the cores only cost memory and time
+/// (each keeps its own accumulators); results never depend on the count.
+pub const THREADS_PER_CORE: usize = 4;
+/// The thread limit on a machine with few cores.
+pub const MIN_THREAD_LIMIT: usize = 16;
+
+/// The most worker threads a run may ask for on this machine.
+pub fn thread_limit() -> usize {
+    (THREADS_PER_CORE * effective_threads(0)).max(MIN_THREAD_LIMIT)
 }
 
 /// The number of worker threads a run with `threads` (0 = all cores) uses.
@@ -389,6 +424,10 @@ fn run(
         .zip(regime_track.par_chunks_mut(BATCH_PATHS * points))
         .enumerate()
         .for_each(|(b, ((rows, levels), regime_track))| {
+            // One load a batch of paths: nothing in the hot loop.
+            if cancel_requested() {
+                return;
+            }
             let first = b * BATCH_PATHS;
             let lanes = rows.len() / columns;
             run_batch(
@@ -416,6 +455,9 @@ fn run(
             report(lanes);
         });
 
+    if cancel_requested() {
+        return Err(EngineError::Cancelled);
+    }
     let grid = pilot_grid(model, &levels, pilot);
     let mut fan = FanHistogram::new(&grid);
     let mut occupancy = vec![0u64; model.steps * regimes];
@@ -443,6 +485,9 @@ fn run(
         .par_chunks_mut(BATCH_PATHS * columns)
         .enumerate()
         .for_each(|(b, rows)| {
+            if cancel_requested() {
+                return;
+            }
             let slot = rayon::current_thread_index()
                 .unwrap_or(threads)
                 .min(threads);
@@ -476,6 +521,9 @@ fn run(
             drop(guard);
             report(lanes);
         });
+    if cancel_requested() {
+        return Err(EngineError::Cancelled);
+    }
     for slot in slots {
         if let Some(totals) = slot
             .into_inner()
