@@ -30,6 +30,8 @@ from ._native import EngineError, InputError, StormglassError
 
 __version__ = _native.__version__
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "Attribution",
     "Calibration",
     "Comparison",
@@ -54,6 +56,22 @@ Settings = Optional[Mapping[str, Any]]
 # The CLI's limits, checked here so that a bad argument raises ValueError or
 # TypeError naming the keyword, before anything runs (a negative number would
 # otherwise reach the engine as a bare OverflowError).
+class ArgumentError(InputError, ValueError):
+    """An argument out of the range the CLI takes (the CLI's exit status 2):
+    both an InputError and a ValueError, naming the keyword."""
+
+    file = line = key = None
+    diagnostics: list = []
+
+
+class ArgumentTypeError(InputError, TypeError):
+    """An argument of a type the call cannot take: both an InputError and a
+    TypeError, naming the keyword."""
+
+    file = line = key = None
+    diagnostics: list = []
+
+
 _MAX_PATHS = 2**32 - 1
 _MAX_U64 = 2**64 - 1
 _MAX_SAMPLE_PATHS = 100_000
@@ -65,10 +83,10 @@ def _whole(name: str, value: Any, low: int, high: int, *, optional: bool = False
     if value is None and optional:
         return None
     if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be a whole number, not {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be a whole number, not {type(value).__name__} {value!r}")
     value = value.__index__()
     if not low <= value <= high:
-        raise ValueError(f"{name}={value} is out of range; valid: {low} to {high}")
+        raise ArgumentError(f"{name}={value} is out of range; valid: {low} to {high}")
     return value
 
 
@@ -79,7 +97,7 @@ def _threads(value: Any) -> int:
 
 def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, not {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be True or False, not {type(value).__name__} {value!r}")
     return value
 
 
@@ -87,12 +105,12 @@ def _path(name: str, value: Any, *, optional: bool = False) -> Optional[str]:
     if value is None and optional:
         return None
     if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__} {value!r}")
     path = os.fspath(value)
     if not isinstance(path, str):
-        raise TypeError(f"{name} must be a text path, not bytes {path!r}")
+        raise ArgumentTypeError(f"{name} must be a text path, not bytes {path!r}")
     if not path or "\0" in path:
-        raise ValueError(f"{name}={path!r} is not a file name")
+        raise ArgumentError(f"{name}={path!r} is not a file name")
     return path
 
 
@@ -104,7 +122,7 @@ def _paths(name: str, value: Any) -> list:
     if isinstance(value, (str, os.PathLike)):
         return [_path(name, value)]
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
-        raise TypeError(f"{name} must be a path or a list of paths, not {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be a path or a list of paths, not {type(value).__name__} {value!r}")
     return [_path(f"{name}[{i}]", v) for i, v in enumerate(value)]
 
 
@@ -115,11 +133,11 @@ def _names(name: str, value: Any, *, optional: bool = False) -> Optional[list]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
-        raise TypeError(f"{name} must be a name or a list of names, not {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be a name or a list of names, not {type(value).__name__} {value!r}")
     names = list(value)
     for i, v in enumerate(names):
         if not isinstance(v, str):
-            raise TypeError(f"{name}[{i}] must be a str, not {type(v).__name__} {v!r}")
+            raise ArgumentTypeError(f"{name}[{i}] must be a str, not {type(v).__name__} {v!r}")
     return names
 
 
@@ -127,10 +145,10 @@ def _mapping(name: str, value: Any) -> Mapping:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict of scenario keys to values, not {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be a dict of scenario keys to values, not {type(value).__name__} {value!r}")
     for key in value:
         if not isinstance(key, str):
-            raise TypeError(f"{name}: key {key!r} must be a str (a scenario key such as \"assets.spx.vol\")")
+            raise ArgumentTypeError(f"{name}: key {key!r} must be a str (a scenario key such as \"assets.spx.vol\")")
     return value
 
 
@@ -144,7 +162,7 @@ def _value_text(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value_text(v) for v in value) + "]"
-    raise TypeError(f"cannot set a scenario key to {value!r}: give a number, string, bool or list")
+    raise ArgumentTypeError(f"set: cannot set a scenario key to {value!r}: give a number, string, bool or list")
 
 
 def _settings(settings: Settings) -> list:
@@ -400,7 +418,7 @@ def sweep(
     """Runs `stormglass sweep`: `vary` maps one or two keys to their values, a
     list or the CLI's `"a:b:n"` text (`{"events.tariff_wave.rate_per_year": "0:3:7"}`)."""
     if not isinstance(vary, Mapping):
-        raise TypeError(f"vary must be a dict of one or two keys to their values, not {type(vary).__name__} {vary!r}")
+        raise ArgumentTypeError(f"vary must be a dict of one or two keys to their values, not {type(vary).__name__} {vary!r}")
     native = _native.sweep(
         _path("scenario", scenario),
         [_axis_text(k, v) for k, v in vary.items()],
@@ -508,7 +526,7 @@ def calibrate_history(
     series = _names("series", series, optional=True)
     levels = _names("levels", levels, optional=True)
     if frequency is not None and not isinstance(frequency, str):
-        raise TypeError(f"frequency must be a str (daily, weekly, monthly or quarterly), not {type(frequency).__name__} {frequency!r}")
+        raise ArgumentTypeError(f"frequency must be a str (daily, weekly, monthly or quarterly), not {type(frequency).__name__} {frequency!r}")
     force = _flag("force", force)
     folder = _folder(_path("out", out, optional=True))
     _native.calibrate_history(data, regimes, series, levels, frequency, os.fspath(folder), force)
