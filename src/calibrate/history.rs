@@ -866,7 +866,15 @@ fn quote(text: &str) -> String {
 
 /// Six significant figures: what a scenario file needs, without float noise.
 fn round(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
+    // Written as TOML's own inf and nan, for the validator to refuse with
+    // the key, rather than as a 0 that would run a different model.
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if x == 0.0 {
         return "0.0".into();
     }
     let digits = 6 - 1 - x.abs().log10().floor() as i32;

@@ -153,9 +153,11 @@ pub fn bumps(base: &Scenario, keys: &[String], bump: f64) -> Result<Vec<Bump>, S
 #[derive(Debug, Clone, Serialize)]
 pub struct Effect {
     pub bump: Bump,
-    /// In the order of [`Sensitivity::figures`]; `None` (null) for a side
-    /// not run (the bump's `note` says why).
+    /// In the order of [`Sensitivity::figures`]; `None` (left out of the
+    /// JSON) for a side not run, as the bump's `note` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub at_down: Option<Vec<Measured>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub at_up: Option<Vec<Measured>>,
     pub seconds: f64,
 }

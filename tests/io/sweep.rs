@@ -345,3 +345,27 @@ fn sweep_and_sensitivity_records_hold_finite_numbers_or_say_why_not() {
     assert!(json["base"][0]["se"].is_null(), "{text}");
     assert_finite_or_noted(&json, "sensitivity");
 }
+
+#[test]
+fn a_bump_that_cannot_move_a_key_says_why_its_side_is_missing() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml");
+    let base = bundled("default");
+    let at_bound = settings::apply(
+        &base,
+        &path,
+        &[Setting::number("events.tariff_wave.rate_per_year", 0.0).unwrap()],
+    )
+    .unwrap();
+    let bumps = sweep::sensitivity::bumps(
+        &at_bound,
+        &["events.tariff_wave.rate_per_year".to_string()],
+        0.1,
+    )
+    .unwrap();
+    assert_eq!(bumps[0].down, None);
+    assert!(bumps[0].up.is_some());
+    let json = serde_json::to_value(&bumps[0]).unwrap();
+    assert!(json["down"].is_null(), "{json}");
+    let note = json["note"].as_str().unwrap_or_default();
+    assert!(note.starts_with("down: not run"), "{json}");
+}
