@@ -10,6 +10,7 @@ mod console;
 mod files;
 pub mod html;
 pub mod key_numbers;
+mod labels;
 mod portfolios;
 mod realism;
 pub mod roles;
