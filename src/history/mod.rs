@@ -10,7 +10,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-pub use realism::{Realism, RealismFigure, Standing};
+pub use realism::{Reads, Realism, RealismFigure, Standing, RECORD_QUANTILE};
 
 /// The anchors shipped with the engine, compiled in so that every run has them.
 const BUILTIN: &str = include_str!("../../data/history/anchors.toml");

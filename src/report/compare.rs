@@ -256,6 +256,11 @@ fn drawdown_jobs(runs: &[Compared]) -> Vec<charts::Job<'static>> {
                 .iter()
                 .filter_map(|run| {
                     let d = run.drawdowns.iter().find(|d| d.name == asset)?;
+                    // A level's "drawdown" is a bond rally or a calming VIX:
+                    // only prices are compared by their drawdowns.
+                    if d.measured_as != "relative" {
+                        return None;
+                    }
                     let q: Vec<f64> = d.max_drawdown_quantiles.clone();
                     if q.len() < 2 || q.iter().any(|v| !v.is_finite()) {
                         return None;

@@ -156,7 +156,7 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
         "ES99",
         "maxDD p50",
         "maxDD p95",
-        "underwatr"
+        "underwater"
     )?;
     for p in portfolios {
         let level = |i: usize| p.risk.get(i);
@@ -173,25 +173,35 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
             percent(level(1).map_or(f64::NAN, |r| r.es)),
             percent(p.max_drawdown.percentile("p50")),
             percent(p.max_drawdown.percentile("p95")),
-            percent(p.time_under_water.mean),
+            format!(
+                "{:.1} mo",
+                p.longest_under_water_years.percentile("p50") * 12.0
+            ),
         )?;
     }
     if let Some(first) = portfolios.first().filter(|p| !p.stress.is_empty()) {
+        // Wide enough for "NAME re-hedged", so every column stays aligned.
+        let width = portfolios
+            .iter()
+            .filter(|p| is_rehedged_different(p))
+            .map(|p| p.name.len() + " re-hedged".len())
+            .chain(portfolios.iter().map(|p| p.name.len()))
+            .fold(20, usize::max);
         writeln!(out)?;
-        write!(out, "{:<20}", "stress P&L")?;
+        write!(out, "{:<width$}", "stress P&L")?;
         for s in &first.stress {
             write!(out, " {:>11}", s.stress)?;
         }
         writeln!(out)?;
         for p in portfolios {
-            write!(out, "{:<20}", p.name)?;
+            write!(out, "{:<width$}", p.name)?;
             for s in &p.stress {
                 write!(out, " {:>11}", percent(s.pnl))?;
             }
             writeln!(out)?;
         }
         for p in portfolios.iter().filter(|p| is_rehedged_different(p)) {
-            write!(out, "{:<20}", format!("{} re-hedged", p.name))?;
+            write!(out, "{:<width$}", format!("{} re-hedged", p.name))?;
             for s in &p.stress {
                 write!(out, " {:>11}", percent(s.pnl_rehedged))?;
             }
