@@ -476,6 +476,9 @@ fn write_files(
         write_with(&dir.join("portfolio_quantiles.csv"), |out| {
             p::write_quantiles_csv(out, all)
         })?;
+        write_with(&dir.join("portfolio_losses.csv"), |out| {
+            p::write_losses_csv(out, all)
+        })?;
     }
     let started = std::time::Instant::now();
     let (mut page, charts) = run_report(scenario, model, simulation, summary)?;

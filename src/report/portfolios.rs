@@ -31,7 +31,7 @@ pub fn write_portfolios_csv(
     }
     write!(
         out,
-        ",max_drawdown_mean,max_drawdown_p50,max_drawdown_p95,max_drawdown_p99,time_under_water_mean,longest_under_water_years_mean,loss_probabilities"
+        ",max_drawdown_mean,max_drawdown_p50,max_drawdown_p95,max_drawdown_p99,time_under_water_mean,longest_under_water_years_mean,longest_under_water_years_p50"
     )?;
     stress_header(out, portfolios)?;
     for p in portfolios {
@@ -57,11 +57,6 @@ pub fn write_portfolios_csv(
         for r in &p.risk {
             write!(out, ",{},{},{},{}", r.var, r.es, r.var_amount, r.es_amount)?;
         }
-        let losses: Vec<String> = p
-            .loss_probabilities
-            .iter()
-            .map(|l| format!("{}:{}", l.threshold, l.probability))
-            .collect();
         write!(
             out,
             ",{},{},{},{},{},{},{}",
@@ -71,7 +66,7 @@ pub fn write_portfolios_csv(
             p.max_drawdown.percentile("p99"),
             p.time_under_water.mean,
             p.longest_under_water_years.mean,
-            losses.join(";")
+            p.longest_under_water_years.percentile("p50"),
         )?;
         for s in &p.stress {
             write!(out, ",{}", s.pnl)?;
@@ -113,6 +108,22 @@ pub fn write_positions_csv(
                 )?;
             }
             writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// One row per portfolio and loss threshold: the share of paths losing at
+/// least that fraction of the starting value, and its standard error.
+pub fn write_losses_csv(out: &mut impl Write, portfolios: &[PortfolioSummary]) -> io::Result<()> {
+    writeln!(out, "portfolio,threshold,probability,standard_error")?;
+    for p in portfolios {
+        for l in &p.loss_probabilities {
+            writeln!(
+                out,
+                "{},{},{},{}",
+                p.name, l.threshold, l.probability, l.standard_error
+            )?;
         }
     }
     Ok(())
@@ -296,6 +307,7 @@ pub fn portfolio_csv(
         "portfolios" => write_portfolios_csv(out, portfolios),
         "positions" => write_positions_csv(out, portfolios),
         "quantiles" => write_quantiles_csv(out, portfolios),
+        "losses" => write_losses_csv(out, portfolios),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("no table `{other}`"),
