@@ -189,7 +189,8 @@ fn in_the_way(dir: &Path) -> Vec<String> {
     let Ok(files) = files_below(dir) else {
         return vec!["the folder cannot be read".into()];
     };
-    let manifest = fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default();
+    use crate::input::{self, Kind};
+    let manifest = input::read_text(&dir.join(MANIFEST), Kind::OutputManifest).unwrap_or_default();
     let mut lines = manifest.lines();
     if !lines.next().is_some_and(|l| l.starts_with("stormglass ")) {
         let mut listed: Vec<String> = files.into_iter().take(LISTED_IN_THE_WAY).collect();
@@ -209,8 +210,14 @@ fn in_the_way(dir: &Path) -> Vec<String> {
         match recorded.get(file) {
             None => problems.push(format!("{file} (not written by the engine)")),
             Some((size, hash)) => {
-                let same_size = fs::metadata(&path).is_ok_and(|m| m.len().to_string() == *size);
-                if !same_size || sha256_of(&path).ok().as_deref() != Some(hash.as_str()) {
+                // Hashed through the input reader, never past the recorded size:
+                // a FIFO or device put in the folder under a listed name is
+                // found out instead of blocking or being read without end.
+                let same = size.parse::<u64>().is_ok_and(|size| {
+                    input::sha256(&path, Kind::ListedOutput, size).is_ok_and(|h| h == *hash)
+                        && fs::metadata(&path).is_ok_and(|m| m.len() == size)
+                });
+                if !same {
                     problems.push(format!("{file} (changed since the run wrote it)"));
                 }
             }

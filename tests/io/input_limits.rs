@@ -7,6 +7,7 @@ use common::header;
 
 use std::path::{Path, PathBuf};
 
+use stormglass::input::InputError;
 use stormglass::model::Model;
 use stormglass::portfolio::{self, BookFiles};
 use stormglass::report::compare::Compared;
@@ -53,7 +54,10 @@ fn extends_of_a_device_is_refused_without_reading_it() {
     );
     let error = scenario::load(&path).unwrap_err();
     assert!(
-        matches!(error, ScenarioError::NotRegularFile { .. }),
+        matches!(
+            error,
+            ScenarioError::Input(InputError::NotRegularFile { .. })
+        ),
         "{error}"
     );
     assert!(error.to_string().contains("/dev/zero"), "{error}");
@@ -70,7 +74,10 @@ fn a_fifo_is_refused_instead_of_blocking() {
     }
     let error = scenario::load(&fifo).unwrap_err();
     assert!(
-        matches!(error, ScenarioError::NotRegularFile { .. }),
+        matches!(
+            error,
+            ScenarioError::Input(InputError::NotRegularFile { .. })
+        ),
         "{error}"
     );
     assert!(error.to_string().contains("not a regular file"), "{error}");
@@ -83,7 +90,10 @@ fn a_file_over_the_size_limit_is_refused() {
     text.resize(scenario::load::MAX_FILE_BYTES as usize + 1, b'\n');
     let path = write(dir.path(), "huge.toml", &text);
     let error = scenario::load(&path).unwrap_err();
-    assert!(matches!(error, ScenarioError::TooLarge { .. }), "{error}");
+    assert!(
+        matches!(error, ScenarioError::Input(InputError::TooLarge { .. })),
+        "{error}"
+    );
 }
 
 #[test]
@@ -199,4 +209,155 @@ fn a_huge_name_is_not_echoed_back_whole() {
     let message = book_error(&default_scenario(), vec![portfolio], Vec::new());
     assert!(message.contains("longer than 128 characters"), "{message}");
     assert!(message.len() < 1_000, "{} bytes", message.len());
+}
+
+/// Runs the binary in `dir`, killed after `seconds`: a reader that blocks on
+/// a FIFO or reads a device without end fails the test instead of hanging it.
+fn within(dir: &Path, args: &[&str], seconds: u64) -> std::process::Output {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stormglass"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed().as_secs() >= seconds {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("stormglass {args:?} still ran after {seconds} s: a reader blocked");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+fn mkfifo(path: &Path) -> bool {
+    std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn every_reader_refuses_a_fifo_and_a_device_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    if !mkfifo(&d.join("pipe")) || !Path::new("/dev/zero").exists() {
+        eprintln!("no mkfifo or /dev/zero here; skipping");
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let scenario = format!("{root}/scenarios/default.toml");
+    for special in [d.join("pipe"), PathBuf::from("/dev/zero")] {
+        // Named as each reader expects its file, so only the reader can refuse it.
+        for (name, args) in [
+            ("data.csv", vec!["calibrate", "history", "@"]),
+            (
+                "targets.toml",
+                vec![
+                    "calibrate",
+                    "targets",
+                    &scenario,
+                    "--targets",
+                    "@",
+                    "--free",
+                    "assets.spx.vol",
+                ],
+            ),
+            (
+                "sweep.toml",
+                vec!["sweep", &scenario, "--sweep-file", "@", "--paths", "200"],
+            ),
+            (
+                "anchors.toml",
+                vec!["run", &scenario, "--anchors", "@", "--paths", "200"],
+            ),
+            ("manifest.json", vec!["task", "@", "--index", "0"]),
+            ("manifest.json", vec!["task", "@", "--count"]),
+            ("x.part", vec!["merge", "@"]),
+        ] {
+            let link = d.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&special, &link).unwrap();
+            let link_text = link.display().to_string();
+            let args: Vec<&str> = args
+                .iter()
+                .map(|a| if *a == "@" { link_text.as_str() } else { a })
+                .collect();
+            let output = within(d, &args, 20);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            println!("{args:?}: {stderr}");
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains("not a regular file") && stderr.contains(name),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_output_folder_listing_a_fifo_or_a_device_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    if !mkfifo(&d.join("pipe")) {
+        eprintln!("no mkfifo here; skipping");
+        return;
+    }
+    // A folder whose manifest lists, with the size and hash of an empty file,
+    // a FIFO and a link to /dev/zero: hashing either would never end.
+    let out = d.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    std::fs::write(
+        out.join(".stormglass-manifest"),
+        format!("stormglass 0.1.0 run folder\n0 {empty} fifo\n0 {empty} zero\n"),
+    )
+    .unwrap();
+    assert!(mkfifo(&out.join("fifo")));
+    std::os::unix::fs::symlink("/dev/zero", out.join("zero")).unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = within(
+        d,
+        &[
+            "run",
+            &format!("{root}/scenarios/default.toml"),
+            "--paths",
+            "200",
+            "--out",
+            "out",
+        ],
+        60,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("fifo (changed since the run wrote it)")
+            && stderr.contains("zero (changed since the run wrote it)"),
+        "{stderr}"
+    );
 }
