@@ -582,6 +582,13 @@ fn main() -> ExitCode {
         // A reader that closed its end (`stormglass list | head -1`) has all it wanted.
         Err(Failure { status: 0, .. }) => ExitCode::SUCCESS,
         Err(Failure { message, status }) => {
+            // Writes stop with an error once a signal came: the handler is
+            // removing what they staged and exits with the signal's status.
+            if report::files::interrupted_by_signal() {
+                loop {
+                    std::thread::park();
+                }
+            }
             eprintln!("error: {message}");
             ExitCode::from(status)
         }
@@ -930,6 +937,7 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
         None => plan_dir.to_path_buf(),
     };
     enter(&manifest.directory, "the plan")?;
+    tasks::part::sweep_stale_parts(&plan_dir.join("parts"));
     // Every part present and of this plan before anything is merged.
     let mut sets = Vec::with_capacity(manifest.points.len());
     for point in &manifest.points {

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::recipe::Recipe;
 use crate::engine::{SamplePaths, Shard, ShardRun, Simulation};
+use crate::report::files;
 use crate::stats::{FanGrid, FanHistogram, MetricLayout, FAN_BINS};
 
 /// The part format's version; parts of another are refused.
@@ -244,19 +245,44 @@ pub fn write_part(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "part".into());
+    sweep_stale_parts(dir);
     let staging = dir.join(format!(".{name}.{}.partial", std::process::id()));
-    let written = write_body(&staging, header, &run.simulation)
-        .and_then(|()| fs::rename(&staging, path).map_err(io_error(path)));
+    // Registered, so SIGINT or SIGTERM (a scheduler's pre-emption) removes it.
+    files::register_staging(&staging, true);
+    let written = match files::start_writing(&staging) {
+        None => Err(interrupted(&staging)),
+        Some(_writing) => write_body(&staging, header, &run.simulation)
+            .and_then(|()| fs::rename(&staging, path).map_err(io_error(path))),
+    };
     if written.is_err() {
         let _ = fs::remove_file(&staging);
     }
+    files::register_staging(&staging, false);
     written
+}
+
+fn interrupted(path: &Path) -> PartError {
+    io_error(path)(io::Error::new(io::ErrorKind::Interrupted, "interrupted"))
+}
+
+/// Removes part staging files (`.NAME.part.PID.partial`) that a task killed
+/// outright (kill -9, a lost node) left in `dir`: only the engine's own
+/// naming, and only where that process is gone.
+pub fn sweep_stale_parts(dir: &Path) {
+    files::sweep_stale_with(dir, |name| {
+        let rest = name.strip_prefix('.')?.strip_suffix(".partial")?;
+        let (part, pid) = rest.rsplit_once('.')?;
+        if !part.ends_with(".part") || part.len() == ".part".len() {
+            return None;
+        }
+        pid.parse().ok()
+    });
 }
 
 fn write_body(path: &Path, header: &PartHeader, simulation: &Simulation) -> Result<(), PartError> {
     let file = File::create(path).map_err(io_error(path))?;
     let mut out = Hashing {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: BufWriter::with_capacity(1 << 20, files::Cancellable(file)),
         hasher: Sha256::new(),
     };
     let json = serde_json::to_vec(header).expect("a part header serialises");
@@ -277,7 +303,7 @@ fn write_body(path: &Path, header: &PartHeader, simulation: &Simulation) -> Resu
         let digest = out.hasher.clone().finalize();
         out.inner.write_all(&digest)?;
         out.inner.flush()?;
-        out.inner.get_ref().sync_all()
+        out.inner.get_ref().0.sync_all()
     })();
     body.map_err(io_error(path))
 }
