@@ -69,6 +69,8 @@ pub enum OutputError {
     UnusableTarget { path: PathBuf, reason: &'static str },
     #[error("{}: exists; name another file, or pass --force to replace it", path.display())]
     FileExists { path: PathBuf },
+    #[error("{}: another command wrote this folder while this one was writing it (two runs or merges into one output folder at once); that one's folder is in place and this one's was discarded: give each command its own --out, or run this one again", path.display())]
+    WrittenMeanwhile { path: PathBuf },
 }
 
 impl OutputError {
@@ -79,6 +81,7 @@ impl OutputError {
             OutputError::NotARunFolder { .. }
                 | OutputError::UnusableTarget { .. }
                 | OutputError::FileExists { .. }
+                | OutputError::WrittenMeanwhile { .. }
         )
     }
 }
@@ -423,6 +426,7 @@ pub fn write_atomically<T>(
     write: impl FnOnce(&Path) -> Result<T, OutputError>,
 ) -> Result<T, OutputError> {
     check_target(dir, force)?;
+    let existed = dir.exists();
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -442,16 +446,19 @@ pub fn write_atomically<T>(
         let _busy = Busy::start(&staging)?;
         fs::create_dir_all(&staging).map_err(io_error(&staging))?;
     }
-    let result = finish_staging(dir, parent, &leaf, &staging, write);
+    let result = finish_staging(dir, parent, &leaf, &staging, existed || force, write);
     register_staging(&staging, false);
     result
 }
 
+/// `may_replace`: whether a folder found at `dir` now may be replaced without
+/// `--force` (it was there, and checked, when writing began).
 fn finish_staging<T>(
     dir: &Path,
     parent: &Path,
     leaf: &str,
     staging: &Path,
+    may_replace: bool,
     write: impl FnOnce(&Path) -> Result<T, OutputError>,
 ) -> Result<T, OutputError> {
     let staging = staging.to_path_buf();
@@ -469,6 +476,15 @@ fn finish_staging<T>(
         io_error(dir)(error)
     };
     let _busy = Busy::start(dir)?;
+    let meanwhile = || {
+        let _ = fs::remove_dir_all(&staging);
+        OutputError::WrittenMeanwhile {
+            path: dir.to_path_buf(),
+        }
+    };
+    if dir.exists() && !may_replace {
+        return Err(meanwhile());
+    }
     if dir.exists() {
         match exchange(&staging, dir) {
             // The staging name now holds the previous run.
@@ -486,8 +502,15 @@ fn finish_staging<T>(
             return Err(discard(error));
         }
         fs::remove_dir_all(&old).map_err(io_error(&old))?;
-    } else {
-        fs::rename(&staging, dir).map_err(discard)?;
+    } else if let Err(error) = fs::rename(&staging, dir) {
+        // Free a moment ago: another command put its folder there since.
+        if matches!(
+            error.kind(),
+            io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::AlreadyExists
+        ) {
+            return Err(meanwhile());
+        }
+        return Err(discard(error));
     }
     Ok(written)
 }

@@ -361,3 +361,127 @@ fn an_output_folder_listing_a_fifo_or_a_device_is_not_read() {
         "{stderr}"
     );
 }
+
+/// Whether `text` holds a run of more than `n` digits: a number printed in full.
+fn long_digits(text: &str, n: usize) -> bool {
+    text.split(|c: char| !c.is_ascii_digit())
+        .any(|run| run.len() > n)
+}
+
+#[test]
+fn one_bad_value_in_a_child_is_one_problem_located_in_the_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml");
+    let child = write(
+        dir.path(),
+        "kid.toml",
+        format!(
+            "extends = \"{}\"\n[scenario]\nname = \"kid\"\n[assets.spx]\njump_intensity = 1e9\n",
+            parent.display()
+        )
+        .as_bytes(),
+    );
+    let error = scenario::load(&child).unwrap_err();
+    let text = error.to_string();
+    println!("{text}");
+    assert_eq!(error.diagnostics().len(), 1, "{text}");
+    assert!(
+        text.contains("kid.toml:5: assets.spx.jump_intensity"),
+        "{text}"
+    );
+    assert!(!text.contains("default.toml"), "{text}");
+}
+
+#[test]
+fn huge_and_tiny_numbers_print_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml");
+    for (extra, expected) in [
+        (
+            "[regimes.goldilocks]\nintensities = { dovish_debasement = 1e300 }\n",
+            "can reach 1.190e298",
+        ),
+        (
+            "[regimes.sell_america]\nexpected_duration_years = 1e-300\n",
+            "can reach 5.159e297",
+        ),
+    ] {
+        let child = write(
+            dir.path(),
+            "kid.toml",
+            format!(
+                "extends = \"{}\"\n[scenario]\nname = \"kid\"\n{extra}",
+                parent.display()
+            )
+            .as_bytes(),
+        );
+        let text = scenario::load(&child).unwrap_err().to_string();
+        println!("{text}");
+        assert!(text.contains(expected), "{text}");
+        assert!(!long_digits(&text, 20), "{text}");
+    }
+    // A reach of e^(1e300) on a scenario's own lines.
+    let text = scenario::load_str(
+        &format!(
+            "{}[assets.x]\nprocess = \"gbm\"\ninitial = 100.0\nvol = 0.2\njump_intensity = 252\njump_mean = 5\n",
+            header("reach", 20).replace("horizon_steps = 20", "horizon_years = 50")
+        ),
+        Path::new("reach.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(text.contains("could move by 72078 over"), "{text}");
+    // A subnormal weight sums to itself, not to NaN, and prints in short.
+    let portfolio = write(
+        dir.path(),
+        "tiny.toml",
+        b"name = \"p\"\nbase_currency = \"USD\"\nweights_sum = 1.0\n[positions.a]\nasset = \"spx\"\nweight = 5e-324\n",
+    );
+    let text = book_error(&default_scenario(), vec![portfolio], Vec::new());
+    assert!(text.contains("weights add up to 5e-324"), "{text}");
+    assert!(!text.contains("NaN") && !long_digits(&text, 20), "{text}");
+}
+
+#[test]
+fn a_history_csv_with_a_bad_byte_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(
+        dir.path(),
+        "latin1.csv",
+        b"date,spx\n2020-01-01,100\n2020-01-02,10\xe91\n",
+    );
+    let selection = stormglass::calibrate::data::Selection::default();
+    let Err(error) = stormglass::calibrate::data::read(&csv, &selection) else {
+        panic!("the CSV read");
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("latin1.csv:3:14: the history CSV is not valid UTF-8"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_folder_written_meanwhile_by_another_command_is_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // The other command puts its folder in place while this one writes.
+    let error = stormglass::report::write_atomically(&out, false, |staging| {
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("summary.json"), "{}").unwrap();
+        std::fs::write(staging.join("summary.json"), "{}").unwrap();
+        Ok(())
+    })
+    .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("another command wrote this folder while this one was writing it"),
+        "{text}"
+    );
+    assert!(error.is_user_fixable());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "the discarded staging is gone"
+    );
+}
