@@ -121,12 +121,15 @@ fn files_below(dir: &Path) -> io::Result<Vec<String>> {
     Ok(found)
 }
 
-/// The SHA-256 of a file's bytes, in hex.
+/// The SHA-256 of a file's bytes, in hex: streamed through the input reader,
+/// so a path that became a FIFO or a device since it was read is refused
+/// rather than blocking or hashed without end.
 pub fn sha256_of(path: &Path) -> io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    io::copy(&mut File::open(path)?, &mut hasher)?;
-    Ok(format!("{:x}", hasher.finalize()))
+    use crate::input::{self, InputError, Kind};
+    input::sha256(path, Kind::ListedOutput, u64::MAX).map_err(|error| match error {
+        InputError::Io { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    })
 }
 
 /// Staging folders and files this process is writing, for [`remove_staging`].

@@ -135,8 +135,8 @@ impl Manifest {
             path: path.to_path_buf(),
             message,
         };
-        let bytes = input::read_bytes(path, input::Kind::PlanManifest)
-            .map_err(|e| ManifestError::Input(e))?;
+        let bytes =
+            input::read_bytes(path, input::Kind::PlanManifest).map_err(ManifestError::Input)?;
         // The checksum of the very bytes parsed: parts record it to tie them to this plan.
         let sha = {
             use sha2::{Digest, Sha256};

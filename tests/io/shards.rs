@@ -474,6 +474,9 @@ fn a_damaged_or_edited_part_header_is_refused_before_anything_is_allocated() {
     stormglass_ok(&["merge", &manifest]);
 }
 
+/// An edit of a manifest's JSON.
+type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
 #[test]
 fn a_hand_edited_manifest_is_refused_by_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -486,7 +489,7 @@ fn a_hand_edited_manifest_is_refused_by_key() {
         change(&mut edited);
         fs::write(&manifest, serde_json::to_vec_pretty(&edited).unwrap()).unwrap();
     };
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         ("shards: is 0", Box::new(|m| m["shards"] = 0.into())),
         (
             "tasks[1]: is task 1 of point 99",
