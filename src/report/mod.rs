@@ -7,7 +7,7 @@ pub mod charts;
 pub mod columnar;
 pub mod compare;
 mod console;
-mod files;
+pub mod files;
 pub mod html;
 pub mod key_numbers;
 mod labels;
