@@ -77,7 +77,7 @@ fn shards(c: &mut Criterion) {
                 let parts = PartSet::gather(&files, |_, _| String::new()).expect("every part");
                 let mut layout = MetricLayout::new(&prepared.model);
                 layout.append(tracker.columns());
-                parts.merge(layout).expect("merge")
+                parts.merge(layout, &prepared.shape()).expect("merge")
             })
         },
     );

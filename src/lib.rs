@@ -22,6 +22,7 @@ pub mod attribute;
 pub mod calibrate;
 pub mod engine;
 pub mod history;
+pub mod input;
 pub mod model;
 pub mod portfolio;
 pub mod report;

@@ -217,8 +217,8 @@ impl VaryArgs {
     fn read(&self) -> Result<(Vec<Axis>, Vec<String>), Failure> {
         let (vary, mut charts) = match &self.sweep_file {
             Some(file) => {
-                let text = std::fs::read_to_string(file)
-                    .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
+                let text = stormglass::input::read_text(file, stormglass::input::Kind::SweepFile)
+                    .map_err(Failure::input)?;
                 let table: SweepFile = toml::from_str(&text)
                     .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
                 (table.sweep.vary, table.sweep.chart)
@@ -571,6 +571,13 @@ fn main() -> ExitCode {
         // A reader that closed its end (`stormglass list | head -1`) has all it wanted.
         Err(Failure { status: 0, .. }) => ExitCode::SUCCESS,
         Err(Failure { message, status }) => {
+            // Writes stop with an error once a signal came: the handler is
+            // removing what they staged and exits with the signal's status.
+            if report::files::interrupted_by_signal() {
+                loop {
+                    std::thread::park();
+                }
+            }
             eprintln!("error: {message}");
             ExitCode::from(status)
         }
@@ -877,12 +884,17 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
             .unwrap_or_else(|| Path::new("output").join(&parts.header().scenario_name)),
     )?;
     enter(&parts.header().directory, "the shards' run")?;
-    let (prepared, simulation) = merge_parts(&parts, args.threads)?;
+    let (prepared, simulation) = merge_parts(&parts, args.threads, &|e| e)?;
     finish_run(&prepared, &simulation, &out, args.tables, args.force)
 }
 
-/// Rebuilds the run the parts came from, checks it is theirs and merges them.
-fn merge_parts(parts: &PartSet, threads: usize) -> Result<(Prepared, engine::Simulation), Failure> {
+/// Rebuilds the run the parts came from, checks it is theirs and merges them;
+/// `part_error` says how to fix a damaged part (which task to run again).
+fn merge_parts(
+    parts: &PartSet,
+    threads: usize,
+    part_error: &dyn Fn(tasks::PartError) -> tasks::PartError,
+) -> Result<(Prepared, engine::Simulation), Failure> {
     let header = parts.header();
     let prepared = header.recipe.prepare(threads).map_err(Failure::input)?;
     let fingerprint = prepared.fingerprint().map_err(Failure::input)?;
@@ -899,7 +911,9 @@ fn merge_parts(parts: &PartSet, threads: usize) -> Result<(Prepared, engine::Sim
     );
     let mut layout = stormglass::stats::MetricLayout::new(&prepared.model);
     layout.append(engine::PathObserver::columns(&tracker));
-    let simulation = parts.merge(layout).map_err(Failure::part)?;
+    let simulation = parts
+        .merge(layout, &prepared.shape())
+        .map_err(|e| Failure::part(part_error(e)))?;
     Ok((prepared, simulation))
 }
 
@@ -912,6 +926,7 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
         None => plan_dir.to_path_buf(),
     };
     enter(&manifest.directory, "the plan")?;
+    tasks::part::sweep_stale_parts(&plan_dir.join("parts"));
     // Every part present and of this plan before anything is merged.
     let mut sets = Vec::with_capacity(manifest.points.len());
     for point in &manifest.points {
@@ -943,7 +958,8 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
             )));
         }
         for (file, task) in files.iter().zip(&tasks) {
-            let header = tasks::part::read_header(file).map_err(Failure::part)?;
+            let header = tasks::part::read_header(file)
+                .map_err(|e| Failure::part(e.of_task(task.index, manifest_path)))?;
             let tag = TaskTag {
                 manifest: sha.clone(),
                 index: task.index,
@@ -987,8 +1003,22 @@ fn merge_plan(manifest_path: &Path, args: &MergeArgs) -> Result<(), Failure> {
     };
     let mut sweep = None;
     let grid = sweeps::grid(&manifest.axes);
+    // A part damaged after its header was read is still named by its task.
+    let part_error = |error: tasks::PartError| {
+        let task = match &error {
+            tasks::PartError::Damaged { path, .. } => manifest
+                .tasks
+                .iter()
+                .find(|t| Manifest::part_path(plan_dir, t.index) == *path),
+            _ => None,
+        };
+        match task {
+            Some(task) => error.of_task(task.index, manifest_path),
+            None => error,
+        }
+    };
     for (point, set) in &sets {
-        let (prepared, simulation) = merge_parts(set, args.threads)?;
+        let (prepared, simulation) = merge_parts(set, args.threads, &part_error)?;
         finish_run(
             &prepared,
             &simulation,
@@ -1122,7 +1152,7 @@ fn write_plan(dir: &Path, manifest: &Manifest, force: bool) -> Result<(), Failur
         if let Ok(entries) = std::fs::read_dir(&parts) {
             for entry in entries.flatten() {
                 let path = entry.path();
-                if tasks::part::read_header(&path).is_ok() {
+                if tasks::part::starts_as_part(&path) {
                     std::fs::remove_file(&path)
                         .map_err(|e| Failure::other(format!("{}: {e}", path.display())))?;
                 }

@@ -352,16 +352,16 @@ impl NativeRun {
         ipc_stream(py, table)
     }
 
-    /// The portfolio tables' CSV text (`portfolios`, `positions`, `quantiles`),
-    /// as the run folder's `portfolios.csv`, `portfolio_positions.csv` and
-    /// `portfolio_quantiles.csv`; empty without portfolios.
+    /// The portfolio tables' CSV text (`portfolios`, `positions`, `quantiles`,
+    /// `losses`), as the run folder's `portfolios.csv`, `portfolio_positions.csv`,
+    /// `portfolio_quantiles.csv` and `portfolio_losses.csv`; empty without portfolios.
     fn portfolio_csv(&self, name: &str) -> PyResult<String> {
         let mut out = Vec::new();
         let all = &self.summary.portfolios;
         if !all.is_empty() {
             report::portfolio_csv(&mut out, name, all).map_err(|e| {
                 PyValueError::new_err(format!(
-                    "portfolio table `{name}`: {e}; give portfolios, positions or quantiles"
+                    "portfolio table `{name}`: {e}; give portfolios, positions, quantiles or losses"
                 ))
             })?;
         }

@@ -220,11 +220,11 @@ class Run:
 
     def arrow(self, table: str) -> pa.Table:
         """A table as a pyarrow Table: `paths`, `fan`, `sample_paths`, or a
-        portfolio table (`portfolios`, `positions`, `quantiles`)."""
+        portfolio table (`portfolios`, `positions`, `quantiles`, `losses`)."""
         if table not in self._arrow_tables:
             if table in self._TABLES:
                 self._arrow_tables[table] = _arrow(self._native.table(self._TABLES[table]))
-            elif table in ("portfolios", "positions", "quantiles"):
+            elif table in ("portfolios", "positions", "quantiles", "losses"):
                 text = self._native.portfolio_csv(table)
                 self._arrow_tables[table] = (
                     pa_csv.read_csv(io.BytesIO(text.encode())) if text else pa.table({})
@@ -232,7 +232,7 @@ class Run:
             else:
                 raise ValueError(
                     f"no table {table!r}: give paths, fan, sample_paths, portfolios, "
-                    "positions or quantiles"
+                    "positions, quantiles or losses"
                 )
         return self._arrow_tables[table]
 

@@ -12,11 +12,8 @@ use crate::scenario::load::unknown_name;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
-    #[error("{}: cannot read the history file: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Invalid {
         path: PathBuf,
@@ -190,10 +187,7 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
 /// every row. Gaps, cells that are not numbers, dates out of order and a
 /// selection naming no column are errors with the line and column.
 pub fn read(path: &Path, selection: &Selection) -> Result<Table, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, crate::input::Kind::HistoryCsv)?;
     let mut rows = lines(&text).filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = rows.next() else {
         return Err(invalid(

@@ -84,8 +84,8 @@ const SD_TOLERANCE: f64 = 1e-8;
 pub enum TargetsError {
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    #[error("{}: cannot read the targets file: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     /// Problems of the targets file, each `file:line: message`.
     #[error("{}", .0.join("\nerror: "))]
     Targets(Vec<String>),
@@ -190,10 +190,7 @@ struct RawTarget {
 /// Reads a targets file: `[[target]]` tables of `figure`, `value` and an
 /// optional `weight` (default 1). Figures are checked against a scenario later.
 pub fn read_targets(path: &Path) -> Result<Vec<Target>, TargetsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TargetsError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, crate::input::Kind::Targets)?;
     parse_targets(&text, path)
 }
 
@@ -1228,12 +1225,15 @@ impl Fit {
             scenario: self.path.display().to_string(),
             scenario_hash: self.base.hash.clone(),
             targets_file: self.targets_path.display().to_string(),
-            targets_sha256: std::fs::read(&self.targets_path)
-                .map(|bytes| {
-                    use sha2::{Digest, Sha256};
-                    format!("{:x}", Sha256::digest(&bytes))
-                })
-                .unwrap_or_default(),
+            targets_sha256: crate::input::read_bytes(
+                &self.targets_path,
+                crate::input::Kind::Targets,
+            )
+            .map(|bytes| {
+                use sha2::{Digest, Sha256};
+                format!("{:x}", Sha256::digest(&bytes))
+            })
+            .unwrap_or_default(),
             seed: self.options.seed,
             pilot_paths: self.options.pilot_paths,
             paths: self.options.paths,

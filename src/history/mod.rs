@@ -10,7 +10,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-pub use realism::{Realism, RealismFigure, Standing};
+pub use realism::{Reads, Realism, RealismFigure, Standing, RECORD_QUANTILE};
 
 /// The anchors shipped with the engine, compiled in so that every run has them.
 const BUILTIN: &str = include_str!("../../data/history/anchors.toml");
@@ -140,8 +140,8 @@ pub fn builtin() -> &'static Anchors {
 
 /// Reads a user's anchors file.
 pub fn load(path: &Path) -> Result<Anchors, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read the anchors file: {e}", path.display()))?;
+    let text =
+        crate::input::read_text(path, crate::input::Kind::Anchors).map_err(|e| e.to_string())?;
     parse(&text, &path.display().to_string())
 }
 

@@ -26,7 +26,7 @@ const NEAR_RECORD: f64 = 0.1;
 
 /// The quantile of the per-path figure a record is judged by: a run that
 /// reproduced decades of history puts about 1% of its paths beyond the record.
-const RECORD_QUANTILE: f64 = 0.01;
+pub const RECORD_QUANTILE: f64 = 0.01;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Realism {
@@ -49,6 +49,45 @@ pub enum Standing {
     NotComparable,
 }
 
+/// How a realism figure is written for a reader: the same units as the charts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reads {
+    /// A fraction, in percent (returns, drawdowns, probabilities).
+    Percent,
+    /// A rate's level held in decimals, in percent (a yield of 0.0452 as 4.52%).
+    RatePercent,
+    /// A change of a rate held in decimals, in basis points (0.0125 as 125 bp).
+    BasisPoints,
+    /// An implied volatility held in decimals, in points (0.186 as 18.6).
+    VolPoints,
+    /// A level or change in the asset's own units.
+    #[default]
+    Units,
+}
+
+impl Reads {
+    fn of(figure: Figure, relative: bool, asset: &AssetModel) -> Reads {
+        let level = matches!(
+            figure,
+            Figure::LevelLow | Figure::LevelHigh | Figure::LevelQuantile
+        );
+        if relative {
+            Reads::Percent
+        } else if matches!(asset.process, crate::scenario::ProcessKind::ImpliedVol) {
+            Reads::VolPoints
+        } else if asset.unit.starts_with("decimal") {
+            if level {
+                Reads::RatePercent
+            } else {
+                Reads::BasisPoints
+            }
+        } else {
+            Reads::Units
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RealismFigure {
     pub asset: String,
@@ -58,6 +97,9 @@ pub struct RealismFigure {
     /// Whether the figures are fractions (printed in percent) rather than levels
     /// in the asset's units.
     pub relative: bool,
+    /// How the figures are written for a reader, as the charts write them.
+    #[serde(default)]
+    pub reads: Reads,
     /// History's figure and band, scaled to the run's horizon where `scaled`.
     pub history: f64,
     pub low: f64,
@@ -330,6 +372,7 @@ fn judge(
         figure: anchor.figure,
         label,
         relative,
+        reads: Reads::of(anchor.figure, relative, asset),
         history,
         low,
         high,

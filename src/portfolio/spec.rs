@@ -168,12 +168,19 @@ impl Holding {
 }
 
 /// A sum for a message, without the last bits of rounding (0.8999999999999999).
-fn tidy(x: f64) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let scale = 10f64.powi(11 - x.abs().log10().floor() as i32);
-    (x * scale).round() / scale
+fn tidy(x: f64) -> String {
+    let rounded = if x == 0.0 || !x.is_finite() {
+        x
+    } else {
+        // A tiny (subnormal) sum has no finite scale: rounding it would make NaN.
+        let scale = 10f64.powi(11 - x.abs().log10().floor() as i32);
+        if scale.is_finite() {
+            (x * scale).round() / scale
+        } else {
+            x
+        }
+    };
+    crate::scenario::check::number(rounded)
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -573,7 +580,7 @@ fn build(
         }
         None if !notionals.is_empty() => {
             if !(funded_notional > 0.0 && funded_notional <= MAX_VALUE) {
-                check.error("value", format!("missing: the funded notionals add up to {funded_notional}, so the portfolio's value must be given"));
+                check.error("value", format!("missing: the funded notionals add up to {}, so the portfolio's value must be given", crate::scenario::check::number(funded_notional)));
                 return None;
             }
             funded_notional

@@ -326,7 +326,11 @@ pub fn folder_beside(run_dir: &Path) -> Option<std::path::PathBuf> {
 /// here: a run reads one small file or nothing, and is no slower.
 pub fn drives_section(run_dir: &Path, scenario: &crate::scenario::Scenario) -> Option<String> {
     let folder = folder_beside(run_dir)?;
-    let text = std::fs::read_to_string(folder.join("attribution.json")).ok()?;
+    let text = crate::input::read_text(
+        &folder.join("attribution.json"),
+        crate::input::Kind::Attribution,
+    )
+    .ok()?;
     let record: serde_json::Value = serde_json::from_str(&text).ok()?;
     let number = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     let keys: Vec<(&str, &str)> = record["figures"]

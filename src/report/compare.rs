@@ -3,7 +3,6 @@
 //! style: the key numbers in columns and the drawdown CDFs overlaid.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -219,9 +218,7 @@ pub fn write_comparison(
         };
         let json = serde_json::to_string_pretty(&record).unwrap_or_default();
         let path = staging.join("comparison.json");
-        std::fs::File::create(&path)
-            .and_then(|mut f| writeln!(f, "{json}"))
-            .map_err(|source| OutputError::Io { path, source })?;
+        super::files::write_staged(&path, |out| writeln!(out, "{json}"))?;
         let (page, charts) = comparison_report(runs)?;
         write_report(staging, "compare.html", &page, &charts)?;
         Ok(Written {
@@ -256,6 +253,11 @@ fn drawdown_jobs(runs: &[Compared]) -> Vec<charts::Job<'static>> {
                 .iter()
                 .filter_map(|run| {
                     let d = run.drawdowns.iter().find(|d| d.name == asset)?;
+                    // A level's "drawdown" is a bond rally or a calming VIX:
+                    // only prices are compared by their drawdowns.
+                    if d.measured_as != "relative" {
+                        return None;
+                    }
                     let q: Vec<f64> = d.max_drawdown_quantiles.clone();
                     if q.len() < 2 || q.iter().any(|v| !v.is_finite()) {
                         return None;

@@ -10,6 +10,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::charts::{self, Chart, ChartError, RunData};
 use super::{columnar, html, Summary};
@@ -68,6 +69,8 @@ pub enum OutputError {
     UnusableTarget { path: PathBuf, reason: &'static str },
     #[error("{}: exists; name another file, or pass --force to replace it", path.display())]
     FileExists { path: PathBuf },
+    #[error("{}: another command wrote this folder while this one was writing it (two runs or merges into one output folder at once); that one's folder is in place and this one's was discarded: give each command its own --out, or run this one again", path.display())]
+    WrittenMeanwhile { path: PathBuf },
 }
 
 impl OutputError {
@@ -78,6 +81,7 @@ impl OutputError {
             OutputError::NotARunFolder { .. }
                 | OutputError::UnusableTarget { .. }
                 | OutputError::FileExists { .. }
+                | OutputError::WrittenMeanwhile { .. }
         )
     }
 }
@@ -117,56 +121,154 @@ fn files_below(dir: &Path) -> io::Result<Vec<String>> {
     Ok(found)
 }
 
-/// The SHA-256 of a file's bytes, in hex.
+/// The SHA-256 of a file's bytes, in hex: streamed through the input reader,
+/// so a path that became a FIFO or a device since it was read is refused
+/// rather than blocking or hashed without end.
 pub fn sha256_of(path: &Path) -> io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    io::copy(&mut File::open(path)?, &mut hasher)?;
-    Ok(format!("{:x}", hasher.finalize()))
+    use crate::input::{self, InputError, Kind};
+    input::sha256(path, Kind::ListedOutput, u64::MAX).map_err(|error| match error {
+        InputError::Io { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    })
 }
 
-/// Staging folders this process is writing, for [`remove_staging`].
+/// Staging folders and files this process is writing, for [`remove_staging`].
 static STAGING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
-/// Removes the staging folders this process is writing: called when it is
-/// interrupted (SIGINT, SIGTERM), so an interrupted run leaves nothing behind.
-pub fn remove_staging() {
-    let folders = STAGING.lock().map(|f| f.clone()).unwrap_or_default();
-    for folder in folders {
-        let _ = fs::remove_dir_all(folder);
+/// Set once the process is interrupted: every write into staging stops.
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+/// Writes into staging under way; [`remove_staging`] waits for them to stop
+/// before it deletes, so no writer re-creates what it deleted.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// How long [`remove_staging`] waits for writers to notice the cancellation:
+/// they check it every buffer (1 MiB), so well below this.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One write into staging under way (see [`IN_FLIGHT`]).
+struct Busy;
+
+impl Busy {
+    /// Counted first and checked second, so [`remove_staging`] (which sets
+    /// the flag first and counts second) either sees this write or this
+    /// write sees the flag.
+    fn start(path: &Path) -> Result<Busy, OutputError> {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        let busy = Busy;
+        if CANCELLED.load(Ordering::SeqCst) {
+            return Err(interrupted(path));
+        }
+        Ok(busy)
     }
 }
 
-fn register_staging(folder: &Path, writing: bool) {
-    if let Ok(mut folders) = STAGING.lock() {
-        folders.retain(|f| f != folder);
+impl Drop for Busy {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn interrupted(path: &Path) -> OutputError {
+    io_error(path)(io::Error::new(io::ErrorKind::Interrupted, "interrupted"))
+}
+
+/// Whether the process was interrupted (its staging is being removed).
+pub fn interrupted_by_signal() -> bool {
+    CANCELLED.load(Ordering::SeqCst)
+}
+
+/// A write into staging by a writer outside this module (a part), counted as
+/// [`remove_staging`] needs; `None` once the process is interrupted.
+pub struct Writing(#[allow(dead_code)] Busy);
+
+pub fn start_writing(path: &Path) -> Option<Writing> {
+    Busy::start(path).ok().map(Writing)
+}
+
+/// A file writer that stops at its next write once the process is interrupted.
+pub struct Cancellable<W>(pub W);
+
+impl<W: Write> Write for Cancellable<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if CANCELLED.load(Ordering::Relaxed) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+        }
+        self.0.write(bytes)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Removes the staging folders and files this process is writing: called when
+/// it is interrupted (SIGINT, SIGTERM), so an interrupted run leaves nothing
+/// behind. Every writer is stopped first: deleting while a writer still
+/// creates files would leave the folder behind.
+pub fn remove_staging() {
+    CANCELLED.store(true, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    while IN_FLIGHT.load(Ordering::SeqCst) > 0 && started.elapsed() < STOP_WAIT {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let staged = STAGING.lock().map(|f| f.clone()).unwrap_or_default();
+    for path in staged {
+        let _ = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+    }
+}
+
+/// Records `path` (a staging folder or file) as being written, or no longer.
+pub fn register_staging(path: &Path, writing: bool) {
+    if let Ok(mut staged) = STAGING.lock() {
+        staged.retain(|f| f != path);
         if writing {
-            folders.push(folder.to_path_buf());
+            staged.push(path.to_path_buf());
         }
     }
 }
 
-/// Removes the staging and swap folders (`.NAME.partial-PID`, `.NAME.old-PID`)
-/// that runs killed outright (kill -9, a power cut) left beside `leaf` in
-/// `parent`: only those of the engine's own naming whose process is gone.
-fn sweep_stale(parent: &Path, leaf: &str) {
+/// Whether process `pid` is alive, by /proc; `None` where there is no /proc.
+fn alive(pid: u32) -> Option<bool> {
+    Path::new("/proc/self")
+        .exists()
+        .then(|| Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Removes the entries of `parent` that `stale_pid(name)` recognises as
+/// staging of the engine's own naming, left by a process that is gone (kill
+/// -9, a power cut, a node lost). Nothing is swept without /proc to tell.
+pub fn sweep_stale_with(parent: &Path, stale_pid: impl Fn(&str) -> Option<u32>) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
     let me = std::process::id();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = [".partial-", ".old-"].iter().find_map(|tag| {
+        let Some(pid) = stale_pid(&name) else {
+            continue;
+        };
+        if pid == me || alive(pid) != Some(false) {
+            continue;
+        }
+        let _ = match entry.file_type() {
+            Ok(t) if t.is_dir() => fs::remove_dir_all(entry.path()),
+            Ok(t) if t.is_file() => fs::remove_file(entry.path()),
+            _ => Ok(()),
+        };
+    }
+}
+
+/// Removes the staging and swap folders or files (`.NAME.partial-PID`,
+/// `.NAME.old-PID`) that killed runs left beside `leaf` in `parent`.
+fn sweep_stale(parent: &Path, leaf: &str) {
+    sweep_stale_with(parent, |name| {
+        [".partial-", ".old-"].iter().find_map(|tag| {
             name.strip_prefix(&format!(".{leaf}{tag}"))
                 .and_then(|pid| pid.parse::<u32>().ok())
-        });
-        let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
-        if let Some(pid) = pid {
-            if pid != me && !alive(pid) && entry.file_type().is_ok_and(|t| t.is_dir()) {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
-    }
+        })
+    });
 }
 
 /// Writes the manifest of every file now in `dir`: `size sha256 path` a line.
@@ -189,7 +291,8 @@ fn in_the_way(dir: &Path) -> Vec<String> {
     let Ok(files) = files_below(dir) else {
         return vec!["the folder cannot be read".into()];
     };
-    let manifest = fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default();
+    use crate::input::{self, Kind};
+    let manifest = input::read_text(&dir.join(MANIFEST), Kind::OutputManifest).unwrap_or_default();
     let mut lines = manifest.lines();
     if !lines.next().is_some_and(|l| l.starts_with("stormglass ")) {
         let mut listed: Vec<String> = files.into_iter().take(LISTED_IN_THE_WAY).collect();
@@ -209,8 +312,14 @@ fn in_the_way(dir: &Path) -> Vec<String> {
         match recorded.get(file) {
             None => problems.push(format!("{file} (not written by the engine)")),
             Some((size, hash)) => {
-                let same_size = fs::metadata(&path).is_ok_and(|m| m.len().to_string() == *size);
-                if !same_size || sha256_of(&path).ok().as_deref() != Some(hash.as_str()) {
+                // Hashed through the input reader, never past the recorded size:
+                // a FIFO or device put in the folder under a listed name is
+                // found out instead of blocking or being read without end.
+                let same = size.parse::<u64>().is_ok_and(|size| {
+                    input::sha256(&path, Kind::ListedOutput, size).is_ok_and(|h| h == *hash)
+                        && fs::metadata(&path).is_ok_and(|m| m.len() == size)
+                });
+                if !same {
                     problems.push(format!("{file} (changed since the run wrote it)"));
                 }
             }
@@ -320,6 +429,7 @@ pub fn write_atomically<T>(
     write: impl FnOnce(&Path) -> Result<T, OutputError>,
 ) -> Result<T, OutputError> {
     check_target(dir, force)?;
+    let existed = dir.exists();
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -329,26 +439,29 @@ pub fn write_atomically<T>(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".into());
-    // /proc tells whether a process lives; without it nothing is swept.
-    if Path::new("/proc/self").exists() {
-        sweep_stale(parent, &leaf);
-    }
+    sweep_stale(parent, &leaf);
     let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
     }
     register_staging(&staging, true);
-    fs::create_dir_all(&staging).map_err(io_error(&staging))?;
-    let result = finish_staging(dir, parent, &leaf, &staging, write);
+    {
+        let _busy = Busy::start(&staging)?;
+        fs::create_dir_all(&staging).map_err(io_error(&staging))?;
+    }
+    let result = finish_staging(dir, parent, &leaf, &staging, existed || force, write);
     register_staging(&staging, false);
     result
 }
 
+/// `may_replace`: whether a folder found at `dir` now may be replaced without
+/// `--force` (it was there, and checked, when writing began).
 fn finish_staging<T>(
     dir: &Path,
     parent: &Path,
     leaf: &str,
     staging: &Path,
+    may_replace: bool,
     write: impl FnOnce(&Path) -> Result<T, OutputError>,
 ) -> Result<T, OutputError> {
     let staging = staging.to_path_buf();
@@ -365,6 +478,16 @@ fn finish_staging<T>(
         let _ = fs::remove_dir_all(&staging);
         io_error(dir)(error)
     };
+    let _busy = Busy::start(dir)?;
+    let meanwhile = || {
+        let _ = fs::remove_dir_all(&staging);
+        OutputError::WrittenMeanwhile {
+            path: dir.to_path_buf(),
+        }
+    };
+    if dir.exists() && !may_replace {
+        return Err(meanwhile());
+    }
     if dir.exists() {
         match exchange(&staging, dir) {
             // The staging name now holds the previous run.
@@ -382,8 +505,15 @@ fn finish_staging<T>(
             return Err(discard(error));
         }
         fs::remove_dir_all(&old).map_err(io_error(&old))?;
-    } else {
-        fs::rename(&staging, dir).map_err(discard)?;
+    } else if let Err(error) = fs::rename(&staging, dir) {
+        // Free a moment ago: another command put its folder there since.
+        if matches!(
+            error.kind(),
+            io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::AlreadyExists
+        ) {
+            return Err(meanwhile());
+        }
+        return Err(discard(error));
     }
     Ok(written)
 }
@@ -476,6 +606,9 @@ fn write_files(
         write_with(&dir.join("portfolio_quantiles.csv"), |out| {
             p::write_quantiles_csv(out, all)
         })?;
+        write_with(&dir.join("portfolio_losses.csv"), |out| {
+            p::write_losses_csv(out, all)
+        })?;
     }
     let started = std::time::Instant::now();
     let (mut page, charts) = run_report(scenario, model, simulation, summary)?;
@@ -517,7 +650,10 @@ pub fn write_report(
     charts: &[Chart],
 ) -> Result<(), OutputError> {
     let folder = dir.join("charts");
-    fs::create_dir_all(&folder).map_err(io_error(&folder))?;
+    {
+        let _busy = Busy::start(&folder)?;
+        fs::create_dir_all(&folder).map_err(io_error(&folder))?;
+    }
     for chart in charts {
         write_with(&folder.join(format!("{}.png", chart.name)), |out| {
             out.write_all(&chart.png)
@@ -552,29 +688,46 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8], force: bool) -> Result<(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
+    sweep_stale(parent, &leaf);
     let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
-    if let Err(error) = write_bytes(&staging, bytes) {
+    register_staging(&staging, true);
+    let written = write_bytes(&staging, bytes).and_then(|()| {
+        let _busy = Busy::start(path)?;
+        fs::rename(&staging, path).map_err(io_error(path))
+    });
+    if written.is_err() {
         let _ = fs::remove_file(&staging);
-        return Err(error);
     }
-    fs::rename(&staging, path).map_err(|error| {
-        let _ = fs::remove_file(&staging);
-        io_error(path)(error)
-    })
+    register_staging(&staging, false);
+    written
 }
+
+/// The buffered, cancellable file every output is written through.
+type Output = BufWriter<Cancellable<File>>;
 
 fn write_with(
     path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+    write: impl FnOnce(&mut Output) -> io::Result<()>,
 ) -> Result<(), OutputError> {
+    let _busy = Busy::start(path)?;
     let file = File::create(path).map_err(io_error(path))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut out = BufWriter::with_capacity(1 << 20, Cancellable(file));
     write(&mut out).map_err(io_error(path))?;
     out.flush().map_err(io_error(path))?;
     out.into_inner()
         .map_err(|e| io_error(path)(e.into_error()))?
+        .0
         .sync_all()
         .map_err(io_error(path))
+}
+
+/// Writes a file of the caller's own inside staging: stopped, like every
+/// other output, when the process is interrupted.
+pub fn write_staged(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), OutputError> {
+    write_with(path, |out| write(out))
 }
 
 /// Writes one table as a Parquet file inside a staged folder.

@@ -9,7 +9,7 @@ use super::charts::{percent, Chart};
 use super::key_numbers::KeyNumbers;
 use super::roles::display_name;
 use super::Summary;
-use crate::portfolio::StressResult;
+use crate::portfolio::{PortfolioSummary, StressResult};
 use crate::scenario::Scenario;
 
 const STYLE: &str = "
@@ -18,11 +18,16 @@ body { margin: 0; background: #f6f6f4; color: #1a1a1a;
 main { max-width: 1240px; margin: 0 auto; padding: 24px 32px 64px; background: #fff; }
 h1 { font-size: 30px; margin: 8px 0 4px; }
 h2 { font-size: 22px; margin: 36px 0 8px; border-bottom: 2px solid #0072b2; padding-bottom: 4px; }
+h3 { font-size: 18px; margin: 24px 0 4px; }
 p.description { font-size: 18px; color: #333; margin-top: 0; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 12px; border-bottom: 1px solid #ddd; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
 table.signals td:nth-child(2), table.runs td, table.runs th { text-align: left; }
+table.numbers td { white-space: nowrap; }
+table.sensitivity td:nth-child(2) { text-align: left; white-space: normal; }
+table.sensitivity td:nth-child(3) { text-align: left; font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 13px; color: #555; white-space: normal; }
+code { font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 14px; }
 table.parameters td { text-align: left; font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 14px; }
 thead th { border-bottom: 2px solid #999; }
 .note { color: #555; font-size: 14px; }
@@ -33,6 +38,7 @@ nav ul { columns: 2; padding-left: 20px; }
 dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; }
 dl.meta dt { color: #555; }
 dl.meta dd { margin: 0; font-variant-numeric: tabular-nums; }
+details > summary { cursor: pointer; color: #0072b2; font-size: 17px; margin: 8px 0; }
 ";
 
 /// Keys a scenario adds to the file it extends that the page lists one by one.
@@ -331,9 +337,31 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
         &[("this run".into(), summary.paths, &summary.key_numbers)],
     );
 
-    if let Some(section) = super::realism::html(summary) {
+    if let Some(section) = super::realism::html_summary(summary) {
         page.heading(2, "realism", "Against history");
         page.push(&section);
+    }
+
+    let missing = missing_roles(scenario);
+    if !missing.is_empty() {
+        page.paragraph(
+            "note",
+            &format!(
+                "Not in this scenario, so left out of this report: {} (the assets and regime the report is about are set in the scenario's [report] table).",
+                missing.join(", ")
+            ),
+        );
+    }
+    let intros: Vec<(&str, String)> = signal_table(summary)
+        .map(|table| ("Signals", table))
+        .into_iter()
+        .chain(portfolio_tables(summary).map(|tables| (super::charts::PORTFOLIO_SECTION, tables)))
+        .collect();
+    page.charts(charts, &intros);
+
+    if let Some(table) = super::realism::html_table(summary) {
+        page.heading(2, "realism-figures", "Every figure beside history");
+        page.push(&table);
     }
 
     page.heading(2, "parameters", "What this scenario changes");
@@ -440,23 +468,6 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
     }
     meta.push_str("</dl>\n");
     page.push(&meta);
-
-    let missing = missing_roles(scenario);
-    if !missing.is_empty() {
-        page.paragraph(
-            "note",
-            &format!(
-                "Not in this scenario, so left out of this report: {} (the assets and regime the report is about are set in the scenario's [report] table).",
-                missing.join(", ")
-            ),
-        );
-    }
-    let intros: Vec<(&str, String)> = signal_table(summary)
-        .map(|table| ("Signals", table))
-        .into_iter()
-        .chain(portfolio_tables(summary).map(|tables| (super::charts::PORTFOLIO_SECTION, tables)))
-        .collect();
-    page.charts(charts, &intros);
     page.finish()
 }
 
@@ -575,10 +586,11 @@ fn portfolio_tables(summary: &Summary) -> Option<String> {
     for p in summary.portfolios.iter().filter(|p| p.paths_left_range > 0) {
         page.paragraph("note warning", &super::portfolios::left_range_note(p));
     }
-    let risk = |p: &crate::portfolio::PortfolioSummary, level: f64| {
-        p.risk
-            .iter()
-            .find(|r| (r.level - level).abs() < 1e-9)
+    fn risk(p: &PortfolioSummary, level: f64) -> Option<&crate::portfolio::RiskRow> {
+        p.risk.iter().find(|r| (r.level - level).abs() < 1e-9)
+    }
+    let var_es = |p: &PortfolioSummary, level: f64| {
+        risk(p, level)
             .map(|r| (percent(r.var), percent(r.es)))
             .unwrap_or_else(|| ("n/a".into(), "n/a".into()))
     };
@@ -586,8 +598,8 @@ fn portfolio_tables(summary: &Summary) -> Option<String> {
         .portfolios
         .iter()
         .map(|p| {
-            let (var95, es95) = risk(p, 0.95);
-            let (var99, es99) = risk(p, 0.99);
+            let (var95, es95) = var_es(p, 0.95);
+            let (var99, es99) = var_es(p, 0.99);
             vec![
                 p.name.clone(),
                 p.base_currency.clone(),
@@ -599,12 +611,13 @@ fn portfolio_tables(summary: &Summary) -> Option<String> {
                 es99,
                 percent(p.max_drawdown.percentile("p50")),
                 percent(p.max_drawdown.percentile("p95")),
-                percent(p.time_under_water.mean),
+                months(p.longest_under_water_years.percentile("p50")),
+                months(p.longest_under_water_years.percentile("p90")),
             ]
         })
         .collect();
     page.table(
-        "portfolio-risk",
+        "portfolio-risk numbers",
         &[
             "portfolio".into(),
             "base".into(),
@@ -616,16 +629,194 @@ fn portfolio_tables(summary: &Summary) -> Option<String> {
             "ES 99%".into(),
             "median max drawdown".into(),
             "95th pct max drawdown".into(),
-            "time under water".into(),
+            "longest under water, median".into(),
+            "longest under water, 90th pct".into(),
         ],
         &rows,
     );
+    page.paragraph(
+        "note",
+        "Longest under water: the longest stretch of closes below the book's running peak on a path, in months (21 trading days).",
+    );
+
+    page.heading(3, "portfolio-amounts", "In each book's base currency");
+    let amount = |p: &PortfolioSummary, level: f64, es: bool| {
+        risk(p, level).map_or("n/a".into(), |r| {
+            money(
+                &p.base_currency,
+                if es { r.es_amount } else { r.var_amount },
+            )
+        })
+    };
+    let rows: Vec<Vec<String>> = summary
+        .portfolios
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                money(&p.base_currency, p.value),
+                money(&p.base_currency, p.pnl.percentile("p50") * p.value),
+                amount(p, 0.95, false),
+                amount(p, 0.95, true),
+                amount(p, 0.99, false),
+                amount(p, 0.99, true),
+            ]
+        })
+        .collect();
+    page.table(
+        "portfolio-amounts numbers",
+        &[
+            "portfolio".into(),
+            "value".into(),
+            "median P&L".into(),
+            "VaR 95%".into(),
+            "ES 95%".into(),
+            "VaR 99%".into(),
+            "ES 99%".into(),
+        ],
+        &rows,
+    );
+
+    let mut thresholds: Vec<f64> = Vec::new();
+    for p in &summary.portfolios {
+        for l in &p.loss_probabilities {
+            if !thresholds.iter().any(|t| (t - l.threshold).abs() < 1e-12) {
+                thresholds.push(l.threshold);
+            }
+        }
+    }
+    thresholds.sort_by(f64::total_cmp);
+    if !thresholds.is_empty() {
+        page.heading(3, "portfolio-losses", "How likely each loss is");
+        let mut header = vec!["portfolio".to_string()];
+        header.extend(
+            thresholds
+                .iter()
+                .map(|t| format!("loses {} or more", percent_threshold(*t))),
+        );
+        let rows: Vec<Vec<String>> = summary
+            .portfolios
+            .iter()
+            .map(|p| {
+                let mut row = vec![p.name.clone()];
+                row.extend(thresholds.iter().map(|t| {
+                    p.loss_probabilities
+                        .iter()
+                        .find(|l| (l.threshold - t).abs() < 1e-12)
+                        .map_or("-".into(), |l| {
+                            format!(
+                                "{:.1}% ± {:.1}",
+                                l.probability * 100.0,
+                                1.96 * l.standard_error * 100.0
+                            )
+                        })
+                }));
+                row
+            })
+            .collect();
+        page.table("portfolio-losses numbers", &header, &rows);
+        page.paragraph(
+            "note",
+            "The share of paths on which the book ends the horizon down by at least each fraction of its starting value, ± 1.96 standard errors (a dash: the book's file does not ask for that threshold).",
+        );
+    }
+
+    page.heading(3, "portfolio-positions", "Where the tail loss comes from");
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for p in &summary.portfolios {
+        let contribution = |level: f64, position: &str| {
+            risk(p, level)
+                .and_then(|r| r.es_contributions.get(position))
+                .map_or("n/a".into(), |c| percent(*c))
+        };
+        for q in &p.positions {
+            rows.push(vec![
+                p.name.clone(),
+                q.name.clone(),
+                q.kind.to_string(),
+                q.currency.clone(),
+                percent(q.weight),
+                if q.hedge_ratio > 0.0 {
+                    percent(q.hedge_ratio)
+                } else {
+                    "-".into()
+                },
+                percent(q.pnl.mean),
+                contribution(0.95, &q.name),
+                contribution(0.99, &q.name),
+            ]);
+        }
+    }
+    page.table(
+        "portfolio-positions numbers",
+        &[
+            "portfolio".into(),
+            "position".into(),
+            "kind".into(),
+            "currency".into(),
+            "weight".into(),
+            "hedged".into(),
+            "mean P&L".into(),
+            "ES 95% contribution".into(),
+            "ES 99% contribution".into(),
+        ],
+        &rows,
+    );
+    page.paragraph(
+        "note",
+        "Each position's average P&L on the paths in the book's 5% (1%) tail, as a share of the book's starting value: a book's contributions add up to its ES.",
+    );
+
+    page.heading(3, "portfolio-worst", "The worst paths, replayed");
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for p in &summary.portfolios {
+        for w in &p.worst_paths {
+            let regimes: Vec<String> = w
+                .regimes
+                .iter()
+                .map(|r| format!("{} from {}", r.regime, r.from))
+                .collect();
+            let events: Vec<String> = w
+                .events
+                .iter()
+                .map(|e| format!("{} {}", e.event, e.date))
+                .collect();
+            rows.push(vec![
+                p.name.clone(),
+                format!("#{}", w.path),
+                percent(w.pnl),
+                percent(w.max_drawdown),
+                regimes.join(" → "),
+                if events.is_empty() {
+                    "none".into()
+                } else {
+                    events.join(", ")
+                },
+            ]);
+        }
+    }
+    page.push("<details><summary>The five worst paths of each book: regimes and events on the way</summary>\n");
+    page.table(
+        "portfolio-worst",
+        &[
+            "portfolio".into(),
+            "path".into(),
+            "P&L".into(),
+            "max drawdown".into(),
+            "regimes".into(),
+            "events".into(),
+        ],
+        &rows,
+    );
+    page.push("</details>\n");
+
     let stresses: Vec<String> = summary.portfolios[0]
         .stress
         .iter()
         .map(|s| s.stress.clone())
         .collect();
     if !stresses.is_empty() {
+        page.heading(3, "portfolio-stress", "Stress tests");
         page.paragraph(
             "note",
             "Deterministic stress tests: each episode's instantaneous shocks applied to today's portfolio, beside the simulation. A hedged portfolio's second line resizes each currency hedge to its position's shocked value, as a hedge rebalanced through the episode would be; the first keeps the starting notional.",
@@ -665,5 +856,49 @@ fn percent_threshold(fraction: f64) -> String {
         format!("{percent:.0}%")
     } else {
         format!("{}%", (percent * 100.0).round() / 100.0)
+    }
+}
+
+/// Years as months of 21 trading days, as a table cell.
+fn months(years: f64) -> String {
+    if years.is_finite() {
+        format!("{:.1} months", years * 12.0)
+    } else {
+        "n/a".into()
+    }
+}
+
+/// An amount with its currency and thousands separators: "USD 340,817".
+fn money(currency: &str, amount: f64) -> String {
+    if !amount.is_finite() {
+        return "n/a".into();
+    }
+    let whole = format!("{:.0}", amount.abs());
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if amount < 0.0 && whole != "0" {
+        "-"
+    } else {
+        ""
+    };
+    format!("{currency} {sign}{grouped}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::money;
+
+    #[test]
+    fn amounts_carry_their_currency_and_separators() {
+        assert_eq!(money("USD", 340816.66), "USD 340,817");
+        assert_eq!(money("EUR", -1234567.0), "EUR -1,234,567");
+        assert_eq!(money("JPY", 999.4), "JPY 999");
+        assert_eq!(money("USD", -0.2), "USD 0");
+        assert_eq!(money("USD", f64::NAN), "n/a");
     }
 }

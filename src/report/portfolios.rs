@@ -31,7 +31,7 @@ pub fn write_portfolios_csv(
     }
     write!(
         out,
-        ",max_drawdown_mean,max_drawdown_p50,max_drawdown_p95,max_drawdown_p99,time_under_water_mean,longest_under_water_years_mean,loss_probabilities"
+        ",max_drawdown_mean,max_drawdown_p50,max_drawdown_p95,max_drawdown_p99,time_under_water_mean,longest_under_water_years_mean,longest_under_water_years_p50"
     )?;
     stress_header(out, portfolios)?;
     for p in portfolios {
@@ -57,11 +57,6 @@ pub fn write_portfolios_csv(
         for r in &p.risk {
             write!(out, ",{},{},{},{}", r.var, r.es, r.var_amount, r.es_amount)?;
         }
-        let losses: Vec<String> = p
-            .loss_probabilities
-            .iter()
-            .map(|l| format!("{}:{}", l.threshold, l.probability))
-            .collect();
         write!(
             out,
             ",{},{},{},{},{},{},{}",
@@ -71,7 +66,7 @@ pub fn write_portfolios_csv(
             p.max_drawdown.percentile("p99"),
             p.time_under_water.mean,
             p.longest_under_water_years.mean,
-            losses.join(";")
+            p.longest_under_water_years.percentile("p50"),
         )?;
         for s in &p.stress {
             write!(out, ",{}", s.pnl)?;
@@ -118,6 +113,22 @@ pub fn write_positions_csv(
     Ok(())
 }
 
+/// One row per portfolio and loss threshold: the share of paths losing at
+/// least that fraction of the starting value, and its standard error.
+pub fn write_losses_csv(out: &mut impl Write, portfolios: &[PortfolioSummary]) -> io::Result<()> {
+    writeln!(out, "portfolio,threshold,probability,standard_error")?;
+    for p in portfolios {
+        for l in &p.loss_probabilities {
+            writeln!(
+                out,
+                "{},{},{},{}",
+                p.name, l.threshold, l.probability, l.standard_error
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// p0..p100 of each portfolio's P&L and max drawdown, long format.
 pub fn write_quantiles_csv(
     out: &mut impl Write,
@@ -156,7 +167,7 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
         "ES99",
         "maxDD p50",
         "maxDD p95",
-        "underwatr"
+        "underwater"
     )?;
     for p in portfolios {
         let level = |i: usize| p.risk.get(i);
@@ -173,25 +184,35 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
             percent(level(1).map_or(f64::NAN, |r| r.es)),
             percent(p.max_drawdown.percentile("p50")),
             percent(p.max_drawdown.percentile("p95")),
-            percent(p.time_under_water.mean),
+            format!(
+                "{:.1} mo",
+                p.longest_under_water_years.percentile("p50") * 12.0
+            ),
         )?;
     }
     if let Some(first) = portfolios.first().filter(|p| !p.stress.is_empty()) {
+        // Wide enough for "NAME re-hedged", so every column stays aligned.
+        let width = portfolios
+            .iter()
+            .filter(|p| is_rehedged_different(p))
+            .map(|p| p.name.len() + " re-hedged".len())
+            .chain(portfolios.iter().map(|p| p.name.len()))
+            .fold(20, usize::max);
         writeln!(out)?;
-        write!(out, "{:<20}", "stress P&L")?;
+        write!(out, "{:<width$}", "stress P&L")?;
         for s in &first.stress {
             write!(out, " {:>11}", s.stress)?;
         }
         writeln!(out)?;
         for p in portfolios {
-            write!(out, "{:<20}", p.name)?;
+            write!(out, "{:<width$}", p.name)?;
             for s in &p.stress {
                 write!(out, " {:>11}", percent(s.pnl))?;
             }
             writeln!(out)?;
         }
         for p in portfolios.iter().filter(|p| is_rehedged_different(p)) {
-            write!(out, "{:<20}", format!("{} re-hedged", p.name))?;
+            write!(out, "{:<width$}", format!("{} re-hedged", p.name))?;
             for s in &p.stress {
                 write!(out, " {:>11}", percent(s.pnl_rehedged))?;
             }
@@ -286,6 +307,7 @@ pub fn portfolio_csv(
         "portfolios" => write_portfolios_csv(out, portfolios),
         "positions" => write_positions_csv(out, portfolios),
         "quantiles" => write_quantiles_csv(out, portfolios),
+        "losses" => write_losses_csv(out, portfolios),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("no table `{other}`"),

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use super::console::fixed;
 use super::html::Page;
 use super::Summary;
-use crate::history::{Realism, RealismFigure, Standing};
+use crate::history::{Reads, Realism, RealismFigure, Standing, RECORD_QUANTILE};
 
 /// The columns of a realism row.
 const HEADER: [&str; 7] = [
@@ -20,15 +20,20 @@ const HEADER: [&str; 7] = [
     "paths beyond history",
 ];
 
+/// A figure's value as the charts write it: percent, basis points, points.
+fn value(reads: Reads, v: f64) -> String {
+    match reads {
+        Reads::Percent => format!("{}%", fixed(v * 100.0, 1)),
+        Reads::RatePercent => format!("{}%", fixed(v * 100.0, 2)),
+        Reads::BasisPoints => format!("{} bp", fixed(v * 1e4, 0)),
+        Reads::VolPoints => fixed(v * 100.0, 1),
+        Reads::Units => fixed(v, 4),
+    }
+}
+
 /// A figure's cells, in the order of [`HEADER`].
 fn cells(f: &RealismFigure) -> [String; 7] {
-    let value = |v: f64| {
-        if f.relative {
-            format!("{}%", fixed(v * 100.0, 1))
-        } else {
-            fixed(v, 4)
-        }
-    };
+    let value = |v: f64| value(f.reads, v);
     let band = if f.figure.is_record() {
         "record".to_string()
     } else {
@@ -61,7 +66,7 @@ fn cells(f: &RealismFigure) -> [String; 7] {
 /// What the flags mean, and where history comes from.
 fn legend(realism: &Realism) -> Vec<String> {
     let mut lines = vec![format!(
-        "{} of {} figures outside history ({}). BELOW / ABOVE: outside history's band (its figure +- 2 standard errors of the historical estimate) or beyond its record; a record is judged by the run's 1% tail. n/a: the anchor's horizon differs from the run's and the figure does not scale, or the run starts within 10% of a level record.",
+        "{} of {} figures outside history ({}). BELOW / ABOVE: outside history's band (its figure ± 2 standard errors of the historical estimate) or beyond its record; a record is judged by the run's 1% tail. n/a: the anchor's horizon differs from the run's and the figure does not scale, or the run starts within 10% of a level record.",
         realism.outside,
         realism.figures.len(),
         realism.anchors
@@ -103,10 +108,7 @@ pub fn print(out: &mut impl Write, realism: &Realism) -> io::Result<()> {
         )
     };
     writeln!(out, "{}", row(&HEADER.map(String::from)))?;
-    let outside = realism
-        .figures
-        .iter()
-        .filter(|f| matches!(f.standing, Standing::Below | Standing::Above));
+    let outside = realism.figures.iter().filter(|f| is_outside(f));
     for f in outside {
         writeln!(out, "{}", row(&cells(f)).trim_end())?;
     }
@@ -116,8 +118,34 @@ pub fn print(out: &mut impl Write, realism: &Realism) -> io::Result<()> {
     Ok(())
 }
 
-/// The HTML section: the warnings, then the table.
-pub fn html(summary: &Summary) -> Option<String> {
+/// Figures outside history the report's summary lists before the charts.
+const SUMMARY_ROWS: usize = 10;
+
+/// How far outside history a figure lies, in units that rank bands and
+/// records together: beyond a band, in band widths; beyond a record, the
+/// run's share of paths past it over the 1% a record is judged by, less one.
+fn excess(f: &RealismFigure) -> f64 {
+    if f.figure.is_record() {
+        return f
+            .share_beyond
+            .map_or(0.0, |share| share / RECORD_QUANTILE - 1.0);
+    }
+    let width = (f.high - f.low).abs().max(f64::MIN_POSITIVE);
+    let beyond = if f.run > f.high {
+        f.run - f.high
+    } else {
+        f.low - f.run
+    };
+    (beyond / width).max(0.0)
+}
+
+fn is_outside(f: &RealismFigure) -> bool {
+    matches!(f.standing, Standing::Below | Standing::Above)
+}
+
+/// The HTML summary that opens the report: the warnings, then only the figures
+/// outside history, so the charts follow closely; [`html_table`] holds them all.
+pub fn html_summary(summary: &Summary) -> Option<String> {
     let realism = &summary.realism;
     if realism.figures.is_empty() && summary.warnings.is_empty() {
         return None;
@@ -130,9 +158,47 @@ pub fn html(summary: &Summary) -> Option<String> {
         for line in legend(realism) {
             page.paragraph("note", &line);
         }
-        let rows: Vec<Vec<String>> = realism.figures.iter().map(|f| cells(f).to_vec()).collect();
-        page.table("realism", &HEADER.map(String::from), &rows);
+        let mut outside: Vec<&RealismFigure> =
+            realism.figures.iter().filter(|f| is_outside(f)).collect();
+        outside.sort_by(|a, b| excess(b).total_cmp(&excess(a)));
+        let rows: Vec<Vec<String>> = outside
+            .iter()
+            .take(SUMMARY_ROWS)
+            .map(|f| cells(f).to_vec())
+            .collect();
+        if !rows.is_empty() {
+            page.table("realism", &HEADER.map(String::from), &rows);
+        }
+        let more = outside.len().saturating_sub(SUMMARY_ROWS);
+        let lead = if more > 0 {
+            format!(
+                "The {SUMMARY_ROWS} furthest from history; {more} more outside, and every figure, "
+            )
+        } else {
+            "Every figure ".to_string()
+        };
+        page.push(&format!(
+            "<p class=\"note\">{lead}<a href=\"#realism-all\">beside history</a> after the charts.</p>\n"
+        ));
     }
+    Some(page.body)
+}
+
+/// Every figure beside history, folded (no script: `<details>`).
+pub fn html_table(summary: &Summary) -> Option<String> {
+    let realism = &summary.realism;
+    if realism.figures.is_empty() {
+        return None;
+    }
+    let mut page = Page::new("");
+    page.push(&format!(
+        "<details id=\"realism-all\"><summary>All {} figures beside history ({} outside)</summary>\n",
+        realism.figures.len(),
+        realism.outside
+    ));
+    let rows: Vec<Vec<String>> = realism.figures.iter().map(|f| cells(f).to_vec()).collect();
+    page.table("realism", &HEADER.map(String::from), &rows);
+    page.push("</details>\n");
     Some(page.body)
 }
 

@@ -20,3 +20,21 @@ pub fn display_name(asset: &str) -> &str {
         other => other,
     }
 }
+
+/// The asset's name as a sentence's subject: "the S&P 500", "gold", "the policy rate".
+pub fn in_sentence(asset: &str) -> String {
+    match asset {
+        "gold" | "silver" => display_name(asset).to_lowercase(),
+        "fed_funds" => "the policy rate".to_string(),
+        "eurusd" | "usdjpy" => display_name(asset).to_string(),
+        _ => {
+            let name = display_name(asset);
+            // A bare key (an asset this table does not know) reads best as it is.
+            if name == asset {
+                name.to_string()
+            } else {
+                format!("the {name}")
+            }
+        }
+    }
+}

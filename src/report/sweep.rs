@@ -7,61 +7,37 @@ use super::charts::{self, Chart, SweepHeat, SweepLine, Tornado, TornadoBar};
 use super::files::{
     write_atomically, write_bytes, write_parquet_file, write_report, OutputError, TableFormat,
 };
-use super::html::Page;
+use super::html::{escape, Page};
+use super::labels::{self, FigureReading};
 use crate::sweep::sensitivity::Sensitivity;
 use crate::sweep::Sweep;
-
-/// `value ± 1.96 se`, as the tables show a figure.
-fn with_se(value: f64, se: f64) -> String {
-    if !value.is_finite() {
-        return "-".into();
-    }
-    if se.is_finite() {
-        format!("{} ± {}", short(value), short(1.96 * se))
-    } else {
-        short(value)
-    }
-}
-
-fn short(v: f64) -> String {
-    if v == 0.0 || (v.abs() >= 1e-3 && v.abs() < 1e6) {
-        format!("{v:.4}")
-    } else {
-        format!("{v:.3e}")
-    }
-}
 
 /// The sweep's charts of `chart_figures`: a line per figure for one key, a
 /// heat map for two.
 pub fn sweep_charts(sweep: &Sweep, chart_figures: &[String]) -> Result<Vec<Chart>, OutputError> {
     let mut charts = Vec::new();
-    for (n, name) in chart_figures.iter().enumerate() {
+    for name in chart_figures {
         let Some(f) = sweep.figure_index(name) else {
             continue;
         };
+        let reading = labels::figure(name, &sweep.assets);
         let value: Vec<f64> = sweep.points.iter().map(|p| p.figures[f].value).collect();
         let se: Vec<f64> = sweep.points.iter().map(|p| p.figures[f].se).collect();
         match &sweep.axes[..] {
-            [axis] => charts.push(charts::sweep_line(
-                n,
-                &SweepLine {
-                    key: &axis.key,
-                    figure: name,
-                    x: &axis.values,
-                    value: &value,
-                    se: &se,
-                },
-            )?),
-            [x, y] => charts.push(charts::sweep_heat(
-                n,
-                &SweepHeat {
-                    keys: (&x.key, &y.key),
-                    figure: name,
-                    x: &x.values,
-                    y: &y.values,
-                    value: &value,
-                },
-            )?),
+            [axis] => charts.push(charts::sweep_line(&SweepLine {
+                key: (&axis.key, &labels::key(&axis.key)),
+                figure: (name, &reading),
+                x: &axis.values,
+                value: &value,
+                se: &se,
+            })?),
+            [x, y] => charts.push(charts::sweep_heat(&SweepHeat {
+                keys: (&labels::key(&x.key), &labels::key(&y.key)),
+                figure: (name, &reading),
+                x: &x.values,
+                y: &y.values,
+                value: &value,
+            })?),
             _ => {}
         }
     }
@@ -159,52 +135,81 @@ fn sweep_page(sweep: &Sweep, charts: &[Chart], chart_figures: &[String], command
         .iter()
         .filter_map(|name| sweep.figure_index(name).map(|i| (i, name)))
         .collect();
+    let readings: Vec<FigureReading> = shown
+        .iter()
+        .map(|(_, name)| labels::figure(name, &sweep.assets))
+        .collect();
     let mut header: Vec<String> = vec!["point".into()];
-    header.extend(keys.iter().map(|k| k.to_string()));
-    header.extend(shown.iter().map(|(_, n)| n.to_string()));
+    header.extend(keys.iter().map(|k| labels::key(k)));
+    header.extend(readings.iter().map(|r| r.label.clone()));
     let rows: Vec<Vec<String>> = sweep
         .points
         .iter()
         .map(|p| {
             let mut row = vec![p.index.to_string()];
-            row.extend(p.values.iter().map(|v| format!("{v}")));
+            row.extend(p.values.iter().map(|v| labels::number(*v)));
             row.extend(
                 shown
                     .iter()
-                    .map(|(i, _)| with_se(p.figures[*i].value, p.figures[*i].se)),
+                    .zip(&readings)
+                    .map(|((i, _), r)| r.with_se(p.figures[*i].value, p.figures[*i].se)),
             );
             row
         })
         .collect();
     page.heading(2, "points", "Points");
     page.table("numbers", &header, &rows);
+    let mut names: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| (labels::key(k), k.to_string()))
+        .collect();
+    names.extend(
+        readings
+            .iter()
+            .zip(&shown)
+            .map(|(r, (_, name))| (r.label.clone(), name.to_string())),
+    );
+    page.push(&names_note(&names));
     page.charts(charts, &[]);
     page.finish()
 }
 
+/// The names behind the labels, for `--set`, `--vary` and targets files.
+fn names_note(names: &[(String, String)]) -> String {
+    let mut note = String::from("<p class=\"note\">Names in the files: ");
+    let items: Vec<String> = names
+        .iter()
+        .map(|(label, name)| format!("{} = <code>{}</code>", escape(label), escape(name)))
+        .collect();
+    note.push_str(&items.join("; "));
+    note.push_str(".</p>\n");
+    note
+}
+
 /// The tornado charts, one per figure.
 pub fn tornado_charts(sensitivity: &Sensitivity) -> Result<Vec<Chart>, OutputError> {
-    let bump = format!("down and up by {}%", 100.0 * sensitivity.bump);
+    let bump = format!(
+        "down and up by {}%",
+        labels::number(100.0 * sensitivity.bump)
+    );
     let mut charts = Vec::new();
     for (f, name) in sensitivity.figures.iter().enumerate() {
+        let reading = labels::figure(name, &sensitivity.assets);
         let bars: Vec<TornadoBar> = sensitivity
             .ranked(f)
             .into_iter()
             .map(|e| TornadoBar {
-                key: e.bump.key.clone(),
+                key: labels::key(&e.bump.key),
                 down: e.at_down.as_ref().map(|m| m[f].value),
                 up: e.at_up.as_ref().map(|m| m[f].value),
             })
             .collect();
-        charts.push(charts::tornado(
-            f,
-            &Tornado {
-                figure: name,
-                base: sensitivity.base[f].value,
-                bars: &bars,
-                bump: &bump,
-            },
-        )?);
+        charts.push(charts::tornado(&Tornado {
+            figure: (name, &reading),
+            base: sensitivity.base[f].value,
+            bars: &bars,
+            bump: &bump,
+        })?);
     }
     Ok(charts)
 }
@@ -248,7 +253,7 @@ fn sensitivity_page(s: &Sensitivity, charts: &[Chart], command: &str) -> String 
         &format!(
             "{} keys, each bumped down and up by {}% of its value (clipped to its valid range), one at a time: {} runs in {:.1}s. The tables rank the keys by the swing, the span of the figure over the key's down, own and up values; figures are shown as value ± 1.96 standard errors.",
             s.effects.len(),
-            100.0 * s.bump,
+            labels::number(100.0 * s.bump),
             1 + s
                 .effects
                 .iter()
@@ -258,24 +263,26 @@ fn sensitivity_page(s: &Sensitivity, charts: &[Chart], command: &str) -> String 
         ),
     );
     for (f, name) in s.figures.iter().enumerate() {
-        page.heading(2, &format!("figure-{f}"), name);
+        let reading = labels::figure(name, &s.assets);
+        page.heading(2, &format!("figure-{f}"), &reading.label);
         page.paragraph(
             "meta",
             &format!(
-                "At the scenario's values: {}.",
-                with_se(s.base[f].value, s.base[f].se)
+                "{name}, at the scenario's values: {}.",
+                reading.with_se(s.base[f].value, s.base[f].se)
             ),
         );
         let header: Vec<String> = [
-            "rank", "key", "value", "down", "up", "at down", "at up", "swing",
+            "rank", "what", "key", "value", "down", "up", "at down", "at up", "swing",
         ]
         .iter()
         .map(|h| h.to_string())
         .collect();
         let at = |side: &Option<Vec<crate::calibrate::targets::Measured>>| {
             side.as_ref()
-                .map_or("-".into(), |m| with_se(m[f].value, m[f].se))
+                .map_or("-".into(), |m| reading.with_se(m[f].value, m[f].se))
         };
+        let value = |v: Option<f64>| v.map_or("-".into(), labels::number);
         let rows: Vec<Vec<String>> = s
             .ranked(f)
             .into_iter()
@@ -283,17 +290,18 @@ fn sensitivity_page(s: &Sensitivity, charts: &[Chart], command: &str) -> String 
             .map(|(rank, e)| {
                 vec![
                     (rank + 1).to_string(),
+                    labels::key(&e.bump.key),
                     e.bump.key.clone(),
-                    format!("{}", e.bump.value),
-                    e.bump.down.map_or("-".into(), |v| format!("{v}")),
-                    e.bump.up.map_or("-".into(), |v| format!("{v}")),
+                    labels::number(e.bump.value),
+                    value(e.bump.down),
+                    value(e.bump.up),
                     at(&e.at_down),
                     at(&e.at_up),
-                    short(e.swing(f, s.base[f].value)),
+                    reading.swing(e.swing(f, s.base[f].value)),
                 ]
             })
             .collect();
-        page.table("numbers", &header, &rows);
+        page.table("numbers sensitivity", &header, &rows);
     }
     page.charts(charts, &[]);
     page.finish()

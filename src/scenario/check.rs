@@ -39,6 +39,25 @@ pub(crate) fn number(x: f64) -> String {
     }
 }
 
+/// A derived figure in a message (a reach, a bound): four significant
+/// digits, and an exponent where plain digits would run long, so a value of
+/// 1e300 reads `1.000e300`, not three hundred digits.
+pub(crate) fn figure(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 {
+        return format!("{x}");
+    }
+    if !(1e-3..1e6).contains(&x.abs()) {
+        return format!("{x:.3e}");
+    }
+    let decimals = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    let text = format!("{x:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// One end of a valid interval.
 #[derive(Clone, Copy)]
 pub(crate) enum Bound {

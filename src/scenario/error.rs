@@ -35,37 +35,9 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScenarioError {
-    #[error("{}: cannot read the {kind}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        kind: &'static str,
-        source: std::io::Error,
-    },
-    #[error("{}: is a directory; give the path of a .toml {kind}", path.display())]
-    IsDirectory { path: PathBuf, kind: &'static str },
-    #[error("{}: not a regular file (a FIFO, device or socket); give the path of a .toml {kind}", path.display())]
-    NotRegularFile { path: PathBuf, kind: &'static str },
-    #[error("{}: the {kind} is larger than the limit of {limit} bytes", path.display())]
-    TooLarge {
-        path: PathBuf,
-        kind: &'static str,
-        limit: u64,
-    },
-    #[error("{}:{line}:{column}: the {kind} is not valid UTF-8: invalid byte 0x{value:02x} at byte offset {byte}", path.display())]
-    NotUtf8 {
-        path: PathBuf,
-        kind: &'static str,
-        line: usize,
-        column: usize,
-        byte: usize,
-        value: u8,
-    },
-    #[error("{}: the {kind} is empty; {need}", path.display())]
-    Empty {
-        path: PathBuf,
-        kind: &'static str,
-        need: &'static str,
-    },
+    /// Not read at all: missing, not a regular file, too large, not UTF-8 or blank.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     #[error("{}:{line}:{column}: TOML syntax error: {message}", path.display())]
     Syntax {
         path: PathBuf,

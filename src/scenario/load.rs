@@ -1017,111 +1017,15 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// The largest input file read: far above any real scenario, portfolio or stress
-/// file, and small enough that a wrong path (`/dev/zero`) cannot exhaust memory.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// What a file is, as messages name it, and what an empty one lacks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    Scenario,
-    Portfolio,
-    Stress,
-    RunSummary,
-}
-
-impl FileKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            FileKind::Scenario => "scenario file",
-            FileKind::Portfolio => "portfolio file",
-            FileKind::Stress => "stress file",
-            FileKind::RunSummary => "run summary",
-        }
-    }
-
-    fn needs(self) -> &'static str {
-        match self {
-            FileKind::Scenario => "a scenario needs at least a [scenario] table and one asset",
-            FileKind::Portfolio => "a portfolio file needs at least one [[portfolio]] table",
-            FileKind::Stress => "a stress file needs at least one [[stress]] table",
-            FileKind::RunSummary => "a run summary is the JSON object `stormglass run` writes",
-        }
-    }
-}
+pub use crate::input::Kind as FileKind;
+pub use crate::input::MAX_FILE_BYTES;
 
 /// Reads a scenario file's text; see [`read_text_of`].
 pub(crate) fn read_text(path: &Path) -> Result<String, ScenarioError> {
     read_text_of(path, FileKind::Scenario)
 }
 
-/// Reads an input file's text: only a regular file, at most [`MAX_FILE_BYTES`],
-/// valid UTF-8 (else the line, column and byte offset of the first bad byte),
-/// and not blank.
+/// Reads an input file's text through [`crate::input::read_text`].
 pub fn read_text_of(path: &Path, kind: FileKind) -> Result<String, ScenarioError> {
-    use std::io::Read;
-    let name = kind.name();
-    let io = |source| ScenarioError::Io {
-        path: path.to_path_buf(),
-        kind: name,
-        source,
-    };
-    // Metadata before opening: opening a FIFO for reading blocks until a writer comes.
-    let metadata = std::fs::metadata(path).map_err(io)?;
-    if metadata.is_dir() {
-        return Err(ScenarioError::IsDirectory {
-            path: path.to_path_buf(),
-            kind: name,
-        });
-    }
-    if !metadata.is_file() {
-        return Err(ScenarioError::NotRegularFile {
-            path: path.to_path_buf(),
-            kind: name,
-        });
-    }
-    let too_large = || ScenarioError::TooLarge {
-        path: path.to_path_buf(),
-        kind: name,
-        limit: MAX_FILE_BYTES,
-    };
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    let file = std::fs::File::open(path).map_err(io)?;
-    // The size in the metadata is a claim; the read itself is bounded too.
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    let text = decode_utf8(bytes, path, kind)?;
-    if text.trim().is_empty() {
-        return Err(ScenarioError::Empty {
-            path: path.to_path_buf(),
-            kind: name,
-            need: kind.needs(),
-        });
-    }
-    Ok(text)
-}
-
-/// `bytes` as text, or an error at the first invalid byte.
-pub fn decode_utf8(bytes: Vec<u8>, path: &Path, kind: FileKind) -> Result<String, ScenarioError> {
-    String::from_utf8(bytes).map_err(|error| {
-        let byte = error.utf8_error().valid_up_to();
-        let bytes = error.as_bytes();
-        let valid = std::str::from_utf8(&bytes[..byte]).unwrap_or_default();
-        let (line, column) = line_and_column(valid, byte);
-        ScenarioError::NotUtf8 {
-            path: path.to_path_buf(),
-            kind: kind.name(),
-            line,
-            column,
-            byte,
-            value: bytes[byte],
-        }
-    })
+    Ok(crate::input::read_text(path, kind)?)
 }

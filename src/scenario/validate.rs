@@ -189,14 +189,19 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         check,
     );
     let events = build_events(raw, &dates, &regime_names, &asset_names, &assets, check);
-    headroom::check_headroom(
-        &assets,
-        &events,
-        flows.as_ref(),
-        &regime_names,
-        dates.len() - 1,
-        check,
-    );
+    // The reach adds up every asset's parameters through betas and events: on
+    // a value already refused it repeats that one problem for every asset
+    // linked to it, located in files the user did not touch.
+    if check.problems() == 0 {
+        headroom::check_headroom(
+            &assets,
+            &events,
+            flows.as_ref(),
+            &regime_names,
+            dates.len() - 1,
+            check,
+        );
+    }
     check_exit_probabilities(&regimes, &events, &state_terms, dt, check);
     let correlation_pairs = build_correlation_pairs(raw, &asset_names, check);
     let signals = signals::build_signals(raw, &asset_names, &assets, &events, check);

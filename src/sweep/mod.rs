@@ -256,6 +256,34 @@ pub struct Sweep {
     pub figures: Vec<String>,
     pub points: Vec<PointResult>,
     pub seconds: f64,
+    /// How each asset's figures read, for the pages (not written: the
+    /// scenario file says it).
+    #[serde(skip)]
+    pub assets: Vec<AssetReading>,
+}
+
+/// What a page needs to write an asset's figures in its units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetReading {
+    pub name: String,
+    pub is_log: bool,
+    pub unit: String,
+    pub implied_vol: bool,
+}
+
+impl AssetReading {
+    pub fn of(scenario: &Scenario) -> Vec<AssetReading> {
+        scenario
+            .assets
+            .iter()
+            .map(|a| AssetReading {
+                name: a.name.clone(),
+                is_log: a.process.is_log(),
+                unit: a.unit.clone(),
+                implied_vol: matches!(a.process, crate::scenario::ProcessKind::ImpliedVol),
+            })
+            .collect()
+    }
 }
 
 impl Sweep {
@@ -283,6 +311,7 @@ impl Sweep {
             figures: Vec::new(),
             points: Vec::new(),
             seconds: 0.0,
+            assets: AssetReading::of(base),
         }
     }
 

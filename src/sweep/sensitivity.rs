@@ -187,6 +187,9 @@ pub struct Sensitivity {
     pub base: Vec<Measured>,
     pub effects: Vec<Effect>,
     pub seconds: f64,
+    /// How each asset's figures read, for the page (not written).
+    #[serde(skip)]
+    pub assets: Vec<super::AssetReading>,
 }
 
 impl Sensitivity {
@@ -325,5 +328,6 @@ pub fn run(
         base: base_figures,
         effects,
         seconds: started.elapsed().as_secs_f64(),
+        assets: sweep.assets,
     })
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recipe::{Recipe, RecipeError};
 use crate::engine::Shard;
-use crate::report::sha256_of;
+use crate::input;
 use crate::sweep::Axis;
 
 /// The manifest format's version.
@@ -61,6 +61,8 @@ pub struct Manifest {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ManifestError {
+    #[error(transparent)]
+    Input(#[from] input::InputError),
     #[error("{}: {message}", path.display())]
     Unreadable { path: PathBuf, message: String },
     #[error("{}: written by Stormglass {version} (manifest format {format}); this is {} (format {MANIFEST_FORMAT}): plan again with this version", path.display(), crate::VERSION)]
@@ -68,6 +70,12 @@ pub enum ManifestError {
         path: PathBuf,
         version: String,
         format: u32,
+    },
+    #[error("{}: {key}: {message}; plan again rather than edit a manifest", path.display())]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
     },
     #[error("task {index} is not in {}: it has {tasks} tasks, 0 to {}", path.display(), tasks.saturating_sub(1))]
     NoSuchTask {
@@ -127,8 +135,14 @@ impl Manifest {
             path: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| unreadable(format!("cannot read the plan's manifest: {e}")))?;
+        let bytes =
+            input::read_bytes(path, input::Kind::PlanManifest).map_err(ManifestError::Input)?;
+        // The checksum of the very bytes parsed: parts record it to tie them to this plan.
+        let sha = {
+            use sha2::{Digest, Sha256};
+            format!("{:x}", Sha256::digest(&bytes))
+        };
+        let text = input::decode_utf8(bytes, path, input::Kind::PlanManifest)?;
         #[derive(Deserialize)]
         struct Version {
             format: u32,
@@ -148,8 +162,125 @@ impl Manifest {
             });
         }
         let manifest: Manifest = serde_json::from_str(&text).map_err(not_a_manifest)?;
-        let sha = sha256_of(path).map_err(|e| unreadable(e.to_string()))?;
+        manifest
+            .check()
+            .map_err(|(key, message)| ManifestError::Invalid {
+                path: path.to_path_buf(),
+                key,
+                message,
+            })?;
         Ok((manifest, sha))
+    }
+
+    /// Checks what `task` and `merge` index with, divide by or write to: a
+    /// hand-edited manifest is refused with the key and its valid range, as
+    /// a scenario is. `Err((key, what is wrong))`.
+    fn check(&self) -> Result<(), (String, String)> {
+        let fail = |key: &str, message: String| Err((key.to_string(), message));
+        if self.shards == 0 {
+            return fail(
+                "shards",
+                "is 0; a plan cuts each point into at least 1 shard".into(),
+            );
+        }
+        if self.points.is_empty() {
+            return fail("points", "is empty; a plan has at least one point".into());
+        }
+        for (i, axis) in self.axes.iter().enumerate() {
+            if axis.values.is_empty() {
+                return fail(
+                    &format!("axes[{i}].values"),
+                    "is empty; an axis has at least one value".into(),
+                );
+            }
+            if let Some(v) = axis.values.iter().find(|v| !v.is_finite()) {
+                return fail(
+                    &format!("axes[{i}].values"),
+                    format!("holds {v}; values are finite numbers"),
+                );
+            }
+        }
+        let grid = self
+            .axes
+            .iter()
+            .try_fold(1usize, |n, axis| n.checked_mul(axis.values.len()));
+        if grid != Some(self.points.len()) {
+            let grid = grid.map_or("more than can be counted".to_string(), |n| n.to_string());
+            return fail(
+                "points",
+                format!(
+                    "holds {} points where the axes make {grid}; every combination of the axes' values is one point",
+                    self.points.len()
+                ),
+            );
+        }
+        let mut labels = std::collections::HashMap::new();
+        for (i, point) in self.points.iter().enumerate() {
+            if point.index != i {
+                return fail(
+                    &format!("points[{i}].index"),
+                    format!(
+                        "is {}; the points are numbered 0 to {} in order",
+                        point.index,
+                        self.points.len() - 1
+                    ),
+                );
+            }
+            if let Err(why) = check_label(&point.label) {
+                return fail(
+                    &format!("points[{i}].label"),
+                    format!("`{}` {why}", shown(&point.label)),
+                );
+            }
+            if let Some(first) = labels.insert(point.label.as_str(), i) {
+                return fail(
+                    &format!("points[{i}].label"),
+                    format!(
+                        "`{}` is points[{first}]'s too; each point has its own folder",
+                        point.label
+                    ),
+                );
+            }
+        }
+        let tasks = self.points.len().checked_mul(self.shards);
+        if tasks != Some(self.tasks.len()) {
+            return fail(
+                "tasks",
+                format!(
+                    "holds {} tasks where {} points of {} shards make {}",
+                    self.tasks.len(),
+                    self.points.len(),
+                    self.shards,
+                    tasks.map_or("more than can be counted".to_string(), |n| n.to_string())
+                ),
+            );
+        }
+        for (i, task) in self.tasks.iter().enumerate() {
+            let expected = Task {
+                index: i,
+                point: i / self.shards,
+                shard: Shard {
+                    index: i % self.shards,
+                    count: self.shards,
+                },
+            };
+            if *task != expected {
+                return fail(
+                    &format!("tasks[{i}]"),
+                    format!(
+                        "is task {} of point {}, shard {}/{}; task {i} of this plan is point {}, shard {}/{}",
+                        task.index,
+                        task.point,
+                        task.shard.index,
+                        task.shard.count,
+                        expected.point,
+                        expected.shard.index,
+                        expected.shard.count
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The manifest as written to its file.
@@ -183,6 +314,49 @@ impl Manifest {
     /// Where task `index` writes its part, in the plan's folder `dir`.
     pub fn part_path(dir: &Path, index: usize) -> PathBuf {
         dir.join("parts").join(format!("task-{index:05}.part"))
+    }
+}
+
+/// The longest point label: a folder name on every common filesystem.
+const MAX_LABEL: usize = 200;
+
+/// Whether `label` names one folder inside the plan's `runs`: letters,
+/// digits and `._=+-` only (as [`crate::sweep::label_at`] makes them), never a
+/// path (`/`, `\`, `..`) or a hidden name.
+fn check_label(label: &str) -> Result<(), String> {
+    if label.is_empty() {
+        return Err("is empty; a label names the point's folder".into());
+    }
+    if label.len() > MAX_LABEL {
+        return Err(format!(
+            "is {} bytes long; at most {MAX_LABEL}",
+            label.len()
+        ));
+    }
+    if label.starts_with('.') {
+        return Err(
+            "starts with `.`; a label is a plain folder name, never `.`, `..` or hidden".into(),
+        );
+    }
+    if let Some(c) = label
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._=+-".contains(*c)))
+    {
+        return Err(format!(
+            "holds {c:?}; a label is a folder name of letters, digits and `._=+-`, never a path"
+        ));
+    }
+    Ok(())
+}
+
+/// `text` cut to a length a message can show.
+fn shown(text: &str) -> String {
+    const SHOWN: usize = 60;
+    if text.chars().count() <= SHOWN {
+        text.escape_debug().to_string()
+    } else {
+        let head: String = text.chars().take(SHOWN).collect();
+        format!("{}...", head.escape_debug())
     }
 }
 

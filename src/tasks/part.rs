@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::recipe::Recipe;
 use crate::engine::{SamplePaths, Shard, ShardRun, Simulation};
+use crate::report::files;
 use crate::stats::{FanGrid, FanHistogram, MetricLayout, FAN_BINS};
 
 /// The part format's version; parts of another are refused.
@@ -67,6 +68,8 @@ pub struct PartHeader {
 pub enum PartError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Input(crate::input::InputError),
     #[error("{}: not a Stormglass part (written by `stormglass run --shard` or `stormglass task`)", path.display())]
     NotAPart { path: PathBuf },
     #[error("{}: written by Stormglass {version} (part format {format}); this is {} (format {PART_FORMAT}): run the shard again with this version", path.display(), crate::VERSION)]
@@ -77,6 +80,13 @@ pub enum PartError {
     },
     #[error("{}: damaged or incomplete ({reason}); run its shard again", path.display())]
     Damaged { path: PathBuf, reason: String },
+    #[error("{}: damaged or incomplete ({reason}): run task {index} again (`stormglass task {} --index {index} --force`)", path.display(), manifest.display())]
+    DamagedTask {
+        path: PathBuf,
+        reason: String,
+        index: usize,
+        manifest: PathBuf,
+    },
     #[error("{} and {} are parts of different runs ({what}); merge the parts of one run only", first.display(), second.display())]
     OtherRun {
         first: PathBuf,
@@ -104,7 +114,32 @@ pub enum PartError {
 impl PartError {
     /// Every part error is fixed by the user (other parts, or running a shard again).
     pub fn is_user_fixable(&self) -> bool {
-        !matches!(self, PartError::Io { .. })
+        match self {
+            PartError::Io { .. } => false,
+            PartError::Input(error) => !error.is_io(),
+            _ => true,
+        }
+    }
+
+    /// The error about task `index`'s part of the plan at `manifest`: a
+    /// damaged part, or one no longer recognisable as a part, is fixed by
+    /// running that task again.
+    pub fn of_task(self, index: usize, manifest: &Path) -> PartError {
+        match self {
+            PartError::Damaged { path, reason } => PartError::DamagedTask {
+                path,
+                reason,
+                index,
+                manifest: manifest.to_path_buf(),
+            },
+            PartError::NotAPart { path } => PartError::DamagedTask {
+                path,
+                reason: "it does not start as a part does".into(),
+                index,
+                manifest: manifest.to_path_buf(),
+            },
+            other => other,
+        }
     }
 }
 
@@ -210,19 +245,44 @@ pub fn write_part(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "part".into());
+    sweep_stale_parts(dir);
     let staging = dir.join(format!(".{name}.{}.partial", std::process::id()));
-    let written = write_body(&staging, header, &run.simulation)
-        .and_then(|()| fs::rename(&staging, path).map_err(io_error(path)));
+    // Registered, so SIGINT or SIGTERM (a scheduler's pre-emption) removes it.
+    files::register_staging(&staging, true);
+    let written = match files::start_writing(&staging) {
+        None => Err(interrupted(&staging)),
+        Some(_writing) => write_body(&staging, header, &run.simulation)
+            .and_then(|()| fs::rename(&staging, path).map_err(io_error(path))),
+    };
     if written.is_err() {
         let _ = fs::remove_file(&staging);
     }
+    files::register_staging(&staging, false);
     written
+}
+
+fn interrupted(path: &Path) -> PartError {
+    io_error(path)(io::Error::new(io::ErrorKind::Interrupted, "interrupted"))
+}
+
+/// Removes part staging files (`.NAME.part.PID.partial`) that a task killed
+/// outright (kill -9, a lost node) left in `dir`: only the engine's own
+/// naming, and only where that process is gone.
+pub fn sweep_stale_parts(dir: &Path) {
+    files::sweep_stale_with(dir, |name| {
+        let rest = name.strip_prefix('.')?.strip_suffix(".partial")?;
+        let (part, pid) = rest.rsplit_once('.')?;
+        if !part.ends_with(".part") || part.len() == ".part".len() {
+            return None;
+        }
+        pid.parse().ok()
+    });
 }
 
 fn write_body(path: &Path, header: &PartHeader, simulation: &Simulation) -> Result<(), PartError> {
     let file = File::create(path).map_err(io_error(path))?;
     let mut out = Hashing {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: BufWriter::with_capacity(1 << 20, files::Cancellable(file)),
         hasher: Sha256::new(),
     };
     let json = serde_json::to_vec(header).expect("a part header serialises");
@@ -243,7 +303,7 @@ fn write_body(path: &Path, header: &PartHeader, simulation: &Simulation) -> Resu
         let digest = out.hasher.clone().finalize();
         out.inner.write_all(&digest)?;
         out.inner.flush()?;
-        out.inner.get_ref().sync_all()
+        out.inner.get_ref().0.sync_all()
     })();
     body.map_err(io_error(path))
 }
@@ -294,26 +354,82 @@ fn read_le<T: Copy, const N: usize>(
     Ok(())
 }
 
-/// Reads the header of the part at `path`, leaving the reader at its body.
-fn open(path: &Path) -> Result<(PartHeader, Hashing<BufReader<File>>), PartError> {
-    let file = File::open(path).map_err(io_error(path))?;
-    let mut input = Hashing {
-        inner: BufReader::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
-    };
+/// Bytes before the header: the magic line and the header's length.
+const PREAMBLE: u64 = MAGIC.len() as u64 + 8;
+/// The SHA-256 trailer.
+const TRAILER: u64 = 32;
+/// The longest time a shard's header may record: a century. More is a damaged
+/// or edited header, and would overflow the run's total time.
+pub const MAX_WALL_SECONDS: f64 = 100.0 * 365.25 * 86_400.0;
+
+/// Opens the part at `path` through the input reader (a FIFO or a device is
+/// refused), checks its magic line, and hands back the file and its length.
+fn open_file(path: &Path) -> Result<(File, u64), PartError> {
+    let (mut file, length) =
+        crate::input::open(path, crate::input::Kind::Part, u64::MAX).map_err(PartError::Input)?;
     let not_a_part = || PartError::NotAPart {
         path: path.to_path_buf(),
     };
     let mut magic = [0u8; 16];
-    input.read_exact(&mut magic).map_err(|_| not_a_part())?;
+    file.read_exact(&mut magic).map_err(|_| not_a_part())?;
     if &magic != MAGIC {
         return Err(not_a_part());
     }
+    Ok((file, length))
+}
+
+/// Streams the whole part at `path` through SHA-256 and compares the trailer,
+/// before anything of it is trusted: a part cut short or changed by a node
+/// that died is refused here, and nothing has been allocated from its header.
+fn verify_checksum(path: &Path) -> Result<(), PartError> {
+    let (file, length) = open_file(path)?;
+    if length < PREAMBLE + TRAILER {
+        return Err(damaged(path, "it ends early"));
+    }
+    let mut input = Hashing {
+        inner: BufReader::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+    };
+    input.hasher.update(MAGIC);
+    let hashed = length - TRAILER - MAGIC.len() as u64;
+    let copied =
+        io::copy(&mut (&mut input).take(hashed), &mut io::sink()).map_err(io_error(path))?;
+    if copied != hashed {
+        return Err(damaged(path, "it ends early"));
+    }
+    let digest = input.hasher.clone().finalize();
+    let mut trailer = [0u8; TRAILER as usize];
+    input
+        .inner
+        .read_exact(&mut trailer)
+        .map_err(|_| damaged(path, "it ends early"))?;
+    if trailer[..] != digest[..] {
+        return Err(damaged(path, "its checksum does not match"));
+    }
+    Ok(())
+}
+
+/// Reads the header of the part at `path`, leaving the reader at its body.
+/// The header's sizes are checked to add up to the file's length exactly, so
+/// no size read from it can ask for more memory than the part itself holds.
+fn open(path: &Path) -> Result<(PartHeader, Hashing<BufReader<File>>), PartError> {
+    let (file, file_length) = open_file(path)?;
+    let mut input = Hashing {
+        inner: BufReader::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+    };
+    input.hasher.update(MAGIC);
+    let not_a_part = || PartError::NotAPart {
+        path: path.to_path_buf(),
+    };
     let mut length = [0u8; 8];
     input.read_exact(&mut length).map_err(|_| not_a_part())?;
     let length = u64::from_le_bytes(length);
     if length > MAX_HEADER {
         return Err(not_a_part());
+    }
+    if PREAMBLE + length + TRAILER > file_length {
+        return Err(damaged(path, "it ends early"));
     }
     let mut json = vec![0u8; length as usize];
     input
@@ -335,7 +451,72 @@ fn open(path: &Path) -> Result<(PartHeader, Hashing<BufReader<File>>), PartError
     }
     let header: PartHeader = serde_json::from_slice(&json)
         .map_err(|e| damaged(path, &format!("its header does not read: {e}")))?;
+    check_header(path, &header)?;
+    let body = body_length(&header).ok_or_else(|| damaged(path, "its header's sizes overflow"))?;
+    let expected = (PREAMBLE + length + TRAILER).checked_add(body);
+    if expected != Some(file_length) {
+        let reason = match expected {
+            Some(expected) if expected > file_length => "it ends early".to_string(),
+            Some(expected) => {
+                format!("it is {file_length} bytes where its header makes {expected}")
+            }
+            None => "its header's sizes overflow".to_string(),
+        };
+        return Err(damaged(path, &reason));
+    }
     Ok((header, input))
+}
+
+/// The body's length in bytes as the header gives it, or `None` on overflow.
+fn body_length(header: &PartHeader) -> Option<u64> {
+    let points = (header.steps as u64)
+        .checked_add(1)?
+        .checked_mul(header.series as u64)?;
+    let samples = (header.sample_paths as u64).checked_mul(header.sample_points as u64)?;
+    let rows = header.rows.end.checked_sub(header.rows.start)?;
+    let sizes = [
+        points.checked_mul(16)?,
+        points.checked_mul(FAN_BINS as u64 * 4)?,
+        (header.occupancy as u64).checked_mul(8)?,
+        samples.checked_mul(header.series as u64)?.checked_mul(8)?,
+        samples,
+        rows.checked_mul(header.columns.len() as u64)?
+            .checked_mul(8)?,
+    ];
+    sizes
+        .iter()
+        .try_fold(0u64, |sum, size| sum.checked_add(*size))
+}
+
+/// The header's fields that do not depend on the run: each in its range.
+fn check_header(path: &Path, header: &PartHeader) -> Result<(), PartError> {
+    let fail = |reason: String| Err(damaged(path, &reason));
+    let shard = header.shard;
+    if shard.count == 0 || shard.index >= shard.count {
+        return fail(format!(
+            "its header's shard is {}/{}: the index must be from 0 to N-1 and N at least 1",
+            shard.index, shard.count
+        ));
+    }
+    if header.rows.start > header.rows.end || header.rows.end > header.paths {
+        return fail(format!(
+            "its header's rows {}..{} are not within its {} paths",
+            header.rows.start, header.rows.end, header.paths
+        ));
+    }
+    if header.sample_paths as u64 > header.paths {
+        return fail(format!(
+            "its header's sample_paths {} is more than its {} paths",
+            header.sample_paths, header.paths
+        ));
+    }
+    let seconds = header.wall_time_seconds;
+    if !(0.0..=MAX_WALL_SECONDS).contains(&seconds) {
+        return fail(format!(
+            "its header's wall_time_seconds is {seconds:e}; a shard's time is 0 to {MAX_WALL_SECONDS:e} seconds"
+        ));
+    }
+    Ok(())
 }
 
 fn damaged(path: &Path, reason: &str) -> PartError {
@@ -345,9 +526,80 @@ fn damaged(path: &Path, reason: &str) -> PartError {
     }
 }
 
-/// Reads only the header of the part at `path`.
+/// Whether `path` is a regular file that starts as a part does (whole or
+/// damaged): what a new plan may delete from its `parts` folder.
+pub fn starts_as_part(path: &Path) -> bool {
+    open_file(path).is_ok()
+}
+
+/// Reads the header of the part at `path`, once its checksum is verified.
 pub fn read_header(path: &Path) -> Result<PartHeader, PartError> {
+    if let Err(error) = verify_checksum(path) {
+        // A part cut short fails its checksum too; say so when its header
+        // (bounded by the file's length) shows it.
+        return match open(path) {
+            Err(PartError::Damaged { reason, .. }) if reason == "it ends early" => Err(damaged(
+                path,
+                "it ends early, and its checksum does not match",
+            )),
+            _ => Err(error),
+        };
+    }
     open(path).map(|(header, _)| header)
+}
+
+/// The sizes of the run a set of parts is merged into, rebuilt from their
+/// recipe: every part's header must agree before its body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct RunShape {
+    pub paths: u64,
+    pub steps: usize,
+    pub series: usize,
+    pub occupancy: usize,
+    /// The most sample paths the run keeps.
+    pub sample_paths: usize,
+}
+
+impl RunShape {
+    fn check(&self, path: &Path, header: &PartHeader) -> Result<(), PartError> {
+        let differs = |field: &str, found: String, run: String| {
+            Err(damaged(
+                path,
+                &format!("its header's {field} is {found}; the run its recipe builds has {run}"),
+            ))
+        };
+        if header.paths != self.paths {
+            return differs("paths", header.paths.to_string(), self.paths.to_string());
+        }
+        if header.steps != self.steps {
+            return differs("steps", header.steps.to_string(), self.steps.to_string());
+        }
+        if header.series != self.series {
+            return differs("series", header.series.to_string(), self.series.to_string());
+        }
+        if header.occupancy != self.occupancy {
+            return differs(
+                "occupancy",
+                header.occupancy.to_string(),
+                self.occupancy.to_string(),
+            );
+        }
+        if header.sample_points != self.steps + 1 {
+            return differs(
+                "sample_points",
+                header.sample_points.to_string(),
+                (self.steps + 1).to_string(),
+            );
+        }
+        if header.sample_paths > self.sample_paths {
+            return differs(
+                "sample_paths",
+                header.sample_paths.to_string(),
+                format!("at most {}", self.sample_paths),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The parts of one run, checked against each other, in shard order.
@@ -429,10 +681,15 @@ impl PartSet {
     /// Reads every part's body into one simulation, in shard order: the rows
     /// go straight into the run's table, the counts are added up, the samples
     /// come from shard 0. `layout` is the run's, rebuilt from its recipe.
-    pub fn merge(&self, layout: MetricLayout) -> Result<Simulation, PartError> {
+    pub fn merge(&self, layout: MetricLayout, shape: &RunShape) -> Result<Simulation, PartError> {
         let first = self.header();
         let columns = layout.columns();
         let (first_path, _) = &self.parts[0];
+        // Every size allocated below comes from the rebuilt run, and every
+        // part's header is held to it first.
+        for (path, header) in &self.parts {
+            shape.check(path, header)?;
+        }
         if layout.names != first.columns {
             return Err(damaged(
                 first_path,
@@ -518,7 +775,9 @@ impl PartSet {
                 };
                 damaged(path, &reason)
             })?;
-            wall_time += Duration::from_secs_f64(header.wall_time_seconds.max(0.0));
+            // Checked to be 0 to a century when the header was read.
+            wall_time += Duration::try_from_secs_f64(header.wall_time_seconds)
+                .map_err(|_| damaged(path, "its wall_time_seconds is out of range"))?;
         }
         if next_row != first.paths {
             let (path, _) = self.parts.last().expect("at least one part");

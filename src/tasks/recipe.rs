@@ -140,6 +140,18 @@ impl Recipe {
 }
 
 impl Prepared {
+    /// The sizes a part of this run holds, which a merge holds its parts to.
+    pub fn shape(&self) -> super::part::RunShape {
+        let model = &self.model;
+        super::part::RunShape {
+            paths: self.options.paths,
+            steps: model.steps,
+            series: model.assets.len(),
+            occupancy: model.steps * model.regimes(),
+            sample_paths: self.options.sample_paths,
+        }
+    }
+
     /// The anchors the run is held against.
     pub fn anchors(&self) -> &Anchors {
         self.own_anchors

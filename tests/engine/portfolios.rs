@@ -634,6 +634,16 @@ fn the_cli_runs_a_portfolio_file_and_writes_the_tables() {
     let csv = std::fs::read_to_string(out.join("portfolios.csv")).unwrap();
     assert_eq!(csv.lines().count(), 2);
     assert!(csv.lines().next().unwrap().contains("es99,var99_amount"));
+    // Loss probabilities are a table of their own, not a packed "0.05:0.3;..." cell.
+    assert!(!csv.contains("0.05:"), "{csv}");
+    let losses = std::fs::read_to_string(out.join("portfolio_losses.csv")).unwrap();
+    let rows: Vec<&str> = losses.lines().collect();
+    assert_eq!(rows[0], "portfolio,threshold,probability,standard_error");
+    let thresholds: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(thresholds, ["0.05", "0.1", "0.2"], "{losses}");
     let json = std::fs::read_to_string(out.join("summary.json")).unwrap();
     let summary: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(summary["portfolios"][0]["name"], "us_60_40");

@@ -571,3 +571,163 @@ fn a_reader_always_finds_the_run_folder_while_it_is_replaced() {
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("run")]);
 }
+
+/// Starts `args`, waits until `staged(pid)` exists (the staging the command
+/// is writing), sends `signal` and returns the exit status: the signal lands
+/// while files are being written, not before.
+fn signal_while_writing(
+    args: &[&str],
+    staged: impl Fn(u32) -> std::path::PathBuf,
+    signal: &str,
+) -> Option<i32> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stormglass"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let target = staged(child.id());
+    while !target.exists() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    assert!(target.exists(), "{} never appeared", target.display());
+    let killed = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap().code()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_signal_while_the_charts_are_written_leaves_nothing() {
+    // The handler stops the writers before it deletes: deleting while they
+    // still created files left the staging folder behind.
+    for (attempt, (signal, status)) in [("TERM", 143), ("INT", 130), ("TERM", 143)]
+        .into_iter()
+        .enumerate()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let code = signal_while_writing(
+            &[
+                "run",
+                "scenarios/default.toml",
+                "--paths",
+                "1000",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            |pid| {
+                dir.path()
+                    .join(format!(".run.partial-{pid}"))
+                    .join("charts")
+            },
+            signal,
+        );
+        assert_eq!(code, Some(status), "attempt {attempt}: SIG{signal}");
+        assert_eq!(
+            entries(dir.path()),
+            Vec::<String>::new(),
+            "attempt {attempt}"
+        );
+    }
+}
+
+#[test]
+fn a_signal_while_a_part_is_written_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = signal_while_writing(
+        &[
+            "run",
+            "scenarios/default.toml",
+            "--paths",
+            "1000",
+            "--shard",
+            "0/1",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        |pid| dir.path().join(format!(".shard-0-of-1.part.{pid}.partial")),
+        "TERM",
+    );
+    assert_eq!(code, Some(143));
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn staging_files_of_killed_commands_are_swept_and_others_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A process number above the kernel's largest (2^22) has never lived.
+    let dead = 4_194_400;
+    let me = std::process::id();
+    let plan = d.join("plan");
+    let plan_text = plan.display().to_string();
+    stormglass_ok(&[
+        "plan",
+        "scenarios/default.toml",
+        "--paths",
+        "300",
+        "--out",
+        &plan_text,
+    ]);
+    let parts = plan.join("parts");
+    let stale = [
+        parts.join(format!(".task-00000.part.{dead}.partial")),
+        parts.join(format!(".task-00007.part.{dead}.partial")),
+        plan.join(format!(".manifest.json.partial-{dead}")),
+        d.join(format!(".fragment.toml.partial-{dead}")),
+    ];
+    let kept = [
+        parts.join(format!(".task-00000.part.{me}.partial")),
+        parts.join(format!(".notes.{dead}.partial")),
+        parts.join(format!("task-00000.part.{dead}.partial")),
+        plan.join(format!(".other.json.partial-{dead}")),
+        d.join(format!(".fragment.toml.partial-{me}")),
+    ];
+    for file in stale.iter().chain(&kept) {
+        std::fs::write(file, "half").unwrap();
+    }
+    stormglass_ok(&[
+        "task",
+        &format!("{plan_text}/manifest.json"),
+        "--index",
+        "0",
+    ]);
+    stormglass_ok(&[
+        "plan",
+        "scenarios/default.toml",
+        "--paths",
+        "300",
+        "--out",
+        &plan_text,
+        "--force",
+    ]);
+    stormglass_ok(&[
+        "calibrate",
+        "history",
+        "data/history/sp500.csv",
+        "--dir",
+        d.join("fit").to_str().unwrap(),
+        "--out",
+        d.join("fragment.toml").to_str().unwrap(),
+    ]);
+    for file in &stale {
+        assert!(!file.exists(), "{} was not swept", file.display());
+    }
+    for file in &kept {
+        assert!(file.exists(), "{} was swept", file.display());
+    }
+}

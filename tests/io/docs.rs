@@ -92,3 +92,67 @@ fn the_thesis_is_stated_inside_the_repository() {
         }
     }
 }
+
+/// The README's console excerpt is what `cargo run --release` prints: every
+/// line of it appears in the output of a run of the default scenario (a line
+/// cut with "..." as the start of one). `docs/readme-assets.sh` prints the
+/// excerpt afresh.
+#[test]
+fn the_readme_console_excerpt_is_what_the_default_run_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let block = readme
+        .split("```text\n")
+        .find(|b| b.starts_with("portfolio "))
+        .expect("the README quotes the portfolio tables");
+    let excerpt: Vec<&str> = block[..block.find("```").unwrap()].lines().collect();
+    assert!(excerpt.len() > 5);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("default");
+    let printed = crate::common::stormglass_ok(&["run", "--out", out.to_str().unwrap()]);
+    let lines: Vec<&str> = printed.lines().map(str::trim_end).collect();
+    for line in excerpt {
+        let found = match line.strip_suffix(", ...") {
+            Some(start) => lines.iter().any(|l| l.starts_with(start)),
+            None => lines.contains(&line.trim_end()),
+        };
+        assert!(
+            found,
+            "the README shows a line the default run does not print (run docs/readme-assets.sh):\n{line}\n\nthe run printed:\n{printed}"
+        );
+    }
+}
+
+/// The README's own example portfolio does not take a bundled book's name,
+/// and its commands run in the order they are written: nothing compares a
+/// folder no earlier command made.
+#[test]
+fn the_readme_example_names_and_order_hold() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let example = readme
+        .split("```toml\n")
+        .find(|b| b.starts_with("name = "))
+        .expect("the README's portfolio example");
+    let name = example.lines().next().unwrap()["name = ".len()..]
+        .split('"')
+        .nth(1)
+        .unwrap();
+    let bundled = std::fs::read_dir(root().join("portfolios")).unwrap();
+    for file in bundled.filter_map(|e| e.ok().map(|e| e.path())) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains(&format!("name = \"{name}\"")),
+            "the README's example is named {name}, as {} is",
+            file.display()
+        );
+    }
+    let compare = readme
+        .find("compare output/default output/baseline")
+        .expect("the README compares two run folders");
+    let made = readme
+        .find("run scenarios/baseline.toml")
+        .expect("a command makes output/baseline");
+    assert!(
+        made < compare,
+        "output/baseline is compared before it is made"
+    );
+}

@@ -4,6 +4,14 @@
 //! text truncated) and loaded in-process. No mutation may panic, and every error
 //! must be non-empty, bounded in size and name a file.
 //!
+//! The plans' files get the same treatment: a real run's part, damaged (bytes
+//! flipped, cut short, lengthened, its header's length or a header field
+//! edited, with and without a recomputed checksum), must be refused with a
+//! message by `merge`'s reader, never panic or abort; an edited manifest
+//! (mutated text, fields set to extremes, labels that are paths) must be
+//! refused or, when read, index only what it holds and name plain folders.
+//! Each of these runs a fifth of the cases.
+//!
 //! The mutations are deterministic (a fixed-seed xorshift generator), so a
 //! failure reproduces. The default of 1,500 cases runs in seconds in release;
 //! a longer search is run by hand:
@@ -424,4 +432,346 @@ fn mutated_inputs_never_panic_and_errors_stay_bounded_and_located() {
     println!("{cases} mutated inputs, {rejected} rejected");
     // Most mutations break something; a run where none is rejected mutated nothing.
     assert!(rejected > cases / 4, "only {rejected} of {cases} rejected");
+}
+
+/// The number of cases of each of the plan searches below: a fifth of the
+/// input search's, so the bounded default stays within seconds.
+fn plan_cases() -> usize {
+    std::env::var("STORMGLASS_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES)
+        / 5
+}
+
+fn plan_seed() -> u64 {
+    std::env::var("STORMGLASS_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x9a27_5eed)
+        | 1
+}
+
+/// JSON values an edit puts where a header's or a manifest's field was.
+fn extreme_json(rng: &mut Rng) -> serde_json::Value {
+    use serde_json::json;
+    let values = [
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(2),
+        json!(255),
+        json!(1u64 << 32),
+        json!(1u64 << 50),
+        json!(u64::MAX),
+        json!(1e20),
+        json!(-1e20),
+        json!(1e308),
+        json!(5e-324),
+        json!(null),
+        json!("x"),
+        json!("../../x"),
+        json!([]),
+        json!({}),
+    ];
+    values[rng.below(values.len())].clone()
+}
+
+/// A random leaf of `value` (a number, string or null), as a JSON pointer.
+fn random_leaf(value: &serde_json::Value, rng: &mut Rng) -> String {
+    let mut pointer = String::new();
+    let mut at = value;
+    loop {
+        match at {
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                let (key, next) = map.iter().nth(rng.below(map.len())).unwrap();
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                at = next;
+            }
+            serde_json::Value::Array(items) if !items.is_empty() => {
+                let i = rng.below(items.len());
+                pointer.push_str(&format!("/{i}"));
+                at = &items[i];
+            }
+            _ => return pointer,
+        }
+    }
+}
+
+/// A real run's two parts (one asset, a few batches), the layout and the shape a
+/// merge holds them to.
+fn two_parts(
+    dir: &Path,
+) -> (
+    Vec<PathBuf>,
+    stormglass::stats::MetricLayout,
+    stormglass::tasks::part::RunShape,
+) {
+    use stormglass::engine::{self, PathObserver, Shard, Silent};
+    use stormglass::portfolio::PortfolioTracker;
+    use stormglass::tasks::{part, Recipe};
+    // Twenty steps of one asset: parts of a few kilobytes, so a case costs
+    // little more than its reads.
+    let scenario = dir.join("small.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "{}[assets.spx]\nprocess = \"gbm\"\ninitial = 100.0\nvol = 0.2\n",
+            common::header("small", 20)
+        ),
+    )
+    .unwrap();
+    let recipe = Recipe {
+        scenario,
+        paths: Some(600),
+        sample_paths: Some(3),
+        ..Recipe::default()
+    };
+    let prepared = recipe.prepare(1).unwrap_or_else(|e| panic!("{e}"));
+    let tracker = PortfolioTracker::new(
+        &prepared.scenario,
+        &prepared.model,
+        &prepared.book.portfolios,
+    );
+    let fingerprint = prepared.fingerprint().unwrap();
+    let files = (0..2)
+        .map(|index| {
+            let shard = Shard { index, count: 2 };
+            let run = engine::simulate_shard(
+                &prepared.model,
+                &prepared.options,
+                &Silent,
+                &tracker,
+                shard,
+            )
+            .unwrap();
+            let header = part::header_of(
+                &run,
+                fingerprint.clone(),
+                &prepared.scenario.name,
+                dir.to_path_buf(),
+                &prepared.recipe,
+                prepared.model.steps,
+                None,
+            );
+            let file = dir.join(format!("whole-{index}.part"));
+            part::write_part(&file, &header, &run, true).unwrap();
+            file
+        })
+        .collect();
+    let mut layout = stormglass::stats::MetricLayout::new(&prepared.model);
+    layout.append(tracker.columns());
+    (files, layout, prepared.shape())
+}
+
+/// A damaged or edited copy of a part; `true` when it may still be whole (an
+/// edit that recomputed the checksum).
+fn damage_part(bytes: &[u8], rng: &mut Rng) -> (Vec<u8>, bool) {
+    use sha2::{Digest, Sha256};
+    let mut out = bytes.to_vec();
+    match rng.below(5) {
+        0 => {
+            for _ in 0..1 + rng.below(8) {
+                let at = rng.below(out.len());
+                out[at] ^= 1 << rng.below(8);
+            }
+            (out, false)
+        }
+        1 => {
+            out.truncate(rng.below(out.len()));
+            (out, false)
+        }
+        2 => {
+            for _ in 0..1 + rng.below(64) {
+                out.push(rng.next() as u8);
+            }
+            (out, false)
+        }
+        3 => {
+            // The header's length field.
+            let length = match rng.below(3) {
+                0 => rng.next(),
+                1 => rng.next() % 4096,
+                _ => u64::MAX - rng.next() % 16,
+            };
+            out[16..24].copy_from_slice(&length.to_le_bytes());
+            (out, false)
+        }
+        _ => {
+            let length = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+            let mut header: serde_json::Value =
+                serde_json::from_slice(&bytes[24..24 + length]).unwrap();
+            let leaf = random_leaf(&header, rng);
+            *header.pointer_mut(&leaf).unwrap() = extreme_json(rng);
+            let json = serde_json::to_vec(&header).unwrap();
+            let mut edited = bytes[..16].to_vec();
+            edited.extend_from_slice(&(json.len() as u64).to_le_bytes());
+            edited.extend_from_slice(&json);
+            edited.extend_from_slice(&bytes[24 + length..bytes.len() - 32]);
+            let rehash = rng.chance(0.5);
+            if rehash {
+                let digest = Sha256::digest(&edited);
+                edited.extend_from_slice(&digest);
+            } else {
+                edited.extend_from_slice(&bytes[bytes.len() - 32..]);
+            }
+            (edited, rehash)
+        }
+    }
+}
+
+#[test]
+fn damaged_parts_are_refused_with_a_message_and_never_panic() {
+    use stormglass::tasks::PartSet;
+    let dir = tempfile::tempdir().unwrap();
+    let (files, layout, shape) = two_parts(dir.path());
+    let wholes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let cases = plan_cases();
+    let started = std::time::Instant::now();
+    let mut rng = Rng(plan_seed());
+    let (mut refused, mut merged) = (0, 0);
+    for case in 0..cases {
+        let damaged_shard = rng.below(2);
+        let (bytes, may_be_whole) = damage_part(&wholes[damaged_shard], &mut rng);
+        let changed = bytes != wholes[damaged_shard];
+        let case_file = dir.path().join("case.part");
+        std::fs::write(&case_file, &bytes).unwrap();
+        let mut set = files.clone();
+        set[damaged_shard] = case_file.clone();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let parts = PartSet::gather(&set, |_, _| "run it again".into())?;
+            parts.merge(layout.clone(), &shape).map(|_| ())
+        }));
+        let Ok(result) = outcome else {
+            std::fs::write(dir.path().join("panic.part"), &bytes).unwrap();
+            panic!("case {case}: merging a damaged part panicked");
+        };
+        match result {
+            Ok(()) => {
+                assert!(
+                    may_be_whole || !changed,
+                    "case {case}: a part damaged without a new checksum merged"
+                );
+                merged += 1;
+            }
+            Err(error) => {
+                let message = error.to_string();
+                assert!(
+                    !message.trim().is_empty() && message.len() <= MAX_MESSAGE_BYTES,
+                    "case {case}: {message}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    println!(
+        "{cases} damaged parts in {:.2} s: {refused} refused, {merged} merged (an edit that kept the part valid)",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(refused > cases * 3 / 4, "only {refused} of {cases} refused");
+}
+
+#[test]
+fn edited_manifests_never_panic_and_labels_never_escape() {
+    use stormglass::sweep::{self as sweeps, Axis};
+    use stormglass::tasks::{Manifest, Recipe};
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = Recipe {
+        scenario: Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/gbm.toml"),
+        paths: Some(600),
+        ..Recipe::default()
+    };
+    let axes = vec![Axis::parse("assets.spx.vol=0.1,0.2,0.3").unwrap()];
+    let points = sweeps::grid(&axes)
+        .iter()
+        .enumerate()
+        .map(|(i, values)| {
+            (
+                sweeps::label_at(i, &axes, values),
+                sweeps::settings_at(&axes, values),
+                "fingerprint".to_string(),
+            )
+        })
+        .collect();
+    let manifest = Manifest::new("gbm", dir.path().to_path_buf(), recipe, axes, points, 2);
+    let text = manifest.to_json();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let path = dir.path().join("manifest.json");
+    std::fs::write(&path, &text).unwrap();
+    Manifest::read(&path).expect("the manifest as written reads");
+    let evil_labels = [
+        "../../x", "..", ".", "", "/etc", "a/b", "a\\b", "a\0b", ".hidden", "run/..", "~",
+    ];
+    let cases = plan_cases();
+    let started = std::time::Instant::now();
+    let mut rng = Rng(plan_seed() ^ 0x3a11);
+    let (mut refused, mut read) = (0, 0);
+    for case in 0..cases {
+        let bytes = match rng.below(3) {
+            0 => mutate(text.as_bytes(), &mut rng),
+            1 => {
+                let mut edited = value.clone();
+                let leaf = random_leaf(&edited, &mut rng);
+                *edited.pointer_mut(&leaf).unwrap() = extreme_json(&mut rng);
+                serde_json::to_vec_pretty(&edited).unwrap()
+            }
+            _ => {
+                let mut edited = value.clone();
+                let point = rng.below(3);
+                edited["points"][point]["label"] =
+                    evil_labels[rng.below(evil_labels.len())].to_string().into();
+                serde_json::to_vec_pretty(&edited).unwrap()
+            }
+        };
+        std::fs::write(&path, &bytes).unwrap();
+        let outcome = catch_unwind(AssertUnwindSafe(|| match Manifest::read(&path) {
+            Err(error) => Err(error.to_string()),
+            Ok((manifest, _)) => {
+                // What `task` and `merge` index, divide by and write to.
+                for (i, task) in manifest.tasks.iter().enumerate() {
+                    let task = manifest.task(&path, i).map(|_| *task).unwrap();
+                    let _ = manifest.recipe_of(task.point);
+                    assert!(task.shard.count > 0 && task.shard.index < task.shard.count);
+                }
+                assert_eq!(sweeps::grid(&manifest.axes).len(), manifest.points.len());
+                for point in &manifest.points {
+                    let label = Path::new(&point.label);
+                    assert!(
+                        label.components().count() == 1
+                            && matches!(
+                                label.components().next(),
+                                Some(std::path::Component::Normal(_))
+                            )
+                            && !point.label.starts_with('.'),
+                        "label `{}` is not a plain folder name",
+                        point.label
+                    );
+                }
+                Ok(())
+            }
+        }));
+        let Ok(result) = outcome else {
+            std::fs::write(dir.path().join("panic.json"), &bytes).unwrap();
+            panic!(
+                "case {case}: an edited manifest panicked or let a bad value through:\n{}",
+                String::from_utf8_lossy(&bytes)
+            );
+        };
+        match result {
+            Ok(()) => read += 1,
+            Err(message) => {
+                assert!(
+                    message.contains("manifest.json") && message.len() <= MAX_MESSAGE_BYTES,
+                    "case {case}: {message}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    println!(
+        "{cases} edited manifests in {:.2} s: {refused} refused, {read} read",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(refused > cases / 2, "only {refused} of {cases} refused");
 }

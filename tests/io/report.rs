@@ -19,9 +19,9 @@ const DEFAULT_CHARTS: [&str; 21] = [
     "drawdown_spx",
     "drawdown_dxy",
     "drawdown_gold",
-    "drawdown_us10y",
-    "drawdown_fed_funds",
-    "drawdown_vix",
+    "rise_us10y",
+    "rise_fed_funds",
+    "rise_vix",
     "volatility",
     "regime_occupancy",
     "first_entry_sell_america",
@@ -252,6 +252,11 @@ fn two_tiny_runs_compare_side_by_side() {
     assert!(figures
         .iter()
         .any(|(id, _, _)| id == "compare_drawdown_spx"));
+    // Only prices are compared by drawdown: a yield's is a bond rally.
+    for level in ["us10y", "fed_funds", "vix"] {
+        let id = format!("compare_drawdown_{level}");
+        assert!(!figures.iter().any(|(f, _, _)| *f == id), "{id}");
+    }
     for (name, width, height) in &figures {
         let (w, h, _, _) = decode_png(&out.join("charts").join(format!("{name}.png")));
         assert_eq!((w, h), (*width, *height), "{name}.png");
@@ -336,50 +341,107 @@ fn chromium() -> Option<PathBuf> {
     .find(|candidate| candidate.is_file())
 }
 
-#[test]
-fn report_renders_in_headless_chromium() {
-    let Some(browser) = chromium() else {
-        println!("skipped: Chromium not found (install chromium or set CHROMIUM=/path/to/chrome)");
-        return;
-    };
-    let (_, out, _) = runs();
-    let page = std::fs::canonicalize(out.join("report.html")).unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    let shot = scratch.path().join("shot.png");
-    let headless = |extra: &[String]| {
+/// Headless Chromium, started as the machine's probe starts it (no network
+/// chatter, a throwaway profile).
+struct Browser {
+    binary: PathBuf,
+    scratch: tempfile::TempDir,
+}
+
+impl Browser {
+    /// The browser, or `None` (the test is skipped) when none is installed,
+    /// unless `STORMGLASS_REQUIRE_CHROMIUM` is set (as `.ci/run` sets it):
+    /// then a missing browser fails the test instead of skipping it.
+    fn find() -> Option<Browser> {
+        let Some(binary) = chromium() else {
+            assert!(
+                std::env::var_os("STORMGLASS_REQUIRE_CHROMIUM").is_none(),
+                "STORMGLASS_REQUIRE_CHROMIUM is set and no Chromium was found (install chromium or set CHROMIUM=/path/to/chrome)"
+            );
+            println!(
+                "skipped: Chromium not found (install chromium or set CHROMIUM=/path/to/chrome)"
+            );
+            return None;
+        };
+        Some(Browser {
+            binary,
+            scratch: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// Runs the browser headless on `page` with `extra` flags; returns stdout.
+    fn headless(&self, page: &Path, extra: &[String]) -> String {
+        let page = std::fs::canonicalize(page).unwrap();
         let mut args: Vec<String> = [
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-quic",
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
+            "--hide-scrollbars",
         ]
         .iter()
         .map(|a| a.to_string())
         .collect();
         args.push(format!(
             "--user-data-dir={}",
-            scratch.path().join("profile").display()
+            self.scratch.path().join("profile").display()
         ));
         args.extend_from_slice(extra);
         args.push(format!("file://{}", page.display()));
-        let output = std::process::Command::new(&browser)
+        let output = std::process::Command::new(&self.binary)
             .args(&args)
             .output()
             .expect("Chromium starts");
         assert!(
             output.status.success(),
             "{}: {}",
-            browser.display(),
+            self.binary.display(),
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Paints `page` into a 1280 x `height` screenshot and checks it is not a
+    /// blank page: at least 1% of its pixels carry ink (a page of tables and
+    /// text has about 4%, one with charts far more; a blank one none).
+    fn paints(&self, page: &Path, height: u32) {
+        let shot = self.scratch.path().join("shot.png");
+        self.headless(
+            page,
+            &[
+                format!("--screenshot={}", shot.display()),
+                format!("--window-size=1280,{height}"),
+            ],
+        );
+        let (width, painted, pixels, samples) = decode_png(&shot);
+        assert_eq!((width, painted), (1280, height), "{}", page.display());
+        let total = pixels.len() / samples;
+        let ink = pixels
+            .chunks(samples)
+            .filter(|p| p[..3].iter().any(|c| *c < 200))
+            .count();
+        assert!(
+            ink > total / 100,
+            "{}: {ink} of {total} pixels are not near white: the page did not render",
+            page.display()
+        );
+    }
+}
+
+#[test]
+fn report_renders_in_headless_chromium() {
+    let Some(browser) = Browser::find() else {
+        return;
     };
+    let (dir, out, baseline) = runs();
+    let page = out.join("report.html");
 
     // The browser's own parse of the page holds every chart as SVG.
-    let dom = headless(&["--dump-dom".to_string()]);
+    let dom = browser.headless(&page, &["--dump-dom".to_string()]);
     for name in DEFAULT_CHARTS {
         assert!(
             dom.contains(&format!("<figure id=\"{name}\">")),
@@ -387,23 +449,54 @@ fn report_renders_in_headless_chromium() {
         );
     }
     assert!(dom.matches("<svg").count() >= DEFAULT_CHARTS.len());
+    browser.paints(&page, 2000);
 
-    // And it paints: a screenshot that is not a blank page.
-    headless(&[
-        format!("--screenshot={}", shot.display()),
-        "--window-size=1280,2000".to_string(),
+    // The other pages a committee gets: a comparison, a sweep, a sensitivity.
+    let compared = dir.path().join("chromium-compare");
+    stormglass_ok(&[
+        "compare",
+        &out.to_string_lossy(),
+        &baseline.to_string_lossy(),
+        "--out",
+        &compared.to_string_lossy(),
     ]);
-    let (width, height, pixels, samples) = decode_png(&shot);
-    assert_eq!((width, height), (1280, 2000));
-    let total = pixels.len() / samples;
-    let ink = pixels
-        .chunks(samples)
-        .filter(|p| p[..3].iter().any(|c| *c < 200))
-        .count();
-    assert!(
-        ink > total / 20,
-        "{ink} of {total} pixels are not near white: the page did not render"
-    );
+    let swept = dir.path().join("chromium-sweep");
+    stormglass_ok(&[
+        "sweep",
+        "scenarios/default.toml",
+        "--vary",
+        "flows.threshold=0.08,0.16",
+        "--vary",
+        "events.tariff_wave.rate_per_year=1,3",
+        "--paths",
+        "200",
+        "--out",
+        &swept.to_string_lossy(),
+    ]);
+    let bumped = dir.path().join("chromium-sensitivity");
+    stormglass_ok(&[
+        "sensitivity",
+        "scenarios/default.toml",
+        "--keys",
+        "flows.threshold,events.tariff_wave.rate_per_year",
+        "--paths",
+        "200",
+        "--out",
+        &bumped.to_string_lossy(),
+    ]);
+    for (page, figure) in [
+        (compared.join("compare.html"), "compare_drawdown_spx"),
+        (swept.join("sweep.html"), "sweep_p_equity_drawdown"),
+        (bumped.join("sensitivity.html"), "tornado_p_equity_drawdown"),
+    ] {
+        let dom = browser.headless(&page, &["--dump-dom".to_string()]);
+        assert!(
+            dom.contains(&format!("<figure id=\"{figure}\">")),
+            "{figure} missing from {}",
+            page.display()
+        );
+        browser.paints(&page, 1600);
+    }
 }
 
 #[test]
@@ -517,4 +610,147 @@ fn the_key_number_thresholds_are_the_scenarios_to_choose() {
         page.contains("S&amp;P 500 falls 20% / 12.5% or more from a peak"),
         "both thresholds named"
     );
+}
+
+/// The text inside the first element with `id`, tags dropped.
+fn section_text(page: &str, id: &str) -> String {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no element with id {id}"));
+    let rest = &page[start..];
+    let end = rest[1..].find("<h2").map_or(rest.len(), |e| e + 1);
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in rest[..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+/// The cells of every body row of the first `<table class="CLASS">` after
+/// the element with `id`.
+fn table_rows(page: &str, id: &str, class: &str) -> Vec<Vec<String>> {
+    let from = page.find(&format!("id=\"{id}\"")).expect("the section");
+    let start = from
+        + page[from..]
+            .find(&format!("<table class=\"{class}\">"))
+            .expect("the table");
+    let end = start + page[start..].find("</table>").unwrap();
+    let body = &page[start..end];
+    let body = &body[body.find("<tbody>").unwrap()..];
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            row.split("<td>")
+                .skip(1)
+                .map(|cell| cell.split("</td>").next().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The page a committee forwards: the charts come soon after the key numbers
+/// (only the figures outside history before them, every figure after, folded),
+/// each figure in the unit its charts use, and no "drawdown" of a level.
+#[test]
+fn the_page_puts_the_charts_first_and_reads_in_units() {
+    let (_, out, _) = runs();
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let first_chart = page.find("<figure").expect("a chart");
+    let full_table = page
+        .find("<details id=\"realism-all\">")
+        .expect("the full table, folded");
+    assert!(
+        first_chart < full_table,
+        "the full table comes before the charts"
+    );
+    assert!(page.find("id=\"realism\"").unwrap() < first_chart);
+
+    // Before the charts, only the figures outside history.
+    for row in table_rows(&page, "realism", "realism") {
+        assert!(
+            row[5] == "BELOW" || row[5] == "ABOVE",
+            "a figure inside history in the summary: {row:?}"
+        );
+    }
+    // The VIX in points, yields' levels in percent and changes in basis points.
+    let all = table_rows(&page, "realism-all", "realism");
+    let mut checked = 0;
+    for row in &all {
+        let this_run = &row[4];
+        match (row[0].as_str(), row[1].contains("change")) {
+            ("vix", _) => {
+                let points: f64 = this_run.parse().unwrap_or_else(|_| panic!("{row:?}"));
+                assert!(points > 1.0, "the VIX in decimals: {row:?}");
+                checked += 1;
+            }
+            ("us10y" | "us2y" | "fed_funds", true) => {
+                assert!(this_run.ends_with(" bp"), "{row:?}");
+                checked += 1;
+            }
+            ("us10y" | "us2y" | "fed_funds", false) => {
+                assert!(this_run.ends_with('%'), "{row:?}");
+                checked += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(checked >= 5, "{checked} VIX and yield figures in {all:?}");
+
+    // A yield's or the VIX's risk is a rise: no drawdown charts of levels.
+    for level in ["us10y", "fed_funds", "vix"] {
+        assert!(!out.join(format!("charts/drawdown_{level}.png")).exists());
+        assert!(out.join(format!("charts/rise_{level}.png")).is_file());
+    }
+    for wrong in ["the Gold", "the Policy rate"] {
+        assert!(!page.contains(wrong), "{wrong:?} in the page");
+    }
+    // Every "further than X" in a caption says X's unit.
+    for (at, _) in page.match_indices("further than ") {
+        let rest = &page[at + "further than ".len()..];
+        let figure = &rest[..rest.find([',', '<']).unwrap_or(rest.len())];
+        assert!(
+            figure.contains('%') || figure.contains("points"),
+            "a figure without its unit: further than {figure}"
+        );
+    }
+}
+
+/// The portfolio section holds what the CSVs hold: amounts in the base
+/// currency, loss probabilities as a table, ES contributions per position and
+/// the worst paths; the longest spell under water replaces the share of days
+/// under water, which is about 90% for every book.
+#[test]
+fn the_portfolio_section_holds_what_the_tables_hold() {
+    let (_, out, _) = runs();
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let section = section_text(&page, "portfolios");
+    for expected in [
+        "USD 1,000,000",
+        "EUR 1,000,000",
+        "loses 10% or more",
+        "ES 95% contribution",
+        "equities",
+        "treasuries",
+        "longest under water, median",
+        "months",
+    ] {
+        assert!(section.contains(expected), "{expected:?} missing");
+    }
+    assert!(!section.contains("time under water"));
+    let worst = section_text(&page, "portfolio-worst");
+    assert!(
+        worst.contains(" from 2025-") && worst.contains('#'),
+        "{worst}"
+    );
+    // Loss probabilities are a table, not the CSV's packed string.
+    assert!(!page.contains("0.05:0."));
 }

@@ -367,3 +367,174 @@ fn a_plans_tasks_run_one_by_one_merge_into_the_single_run() {
     let taken = refused(&["plan", SCENARIO, "--paths", PATHS, "--out", &plan]);
     assert!(taken.contains("--force"), "{taken}");
 }
+
+/// A part's pieces: its header as JSON, its body, and whether its checksum
+/// was valid. The inverse of [`assemble`].
+pub fn split_part(bytes: &[u8]) -> (serde_json::Value, Vec<u8>) {
+    let length = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+    let header = serde_json::from_slice(&bytes[24..24 + length]).unwrap();
+    let body = bytes[24 + length..bytes.len() - 32].to_vec();
+    (header, body)
+}
+
+/// A part of `header` and `body`, with a valid checksum when `rehash` (as a
+/// deliberate edit would make it), else with `trailer`.
+pub fn assemble(header: &serde_json::Value, body: &[u8], rehash: bool, trailer: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(header).unwrap();
+    let mut bytes = b"stormglass part\n".to_vec();
+    bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&json);
+    bytes.extend_from_slice(body);
+    if rehash {
+        let digest = Sha256::digest(&bytes);
+        bytes.extend_from_slice(&digest);
+    } else {
+        bytes.extend_from_slice(trailer);
+    }
+    bytes
+}
+
+/// A small plan of two points (one swept key) of two shards each, in `dir`.
+fn small_plan(dir: &Path) -> String {
+    let plan = path(dir, "plan");
+    stormglass_ok(&[
+        "plan",
+        SCENARIO,
+        "--paths",
+        "300",
+        "--shards",
+        "2",
+        "--out",
+        &plan,
+        "--vary",
+        "events.tariff_wave.rate_per_year=2,4",
+    ]);
+    path(Path::new(&plan), "manifest.json")
+}
+
+#[test]
+fn a_damaged_or_edited_part_header_is_refused_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = small_plan(d);
+    for index in 0..4 {
+        stormglass_ok(&[
+            "task",
+            &manifest,
+            "--index",
+            &index.to_string(),
+            "--threads",
+            "1",
+        ]);
+    }
+    let part = d.join("plan").join("parts").join("task-00001.part");
+    let whole = fs::read(&part).unwrap();
+    let (header, body) = split_part(&whole);
+    let trailer = &whole[whole.len() - 32..];
+    // Sizes a node that died, or an edit, could leave: each would have sized
+    // a buffer of petabytes or overflowed.
+    let huge = serde_json::json!(1u64 << 50);
+    for (field, value) in [
+        ("occupancy", huge.clone()),
+        ("sample_paths", huge.clone()),
+        ("steps", huge.clone()),
+        ("series", huge.clone()),
+        ("sample_points", serde_json::json!(u64::MAX)),
+        ("paths", serde_json::json!(u64::MAX)),
+        ("wall_time_seconds", serde_json::json!(1e20)),
+        ("wall_time_seconds", serde_json::json!(-1.0)),
+    ] {
+        for rehash in [false, true] {
+            let mut edited = header.clone();
+            edited[field] = value.clone();
+            fs::write(&part, assemble(&edited, &body, rehash, trailer)).unwrap();
+            let output = stormglass(&["merge", &manifest, "--force"]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            println!("{field} = {value} (valid checksum: {rehash}): {stderr}");
+            assert_eq!(output.status.code(), Some(2), "{field}: {stderr}");
+            assert!(
+                stderr.contains("task-00001.part: damaged") && stderr.contains("run task 1 again"),
+                "{field}: {stderr}"
+            );
+            if !rehash {
+                assert!(stderr.contains("checksum"), "{field}: {stderr}");
+            }
+        }
+    }
+    let mut edited = header.clone();
+    edited["wall_time_seconds"] = serde_json::json!(1e20);
+    fs::write(&part, assemble(&edited, &body, true, trailer)).unwrap();
+    let text = refused(&["merge", &manifest, "--force"]);
+    assert!(
+        text.contains("wall_time_seconds is 1e20; a shard's time is 0 to"),
+        "{text}"
+    );
+    fs::write(&part, &whole).unwrap();
+    stormglass_ok(&["merge", &manifest]);
+}
+
+/// An edit of a manifest's JSON.
+type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
+#[test]
+fn a_hand_edited_manifest_is_refused_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = small_plan(d);
+    let original: serde_json::Value =
+        serde_json::from_slice(&fs::read(&manifest).unwrap()).unwrap();
+    let edit = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut edited = original.clone();
+        change(&mut edited);
+        fs::write(&manifest, serde_json::to_vec_pretty(&edited).unwrap()).unwrap();
+    };
+    let cases: Vec<(&str, Edit)> = vec![
+        ("shards: is 0", Box::new(|m| m["shards"] = 0.into())),
+        (
+            "tasks[1]: is task 1 of point 99",
+            Box::new(|m| m["tasks"][1]["point"] = 99.into()),
+        ),
+        (
+            "tasks[2]: is task 2 of point 1, shard 0/0",
+            Box::new(|m| m["tasks"][2]["shard"]["count"] = 0.into()),
+        ),
+        (
+            "points: holds 2 points where the axes make 1",
+            Box::new(|m| m["axes"][0]["values"] = serde_json::json!([2.0])),
+        ),
+        (
+            "points[0].label: `../../x` starts with `.`",
+            Box::new(|m| m["points"][0]["label"] = "../../x".into()),
+        ),
+        (
+            "points[1].label: `a/b` holds '/'",
+            Box::new(|m| m["points"][1]["label"] = "a/b".into()),
+        ),
+        (
+            "points[1].label: `run` is points[0]'s too",
+            Box::new(|m| {
+                m["points"][0]["label"] = "run".into();
+                m["points"][1]["label"] = "run".into();
+            }),
+        ),
+        (
+            "points[1].index: is 5",
+            Box::new(|m| m["points"][1]["index"] = 5.into()),
+        ),
+    ];
+    for (expected, change) in &cases {
+        edit(change.as_ref());
+        for args in [
+            vec!["task", manifest.as_str(), "--index", "1"],
+            vec!["merge", manifest.as_str()],
+        ] {
+            let text = refused(&args);
+            assert!(
+                text.contains(expected) && text.contains("manifest.json"),
+                "{args:?}: expected `{expected}` in {text}"
+            );
+        }
+    }
+    assert!(!d.join("x").exists() && !d.join("plan").join("runs").exists());
+}

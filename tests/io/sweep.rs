@@ -170,7 +170,11 @@ fn sweep_writes_every_point_and_a_plan_of_it_merges_to_the_same_table() {
     assert_eq!(lines.len(), 4);
     assert!(lines[0].starts_with("point,assets.spx.drift,p_equity_drawdown,p_equity_drawdown.se"));
     assert!(lines[2].starts_with("1,0.08,"));
-    for name in ["sweep.json", "sweep.html", "charts/sweep_00.png"] {
+    for name in [
+        "sweep.json",
+        "sweep.html",
+        "charts/sweep_p_equity_drawdown.png",
+    ] {
         assert!(out.join(name).is_file(), "{name}");
     }
     // A higher drift never lowers the mean S&P return on the same paths.
@@ -279,7 +283,144 @@ fn sensitivity_ranks_the_tariff_rate_first_for_the_equity_drawdown() {
     assert_eq!(rows[1][12], "0");
     let swing: f64 = rows[0][12].parse().unwrap();
     assert!(swing > 0.0);
-    assert!(out.join("charts/tornado_00.png").is_file());
+    assert!(out.join("charts/tornado_p_equity_drawdown.png").is_file());
+}
+
+/// The text of every `<text>` element of an SVG chart, in document order.
+fn svg_texts(path: &Path) -> Vec<String> {
+    let svg = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let document = roxmltree::Document::parse_with_options(&svg, options).unwrap();
+    document
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or_default().trim().to_string())
+        .collect()
+}
+
+/// A number printed with the float noise of its binary form (`0.11000000000000001`,
+/// `1.5399999999999998`) or in exponent notation (`8.000e-4`) in the page's
+/// text (the inline charts' coordinates aside).
+fn has_float_noise(page: &str) -> Option<String> {
+    let mut text = String::new();
+    let mut rest = page;
+    while let Some(start) = rest.find("<svg") {
+        text.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("</svg>")
+            .map_or("", |end| &rest[start + end..]);
+    }
+    text.push_str(rest);
+    let text = text.as_str();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+                i += 1;
+            }
+            let number = &text[start..i];
+            let decimals = number.split('.').nth(1).map_or(0, str::len);
+            let exponent = text[i..].starts_with("e-") || text[i..].starts_with("e+");
+            if decimals >= 8 || exponent {
+                return Some(text[start..(i + 3).min(text.len())].to_string());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The pages a committee reads: labels instead of key paths, figures in
+/// percent, numbers without float noise, charts named after their figure, a
+/// heat map with a colour scale and ticks under its cells, and tornado ticks
+/// that read differently.
+#[test]
+fn sweep_and_sensitivity_pages_read_in_words_and_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep_out = dir.path().join("sweep");
+    stormglass_ok(&[
+        "sweep",
+        "scenarios/default.toml",
+        "--vary",
+        "flows.threshold=0.06:0.18:4",
+        "--vary",
+        "events.tariff_wave.rate_per_year=0.7,1.4",
+        "--paths",
+        "400",
+        "--out",
+        sweep_out.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(sweep_out.join("sweep.html")).unwrap();
+    assert_eq!(has_float_noise(&page), None, "float noise in sweep.html");
+    assert!(
+        page.contains("<th>flow loop: threshold</th>"),
+        "no key label"
+    );
+    assert!(page.contains("<th>P(equity drawdown past its threshold)</th>"));
+    assert!(
+        page.contains("% ± "),
+        "probabilities are not shown in percent"
+    );
+    let heat = sweep_out.join("charts/sweep_p_equity_drawdown.svg");
+    let texts = svg_texts(&heat);
+    // Ticks under the cells: each swept value once on its axis, nothing between.
+    for value in ["0.06", "0.1", "0.14", "0.18", "0.7", "1.4"] {
+        assert_eq!(
+            texts.iter().filter(|t| *t == value).count(),
+            1,
+            "tick {value} in {texts:?}"
+        );
+    }
+    // The colour scale beside the map: its ticks read in percent.
+    let cells = 4 * 2;
+    let percents = texts.iter().filter(|t| t.ends_with('%')).count();
+    assert!(percents > cells, "no colour scale ticks: {texts:?}");
+    for figure in ["p_dollar_fall", "p_joint_selloff", "spx_return_p05"] {
+        assert!(sweep_out
+            .join(format!("charts/sweep_{figure}.png"))
+            .is_file());
+    }
+
+    let sensitivity_out = dir.path().join("sensitivity");
+    stormglass_ok(&[
+        "sensitivity",
+        "scenarios/default.toml",
+        "--keys",
+        "assets.silver.betas.gold,events.tariff_wave.rate_per_year,assets.inflation_2y.pass_through.coefficient",
+        "--figure",
+        "spx.return.p05",
+        "--bump",
+        "0.1",
+        "--paths",
+        "400",
+        "--out",
+        sensitivity_out.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(sensitivity_out.join("sensitivity.html")).unwrap();
+    assert_eq!(
+        has_float_noise(&page),
+        None,
+        "float noise in sensitivity.html"
+    );
+    // The silver beta 1.4 bumped by 10% is 1.54, not 1.5399999999999998.
+    assert!(page.contains("<td>1.54</td>"), "{page}");
+    assert!(page.contains("Silver: beta to Gold"));
+    let tornado = sensitivity_out.join("charts/tornado_spx_return_p05.svg");
+    let ticks: Vec<String> = svg_texts(&tornado)
+        .into_iter()
+        .filter(|t| t.ends_with('%') && t.len() < 10)
+        .collect();
+    let mut unique = ticks.clone();
+    unique.sort();
+    unique.dedup();
+    assert!(ticks.len() >= 3, "{ticks:?}");
+    assert_eq!(unique.len(), ticks.len(), "repeated ticks: {ticks:?}");
 }
 
 /// Every number in `value` is finite, and every null sits beside a note.

@@ -6,6 +6,7 @@ use common::stormglass;
 
 use std::path::{Path, PathBuf};
 
+use stormglass::input::InputError;
 use stormglass::scenario::{self, ScenarioError};
 
 /// The error of an inline scenario that must not load.
@@ -345,15 +346,15 @@ fn event_dates_must_fall_inside_the_horizon() {
 fn files_that_cannot_be_scenarios_get_their_own_message() {
     assert!(matches!(
         scenario::load(&bad("missing.toml")),
-        Err(ScenarioError::Io { .. })
+        Err(ScenarioError::Input(InputError::Io { .. }))
     ));
     assert!(matches!(
         scenario::load(&bad("")),
-        Err(ScenarioError::IsDirectory { .. })
+        Err(ScenarioError::Input(InputError::IsDirectory { .. }))
     ));
     assert!(matches!(
         scenario::load(&bad("empty.toml")),
-        Err(ScenarioError::Empty { .. })
+        Err(ScenarioError::Input(InputError::Empty { .. }))
     ));
     let cycle = scenario::load(&bad("cycle_a.toml")).unwrap_err();
     assert!(matches!(cycle, ScenarioError::ExtendsCycle { .. }));

@@ -6,12 +6,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::histogram::{share_chart, summary_markers, Marker, Panel, Series};
-use super::sample::padded;
+use super::sample::{padded, Sample};
 use super::{
     colour, draw_legend, job, label_style, legend_line, with_title, DrawResult, Figure, Job, Meta,
     RunData, Scale, HEIGHT, WIDTH,
 };
-use crate::report::roles::display_name;
+use crate::report::roles::{display_name, in_sentence};
 
 const BINS: usize = 50;
 /// Points of the CDF curve drawn from a run's sorted values.
@@ -35,6 +35,10 @@ pub struct Cdf {
     pub markers: Vec<Marker>,
 }
 
+/// Per core asset, the distribution of its worst move on each path: the
+/// maximum drawdown of a price, the largest rise above the start of a level
+/// (a yield, the VIX), whose risk is a rise: a level's "drawdown" is a bond
+/// rally or a calming market.
 pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
     run.scenario
         .report
@@ -42,23 +46,44 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
         .iter()
         .filter_map(|name| {
             let a = run.asset_index(name)?;
-            let sample = run.sample(&format!("{name}.max_drawdown"))?;
+            let asset = &run.model.assets[a];
             let scale = run.scale(a);
             let display = display_name(name);
-            let x_desc = format!("maximum drawdown ({})", scale.change_unit());
+            let subject = in_sentence(name);
+            let (sample, what, section, chart, caption);
+            if asset.is_log {
+                sample = run.sample(&format!("{name}.max_drawdown"))?;
+                what = "maximum drawdown";
+                section = "Maximum drawdown";
+                chart = format!("drawdown_{name}");
+                caption = format!(
+                    "How far {subject} falls below its running peak at worst on each path: one path in twenty falls further than {}, one in a hundred further than {}.",
+                    scale.change_text(sample.quantile(0.95)),
+                    scale.change_text(sample.quantile(0.99))
+                );
+            } else {
+                let start = asset.initial;
+                let column = run.simulation.column(&format!("{name}.max"))?;
+                sample = Sample::new(column.map(|high| (high - start).max(0.0)))?;
+                what = "largest rise above the start";
+                section = "Largest rise";
+                chart = format!("rise_{name}");
+                caption = format!(
+                    "How far {subject} rises above where it starts at worst on each path (its highest level less today's): one path in twenty rises further than {}, one in a hundred further than {}.",
+                    scale.change_text(sample.quantile(0.95)),
+                    scale.change_text(sample.quantile(0.99))
+                );
+            }
+            let x_desc = format!("{what} ({})", scale.change_unit());
             let (lo, hi) = padded(0.0, sample.quantile(0.999));
             let (lo, hi) = (lo.max(0.0), hi);
             let markers = || summary_markers(&scale, sample.mean(), |p| sample.quantile(p));
-            let title = format!("{display}: maximum drawdown over the horizon");
+            let title = format!("{display}: {what} over the horizon");
             let meta = Meta {
-                name: format!("drawdown_{name}"),
-                section: "Maximum drawdown",
+                name: chart,
+                section,
                 title: title.clone(),
-                caption: format!(
-                    "How far the {display} falls below its running peak at worst on each path: one path in twenty falls further than {}, one in a hundred further than {}.",
-                    scale.change_label(sample.quantile(0.95)),
-                    scale.change_label(sample.quantile(0.99))
-                ),
+                caption,
             };
             let figure = Drawdown {
                 title,

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use super::sample::{Bin, Sample};
 use super::{
     colour, draw_legend, label_style, legend_line, percent, tick_style, with_title, DrawResult,
-    Figure, Scale, LABEL_SIZE,
+    Figure, Scale, LABEL_SIZE, TICK_SIZE,
 };
 
 /// One distribution in a panel.
@@ -69,6 +69,21 @@ impl Panel {
             let style = ("sans-serif", size).into_font().color(&BLACK);
             area.titled(&self.title, style)?
         };
+        // The note on a tail piled into an end bar goes under the axis, where
+        // no marker, legend or bar can run into it.
+        let area = match self.note_for(area.dim_in_pixel().0) {
+            Some((note, size)) => {
+                let height = area.dim_in_pixel().1;
+                let (plot, strip) = area.split_vertically(height.saturating_sub(NOTE_HEIGHT));
+                strip.draw(&Text::new(
+                    note,
+                    (12, 2),
+                    ("sans-serif", size).into_font().color(&BLACK.mix(0.7)),
+                ))?;
+                plot
+            }
+            None => area,
+        };
         let top = self
             .series
             .iter()
@@ -123,23 +138,30 @@ impl Panel {
                 .label(marker.label.as_str())
                 .legend(legend_line(c, 2));
         }
-        if let Some(note) = self.tail_note() {
-            let (lo, hi) = self.range;
-            chart.draw_series(std::iter::once(Text::new(
-                note,
-                (lo + 0.015 * (hi - lo), top * 0.985),
-                tick_style().color(&BLACK.mix(0.7)),
-            )))?;
-        }
         if self.legend {
             draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
     }
 
+    /// The tail note for a panel `width` pixels wide and its font size: the
+    /// words when they fit, the short form in a narrow panel (one of a grid).
+    fn note_for(&self, width: u32) -> Option<(String, u32)> {
+        let (long, short) = self.tail_notes()?;
+        let fitted = |note: &String| fitted_size_in(note, width, MIN_NOTE_SIZE, TICK_SIZE);
+        let size = fitted(&long);
+        Some(if fits(&long, size, width) {
+            (long, size)
+        } else {
+            let size = fitted(&short);
+            (short, size)
+        })
+    }
+
     /// Says where the end bins hold values beyond the axis, and how many, so a
-    /// tail piled into the last bar is not read as a spike at the edge.
-    pub fn tail_note(&self) -> Option<String> {
+    /// tail piled into the last bar is not read as a spike at the edge: in
+    /// words, and as short as a narrow panel needs.
+    fn tail_notes(&self) -> Option<(String, String)> {
         let worst = |side: fn(&(f64, f64)) -> f64| {
             self.series
                 .iter()
@@ -151,48 +173,69 @@ impl Panel {
         let label = |v: f64| self.scale.change_label(v);
         let share = |p: f64| {
             if p < 0.001 {
-                "under 0.1% of paths".to_string()
+                "<0.1%".to_string()
             } else {
-                format!("{:.1}% of paths", p * 100.0)
+                format!("{:.1}%", p * 100.0)
             }
         };
-        let mut parts = Vec::new();
+        let (mut long, mut short) = (Vec::new(), Vec::new());
         if below > 0.0 {
-            parts.push(format!(
-                "below {} in the first bar ({})",
+            long.push(format!(
+                "below {} in the first bar ({} of paths)",
                 label(lo),
                 share(below)
             ));
+            short.push(format!("< {} ({})", label(lo), share(below)));
         }
         if above > 0.0 {
-            parts.push(format!(
-                "beyond {} in the last bar ({})",
+            long.push(format!(
+                "beyond {} in the last bar ({} of paths)",
                 label(hi),
                 share(above)
             ));
+            short.push(format!("> {} ({})", label(hi), share(above)));
         }
-        (!parts.is_empty()).then(|| format!("values {}", parts.join("; ")))
+        (!long.is_empty()).then(|| {
+            (
+                format!("values {}", long.join("; ")),
+                format!("end bars: {} of paths", short.join(", ")),
+            )
+        })
     }
 }
 
 /// Smallest font size a panel title may shrink to.
 const MIN_TITLE_SIZE: u32 = 14;
 
+/// Pixels under a panel for its note on values beyond the axis.
+const NOTE_HEIGHT: u32 = 24;
+
+/// Smallest font size of that note.
+const MIN_NOTE_SIZE: u32 = 12;
+
 /// The largest font size, from the label size down, at which `title` fits in
 /// `width` pixels with a margin, so neighbouring panels' titles never run into
 /// each other.
 pub fn fitted_size(title: &str, width: u32) -> u32 {
+    fitted_size_in(title, width, MIN_TITLE_SIZE, LABEL_SIZE)
+}
+
+/// As [`fitted_size`], between `smallest` and `largest`.
+fn fitted_size_in(title: &str, width: u32, smallest: u32, largest: u32) -> u32 {
+    (smallest..=largest)
+        .rev()
+        .find(|size| fits(title, *size, width))
+        .unwrap_or(smallest)
+}
+
+/// Whether `text` at font `size` fits in `width` pixels with a margin.
+fn fits(text: &str, size: u32, width: u32) -> bool {
     super::register_font();
     let room = width.saturating_sub(16);
-    (MIN_TITLE_SIZE..=LABEL_SIZE)
-        .rev()
-        .find(|size| {
-            ("sans-serif", *size)
-                .into_font()
-                .box_size(title)
-                .is_ok_and(|(w, _)| w <= room)
-        })
-        .unwrap_or(MIN_TITLE_SIZE)
+    ("sans-serif", size)
+        .into_font()
+        .box_size(text)
+        .is_ok_and(|(w, _)| w <= room)
 }
 
 /// The mean, median, 95th and 99th percentile markers of a distribution.
@@ -334,7 +377,7 @@ mod tests {
             legend: false,
         };
         assert_eq!(
-            panel.tail_note().as_deref(),
+            panel.tail_notes().map(|n| n.0).as_deref(),
             Some("values beyond 100% in the last bar (25.0% of paths)")
         );
         let inside = Panel {
@@ -347,6 +390,40 @@ mod tests {
             )],
             ..panel
         };
-        assert_eq!(inside.tail_note(), None);
+        assert_eq!(inside.tail_notes(), None);
+    }
+
+    /// A panel of the volatility grid (400 pixels wide) with tails on both
+    /// sides: its note ran into the next panels' until it took the short form.
+    #[test]
+    fn the_tail_note_of_a_narrow_panel_fits_its_panel() {
+        let values = (0..1000)
+            .map(|i| 0.05 + i as f64 * 0.0004)
+            .chain([0.01, 0.9]);
+        let sample = Sample::new(values).unwrap();
+        let panel = Panel {
+            title: String::new(),
+            x_desc: String::new(),
+            y_desc: String::new(),
+            scale: Scale::Fraction,
+            range: (0.077, 0.43),
+            series: vec![Series::of(
+                "paths".into(),
+                colour(0),
+                &sample,
+                (0.077, 0.43),
+                40,
+            )],
+            markers: Vec::new(),
+            legend: false,
+        };
+        let (long, _) = panel.tail_notes().unwrap();
+        assert!(!fits(&long, MIN_NOTE_SIZE, 400), "{long}");
+        let (note, size) = panel.note_for(400).unwrap();
+        assert!(size >= MIN_NOTE_SIZE);
+        let (w, _) = ("sans-serif", size).into_font().box_size(&note).unwrap();
+        assert!(w <= 400 - 16, "{note}: {w} pixels");
+        // A wide panel keeps the words.
+        assert_eq!(panel.note_for(1200).unwrap().0, long);
     }
 }

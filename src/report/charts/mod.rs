@@ -300,6 +300,17 @@ impl Scale {
         }
     }
 
+    /// A change with its unit, for sentences: "25%", "1.99 percentage points",
+    /// "12.5 points".
+    pub fn change_text(&self, value: f64) -> String {
+        match self {
+            Scale::Fraction => percent(value),
+            Scale::Decimal | Scale::VolPoints | Scale::Units(_) => {
+                format!("{} {}", self.change_label(value), self.change_unit())
+            }
+        }
+    }
+
     /// The unit of a change, for axis titles.
     pub fn change_unit(&self) -> String {
         match self {

@@ -7,9 +7,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    colour, key_row, label_style, plain, render, tick_style, with_title, Chart, ChartError,
-    DrawResult, Figure, KeyMark, Meta, HEIGHT, WIDTH,
+    colour, key_row, label_style, render, tick_style, with_title, Chart, ChartError, DrawResult,
+    Figure, KeyMark, Meta, HEIGHT, WIDTH,
 };
+use crate::report::labels::{file_stem, number, FigureReading};
 
 /// The page section the sweep's charts belong to.
 pub const SWEEP_SECTION: &str = "Sweep";
@@ -19,26 +20,45 @@ pub const SENSITIVITY_SECTION: &str = "Sensitivity";
 /// Two standard errors either side: about a 95% band.
 const BAND_SE: f64 = 1.96;
 
+/// Intervals between an axis's ticks (so ticks read with the decimals this spacing needs).
+const TICKS: f64 = 6.0;
+
+/// Pixels right of a heat map for its colour scale.
+const COLOUR_BAR_WIDTH: u32 = 150;
+
+/// A swept key's value on an axis, with the decimals the tick spacing needs.
+fn key_tick(v: f64, step: f64) -> String {
+    let decimals = if step > 0.0 && step.is_finite() {
+        (-step.log10()).ceil().clamp(0.0, 6.0) as usize
+    } else {
+        0
+    };
+    crate::report::console::fixed(v, decimals)
+}
+
 /// A figure's value and standard error at each point of one swept key.
 pub struct SweepLine<'a> {
-    pub key: &'a str,
-    pub figure: &'a str,
+    /// The key's path and its label.
+    pub key: (&'a str, &'a str),
+    /// The figure's name (the chart's file is named after it) and how it reads.
+    pub figure: (&'a str, &'a FigureReading),
     pub x: &'a [f64],
     pub value: &'a [f64],
     pub se: &'a [f64],
 }
 
-/// Draws `sweep_<n>` (the figure against the key, with its 95% band).
-pub fn sweep_line(n: usize, line: &SweepLine<'_>) -> Result<Chart, ChartError> {
-    let title = format!("{} against {}", line.figure, line.key);
+/// Draws `sweep_<figure>` (the figure against the key, with its 95% band).
+pub fn sweep_line(line: &SweepLine<'_>) -> Result<Chart, ChartError> {
+    let (name, reading) = line.figure;
+    let title = format!("{} against {}", reading.label, line.key.1);
     render(
         Meta {
-            name: format!("sweep_{n:02}"),
+            name: format!("sweep_{}", file_stem(name)),
             section: SWEEP_SECTION,
             title: title.clone(),
             caption: format!(
-                "{} at every value of {}, with the band of ±{BAND_SE} standard errors of each point. Every point runs on the same random numbers, so the difference between neighbouring points is far more precise than the bands' widths suggest.",
-                line.figure, line.key
+                "{} ({name}) at every value of {} ({}), with the band of ±{BAND_SE} standard errors of each point. Every point runs on the same random numbers, so the difference between neighbouring points is far more precise than the bands' widths suggest.",
+                reading.label, line.key.1, line.key.0
             ),
         },
         (WIDTH, HEIGHT),
@@ -89,14 +109,18 @@ impl Figure for LineDrawing<'_, '_> {
         let mut chart = ChartBuilder::on(&area)
             .margin(16)
             .x_label_area_size(56)
-            .y_label_area_size(90)
+            .y_label_area_size(110)
             .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)?;
+        let reading = line.figure.1;
+        let (x_step, y_step) = ((x_hi - x_lo) / TICKS, (y_hi - y_lo) / TICKS);
         chart
             .configure_mesh()
-            .x_desc(line.key)
-            .y_desc(line.figure)
-            .x_label_formatter(&|v: &f64| plain(*v))
-            .y_label_formatter(&|v: &f64| plain(*v))
+            .x_labels(TICKS as usize + 1)
+            .y_labels(TICKS as usize + 1)
+            .x_desc(line.key.1)
+            .y_desc(reading.axis())
+            .x_label_formatter(&|v: &f64| key_tick(*v, x_step))
+            .y_label_formatter(&|v: &f64| reading.tick(*v, y_step))
             .label_style(tick_style())
             .axis_desc_style(label_style())
             .light_line_style(TRANSPARENT)
@@ -132,25 +156,27 @@ impl Figure for LineDrawing<'_, '_> {
 
 /// A figure's value at every point of a grid of two swept keys.
 pub struct SweepHeat<'a> {
+    /// The keys' labels, across and up.
     pub keys: (&'a str, &'a str),
-    pub figure: &'a str,
+    pub figure: (&'a str, &'a FigureReading),
     pub x: &'a [f64],
     pub y: &'a [f64],
     /// `value[i * y.len() + j]` at `(x[i], y[j])`.
     pub value: &'a [f64],
 }
 
-/// Draws `sweep_<n>` as a heat map, each cell labelled with its value.
-pub fn sweep_heat(n: usize, heat: &SweepHeat<'_>) -> Result<Chart, ChartError> {
-    let title = format!("{} over {} and {}", heat.figure, heat.keys.0, heat.keys.1);
+/// Draws `sweep_<figure>` as a heat map, each cell labelled with its value.
+pub fn sweep_heat(heat: &SweepHeat<'_>) -> Result<Chart, ChartError> {
+    let (name, reading) = heat.figure;
+    let title = format!("{} over {} and {}", reading.label, heat.keys.0, heat.keys.1);
     render(
         Meta {
-            name: format!("sweep_{n:02}"),
+            name: format!("sweep_{}", file_stem(name)),
             section: SWEEP_SECTION,
             title: title.clone(),
             caption: format!(
-                "{} at every pair of values of {} (across) and {} (up), darker for larger values; sweep.csv has each cell's standard error.",
-                heat.figure, heat.keys.0, heat.keys.1
+                "{} ({name}) at every pair of values of {} (across) and {} (up), darker for larger values, as the scale on the right reads; sweep.csv has each cell's standard error.",
+                reading.label, heat.keys.0, heat.keys.1
             ),
         },
         (WIDTH, HEIGHT + HEIGHT / 3),
@@ -169,20 +195,24 @@ impl Figure for HeatDrawing<'_, '_> {
         DB::ErrorType: 'static,
     {
         let heat = self.heat;
+        let reading = heat.figure.1;
         let area = with_title(root, &self.title)?;
+        let width = area.dim_in_pixel().0;
+        let (area, scale_area) = area.split_horizontally(width.saturating_sub(COLOUR_BAR_WIDTH));
         let (nx, ny) = (heat.x.len(), heat.y.len());
+        // Segmented axes put each tick under the middle of its cell.
         let mut chart = ChartBuilder::on(&area)
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(110)
-            .build_cartesian_2d(0.0..nx as f64, 0.0..ny as f64)?;
-        let x_label = |v: &f64| {
-            let i = v.floor() as usize;
-            heat.x.get(i).map_or(String::new(), |x| plain(*x))
-        };
-        let y_label = |v: &f64| {
-            let j = v.floor() as usize;
-            heat.y.get(j).map_or(String::new(), |y| plain(*y))
+            // An integer range is inclusive in plotters: 0..n - 1 is n cells.
+            .build_cartesian_2d(
+                (0..nx.max(1) - 1).into_segmented(),
+                (0..ny.max(1) - 1).into_segmented(),
+            )?;
+        let centre_label = |values: &[f64], v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) => values.get(*i).map_or(String::new(), |x| number(*x)),
+            _ => String::new(),
         };
         chart
             .configure_mesh()
@@ -191,16 +221,21 @@ impl Figure for HeatDrawing<'_, '_> {
             .y_labels(ny.min(20))
             .x_desc(heat.keys.0)
             .y_desc(heat.keys.1)
-            .x_label_formatter(&x_label)
-            .y_label_formatter(&y_label)
+            .x_label_formatter(&|v| centre_label(heat.x, v))
+            .y_label_formatter(&|v| centre_label(heat.y, v))
             .label_style(tick_style())
             .axis_desc_style(label_style())
             .draw()?;
         let (lo, hi) = span(heat.value.iter().copied());
-        let shade = |v: f64| {
-            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-            colour(0).mix(0.08 + 0.85 * t.clamp(0.0, 1.0))
+        let share = |v: f64| {
+            if hi > lo {
+                ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+            } else {
+                0.5
+            }
         };
+        let shade = |v: f64| colour(0).mix(0.08 + 0.85 * share(v));
+        let cell_text = nx * ny <= 150;
         for i in 0..nx {
             for j in 0..ny {
                 let v = heat.value[i * ny + j];
@@ -209,24 +244,50 @@ impl Figure for HeatDrawing<'_, '_> {
                 } else {
                     WHITE.filled()
                 };
-                let (x, y) = (i as f64, j as f64);
                 chart.draw_series(std::iter::once(Rectangle::new(
-                    [(x, y), (x + 1.0, y + 1.0)],
+                    [
+                        (SegmentValue::Exact(i), SegmentValue::Exact(j)),
+                        (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
+                    ],
                     fill,
                 )))?;
-                if nx * ny <= 150 {
-                    let dark = v.is_finite() && hi > lo && (v - lo) / (hi - lo) > 0.55;
+                if cell_text {
+                    let dark = v.is_finite() && share(v) > 0.55;
                     let style = ("sans-serif", 16)
                         .into_font()
                         .color(if dark { &WHITE } else { &BLACK })
                         .pos(Pos::new(HPos::Center, VPos::Center));
                     chart.draw_series(std::iter::once(Text::new(
-                        if v.is_finite() { plain(v) } else { "-".into() },
-                        (x + 0.5, y + 0.5),
+                        reading.value(v),
+                        (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)),
                         style,
                     )))?;
                 }
             }
+        }
+        // The colour scale: what a shade means, from the smallest value to the largest.
+        let mut bar = ChartBuilder::on(&scale_area)
+            .margin_top(16)
+            .margin_bottom(72)
+            .margin_right(8)
+            .y_label_area_size(COLOUR_BAR_WIDTH - 40)
+            .build_cartesian_2d(0.0..1.0, lo..hi)?;
+        let step = (hi - lo) / TICKS;
+        bar.configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_labels(TICKS as usize + 1)
+            .y_label_formatter(&|v: &f64| reading.tick(*v, step))
+            .label_style(tick_style())
+            .draw()?;
+        const SHADES: usize = 64;
+        for k in 0..SHADES {
+            let (a, b) = (k as f64 / SHADES as f64, (k + 1) as f64 / SHADES as f64);
+            let (va, vb) = (lo + a * (hi - lo), lo + b * (hi - lo));
+            bar.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, va), (1.0, vb)],
+                shade((va + vb) / 2.0).filled(),
+            )))?;
         }
         Ok(())
     }
@@ -234,6 +295,7 @@ impl Figure for HeatDrawing<'_, '_> {
 
 /// One key's bar of a tornado: the figure with the key bumped down and up.
 pub struct TornadoBar {
+    /// The key's label.
     pub key: String,
     pub down: Option<f64>,
     pub up: Option<f64>,
@@ -242,7 +304,7 @@ pub struct TornadoBar {
 /// A tornado chart: bars from the base value to the bumped ones, largest
 /// swing on top.
 pub struct Tornado<'a> {
-    pub figure: &'a str,
+    pub figure: (&'a str, &'a FigureReading),
     pub base: f64,
     /// Largest swing first.
     pub bars: &'a [TornadoBar],
@@ -250,18 +312,19 @@ pub struct Tornado<'a> {
     pub bump: &'a str,
 }
 
-/// Draws `tornado_<n>`.
-pub fn tornado(n: usize, tornado: &Tornado<'_>) -> Result<Chart, ChartError> {
-    let title = format!("What moves {}", tornado.figure);
+/// Draws `tornado_<figure>`.
+pub fn tornado(tornado: &Tornado<'_>) -> Result<Chart, ChartError> {
+    let (name, reading) = tornado.figure;
+    let title = format!("What moves {}", reading.label);
     let height = (160 + 46 * tornado.bars.len() as u32).max(HEIGHT / 2);
     render(
         Meta {
-            name: format!("tornado_{n:02}"),
+            name: format!("tornado_{}", file_stem(name)),
             section: SENSITIVITY_SECTION,
             title: title.clone(),
             caption: format!(
-                "{} with each key bumped {} (one at a time, the others at the scenario's values, every run on the same random numbers), from the scenario's own value (the vertical line); the keys that move it most are on top.",
-                tornado.figure, tornado.bump
+                "{} ({name}) with each key bumped {} (one at a time, the others at the scenario's values, every run on the same random numbers), from the scenario's own value (the vertical line); the keys that move it most are on top.",
+                reading.label, tornado.bump
             ),
         },
         (WIDTH, height),
@@ -296,6 +359,8 @@ impl Figure for TornadoDrawing<'_, '_> {
             .flatten()
             .chain(std::iter::once(t.base));
         let (lo, hi) = span(values);
+        let reading = t.figure.1;
+        let step = (hi - lo) / TICKS;
         let rows = t.bars.len().max(1);
         let longest = t.bars.iter().map(|b| b.key.len()).max().unwrap_or(0);
         // Row 0 at the bottom: the largest swing, bars[0], is row rows - 1.
@@ -304,19 +369,20 @@ impl Figure for TornadoDrawing<'_, '_> {
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size((longest as u32 * 10 + 20).clamp(80, 460))
-            .build_cartesian_2d(lo..hi, (0..rows).into_segmented())?;
+            .build_cartesian_2d(lo..hi, (0..rows - 1).into_segmented())?;
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(rows + 1)
+            .y_labels(rows)
             .y_label_formatter(&|v: &SegmentValue<usize>| match v {
                 SegmentValue::CenterOf(row) => {
                     bar_of(*row).map_or(String::new(), |b| b.key.clone())
                 }
                 _ => String::new(),
             })
-            .x_label_formatter(&|v: &f64| plain(*v))
-            .x_desc(t.figure)
+            .x_labels(TICKS as usize + 1)
+            .x_label_formatter(&|v: &f64| reading.tick(*v, step))
+            .x_desc(reading.axis())
             .label_style(tick_style())
             .axis_desc_style(label_style())
             .light_line_style(TRANSPARENT)

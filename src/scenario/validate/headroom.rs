@@ -292,8 +292,8 @@ pub(super) fn check_headroom(
             check.error(
                 format!("assets.{}", asset.name),
                 format!(
-                    "in regime `{regime}` the log-price could move by {:.0} over the {years:.1}-year horizon, more than {MAX_LOG_MOVE} (e^{MAX_LOG_MOVE} times a price and a portfolio value nears f64's limit): the reach is (|drift| + jump_intensity |jump_mean|) T + 12 sqrt((vol^2 + jump_intensity (jump_mean^2 + jump_sd^2)) T), plus the events' jumps and adjustments, the carry and |beta| times each base's reach (docs/SCENARIOS.md, \"Ranges that depend on the horizon\"); lower the drift, the jumps, the betas or the horizon",
-                    move_
+                    "in regime `{regime}` the log-price could move by {} over the {years:.1}-year horizon, more than {MAX_LOG_MOVE} (e^{MAX_LOG_MOVE} times a price and a portfolio value nears f64's limit): the reach is (|drift| + jump_intensity |jump_mean|) T + 12 sqrt((vol^2 + jump_intensity (jump_mean^2 + jump_sd^2)) T), plus the events' jumps and adjustments, the carry and |beta| times each base's reach (docs/SCENARIOS.md, \"Ranges that depend on the horizon\"); lower the drift, the jumps, the betas or the horizon",
+                    crate::scenario::check::figure(move_)
                 ),
             );
         }

@@ -227,7 +227,8 @@ pub(super) fn check_exit_probabilities(
             check.error(
                 format!("regimes.{}", regime.name),
                 format!(
-                    "the exit probability per step can reach {bound:.3} with every event multiplier and state term at its largest; valid: at most {MAX_EXIT_PROBABILITY_PER_STEP}. Lower the intensities, the multipliers or the state coefficients"
+                    "the exit probability per step can reach {} with every event multiplier and state term at its largest; valid: at most {MAX_EXIT_PROBABILITY_PER_STEP}. Lower the intensities, the multipliers or the state coefficients",
+                    crate::scenario::check::figure(bound)
                 ),
             );
         }
