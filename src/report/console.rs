@@ -25,11 +25,15 @@ pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> 
         "asset", "maxDD mean", "maxDD p95", "vol mean", "ret p05", "ret p50", "ret p95"
     )?;
     for a in &summary.assets {
-        let relative = a.measured_as == "relative";
-        // Relative figures in percent; level figures (rates) in the asset's units.
+        // As the report writes them: relative figures in percent, moves of a
+        // rate held in decimals in basis points, of an implied vol in points.
         let cell = |v: f64| {
-            if relative {
+            if a.measured_as == "relative" {
                 format!("{}%", fixed(v * 100.0, 2))
+            } else if a.process == "impliedvol" {
+                format!("{} pt", fixed(v * 100.0, 1))
+            } else if a.unit.starts_with("decimal") {
+                format!("{} bp", fixed(v * 1e4, 0))
             } else {
                 fixed(v, 4)
             }

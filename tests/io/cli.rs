@@ -37,6 +37,17 @@ fn a_run_writes_summary_csvs_and_the_resolved_scenario() {
         stdout.contains("maxDD mean") && stdout.contains("spx"),
         "{stdout}"
     );
+    // Levels' moves in the report's units: the VIX in points, yields in bp.
+    let row = |asset: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{asset} ")))
+            .unwrap_or_else(|| panic!("no {asset} row: {stdout}"))
+            .to_string()
+    };
+    assert_eq!(row("vix").matches(" pt").count(), 6, "{}", row("vix"));
+    assert_eq!(row("us10y").matches(" bp").count(), 6, "{}", row("us10y"));
+    assert!(row("spx").contains('%'));
 
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
