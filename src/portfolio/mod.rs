@@ -204,6 +204,29 @@ pub struct WorstPath {
     pub events: Vec<EventFiring>,
 }
 
+impl WorstPath {
+    /// Its regime spells in words, "REGIME from DATE", in order.
+    pub fn spells(&self) -> Vec<String> {
+        self.regimes
+            .iter()
+            .map(|s| format!("{} from {}", s.regime, s.from))
+            .collect()
+    }
+
+    /// The events that fired on it, "EVENT DATE" joined by commas, or "none".
+    pub fn events_text(&self) -> String {
+        if self.events.is_empty() {
+            return "none".into();
+        }
+        let events: Vec<String> = self
+            .events
+            .iter()
+            .map(|e| format!("{} {}", e.event, e.date))
+            .collect();
+        events.join(", ")
+    }
+}
+
 /// Everything the run says about one portfolio.
 #[derive(Debug, Clone, Serialize)]
 pub struct PortfolioSummary {

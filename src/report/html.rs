@@ -771,27 +771,13 @@ fn portfolio_tables(summary: &Summary) -> Option<String> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     for p in &summary.portfolios {
         for w in &p.worst_paths {
-            let regimes: Vec<String> = w
-                .regimes
-                .iter()
-                .map(|r| format!("{} from {}", r.regime, r.from))
-                .collect();
-            let events: Vec<String> = w
-                .events
-                .iter()
-                .map(|e| format!("{} {}", e.event, e.date))
-                .collect();
             rows.push(vec![
                 p.name.clone(),
                 format!("#{}", w.path),
                 percent(w.pnl),
                 percent(w.max_drawdown),
-                regimes.join(" → "),
-                if events.is_empty() {
-                    "none".into()
-                } else {
-                    events.join(", ")
-                },
+                w.spells().join(" → "),
+                w.events_text(),
             ]);
         }
     }

@@ -225,23 +225,12 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
     }
     for p in portfolios {
         if let Some(w) = p.worst_paths.first() {
-            let mut regimes: Vec<String> = w
-                .regimes
-                .iter()
-                .take(LISTED_SWITCHES)
-                .map(|s| format!("{} from {}", s.regime, s.from))
-                .collect();
-            if w.regimes.len() > LISTED_SWITCHES {
-                regimes.push(format!(
-                    "and {} more switches",
-                    w.regimes.len() - LISTED_SWITCHES
-                ));
+            let mut regimes = w.spells();
+            if regimes.len() > LISTED_SWITCHES {
+                let more = regimes.len() - LISTED_SWITCHES;
+                regimes.truncate(LISTED_SWITCHES);
+                regimes.push(format!("and {more} more switches"));
             }
-            let events: Vec<String> = w
-                .events
-                .iter()
-                .map(|e| format!("{} {}", e.event, e.date))
-                .collect();
             writeln!(
                 out,
                 "worst path of {}: #{} {} (maxDD {}): {}; events: {}",
@@ -250,11 +239,7 @@ pub fn print_portfolios(out: &mut impl Write, portfolios: &[PortfolioSummary]) -
                 percent(w.pnl),
                 percent(w.max_drawdown),
                 regimes.join(", "),
-                if events.is_empty() {
-                    "none".to_string()
-                } else {
-                    events.join(", ")
-                }
+                w.events_text()
             )?;
         }
     }

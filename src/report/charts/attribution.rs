@@ -6,8 +6,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    colour, key_row, label_style, percent, render, tick_style, with_title, Chart, ChartError,
-    DrawResult, Figure, KeyMark, Meta, WIDTH,
+    cell_axis, colour, key_row, label_style, percent, render, tick_style, with_title, Chart,
+    ChartError, DrawResult, Figure, KeyMark, Meta, WIDTH,
 };
 
 /// The page section the waterfalls belong to.
@@ -160,7 +160,7 @@ impl Figure for WaterfallDrawing<'_> {
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size((longest as u32 * 11 + 24).clamp(90, 320))
-            .build_cartesian_2d(lo..hi, (0..rows).into_segmented())?;
+            .build_cartesian_2d(lo..hi, cell_axis(rows))?;
         chart
             .configure_mesh()
             .disable_y_mesh()

@@ -50,30 +50,33 @@ pub fn jobs(run: RunData<'_>) -> Vec<Job<'_>> {
             let scale = run.scale(a);
             let display = display_name(name);
             let subject = in_sentence(name);
-            let (sample, what, section, chart, caption);
-            if asset.is_log {
-                sample = run.sample(&format!("{name}.max_drawdown"))?;
-                what = "maximum drawdown";
-                section = "Maximum drawdown";
-                chart = format!("drawdown_{name}");
-                caption = format!(
-                    "How far {subject} falls below its running peak at worst on each path: one path in twenty falls further than {}, one in a hundred further than {}.",
-                    scale.change_text(sample.quantile(0.95)),
-                    scale.change_text(sample.quantile(0.99))
-                );
+            // A price's risk is a fall below its peak; a level's a rise above today.
+            let (sample, what, section, chart, how, verb) = if asset.is_log {
+                (
+                    run.sample(&format!("{name}.max_drawdown"))?,
+                    "maximum drawdown",
+                    "Maximum drawdown",
+                    format!("drawdown_{name}"),
+                    "falls below its running peak",
+                    "falls",
+                )
             } else {
                 let start = asset.initial;
                 let column = run.simulation.column(&format!("{name}.max"))?;
-                sample = Sample::new(column.map(|high| (high - start).max(0.0)))?;
-                what = "largest rise above the start";
-                section = "Largest rise";
-                chart = format!("rise_{name}");
-                caption = format!(
-                    "How far {subject} rises above where it starts at worst on each path (its highest level less today's): one path in twenty rises further than {}, one in a hundred further than {}.",
-                    scale.change_text(sample.quantile(0.95)),
-                    scale.change_text(sample.quantile(0.99))
-                );
-            }
+                (
+                    Sample::new(column.map(|high| (high - start).max(0.0)))?,
+                    "largest rise above the start",
+                    "Largest rise",
+                    format!("rise_{name}"),
+                    "rises above where it starts (its highest level less today's)",
+                    "rises",
+                )
+            };
+            let caption = format!(
+                "How far {subject} {how} at worst on each path: one path in twenty {verb} further than {}, one in a hundred further than {}.",
+                scale.change_text(sample.quantile(0.95)),
+                scale.change_text(sample.quantile(0.99))
+            );
             let x_desc = format!("{what} ({})", scale.change_unit());
             let (lo, hi) = padded(0.0, sample.quantile(0.999));
             let (lo, hi) = (lo.max(0.0), hi);

@@ -215,6 +215,15 @@ impl RunData<'_> {
     }
 }
 
+/// `n` rows (or columns) of cells as a segmented axis, each tick under its
+/// cell's middle. plotters' integer ranges include their end, so `0..n` would
+/// draw one empty row more.
+pub fn cell_axis(
+    n: usize,
+) -> plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordusize> {
+    (0..n.max(1) - 1).into_segmented()
+}
+
 /// Every chart of a run, drawn in parallel, in page order.
 pub fn run_charts(run: RunData<'_>) -> Result<Vec<Chart>, ChartError> {
     let mut jobs: Vec<Job<'_>> = Vec::new();

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    colour, key_row, label_style, render, tick_style, with_title, Chart, ChartError, DrawResult,
-    Figure, KeyMark, Meta, HEIGHT, WIDTH,
+    cell_axis, colour, key_row, label_style, render, tick_style, with_title, Chart, ChartError,
+    DrawResult, Figure, KeyMark, Meta, HEIGHT, WIDTH,
 };
 use crate::report::labels::{file_stem, number, FigureReading};
 
@@ -205,11 +205,7 @@ impl Figure for HeatDrawing<'_, '_> {
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(110)
-            // An integer range is inclusive in plotters: 0..n - 1 is n cells.
-            .build_cartesian_2d(
-                (0..nx.max(1) - 1).into_segmented(),
-                (0..ny.max(1) - 1).into_segmented(),
-            )?;
+            .build_cartesian_2d(cell_axis(nx), cell_axis(ny))?;
         let centre_label = |values: &[f64], v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) => values.get(*i).map_or(String::new(), |x| number(*x)),
             _ => String::new(),
@@ -369,7 +365,7 @@ impl Figure for TornadoDrawing<'_, '_> {
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size((longest as u32 * 10 + 20).clamp(80, 460))
-            .build_cartesian_2d(lo..hi, (0..rows - 1).into_segmented())?;
+            .build_cartesian_2d(lo..hi, cell_axis(rows))?;
         chart
             .configure_mesh()
             .disable_y_mesh()
