@@ -15,6 +15,7 @@ mod cli;
 mod docs;
 mod finite_outputs;
 mod fuzz_inputs;
+mod golden;
 mod input_limits;
 mod parquet;
 mod report;
