@@ -15,18 +15,20 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use stormglass::calibrate::data::{self as history_data, Frequency, Selection};
-use stormglass::calibrate::history as history_fit;
-use stormglass::calibrate::targets;
-use stormglass::engine::{self, Silent, Simulation};
-use stormglass::portfolio::PortfolioTracker;
-use stormglass::report::columnar::{self, Table};
-use stormglass::report::compare::{self, Compared};
-use stormglass::report::{self, OutputError, OutputOptions, Summary, TableFormat};
-use stormglass::scenario::settings::Setting;
-use stormglass::scenario::{self, Diagnostic};
-use stormglass::sweep::{self as sweeps, Axis, SweepOptions};
-use stormglass::tasks::{Prepared, Recipe, RecipeError};
+use stormglass_core::calibrate::data::{self as history_data, Frequency, Selection};
+use stormglass_core::calibrate::history as history_fit;
+use stormglass_core::calibrate::targets;
+use stormglass_core::engine::{self, Silent, Simulation};
+use stormglass_core::output::{self, OutputError};
+use stormglass_core::portfolio::PortfolioTracker;
+use stormglass_core::scenario::settings::Setting;
+use stormglass_core::scenario::{self, Diagnostic};
+use stormglass_core::sweep::{self as sweeps, Axis, SweepOptions};
+use stormglass_core::tasks::{Prepared, Recipe, RecipeError};
+use stormglass_core::Summary;
+use stormglass_report::columnar::{self, Table};
+use stormglass_report::compare::{self, Compared};
+use stormglass_report::{self as report, OutputOptions, TableFormat};
 
 create_exception!(
     _native,
@@ -247,8 +249,8 @@ fn settings(py: Python<'_>, texts: &[String]) -> PyResult<Vec<Setting>> {
 fn validate(py: Python<'_>, path: PathBuf) -> PyResult<String> {
     let loaded = py.detach(|| scenario::load(&path));
     let scenario = loaded.map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
-    let anchors = stormglass::history::builtin();
-    let warnings = scenario::warnings(&scenario, anchors);
+    let anchors = stormglass_core::history::builtin();
+    let warnings = stormglass_core::history::warnings(&scenario, anchors);
     json(&serde_json::json!({
         "file": path.display().to_string(),
         "name": scenario.name,
@@ -260,7 +262,7 @@ fn validate(py: Python<'_>, path: PathBuf) -> PyResult<String> {
         "assets": scenario.assets.iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
         "regimes": scenario.regimes.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
         "warnings": warnings,
-        "version": stormglass::VERSION,
+        "version": stormglass_core::VERSION,
     }))
 }
 
@@ -389,7 +391,7 @@ impl NativeRun {
         let p = &self.prepared;
         let pool = pool(p.options.threads)?;
         py.detach(|| {
-            report::check_target(&out, force)?;
+            output::check_target(&out, force)?;
             pool.install(|| {
                 report::write_run(
                     &out,
@@ -517,7 +519,7 @@ impl NativeSweep {
     fn write(&self, py: Python<'_>, out: PathBuf, force: bool, format: &str) -> PyResult<()> {
         let tables = table_format(format)?;
         py.detach(|| {
-            report::check_target(&out, force)?;
+            output::check_target(&out, force)?;
             report::sweep::write_sweep(
                 &out,
                 force,
@@ -535,7 +537,7 @@ impl NativeSweep {
 /// A finished attribution.
 #[pyclass(frozen, module = "stormglass._native")]
 struct NativeAttribution {
-    attribution: stormglass::attribute::Attribution,
+    attribution: stormglass_core::attribute::Attribution,
 }
 
 /// Runs `stormglass attribute`: the scenario, each mechanism off, all off,
@@ -553,7 +555,7 @@ fn attribute(
     threads: usize,
     portfolios: Vec<PathBuf>,
 ) -> PyResult<NativeAttribution> {
-    use stormglass::attribute::{AttributeError, Setup};
+    use stormglass_core::attribute::{AttributeError, Setup};
     let failure = |e: AttributeError| match &e {
         AttributeError::Scenario(s) => input_error(py, &e.to_string(), s.diagnostics()),
         _ if e.is_user_fixable() => plain_input(py)(&e),
@@ -590,7 +592,7 @@ impl NativeAttribution {
     /// Writes the attribution's folder as `stormglass attribute --out` does.
     fn write(&self, py: Python<'_>, out: PathBuf, force: bool) -> PyResult<()> {
         py.detach(|| {
-            report::check_target(&out, force)?;
+            output::check_target(&out, force)?;
             report::attribution::write_attribution(
                 &out,
                 force,
@@ -621,11 +623,13 @@ fn calibrate_history(
     let frequency = match frequency.as_deref() {
         None => None,
         Some(name) => Some(
-            <Frequency as clap::ValueEnum>::from_str(name, true).map_err(|_| {
-                input(&format!(
-                    "frequency `{name}`: give daily, weekly, monthly or quarterly"
-                ))
-            })?,
+            name.to_ascii_lowercase()
+                .parse::<Frequency>()
+                .map_err(|_| {
+                    input(&format!(
+                        "frequency `{name}`: give daily, weekly, monthly or quarterly"
+                    ))
+                })?,
         ),
     };
     let selection = Selection {
@@ -637,12 +641,12 @@ fn calibrate_history(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "history".into());
-    report::check_target(&out, force).map_err(|e| output_error(py, e))?;
+    output::check_target(&out, force).map_err(|e| output_error(py, e))?;
     let table = history_data::read(&data, &selection).map_err(|e| input(&e))?;
     let changes = table.changes(&selection).map_err(|e| input(&e))?;
     let fit = interruptible(py, || history_fit::fit(changes, regimes))?
         .map_err(|e| input(&format!("{}: {e}", data.display())))?;
-    let sha256 = report::sha256_of(&data)
+    let sha256 = output::sha256_of(&data)
         .map_err(|e| input(&format!("{}: cannot read: {e}", data.display())))?;
     let command = format!(
         "stormglass.calibrate_history({}, regimes={regimes})",
@@ -657,7 +661,7 @@ fn calibrate_history(
     let fragment = report::calibration::history_fragment(&fit, &name, &provenance);
     fit.check_fragment(&fragment)
         .map_err(|e| input(&format!("{}: {e}", data.display())))?;
-    let episodes = &stormglass::history::builtin().episodes;
+    let episodes = &stormglass_core::history::builtin().episodes;
     py.detach(|| {
         report::calibration::write_history_fit(&out, force, &fit, &fragment, &provenance, episodes)
     })
@@ -698,7 +702,7 @@ fn calibrate_targets(
     };
     let base =
         scenario::load(&scenario).map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
-    report::check_target(&out, force).map_err(|e| output_error(py, e))?;
+    output::check_target(&out, force).map_err(|e| output_error(py, e))?;
     let target_list = targets::read_targets(&targets_file).map_err(failure)?;
     let options = targets::Options {
         free,
@@ -725,7 +729,7 @@ fn thread_limit() -> usize {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("__version__", stormglass::VERSION)?;
+    m.add("__version__", stormglass_core::VERSION)?;
     m.add_function(wrap_pyfunction!(thread_limit, m)?)?;
     m.add("StormglassError", m.py().get_type::<StormglassError>())?;
     m.add("InputError", m.py().get_type::<InputError>())?;

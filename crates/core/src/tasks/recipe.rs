@@ -1,0 +1,226 @@
+//! A run as the files and flags that make it: what `stormglass run` is given.
+//! Shards record it, so `merge` rebuilds the very run the shards simulated and
+//! summarises it through the same code as a single run.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::engine::RunOptions;
+use crate::history::Anchors;
+use crate::model::Model;
+use crate::output;
+use crate::portfolio::{self, Book, BookFiles};
+use crate::scenario::{self, settings::Setting, Diagnostic, Scenario, ScenarioError};
+use crate::Summary;
+
+/// The most full paths a run keeps (as `scenario.sample_paths`).
+pub const MAX_SAMPLE_PATHS: usize = 100_000;
+
+/// Input that cannot make a run; the message names the file, key or flag.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RecipeError {
+    pub message: String,
+    /// Each problem's file, line and key, where a scenario or book file has them.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl RecipeError {
+    pub fn new(message: impl Into<String>) -> RecipeError {
+        RecipeError {
+            message: message.into(),
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
+impl From<ScenarioError> for RecipeError {
+    fn from(error: ScenarioError) -> RecipeError {
+        RecipeError {
+            message: error.to_string(),
+            diagnostics: error.diagnostics().to_vec(),
+        }
+    }
+}
+
+/// Everything that decides a run's numbers, as given on the command line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recipe {
+    pub scenario: PathBuf,
+    /// `KEY=VALUE` settings, applied in order as a child file would.
+    #[serde(default)]
+    pub settings: Vec<String>,
+    /// Overrides `scenario.paths`.
+    pub paths: Option<u64>,
+    /// Overrides `scenario.seed`.
+    pub seed: Option<u64>,
+    /// Overrides `scenario.sample_paths`.
+    pub sample_paths: Option<usize>,
+    #[serde(default)]
+    pub portfolios: Vec<PathBuf>,
+    #[serde(default)]
+    pub stresses: Vec<PathBuf>,
+    #[serde(default)]
+    pub no_portfolios: bool,
+    /// History anchors other than the built-in ones.
+    pub anchors: Option<PathBuf>,
+}
+
+/// A recipe's files loaded and checked: ready to simulate and summarise.
+pub struct Prepared {
+    pub recipe: Recipe,
+    pub scenario: Scenario,
+    pub model: Model,
+    pub book: Book,
+    /// The recipe's own anchors, where it names a file.
+    pub own_anchors: Option<Anchors>,
+    pub options: RunOptions,
+}
+
+impl Recipe {
+    /// Loads and checks every file, applies the settings and the overrides.
+    pub fn prepare(&self, threads: usize) -> Result<Prepared, RecipeError> {
+        let mut scenario = scenario::load(&self.scenario)?;
+        let settings = self
+            .settings
+            .iter()
+            .map(|text| Setting::parse(text).map_err(|e| RecipeError::new(format!("--set {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !settings.is_empty() {
+            scenario = scenario::settings::apply(&scenario, &self.scenario, &settings)?;
+        }
+        let own_anchors = match &self.anchors {
+            Some(file) => Some(crate::history::load(file).map_err(RecipeError::new)?),
+            None => None,
+        };
+        if let Some(paths) = self.paths {
+            if paths == 0 {
+                return Err(RecipeError::new("--paths must be at least 1"));
+            }
+            scenario.paths = paths;
+        }
+        if let Some(seed) = self.seed {
+            scenario.seed = seed;
+        }
+        if self.sample_paths.is_some_and(|n| n > MAX_SAMPLE_PATHS) {
+            return Err(RecipeError::new(format!(
+                "--sample-paths must be at most {MAX_SAMPLE_PATHS}"
+            )));
+        }
+        let sample_paths = self
+            .sample_paths
+            .unwrap_or(scenario.sample_paths)
+            .min(scenario.paths as usize);
+        let options = RunOptions {
+            paths: scenario.paths,
+            seed: scenario.seed,
+            threads,
+            sample_paths,
+        };
+        let model = Model::new(&scenario);
+        let book = portfolio::load(
+            &scenario,
+            &model,
+            &BookFiles {
+                portfolios: self.portfolios.clone(),
+                stresses: self.stresses.clone(),
+                skip_scenario: self.no_portfolios,
+            },
+        )?;
+        Ok(Prepared {
+            recipe: self.clone(),
+            scenario,
+            model,
+            book,
+            own_anchors,
+            options,
+        })
+    }
+}
+
+impl Prepared {
+    /// The sizes a part of this run holds, which a merge holds its parts to.
+    pub fn shape(&self) -> super::part::RunShape {
+        let model = &self.model;
+        super::part::RunShape {
+            paths: self.options.paths,
+            steps: model.steps,
+            series: model.assets.len(),
+            occupancy: model.steps * model.regimes(),
+            sample_paths: self.options.sample_paths,
+        }
+    }
+
+    /// The anchors the run is held against.
+    pub fn anchors(&self) -> &Anchors {
+        self.own_anchors
+            .as_ref()
+            .unwrap_or_else(|| crate::history::builtin())
+    }
+
+    /// The run's summary, portfolios and realism included.
+    pub fn summarise(&self, simulation: &crate::engine::Simulation) -> Summary {
+        let mut summary = Summary::new(&self.scenario, &self.model, simulation);
+        if let Some(anchors) = &self.own_anchors {
+            summary.warnings = crate::history::warnings(&self.scenario, anchors);
+            summary.realism = crate::history::Realism::new(anchors, &self.model, simulation);
+        }
+        summary.portfolios =
+            portfolio::summarise(&self.scenario, &self.model, &self.book, simulation);
+        summary
+    }
+
+    /// What identifies the run's numbers: the engine's version, the scenario
+    /// (its hash covers every file of its chain, settings applied), the paths,
+    /// the seed, the samples, and the contents of every other file named.
+    /// Two parts belong to one run exactly when their fingerprints agree.
+    pub fn fingerprint(&self) -> Result<String, RecipeError> {
+        let mut hasher = Sha256::new();
+        let mut add = |label: &str, value: &str| {
+            hasher.update(label.as_bytes());
+            hasher.update([0]);
+            hasher.update(value.as_bytes());
+            hasher.update([0]);
+        };
+        add("version", crate::VERSION);
+        add("scenario", &self.scenario.hash);
+        for setting in &self.recipe.settings {
+            add("set", setting);
+        }
+        add("paths", &self.options.paths.to_string());
+        add("seed", &self.options.seed.to_string());
+        add("sample_paths", &self.options.sample_paths.to_string());
+        add("no_portfolios", &self.recipe.no_portfolios.to_string());
+        let named = if self.recipe.no_portfolios {
+            (&[][..], &[][..])
+        } else {
+            (
+                &self.scenario.portfolio_files[..],
+                &self.scenario.stress_files[..],
+            )
+        };
+        let files = named
+            .0
+            .iter()
+            .chain(&self.recipe.portfolios)
+            .map(|p| ("portfolio", p))
+            .chain(
+                named
+                    .1
+                    .iter()
+                    .chain(&self.recipe.stresses)
+                    .map(|p| ("stress", p)),
+            )
+            .chain(self.recipe.anchors.iter().map(|p| ("anchors", p)));
+        for (label, path) in files {
+            add(label, &file_hash(path)?);
+        }
+        Ok(format!("{:x}", hasher.finalize()))
+    }
+}
+
+fn file_hash(path: &Path) -> Result<String, RecipeError> {
+    output::sha256_of(path).map_err(|e| RecipeError::new(format!("{}: {e}", path.display())))
+}

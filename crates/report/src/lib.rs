@@ -1,0 +1,25 @@
+//! Stormglass's outputs: a run's folder (`summary.json`, CSV and Parquet
+//! tables, charts, `report.html`), the console table, and the pages of
+//! comparisons, sweeps, sensitivities, attributions and calibrations, written
+//! atomically through [`stormglass_core::output`]. Nothing here computes a
+//! figure: it draws and labels what the core measured.
+
+pub mod attribution;
+pub mod calibration;
+pub mod charts;
+pub mod columnar;
+pub mod compare;
+mod console;
+pub mod files;
+pub mod html;
+mod labels;
+mod portfolios;
+mod realism;
+pub mod roles;
+pub mod sweep;
+
+pub use console::print_summary;
+pub use files::{
+    run_report, write_parquet_file, write_report, write_run, OutputOptions, TableFormat, Written,
+};
+pub use portfolios::portfolio_csv;
