@@ -20,12 +20,12 @@ use stormglass_core::calibrate::history as history_fit;
 use stormglass_core::calibrate::targets;
 use stormglass_core::engine::{self, Silent, Simulation};
 use stormglass_core::output::{self, OutputError};
-use stormglass_core::portfolio::PortfolioTracker;
+use stormglass_core::run::{Prepared, Recipe, RecipeError};
 use stormglass_core::scenario::settings::Setting;
 use stormglass_core::scenario::{self, Diagnostic};
 use stormglass_core::sweep::{self as sweeps, Axis, SweepOptions};
-use stormglass_core::tasks::{Prepared, Recipe, RecipeError};
 use stormglass_core::Summary;
+use stormglass_core::UserFixable;
 use stormglass_report::columnar::{self, Table};
 use stormglass_report::compare::{self, Compared};
 use stormglass_report::{self as report, OutputOptions, TableFormat};
@@ -92,12 +92,19 @@ fn recipe_error(py: Python<'_>, error: RecipeError) -> PyErr {
     input_error(py, &error.message, &error.diagnostics)
 }
 
-fn output_error(py: Python<'_>, error: OutputError) -> PyErr {
+/// The one conversion of the library's errors: `ValueError` (with its
+/// diagnostics, as `ScenarioError`) for what the caller can fix, as the CLI's
+/// exit status 2 says, `stormglass.EngineError` for the rest.
+fn library_error<E: UserFixable>(py: Python<'_>, error: E) -> PyErr {
     if error.is_user_fixable() {
         input_error(py, &error.to_string(), &[])
     } else {
         EngineError::new_err(error.to_string())
     }
+}
+
+fn output_error(py: Python<'_>, error: OutputError) -> PyErr {
+    library_error(py, error)
 }
 
 fn plain_input(py: Python<'_>) -> impl Fn(&dyn std::fmt::Display) -> PyErr + '_ {
@@ -135,13 +142,7 @@ fn python_names(message: &str) -> String {
 }
 
 fn engine_error(py: Python<'_>, error: engine::EngineError) -> PyErr {
-    // Too many paths for memory or for one run is the caller's to fix, as
-    // the CLI's exit status 2 says.
-    if error.is_user_fixable() {
-        input_error(py, &error.to_string(), &[])
-    } else {
-        EngineError::new_err(error.to_string())
-    }
+    library_error(py, error)
 }
 
 /// Refuses more worker threads than the CLI's `--threads` takes.
@@ -308,13 +309,8 @@ fn run(
         .map_err(|e| recipe_error(py, e))?;
     let pool = pool(threads)?;
     let (simulation, summary) = interruptible(py, || {
-        let tracker = PortfolioTracker::new(
-            &prepared.scenario,
-            &prepared.model,
-            &prepared.book.portfolios,
-        );
-        let simulation =
-            engine::simulate_with(&prepared.model, &prepared.options, &Silent, &tracker)?;
+        prepared.check_memory()?;
+        let simulation = prepared.simulate(&Silent)?;
         let summary = pool.install(|| prepared.summarise(&simulation));
         Ok::<_, engine::EngineError>((simulation, summary))
     })?
@@ -465,13 +461,7 @@ fn sweep(
     let base =
         scenario::load(&scenario).map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
     let set = self::settings(py, &settings)?;
-    let sweep_error = |e: sweeps::SweepError| {
-        if e.is_user_fixable() {
-            input(&e)
-        } else {
-            EngineError::new_err(e.to_string())
-        }
-    };
+    let sweep_error = |e: sweeps::SweepError| library_error(py, e);
     sweeps::check_axes(&base, &axes, &set).map_err(sweep_error)?;
     let start = sweeps::scenario_with(&base, &scenario, &set, &[]).map_err(sweep_error)?;
     let options = SweepOptions {
@@ -558,8 +548,7 @@ fn attribute(
     use stormglass_core::attribute::{AttributeError, Setup};
     let failure = |e: AttributeError| match &e {
         AttributeError::Scenario(s) => input_error(py, &e.to_string(), s.diagnostics()),
-        _ if e.is_user_fixable() => plain_input(py)(&e),
-        _ => EngineError::new_err(e.to_string()),
+        _ => library_error(py, e),
     };
     check_threads(threads)?;
     let setup = Setup::new(&scenario, &settings, &mechanisms, &portfolios).map_err(failure)?;
@@ -693,13 +682,7 @@ fn calibrate_targets(
     if pilot_paths == 0 || paths == Some(0) {
         return Err(input(&"paths and pilot_paths must be at least 1"));
     }
-    let failure = |e: targets::TargetsError| {
-        if e.is_user_fixable() {
-            input(&e)
-        } else {
-            EngineError::new_err(e.to_string())
-        }
-    };
+    let failure = |e: targets::TargetsError| library_error(py, e);
     let base =
         scenario::load(&scenario).map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
     output::check_target(&out, force).map_err(|e| output_error(py, e))?;

@@ -203,7 +203,7 @@ def test_calibrate_history_matches_the_cli(tmp_path):
     data = REPO / "data" / "history" / "ff_market_monthly.csv"
     fit = sg.calibrate_history(data, 2, series=["mkt"], levels=["mkt"], out=tmp_path / "py")
     cli("calibrate", "history", data, "--regimes", 2, "--series", "mkt", "--levels", "mkt",
-        "--dir", tmp_path / "cli")
+        "--out", tmp_path / "cli")
     from_cli = json.loads((tmp_path / "cli" / "calibration.json").read_text())
     for record in (fit.record, from_cli):
         record.pop("command")

@@ -11,8 +11,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use stormglass_core::engine::{self, PathObserver, Shard, Silent};
 use stormglass_core::portfolio::PortfolioTracker;
+use stormglass_core::run::Recipe;
 use stormglass_core::stats::MetricLayout;
-use stormglass_core::tasks::{part, PartSet, Recipe};
+use stormglass_core::tasks::{part, PartSet};
 
 const PATHS: u64 = 100_000;
 const SHARDS: usize = 8;
@@ -77,7 +78,9 @@ fn shards(c: &mut Criterion) {
                 let parts = PartSet::gather(&files, |_, _| String::new()).expect("every part");
                 let mut layout = MetricLayout::new(&prepared.model);
                 layout.append(tracker.columns());
-                parts.merge(layout, &prepared.shape()).expect("merge")
+                parts
+                    .merge(layout, &part::RunShape::of(&prepared))
+                    .expect("merge")
             })
         },
     );

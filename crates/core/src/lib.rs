@@ -7,9 +7,9 @@
 //! in parallel, random streams) → [`stats`] (streaming, mergeable
 //! accumulators) → [`history`] (the record a run is held against) →
 //! [`portfolio`] (users' books valued on every path, VaR, ES, stress tests) →
-//! [`figures`] (every figure a user can name) → [`summary`] and [`tasks`] (a
-//! run's recipe, its summary, shards and plans) → [`calibrate`], [`sweep`] and
-//! [`attribute`] (many runs).
+//! [`figures`] (every figure a user can name) → [`summary`] → [`run`] (the one
+//! entry point of a run, with its provenance) → [`tasks`] (shards, plans and
+//! merges), [`calibrate`], [`sweep`] and [`attribute`] (many runs).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -32,12 +32,14 @@ pub mod input;
 pub mod model;
 pub mod output;
 pub mod portfolio;
+pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
 pub mod tasks;
 
+pub use run::{run_scenario, run_with_portfolios, Prepared, Recipe, RecipeError, Run};
 pub use summary::{
     AssetSummary, CorrelationSummary, EventSummary, RegimeSummary, SignalSummary, SignalTarget,
     Summary, DRAWDOWN_QUANTILES, SCHEMA_VERSION,
@@ -46,42 +48,27 @@ pub use summary::{
 /// The engine's version, recorded in every output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// A finished run: the simulation and its summary.
-pub struct Run {
-    pub simulation: engine::Simulation,
-    pub summary: Summary,
+/// Whether an error is the user's to fix (a file, a key, a flag: the command
+/// exits with status 2, Python raises `ValueError`) or the machine's (status
+/// 1, `RuntimeError`). Every error the library returns says which.
+pub trait UserFixable: std::error::Error {
+    fn is_user_fixable(&self) -> bool;
 }
 
-/// Builds the model, simulates and summarises.
-pub fn run_scenario(
-    scenario: &scenario::Scenario,
-    options: &engine::RunOptions,
-    progress: &dyn engine::Progress,
-) -> Result<Run, engine::EngineError> {
-    let model = model::Model::new(scenario);
-    let simulation = engine::simulate(&model, options, progress)?;
-    let summary = Summary::new(scenario, &model, &simulation);
-    Ok(Run {
-        simulation,
-        summary,
-    })
+/// Errors that are always the input's.
+macro_rules! always_user_fixable {
+    ($($error:ty),*) => {$(
+        impl UserFixable for $error {
+            fn is_user_fixable(&self) -> bool {
+                true
+            }
+        }
+    )*};
 }
 
-/// Like [`run_scenario`], with every portfolio of `book` valued on every path and
-/// summarised into `summary.portfolios`.
-pub fn run_with_portfolios(
-    scenario: &scenario::Scenario,
-    book: &portfolio::Book,
-    options: &engine::RunOptions,
-    progress: &dyn engine::Progress,
-) -> Result<Run, engine::EngineError> {
-    let model = model::Model::new(scenario);
-    let tracker = portfolio::PortfolioTracker::new(scenario, &model, &book.portfolios);
-    let simulation = engine::simulate_with(&model, options, progress, &tracker)?;
-    let mut summary = Summary::new(scenario, &model, &simulation);
-    summary.portfolios = portfolio::summarise(scenario, &model, book, &simulation);
-    Ok(Run {
-        simulation,
-        summary,
-    })
-}
+always_user_fixable!(
+    scenario::ScenarioError,
+    run::RecipeError,
+    input::InputError,
+    tasks::ManifestError
+);

@@ -35,9 +35,9 @@ pub enum OutputError {
     WrittenMeanwhile { path: PathBuf },
 }
 
-impl OutputError {
+impl crate::UserFixable for OutputError {
     /// Whether the user fixes this by choosing another folder or passing `--force`.
-    pub fn is_user_fixable(&self) -> bool {
+    fn is_user_fixable(&self) -> bool {
         matches!(
             self,
             OutputError::NotARunFolder { .. }

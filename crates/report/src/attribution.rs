@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::charts::{self, Chart, Waterfall, WaterfallStep};
-use super::files::write_report;
-use super::html::Page;
+use super::page::write_report;
+use super::page::Page;
 use stormglass_core::attribute::{Attribution, Effect, FigureInfo, ALL, INTERACTION};
 use stormglass_core::figures::paired::Unit;
 use stormglass_core::output::{write_atomically, write_bytes, OutputError};
@@ -230,7 +230,7 @@ fn attribution_page(a: &Attribution, charts: &[Chart], command: &str) -> String 
     );
     page.paragraph(
         "meta",
-        &super::sweep::meta_line(
+        &super::page::meta_line(
             &a.scenario_name,
             &a.scenario_file,
             &a.scenario_hash,
@@ -407,8 +407,8 @@ pub fn drives_section(
     );
     page.push(&format!(
         "<p class=\"note\"><a href=\"{}\">{}</a> has every figure and the waterfall charts.</p>\n",
-        super::html::escape(&link),
-        super::html::escape(&link)
+        super::page::escape(&link),
+        super::page::escape(&link)
     ));
     Some(page.body)
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use super::charts::{self, Chart, SmoothedProbabilities};
-use super::files::write_report;
-use super::html::{escape, Page};
+use super::page::write_report;
+use super::page::{escape, Page};
 use stormglass_core::calibrate::history::HistoryFit;
 use stormglass_core::history::Episode;
 use stormglass_core::output::{write_atomically, write_bytes, OutputError};

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::charts::{self, drawdown_cdf_overlay, Scale};
-use super::files::{write_report, Written};
-use super::html::{self, Page};
+use super::files::Written;
+use super::html;
+use super::page::write_report;
+use super::page::Page;
 use stormglass_core::figures::KeyNumbers;
 use stormglass_core::history::Realism;
 use stormglass_core::output::{write_atomically, OutputError};

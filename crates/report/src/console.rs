@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use super::labels::fixed;
 use stormglass_core::Summary;
 
 /// Prints the headline figures of `summary` to `out`.
@@ -113,16 +114,6 @@ pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> 
     super::realism::print(out, &summary.realism)?;
     super::portfolios::print_portfolios(out, &summary.portfolios)?;
     Ok(())
-}
-
-/// `value` with `decimals` decimals, never "-0.00": a figure that rounds to
-/// zero reads as zero, whatever side of it the unrounded value lies.
-pub fn fixed(value: f64, decimals: usize) -> String {
-    let text = format!("{value:.decimals$}");
-    match text.strip_prefix('-') {
-        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
-        _ => text,
-    }
 }
 
 #[cfg(test)]

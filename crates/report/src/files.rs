@@ -6,12 +6,14 @@ use std::path::Path;
 
 use stormglass_core::engine::Simulation;
 use stormglass_core::model::Model;
-use stormglass_core::output::{create_folder, write_atomically, write_with, OutputError};
+use stormglass_core::output::{write_atomically, write_with, OutputError};
 use stormglass_core::scenario::Scenario;
 use stormglass_core::stats::PERCENTILES;
 use stormglass_core::Summary;
 
 use crate::charts::{self, Chart, ChartError, RunData};
+
+use crate::page::write_report;
 use crate::{columnar, html};
 
 /// The files a run's tables are written as.
@@ -187,26 +189,6 @@ pub fn run_report(
         summary,
     })?;
     Ok((html::run_page(scenario, summary, &charts), charts))
-}
-
-/// Writes `charts/<name>.png` and `.svg` for every chart, and the page.
-pub fn write_report(
-    dir: &Path,
-    page_name: &str,
-    page: &str,
-    charts: &[Chart],
-) -> Result<(), OutputError> {
-    let folder = dir.join("charts");
-    create_folder(&folder)?;
-    for chart in charts {
-        write_with(&folder.join(format!("{}.png", chart.name)), |out| {
-            out.write_all(&chart.png)
-        })?;
-        write_with(&folder.join(format!("{}.svg", chart.name)), |out| {
-            out.write_all(chart.svg.as_bytes())
-        })?;
-    }
-    write_with(&dir.join(page_name), |out| out.write_all(page.as_bytes()))
 }
 
 /// Writes one table as a Parquet file inside a staged folder.

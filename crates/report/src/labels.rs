@@ -99,10 +99,6 @@ fn decimals_for(step: f64) -> usize {
     (-step.log10()).ceil().clamp(0.0, 6.0) as usize
 }
 
-fn fixed(v: f64, decimals: usize) -> String {
-    super::console::fixed(v, decimals)
-}
-
 /// A figure's name in words, and its unit.
 pub fn figure(name: &str, assets: &[AssetReading]) -> FigureReading {
     let share = |label: String| FigureReading {
@@ -229,6 +225,16 @@ pub fn file_stem(name: &str) -> String {
             }
         })
         .collect()
+}
+
+/// `value` with `decimals` decimals, never "-0.00": a figure that rounds to
+/// zero reads as zero, whatever side of it the unrounded value lies.
+pub fn fixed(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => text,
+    }
 }
 
 #[cfg(test)]

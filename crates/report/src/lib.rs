@@ -13,13 +13,13 @@ mod console;
 pub mod files;
 pub mod html;
 mod labels;
+pub mod page;
 mod portfolios;
 mod realism;
 pub mod roles;
 pub mod sweep;
 
 pub use console::print_summary;
-pub use files::{
-    run_report, write_parquet_file, write_report, write_run, OutputOptions, TableFormat, Written,
-};
+pub use files::{run_report, write_parquet_file, write_run, OutputOptions, TableFormat, Written};
+pub use page::write_report;
 pub use portfolios::portfolio_csv;

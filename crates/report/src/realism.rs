@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use super::console::fixed;
-use super::html::Page;
+use super::labels::fixed;
+use super::page::Page;
 use stormglass_core::history::{Reads, Realism, RealismFigure, Standing, RECORD_QUANTILE};
 use stormglass_core::Summary;
 

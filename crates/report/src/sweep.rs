@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use super::charts::{self, Chart, SweepHeat, SweepLine, Tornado, TornadoBar};
-use super::files::{write_parquet_file, write_report, TableFormat};
-use super::html::{escape, Page};
+use super::files::{write_parquet_file, TableFormat};
 use super::labels::{self, FigureReading};
+use super::page::write_report;
+use super::page::{escape, Page};
 use stormglass_core::output::{write_atomically, write_bytes, OutputError};
 use stormglass_core::sweep::sensitivity::Sensitivity;
 use stormglass_core::sweep::Sweep;
@@ -81,26 +82,6 @@ pub fn sweep_report(
     Ok((sweep_page(sweep, &charts, chart_figures, command), charts))
 }
 
-pub(super) fn meta_line(
-    name: &str,
-    file: &str,
-    hash: &str,
-    seed: u64,
-    paths: u64,
-    settings: &[String],
-    command: &str,
-) -> String {
-    let set = if settings.is_empty() {
-        String::new()
-    } else {
-        format!(" Every run also sets {}.", settings.join(", "))
-    };
-    format!(
-        "Scenario {name} ({file}, hash {hash}); {paths} paths per run, seed {seed} in every run (common random numbers).{set} Command: {command}. Stormglass {}.",
-        stormglass_core::VERSION
-    )
-}
-
 fn sweep_page(sweep: &Sweep, charts: &[Chart], chart_figures: &[String], command: &str) -> String {
     let keys: Vec<&str> = sweep.axes.iter().map(|a| a.key.as_str()).collect();
     let mut page = Page::new(&format!("Stormglass sweep: {}", sweep.scenario_name));
@@ -111,7 +92,7 @@ fn sweep_page(sweep: &Sweep, charts: &[Chart], chart_figures: &[String], command
     );
     page.paragraph(
         "meta",
-        &meta_line(
+        &crate::page::meta_line(
             &sweep.scenario_name,
             &sweep.scenario_file,
             &sweep.scenario_hash,
@@ -237,7 +218,7 @@ fn sensitivity_page(s: &Sensitivity, charts: &[Chart], command: &str) -> String 
     page.heading(1, "top", &format!("What drives {}", s.scenario_name));
     page.paragraph(
         "meta",
-        &meta_line(
+        &crate::page::meta_line(
             &s.scenario_name,
             &s.scenario_file,
             &s.scenario_hash,

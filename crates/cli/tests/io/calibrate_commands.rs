@@ -79,9 +79,9 @@ fn the_command_writes_a_fragment_that_runs_and_refuses_to_overwrite() {
         "weekly",
         "--regimes",
         "2",
-        "--dir",
-        out_arg,
         "--out",
+        out_arg,
+        "--fragment",
         fragment_arg,
     ];
     let stdout = common::stormglass_ok(&args);
@@ -232,7 +232,7 @@ fn a_fit_whose_scenario_validate_refuses_exits_2_saying_what_to_change() {
         let mut all = vec!["calibrate", "history"];
         all.extend_from_slice(args);
         let (out_arg, fragment_arg) = (out.to_str().unwrap(), fragment.to_str().unwrap());
-        all.extend_from_slice(&["--dir", out_arg, "--out", fragment_arg]);
+        all.extend_from_slice(&["--out", out_arg, "--fragment", fragment_arg]);
         let output = common::stormglass(&all);
         let message = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
@@ -253,7 +253,7 @@ fn a_fit_whose_scenario_validate_refuses_exits_2_saying_what_to_change() {
         "vix",
         "--regimes",
         "2",
-        "--dir",
+        "--out",
         out_arg,
     ]);
     let fitted = out.join("fitted.toml");
@@ -269,7 +269,7 @@ fn the_command_exits_2_naming_the_problem_in_bad_data() {
         "calibrate",
         "history",
         path.to_str().unwrap(),
-        "--dir",
+        "--out",
         dir.path().join("out").to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(2));
@@ -298,7 +298,7 @@ fn a_fit_that_does_not_converge_exits_2_saying_what_to_try() {
         "calibrate",
         "history",
         path.to_str().unwrap(),
-        "--dir",
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(2));
@@ -608,4 +608,25 @@ fn every_number_a_fit_writes_is_finite_or_null_with_a_reason() {
     check(&json, "calibration");
     let csv = std::fs::read_to_string(out.join("targets.csv")).unwrap();
     assert!(!csv.contains("NaN") && !csv.contains("inf"), "{csv}");
+}
+
+#[test]
+fn calibrate_history_takes_out_as_every_command_does_and_points_old_flags_to_it() {
+    let data = "data/history/sp500.csv";
+    let old = stormglass(&["calibrate", "history", data, "--dir", "x"]);
+    assert_eq!(old.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&old.stderr);
+    assert!(message.contains("--dir is now --out"), "{message}");
+    assert!(message.contains("--fragment FILE"), "{message}");
+    let file_as_folder = stormglass(&["calibrate", "history", data, "--out", "fitted.toml"]);
+    assert_eq!(file_as_folder.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&file_as_folder.stderr);
+    assert!(
+        message.contains("--out fitted.toml: names the output folder")
+            && message.contains("--fragment fitted.toml"),
+        "{message}"
+    );
+    assert!(!std::path::Path::new(*crate::common::ROOT)
+        .join("fitted.toml")
+        .exists());
 }

@@ -730,9 +730,9 @@ fn staging_files_of_killed_commands_are_swept_and_others_kept() {
         "calibrate",
         "history",
         "data/history/sp500.csv",
-        "--dir",
-        d.join("fit").to_str().unwrap(),
         "--out",
+        d.join("fit").to_str().unwrap(),
+        "--fragment",
         d.join("fragment.toml").to_str().unwrap(),
     ]);
     for file in &stale {

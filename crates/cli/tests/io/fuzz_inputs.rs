@@ -510,7 +510,8 @@ fn two_parts(
 ) {
     use stormglass_core::engine::{self, PathObserver, Shard, Silent};
     use stormglass_core::portfolio::PortfolioTracker;
-    use stormglass_core::tasks::{part, Recipe};
+    use stormglass_core::run::Recipe;
+    use stormglass_core::tasks::part;
     // Twenty steps of one asset: parts of a few kilobytes, so a case costs
     // little more than its reads.
     let scenario = dir.join("small.toml");
@@ -562,7 +563,11 @@ fn two_parts(
         .collect();
     let mut layout = stormglass_core::stats::MetricLayout::new(&prepared.model);
     layout.append(tracker.columns());
-    (files, layout, prepared.shape())
+    (
+        files,
+        layout,
+        stormglass_core::tasks::part::RunShape::of(&prepared),
+    )
 }
 
 /// A damaged or edited copy of a part; `true` when it may still be whole (an
@@ -674,8 +679,9 @@ fn damaged_parts_are_refused_with_a_message_and_never_panic() {
 
 #[test]
 fn edited_manifests_never_panic_and_labels_never_escape() {
+    use stormglass_core::run::Recipe;
     use stormglass_core::sweep::{self as sweeps, Axis};
-    use stormglass_core::tasks::{Manifest, Recipe};
+    use stormglass_core::tasks::Manifest;
     let dir = tempfile::tempdir().unwrap();
     let recipe = Recipe {
         scenario: Path::new(*crate::common::ROOT).join("scenarios/gbm.toml"),

@@ -31,7 +31,7 @@ fn commands(out: &str) -> Vec<Vec<String>> {
         "sweep scenarios/default.toml --vary assets.spx.drift=0.04:0.12:3 --paths 1000 --format both --out {out}/sweep",
         "sensitivity scenarios/default.toml --keys assets.spx.long_run_variance,assets.spx.jump_intensity --paths 1000 --out {out}/sensitivity",
         "attribute scenarios/default.toml --paths 1000 --out {out}/attribution",
-        "calibrate history data/history/us_rates_monthly_1946_1991.csv --regimes 2 --series r120 --levels r120 --dir {out}/history",
+        "calibrate history data/history/us_rates_monthly_1946_1991.csv --regimes 2 --series r120 --levels r120 --out {out}/history",
         "calibrate targets scenarios/baseline.toml --targets data/calibration/baseline_targets.toml --free assets.spx.jump_intensity --pilot-paths 300 --paths 1000 --max-iterations 8 --out {out}/targets",
     ];
     lines

@@ -11,6 +11,7 @@ use stormglass_core::input::InputError;
 use stormglass_core::model::Model;
 use stormglass_core::portfolio::{self, BookFiles};
 use stormglass_core::scenario::{self, Scenario, ScenarioError};
+use stormglass_core::UserFixable;
 use stormglass_report::compare::Compared;
 
 fn one_asset(extra: &str) -> String {

@@ -61,9 +61,9 @@ pub enum AttributeError {
     Engine(#[from] EngineError),
 }
 
-impl AttributeError {
+impl crate::UserFixable for AttributeError {
     /// Whether the user can fix it in the input.
-    pub fn is_user_fixable(&self) -> bool {
+    fn is_user_fixable(&self) -> bool {
         match self {
             AttributeError::Engine(e) => e.is_user_fixable(),
             _ => true,

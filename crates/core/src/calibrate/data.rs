@@ -392,10 +392,10 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// heading): a scenario holds an asset's table once.
 fn check_asset_names(path: &Path, columns: &[String], wanted: &[usize]) -> Result<(), DataError> {
     for (i, &a) in wanted.iter().enumerate() {
-        let name = super::history::asset_name(&columns[a]);
+        let name = asset_name(&columns[a]);
         if let Some(&b) = wanted[..i]
             .iter()
-            .find(|&&b| super::history::asset_name(&columns[b]) == name)
+            .find(|&&b| asset_name(&columns[b]) == name)
         {
             let how = if a == b {
                 return Err(invalid(
@@ -547,4 +547,14 @@ impl Table {
             levels,
         })
     }
+}
+
+/// A scenario name for a CSV column: [`crate::figures::snake_case`], a leading digit
+/// prefixed.
+pub fn asset_name(column: &str) -> String {
+    let mut name = crate::figures::snake_case(column);
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert_str(0, "s_");
+    }
+    name
 }

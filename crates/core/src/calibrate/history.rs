@@ -13,6 +13,7 @@ use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use nalgebra::DMatrix;
 use serde::Serialize;
 
+pub use super::data::asset_name;
 use super::data::{Changes, Transform};
 use super::markov::{self, Params, Regression};
 
@@ -840,16 +841,6 @@ fn ar1_reversion(levels: &[f64], per_year: f64) -> (f64, f64) {
         per_year
     };
     (mean, reversion.clamp(0.01, 50.0))
-}
-
-/// A scenario name for a CSV column: [`crate::figures::snake_case`], a leading digit
-/// prefixed.
-pub fn asset_name(column: &str) -> String {
-    let mut name = crate::figures::snake_case(column);
-    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert_str(0, "s_");
-    }
-    name
 }
 
 fn next_weekday(date: NaiveDate) -> NaiveDate {

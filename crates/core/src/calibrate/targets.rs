@@ -100,9 +100,9 @@ pub enum TargetsError {
     Optimiser(String),
 }
 
-impl TargetsError {
+impl crate::UserFixable for TargetsError {
     /// Whether the user fixes this by changing the inputs.
-    pub fn is_user_fixable(&self) -> bool {
+    fn is_user_fixable(&self) -> bool {
         match self {
             TargetsError::Engine(e) => e.is_user_fixable(),
             TargetsError::Optimiser(_) => false,

@@ -9,6 +9,7 @@
 //! shards (contiguous ranges of batches, see [`Shard`]) adds up to the same
 //! table and counts.
 
+pub mod memory;
 pub mod rng;
 
 use std::sync::Mutex;
@@ -82,6 +83,9 @@ impl BatchObserver for NoObserver {
     fn finish(&mut self, _rows: &mut [f64], _columns: usize, _first: usize) {}
 }
 
+/// Bytes in a GiB, for messages.
+const GIB: f64 = (1u64 << 30) as f64;
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
@@ -92,16 +96,20 @@ pub enum EngineError {
     /// [`request_cancel`] stopped the run.
     #[error("interrupted")]
     Cancelled,
+    #[error("this run needs about {:.1} GiB but only {:.1} GiB is available to this process (free memory, a container's limit or `ulimit -v`); use fewer --paths (or --sample-paths)", *needed as f64 / GIB, *available as f64 / GIB)]
+    NotEnoughMemory { needed: u64, available: u64 },
     #[error("the per-path table of {paths} paths needs {:.1} GiB, which this process cannot allocate (memory or an address-space limit such as `ulimit -v`); use fewer --paths", *bytes as f64 / (1u64 << 30) as f64)]
     OutOfMemory { paths: u64, bytes: usize },
 }
 
-impl EngineError {
+impl crate::UserFixable for EngineError {
     /// Whether the user fixes this by asking for fewer paths.
-    pub fn is_user_fixable(&self) -> bool {
+    fn is_user_fixable(&self) -> bool {
         matches!(
             self,
-            EngineError::TooManyPaths { .. } | EngineError::OutOfMemory { .. }
+            EngineError::TooManyPaths { .. }
+                | EngineError::OutOfMemory { .. }
+                | EngineError::NotEnoughMemory { .. }
         )
     }
 }

@@ -94,9 +94,7 @@ pub struct KeyRange {
     pub high: f64,
 }
 
-/// Problems located and listed in full; past this only their number is told,
-/// which also bounds the work of locating keys in the sources.
-pub const MAX_LISTED_PROBLEMS: usize = 50;
+pub use super::error::MAX_LISTED_PROBLEMS;
 
 /// The longest lists a portfolio or stress file may give (docs/SCENARIOS.md,
 /// "Limits"): far above real use, and small enough that checking each entry

@@ -32,6 +32,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Why a scenario could not be loaded.
+/// Problems located and listed in full; past this only their number is told,
+/// which also bounds the work of locating keys in the sources.
+pub const MAX_LISTED_PROBLEMS: usize = 50;
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScenarioError {
@@ -64,7 +68,7 @@ impl ScenarioError {
 /// Every problem up to the checker's cap (one more for its own "and N more"
 /// line), then only their number: problems gathered from several files stay bounded too.
 fn render_all(diagnostics: &[Diagnostic]) -> String {
-    let cap = super::check::MAX_LISTED_PROBLEMS + 1;
+    let cap = MAX_LISTED_PROBLEMS + 1;
     let mut lines: Vec<String> = diagnostics
         .iter()
         .take(cap)

@@ -3,7 +3,7 @@
 //! numbers). Path `i` of every point starts from the same random streams, so
 //! what differs between two points is what the keys change, not the draws:
 //! the difference between neighbouring points carries far less noise than
-//! the difference of two independent runs (tests/io/sweep.rs measures how much).
+//! the difference of two independent runs (crates/cli/tests/io/sweep.rs measures how much).
 //!
 //! A sweep measures every figure a targets file may name
 //! ([`crate::figures::measure_every_figure`]) at every point, with
@@ -39,9 +39,9 @@ pub enum SweepError {
     Engine(#[from] EngineError),
 }
 
-impl SweepError {
+impl crate::UserFixable for SweepError {
     /// Whether the user can fix it in the input.
-    pub fn is_user_fixable(&self) -> bool {
+    fn is_user_fixable(&self) -> bool {
         match self {
             SweepError::Axis(_) | SweepError::Scenario(_) => true,
             SweepError::Engine(e) => e.is_user_fixable(),
@@ -568,4 +568,20 @@ pub fn check_figures(option: &str, names: &[String], figures: &[String]) -> Resu
     } else {
         Err(SweepError::Axis(problems.join("\nerror: ")))
     }
+}
+
+/// The figures to chart or rank by: those `named` (after `option`, the flag
+/// that named them), checked against the scenario's, else the defaults.
+pub fn chosen_figures(
+    option: &str,
+    scenario: &Scenario,
+    named: &[String],
+    seed: u64,
+) -> Result<Vec<String>, SweepError> {
+    let figures = figure_names(scenario, seed)?;
+    if named.is_empty() {
+        return Ok(default_chart_figures(scenario, &figures));
+    }
+    check_figures(option, named, &figures)?;
+    Ok(named.to_vec())
 }

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::recipe::{Recipe, RecipeError};
 use crate::engine::Shard;
 use crate::input;
+use crate::run::{Recipe, RecipeError};
 use crate::sweep::Axis;
 
 /// The manifest format's version.

@@ -2,10 +2,16 @@
 //! merge back into the single run bit for bit, and plans of many such tasks
 //! (sweep points × shards) that a cluster scheduler hands out by index.
 
+mod error;
 pub mod manifest;
+pub mod merge;
 pub mod part;
-pub mod recipe;
+pub mod plan;
+pub mod shard;
 
+pub use error::TaskError;
 pub use manifest::{Manifest, ManifestError, MANIFEST_FILE};
+pub use merge::{merge_parts, part_files, PlanMerge};
 pub use part::{PartError, PartHeader, PartSet, TaskTag};
-pub use recipe::{Prepared, Recipe, RecipeError};
+pub use plan::{plan, write_plan};
+pub use shard::run_shard;

@@ -18,9 +18,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::recipe::Recipe;
 use crate::engine::{SamplePaths, Shard, ShardRun, Simulation};
 use crate::output as files;
+use crate::run::{Prepared, Recipe};
 use crate::stats::{FanGrid, FanHistogram, MetricLayout, FAN_BINS};
 
 /// The part format's version; parts of another are refused.
@@ -112,15 +112,6 @@ pub enum PartError {
 }
 
 impl PartError {
-    /// Every part error is fixed by the user (other parts, or running a shard again).
-    pub fn is_user_fixable(&self) -> bool {
-        match self {
-            PartError::Io { .. } => false,
-            PartError::Input(error) => !error.is_io(),
-            _ => true,
-        }
-    }
-
     /// The error about task `index`'s part of the plan at `manifest`: a
     /// damaged part, or one no longer recognisable as a part, is fixed by
     /// running that task again.
@@ -139,6 +130,17 @@ impl PartError {
                 manifest: manifest.to_path_buf(),
             },
             other => other,
+        }
+    }
+}
+
+impl crate::UserFixable for PartError {
+    /// Every part error is fixed by the user (other parts, or running a shard again).
+    fn is_user_fixable(&self) -> bool {
+        match self {
+            PartError::Io { .. } => false,
+            PartError::Input(error) => !error.is_io(),
+            _ => true,
         }
     }
 }
@@ -561,6 +563,18 @@ pub struct RunShape {
 }
 
 impl RunShape {
+    /// The sizes a part of `run` holds, which a merge holds its parts to.
+    pub fn of(run: &Prepared) -> RunShape {
+        let model = &run.model;
+        RunShape {
+            paths: run.options.paths,
+            steps: model.steps,
+            series: model.assets.len(),
+            occupancy: model.steps * model.regimes(),
+            sample_paths: run.options.sample_paths,
+        }
+    }
+
     fn check(&self, path: &Path, header: &PartHeader) -> Result<(), PartError> {
         let differs = |field: &str, found: String, run: String| {
             Err(damaged(

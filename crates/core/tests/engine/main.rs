@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod architecture;
 mod bundled;
 mod calibrate;
 mod calibrate_targets;

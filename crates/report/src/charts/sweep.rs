@@ -33,7 +33,7 @@ fn key_tick(v: f64, step: f64) -> String {
     } else {
         0
     };
-    crate::console::fixed(v, decimals)
+    crate::labels::fixed(v, decimals)
 }
 
 /// A figure's value and standard error at each point of one swept key.

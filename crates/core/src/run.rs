@@ -1,17 +1,20 @@
-//! A run as the files and flags that make it: what `stormglass run` is given.
-//! Shards record it, so `merge` rebuilds the very run the shards simulated and
-//! summarises it through the same code as a single run.
+//! The one entry point of a run, for the command, Python and the tasks alike:
+//! a [`Recipe`] (the files and flags that make it, which shards and plans
+//! record as its provenance) is [`Recipe::prepare`]d (every file loaded and
+//! checked), then [`Prepared::simulate`]d and [`Prepared::summarise`]d.
+//! [`run_scenario`] and [`run_with_portfolios`] do the same for a scenario
+//! already in memory.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::engine::RunOptions;
+use crate::engine::{self, EngineError, Progress, RunOptions, Simulation};
 use crate::history::Anchors;
 use crate::model::Model;
 use crate::output;
-use crate::portfolio::{self, Book, BookFiles};
+use crate::portfolio::{self, Book, BookFiles, PortfolioTracker};
 use crate::scenario::{self, settings::Setting, Diagnostic, Scenario, ScenarioError};
 use crate::Summary;
 
@@ -140,17 +143,66 @@ impl Recipe {
     }
 }
 
+/// A finished run: the simulation and its summary.
+pub struct Run {
+    pub simulation: Simulation,
+    pub summary: Summary,
+}
+
+/// Builds the model, simulates and summarises `scenario` as it is.
+pub fn run_scenario(
+    scenario: &Scenario,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<Run, EngineError> {
+    run_with_portfolios(scenario, &Book::default(), options, progress)
+}
+
+/// Like [`run_scenario`], with every portfolio of `book` valued on every path and
+/// summarised into `summary.portfolios`.
+pub fn run_with_portfolios(
+    scenario: &Scenario,
+    book: &Book,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<Run, EngineError> {
+    let prepared = Prepared {
+        recipe: Recipe::default(),
+        scenario: scenario.clone(),
+        model: Model::new(scenario),
+        book: book.clone(),
+        own_anchors: None,
+        options: *options,
+    };
+    let simulation = prepared.simulate(progress)?;
+    let summary = prepared.summarise(&simulation);
+    Ok(Run {
+        simulation,
+        summary,
+    })
+}
+
 impl Prepared {
-    /// The sizes a part of this run holds, which a merge holds its parts to.
-    pub fn shape(&self) -> super::part::RunShape {
-        let model = &self.model;
-        super::part::RunShape {
-            paths: self.options.paths,
-            steps: model.steps,
-            series: model.assets.len(),
-            occupancy: model.steps * model.regimes(),
-            sample_paths: self.options.sample_paths,
+    /// The tracker that values the book's portfolios on every path.
+    pub fn tracker(&self) -> PortfolioTracker<'_> {
+        PortfolioTracker::new(&self.scenario, &self.model, &self.book.portfolios)
+    }
+
+    /// Simulates every path, the book's portfolios (if any) valued on each.
+    pub fn simulate(&self, progress: &dyn Progress) -> Result<Simulation, EngineError> {
+        if self.book.portfolios.is_empty() {
+            return engine::simulate(&self.model, &self.options, progress);
         }
+        engine::simulate_with(&self.model, &self.options, progress, &self.tracker())
+    }
+
+    /// Refuses a run this machine cannot hold, before it starts.
+    pub fn check_memory(&self) -> Result<(), EngineError> {
+        engine::memory::check(
+            &self.model,
+            &self.options,
+            self.tracker().columns_of().len(),
+        )
     }
 
     /// The anchors the run is held against.
@@ -161,7 +213,7 @@ impl Prepared {
     }
 
     /// The run's summary, portfolios and realism included.
-    pub fn summarise(&self, simulation: &crate::engine::Simulation) -> Summary {
+    pub fn summarise(&self, simulation: &Simulation) -> Summary {
         let mut summary = Summary::new(&self.scenario, &self.model, simulation);
         if let Some(anchors) = &self.own_anchors {
             summary.warnings = crate::history::warnings(&self.scenario, anchors);

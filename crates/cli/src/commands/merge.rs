@@ -1,0 +1,146 @@
+//! `stormglass merge`: the parts of a run simulated as shards put back
+//! together into the folder a single run writes, bit for bit; or every point
+//! of a plan.
+
+use std::path::{Path, PathBuf};
+
+use stormglass_core::output;
+use stormglass_core::sweep::{self, Sweep};
+use stormglass_core::tasks::{self, Manifest, PartSet, PlanMerge};
+use stormglass_report as report;
+
+use super::run::finish_run;
+use crate::args::{command_line, Out, TableArgs, Threads};
+use crate::failure::{say, Failure, Result};
+
+/// Put the parts of a run simulated as shards (`run --shard I/N`) back
+/// together into the run folder a single run writes, bit for bit; into
+/// output/<scenario name> (for a plan, its own folder) unless --out says
+/// otherwise.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Part files, or folders of them, of every shard of one run; or a plan's
+    /// manifest.json, whose every point is merged.
+    #[arg(required = true)]
+    parts: Vec<PathBuf>,
+    #[command(flatten)]
+    out: Out,
+    #[command(flatten)]
+    threads: Threads,
+    #[command(flatten)]
+    tables: TableArgs,
+}
+
+pub fn run(args: Args) -> Result {
+    let threads = args.threads.checked()?;
+    if let [input] = &args.parts[..] {
+        let manifest = if input.is_dir() {
+            input.join(tasks::MANIFEST_FILE)
+        } else {
+            input.clone()
+        };
+        if manifest.is_file() && manifest.extension().is_some_and(|x| x == "json") {
+            return merge_plan(&absolute(&manifest)?, &args, threads);
+        }
+    }
+    let files = tasks::part_files(&args.parts)?
+        .iter()
+        .map(|f| absolute(f))
+        .collect::<Result<Vec<_>>>()?;
+    let parts = PartSet::gather(&files, |header, missing| {
+        let recipe = &header.recipe;
+        format!(
+            "`stormglass run {} --shard {}/{}` (and the same flags) for each",
+            recipe.scenario.display(),
+            missing[0],
+            header.shard.count
+        )
+    })?;
+    let out = absolute(&args.out.folder(|| parts.header().scenario_name.clone()))?;
+    enter(&parts.header().directory, "the shards' run")?;
+    let (prepared, simulation) = tasks::merge_parts(&parts, threads, &|e| e)?;
+    finish_run(&prepared, &simulation, &out, args.tables, args.out.force)
+}
+
+/// Merges every point of the plan at `manifest_path` into its run folder,
+/// and a plan that sweeps into its sweep too.
+fn merge_plan(manifest_path: &Path, args: &Args, threads: usize) -> Result {
+    let (manifest, sha) = Manifest::read(manifest_path)?;
+    let out = args.out.out.as_deref().map(absolute).transpose()?;
+    enter(&manifest.directory, "the plan")?;
+    let plan = PlanMerge::gather(manifest, &sha, manifest_path, out)?;
+    let force = args.out.force;
+    for (point, _) in &plan.points {
+        output::check_target(&plan.folder(point), force)?;
+    }
+    if plan.sweep_base.is_some() {
+        output::check_target(&plan.sweep_dir(), force)?;
+    }
+    let grid = sweep::grid(&plan.manifest.axes);
+    let mut swept: Option<Sweep> = None;
+    for (point, parts) in &plan.points {
+        let (prepared, simulation) = plan.merge(parts, threads)?;
+        finish_run(
+            &prepared,
+            &simulation,
+            &plan.folder(point),
+            args.tables,
+            force,
+        )?;
+        if let Some((file, settings)) = &plan.sweep_base {
+            // Every point runs the plan's seed and paths: the first tells them.
+            let swept = swept.get_or_insert_with(|| {
+                Sweep::new(
+                    file,
+                    &plan.manifest.recipe.scenario,
+                    settings,
+                    &plan.manifest.axes,
+                    prepared.options.seed,
+                    prepared.options.paths,
+                )
+            });
+            swept.add(
+                point.index,
+                grid[point.index].clone(),
+                &prepared.scenario,
+                &prepared.model,
+                &simulation,
+                simulation.wall_time.as_secs_f64(),
+            );
+        }
+    }
+    if let Some(mut swept) = swept {
+        swept.seconds = swept.points.iter().map(|p| p.seconds).sum();
+        let dir = plan.sweep_dir();
+        let written = report::sweep::write_sweep(
+            &dir,
+            force,
+            args.tables.format.into(),
+            &swept,
+            &plan.manifest.charts,
+            &command_line(),
+        )?;
+        say(format_args!(
+            "wrote {} (sweep.csv, sweep.json, {written} charts and sweep.html; {} points)",
+            dir.display(),
+            swept.points.len()
+        ))?;
+    }
+    Ok(())
+}
+
+/// `path` made absolute, before the command moves into a recorded folder.
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    Ok(tasks::manifest::absolute(path)?)
+}
+
+/// Moves into `directory`, where a plan or a shard read its recipe's files, so
+/// they are read again as typed there.
+pub fn enter(directory: &Path, what: &str) -> Result {
+    std::env::set_current_dir(directory).map_err(|e| {
+        Failure::input(format!(
+            "{}: the folder {what} was made in: {e}; run it where the recipe's files have the same paths",
+            directory.display()
+        ))
+    })
+}

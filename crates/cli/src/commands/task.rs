@@ -1,0 +1,79 @@
+//! `stormglass task`: one task of a plan, by the index a scheduler hands over.
+
+use std::path::{Path, PathBuf};
+
+use stormglass_core::tasks::{Manifest, TaskTag};
+
+use super::merge::{absolute, enter};
+use super::run::run_shard;
+use crate::args::Threads;
+use crate::failure::{say, Failure, Result};
+
+/// Run one task of a plan (the index the scheduler hands over).
+#[derive(clap::Args)]
+pub struct Args {
+    /// The plan's manifest.json.
+    manifest: PathBuf,
+    /// The task to run, from 0 [default: $SLURM_ARRAY_TASK_ID, else
+    /// $JOB_COMPLETION_INDEX].
+    #[arg(long)]
+    index: Option<usize>,
+    #[command(flatten)]
+    threads: Threads,
+    /// Run the task again although its part exists.
+    #[arg(long)]
+    force: bool,
+    /// Print the plan's number of tasks (for a scheduler's array size) and stop.
+    #[arg(long, conflicts_with_all = ["index", "force"])]
+    count: bool,
+}
+
+/// The task index the scheduler hands over, where `--index` is not given.
+const INDEX_VARIABLES: [&str; 2] = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"];
+
+pub fn run(args: Args) -> Result {
+    let threads = args.threads.checked()?;
+    if args.count {
+        let (manifest, _) = Manifest::read(&args.manifest)?;
+        return say(format_args!("{}", manifest.tasks.len()));
+    }
+    let index = match args.index {
+        Some(index) => index,
+        None => index_from_scheduler()?,
+    };
+    let manifest_path = absolute(&args.manifest)?;
+    let (manifest, sha) = Manifest::read(&manifest_path)?;
+    let task = manifest.task(&args.manifest, index)?;
+    enter(&manifest.directory, "the plan")?;
+    let point = &manifest.points[task.point];
+    let prepared = manifest.recipe_of(task.point).prepare(threads)?;
+    if prepared.fingerprint()? != point.run {
+        return Err(Failure::input(format!(
+            "{}: its scenario or files changed since the plan was written; plan again",
+            manifest.recipe.scenario.display()
+        )));
+    }
+    let plan_dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let part = Manifest::part_path(plan_dir, index);
+    let tag = TaskTag {
+        manifest: sha,
+        index,
+    };
+    run_shard(&prepared, task.shard, &part, Some(tag), args.force)
+}
+
+fn index_from_scheduler() -> Result<usize> {
+    let (name, value) = INDEX_VARIABLES
+        .iter()
+        .find_map(|name| std::env::var(name).ok().map(|v| (*name, v)))
+        .ok_or_else(|| {
+            Failure::input(format!(
+                "no task index: pass --index I, or run under a scheduler that sets {}",
+                INDEX_VARIABLES.join(" or ")
+            ))
+        })?;
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Failure::input(format!("${name} is `{value}`, not a task index")))
+}

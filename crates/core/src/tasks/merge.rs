@@ -1,0 +1,206 @@
+//! Parts put back together: the shards of one run into its simulation, bit
+//! for bit as a single run makes it, and every point of a plan.
+
+use std::path::{Path, PathBuf};
+
+use super::error::TaskError;
+use super::manifest::Point;
+use super::part::{self, PartError, PartSet, TaskTag};
+use super::plan::parse_settings;
+use super::Manifest;
+use crate::engine::{PathObserver, Simulation};
+use crate::run::Prepared;
+use crate::scenario::{self, settings::Setting, Scenario};
+use crate::stats::MetricLayout;
+
+/// The part files `inputs` name: files as given, folders by the `.part`
+/// files they hold, in name order.
+pub fn part_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, TaskError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|e| TaskError::Input(format!("{}: {e}", input.display())))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "part"))
+                .collect();
+            inside.sort();
+            if inside.is_empty() {
+                return Err(TaskError::Input(format!(
+                    "{}: holds no .part files",
+                    input.display()
+                )));
+            }
+            files.extend(inside);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Rebuilds the run the parts came from, checks it is theirs and merges them;
+/// `part_error` says how to fix a damaged part (which task to run again).
+/// The recipe's files are read from the current folder: enter the folder the
+/// parts record first.
+pub fn merge_parts(
+    parts: &PartSet,
+    threads: usize,
+    part_error: &dyn Fn(PartError) -> PartError,
+) -> Result<(Prepared, Simulation), TaskError> {
+    let header = parts.header();
+    let prepared = header.recipe.prepare(threads)?;
+    if prepared.fingerprint()? != header.run {
+        return Err(TaskError::Input(format!(
+            "{}: its scenario or files changed since the shards ran (the run they build is no longer the parts' run); run the shards again",
+            header.recipe.scenario.display()
+        )));
+    }
+    let mut layout = MetricLayout::new(&prepared.model);
+    layout.append(PathObserver::columns(&prepared.tracker()));
+    let simulation = parts
+        .merge(layout, &part::RunShape::of(&prepared))
+        .map_err(part_error)?;
+    Ok((prepared, simulation))
+}
+
+/// Every point of a plan, its parts present and of this plan, ready to merge.
+pub struct PlanMerge {
+    pub manifest: Manifest,
+    pub manifest_path: PathBuf,
+    pub plan_dir: PathBuf,
+    /// The folder the runs (and the sweep) are written into.
+    pub out: PathBuf,
+    pub points: Vec<(Point, PartSet)>,
+    /// For a sweep: the scenario file as loaded, and the plan's own settings,
+    /// to which every point adds its own.
+    pub sweep_base: Option<(Scenario, Vec<Setting>)>,
+}
+
+impl PlanMerge {
+    /// Checks that every task of the plan at `manifest_path` (absolute) has
+    /// run and left its own part; `out` defaults to the plan's folder. The
+    /// recipe's files are read from the current folder: enter
+    /// `manifest.directory` first.
+    pub fn gather(
+        manifest: Manifest,
+        sha: &str,
+        manifest_path: &Path,
+        out: Option<PathBuf>,
+    ) -> Result<PlanMerge, TaskError> {
+        let plan_dir = manifest_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let out = out.unwrap_or_else(|| plan_dir.clone());
+        part::sweep_stale_parts(&plan_dir.join("parts"));
+        let mut points = Vec::with_capacity(manifest.points.len());
+        for point in &manifest.points {
+            let tasks: Vec<_> = manifest
+                .tasks
+                .iter()
+                .filter(|t| t.point == point.index)
+                .collect();
+            let missing: Vec<String> = tasks
+                .iter()
+                .filter(|t| !Manifest::part_path(&plan_dir, t.index).exists())
+                .map(|t| t.index.to_string())
+                .collect();
+            if !missing.is_empty() {
+                return Err(TaskError::Input(format!(
+                    "{}: task{} {} of {} ha{} not run (no part in {}): run `stormglass task {} --index I` for each",
+                    manifest_path.display(),
+                    if missing.len() > 1 { "s" } else { "" },
+                    missing.join(", "),
+                    manifest.tasks.len(),
+                    if missing.len() > 1 { "ve" } else { "s" },
+                    plan_dir.join("parts").display(),
+                    manifest_path.display(),
+                )));
+            }
+            let files: Vec<PathBuf> = tasks
+                .iter()
+                .map(|t| Manifest::part_path(&plan_dir, t.index))
+                .collect();
+            for (file, task) in files.iter().zip(&tasks) {
+                let header =
+                    part::read_header(file).map_err(|e| e.of_task(task.index, manifest_path))?;
+                let tag = TaskTag {
+                    manifest: sha.to_string(),
+                    index: task.index,
+                };
+                if header.task.as_ref() != Some(&tag) {
+                    return Err(TaskError::Input(format!(
+                        "{}: not task {}'s part of this plan ({}); run `stormglass task {} --index {} --force`",
+                        file.display(),
+                        task.index,
+                        match &header.task {
+                            Some(t) if t.manifest == sha => format!("it is task {}'s", t.index),
+                            Some(_) => "it comes from another plan".to_string(),
+                            None => "it was written by `run --shard`".to_string(),
+                        },
+                        manifest_path.display(),
+                        task.index
+                    )));
+                }
+            }
+            let set = PartSet::gather(&files, |_, _| String::new())?;
+            points.push((point.clone(), set));
+        }
+        let sweep_base = if manifest.axes.is_empty() {
+            None
+        } else {
+            let file = scenario::load(&manifest.recipe.scenario)
+                .map_err(|e| TaskError::Input(e.to_string()))?;
+            Some((file, parse_settings(&manifest.recipe.settings)?))
+        };
+        Ok(PlanMerge {
+            manifest,
+            manifest_path: manifest_path.to_path_buf(),
+            plan_dir,
+            out,
+            points,
+            sweep_base,
+        })
+    }
+
+    /// The run folder of `point`: `run` for a plan of one run, else
+    /// `runs/<label>`.
+    pub fn folder(&self, point: &Point) -> PathBuf {
+        if self.manifest.points.len() == 1 {
+            self.out.join("run")
+        } else {
+            self.out.join("runs").join(&point.label)
+        }
+    }
+
+    /// The sweep's folder, for a plan that sweeps.
+    pub fn sweep_dir(&self) -> PathBuf {
+        self.out.join("sweep")
+    }
+
+    /// A part damaged after its header was read, named by its task.
+    pub fn part_error(&self, error: PartError) -> PartError {
+        let task = match &error {
+            PartError::Damaged { path, .. } => self
+                .manifest
+                .tasks
+                .iter()
+                .find(|t| Manifest::part_path(&self.plan_dir, t.index) == *path),
+            _ => None,
+        };
+        match task {
+            Some(task) => error.of_task(task.index, &self.manifest_path),
+            None => error,
+        }
+    }
+
+    /// Merges the parts of `point` into its simulation.
+    pub fn merge(
+        &self,
+        parts: &PartSet,
+        threads: usize,
+    ) -> Result<(Prepared, Simulation), TaskError> {
+        merge_parts(parts, threads, &|e| self.part_error(e))
+    }
+}
