@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The Python package's checks: lints of the bindings, then a fresh virtual
-# environment in target/, the package installed into it as the README says,
-# and its tests (against the CLI binary `cargo test --release` built).
+# The Python package's checks, after `cargo test --release` (which built and
+# linted the extension with the rest of the workspace): a fresh virtual
+# environment in target/, the package installed into it as the README says
+# (maturin reuses the engine's crates that build compiled), and its tests
+# against the CLI binary the same build made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo clippy --release -p stormglass-python -- -D warnings
 venv=target/python-venv
 rm -rf "$venv"
 python3 -m venv "$venv"

@@ -76,7 +76,10 @@ fn no_module_of_the_core_imports_one_above_it() {
             continue;
         }
         let own = rank(&top).unwrap_or_else(|| {
-            panic!("{}: module `{top}` is not in LAYERS: place it", relative.display())
+            panic!(
+                "{}: module `{top}` is not in LAYERS: place it",
+                relative.display()
+            )
         });
         for name in named_modules(&std::fs::read_to_string(file).unwrap()) {
             if let Some(other) = rank(&name) {
@@ -86,5 +89,9 @@ fn no_module_of_the_core_imports_one_above_it() {
             }
         }
     }
-    assert!(upward.is_empty(), "imports against the layers:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "imports against the layers:\n{}",
+        upward.join("\n")
+    );
 }
