@@ -24,6 +24,7 @@ use stormglass_core::run::{Prepared, Recipe, RecipeError};
 use stormglass_core::scenario::settings::Setting;
 use stormglass_core::scenario::{self, Diagnostic};
 use stormglass_core::sweep::{self as sweeps, Axis, SweepOptions};
+use stormglass_core::tasks;
 use stormglass_core::Summary;
 use stormglass_core::UserFixable;
 use stormglass_report::columnar::{self, Table};
@@ -524,6 +525,261 @@ impl NativeSweep {
     }
 }
 
+/// A finished sensitivity.
+#[pyclass(frozen, module = "stormglass._native")]
+struct NativeSensitivity {
+    sensitivity: sweeps::sensitivity::Sensitivity,
+}
+
+/// Runs `stormglass sensitivity`: each key bumped down and up, one at a time,
+/// every run on the same seed and paths.
+#[pyfunction]
+#[pyo3(signature = (scenario, keys, bump, figures, settings, paths, seed, threads))]
+#[allow(clippy::too_many_arguments)]
+fn sensitivity(
+    py: Python<'_>,
+    scenario: PathBuf,
+    keys: Vec<String>,
+    bump: f64,
+    figures: Vec<String>,
+    settings: Vec<String>,
+    paths: Option<u64>,
+    seed: Option<u64>,
+    threads: usize,
+) -> PyResult<NativeSensitivity> {
+    check_threads(threads)?;
+    if paths == Some(0) {
+        return Err(plain_input(py)(&"paths must be at least 1"));
+    }
+    let base =
+        scenario::load(&scenario).map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
+    let set = self::settings(py, &settings)?;
+    let failure = |e: sweeps::SweepError| library_error(py, e);
+    let start = sweeps::scenario_with(&base, &scenario, &set, &[]).map_err(failure)?;
+    let options = SweepOptions {
+        paths: paths.unwrap_or(start.paths),
+        seed: seed.unwrap_or(start.seed),
+        threads,
+    };
+    let keys = if keys.is_empty() {
+        sweeps::sensitivity::coupling_keys(&start)
+    } else {
+        keys
+    };
+    let figures =
+        sweeps::chosen_figures("figures", &start, &figures, options.seed).map_err(failure)?;
+    let sensitivity = interruptible(py, || {
+        sweeps::sensitivity::run(
+            &base,
+            &scenario,
+            &set,
+            &keys,
+            bump,
+            &figures,
+            options,
+            &|_, _| {},
+        )
+    })?
+    .map_err(failure)?;
+    Ok(NativeSensitivity { sensitivity })
+}
+
+#[pymethods]
+impl NativeSensitivity {
+    /// `sensitivity.json`'s text.
+    fn json(&self) -> String {
+        self.sensitivity.json()
+    }
+
+    /// `sensitivity.csv`'s text.
+    fn csv(&self) -> String {
+        self.sensitivity.csv()
+    }
+
+    /// `sensitivity.html`, self-contained.
+    fn report_html(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| report::sweep::sensitivity_report(&self.sensitivity, "stormglass.sensitivity"))
+            .map(|(page, _)| page)
+            .map_err(|e| output_error(py, e))
+    }
+
+    /// Writes the sensitivity's folder as `stormglass sensitivity --out` does.
+    fn write(&self, py: Python<'_>, out: PathBuf, force: bool) -> PyResult<()> {
+        py.detach(|| {
+            output::check_target(&out, force)?;
+            report::sweep::write_sensitivity(
+                &out,
+                force,
+                &self.sensitivity,
+                "stormglass.sensitivity",
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| output_error(py, e))
+    }
+}
+
+/// Writes a plan as `stormglass plan` does; returns its manifest's path.
+#[pyfunction]
+#[pyo3(signature = (scenario, settings, paths, seed, sample_paths, portfolios, stresses, no_portfolios, anchors, vary, charts, shards, out, force))]
+#[allow(clippy::too_many_arguments)]
+fn plan(
+    py: Python<'_>,
+    scenario: PathBuf,
+    settings: Vec<String>,
+    paths: Option<u64>,
+    seed: Option<u64>,
+    sample_paths: Option<usize>,
+    portfolios: Vec<PathBuf>,
+    stresses: Vec<PathBuf>,
+    no_portfolios: bool,
+    anchors: Option<PathBuf>,
+    vary: Vec<String>,
+    charts: Vec<String>,
+    shards: usize,
+    out: PathBuf,
+    force: bool,
+) -> PyResult<PathBuf> {
+    let recipe = Recipe {
+        scenario,
+        settings,
+        paths,
+        seed,
+        sample_paths,
+        portfolios,
+        stresses,
+        no_portfolios,
+        anchors,
+    };
+    let axes = vary
+        .iter()
+        .map(|text| Axis::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| plain_input(py)(&e))?;
+    py.detach(|| {
+        let manifest = tasks::plan(&recipe, axes, charts, shards)?;
+        tasks::write_plan(&out, &manifest, force)
+    })
+    .map_err(|e| library_error(py, e))
+}
+
+/// Runs task `index` of the plan at `manifest` as `stormglass task` does;
+/// returns its part's path. The recipe's files are read from the folder the
+/// plan was written in, which is the process's working folder while this runs.
+#[pyfunction]
+#[pyo3(signature = (manifest, index, threads, force))]
+fn task(
+    py: Python<'_>,
+    manifest: PathBuf,
+    index: usize,
+    threads: usize,
+    force: bool,
+) -> PyResult<PathBuf> {
+    check_threads(threads)?;
+    let manifest_path = tasks::manifest::absolute(&manifest).map_err(|e| library_error(py, e))?;
+    let (plan, sha) = tasks::Manifest::read(&manifest_path).map_err(|e| library_error(py, e))?;
+    let task = plan
+        .task(&manifest, index)
+        .map_err(|e| library_error(py, e))?;
+    let part = tasks::Manifest::part_path(manifest_path.parent().unwrap_or(Path::new(".")), index);
+    let run = || -> Result<(), tasks::TaskError> {
+        let prepared = plan.recipe_of(task.point).prepare(threads)?;
+        if prepared.fingerprint()? != plan.points[task.point].run {
+            return Err(tasks::TaskError::Input(format!(
+                "{}: its scenario or files changed since the plan was written; plan again",
+                plan.recipe.scenario.display()
+            )));
+        }
+        let tag = tasks::TaskTag {
+            manifest: sha,
+            index,
+        };
+        tasks::run_shard(&prepared, task.shard, &part, Some(tag), force, &Silent)?;
+        Ok(())
+    };
+    in_folder(py, &plan.directory, || interruptible(py, run))??
+        .map_err(|e| library_error(py, e))?;
+    Ok(part)
+}
+
+/// Merges every point of the plan at `manifest` as `stormglass merge` does,
+/// into `out` (the plan's folder when `None`); returns the folder. Like
+/// `task`, it reads the recipe's files from the plan's folder.
+#[pyfunction]
+#[pyo3(signature = (manifest, out, force, threads, format))]
+fn merge(
+    py: Python<'_>,
+    manifest: PathBuf,
+    out: Option<PathBuf>,
+    force: bool,
+    threads: usize,
+    format: &str,
+) -> PyResult<PathBuf> {
+    check_threads(threads)?;
+    let tables = table_format(format)?;
+    let manifest_path = tasks::manifest::absolute(&manifest).map_err(|e| library_error(py, e))?;
+    let out = out
+        .map(|o| tasks::manifest::absolute(&o))
+        .transpose()
+        .map_err(|e| library_error(py, e))?;
+    let (plan, sha) = tasks::Manifest::read(&manifest_path).map_err(|e| library_error(py, e))?;
+    let directory = plan.directory.clone();
+    let work = || -> Result<PathBuf, tasks::TaskError> {
+        let plan = tasks::PlanMerge::gather(plan, &sha, &manifest_path, out)?;
+        plan.check_targets(force)?;
+        let swept = plan.merge_each(threads, |folder, prepared, simulation| {
+            let summary = prepared.summarise(simulation);
+            report::write_run(
+                folder,
+                &prepared.scenario,
+                &prepared.model,
+                simulation,
+                &summary,
+                OutputOptions {
+                    paths_metrics: prepared.options.paths <= PATHS_METRICS_LIMIT,
+                    tables,
+                    force,
+                },
+            )
+            .map(|_| ())
+            .map_err(tasks::TaskError::from)
+        })?;
+        if let Some(swept) = swept {
+            report::sweep::write_sweep(
+                &plan.sweep_dir(),
+                force,
+                tables,
+                &swept,
+                &plan.manifest.charts,
+                "stormglass.merge",
+            )?;
+        }
+        Ok(plan.out.clone())
+    };
+    in_folder(py, &directory, || interruptible(py, work))??.map_err(|e| library_error(py, e))
+}
+
+/// Up to this many paths a merged run writes its per-path table, as the
+/// CLI's `--paths-csv auto` does.
+const PATHS_METRICS_LIMIT: u64 = 100_000;
+
+/// Runs `work` with `folder` as the process's working folder, then moves
+/// back: a plan's recipe names its files as typed where it was written.
+fn in_folder<T>(py: Python<'_>, folder: &Path, work: impl FnOnce() -> T) -> PyResult<T> {
+    let here = std::env::current_dir()
+        .map_err(|e| EngineError::new_err(format!("the current folder: {e}")))?;
+    std::env::set_current_dir(folder).map_err(|e| {
+        plain_input(py)(&format!(
+            "{}: the folder the plan was made in: {e}; run it where the recipe's files have the same paths",
+            folder.display()
+        ))
+    })?;
+    let result = work();
+    std::env::set_current_dir(&here)
+        .map_err(|e| EngineError::new_err(format!("{}: {e}", here.display())))?;
+    Ok(result)
+}
+
 /// A finished attribution.
 #[pyclass(frozen, module = "stormglass._native")]
 struct NativeAttribution {
@@ -720,6 +976,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeRun>()?;
     m.add_class::<NativeSweep>()?;
     m.add_class::<NativeAttribution>()?;
+    m.add_class::<NativeSensitivity>()?;
+    m.add_function(wrap_pyfunction!(sensitivity, m)?)?;
+    m.add_function(wrap_pyfunction!(plan, m)?)?;
+    m.add_function(wrap_pyfunction!(task, m)?)?;
+    m.add_function(wrap_pyfunction!(merge, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(compare_html, m)?)?;

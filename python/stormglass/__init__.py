@@ -38,14 +38,19 @@ __all__ = [
     "EngineError",
     "InputError",
     "Run",
+    "Sensitivity",
     "StormglassError",
     "Sweep",
     "attribute",
     "calibrate_history",
     "calibrate_targets",
     "compare",
+    "merge",
+    "plan",
     "run",
+    "sensitivity",
     "sweep",
+    "task",
     "validate",
 ]
 
@@ -429,6 +434,137 @@ def sweep(
         _names("charts", charts),
     )
     return Sweep(native)
+
+
+class Sensitivity:
+    """A finished sensitivity: each key bumped down and up by a share of its
+    value, one at a time, every run on the same seed and paths. `record` is
+    its `sensitivity.json`."""
+
+    def __init__(self, native):
+        self._native = native
+        self.record = json.loads(native.json())
+
+    @property
+    def table(self):
+        """`sensitivity.csv`: a row per figure and key, ranked by the swing,
+        the figure at the key's down, own and up values with standard errors."""
+        import io
+
+        import pandas as pd
+
+        return pd.read_csv(io.StringIO(self._native.csv()))
+
+    def report_html(self) -> str:
+        return _Html(self._native.report_html())
+
+    def write(self, out: PathLike, *, force: bool = False) -> Path:
+        self._native.write(os.fspath(out), force)
+        return Path(out)
+
+
+def sensitivity(
+    scenario: PathLike,
+    keys: Optional[Sequence[str]] = None,
+    *,
+    bump: float = 0.1,
+    figures: Sequence[str] = (),
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    set: Settings = None,
+    threads: int = 0,
+) -> Sensitivity:
+    """Runs `stormglass sensitivity`: `keys` (None: every coupling of the
+    thesis blocks the scenario has) bumped down and up by `bump` of their
+    value, ranked by their effects on `figures` (default: the key numbers)."""
+    if isinstance(bump, bool) or not isinstance(bump, (int, float)):
+        raise ArgumentTypeError(f"bump must be a number, not {type(bump).__name__} {bump!r}")
+    if not 0 < bump <= 1:
+        raise ArgumentError(f"bump={bump} is out of range; valid: above 0 to 1 (a share of each key's value)")
+    native = _native.sensitivity(
+        _path("scenario", scenario),
+        _names("keys", keys, optional=True) or [],
+        float(bump),
+        _names("figures", figures),
+        _settings(set),
+        _whole("paths", paths, 1, _MAX_PATHS, optional=True),
+        _whole("seed", seed, 0, _MAX_U64, optional=True),
+        _threads(threads),
+    )
+    return Sensitivity(native)
+
+
+def plan(
+    scenario: PathLike,
+    *,
+    shards: int,
+    out: PathLike,
+    vary: Optional[Mapping[str, Any]] = None,
+    charts: Sequence[str] = (),
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    sample_paths: Optional[int] = None,
+    set: Settings = None,
+    portfolios: Sequence[PathLike] = (),
+    stresses: Sequence[PathLike] = (),
+    no_portfolios: bool = False,
+    anchors: Optional[PathLike] = None,
+    force: bool = False,
+) -> Path:
+    """Writes a plan as `stormglass plan` does: the run (or every point of
+    `vary`, as `sweep` takes it) cut into `shards` shards, as numbered tasks.
+    Returns the manifest's path, for `task` and `merge` (or the CLI's)."""
+    if vary is not None and not isinstance(vary, Mapping):
+        raise ArgumentTypeError(f"vary must be a dict of one or two keys to their values, not {type(vary).__name__} {vary!r}")
+    manifest = _native.plan(
+        _path("scenario", scenario),
+        _settings(set),
+        _whole("paths", paths, 1, _MAX_PATHS, optional=True),
+        _whole("seed", seed, 0, _MAX_U64, optional=True),
+        _whole("sample_paths", sample_paths, 0, _MAX_SAMPLE_PATHS, optional=True),
+        _paths("portfolios", portfolios),
+        _paths("stresses", stresses),
+        _flag("no_portfolios", no_portfolios),
+        _path("anchors", anchors, optional=True),
+        [_axis_text(k, v) for k, v in (vary or {}).items()],
+        _names("charts", charts),
+        _whole("shards", shards, 1, _MAX_PATHS),
+        _path("out", out),
+        _flag("force", force),
+    )
+    return Path(manifest)
+
+
+def task(manifest: PathLike, index: int, *, threads: int = 0, force: bool = False) -> Path:
+    """Runs task `index` of a plan as `stormglass task` does; returns its part
+    file. The plan's files are read from the folder it was written in, which
+    is the working folder while the task runs."""
+    return Path(_native.task(
+        _path("manifest", manifest),
+        _whole("index", index, 0, _MAX_U64),
+        _threads(threads),
+        _flag("force", force),
+    ))
+
+
+def merge(
+    manifest: PathLike,
+    *,
+    out: Optional[PathLike] = None,
+    force: bool = False,
+    threads: int = 0,
+    format: str = "csv",
+) -> Path:
+    """Merges every point of a plan as `stormglass merge` does, into `out`
+    (default: the plan's folder): `run/`, or `runs/<point>/` and `sweep/`.
+    Returns the folder."""
+    return Path(_native.merge(
+        _path("manifest", manifest),
+        _path("out", out, optional=True),
+        _flag("force", force),
+        _threads(threads),
+        format,
+    ))
 
 
 class Attribution:

@@ -335,3 +335,40 @@ def test_ctrl_c_stops_a_fit_within_a_second_and_leaves_nothing(tmp_path):
     assert elapsed < 1.0, f"stopped {elapsed:.2f} s after the interrupt"
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_sensitivity_matches_the_cli(tmp_path):
+    s = sg.sensitivity(DEFAULT, ["assets.spx.jump_intensity"], paths=400, seed=3)
+    cli("sensitivity", DEFAULT, "--keys", "assets.spx.jump_intensity", "--paths", 400,
+        "--seed", 3, "--out", tmp_path / "cli")
+    from_cli = json.loads((tmp_path / "cli" / "sensitivity.json").read_text())
+    for record in (s.record, from_cli):
+        record.pop("seconds")
+        for effect in record["effects"]:
+            effect.pop("seconds", None)
+    assert s.record["effects"] == from_cli["effects"]
+    assert set(s.table["key"]) == {"assets.spx.jump_intensity"}
+    assert list(s.table["figure"]) == s.record["figures"]
+    s.write(tmp_path / "py")
+    assert (tmp_path / "py" / "sensitivity.html").exists()
+    with pytest.raises(ValueError, match="bump"):
+        sg.sensitivity(DEFAULT, ["assets.spx.jump_intensity"], bump=2.0, paths=10)
+
+
+def test_a_plan_run_task_by_task_merges_to_the_run_the_cli_makes(tmp_path):
+    manifest = sg.plan(DEFAULT, shards=2, paths=600, seed=5, sample_paths=4, out=tmp_path / "plan")
+    assert manifest == tmp_path / "plan" / "manifest.json"
+    parts = [sg.task(manifest, i) for i in range(2)]
+    assert all(p.exists() for p in parts)
+    folder = sg.merge(manifest)
+    assert folder == tmp_path / "plan"
+    cli("run", DEFAULT, "--paths", 600, "--seed", 5, "--sample-paths", 4, "--out", tmp_path / "single")
+    merged = json.loads((folder / "run" / "summary.json").read_text())
+    single = json.loads((tmp_path / "single" / "summary.json").read_text())
+    for record in (merged, single):
+        for key in ("wall_time_seconds", "path_steps_per_second"):
+            record.pop(key)
+    assert merged == single
+    other = sg.plan(DEFAULT, shards=2, paths=600, out=tmp_path / "other")
+    with pytest.raises(sg.InputError, match="not run"):
+        sg.merge(other)

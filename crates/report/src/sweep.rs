@@ -202,8 +202,7 @@ pub fn write_sensitivity(
     sensitivity: &Sensitivity,
     command: &str,
 ) -> Result<usize, OutputError> {
-    let charts = tornado_charts(sensitivity)?;
-    let page = sensitivity_page(sensitivity, &charts, command);
+    let (page, charts) = sensitivity_report(sensitivity, command)?;
     let (csv, json) = (sensitivity.csv(), sensitivity.json());
     write_atomically(dir, force, |staging| {
         write_bytes(&staging.join("sensitivity.csv"), csv.as_bytes())?;
@@ -211,6 +210,15 @@ pub fn write_sensitivity(
         write_report(staging, "sensitivity.html", &page, &charts)
     })?;
     Ok(charts.len())
+}
+
+/// `sensitivity.html`, self-contained, and its tornado charts.
+pub fn sensitivity_report(
+    sensitivity: &Sensitivity,
+    command: &str,
+) -> Result<(String, Vec<Chart>), OutputError> {
+    let charts = tornado_charts(sensitivity)?;
+    Ok((sensitivity_page(sensitivity, &charts, command), charts))
 }
 
 fn sensitivity_page(s: &Sensitivity, charts: &[Chart], command: &str) -> String {

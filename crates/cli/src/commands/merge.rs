@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use stormglass_core::output;
-use stormglass_core::sweep::{self, Sweep};
 use stormglass_core::tasks::{self, Manifest, PartSet, PlanMerge};
 use stormglass_report as report;
 
@@ -70,47 +68,11 @@ fn merge_plan(manifest_path: &Path, args: &Args, threads: usize) -> Result {
     enter(&manifest.directory, "the plan")?;
     let plan = PlanMerge::gather(manifest, &sha, manifest_path, out)?;
     let force = args.out.force;
-    for (point, _) in &plan.points {
-        output::check_target(&plan.folder(point), force)?;
-    }
-    if plan.sweep_base.is_some() {
-        output::check_target(&plan.sweep_dir(), force)?;
-    }
-    let grid = sweep::grid(&plan.manifest.axes);
-    let mut swept: Option<Sweep> = None;
-    for (point, parts) in &plan.points {
-        let (prepared, simulation) = plan.merge(parts, threads)?;
-        finish_run(
-            &prepared,
-            &simulation,
-            &plan.folder(point),
-            args.tables,
-            force,
-        )?;
-        if let Some((file, settings)) = &plan.sweep_base {
-            // Every point runs the plan's seed and paths: the first tells them.
-            let swept = swept.get_or_insert_with(|| {
-                Sweep::new(
-                    file,
-                    &plan.manifest.recipe.scenario,
-                    settings,
-                    &plan.manifest.axes,
-                    prepared.options.seed,
-                    prepared.options.paths,
-                )
-            });
-            swept.add(
-                point.index,
-                grid[point.index].clone(),
-                &prepared.scenario,
-                &prepared.model,
-                &simulation,
-                simulation.wall_time.as_secs_f64(),
-            );
-        }
-    }
-    if let Some(mut swept) = swept {
-        swept.seconds = swept.points.iter().map(|p| p.seconds).sum();
+    plan.check_targets(force)?;
+    let swept = plan.merge_each(threads, |folder, prepared, simulation| {
+        finish_run(prepared, simulation, folder, args.tables, force)
+    })?;
+    if let Some(swept) = swept {
         let dir = plan.sweep_dir();
         let written = report::sweep::write_sweep(
             &dir,

@@ -6,7 +6,9 @@
 //!
 //! What legitimately differs between two runs of one command is taken out
 //! before hashing: wall-clock times (and the rates derived from them), the
-//! temporary folder and the binary's path in recorded command lines, and the
+//! temporary folder, the repository's own folder (a fitted scenario
+//! `extends` its base by absolute path) and the binary's path in recorded
+//! command lines, and the
 //! folder manifest (its own digests repeat the files'), and the shards' part
 //! files (they record their wall time; the run merged from them is pinned).
 //!
@@ -88,6 +90,7 @@ fn digest(path: &Path, commands: &[String], out: &str, binary: &str) -> String {
             }
             text.replace(binary, "stormglass")
                 .replace(out, "OUT")
+                .replace(*crate::common::ROOT, "ROOT")
                 .lines()
                 .filter(|line| !is_timing(line))
                 .map(mask_durations)

@@ -9,9 +9,11 @@ use super::part::{self, PartError, PartSet, TaskTag};
 use super::plan::parse_settings;
 use super::Manifest;
 use crate::engine::{PathObserver, Simulation};
+use crate::output::{self, OutputError};
 use crate::run::Prepared;
 use crate::scenario::{self, settings::Setting, Scenario};
 use crate::stats::MetricLayout;
+use crate::sweep::{self, Sweep};
 
 /// The part files `inputs` name: files as given, folders by the `.part`
 /// files they hold, in name order.
@@ -174,6 +176,18 @@ impl PlanMerge {
         }
     }
 
+    /// Whether every folder the merge writes may be written (see
+    /// [`output::check_target`]): checked before anything is merged.
+    pub fn check_targets(&self, force: bool) -> Result<(), OutputError> {
+        for (point, _) in &self.points {
+            output::check_target(&self.folder(point), force)?;
+        }
+        if self.sweep_base.is_some() {
+            output::check_target(&self.sweep_dir(), force)?;
+        }
+        Ok(())
+    }
+
     /// The sweep's folder, for a plan that sweeps.
     pub fn sweep_dir(&self) -> PathBuf {
         self.out.join("sweep")
@@ -202,5 +216,46 @@ impl PlanMerge {
         threads: usize,
     ) -> Result<(Prepared, Simulation), TaskError> {
         merge_parts(parts, threads, &|e| self.part_error(e))
+    }
+
+    /// Merges every point in turn and hands each to `write` with its run
+    /// folder; for a plan that sweeps, returns the sweep of every point
+    /// (for the caller to write into [`PlanMerge::sweep_dir`]).
+    pub fn merge_each<E: From<TaskError>>(
+        &self,
+        threads: usize,
+        mut write: impl FnMut(&Path, &Prepared, &Simulation) -> Result<(), E>,
+    ) -> Result<Option<Sweep>, E> {
+        let grid = sweep::grid(&self.manifest.axes);
+        let mut swept: Option<Sweep> = None;
+        for (point, parts) in &self.points {
+            let (prepared, simulation) = self.merge(parts, threads)?;
+            write(&self.folder(point), &prepared, &simulation)?;
+            if let Some((file, settings)) = &self.sweep_base {
+                // Every point runs the plan's seed and paths: the first tells them.
+                let swept = swept.get_or_insert_with(|| {
+                    Sweep::new(
+                        file,
+                        &self.manifest.recipe.scenario,
+                        settings,
+                        &self.manifest.axes,
+                        prepared.options.seed,
+                        prepared.options.paths,
+                    )
+                });
+                swept.add(
+                    point.index,
+                    grid[point.index].clone(),
+                    &prepared.scenario,
+                    &prepared.model,
+                    &simulation,
+                    simulation.wall_time.as_secs_f64(),
+                );
+            }
+        }
+        Ok(swept.map(|mut swept| {
+            swept.seconds = swept.points.iter().map(|p| p.seconds).sum();
+            swept
+        }))
     }
 }
