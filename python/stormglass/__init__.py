@@ -436,7 +436,18 @@ def sweep(
     return Sweep(native)
 
 
-class Sensitivity:
+class _Page:
+    """What a finished sensitivity or attribution shows and writes."""
+
+    def report_html(self) -> str:
+        return _Html(self._native.report_html())
+
+    def write(self, out: PathLike, *, force: bool = False) -> Path:
+        self._native.write(os.fspath(out), force)
+        return Path(out)
+
+
+class Sensitivity(_Page):
     """A finished sensitivity: each key bumped down and up by a share of its
     value, one at a time, every run on the same seed and paths. `record` is
     its `sensitivity.json`."""
@@ -454,13 +465,6 @@ class Sensitivity:
         import pandas as pd
 
         return pd.read_csv(io.StringIO(self._native.csv()))
-
-    def report_html(self) -> str:
-        return _Html(self._native.report_html())
-
-    def write(self, out: PathLike, *, force: bool = False) -> Path:
-        self._native.write(os.fspath(out), force)
-        return Path(out)
 
 
 def sensitivity(
@@ -567,7 +571,7 @@ def merge(
     ))
 
 
-class Attribution:
+class Attribution(_Page):
     """A finished attribution: the scenario, each mechanism off and all off
     together, every run on the same seed and paths. `record` is its
     `attribution.json` (with the provenance and the mechanisms' descriptions)."""
@@ -588,13 +592,6 @@ class Attribution:
 
     def polars(self):
         return _to_polars(self.arrow())
-
-    def report_html(self) -> str:
-        return _Html(self._native.report_html())
-
-    def write(self, out: PathLike, *, force: bool = False) -> Path:
-        self._native.write(os.fspath(out), force)
-        return Path(out)
 
 
 def attribute(

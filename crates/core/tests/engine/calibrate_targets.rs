@@ -8,55 +8,7 @@ use stormglass_core::calibrate::targets::{parse_targets, Fit, Options, TargetsEr
 use stormglass_core::scenario::settings::{self, Setting};
 use stormglass_core::scenario::{self, Trigger};
 
-const SEED: u64 = 11;
-
-/// A two-regime scenario of two GBM assets and a Poisson event, `eq` at `vol`.
-fn scenario_text(vol: f64) -> String {
-    format!(
-        r#"[scenario]
-name = "fit_small"
-description = "Two GBM assets, two regimes, one Poisson event"
-seed = {SEED}
-paths = 2000
-start_date = 2026-01-05
-horizon_steps = 84
-calendar = "weekdays"
-sample_paths = 0
-
-[report]
-equity = "eq"
-dollar = "fx"
-core_assets = ["eq", "fx"]
-
-[correlation]
-drivers = ["eq", "fx"]
-
-[regimes.calm]
-intensities = {{ stress = 0.5 }}
-
-[regimes.stress]
-intensities = {{ calm = 2.0 }}
-
-[assets.eq]
-process = "gbm"
-initial = 100.0
-drift = 0.05
-vol = {vol}
-by_regime.stress = {{ drift = -0.2 }}
-
-[assets.fx]
-process = "gbm"
-initial = 1.1
-vol = 0.08
-
-[[events]]
-name = "shock"
-rate_per_year = 1.0
-duration_days = 5
-jumps = {{ eq = {{ mean = -0.05, sd = 0.02 }} }}
-"#
-    )
-}
+use crate::common::{fit_scenario_text as scenario_text, FIT_SEED as SEED};
 
 /// Writes `text` as `name` in `dir`.
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
