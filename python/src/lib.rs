@@ -501,16 +501,15 @@ impl NativeSweep {
 
     /// `sweep.html`, self-contained.
     fn report_html(&self, py: Python<'_>) -> PyResult<String> {
-        py.detach(|| report::sweep::sweep_report(&self.sweep, &self.charts, "stormglass.sweep"))
-            .map(|(page, _)| page)
-            .map_err(|e| output_error(py, e))
+        page(py, || {
+            report::sweep::sweep_report(&self.sweep, &self.charts, "stormglass.sweep")
+        })
     }
 
     /// Writes the sweep's folder as `stormglass sweep --out` does.
     fn write(&self, py: Python<'_>, out: PathBuf, force: bool, format: &str) -> PyResult<()> {
         let tables = table_format(format)?;
-        py.detach(|| {
-            output::check_target(&out, force)?;
+        folder(py, &out, force, || {
             report::sweep::write_sweep(
                 &out,
                 force,
@@ -520,9 +519,36 @@ impl NativeSweep {
                 "stormglass.sweep",
             )
         })
-        .map(|_| ())
-        .map_err(|e| output_error(py, e))
     }
+}
+
+/// A page and its charts built with the GIL released; the page.
+fn page<T>(
+    py: Python<'_>,
+    build: impl FnOnce() -> Result<(String, T), OutputError> + Send,
+) -> PyResult<String>
+where
+    T: Send,
+{
+    py.detach(build)
+        .map(|(page, _)| page)
+        .map_err(|e| output_error(py, e))
+}
+
+/// A folder written with the GIL released, refused as the CLI's `--out`
+/// would refuse it.
+fn folder(
+    py: Python<'_>,
+    out: &Path,
+    force: bool,
+    write: impl FnOnce() -> Result<usize, OutputError> + Send,
+) -> PyResult<()> {
+    py.detach(|| {
+        output::check_target(out, force)?;
+        write()
+    })
+    .map(|_| ())
+    .map_err(|e| output_error(py, e))
 }
 
 /// A finished sensitivity.
@@ -598,15 +624,14 @@ impl NativeSensitivity {
 
     /// `sensitivity.html`, self-contained.
     fn report_html(&self, py: Python<'_>) -> PyResult<String> {
-        py.detach(|| report::sweep::sensitivity_report(&self.sensitivity, "stormglass.sensitivity"))
-            .map(|(page, _)| page)
-            .map_err(|e| output_error(py, e))
+        page(py, || {
+            report::sweep::sensitivity_report(&self.sensitivity, "stormglass.sensitivity")
+        })
     }
 
     /// Writes the sensitivity's folder as `stormglass sensitivity --out` does.
     fn write(&self, py: Python<'_>, out: PathBuf, force: bool) -> PyResult<()> {
-        py.detach(|| {
-            output::check_target(&out, force)?;
+        folder(py, &out, force, || {
             report::sweep::write_sensitivity(
                 &out,
                 force,
@@ -614,8 +639,6 @@ impl NativeSensitivity {
                 "stormglass.sensitivity",
             )
         })
-        .map(|_| ())
-        .map_err(|e| output_error(py, e))
     }
 }
 
@@ -827,17 +850,14 @@ impl NativeAttribution {
 
     /// `attribution.html`, self-contained.
     fn report_html(&self, py: Python<'_>) -> PyResult<String> {
-        py.detach(|| {
+        page(py, || {
             report::attribution::attribution_report(&self.attribution, "stormglass.attribute")
         })
-        .map(|(page, _)| page)
-        .map_err(|e| output_error(py, e))
     }
 
     /// Writes the attribution's folder as `stormglass attribute --out` does.
     fn write(&self, py: Python<'_>, out: PathBuf, force: bool) -> PyResult<()> {
-        py.detach(|| {
-            output::check_target(&out, force)?;
+        folder(py, &out, force, || {
             report::attribution::write_attribution(
                 &out,
                 force,
@@ -845,8 +865,6 @@ impl NativeAttribution {
                 "stormglass.attribute",
             )
         })
-        .map(|_| ())
-        .map_err(|e| output_error(py, e))
     }
 }
 
