@@ -24,23 +24,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Simulate a scenario and write its outputs (the default command).
+    /// Simulate a scenario and write its outputs (the default command), into
+    /// output/<scenario name> unless --out says otherwise.
     Run(run::Args),
     /// Check scenario, portfolio and stress files without simulating.
     Validate(validate::Args),
     /// List the bundled scenarios.
     List,
-    /// Compare runs side by side: scenario files (run here) or finished run folders.
+    /// Compare runs side by side: scenario files (run here) or finished run
+    /// folders; into output/compare-<names> unless --out says otherwise.
     Compare(compare::Args),
     /// Run a scenario at every value of one or two keys, every point on the
-    /// same random numbers, and chart the figures against them.
+    /// same random numbers, and chart the figures against them; into
+    /// output/<scenario name>-sweep unless --out says otherwise.
     Sweep(sweep::Args),
     /// Bump keys down and up one at a time and rank their effects on the key
-    /// numbers, with tornado charts.
+    /// numbers, with tornado charts; into output/<scenario name>-sensitivity
+    /// unless --out says otherwise.
     Sensitivity(sensitivity::Args),
     /// Switch the scenario's mechanisms off one at a time (and all together),
     /// every run on the same random numbers, and measure what each adds to
-    /// the key numbers and the tail.
+    /// the key numbers and the tail; into output/<scenario name>-attribution
+    /// unless --out says otherwise.
     Attribute(attribute::Args),
     /// Write a plan: a run, or every point of a sweep, cut into shards as
     /// numbered tasks for a scheduler (a Slurm array, a Kubernetes Indexed Job).
@@ -48,7 +53,9 @@ enum Command {
     /// Run one task of a plan (the index the scheduler hands over).
     Task(task::Args),
     /// Put the parts of a run simulated as shards (`run --shard I/N`) back
-    /// together into the run folder a single run writes, bit for bit.
+    /// together into the run folder a single run writes, bit for bit; into
+    /// output/<scenario name> (a plan's own folder for a plan) unless --out
+    /// says otherwise.
     Merge(merge::Args),
     /// Fit scenario parameters: regimes to history, keys to target figures.
     Calibrate {

@@ -11,10 +11,7 @@ use crate::args::{command_line, Out, Runs};
 use crate::failure::{say, Result};
 use crate::progress::run_counter;
 
-/// Switch the scenario's mechanisms off one at a time (and all together),
-/// every run on the same random numbers, and measure what each adds to the
-/// key numbers and the tail; into output/<scenario name>-attribution unless
-/// --out says otherwise.
+/// `stormglass attribute`'s arguments (its description is on `Command::Attribute`).
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

@@ -13,8 +13,7 @@ use crate::args::{load, Out, Settings, Threads};
 use crate::failure::{printed, Failure, Result};
 use crate::progress::Bar;
 
-/// Compare runs side by side: scenario files (run here) or finished run
-/// folders; into output/compare-<names> unless --out says otherwise.
+/// `stormglass compare`'s arguments (its description is on `Command::Compare`).
 #[derive(clap::Args)]
 pub struct Args {
     /// Scenario .toml files to run, or folders of finished runs (with summary.json).

@@ -11,10 +11,7 @@ use super::run::finish_run;
 use crate::args::{command_line, Out, TableArgs, Threads};
 use crate::failure::{say, Failure, Result};
 
-/// Put the parts of a run simulated as shards (`run --shard I/N`) back
-/// together into the run folder a single run writes, bit for bit; into
-/// output/<scenario name> (for a plan, its own folder) unless --out says
-/// otherwise.
+/// `stormglass merge`'s arguments (its description is on `Command::Merge`).
 #[derive(clap::Args)]
 pub struct Args {
     /// Part files, or folders of them, of every shard of one run; or a plan's

@@ -6,8 +6,7 @@ use stormglass_core::tasks;
 use crate::args::{RecipeArgs, VaryArgs};
 use crate::failure::{say, Result};
 
-/// Write a plan: a run, or every point of a sweep, cut into shards as
-/// numbered tasks for a scheduler (a Slurm array, a Kubernetes Indexed Job).
+/// `stormglass plan`'s arguments (its description is on `Command::Plan`).
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

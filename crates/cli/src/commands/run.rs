@@ -14,8 +14,7 @@ use crate::args::{Format, Out, PathsCsv, RecipeArgs, TableArgs, Threads};
 use crate::failure::{printed, say, Failure, Result};
 use crate::progress::Bar;
 
-/// Simulate a scenario and write its outputs (the default command), into
-/// output/<scenario name> unless --out says otherwise.
+/// `stormglass run`'s arguments (its description is on `Command::Run`).
 #[derive(clap::Args, Default)]
 pub struct Args {
     #[command(flatten)]

@@ -9,9 +9,7 @@ use crate::args::{command_line, Out, Runs};
 use crate::failure::{say, Result};
 use crate::progress::run_counter;
 
-/// Bump keys down and up one at a time and rank their effects on the key
-/// numbers, with tornado charts; into output/<scenario name>-sensitivity
-/// unless --out says otherwise.
+/// `stormglass sensitivity`'s arguments (its description is on `Command::Sensitivity`).
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

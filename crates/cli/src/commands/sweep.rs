@@ -9,9 +9,7 @@ use crate::args::{command_line, Format, Out, Runs, VaryArgs};
 use crate::failure::{say, Result};
 use crate::progress::run_counter;
 
-/// Run a scenario at every value of one or two keys, every point on the
-/// same random numbers, and chart the figures against them; into
-/// output/<scenario name>-sweep unless --out says otherwise.
+/// `stormglass sweep`'s arguments (its description is on `Command::Sweep`).
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

@@ -9,7 +9,7 @@ use super::run::run_shard;
 use crate::args::Threads;
 use crate::failure::{say, Failure, Result};
 
-/// Run one task of a plan (the index the scheduler hands over).
+/// `stormglass task`'s arguments (its description is on `Command::Task`).
 #[derive(clap::Args)]
 pub struct Args {
     /// The plan's manifest.json.

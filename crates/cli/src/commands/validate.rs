@@ -11,7 +11,7 @@ use stormglass_core::scenario::{self, Scenario};
 use crate::args::{load, scenarios_dir};
 use crate::failure::{say, Failure, Result};
 
-/// Check scenario, portfolio and stress files without simulating.
+/// `stormglass validate`'s arguments (its description is on `Command::Validate`).
 #[derive(clap::Args)]
 pub struct Args {
     /// Files to check; portfolio and stress files are recognised by their keys.
