@@ -54,8 +54,8 @@ enum Command {
     Task(task::Args),
     /// Put the parts of a run simulated as shards (`run --shard I/N`) back
     /// together into the run folder a single run writes, bit for bit; into
-    /// output/<scenario name> (a plan's own folder for a plan) unless --out
-    /// says otherwise.
+    /// output/<scenario name>-merged (a plan's own folder for a plan) unless
+    /// --out says otherwise.
     Merge(merge::Args),
     /// Fit scenario parameters: regimes to history, keys to target figures.
     Calibrate {

@@ -51,7 +51,13 @@ pub fn run(args: Args) -> Result {
             header.shard.count
         )
     })?;
-    let out = absolute(&args.out.folder(|| parts.header().scenario_name.clone()))?;
+    // A folder of its own: a merge never takes the place of a single run of
+    // the same scenario (output/<scenario name>) unasked.
+    let out = absolute(
+        &args
+            .out
+            .folder(|| format!("{}-merged", parts.header().scenario_name)),
+    )?;
     enter(&parts.header().directory, "the shards' run")?;
     let (prepared, simulation) = tasks::merge_parts(&parts, threads, &|e| e)?;
     finish_run(&prepared, &simulation, &out, args.tables, args.out.force)

@@ -536,3 +536,47 @@ fn a_hand_edited_manifest_is_refused_by_key() {
     }
     assert!(!d.join("x").exists() && !d.join("plan").join("runs").exists());
 }
+
+#[test]
+fn a_merge_without_out_writes_a_folder_of_its_own_never_a_single_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("parts");
+    for shard in ["0/2", "1/2"] {
+        stormglass_ok(&[
+            "run",
+            "--paths",
+            "600",
+            "--sample-paths",
+            "2",
+            "--shard",
+            shard,
+            "--out",
+            parts.to_str().unwrap(),
+        ]);
+    }
+    // A single run of the same scenario, where `merge` used to write.
+    let single = dir.path().join("output").join("default");
+    std::fs::create_dir_all(&single).unwrap();
+    std::fs::write(single.join("notes.txt"), "mine").unwrap();
+    let merged = std::process::Command::new(env!("CARGO_BIN_EXE_stormglass"))
+        .args(["merge", parts.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let said = String::from_utf8_lossy(&merged.stdout);
+    assert!(said.contains("output/default-merged"), "{said}");
+    assert!(dir
+        .path()
+        .join("output/default-merged/summary.json")
+        .is_file());
+    assert_eq!(std::fs::read_dir(&single).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_to_string(single.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
