@@ -704,23 +704,8 @@ fn task(
     let task = plan
         .task(&manifest, index)
         .map_err(|e| library_error(py, e))?;
-    let part = tasks::Manifest::part_path(manifest_path.parent().unwrap_or(Path::new(".")), index);
-    let run = || -> Result<(), tasks::TaskError> {
-        let prepared = plan.recipe_of(task.point).prepare(threads)?;
-        if prepared.fingerprint()? != plan.points[task.point].run {
-            return Err(tasks::TaskError::Input(format!(
-                "{}: its scenario or files changed since the plan was written; plan again",
-                plan.recipe.scenario.display()
-            )));
-        }
-        let tag = tasks::TaskTag {
-            manifest: sha,
-            index,
-        };
-        tasks::run_shard(&prepared, task.shard, &part, Some(tag), force, &Silent)?;
-        Ok(())
-    };
-    in_folder(py, &plan.directory, || interruptible(py, run))??
+    let run = || tasks::run_task(&plan, &sha, &manifest_path, task, threads, force, &Silent);
+    let (_, _, part) = in_folder(py, &plan.directory, || interruptible(py, run))??
         .map_err(|e| library_error(py, e))?;
     Ok(part)
 }
@@ -759,7 +744,7 @@ fn merge(
                 simulation,
                 &summary,
                 OutputOptions {
-                    paths_metrics: prepared.options.paths <= PATHS_METRICS_LIMIT,
+                    paths_metrics: prepared.options.paths <= report::PATHS_METRICS_AUTO_LIMIT,
                     tables,
                     force,
                 },
@@ -781,10 +766,6 @@ fn merge(
     };
     in_folder(py, &directory, || interruptible(py, work))??.map_err(|e| library_error(py, e))
 }
-
-/// Up to this many paths a merged run writes its per-path table, as the
-/// CLI's `--paths-csv auto` does.
-const PATHS_METRICS_LIMIT: u64 = 100_000;
 
 /// Runs `work` with `folder` as the process's working folder, then moves
 /// back: a plan's recipe names its files as typed where it was written.
@@ -885,15 +866,11 @@ fn calibrate_history(
     let input = plain_input(py);
     let frequency = match frequency.as_deref() {
         None => None,
-        Some(name) => Some(
-            name.to_ascii_lowercase()
-                .parse::<Frequency>()
-                .map_err(|_| {
-                    input(&format!(
-                        "frequency `{name}`: give daily, weekly, monthly or quarterly"
-                    ))
-                })?,
-        ),
+        Some(name) => Some(name.parse::<Frequency>().map_err(|_| {
+            input(&format!(
+                "frequency `{name}`: give daily, weekly, monthly or quarterly"
+            ))
+        })?),
     };
     let selection = Selection {
         series: series.unwrap_or_default(),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use stormglass_core::engine;
 use stormglass_core::run::Recipe;
-use stormglass_core::scenario::{self, settings::Setting, Scenario};
+use stormglass_core::scenario::{self, settings, settings::Setting, Scenario};
 use stormglass_core::sweep::{self, Axis, SweepOptions};
 use stormglass_report::TableFormat;
 
@@ -75,10 +75,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn parse(&self) -> Result<Vec<Setting>> {
-        self.settings
-            .iter()
-            .map(|text| Setting::parse(text).map_err(|e| Failure::input(format!("--set {e}"))))
-            .collect()
+        settings::parse_all(&self.settings).map_err(Failure::input)
     }
 }
 

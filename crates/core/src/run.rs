@@ -15,7 +15,7 @@ use crate::history::Anchors;
 use crate::model::Model;
 use crate::output;
 use crate::portfolio::{self, Book, BookFiles, PortfolioTracker};
-use crate::scenario::{self, settings::Setting, Diagnostic, Scenario, ScenarioError};
+use crate::scenario::{self, Diagnostic, Scenario, ScenarioError};
 use crate::Summary;
 
 /// The most full paths a run keeps (as `scenario.sample_paths`).
@@ -86,11 +86,7 @@ impl Recipe {
     /// Loads and checks every file, applies the settings and the overrides.
     pub fn prepare(&self, threads: usize) -> Result<Prepared, RecipeError> {
         let mut scenario = scenario::load(&self.scenario)?;
-        let settings = self
-            .settings
-            .iter()
-            .map(|text| Setting::parse(text).map_err(|e| RecipeError::new(format!("--set {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
+        let settings = scenario::settings::parse_all(&self.settings).map_err(RecipeError::new)?;
         if !settings.is_empty() {
             scenario = scenario::settings::apply(&scenario, &self.scenario, &settings)?;
         }

@@ -38,6 +38,10 @@ impl TableFormat {
     }
 }
 
+/// Up to this many paths a run folder holds its per-path table unless told
+/// otherwise (the CLI's `--paths-csv auto`, Python's merge).
+pub const PATHS_METRICS_AUTO_LIMIT: u64 = 100_000;
+
 /// What to write besides `summary.json`.
 #[derive(Debug, Clone, Copy)]
 pub struct OutputOptions {

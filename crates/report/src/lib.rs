@@ -20,6 +20,9 @@ pub mod roles;
 pub mod sweep;
 
 pub use console::print_summary;
-pub use files::{run_report, write_parquet_file, write_run, OutputOptions, TableFormat, Written};
+pub use files::{
+    run_report, write_parquet_file, write_run, OutputOptions, TableFormat, Written,
+    PATHS_METRICS_AUTO_LIMIT,
+};
 pub use page::write_report;
 pub use portfolios::portfolio_csv;

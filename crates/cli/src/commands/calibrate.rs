@@ -50,7 +50,7 @@ pub struct HistoryArgs {
     levels: Vec<String>,
     /// Sample the data at this frequency (the last observation of each
     /// period): daily, weekly, monthly or quarterly [default: the file's own].
-    #[arg(long, value_parser = frequency)]
+    #[arg(long, value_parser = str::parse::<Frequency>)]
     frequency: Option<Frequency>,
     #[command(flatten)]
     out: Out,
@@ -60,11 +60,6 @@ pub struct HistoryArgs {
     /// The output folder's flag before every command took --out.
     #[arg(long, hide = true)]
     dir: Option<PathBuf>,
-}
-
-/// `--frequency`: its names listed in `--help` and in a refusal.
-fn frequency(text: &str) -> std::result::Result<Frequency, String> {
-    text.to_ascii_lowercase().parse()
 }
 
 fn history(args: HistoryArgs) -> Result {

@@ -4,11 +4,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use stormglass_core::engine::{Shard, Simulation};
+use stormglass_core::engine::{Shard, ShardRun, Simulation};
 use stormglass_core::output;
 use stormglass_core::run::Prepared;
 use stormglass_core::tasks;
-use stormglass_report::{self as report, OutputOptions};
+use stormglass_report::{self as report, OutputOptions, PATHS_METRICS_AUTO_LIMIT};
 
 use crate::args::{Format, Out, PathsCsv, RecipeArgs, TableArgs, Threads};
 use crate::failure::{printed, say, Failure, Result};
@@ -32,9 +32,6 @@ pub struct Args {
     shard: Option<String>,
 }
 
-/// Up to this many paths, `--paths-csv auto` writes one row per path.
-const PATHS_CSV_AUTO_LIMIT: u64 = 100_000;
-
 pub fn run(args: Args) -> Result {
     let threads = args.threads.checked()?;
     let prepared = args.recipe.recipe().prepare(threads)?;
@@ -45,7 +42,9 @@ pub fn run(args: Args) -> Result {
             .out
             .folder(|| format!("{}-shards", prepared.scenario.name));
         let part = dir.join(format!("shard-{}-of-{}.part", shard.index, shard.count));
-        return run_shard(&prepared, shard, &part, None, args.out.force);
+        let shard_run =
+            tasks::run_shard(&prepared, shard, &part, None, args.out.force, &Bar::new())?;
+        return say_shard(&part, &prepared, &shard_run);
     }
     let out = args.out.folder(|| prepared.scenario.name.clone());
     output::check_target(&out, args.out.force)?;
@@ -54,18 +53,12 @@ pub fn run(args: Args) -> Result {
     finish_run(&prepared, &simulation, &out, args.tables, args.out.force)
 }
 
-/// Simulates shard `shard` of `prepared` into `part` and says so.
-pub fn run_shard(
-    prepared: &Prepared,
-    shard: Shard,
-    part: &Path,
-    task: Option<tasks::TaskTag>,
-    force: bool,
-) -> Result {
-    let shard_run = tasks::run_shard(prepared, shard, part, task, force, &Bar::new())?;
+/// Says where a shard's part went and which paths it holds.
+pub fn say_shard(part: &Path, prepared: &Prepared, shard_run: &ShardRun) -> Result {
     say(format_args!(
-        "wrote {} (shard {shard}: paths {} to {} of {}, in {:.2}s)",
+        "wrote {} (shard {}: paths {} to {} of {}, in {:.2}s)",
         part.display(),
+        shard_run.shard,
         shard_run.rows.start,
         shard_run.rows.end,
         prepared.options.paths,
@@ -90,7 +83,7 @@ pub fn finish_run(
     let paths_metrics = match paths_csv {
         PathsCsv::Always => true,
         PathsCsv::Never => false,
-        PathsCsv::Auto => paths <= PATHS_CSV_AUTO_LIMIT,
+        PathsCsv::Auto => paths <= PATHS_METRICS_AUTO_LIMIT,
     };
     let written = pool.install(|| {
         report::write_run(
@@ -131,6 +124,6 @@ fn skipped_paths_csv(paths: u64, format: Format) -> String {
     };
     format!(
         "{file} not written: {paths} paths is more than --paths-csv auto writes \
-         ({PATHS_CSV_AUTO_LIMIT}); pass --paths-csv always to write it"
+         ({PATHS_METRICS_AUTO_LIMIT}); pass --paths-csv always to write it"
     )
 }

@@ -1,13 +1,14 @@
 //! `stormglass task`: one task of a plan, by the index a scheduler hands over.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use stormglass_core::tasks::{Manifest, TaskTag};
+use stormglass_core::tasks::{self, Manifest};
 
 use super::merge::{absolute, enter};
-use super::run::run_shard;
+use super::run::say_shard;
 use crate::args::Threads;
 use crate::failure::{say, Failure, Result};
+use crate::progress::Bar;
 
 /// `stormglass task`'s arguments (its description is on `Command::Task`).
 #[derive(clap::Args)]
@@ -45,21 +46,16 @@ pub fn run(args: Args) -> Result {
     let (manifest, sha) = Manifest::read(&manifest_path)?;
     let task = manifest.task(&args.manifest, index)?;
     enter(&manifest.directory, "the plan")?;
-    let point = &manifest.points[task.point];
-    let prepared = manifest.recipe_of(task.point).prepare(threads)?;
-    if prepared.fingerprint()? != point.run {
-        return Err(Failure::input(format!(
-            "{}: its scenario or files changed since the plan was written; plan again",
-            manifest.recipe.scenario.display()
-        )));
-    }
-    let plan_dir = manifest_path.parent().unwrap_or(Path::new("."));
-    let part = Manifest::part_path(plan_dir, index);
-    let tag = TaskTag {
-        manifest: sha,
-        index,
-    };
-    run_shard(&prepared, task.shard, &part, Some(tag), args.force)
+    let (prepared, shard_run, part) = tasks::run_task(
+        &manifest,
+        &sha,
+        &manifest_path,
+        task,
+        threads,
+        args.force,
+        &Bar::new(),
+    )?;
+    say_shard(&part, &prepared, &shard_run)
 }
 
 fn index_from_scheduler() -> Result<usize> {

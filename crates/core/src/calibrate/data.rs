@@ -35,11 +35,12 @@ pub enum Frequency {
 impl std::str::FromStr for Frequency {
     type Err = String;
 
-    /// A frequency by its name (`monthly`), as the command line and Python give it.
+    /// A frequency by its name (`monthly`, in any case), as the command line
+    /// and Python give it.
     fn from_str(text: &str) -> Result<Frequency, String> {
         Frequency::ALL
             .into_iter()
-            .find(|f| f.name() == text)
+            .find(|f| f.name().eq_ignore_ascii_case(text))
             .ok_or_else(|| {
                 let names: Vec<&str> = Frequency::ALL.iter().map(|f| f.name()).collect();
                 format!("unknown frequency `{text}`; valid: {}", names.join(", "))

@@ -82,6 +82,14 @@ impl Setting {
     }
 }
 
+/// `--set KEY=VALUE` texts as settings; the message names the flag.
+pub fn parse_all(texts: &[String]) -> Result<Vec<Setting>, String> {
+    texts
+        .iter()
+        .map(|text| Setting::parse(text).map_err(|e| format!("--set {e}")))
+        .collect()
+}
+
 /// `key` with `[name=X]` selectors written as `.X`; refuses an index, which
 /// a child can only give by replacing the whole array.
 pub fn normalize_key(key: &str) -> Result<String, String> {

@@ -14,4 +14,4 @@ pub use manifest::{Manifest, ManifestError, MANIFEST_FILE};
 pub use merge::{merge_parts, part_files, PlanMerge};
 pub use part::{PartError, PartHeader, PartSet, TaskTag};
 pub use plan::{plan, write_plan};
-pub use shard::run_shard;
+pub use shard::{run_shard, run_task};

@@ -8,7 +8,7 @@ use super::{part, Manifest, MANIFEST_FILE};
 use crate::engine;
 use crate::output;
 use crate::run::Recipe;
-use crate::scenario::{self, settings::Setting};
+use crate::scenario::{self, settings, settings::Setting};
 use crate::sweep::{self, Axis};
 
 /// The manifest of `recipe` cut into `shards` shards per point, sweeping
@@ -73,10 +73,7 @@ pub fn plan(
 
 /// `--set KEY=VALUE` texts as settings.
 pub fn parse_settings(texts: &[String]) -> Result<Vec<Setting>, TaskError> {
-    texts
-        .iter()
-        .map(|text| Setting::parse(text).map_err(|e| TaskError::Input(format!("--set {e}"))))
-        .collect()
+    settings::parse_all(texts).map_err(TaskError::Input)
 }
 
 /// Writes `manifest` into the plan folder `dir` and returns the manifest's

@@ -1,9 +1,10 @@
 //! One shard of a run: simulated, and written as a part file that `merge`
 //! puts back together with the others.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::{current_dir, TaskError};
+use super::manifest::{Manifest, Task};
 use super::part::{self, TaskTag};
 use crate::engine::{self, Progress, Shard, ShardRun};
 use crate::run::Prepared;
@@ -48,4 +49,34 @@ pub fn run_shard(
     );
     part::write_part(part, &header, &shard_run, force)?;
     Ok(shard_run)
+}
+
+/// Runs `task` of the plan `manifest` (read from `manifest_path`, absolute,
+/// whose hash is `sha`) into its part in the plan's `parts/`, and returns the
+/// run it prepared, the shard it simulated and the part's path. The recipe's
+/// files are read from the current folder: enter `manifest.directory` first.
+pub fn run_task(
+    manifest: &Manifest,
+    sha: &str,
+    manifest_path: &Path,
+    task: Task,
+    threads: usize,
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<(Prepared, ShardRun, PathBuf), TaskError> {
+    let prepared = manifest.recipe_of(task.point).prepare(threads)?;
+    if prepared.fingerprint()? != manifest.points[task.point].run {
+        return Err(TaskError::Input(format!(
+            "{}: its scenario or files changed since the plan was written; plan again",
+            manifest.recipe.scenario.display()
+        )));
+    }
+    let plan_dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let part = Manifest::part_path(plan_dir, task.index);
+    let tag = TaskTag {
+        manifest: sha.to_string(),
+        index: task.index,
+    };
+    let shard_run = run_shard(&prepared, task.shard, &part, Some(tag), force, progress)?;
+    Ok((prepared, shard_run, part))
 }
