@@ -278,7 +278,7 @@ struct NativeRun {
 
 /// Simulates a recipe as `stormglass run` does.
 #[pyfunction]
-#[pyo3(signature = (scenario, settings, paths, seed, sample_paths, portfolios, stresses, no_portfolios, anchors, threads))]
+#[pyo3(signature = (scenario, settings, paths, seed, sample_paths, portfolios, stresses, no_portfolios, anchors, levels, threads))]
 #[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
@@ -291,6 +291,7 @@ fn run(
     stresses: Vec<PathBuf>,
     no_portfolios: bool,
     anchors: Option<PathBuf>,
+    levels: Option<PathBuf>,
     threads: usize,
 ) -> PyResult<NativeRun> {
     let recipe = Recipe {
@@ -303,6 +304,7 @@ fn run(
         stresses,
         no_portfolios,
         anchors,
+        levels,
     };
     check_threads(threads)?;
     let prepared = py
@@ -644,7 +646,7 @@ impl NativeSensitivity {
 
 /// Writes a plan as `stormglass plan` does; returns its manifest's path.
 #[pyfunction]
-#[pyo3(signature = (scenario, settings, paths, seed, sample_paths, portfolios, stresses, no_portfolios, anchors, vary, charts, shards, out, force))]
+#[pyo3(signature = (scenario, settings, paths, seed, sample_paths, portfolios, stresses, no_portfolios, anchors, levels, vary, charts, shards, out, force))]
 #[allow(clippy::too_many_arguments)]
 fn plan(
     py: Python<'_>,
@@ -657,6 +659,7 @@ fn plan(
     stresses: Vec<PathBuf>,
     no_portfolios: bool,
     anchors: Option<PathBuf>,
+    levels: Option<PathBuf>,
     vary: Vec<String>,
     charts: Vec<String>,
     shards: usize,
@@ -673,6 +676,7 @@ fn plan(
         stresses,
         no_portfolios,
         anchors,
+        levels,
     };
     let axes = vary
         .iter()

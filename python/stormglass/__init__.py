@@ -314,11 +314,13 @@ def run(
     stresses: Sequence[PathLike] = (),
     no_portfolios: bool = False,
     anchors: Optional[PathLike] = None,
+    levels: Optional[PathLike] = None,
     threads: int = 0,
 ) -> Run:
     """Simulates a scenario as `stormglass run` does; `set` maps scenario keys
-    to values (`{"assets.spx.drift": 0.05}`), as `--set` does. The engine runs
-    on `threads` worker threads (0: every core) with the GIL released."""
+    to values (`{"assets.spx.drift": 0.05}`), as `--set` does; `levels` is a
+    file of starting levels and their date, as `--levels` takes it. The engine
+    runs on `threads` worker threads (0: every core) with the GIL released."""
     native = _native.run(
         _path("scenario", scenario),
         _settings(set),
@@ -329,6 +331,7 @@ def run(
         _paths("stresses", stresses),
         _flag("no_portfolios", no_portfolios),
         _path("anchors", anchors, optional=True),
+        _path("levels", levels, optional=True),
         _threads(threads),
     )
     return Run(native, os.fspath(scenario))
@@ -513,6 +516,7 @@ def plan(
     stresses: Sequence[PathLike] = (),
     no_portfolios: bool = False,
     anchors: Optional[PathLike] = None,
+    levels: Optional[PathLike] = None,
     force: bool = False,
 ) -> Path:
     """Writes a plan as `stormglass plan` does: the run (or every point of
@@ -530,6 +534,7 @@ def plan(
         _paths("stresses", stresses),
         _flag("no_portfolios", no_portfolios),
         _path("anchors", anchors, optional=True),
+        _path("levels", levels, optional=True),
         [_axis_text(k, v) for k, v in (vary or {}).items()],
         _names("charts", charts),
         _whole("shards", shards, 1, _MAX_PATHS),

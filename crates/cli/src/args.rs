@@ -169,6 +169,11 @@ pub struct RecipeArgs {
     /// format [default: the built-in ones].
     #[arg(long, value_name = "FILE")]
     pub anchors: Option<PathBuf>,
+    /// Start from your own market levels: a TOML file like
+    /// scenarios/base/levels.toml, or a CSV of `asset,level,date` rows; the
+    /// run starts on their date.
+    #[arg(long, value_name = "FILE")]
+    pub levels: Option<PathBuf>,
     #[command(flatten)]
     pub set: Settings,
 }
@@ -188,6 +193,7 @@ impl RecipeArgs {
             stresses: self.stresses.clone(),
             no_portfolios: self.no_portfolios,
             anchors: self.anchors.clone(),
+            levels: self.levels.clone(),
         }
     }
 }

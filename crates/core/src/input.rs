@@ -43,6 +43,8 @@ pub enum Kind {
     ListedOutput,
     /// The `attribution.json` beside a run's folder.
     Attribution,
+    /// Starting levels (`run --levels`): TOML, or a CSV of `asset,level,date`.
+    Levels,
 }
 
 impl Kind {
@@ -61,6 +63,7 @@ impl Kind {
             Kind::OutputManifest => "output folder's manifest",
             Kind::ListedOutput => "output file",
             Kind::Attribution => "attribution summary",
+            Kind::Levels => "levels file",
         }
     }
 
@@ -79,6 +82,7 @@ impl Kind {
             Kind::Part => "a .part file written by `stormglass run --shard` or `stormglass task`",
             Kind::OutputManifest | Kind::ListedOutput => "a file a run wrote",
             Kind::Attribution => "the attribution.json `stormglass attribute` writes",
+            Kind::Levels => "a .toml or .csv file of starting levels",
         }
     }
 
@@ -94,6 +98,9 @@ impl Kind {
             Kind::SweepFile => "a sweep file needs a [sweep] table with `vary`",
             Kind::Anchors => "an anchors file needs at least one [[anchor]] table",
             Kind::PlanManifest => "a manifest is the JSON object `stormglass plan` writes",
+            Kind::Levels => {
+                "a levels file needs the date the levels were taken and at least one level"
+            }
             Kind::Part | Kind::OutputManifest | Kind::ListedOutput | Kind::Attribution => {
                 "it was cut short when written; write it again"
             }

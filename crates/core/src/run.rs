@@ -69,6 +69,9 @@ pub struct Recipe {
     pub no_portfolios: bool,
     /// History anchors other than the built-in ones.
     pub anchors: Option<PathBuf>,
+    /// The user's starting levels and their date (`--levels`).
+    #[serde(default)]
+    pub levels: Option<PathBuf>,
 }
 
 /// A recipe's files loaded and checked: ready to simulate and summarise.
@@ -87,7 +90,10 @@ impl Recipe {
     pub fn prepare(&self, threads: usize) -> Result<Prepared, RecipeError> {
         let mut scenario = scenario::load(&self.scenario)?;
         let settings = scenario::settings::parse_all(&self.settings).map_err(RecipeError::new)?;
-        if !settings.is_empty() {
+        if let Some(file) = &self.levels {
+            let levels = scenario::levels::read(file)?;
+            scenario = scenario::levels::apply(&scenario, &self.scenario, &levels, &settings)?;
+        } else if !settings.is_empty() {
             scenario = scenario::settings::apply(&scenario, &self.scenario, &settings)?;
         }
         let own_anchors = match &self.anchors {

@@ -125,6 +125,11 @@ pub struct ScenarioInfo {
     pub end_date: String,
     pub calendar: String,
     pub drivers: Vec<String>,
+    /// The user's levels file the run started from (`run --levels`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levels: Option<crate::scenario::levels::LevelsRecord>,
+    /// What the run says about its dates: events before the start, clipped windows.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -396,6 +401,8 @@ impl Summary {
                 end_date: scenario.dates[steps].to_string(),
                 calendar: format!("{:?}", scenario.calendar).to_lowercase(),
                 drivers: scenario.drivers.clone(),
+                levels: scenario.levels.clone(),
+                notes: scenario.notes.iter().map(ToString::to_string).collect(),
             },
             seed: simulation.seed,
             paths: simulation.paths,

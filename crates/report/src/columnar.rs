@@ -71,12 +71,16 @@ fn provenance(scenario: &str, hash: &str, seed: u64, paths: u64) -> HashMap<Stri
 }
 
 fn schema(fields: Vec<Field>, scenario: &Scenario, simulation: &Simulation) -> SchemaRef {
-    let metadata = provenance(
+    let mut metadata = provenance(
         &scenario.name,
         &scenario.hash,
         simulation.seed,
         simulation.paths,
     );
+    metadata.insert("stormglass.as_of".into(), scenario.dates[0].to_string());
+    if let Some(levels) = &scenario.levels {
+        metadata.insert("stormglass.levels_sha256".into(), levels.sha256.clone());
+    }
     Arc::new(Schema::new_with_metadata(fields, metadata))
 }
 

@@ -159,12 +159,32 @@ pub fn key_numbers(page: &mut Page, runs: &[(String, u64, &KeyNumbers)]) {
     );
 }
 
+/// Where the run starts: its dates, and the user's levels file if it gave one.
+fn starting_point(summary: &Summary) -> String {
+    let info = &summary.scenario;
+    let from = format!(
+        "From {} to {} ({} trading days).",
+        info.start_date, info.end_date, summary.steps
+    );
+    match &info.levels {
+        Some(levels) => format!(
+            "{from} Starting levels from {} as of {} (sha256 {}).",
+            levels.file, levels.as_of, levels.sha256
+        ),
+        None => format!("{from} Starting levels as the scenario file gives them."),
+    }
+}
+
 /// The run's report page.
 pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> String {
     let info = &summary.scenario;
     let mut page = Page::new(&format!("{}: Stormglass scenario report", info.name));
     page.heading(1, "top", &info.name);
     page.paragraph("description", &info.description);
+    page.paragraph("note", &starting_point(summary));
+    for note in &info.notes {
+        page.paragraph("note", note);
+    }
 
     page.heading(2, "key-numbers", "Key numbers");
     key_numbers(

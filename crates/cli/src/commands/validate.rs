@@ -130,8 +130,20 @@ pub fn run(args: Args) -> Result {
     }
 }
 
-/// Prints the scenario's warnings to standard error: they do not stop a run.
+/// Prints the scenario's notes on its dates and its warnings to standard
+/// error: they do not stop a run.
 pub fn print_warnings(scenario: &Scenario, anchors: &Anchors) {
+    if let Some(levels) = &scenario.levels {
+        eprintln!(
+            "note: starting levels from {} (as of {}, sha256 {})",
+            levels.file,
+            levels.as_of,
+            &levels.sha256[..12]
+        );
+    }
+    for note in &scenario.notes {
+        eprintln!("note: {note}");
+    }
     for warning in history::warnings(scenario, anchors) {
         eprintln!("warning: {warning}");
     }

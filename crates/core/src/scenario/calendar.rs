@@ -56,6 +56,36 @@ pub fn grid_until(start: NaiveDate, end: NaiveDate, calendar: CalendarKind) -> V
     }
 }
 
+/// The FOMC's pattern of eight scheduled meetings a year, each by the day its
+/// statement comes out (the meeting's second day, a Wednesday): the last
+/// Wednesday of January, April, July and October, the third of March, June and
+/// September, the second of December. It matches the published calendars of
+/// 2026 exactly and those of 2025 and 2027 but for one meeting each, a week
+/// apart (2025-05-07, 2027-06-09): close enough for a calendar no one has
+/// published yet, which is what it stands in for.
+pub fn fomc_pattern(year: i32) -> Vec<NaiveDate> {
+    let last_wednesday = |month| {
+        (1..=5)
+            .rev()
+            .find_map(|n| NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Wed, n))
+    };
+    let nth_wednesday =
+        |month, n| NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Wed, n);
+    [
+        last_wednesday(1),
+        nth_wednesday(3, 3),
+        last_wednesday(4),
+        nth_wednesday(6, 3),
+        last_wednesday(7),
+        nth_wednesday(9, 3),
+        last_wednesday(10),
+        nth_wednesday(12, 2),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// NYSE full-day closures under the current rules (observed dates: Saturday holidays
 /// close the Friday before, except New Year's Day; Sunday holidays the Monday after).
 fn is_nyse_holiday(date: NaiveDate) -> bool {
@@ -150,5 +180,57 @@ mod tests {
         // 2026 has 261 weekdays, and all ten holidays above fall on one of them.
         assert_eq!(sessions.len(), 251);
         assert_eq!(sessions[0], d(2026, 1, 2));
+    }
+
+    /// The Federal Reserve's published schedules (second day of each meeting):
+    /// 2025 and 2026 announced in August 2024, 2027 in September 2025.
+    const PUBLISHED_FOMC: [[(u32, u32); 8]; 3] = [
+        [
+            (1, 29),
+            (3, 19),
+            (5, 7),
+            (6, 18),
+            (7, 30),
+            (9, 17),
+            (10, 29),
+            (12, 10),
+        ],
+        [
+            (1, 28),
+            (3, 18),
+            (4, 29),
+            (6, 17),
+            (7, 29),
+            (9, 16),
+            (10, 28),
+            (12, 9),
+        ],
+        [
+            (1, 27),
+            (3, 17),
+            (4, 28),
+            (6, 9),
+            (7, 28),
+            (9, 15),
+            (10, 27),
+            (12, 8),
+        ],
+    ];
+
+    #[test]
+    fn fomc_pattern_follows_the_published_calendars() {
+        let mut exact = 0;
+        for (year, published) in (2025..).zip(PUBLISHED_FOMC) {
+            let pattern = fomc_pattern(year);
+            assert_eq!(pattern.len(), 8, "{year}");
+            for (rule, (month, day)) in pattern.iter().zip(published) {
+                let published = d(year, month, day);
+                let apart = (*rule - published).num_days().abs();
+                assert!(apart <= 7, "{year}: {rule} against {published}");
+                exact += usize::from(apart == 0);
+            }
+        }
+        // Every meeting of 2026, seven of eight in 2025 and in 2027.
+        assert_eq!(exact, 22);
     }
 }

@@ -78,6 +78,9 @@ pub(crate) struct Checker<'a> {
     /// default shared by several regimes is checked once per regime).
     ranges: Vec<KeyRange>,
     ranged: HashSet<String>,
+    /// What the run should know that is not a problem (an event dated before
+    /// the start counts as already happened).
+    notes: Vec<Diagnostic>,
 }
 
 /// A numeric key's value after validation and its valid interval, for tools
@@ -116,6 +119,7 @@ impl<'a> Checker<'a> {
             seen: HashSet::new(),
             ranges: Vec::new(),
             ranged: HashSet::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -144,6 +148,21 @@ impl<'a> Checker<'a> {
         if self.diagnostics.len() < MAX_LISTED_PROBLEMS {
             self.diagnostics.push(self.sources.diagnostic(key, message));
         }
+    }
+
+    /// Tells the user something about `key` that does not stop the run.
+    pub fn note(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        let key = key.into();
+        let key = if self.prefix.is_empty() {
+            key
+        } else {
+            format!("{}.{key}", self.prefix)
+        };
+        self.notes.push(self.sources.diagnostic(key, message));
+    }
+
+    pub fn take_notes(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.notes)
     }
 
     /// Reports a list longer than `max`; `false` then, so the caller skips its

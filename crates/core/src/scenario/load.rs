@@ -265,7 +265,7 @@ impl Sources {
     }
 
     /// Sources of the one file `file`, for problems of that file alone.
-    fn only(file: &SourceFile) -> Sources {
+    pub(crate) fn only(file: &SourceFile) -> Sources {
         Sources {
             files: vec![file.clone()],
             ..Sources::default()

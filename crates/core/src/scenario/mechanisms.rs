@@ -108,14 +108,15 @@ fn is_real_rate(scenario: &Scenario, a: usize) -> bool {
         .is_some_and(|(rate, _)| scenario.assets[rate].process == ProcessKind::PolicyRate)
 }
 
-/// The steps on which a policy rule's new chair takes office.
-fn chair_steps(scenario: &Scenario) -> Vec<usize> {
+/// The days on which a policy rule's new chair takes office within the
+/// horizon or took office before it (a chair whose bias is in force).
+fn chair_dates(scenario: &Scenario) -> Vec<chrono::NaiveDate> {
     scenario
         .assets
         .iter()
         .filter_map(|a| a.policy.as_ref())
-        .filter(|rule| rule.chair_bias != 0.0)
-        .filter_map(|rule| rule.chair_step)
+        .filter(|rule| rule.chair_bias != 0.0 && rule.chair_step.is_some())
+        .filter_map(|rule| rule.chair_date)
         .collect()
 }
 
@@ -151,7 +152,7 @@ impl Scenario {
                     .flatten()
                     .any(|&(base, beta)| beta != 0.0 && is_real_rate(self, base))
             }),
-            Mechanism::NewChair => !chair_steps(self).is_empty(),
+            Mechanism::NewChair => !chair_dates(self).is_empty(),
             Mechanism::FedPut => events(&|t| matches!(t, Trigger::Drawdown { .. })),
             Mechanism::TariffWaves => events(&|t| matches!(t, Trigger::Poisson { .. })),
             Mechanism::Valuation => {
@@ -200,9 +201,11 @@ impl Scenario {
                 }
             }
             Mechanism::NewChair => {
-                let steps = chair_steps(self);
+                let dates = chair_dates(self);
                 for event in &mut self.events {
-                    if matches!(event.trigger, Trigger::Dated { step } if steps.contains(&step)) {
+                    if matches!(event.trigger, Trigger::Dated { .. })
+                        && event.date.is_some_and(|date| dates.contains(&date))
+                    {
                         event.enabled = false;
                     }
                 }

@@ -8,6 +8,7 @@
 pub mod calendar;
 pub(crate) mod check;
 pub mod error;
+pub mod levels;
 pub mod load;
 pub mod mechanisms;
 pub mod raw;
@@ -96,6 +97,11 @@ pub struct Scenario {
     pub ranges: Vec<KeyRange>,
     /// The mechanisms `[mechanisms]` switched off (already applied above).
     pub mechanisms_off: Vec<Mechanism>,
+    /// What the run should know about its dates: an event or a chair dated
+    /// before the start (already happened), a window clipped to the horizon.
+    pub notes: Vec<Diagnostic>,
+    /// The user's levels file the run starts from (`run --levels`), if any.
+    pub levels: Option<levels::LevelsRecord>,
 }
 
 /// Which assets and regime the report's headline numbers and charts are about.
@@ -330,6 +336,8 @@ pub struct PolicyRule {
     pub meeting_steps: Vec<usize>,
     /// From this step on, the chair's dovish bias `dovish_bias * committee_alignment`.
     pub chair_step: Option<usize>,
+    /// The day the chair takes (or took) office, as the scenario dates it.
+    pub chair_date: Option<NaiveDate>,
     pub chair_bias: f64,
 }
 
@@ -443,6 +451,8 @@ pub struct Event {
     pub name: String,
     pub description: String,
     pub trigger: Trigger,
+    /// The day a dated event happens (or happened, before the start).
+    pub date: Option<NaiveDate>,
     /// Steps for which multipliers and adjustments stay in force after a firing.
     pub duration_steps: usize,
     pub multipliers: Vec<Multiplier>,

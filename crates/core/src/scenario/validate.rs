@@ -24,6 +24,7 @@ use super::*;
 
 mod assets;
 mod correlation;
+mod dates;
 mod events;
 mod headroom;
 mod markets;
@@ -32,6 +33,7 @@ mod signals;
 
 use assets::*;
 use correlation::*;
+use dates::*;
 use events::*;
 use markets::*;
 use regimes::*;
@@ -60,6 +62,7 @@ pub(super) fn validate(loaded: Loaded) -> Result<Scenario, ScenarioError> {
         let mut scenario = Scenario {
             overrides: sources.overrides.clone(),
             ranges,
+            notes: check.take_notes(),
             ..scenario
         };
         for mechanism in off {
@@ -188,7 +191,15 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         flows.as_ref(),
         check,
     );
-    let events = build_events(raw, &dates, &regime_names, &asset_names, &assets, check);
+    let events = build_events(
+        raw,
+        &dates,
+        calendar,
+        &regime_names,
+        &asset_names,
+        &assets,
+        check,
+    );
     // The reach adds up every asset's parameters through betas and events: on
     // a value already refused it repeats that one problem for every asset
     // linked to it, located in files the user did not touch.
@@ -245,6 +256,8 @@ fn build(raw: &RawScenario, merged: toml::Table, check: &mut Checker<'_>) -> Opt
         ranges: Vec::new(),
         report,
         mechanisms_off: Vec::new(),
+        notes: Vec::new(),
+        levels: None,
     })
 }
 
@@ -334,116 +347,6 @@ fn build_report(
             .collect();
     }
     roles
-}
-
-fn parse_date(value: &toml::Value) -> Result<NaiveDate, String> {
-    match value {
-        toml::Value::Datetime(datetime) => match (datetime.date, datetime.time) {
-            (Some(date), None) => {
-                NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
-                    .ok_or_else(|| format!("{datetime} is not a calendar date"))
-            }
-            _ => Err(format!(
-                "{datetime} must be a date alone, like 2026-05-15 (no time of day)"
-            )),
-        },
-        toml::Value::String(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|_| format!("\"{text}\" is not a date; write it as 2026-05-15")),
-        other => Err(format!(
-            "expected a date like 2026-05-15, found {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn build_dates(
-    raw: &RawScenario,
-    calendar: CalendarKind,
-    check: &mut Checker<'_>,
-) -> Option<Vec<NaiveDate>> {
-    let meta = &raw.scenario;
-    let start = match parse_date(&meta.start_date) {
-        Ok(date) => date,
-        Err(message) => {
-            check.error("scenario.start_date", message);
-            return None;
-        }
-    };
-    // Keeps every date arithmetic on the grid far from chrono's range limits.
-    let (earliest, latest) = (
-        NaiveDate::from_ymd_opt(1900, 1, 1).expect("a valid date"),
-        NaiveDate::from_ymd_opt(2200, 12, 31).expect("a valid date"),
-    );
-    if start < earliest || start > latest {
-        check.error(
-            "scenario.start_date",
-            format!("{start} is out of range; valid: {earliest} to {latest}"),
-        );
-        return None;
-    }
-    let given = [
-        meta.end_date.is_some(),
-        meta.horizon_years.is_some(),
-        meta.horizon_steps.is_some(),
-    ]
-    .iter()
-    .filter(|g| **g)
-    .count();
-    if given != 1 {
-        check.error(
-            "scenario",
-            format!(
-                "set exactly one of `end_date`, `horizon_years` and `horizon_steps` (found {given})"
-            ),
-        );
-        return None;
-    }
-    let max_steps = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
-    let dates = if let Some(end) = &meta.end_date {
-        let end = match parse_date(end) {
-            Ok(date) => date,
-            Err(message) => {
-                check.error("scenario.end_date", message);
-                return None;
-            }
-        };
-        if end <= start || end > start + Duration::days((MAX_HORIZON_YEARS * 365.25) as i64) {
-            check.error(
-                "scenario.end_date",
-                format!("{end} must fall after start_date {start} and within {MAX_HORIZON_YEARS} years of it"),
-            );
-            return None;
-        }
-        calendar::grid_until(start, end, calendar)
-    } else if let Some(years) = meta.horizon_years {
-        if !(years > 0.0 && years <= MAX_HORIZON_YEARS) {
-            check.error(
-                "scenario.horizon_years",
-                format!("{years} is out of range; valid: (0, {MAX_HORIZON_YEARS}]"),
-            );
-            return None;
-        }
-        let end = start + Duration::days((years * 365.25).round() as i64);
-        calendar::grid_until(start, end, calendar)
-    } else {
-        let steps = meta.horizon_steps.unwrap_or(0);
-        if steps == 0 || steps > max_steps {
-            check.error(
-                "scenario.horizon_steps",
-                format!("{steps} is out of range; valid: [1, {max_steps}]"),
-            );
-            return None;
-        }
-        calendar::grid_with_steps(start, steps as usize, calendar)
-    };
-    if dates.len() < 2 {
-        check.error(
-            "scenario",
-            "the horizon holds no trading day after the start; extend end_date",
-        );
-        return None;
-    }
-    Some(dates)
 }
 
 /// Portfolio and stress files, each relative to the scenario file that names it.

@@ -14,6 +14,7 @@ mod architecture;
 mod bundled;
 mod calibrate;
 mod calibrate_targets;
+mod dates;
 mod history;
 mod mechanisms;
 mod portfolios;

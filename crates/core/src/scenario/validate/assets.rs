@@ -687,6 +687,7 @@ pub(super) fn build_links(
             &policy.inflation,
             &[ProcessKind::Ou],
         );
+        let run = RunDates::of(dates);
         let mut meeting_steps: Vec<usize> = Vec::new();
         match (&policy.meeting_dates, policy.meeting_every_days) {
             (Some(_), Some(_)) => check.error(
@@ -694,20 +695,20 @@ pub(super) fn build_links(
                 "give either `meeting_dates` or `meeting_every_days`, not both",
             ),
             (Some(list), None) => {
+                let mut listed = Vec::new();
                 for (i, value) in list.iter().enumerate() {
-                    if let Some(step) =
-                        calendar_step(check, &format!("{k}.meeting_dates[{i}]"), value, dates)
-                    {
-                        meeting_steps.push(step);
+                    match parse_run_date(value, run) {
+                        Ok(date) => listed.push(date),
+                        Err(message) => check.error(format!("{k}.meeting_dates[{i}]"), message),
                     }
                 }
-                let listed: Vec<NaiveDate> =
-                    list.iter().filter_map(|v| parse_date(v).ok()).collect();
-                meeting_steps.extend(
-                    meetings_after(&listed, dates)
-                        .into_iter()
-                        .map(|d| step_of(d, dates)),
-                );
+                // Meetings before the start have happened: the starting rate holds them.
+                meeting_steps = meetings_by_pattern(&listed, dates)
+                    .into_iter()
+                    .chain(listed)
+                    .filter(|date| *date >= dates[0] && Some(date) <= dates.last())
+                    .map(|date| step_of(date, dates))
+                    .collect();
             }
             (None, every) => {
                 let every = every.unwrap_or(30);
@@ -725,12 +726,37 @@ pub(super) fn build_links(
         }
         meeting_steps.sort_unstable();
         meeting_steps.dedup();
-        let chair_step = policy.chair_date.as_ref().and_then(|value| {
-            // A chair already in office acts from the start; one who takes
-            // office after the horizon never does.
-            match parse_date(value) {
-                Ok(date) if date < dates[0] => Some(0),
-                _ => calendar_step(check, &format!("{k}.chair_date"), value, dates),
+        let chair_key = format!("{k}.chair_date");
+        let chair_date =
+            policy
+                .chair_date
+                .as_ref()
+                .and_then(|value| match parse_run_date(value, run) {
+                    Ok(date) => Some(date),
+                    Err(message) => {
+                        check.error(&chair_key, message);
+                        None
+                    }
+                });
+        let chair_step = chair_date.and_then(|date| {
+            let end = *dates.last().expect("a grid has two dates");
+            if date < dates[0] {
+                check.note(
+                    &chair_key,
+                    format!(
+                        "the chair took office on {date}, before the start {}: the dovish bias is in force from the first day",
+                        dates[0]
+                    ),
+                );
+                Some(0)
+            } else if date > end {
+                check.note(
+                    &chair_key,
+                    format!("the chair takes office on {date}, after the horizon's end {end}: no dovish bias in this run"),
+                );
+                None
+            } else {
+                Some(step_of(date, dates))
             }
         });
         let dovish_bias = check.range(
@@ -797,6 +823,7 @@ pub(super) fn build_links(
             ),
             meeting_steps,
             chair_step,
+            chair_date,
             chair_bias: dovish_bias * alignment,
         };
         links.policy = inflation.map(|_| rule);
@@ -1017,49 +1044,29 @@ pub(super) fn build_links(
 /// The step of a date from a calendar that may run beyond the horizon (FOMC
 /// meetings, a chair's start): dates outside it are skipped, not errors, so that
 /// a scenario can shorten the horizon of the one it extends.
-/// A published meeting calendar ends; the committee does not. Past the last
-/// listed date, meetings go on at the calendar's own average spacing (about six
-/// weeks for the FOMC's eight a year) until the horizon ends, so a long horizon
-/// does not freeze the policy rate.
-pub(super) fn meetings_after(listed: &[NaiveDate], dates: &[NaiveDate]) -> Vec<NaiveDate> {
-    /// The FOMC's usual spacing, for a calendar of a single date.
-    const DEFAULT_SPACING_DAYS: i64 = 46;
-    let (Some(first), Some(last), Some(end)) =
-        (listed.iter().min(), listed.iter().max(), dates.last())
-    else {
+/// A published meeting calendar ends; the committee does not. Outside the
+/// span of the listed dates (and a month either side, where the listed ones
+/// govern), meetings follow the FOMC's pattern of eight a year, so a scenario
+/// runs from any start without a calendar of its own.
+pub(super) fn meetings_by_pattern(listed: &[NaiveDate], dates: &[NaiveDate]) -> Vec<NaiveDate> {
+    /// The listed calendar's reach beyond its first and last meeting.
+    const LISTED_REACH_DAYS: i64 = 31;
+    let (Some(start), Some(end)) = (dates.first(), dates.last()) else {
         return Vec::new();
     };
-    let spacing = if listed.len() > 1 {
-        ((*last - *first).num_days() as f64 / (listed.len() - 1) as f64).round() as i64
-    } else {
-        DEFAULT_SPACING_DAYS
-    };
-    if spacing < 1 {
-        return Vec::new();
-    }
-    let mut meetings = Vec::new();
-    let mut next = *last + Duration::days(spacing);
-    while next <= *end {
-        if next >= dates[0] {
-            meetings.push(next);
-        }
-        next += Duration::days(spacing);
-    }
-    meetings
-}
-
-pub(super) fn calendar_step(
-    check: &mut Checker<'_>,
-    key: &str,
-    value: &toml::Value,
-    dates: &[NaiveDate],
-) -> Option<usize> {
-    match parse_date(value) {
-        Ok(date) if date >= dates[0] && Some(&date) <= dates.last() => Some(step_of(date, dates)),
-        Ok(_) => None,
-        Err(message) => {
-            check.error(key, message);
-            None
-        }
-    }
+    let span = listed
+        .iter()
+        .min()
+        .zip(listed.iter().max())
+        .map(|(first, last)| {
+            (
+                *first - Duration::days(LISTED_REACH_DAYS),
+                *last + Duration::days(LISTED_REACH_DAYS),
+            )
+        });
+    (chrono::Datelike::year(start)..=chrono::Datelike::year(end))
+        .flat_map(calendar::fomc_pattern)
+        .filter(|date| date >= start && date <= end)
+        .filter(|date| span.is_none_or(|(from, to)| *date < from || *date > to))
+        .collect()
 }

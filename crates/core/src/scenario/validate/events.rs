@@ -7,6 +7,7 @@ use super::*;
 pub(super) fn build_events(
     raw: &RawScenario,
     dates: &[NaiveDate],
+    calendar: CalendarKind,
     regime_names: &[String],
     asset_names: &[String],
     assets: &[Asset],
@@ -34,7 +35,8 @@ pub(super) fn build_events(
         .filter_map(|(index, event)| {
             let key = format!("events[{index}]");
             check.identifier(&format!("{key}.name"), "event name", &event.name);
-            let trigger = build_trigger(&key, event, dates, asset_names, assets, check)?;
+            let (trigger, timing) =
+                build_trigger(&key, event, dates, calendar, asset_names, assets, check)?;
             let max_duration = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
             if event.duration_days > max_duration {
                 check.error(
@@ -170,20 +172,61 @@ pub(super) fn build_events(
                 }
                 u32::try_from(most).ok()
             });
-            Some(Event {
+            let mut event = Event {
                 name: event.name.clone(),
                 description: event.description.clone(),
                 trigger,
+                date: event.date.as_ref().and_then(|d| parse_run_date(d, RunDates::of(dates)).ok()),
                 duration_steps: event.duration_days.min(steps as u64 + 1) as usize,
                 multipliers,
                 jumps,
                 adjustments,
                 force_regime,
                 max_firings,
-                enabled: true,
-            })
+                enabled: timing != Timing::Outside,
+            };
+            if let Timing::Before(elapsed) = timing {
+                carry_over(&mut event, elapsed, &key, dates[0], check);
+            }
+            Some(event)
         })
         .collect()
+}
+
+/// An event that fired `elapsed` trading days before the start has happened:
+/// its jumps and forced regime are in the starting levels and regime, and
+/// what lasts (multipliers, adjustments) stays in force for what is left of
+/// its duration.
+fn carry_over(
+    event: &mut Event,
+    elapsed: usize,
+    key: &str,
+    start: NaiveDate,
+    check: &mut Checker<'_>,
+) {
+    let date = event.date.expect("a dated event has its date");
+    for jumps in &mut event.jumps {
+        jumps.clear();
+    }
+    event.force_regime = None;
+    let lasting = !event.multipliers.is_empty() || !event.adjustments.is_empty();
+    let remaining = event.duration_steps.saturating_sub(elapsed);
+    if lasting && remaining > 0 {
+        event.duration_steps = remaining;
+        check.note(
+            format!("{key}.date"),
+            format!(
+                "{date} is before the start {start}: the event has happened; its effects stay in force for the {remaining} trading days left of its {} ({elapsed} have passed)",
+                elapsed + remaining
+            ),
+        );
+    } else {
+        event.enabled = false;
+        check.note(
+            format!("{key}.date"),
+            format!("{date} is before the start {start}: the event has happened, and nothing of it lasts into the run"),
+        );
+    }
 }
 
 pub(super) fn build_jump(
@@ -240,14 +283,26 @@ pub(super) fn step_of(date: NaiveDate, dates: &[NaiveDate]) -> usize {
     landing.max(1) - 1
 }
 
+/// When an event stands against the run's horizon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Timing {
+    /// It may fire within the horizon.
+    Within,
+    /// It fired this many trading days before the start.
+    Before(usize),
+    /// It cannot fire within the horizon (its date or window lies outside).
+    Outside,
+}
+
 pub(super) fn build_trigger(
     key: &str,
     event: &RawEvent,
     dates: &[NaiveDate],
+    calendar: CalendarKind,
     asset_names: &[String],
     assets: &[Asset],
     check: &mut Checker<'_>,
-) -> Option<Trigger> {
+) -> Option<(Trigger, Timing)> {
     if event.cooldown_days.is_some() && event.drawdown_trigger.is_none() {
         check.error(
             format!("{key}.cooldown_days"),
@@ -308,34 +363,23 @@ pub(super) fn build_trigger(
                 None
             }
         };
-        return Some(Trigger::Drawdown {
-            asset,
-            threshold,
-            cooldown_steps: cooldown.max(1) as usize,
-            confirm,
-        });
+        return Some((
+            Trigger::Drawdown {
+                asset,
+                threshold,
+                cooldown_steps: cooldown.max(1) as usize,
+                confirm,
+            },
+            Timing::Within,
+        ));
     }
-    let (start, end) = (
-        dates[0],
-        *dates.last().expect("dates has at least two entries"),
-    );
-    let date_in_horizon =
-        |check: &mut Checker<'_>, field: &str, value: &toml::Value| -> Option<NaiveDate> {
-            match parse_date(value) {
-                Ok(date) if date >= start && date <= end => Some(date),
-                Ok(date) => {
-                    check.error(
-                        format!("{key}.{field}"),
-                        format!("{date} is outside the horizon; valid: {start} to {end}"),
-                    );
-                    None
-                }
-                Err(message) => {
-                    check.error(format!("{key}.{field}"), message);
-                    None
-                }
-            }
-        };
+    let run = RunDates::of(dates);
+    let (start, end) = (run.start, run.end.expect("a grid has two dates"));
+    let read = |check: &mut Checker<'_>, field: &str, value: &toml::Value| -> Option<NaiveDate> {
+        parse_run_date(value, run)
+            .map_err(|message| check.error(format!("{key}.{field}"), message))
+            .ok()
+    };
     match (&event.date, event.rate_per_year) {
         (Some(date), None) => {
             if event.window_start.is_some() || event.window_end.is_some() {
@@ -344,10 +388,24 @@ pub(super) fn build_trigger(
                     "a window applies only to Poisson events (with `rate_per_year`)",
                 );
             }
-            let date = date_in_horizon(check, "date", date)?;
-            Some(Trigger::Dated {
-                step: step_of(date, dates),
-            })
+            let date = read(check, "date", date)?;
+            let timing = if date < start {
+                Timing::Before(sessions_before_start(date, dates, calendar))
+            } else if date > end {
+                check.note(
+                    format!("{key}.date"),
+                    format!("{date} falls after the horizon's end {end}: the event does not happen in this run"),
+                );
+                Timing::Outside
+            } else {
+                Timing::Within
+            };
+            let step = if timing == Timing::Within {
+                step_of(date, dates)
+            } else {
+                0
+            };
+            Some((Trigger::Dated { step }, timing))
         }
         (None, Some(rate)) => {
             let rate_per_year = check.range(
@@ -356,23 +414,63 @@ pub(super) fn build_trigger(
                 Closed(0.0),
                 Closed(TRADING_DAYS_PER_YEAR),
             );
-            let first_step = match &event.window_start {
-                Some(value) => step_of(date_in_horizon(check, "window_start", value)?, dates),
+            let from = match &event.window_start {
+                Some(value) => Some(read(check, "window_start", value)?),
+                None => None,
+            };
+            let to = match &event.window_end {
+                Some(value) => Some(read(check, "window_end", value)?),
+                None => None,
+            };
+            if let (Some(from), Some(to)) = (from, to) {
+                if to < from {
+                    check.error(
+                        format!("{key}.window_end"),
+                        format!("{to} must fall on or after window_start {from}"),
+                    );
+                    return None;
+                }
+            }
+            let outside = |check: &mut Checker<'_>, field: &str, message: String| {
+                check.note(format!("{key}.{field}"), message);
+                Some((
+                    Trigger::Poisson {
+                        rate_per_year,
+                        first_step: 0,
+                        end_step: 0,
+                    },
+                    Timing::Outside,
+                ))
+            };
+            if let Some(to) = to.filter(|to| *to < start) {
+                return outside(check, "window_end", format!("the window closed on {to}, before the start {start}: the event does not happen in this run"));
+            }
+            if let Some(from) = from.filter(|from| *from > end) {
+                return outside(check, "window_start", format!("the window opens on {from}, after the horizon's end {end}: the event does not happen in this run"));
+            }
+            let first_step = match from {
+                Some(from) if from < start => {
+                    check.note(
+                        format!("{key}.window_start"),
+                        format!("the window opened on {from}, before the start {start}: it runs from the start"),
+                    );
+                    0
+                }
+                Some(from) => step_of(from, dates),
                 None => 0,
             };
-            let end_step = match &event.window_end {
-                Some(value) => step_of(date_in_horizon(check, "window_end", value)?, dates) + 1,
-                None => dates.len() - 1,
+            let end_step = match to {
+                Some(to) if to <= end => step_of(to, dates) + 1,
+                _ => dates.len() - 1,
             };
-            if end_step <= first_step {
-                check.error(format!("{key}.window_end"), "must fall after window_start");
-                return None;
-            }
-            Some(Trigger::Poisson {
-                rate_per_year,
-                first_step,
-                end_step,
-            })
+            Some((
+                Trigger::Poisson {
+                    rate_per_year,
+                    first_step,
+                    end_step,
+                },
+                Timing::Within,
+            ))
         }
         (Some(_), Some(_)) => {
             check.error(
