@@ -143,6 +143,26 @@ def test_errors_carry_file_line_and_key(tmp_path):
     assert issubclass(sg.InputError, sg.StormglassError)
 
 
+def test_a_run_from_the_users_levels_matches_the_cli(tmp_path):
+    levels = tmp_path / "closes.csv"
+    levels.write_text("asset,level,date\nspx,6850,2026-12-04\nfed_funds,0.03625,2026-12-04\n")
+    run = sg.run(DEFAULT, paths=300, seed=SEED, sample_paths=0, levels=levels, no_portfolios=True)
+    info = run.summary["scenario"]
+    assert info["start_date"] == "2026-12-04" and info["levels"]["as_of"] == "2026-12-04"
+    assert any("in force from the first day" in note for note in info["notes"])
+    out = tmp_path / "cli"
+    cli("run", DEFAULT, "--paths", "300", "--seed", str(SEED), "--sample-paths", "0",
+        "--levels", levels, "--out", out, "--no-portfolios")
+    from_cli = json.loads((out / "summary.json").read_text())
+    assert from_cli["key_numbers"] == run.summary["key_numbers"]
+    assert from_cli["assets"] == run.summary["assets"]
+    assert from_cli["scenario"]["levels"] == info["levels"]
+    levels.write_text("asset,level,date\nspy,6850,2026-12-04\n")
+    with pytest.raises(sg.InputError) as caught:
+        sg.run(DEFAULT, paths=10, levels=levels)
+    assert caught.value.line == 2 and "did you mean `spx`" in str(caught.value)
+
+
 def test_write_makes_the_cli_folder_and_never_overwrites_a_user_folder(py_run, tmp_path):
     out = py_run.write(tmp_path / "run", format="parquet")
     assert (out / "paths_metrics.parquet").is_file() and (out / "report.html").is_file()

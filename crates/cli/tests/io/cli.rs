@@ -742,3 +742,64 @@ fn staging_files_of_killed_commands_are_swept_and_others_kept() {
         assert!(file.exists(), "{} was swept", file.display());
     }
 }
+
+#[test]
+fn a_run_from_the_users_levels_starts_on_their_date_and_records_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let levels = dir.path().join("closes.csv");
+    std::fs::write(
+        &levels,
+        "asset,level,date\nspx,6850,2026-12-04\ndxy,97.2,2026-12-04\nfed_funds,0.03625,2026-12-03\n",
+    )
+    .unwrap();
+    let out = dir.path().join("today");
+    let levels_arg = levels.to_string_lossy().into_owned();
+    let output = run_into(&out, &["--levels", &levels_arg]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // What the run took as already happened, and the stale row, are said.
+    assert!(stderr.contains("starting levels from"), "{stderr}");
+    assert!(
+        stderr.contains("the dovish bias is in force from the first day"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("closes.csv:4: fed_funds: the level is from 2026-12-03, 1 day before"),
+        "{stderr}"
+    );
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let info = &summary["scenario"];
+    assert_eq!(info["start_date"], "2026-12-04");
+    assert_eq!(info["levels"]["as_of"], "2026-12-04");
+    let text = std::fs::read(&levels).unwrap();
+    use sha2::Digest;
+    let sha: String = sha2::Sha256::digest(&text)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(info["levels"]["sha256"], sha.as_str());
+    assert!(info["notes"].as_array().unwrap().len() >= 3, "{info}");
+    assert_eq!(summary["assets"][0]["initial"], 6850.0);
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains(&format!("as of 2026-12-04 (sha256 {sha})")));
+    let samples = std::fs::read_to_string(out.join("sample_paths.csv")).unwrap();
+    assert!(samples.lines().nth(1).unwrap().starts_with("0,2026-12-04,"));
+
+    // A level out of its range names the file and the line, and nothing is written.
+    std::fs::write(
+        &levels,
+        "asset,level,date\nspx,6850,2026-12-04\nfed_funds,3.625,2026-12-04\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad");
+    let output = run_into(&bad, &["--levels", &levels_arg]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("closes.csv:3: assets.fed_funds.initial: 3.625 would be 362.5%"),
+        "{stderr}"
+    );
+    assert!(!bad.exists());
+}

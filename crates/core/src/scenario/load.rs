@@ -434,8 +434,34 @@ fn resolve_extends(
         named_arrays,
         replacements,
     };
+    forget_other_horizons(&mut parent, &table);
     merge.tables(&mut parent, table, "", "")?;
     Ok(parent)
+}
+
+/// The three ways to give the horizon, of which a scenario sets exactly one.
+const HORIZON_KEYS: [&str; 3] = ["end_date", "horizon_years", "horizon_steps"];
+
+/// A child that gives its horizon one way replaces the parent's, whichever
+/// way the parent gave it (`end_date` over a parent's `horizon_years`).
+fn forget_other_horizons(parent: &mut toml::Table, child: &toml::Table) {
+    let given = |table: &toml::Table, key: &str| {
+        table
+            .get("scenario")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|meta| meta.contains_key(key))
+    };
+    let Some(chosen) = HORIZON_KEYS.iter().find(|key| given(child, key)) else {
+        return;
+    };
+    if let Some(meta) = parent
+        .get_mut("scenario")
+        .and_then(toml::Value::as_table_mut)
+    {
+        for key in HORIZON_KEYS.iter().filter(|key| *key != chosen) {
+            meta.remove(*key);
+        }
+    }
 }
 
 /// Keys under which a child's table is an array of named tables even where the

@@ -220,9 +220,10 @@ fn a_euro_investor_earns_the_dollar_return_less_the_currency_unhedged_and_plus_t
 fn the_meeting_calendar_continues_past_its_last_listed_date() {
     // Inflation at 4%: the target is 3% + 1.5 (4% - 2%) = 6%, and every meeting
     // moves the rate by its 50 bp cap until the gap is small. Only two meetings
-    // are listed (the closes of dates[10] and dates[20]); the horizon runs 30
-    // sessions past them, so the calendar goes on at its own spacing.
-    let text = rates_scenario(0.04, "", "", "");
+    // are listed (the closes of dates[10] and dates[20], 2026-01-19 and
+    // 2026-02-02); a month past the last, meetings follow the FOMC's pattern,
+    // whose next date in this 80-session horizon is 2026-03-18.
+    let text = rates_scenario(0.04, "", "", "").replace("horizon_steps = 50", "horizon_steps = 80");
     let dates = scenario(&text).dates;
     let listed = format!("meeting_dates = [{}, {}]", dates[10], dates[20]);
     let text = text.replace("meeting_every_days = 10", &listed);
@@ -230,11 +231,19 @@ fn the_meeting_calendar_continues_past_its_last_listed_date() {
     let rate = path_of(&run, FED_FUNDS);
     assert!((rate[15] - 0.045).abs() < 1e-12, "{}", rate[15]);
     assert!((rate[25] - 0.05).abs() < 1e-12, "{}", rate[25]);
-    // Frozen at 5% before the calendar continued; the next meeting, fourteen
-    // calendar days (ten sessions) after the last listed one, moves it on.
-    let last = *rate.last().unwrap();
-    assert!(last > 0.05 + 1e-12, "the rate froze at {last}");
-    assert!(last <= 0.06 + 1e-12, "{last}");
+    let march = dates
+        .iter()
+        .position(|d| d.to_string() == "2026-03-18")
+        .expect("in the horizon");
+    // Frozen at 5% until the pattern's meeting, 50 bp higher in its close, and
+    // no other meeting before the horizon ends (the next is 2026-04-29).
+    assert!(
+        (rate[march - 1] - 0.05).abs() < 1e-12,
+        "{}",
+        rate[march - 1]
+    );
+    assert!((rate[march] - 0.055).abs() < 1e-12, "{}", rate[march]);
+    assert!((rate.last().unwrap() - 0.055).abs() < 1e-12);
 }
 
 #[test]
