@@ -330,14 +330,18 @@ fn beta_assets_need_betas_and_no_circles() {
 }
 
 #[test]
-fn event_dates_must_fall_inside_the_horizon() {
+fn an_event_after_the_horizon_is_noted_and_never_fires() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/date_after_horizon.toml");
+    let scenario = scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let late = scenario.events.iter().find(|e| e.name == "late").unwrap();
+    assert!(!late.enabled);
     assert_contains(
-        &message("date_outside.toml"),
+        &scenario.notes[0].to_string(),
         &[
-            "events[0].date",
-            "2027-03-02",
-            "outside the horizon",
-            "2026-06-30",
+            "date_after_horizon.toml:6: events[1].date",
+            "2027-03-02 falls after the horizon's end 2026-06-30",
+            "does not happen in this run",
         ],
     );
 }
