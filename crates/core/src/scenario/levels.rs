@@ -46,7 +46,9 @@ struct Entry {
     line: Option<usize>,
 }
 
-/// What every output records of the levels a run started from.
+/// What every output records of the levels a run started from. A scenario
+/// carries it, so every setting applied over the scenario later (a sweep's
+/// point, a fit's trial) starts from the same levels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LevelsRecord {
     pub file: String,
@@ -54,6 +56,29 @@ pub struct LevelsRecord {
     pub as_of: String,
     /// Each key set and its value.
     pub levels: Vec<(String, f64)>,
+    /// Rows dated before the as-of date.
+    #[serde(skip)]
+    pub notes: Vec<Diagnostic>,
+}
+
+impl LevelsRecord {
+    /// The levels as settings over the scenario file: the start date first.
+    pub fn settings(&self) -> Vec<Setting> {
+        let start = toml::Value::Datetime(
+            self.as_of
+                .parse()
+                .expect("the as-of date is a NaiveDate's text, a TOML date"),
+        );
+        std::iter::once(Setting {
+            key: START_KEY.into(),
+            value: start,
+        })
+        .chain(self.levels.iter().map(|(key, value)| Setting {
+            key: key.clone(),
+            value: toml::Value::Float(*value),
+        }))
+        .collect()
+    }
 }
 
 impl Levels {
@@ -67,6 +92,7 @@ impl Levels {
                 .iter()
                 .map(|e| (e.key.clone(), e.value))
                 .collect(),
+            notes: self.notes.clone(),
         }
     }
 }
@@ -381,24 +407,11 @@ pub fn apply(
     if !problems.is_empty() {
         return Err(ScenarioError::Invalid(problems));
     }
-    let start = toml::Value::Datetime(
-        levels
-            .as_of
-            .to_string()
-            .parse()
-            .expect("a NaiveDate prints as a TOML date"),
-    );
-    let mut all = vec![Setting {
-        key: START_KEY.into(),
-        value: start,
-    }];
-    all.extend(levels.entries.iter().map(|e| Setting {
-        key: e.key.clone(),
-        value: toml::Value::Float(e.value),
-    }));
-    let from_levels = all.len();
-    all.extend(more.iter().cloned());
-    let mut scenario = settings::apply(base, path, &all).map_err(|error| match error {
+    let with_levels = Scenario {
+        levels: Some(levels.record()),
+        ..base.clone()
+    };
+    settings::apply(&with_levels, path, more).map_err(|error| match error {
         ScenarioError::Invalid(diagnostics) => ScenarioError::Invalid(
             diagnostics
                 .into_iter()
@@ -406,11 +419,7 @@ pub fn apply(
                 .collect(),
         ),
         other => other,
-    })?;
-    scenario.settings.drain(..from_levels);
-    scenario.levels = Some(levels.record());
-    scenario.notes.extend(levels.notes.iter().cloned());
-    Ok(scenario)
+    })
 }
 
 /// A problem with a key the levels file set, located in that file, with the

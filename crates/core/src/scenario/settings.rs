@@ -254,6 +254,13 @@ pub fn apply(
     settings: &[Setting],
 ) -> Result<Scenario, ScenarioError> {
     check_keys(base, parent, settings)?;
+    // A scenario started from a levels file keeps them under every setting.
+    let carried = base
+        .levels
+        .as_ref()
+        .map(|levels| levels.settings())
+        .unwrap_or_default();
+    let all: Vec<Setting> = carried.iter().chain(settings).cloned().collect();
     let dir = parent.parent().unwrap_or(Path::new("."));
     let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
@@ -266,7 +273,7 @@ pub fn apply(
         .file_stem()
         .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
     let origin = dir.join(format!("{stem}+settings.toml"));
-    let text = child_text(parent, dir, settings, "");
+    let text = child_text(parent, dir, &all, "");
     // The child file exists only in memory: its problems are the settings'
     // own, named by key alone. What the child changes is what was set; what
     // the scenario changes from its own parent stays the file's.
@@ -278,6 +285,10 @@ pub fn apply(
                 .find(|c| c.key == key)
                 .and_then(|c| c.parent.clone())
         };
+        let mut notes = child.notes;
+        if let Some(levels) = &base.levels {
+            notes.extend(levels.notes.iter().cloned());
+        }
         Scenario {
             settings: settings
                 .iter()
@@ -287,6 +298,8 @@ pub fn apply(
                 })
                 .collect(),
             overrides: base.overrides.clone(),
+            levels: base.levels.clone(),
+            notes,
             ..child
         }
     });

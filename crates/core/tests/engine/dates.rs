@@ -356,6 +356,30 @@ fn levels_settings_apply_after_the_file_and_win() {
         7000.0
     );
     assert_eq!(scenario.settings.len(), 1);
+
+    // Settings applied later (a sweep's point, a fit's trial) keep the levels
+    // and their date.
+    let later = scenario::settings::apply(
+        &scenario,
+        &thesis_path("default"),
+        &[scenario::settings::Setting::parse("assets.dxy.initial=90").unwrap()],
+    )
+    .unwrap();
+    assert_eq!(later.levels, scenario.levels);
+    assert_eq!(later.dates[0], scenario.dates[0]);
+    assert_eq!(
+        later.assets[later.asset_index("dxy").unwrap()].initial,
+        90.0
+    );
+    let dated = prepare("default", &levels_on("2026-12-04"), &[]);
+    let later = scenario::settings::apply(
+        &dated,
+        &thesis_path("default"),
+        &[scenario::settings::Setting::parse("assets.spx.vol=0.2").unwrap()],
+    )
+    .unwrap();
+    assert_eq!(later.dates[0].to_string(), "2026-12-04");
+    assert_eq!(later.notes.len(), dated.notes.len());
 }
 
 fn levels_error(name: &str, text: &str) -> String {
