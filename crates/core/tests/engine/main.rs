@@ -16,6 +16,7 @@ mod calibrate;
 mod calibrate_targets;
 mod history;
 mod mechanisms;
+mod portfolio_figures;
 mod portfolios;
 mod processes;
 mod properties;
