@@ -137,8 +137,10 @@ pub fn unknown_figure(name: &str, figures: &[String]) -> String {
             } else {
                 format!("this run's portfolios: {}", portfolios.join(", "))
             };
+            let hint = crate::scenario::load::nearest(p, &portfolios)
+                .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
             format!(
-                "unknown figure `{name}`: no portfolio `{p}` in this run ({has}; a portfolio comes from the scenario's [portfolios] or --portfolio FILE)"
+                "unknown figure `{name}`: no portfolio `{p}` in this run ({has}; a portfolio comes from the scenario's [portfolios] or --portfolio FILE){hint}"
             )
         }
         _ => crate::scenario::load::unknown_name("figure", name, figures),
