@@ -197,7 +197,7 @@ def test_sweep_and_sensitivity_measure_a_portfolio_s_figures():
     for name in ["portfolio.us_60_40.var99", "portfolio.us_60_40.return.p05",
                  "portfolio.us_60_40.drawdown.p95", "portfolio.us_60_40.loss_prob.0.10"]:
         assert name in result.table.columns and f"{name}.se" in result.table.columns
-    with pytest.raises(ValueError, match=r"no portfolio `us_6040`.*did you mean `us_60_40`"):
+    with pytest.raises(sg.InputError, match=r"no portfolio `us_6040`.*did you mean `us_60_40`"):
         sg.sweep(DEFAULT, vary, paths=50, charts=["portfolio.us_6040.es95"])
     s = sg.sensitivity(DEFAULT, ["assets.spx.jump_intensity"], paths=300, seed=3,
                        figures=["portfolio.us_60_40.es95"])
