@@ -18,8 +18,10 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use stormglass_core::calibrate::data::{self as history_data, Frequency, Selection};
 use stormglass_core::calibrate::history as history_fit;
 use stormglass_core::calibrate::targets;
+use stormglass_core::compare::{self as portfolio_compare, PortfolioComparison, Side};
 use stormglass_core::engine::{self, Silent, Simulation};
 use stormglass_core::output::{self, OutputError};
+use stormglass_core::portfolio::BookFiles;
 use stormglass_core::run::{Prepared, Recipe, RecipeError};
 use stormglass_core::scenario::settings::Setting;
 use stormglass_core::scenario::{self, Diagnostic};
@@ -411,23 +413,89 @@ impl NativeRun {
     }
 }
 
+/// Finished runs as `stormglass compare` labels them (`sources` are the
+/// scenario files they ran) and, with `portfolio`, that file's portfolios
+/// under every run: each run must have valued the file.
+fn comparison(
+    py: Python<'_>,
+    runs: &[PyRef<'_, NativeRun>],
+    sources: &[String],
+    portfolio: Option<&Path>,
+) -> PyResult<(Vec<Compared>, Vec<PortfolioComparison>)> {
+    let mut compared: Vec<Compared> = runs
+        .iter()
+        .zip(sources)
+        .map(|(run, source)| Compared::from_summary(&run.summary, Path::new(source)))
+        .collect();
+    compare::unique_labels(&mut compared);
+    let Some(file) = portfolio else {
+        return Ok((compared, Vec::new()));
+    };
+    let mut books = Vec::new();
+    for (run, source) in runs.iter().zip(sources) {
+        let scenario = &run.prepared.scenario;
+        let book = portfolio_compare::load_book(scenario, Path::new(source), file)
+            .map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
+        for p in &book.portfolios {
+            if run
+                .simulation
+                .column(&format!("portfolio.{}.pnl", p.name))
+                .is_none()
+            {
+                return Err(plain_input(py)(&format!(
+                    "the run of {source} did not value portfolio `{}` of {}: run it with portfolios=[{:?}], or give compare its scenario file",
+                    p.name,
+                    file.display(),
+                    file.display().to_string()
+                )));
+            }
+        }
+        books.push(book);
+    }
+    let sides: Vec<Side> = compared
+        .iter()
+        .zip(runs)
+        .zip(&books)
+        .map(|((c, run), book)| Side {
+            label: &c.label,
+            scenario: &run.prepared.scenario,
+            book,
+            simulation: &run.simulation,
+        })
+        .collect();
+    let portfolios = py.detach(|| portfolio_compare::compare_portfolios(&sides));
+    Ok((compared, portfolios))
+}
+
 /// `compare.html` for finished runs, labelled as `stormglass compare` labels
-/// them; `sources` are the scenario files they ran.
+/// them; `sources` are the scenario files they ran; with `portfolio`, its
+/// section of that file's portfolios under every run.
 #[pyfunction]
+#[pyo3(signature = (runs, sources, portfolio))]
 fn compare_html(
     py: Python<'_>,
     runs: Vec<PyRef<'_, NativeRun>>,
     sources: Vec<String>,
+    portfolio: Option<PathBuf>,
 ) -> PyResult<String> {
-    let mut compared: Vec<Compared> = runs
-        .iter()
-        .zip(&sources)
-        .map(|(run, source)| Compared::from_summary(&run.summary, Path::new(source)))
-        .collect();
-    compare::unique_labels(&mut compared);
-    py.detach(|| compare::comparison_report(&compared))
+    let (compared, portfolios) = comparison(py, &runs, &sources, portfolio.as_deref())?;
+    py.detach(|| compare::comparison_report(&compared, &portfolios))
         .map(|(page, _)| page)
         .map_err(|e| EngineError::new_err(e.to_string()))
+}
+
+/// `portfolio`'s portfolios under every run, side by side with each run's
+/// difference from the first: comparison.json's `portfolios` and
+/// portfolio_comparison.csv's text.
+#[pyfunction]
+fn compare_portfolio(
+    py: Python<'_>,
+    runs: Vec<PyRef<'_, NativeRun>>,
+    sources: Vec<String>,
+    portfolio: PathBuf,
+) -> PyResult<(String, String)> {
+    let (_, portfolios) = comparison(py, &runs, &sources, Some(&portfolio))?;
+    Ok((json(&portfolios)?, portfolio_compare::csv(&portfolios)))
 }
 
 /// A finished sweep.
@@ -439,7 +507,7 @@ struct NativeSweep {
 
 /// Runs `stormglass sweep`: every point on the same seed and paths.
 #[pyfunction]
-#[pyo3(signature = (scenario, vary, settings, paths, seed, threads, charts))]
+#[pyo3(signature = (scenario, vary, settings, paths, seed, threads, charts, portfolios))]
 #[allow(clippy::too_many_arguments)]
 fn sweep(
     py: Python<'_>,
@@ -450,6 +518,7 @@ fn sweep(
     seed: Option<u64>,
     threads: usize,
     charts: Vec<String>,
+    portfolios: Vec<PathBuf>,
 ) -> PyResult<NativeSweep> {
     let input = plain_input(py);
     check_threads(threads)?;
@@ -472,15 +541,14 @@ fn sweep(
         seed: seed.unwrap_or(start.seed),
         threads,
     };
-    let figures = sweeps::figure_names(&start, options.seed).map_err(sweep_error)?;
-    let charts = if charts.is_empty() {
-        sweeps::default_chart_figures(&start, &figures)
-    } else {
-        sweeps::check_figures("charts", &charts, &figures).map_err(sweep_error)?;
-        charts
+    let books = BookFiles {
+        portfolios,
+        ..BookFiles::default()
     };
+    let charts = sweeps::chosen_figures("charts", &start, &books, &charts, options.seed)
+        .map_err(sweep_error)?;
     let result = interruptible(py, || {
-        sweeps::run(&base, &scenario, &set, &axes, options, &|_, _| {})
+        sweeps::run(&base, &scenario, &set, &axes, options, &books, &|_, _| {})
     })?
     .map_err(sweep_error)?;
     Ok(NativeSweep {
@@ -562,7 +630,7 @@ struct NativeSensitivity {
 /// Runs `stormglass sensitivity`: each key bumped down and up, one at a time,
 /// every run on the same seed and paths.
 #[pyfunction]
-#[pyo3(signature = (scenario, keys, bump, figures, settings, paths, seed, threads))]
+#[pyo3(signature = (scenario, keys, bump, figures, settings, paths, seed, threads, portfolios))]
 #[allow(clippy::too_many_arguments)]
 fn sensitivity(
     py: Python<'_>,
@@ -574,6 +642,7 @@ fn sensitivity(
     paths: Option<u64>,
     seed: Option<u64>,
     threads: usize,
+    portfolios: Vec<PathBuf>,
 ) -> PyResult<NativeSensitivity> {
     check_threads(threads)?;
     if paths == Some(0) {
@@ -594,8 +663,12 @@ fn sensitivity(
     } else {
         keys
     };
-    let figures =
-        sweeps::chosen_figures("figures", &start, &figures, options.seed).map_err(failure)?;
+    let books = BookFiles {
+        portfolios,
+        ..BookFiles::default()
+    };
+    let figures = sweeps::chosen_figures("figures", &start, &books, &figures, options.seed)
+        .map_err(failure)?;
     let sensitivity = interruptible(py, || {
         sweeps::sensitivity::run(
             &base,
@@ -605,6 +678,7 @@ fn sensitivity(
             bump,
             &figures,
             options,
+            &books,
             &|_, _| {},
         )
     })?
@@ -983,6 +1057,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(compare_html, m)?)?;
+    m.add_function(wrap_pyfunction!(compare_portfolio, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(attribute, m)?)?;
     m.add_function(wrap_pyfunction!(calibrate_history, m)?)?;

@@ -338,10 +338,17 @@ def run(
 
 
 class Comparison:
-    """Several runs on the same paths and seed, side by side."""
+    """Several runs on the same paths and seed, side by side; with a
+    `portfolio` file, that book under every run."""
 
-    def __init__(self, runs: list):
+    def __init__(self, runs: list, portfolio: Optional[str] = None):
         self.runs = runs
+        self.portfolio_file = portfolio
+        self._portfolio = None
+        if portfolio is not None:
+            self._portfolio = _native.compare_portfolio(
+                [r._native for r in runs], [r.scenario for r in runs], portfolio
+            )
 
     @property
     def key_numbers(self):
@@ -354,9 +361,33 @@ class Comparison:
             rows.append({"scenario": r.summary["scenario"]["name"], **k})
         return pandas.DataFrame(rows).set_index("scenario")
 
+    @property
+    def portfolios(self) -> list:
+        """comparison.json's `portfolios`: each portfolio of the `portfolio`
+        file, its figures (`portfolio.NAME.es95`, ...) in every run with
+        standard errors, and each run's difference from the first with its
+        standard error, `paired` saying whether the runs shared their paths
+        (empty without a `portfolio` file)."""
+        return [] if self._portfolio is None else json.loads(self._portfolio[0])
+
+    @property
+    def portfolio_table(self):
+        """`portfolio_comparison.csv`: a row per portfolio, figure and run."""
+        import io
+
+        import pandas
+
+        if self._portfolio is None:
+            raise ValueError("no portfolio compared: give compare(..., portfolio=FILE)")
+        return pandas.read_csv(io.StringIO(self._portfolio[1]))
+
     def report_html(self) -> str:
         """`compare.html`, self-contained."""
-        return _Html(_native.compare_html([r._native for r in self.runs], [r.scenario for r in self.runs]))
+        return _Html(
+            _native.compare_html(
+                [r._native for r in self.runs], [r.scenario for r in self.runs], self.portfolio_file
+            )
+        )
 
 
 def compare(
@@ -366,19 +397,39 @@ def compare(
     seed: Optional[int] = None,
     set: Settings = None,
     threads: int = 0,
+    portfolio: Optional[PathLike] = None,
 ) -> Comparison:
     """Runs every scenario on the same paths and seed, as `stormglass compare`
-    does (finished Runs are taken as they are)."""
+    does (finished Runs are taken as they are). With `portfolio` (a portfolio
+    file), each scenario values that book alone, and `Comparison.portfolios`
+    sets its figures side by side with each scenario's paired difference from
+    the first (a finished Run must have valued the file)."""
     _whole("paths", paths, 1, _MAX_PATHS)
+    file = _path("portfolio", portfolio, optional=True)
     if isinstance(scenarios, (str, os.PathLike, Run)):
         scenarios = [scenarios]
     runs = []
     for s in scenarios:
         if isinstance(s, Run):
             runs.append(s)
-        else:
+        elif file is None:
             runs.append(run(s, paths=paths, seed=seed, sample_paths=0, set=set, threads=threads))
-    return Comparison(runs)
+        else:
+            try:
+                valued = run(
+                    s,
+                    paths=paths,
+                    seed=seed,
+                    sample_paths=0,
+                    set=set,
+                    threads=threads,
+                    portfolios=[file],
+                    no_portfolios=True,
+                )
+            except InputError as e:
+                raise InputError(f"scenario {os.fspath(s)}: {e}") from e
+            runs.append(valued)
+    return Comparison(runs, file)
 
 
 class Sweep:
@@ -422,9 +473,12 @@ def sweep(
     set: Settings = None,
     charts: Sequence[str] = (),
     threads: int = 0,
+    portfolios: Sequence[PathLike] = (),
 ) -> Sweep:
     """Runs `stormglass sweep`: `vary` maps one or two keys to their values, a
-    list or the CLI's `"a:b:n"` text (`{"events.tariff_wave.rate_per_year": "0:3:7"}`)."""
+    list or the CLI's `"a:b:n"` text (`{"events.tariff_wave.rate_per_year": "0:3:7"}`).
+    The scenario's portfolios and those of `portfolios` (files) are valued at
+    every point: their figures (`portfolio.NAME.es95`, ...) are swept too."""
     if not isinstance(vary, Mapping):
         raise ArgumentTypeError(f"vary must be a dict of one or two keys to their values, not {type(vary).__name__} {vary!r}")
     native = _native.sweep(
@@ -435,6 +489,7 @@ def sweep(
         _whole("seed", seed, 0, _MAX_U64, optional=True),
         _threads(threads),
         _names("charts", charts),
+        _paths("portfolios", portfolios),
     )
     return Sweep(native)
 
@@ -480,6 +535,7 @@ def sensitivity(
     seed: Optional[int] = None,
     set: Settings = None,
     threads: int = 0,
+    portfolios: Sequence[PathLike] = (),
 ) -> Sensitivity:
     """Runs `stormglass sensitivity`: `keys` (None: every coupling of the
     thesis blocks the scenario has) bumped down and up by `bump` of their
@@ -497,6 +553,7 @@ def sensitivity(
         _whole("paths", paths, 1, _MAX_PATHS, optional=True),
         _whole("seed", seed, 0, _MAX_U64, optional=True),
         _threads(threads),
+        _paths("portfolios", portfolios),
     )
     return Sensitivity(native)
 

@@ -191,6 +191,39 @@ def test_compare_runs_every_scenario_on_the_same_paths():
     assert "<svg" in comparison.report_html()
 
 
+def test_compare_sets_a_portfolio_under_every_scenario_as_the_cli_does(tmp_path):
+    book = REPO / "portfolios" / "us_60_40.toml"
+    baseline = REPO / "scenarios" / "baseline.toml"
+    comparison = sg.compare([DEFAULT, baseline], paths=400, seed=2, portfolio=book)
+    cli("compare", DEFAULT, baseline, "--paths", 400, "--seed", 2, "--portfolio", book,
+        "--out", tmp_path / "cli")
+    from_cli = json.loads((tmp_path / "cli" / "comparison.json").read_text())
+    assert comparison.portfolios == from_cli["portfolios"]
+    [us_60_40] = comparison.portfolios
+    assert us_60_40["paired"] and us_60_40["runs"] == ["default", "baseline"]
+    es95 = next(f for f in us_60_40["figures"] if f["name"] == "portfolio.us_60_40.es95")
+    assert es95["differences"][0] is None and es95["differences"][1]["se"] > 0
+    table = comparison.portfolio_table
+    pd.testing.assert_frame_equal(table, pd.read_csv(tmp_path / "cli" / "portfolio_comparison.csv"))
+    assert "Portfolio us_60_40 under every scenario" in comparison.report_html()
+    with pytest.raises(sg.InputError, match=r"scenario .*gbm\.toml.*unknown asset `gold`"):
+        sg.compare([DEFAULT, REPO / "scenarios" / "gbm.toml"], paths=50,
+                   portfolio=REPO / "portfolios" / "gold_silver.toml")
+
+
+def test_sweep_and_sensitivity_measure_a_portfolio_s_figures():
+    vary = {"assets.spx.vol_of_vol": [0.3, 0.6]}
+    result = sg.sweep(DEFAULT, vary, paths=300, seed=5, charts=["portfolio.us_60_40.es95"])
+    for name in ["portfolio.us_60_40.var99", "portfolio.us_60_40.return.p05",
+                 "portfolio.us_60_40.drawdown.p95", "portfolio.us_60_40.loss_prob.0.10"]:
+        assert name in result.table.columns and f"{name}.se" in result.table.columns
+    with pytest.raises(sg.InputError, match=r"no portfolio `us_6040`.*did you mean `us_60_40`"):
+        sg.sweep(DEFAULT, vary, paths=50, charts=["portfolio.us_6040.es95"])
+    s = sg.sensitivity(DEFAULT, ["assets.spx.jump_intensity"], paths=300, seed=3,
+                       figures=["portfolio.us_60_40.es95"])
+    assert s.record["figures"] == ["portfolio.us_60_40.es95"]
+
+
 def test_sweep_matches_the_cli(tmp_path):
     vary = {"assets.spx.drift": [0.04, 0.08]}
     result = sg.sweep(DEFAULT, vary, paths=300, seed=5)

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use stormglass_core::engine;
+use stormglass_core::portfolio::BookFiles;
 use stormglass_core::run::Recipe;
 use stormglass_core::scenario::{self, settings, settings::Setting, Scenario};
 use stormglass_core::sweep::{self, Axis, SweepOptions};
@@ -95,9 +96,22 @@ pub struct Runs {
     pub threads: Threads,
     #[command(flatten)]
     pub set: Settings,
+    /// A portfolio file to value besides the scenario's own (repeatable); its
+    /// figures are named `portfolio.NAME.…` (attribute compares these files'
+    /// portfolios alone).
+    #[arg(long = "portfolio", value_name = "FILE")]
+    pub portfolios: Vec<PathBuf>,
 }
 
 impl Runs {
+    /// The scenario's portfolios and those of `--portfolio`.
+    pub fn book_files(&self) -> BookFiles {
+        BookFiles {
+            portfolios: self.portfolios.clone(),
+            ..BookFiles::default()
+        }
+    }
+
     /// The threads, checked, and `--paths`, at least 1 when given.
     pub fn checked(&self) -> Result<usize> {
         if self.paths == Some(0) {

@@ -32,7 +32,8 @@ enum Command {
     /// List the bundled scenarios.
     List,
     /// Compare runs side by side: scenario files (run here) or finished run
-    /// folders; into output/compare-<names> unless --out says otherwise.
+    /// folders, and with --portfolio one book under every scenario; into
+    /// output/compare-<names> unless --out says otherwise.
     Compare(compare::Args),
     /// Run a scenario at every value of one or two keys, every point on the
     /// same random numbers, and chart the figures against them; into

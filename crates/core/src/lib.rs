@@ -25,6 +25,7 @@
 
 pub mod attribute;
 pub mod calibrate;
+pub mod compare;
 pub mod engine;
 pub mod figures;
 pub mod history;

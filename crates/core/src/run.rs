@@ -86,6 +86,15 @@ pub struct Prepared {
 }
 
 impl Recipe {
+    /// The portfolio and stress files the run values.
+    pub fn book_files(&self) -> BookFiles {
+        BookFiles {
+            portfolios: self.portfolios.clone(),
+            stresses: self.stresses.clone(),
+            skip_scenario: self.no_portfolios,
+        }
+    }
+
     /// Loads and checks every file, applies the settings and the overrides.
     pub fn prepare(&self, threads: usize) -> Result<Prepared, RecipeError> {
         let mut scenario = scenario::load(&self.scenario)?;
@@ -125,15 +134,7 @@ impl Recipe {
             sample_paths,
         };
         let model = Model::new(&scenario);
-        let book = portfolio::load(
-            &scenario,
-            &model,
-            &BookFiles {
-                portfolios: self.portfolios.clone(),
-                stresses: self.stresses.clone(),
-                skip_scenario: self.no_portfolios,
-            },
-        )?;
+        let book = portfolio::load(&scenario, &model, &self.book_files())?;
         Ok(Prepared {
             recipe: self.clone(),
             scenario,
@@ -192,10 +193,13 @@ impl Prepared {
 
     /// Simulates every path, the book's portfolios (if any) valued on each.
     pub fn simulate(&self, progress: &dyn Progress) -> Result<Simulation, EngineError> {
-        if self.book.portfolios.is_empty() {
-            return engine::simulate(&self.model, &self.options, progress);
-        }
-        engine::simulate_with(&self.model, &self.options, progress, &self.tracker())
+        portfolio::simulate(
+            &self.scenario,
+            &self.model,
+            &self.book,
+            &self.options,
+            progress,
+        )
     }
 
     /// Refuses a run this machine cannot hold, before it starts.

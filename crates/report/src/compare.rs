@@ -1,18 +1,24 @@
 //! `stormglass compare`: several runs side by side, from runs just made or from
 //! finished run folders (their `summary.json`), as a report in the run report's
-//! style: the key numbers in columns and the drawdown CDFs overlaid.
+//! style: the key numbers in columns and the drawdown CDFs overlaid, and with
+//! `--portfolio` one book's figures under every scenario with their paired
+//! differences.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::attribution::value_text;
 use super::charts::{self, drawdown_cdf_overlay, Scale};
 use super::files::Written;
 use super::html;
 use super::page::write_report;
 use super::page::Page;
-use stormglass_core::figures::KeyNumbers;
+use stormglass_core::attribute::Effect;
+use stormglass_core::compare::{Difference, PortfolioComparison};
+use stormglass_core::figures::paired::Unit;
+use stormglass_core::figures::{KeyNumbers, Measured};
 use stormglass_core::history::Realism;
 use stormglass_core::output::{write_atomically, OutputError};
 use stormglass_core::Summary;
@@ -206,12 +212,17 @@ struct ComparisonFile<'a> {
     engine: &'static str,
     version: &'static str,
     runs: &'a [Compared],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    portfolios: &'a [PortfolioComparison],
 }
 
-/// Writes `compare.html`, `comparison.json` and the charts into `dir`, atomically.
+/// Writes `compare.html`, `comparison.json` and the charts into `dir`,
+/// atomically, and with `portfolios` (`compare --portfolio`)
+/// `portfolio_comparison.csv`.
 pub fn write_comparison(
     dir: &Path,
     runs: &[Compared],
+    portfolios: &[PortfolioComparison],
     force: bool,
 ) -> Result<Written, OutputError> {
     write_atomically(dir, force, |staging| {
@@ -220,11 +231,19 @@ pub fn write_comparison(
             engine: "stormglass",
             version: stormglass_core::VERSION,
             runs,
+            portfolios,
         };
         let json = serde_json::to_string_pretty(&record).unwrap_or_default();
         let path = staging.join("comparison.json");
         stormglass_core::output::write_staged(&path, |out| writeln!(out, "{json}"))?;
-        let (page, charts) = comparison_report(runs)?;
+        if !portfolios.is_empty() {
+            let csv = stormglass_core::compare::csv(portfolios);
+            stormglass_core::output::write_staged(
+                &staging.join("portfolio_comparison.csv"),
+                |out| out.write_all(csv.as_bytes()),
+            )?;
+        }
+        let (page, charts) = comparison_report(runs, portfolios)?;
         write_report(staging, "compare.html", &page, &charts)?;
         Ok(Written {
             report_seconds: started.elapsed().as_secs_f64(),
@@ -236,9 +255,85 @@ pub fn write_comparison(
 /// `compare.html`, self-contained (its charts are inline SVG), and its charts.
 pub fn comparison_report(
     runs: &[Compared],
+    portfolios: &[PortfolioComparison],
 ) -> Result<(String, Vec<charts::Chart>), charts::ChartError> {
     let charts = charts::draw_all(drawdown_jobs(runs))?;
-    Ok((comparison_page(runs, &charts), charts))
+    Ok((comparison_page(runs, portfolios, &charts), charts))
+}
+
+/// Standard errors either side a value or a difference is shown with.
+const SHOWN_SE: f64 = super::attribution::SHOWN_SE;
+
+/// A value with its error: `-8.12% ± 0.31`.
+fn measured_text(m: &Measured, unit: Unit) -> String {
+    if !m.se.is_finite() {
+        return value_text(m.value, unit, 2);
+    }
+    format!(
+        "{} ± {}",
+        value_text(m.value, unit, 2),
+        value_text(SHOWN_SE * m.se, unit, 2).trim_end_matches('%')
+    )
+}
+
+/// A difference with its error: `+1.20 ± 0.30 pp`.
+fn difference_text(d: &Difference) -> String {
+    super::attribution::effect_text(
+        &Effect {
+            off: f64::NAN,
+            difference: d.value,
+            se: d.se,
+            independent_se: f64::NAN,
+        },
+        2,
+    )
+}
+
+/// Each portfolio's figures in every run and each run's difference from the
+/// first, as rows: the figure, then a value per run, then a difference per
+/// later run.
+pub fn portfolio_rows(c: &PortfolioComparison) -> (Vec<String>, Vec<Vec<String>>) {
+    let first = c.runs.first().map_or("", String::as_str);
+    let mut header = vec!["figure".to_string(), "name".to_string()];
+    header.extend(c.runs.iter().cloned());
+    header.extend(c.runs.iter().skip(1).map(|r| format!("{r} − {first}")));
+    let rows = c
+        .figures
+        .iter()
+        .map(|f| {
+            let mut row = vec![f.label.clone(), f.name.clone()];
+            row.extend(f.runs.iter().map(|m| measured_text(m, f.unit)));
+            row.extend(f.differences.iter().flatten().map(difference_text));
+            row
+        })
+        .collect();
+    (header, rows)
+}
+
+fn portfolio_sections(page: &mut Page, portfolios: &[PortfolioComparison]) {
+    for c in portfolios {
+        page.heading(
+            2,
+            &format!("portfolio-{}", c.portfolio),
+            &format!("Portfolio {} under every scenario", c.portfolio),
+        );
+        let about = if c.description.is_empty() {
+            c.origin.clone()
+        } else {
+            format!("{} ({})", c.description, c.origin)
+        };
+        page.paragraph("description", &about);
+        page.paragraph(
+            "note",
+            &format!(
+                "Values and differences ± {SHOWN_SE} standard errors; returns, VaR, ES and drawdowns are fractions of the starting value, differences in percentage points. Differences are {}: {}.",
+                if c.paired { "paired" } else { "unpaired" },
+                c.pairing
+            ),
+        );
+        let (header, rows) = portfolio_rows(c);
+        page.table("portfolio-comparison", &header, &rows);
+    }
 }
 
 fn drawdown_jobs(runs: &[Compared]) -> Vec<charts::Job<'static>> {
@@ -280,7 +375,11 @@ fn drawdown_jobs(runs: &[Compared]) -> Vec<charts::Job<'static>> {
         .collect()
 }
 
-fn comparison_page(runs: &[Compared], charts: &[charts::Chart]) -> String {
+fn comparison_page(
+    runs: &[Compared],
+    portfolios: &[PortfolioComparison],
+    charts: &[charts::Chart],
+) -> String {
     let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
     let title = format!("Comparison: {}", labels.join(" vs "));
     let mut page = Page::new(&title);
@@ -333,6 +432,7 @@ fn comparison_page(runs: &[Compared], charts: &[charts::Chart]) -> String {
         .iter()
         .filter_map(|r| r.realism.as_ref().map(|x| (r.label.as_str(), x)))
         .collect();
+    portfolio_sections(&mut page, portfolios);
     if let Some(section) = super::realism::comparison(&realisms) {
         page.heading(2, "realism", "Against history");
         page.push(&section);

@@ -117,6 +117,12 @@ pub fn figure(name: &str, assets: &[AssetReading]) -> FigureReading {
         "p_joint_selloff" => return share("P(both on one path)".into()),
         _ => {}
     }
+    if let Some((portfolio, figure)) = name
+        .strip_prefix(stormglass_core::figures::catalogue::PORTFOLIO_PREFIX)
+        .and_then(|rest| rest.split_once('.'))
+    {
+        return share(portfolio_figure(portfolio, figure));
+    }
     let parts: Vec<&str> = name.split('.').collect();
     match parts.as_slice() {
         ["regime", regime, "probability_entered"] => share(format!("P(enters {regime})")),
@@ -158,6 +164,27 @@ pub fn figure(name: &str, assets: &[AssetReading]) -> FigureReading {
             }
         }
         _ => plain(name.to_string()),
+    }
+}
+
+/// A portfolio's figure in words: "us_60_40 ES 95%", "us_60_40 return, 5th
+/// percentile", "P(us_60_40 loses more than 10%)".
+fn portfolio_figure(portfolio: &str, figure: &str) -> String {
+    if let Some(threshold) = figure.strip_prefix("loss_prob.") {
+        let percent = threshold
+            .parse::<f64>()
+            .map_or(threshold.to_string(), |t| number(t * 100.0));
+        return format!("P({portfolio} loses more than {percent}%)");
+    }
+    for (prefix, what) in [("var", "VaR"), ("es", "ES")] {
+        if let Some(level) = figure.strip_prefix(prefix) {
+            return format!("{portfolio} {what} {level}%");
+        }
+    }
+    match figure.split_once('.') {
+        Some(("return", stat)) => format!("{portfolio} return, {}", statistic(stat)),
+        Some(("drawdown", stat)) => format!("{portfolio} max drawdown, {}", statistic(stat)),
+        _ => format!("{portfolio} {figure}"),
     }
 }
 
@@ -281,6 +308,21 @@ mod tests {
         let vix = figure("vix.max.p50", &a);
         assert_eq!(vix.value(0.291), "29.1");
         assert_eq!(figure("spx.var95", &a).label, "S&P 500 VaR 95%");
+        let es = figure("portfolio.us_60_40.es95", &a);
+        assert_eq!(es.label, "us_60_40 ES 95%");
+        assert_eq!(es.value(0.3442), "34.4%");
+        assert_eq!(
+            figure("portfolio.us_60_40.return.p05", &a).label,
+            "us_60_40 return, 5th percentile"
+        );
+        assert_eq!(
+            figure("portfolio.us_60_40.drawdown.p95", &a).label,
+            "us_60_40 max drawdown, 95th percentile"
+        );
+        assert_eq!(
+            figure("portfolio.us_60_40.loss_prob.0.10", &a).label,
+            "P(us_60_40 loses more than 10%)"
+        );
     }
 
     #[test]

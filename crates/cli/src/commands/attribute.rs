@@ -1,8 +1,6 @@
 //! `stormglass attribute`: the scenario's mechanisms switched off one at a
 //! time, and all together, on the same random numbers.
 
-use std::path::PathBuf;
-
 use stormglass_core::attribute::Setup;
 use stormglass_core::output;
 use stormglass_report as report;
@@ -20,9 +18,6 @@ pub struct Args {
     /// mechanism the scenario has switched on].
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     mechanisms: Vec<String>,
-    /// A portfolio file whose VaR, ES and mean return are compared too (repeatable).
-    #[arg(long = "portfolio", value_name = "FILE")]
-    portfolios: Vec<PathBuf>,
     #[command(flatten)]
     out: Out,
 }
@@ -33,7 +28,7 @@ pub fn run(args: Args) -> Result {
         &args.runs.scenario,
         &args.runs.set.settings,
         &args.mechanisms,
-        &args.portfolios,
+        &args.runs.portfolios,
     )?;
     let options = setup.options(args.runs.paths, args.runs.seed, threads);
     let out = args

@@ -39,9 +39,11 @@ pub fn run(args: Args) -> Result {
     } else {
         args.keys.clone()
     };
+    let books = args.runs.book_files();
     let figures = sweep::chosen_figures(
         "--figure",
         &start.scenario,
+        &books,
         &args.figures,
         start.options.seed,
     )?;
@@ -57,6 +59,7 @@ pub fn run(args: Args) -> Result {
         args.bump,
         &figures,
         start.options,
+        &books,
         &run_counter("runs"),
     )?;
     let written = report::sweep::write_sensitivity(&out, args.out.force, &result, &command_line())?;

@@ -28,7 +28,14 @@ pub fn run(args: Args) -> Result {
     let (axes, charts) = args.vary.read()?;
     let start = args.runs.start()?;
     sweep::check_axes(&start.base, &axes, &start.set)?;
-    let charts = sweep::chosen_figures("--chart", &start.scenario, &charts, start.options.seed)?;
+    let books = args.runs.book_files();
+    let charts = sweep::chosen_figures(
+        "--chart",
+        &start.scenario,
+        &books,
+        &charts,
+        start.options.seed,
+    )?;
     let out = args.out.folder(|| format!("{}-sweep", start.base.name));
     output::check_target(&out, args.out.force)?;
     let result = sweep::run(
@@ -37,6 +44,7 @@ pub fn run(args: Args) -> Result {
         &start.set,
         &axes,
         start.options,
+        &books,
         &run_counter("points"),
     )?;
     let written = report::sweep::write_sweep(

@@ -59,3 +59,152 @@ fn the_cli_runs_a_portfolio_file_and_writes_the_tables() {
     assert_eq!(bad_run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_run.stderr).contains("positions.spx.hedge_ratio"));
 }
+
+#[test]
+fn compare_sets_one_book_under_every_scenario_with_paired_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("compare");
+    let stdout = common::stormglass_ok(&[
+        "compare",
+        "scenarios/default.toml",
+        "scenarios/baseline.toml",
+        "scenarios/default.toml",
+        "--paths",
+        "400",
+        "--seed",
+        "7",
+        "--portfolio",
+        "portfolios/us_60_40.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout.contains("portfolio us_60_40 (paired differences")
+            && stdout.contains("ES 95%")
+            && stdout.contains("baseline − default"),
+        "{stdout}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("comparison.json")).unwrap())
+            .unwrap();
+    let book = &record["portfolios"][0];
+    assert_eq!(book["portfolio"], "us_60_40");
+    assert_eq!(book["paired"], true);
+    assert_eq!(book["runs"][2], "default (2)");
+    let figures = book["figures"].as_array().unwrap();
+    let es95 = figures
+        .iter()
+        .find(|f| f["name"] == "portfolio.us_60_40.es95")
+        .expect("es95 compared");
+    // The same scenario on the same seed: nothing differs, not even by noise.
+    assert_eq!(es95["differences"][2]["value"], 0.0);
+    assert_eq!(es95["differences"][2]["se"], 0.0);
+    let baseline = &es95["differences"][1];
+    let (value, se) = (
+        baseline["value"].as_f64().unwrap(),
+        baseline["se"].as_f64().unwrap(),
+    );
+    let runs = &es95["runs"];
+    let expected = runs[1]["value"].as_f64().unwrap() - runs[0]["value"].as_f64().unwrap();
+    assert!((value - expected).abs() < 1e-12, "{value} vs {expected}");
+    assert!(se > 0.0 && se.is_finite(), "{se}");
+    let csv = std::fs::read_to_string(out.join("portfolio_comparison.csv")).unwrap();
+    assert!(csv.starts_with("portfolio,figure,run,value,se,difference,difference_se,paired\n"));
+    assert!(csv.contains("us_60_40,portfolio.us_60_40.es95,baseline,"));
+    let page = std::fs::read_to_string(out.join("compare.html")).unwrap();
+    assert!(page.contains("Portfolio us_60_40 under every scenario"));
+    assert!(page.contains("portfolio.us_60_40.loss_prob.0.10"));
+
+    // A scenario without the book's assets is named with what it lacks.
+    let missing = common::stormglass(&[
+        "compare",
+        "scenarios/default.toml",
+        "scenarios/gbm.toml",
+        "--paths",
+        "100",
+        "--portfolio",
+        "portfolios/gold_silver.toml",
+        "--out",
+        dir.path().join("missing").to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr
+            .contains("portfolios/gold_silver.toml:11: positions.gold.asset: unknown asset `gold`")
+            && stderr.contains("scenario `gbm` (scenarios/gbm.toml)"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("missing").exists());
+
+    // A finished run keeps no paths to value a book on.
+    let folder = common::stormglass(&[
+        "compare",
+        out.to_str().unwrap(),
+        "scenarios/baseline.toml",
+        "--portfolio",
+        "portfolios/us_60_40.toml",
+    ]);
+    assert_eq!(folder.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&folder.stderr).contains("keeps no paths"));
+}
+
+#[test]
+fn sweeps_chart_a_portfolio_s_figures_and_name_the_portfolios_a_run_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let file = dir.path().join("all_spx.toml");
+    std::fs::write(
+        &file,
+        "name = \"all_spx\"\nbase_currency = \"USD\"\nloss_thresholds = [0.1]\n[positions.spx]\nasset = \"spx\"\nweight = 1.0\n",
+    )
+    .unwrap();
+    common::stormglass_ok(&[
+        "sweep",
+        "scenarios/gbm.toml",
+        "--vary",
+        "assets.spx.vol=0.1,0.3",
+        "--paths",
+        "300",
+        "--portfolio",
+        file.to_str().unwrap(),
+        "--chart",
+        "portfolio.all_spx.es95",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let es = header
+        .iter()
+        .position(|h| *h == "portfolio.all_spx.es95")
+        .expect("the sweep measures the book");
+    let values: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(es).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        values[1] > values[0],
+        "a wilder equity, a deeper ES: {values:?}"
+    );
+
+    let unknown = common::stormglass(&[
+        "sweep",
+        "scenarios/gbm.toml",
+        "--vary",
+        "assets.spx.vol=0.1,0.3",
+        "--portfolio",
+        file.to_str().unwrap(),
+        "--chart",
+        "portfolio.us_60_40.es95",
+        "--out",
+        dir.path().join("unknown").to_str().unwrap(),
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("no portfolio `us_60_40` in this run (this run's portfolios: all_spx"),
+        "{stderr}"
+    );
+}

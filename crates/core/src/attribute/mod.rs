@@ -20,10 +20,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::engine::{self, EngineError, NoObserver, PathObserver, RunOptions, Silent};
+use crate::engine::{EngineError, RunOptions, Silent};
 use crate::figures::paired::{self, Columns, Linearised, Statistic, Unit};
 use crate::model::Model;
-use crate::portfolio::{Book, BookFiles, PortfolioTracker};
+use crate::portfolio::{Book, BookFiles};
 use crate::scenario::settings::{self, Setting};
 use crate::scenario::{Mechanism, Scenario, ScenarioError};
 
@@ -356,14 +356,7 @@ pub fn run(
     };
     let simulate = |scenario: &Scenario| -> Result<Columns, AttributeError> {
         let model = Model::new(scenario);
-        let tracker;
-        let observer: &dyn PathObserver = if book.portfolios.is_empty() {
-            &NoObserver
-        } else {
-            tracker = PortfolioTracker::new(scenario, &model, &book.portfolios);
-            &tracker
-        };
-        let simulation = engine::simulate_with(&model, &run_options, &Silent, observer)?;
+        let simulation = crate::portfolio::simulate(scenario, &model, book, &run_options, &Silent)?;
         Ok(Columns::of(&specs, &simulation))
     };
 

@@ -41,10 +41,13 @@ use argmin::solver::neldermead::NelderMead;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{self, RunOptions, Silent};
-use crate::figures::catalogue::{measure_all, realism_name, Catalogue, Figure, Measured};
+use crate::figures::catalogue::{
+    measure_all, names_a_portfolio, realism_name, unknown_figure, Catalogue, Figure, Measured,
+};
 use crate::history::{self, Realism, Standing};
 use crate::model::Model;
 use crate::output::{self, OutputError};
+use crate::portfolio::{self, BookFiles};
 use crate::scenario::load::{nearest, unknown_name};
 use crate::scenario::settings::{self, Setting};
 use crate::scenario::{self, KeyRange, Scenario, ScenarioError};
@@ -413,6 +416,8 @@ pub struct Fit {
     targets: Vec<Target>,
     figures: Vec<Figure>,
     options: Options,
+    /// The portfolios every trial values.
+    books: BookFiles,
     /// Each target's standard error at the start over the pilot's paths.
     scales: Vec<f64>,
     trials: AtomicU64,
@@ -485,13 +490,21 @@ impl Fit {
             return Err(TargetsError::Free(problems.join("\nerror: ")));
         }
         let model = Model::new(&start_scenario);
+        // The scenario's portfolios are valued in every trial only when a
+        // target is one of their figures: they cost every trial time.
+        let target_names: Vec<String> = targets.iter().map(|t| t.figure.clone()).collect();
+        let books = BookFiles {
+            skip_scenario: !names_a_portfolio(&target_names),
+            ..BookFiles::default()
+        };
+        let book = portfolio::load(&start_scenario, &model, &books)?;
         let probe = engine::simulate(
             &model,
             &run_options(&options, PROBE_PATHS.min(options.pilot_paths)),
             &Silent,
         )?;
         let realism = Realism::new(history::builtin(), &model, &probe);
-        let catalogue = Catalogue::new(&start_scenario, &model, &realism);
+        let catalogue = Catalogue::new(&start_scenario, &model, &realism, &book);
         let mut figures = Vec::new();
         let mut problems = Vec::new();
         for target in &targets {
@@ -501,7 +514,7 @@ impl Fit {
                     "{}:{}: {}",
                     targets_path.display(),
                     target.line,
-                    unknown_name("figure", &target.figure, &catalogue.names)
+                    unknown_figure(&target.figure, &catalogue.names)
                 )),
             }
         }
@@ -539,6 +552,7 @@ impl Fit {
             targets,
             figures,
             options,
+            books,
             scales: Vec::new(),
             trials: AtomicU64::new(0),
         };
@@ -610,7 +624,14 @@ impl Fit {
         self.trials.fetch_add(1, Ordering::Relaxed);
         let scenario = self.scenario_at(values)?;
         let model = Model::new(&scenario);
-        let simulation = engine::simulate(&model, &run_options(&self.options, paths), &Silent)?;
+        let book = portfolio::load(&scenario, &model, &self.books)?;
+        let simulation = portfolio::simulate(
+            &scenario,
+            &model,
+            &book,
+            &run_options(&self.options, paths),
+            &Silent,
+        )?;
         Ok(measure_all(
             &self.figures,
             &scenario,

@@ -1,7 +1,16 @@
 //! Every figure a run offers by name: the key numbers, statistics of every
-//! asset's per-path figures, tails, regimes, events and the realism section's
-//! figures, each with its standard error. Targets (`calibrate targets`),
-//! sweeps and sensitivities name figures from this one catalogue.
+//! asset's per-path figures, tails, regimes, events, the realism section's
+//! figures and every portfolio's figures, each with its standard error.
+//! Targets (`calibrate targets`), sweeps and sensitivities name figures from
+//! this one catalogue.
+//!
+//! A portfolio's figures follow its assets' grammar under
+//! `portfolio.NAME.`: `return.STAT` and `drawdown.STAT` (STAT is `mean`,
+//! `sd` or `pNN`) of its P&L and its max drawdown, as fractions of its
+//! starting value; `var95`, `es95`, `var99`, `es99` as its own VaR and ES
+//! table computes them ([`risk::tail`]); `loss_prob.T` for each of its
+//! `loss_thresholds` T (written with at least two decimals, `0.10`): the share
+//! of paths losing more than T, as its loss table.
 
 use serde::Serialize;
 
@@ -9,6 +18,7 @@ use crate::engine::Simulation;
 use crate::figures::KeyNumbers;
 use crate::history::{self, Realism, RealismFigure};
 use crate::model::Model;
+use crate::portfolio::{risk, Book};
 use crate::scenario::Scenario;
 use crate::stats::{percentile_sorted, PERCENTILES};
 
@@ -50,6 +60,96 @@ pub(crate) enum Figure {
     Realism {
         name: String,
     },
+    /// VaR (`es = false`) or ES of a portfolio's loss at `confidence`, from
+    /// its P&L column as its risk table computes them.
+    PortfolioTail {
+        pnl: String,
+        confidence: f64,
+        es: bool,
+    },
+    /// The share of paths whose P&L column loses more than `threshold`.
+    PortfolioLoss {
+        pnl: String,
+        threshold: f64,
+    },
+}
+
+/// Prefix of every portfolio figure's name.
+pub const PORTFOLIO_PREFIX: &str = "portfolio.";
+
+/// The figures of a portfolio that are statistics of a per-path column, and
+/// that column's metric (`portfolio.NAME.METRIC`).
+const PORTFOLIO_FIGURES: [(&str, &str); 2] = [("return", "pnl"), ("drawdown", "max_drawdown")];
+
+/// The confidence levels a tail figure's name may give, as written in it.
+const TAIL_LEVELS: [(&str, f64); 2] = [("95", 0.95), ("99", 0.99)];
+
+/// A loss threshold as a figure's name writes it: at least two decimals
+/// (`0.10`), more where the threshold needs them (`0.025`).
+pub fn threshold_name(threshold: f64) -> String {
+    let short = format!("{threshold:.2}");
+    if short.parse::<f64>() == Ok(threshold) {
+        short
+    } else {
+        format!("{threshold}")
+    }
+}
+
+/// `varNN` or `esNN` at one of [`TAIL_LEVELS`]: (whether ES, the confidence).
+fn tail_of(name: &str) -> Option<(bool, f64)> {
+    let (es, level) = match name.strip_prefix("var") {
+        Some(level) => (false, level),
+        None => (true, name.strip_prefix("es")?),
+    };
+    let (_, confidence) = TAIL_LEVELS.iter().find(|(l, _)| *l == level)?;
+    Some((es, *confidence))
+}
+
+/// The portfolios named in `figures` (the second part of every
+/// `portfolio.NAME.…`), in order, each once.
+pub fn portfolios_named(figures: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for figure in figures {
+        if let Some(name) = figure
+            .strip_prefix(PORTFOLIO_PREFIX)
+            .and_then(|rest| rest.split('.').next())
+        {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// What is wrong with the figure `name` that is not among `figures` (every
+/// figure of the run): a portfolio the run does not have is named with the
+/// portfolios it has; any other name gets the nearest valid one.
+pub fn unknown_figure(name: &str, figures: &[String]) -> String {
+    let portfolio = name
+        .strip_prefix(PORTFOLIO_PREFIX)
+        .and_then(|rest| rest.split('.').next());
+    let portfolios = portfolios_named(figures);
+    match portfolio {
+        Some(p) if !portfolios.iter().any(|n| n == p) => {
+            let has = if portfolios.is_empty() {
+                "this run has no portfolio".to_string()
+            } else {
+                format!("this run's portfolios: {}", portfolios.join(", "))
+            };
+            let hint = crate::scenario::load::nearest(p, &portfolios)
+                .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
+            format!(
+                "unknown figure `{name}`: no portfolio `{p}` in this run ({has}; a portfolio comes from the scenario's [portfolios] or --portfolio FILE){hint}"
+            )
+        }
+        _ => crate::scenario::load::unknown_name("figure", name, figures),
+    }
+}
+
+/// Whether any of `names` is a portfolio's figure, so the run must value its book.
+pub fn names_a_portfolio(names: &[String]) -> bool {
+    names.iter().any(|n| n.starts_with(PORTFOLIO_PREFIX))
 }
 
 /// The figures of an asset and the per-path column each is a statistic of.
@@ -110,10 +210,17 @@ pub(crate) struct Catalogue {
     /// Every name a message may suggest (percentiles at the summary's levels).
     pub(crate) names: Vec<String>,
     realism: Vec<String>,
+    /// Each portfolio of the run's book and its loss thresholds.
+    portfolios: Vec<(String, Vec<f64>)>,
 }
 
 impl Catalogue {
-    pub(crate) fn new(scenario: &Scenario, model: &Model, realism: &Realism) -> Catalogue {
+    pub(crate) fn new(
+        scenario: &Scenario,
+        model: &Model,
+        realism: &Realism,
+        book: &Book,
+    ) -> Catalogue {
         let mut names = Vec::new();
         for key in ["p_equity_drawdown", "p_dollar_fall", "p_joint_selloff"] {
             if key_number_applies(key, scenario) {
@@ -131,7 +238,7 @@ impl Catalogue {
                 }
             }
             if asset.is_log {
-                for level in ["95", "99"] {
+                for (level, _) in TAIL_LEVELS {
                     names.push(format!("{}.var{level}", asset.name));
                     names.push(format!("{}.es{level}", asset.name));
                 }
@@ -155,7 +262,60 @@ impl Catalogue {
             .map(realism_name)
             .collect();
         names.extend(realism.iter().cloned());
-        Catalogue { names, realism }
+        let portfolios: Vec<(String, Vec<f64>)> = book
+            .portfolios
+            .iter()
+            .map(|p| (p.name.clone(), p.loss_thresholds.clone()))
+            .collect();
+        for (portfolio, thresholds) in &portfolios {
+            let prefix = format!("{PORTFOLIO_PREFIX}{portfolio}");
+            for (figure, _) in PORTFOLIO_FIGURES {
+                for stat in &stats {
+                    names.push(format!("{prefix}.{figure}.{stat}"));
+                }
+            }
+            for (level, _) in TAIL_LEVELS {
+                names.push(format!("{prefix}.var{level}"));
+                names.push(format!("{prefix}.es{level}"));
+            }
+            for t in thresholds {
+                names.push(format!("{prefix}.loss_prob.{}", threshold_name(*t)));
+            }
+        }
+        Catalogue {
+            names,
+            realism,
+            portfolios,
+        }
+    }
+
+    /// A portfolio's figure, `rest` being the name after `portfolio.`.
+    fn resolve_portfolio(&self, rest: &str, stat: impl Fn(&str) -> Option<Stat>) -> Option<Figure> {
+        let (portfolio, figure) = rest.split_once('.')?;
+        let (_, thresholds) = self.portfolios.iter().find(|(p, _)| p == portfolio)?;
+        let column = |metric: &str| format!("{PORTFOLIO_PREFIX}{portfolio}.{metric}");
+        if let Some(threshold) = figure.strip_prefix("loss_prob.") {
+            let threshold = *thresholds
+                .iter()
+                .find(|t| threshold_name(**t) == threshold)?;
+            return Some(Figure::PortfolioLoss {
+                pnl: column("pnl"),
+                threshold,
+            });
+        }
+        if let Some((es, confidence)) = tail_of(figure) {
+            return Some(Figure::PortfolioTail {
+                pnl: column("pnl"),
+                confidence,
+                es,
+            });
+        }
+        let (figure, s) = figure.split_once('.')?;
+        let (_, metric) = PORTFOLIO_FIGURES.iter().find(|(f, _)| *f == figure)?;
+        Some(Figure::Column {
+            column: column(metric),
+            stat: stat(s)?,
+        })
     }
 
     pub(crate) fn resolve(&self, name: &str, scenario: &Scenario, model: &Model) -> Option<Figure> {
@@ -177,12 +337,15 @@ impl Catalogue {
                     name: name.to_string(),
                 });
         }
-        let parts: Vec<&str> = name.split('.').collect();
         let stat = |s: &str| match s {
             "mean" => Some(Stat::Mean),
             "sd" => Some(Stat::Sd),
             _ => quantile_of(s).map(Stat::Quantile),
         };
+        if let Some(rest) = name.strip_prefix(PORTFOLIO_PREFIX) {
+            return self.resolve_portfolio(rest, stat);
+        }
+        let parts: Vec<&str> = name.split('.').collect();
         match parts.as_slice() {
             ["regime", regime, "probability_entered"] => {
                 scenario.regime_index(regime)?;
@@ -211,16 +374,7 @@ impl Catalogue {
             }
             [asset, tail] => {
                 let a = model.assets.iter().find(|a| a.name == *asset && a.is_log)?;
-                let (es, level) = if let Some(l) = tail.strip_prefix("var") {
-                    (false, l)
-                } else {
-                    (true, tail.strip_prefix("es")?)
-                };
-                let confidence = match level {
-                    "95" => 0.95,
-                    "99" => 0.99,
-                    _ => return None,
-                };
+                let (es, confidence) = tail_of(tail)?;
                 Some(Figure::Tail {
                     asset: a.name.clone(),
                     confidence,
@@ -310,6 +464,34 @@ pub(crate) fn statistic(sorted: &[f64], stat: Stat) -> Measured {
     }
 }
 
+/// Losses (the values negated), smallest first, from values sorted smallest first.
+fn sorted_losses(sorted: &[f64]) -> Vec<f64> {
+    sorted.iter().rev().map(|v| -v).collect()
+}
+
+/// An expected shortfall at `confidence`: the mean of the `tail` (the
+/// largest of `losses`) beyond `var`. Its error is the delta method's
+/// ([`super::paired`]): the standard error of the mean of the per-path
+/// influence `var + (L - var)^+ / (1 - a) - es`, which counts where the tail
+/// starts as well as what is in it (the tail's own spread over its size
+/// alone understates it by about a third for a normal tail). No error from a
+/// tail of one path.
+fn shortfall(losses: &[f64], tail: &[f64], var: f64, confidence: f64) -> Measured {
+    let es = statistic(tail, Stat::Mean).value;
+    let influence: Vec<f64> = losses
+        .iter()
+        .map(|l| var + (l - var).max(0.0) / (1.0 - confidence) - es)
+        .collect();
+    Measured {
+        value: es,
+        se: if tail.len() > 1 {
+            super::paired::standard_error(&influence)
+        } else {
+            f64::NAN
+        },
+    }
+}
+
 impl Measured {
     /// Why the value or its standard error is not a number, in words.
     pub fn note(&self) -> Option<&'static str> {
@@ -339,15 +521,17 @@ impl Serialize for Measured {
 
 /// Every figure a run of `scenario` offers as a target (the names a targets
 /// file may give: key numbers, statistics of every asset's per-path figures,
-/// tails, regimes, events and the realism section's figures), by name, with
-/// its standard error.
+/// tails, regimes, events, the realism section's figures and the figures of
+/// every portfolio of `book`, which the run valued), by name, with its
+/// standard error.
 pub fn measure_every_figure(
     scenario: &Scenario,
     model: &Model,
+    book: &Book,
     simulation: &Simulation,
 ) -> Vec<(String, Measured)> {
     let realism = Realism::new(history::builtin(), model, simulation);
-    let catalogue = Catalogue::new(scenario, model, &realism);
+    let catalogue = Catalogue::new(scenario, model, &realism, book);
     let figures: Vec<Figure> = catalogue
         .names
         .iter()
@@ -367,10 +551,11 @@ pub fn measure_named(
     names: &[String],
     scenario: &Scenario,
     model: &Model,
+    book: &Book,
     simulation: &Simulation,
 ) -> Vec<Measured> {
     let realism = Realism::new(history::builtin(), model, simulation);
-    let catalogue = Catalogue::new(scenario, model, &realism);
+    let catalogue = Catalogue::new(scenario, model, &realism, book);
     let resolved: Vec<Option<Figure>> = names
         .iter()
         .map(|name| catalogue.resolve(name, scenario, model))
@@ -448,12 +633,10 @@ pub(crate) fn measure_all(
                 confidence,
                 es,
             } => {
-                let mut losses: Vec<f64> =
-                    sorted_column(simulation, &format!("{asset}.terminal_return"))
-                        .iter()
-                        .map(|r| -r)
-                        .collect();
-                losses.reverse();
+                let losses = sorted_losses(&sorted_column(
+                    simulation,
+                    &format!("{asset}.terminal_return"),
+                ));
                 let var = percentile_sorted(&losses, *confidence);
                 if !*es {
                     return Measured {
@@ -461,15 +644,37 @@ pub(crate) fn measure_all(
                         se: quantile_se(&losses, *confidence),
                     };
                 }
-                // ES's error as the mean of the tail's losses, the tail's size
-                // taken as fixed.
                 let tail = &losses[losses.partition_point(|l| *l < var)..];
-                let m = statistic(tail, Stat::Mean);
+                shortfall(&losses, tail, var, *confidence)
+            }
+            Figure::PortfolioTail {
+                pnl,
+                confidence,
+                es,
+            } => {
+                // Worst first already, so the risk table's tail is a prefix.
+                let sorted = sorted_column(simulation, pnl);
+                let order: Vec<usize> = (0..sorted.len()).collect();
+                let tail = risk::tail(&sorted, &order, *confidence);
+                let losses = sorted_losses(&sorted);
+                if !*es {
+                    return Measured {
+                        value: tail.var,
+                        se: quantile_se(&losses, *confidence),
+                    };
+                }
+                let worst = &losses[losses.len() - tail.paths.len()..];
                 Measured {
-                    value: m.value,
-                    se: if tail.len() > 1 { m.se } else { f64::NAN },
+                    value: tail.es,
+                    se: shortfall(&losses, worst, tail.var, *confidence).se,
                 }
             }
+            Figure::PortfolioLoss { pnl, threshold } => share(
+                simulation
+                    .column(pnl)
+                    .map_or(0, |c| risk::losses_beyond(c, *threshold)),
+                n,
+            ),
             Figure::Realism { name } => realism
                 .as_ref()
                 .and_then(|r| r.figures.iter().find(|f| realism_name(f) == *name))

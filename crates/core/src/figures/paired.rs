@@ -24,7 +24,8 @@
 use serde::Serialize;
 
 use crate::engine::Simulation;
-use crate::portfolio::{risk, Book};
+use crate::figures::catalogue::{threshold_name, PORTFOLIO_PREFIX};
+use crate::portfolio::{risk, Book, Portfolio};
 use crate::scenario::Scenario;
 use crate::stats::{percentile_sorted, TailRisk};
 
@@ -68,6 +69,8 @@ pub enum PathValue {
     AtMost { column: String, threshold: f64 },
     /// 1 where both hold.
     Both(Box<PathValue>, Box<PathValue>),
+    /// 1 where the column (a P&L) loses more than `threshold`, else 0.
+    LossBeyond { column: String, threshold: f64 },
 }
 
 impl PathValue {
@@ -76,7 +79,8 @@ impl PathValue {
         match self {
             PathValue::Column(c)
             | PathValue::AtLeast { column: c, .. }
-            | PathValue::AtMost { column: c, .. } => vec![c.as_str()],
+            | PathValue::AtMost { column: c, .. }
+            | PathValue::LossBeyond { column: c, .. } => vec![c.as_str()],
             PathValue::Both(a, b) => {
                 let mut columns = a.columns();
                 columns.extend(b.columns());
@@ -105,6 +109,13 @@ impl PathValue {
             } => column(c)
                 .iter()
                 .map(|v| indicator(*v <= *threshold))
+                .collect(),
+            PathValue::LossBeyond {
+                column: c,
+                threshold,
+            } => column(c)
+                .iter()
+                .map(|v| indicator(risk::losses_beyond([*v], *threshold) == 1))
                 .collect(),
             PathValue::Both(a, b) => a
                 .values(columns)
@@ -491,6 +502,67 @@ pub fn attribution_figures(scenario: &Scenario, book: &Book) -> Vec<FigureSpec> 
                 statistic,
             );
         }
+    }
+    figures
+}
+
+/// The figures of `portfolio` that a comparison of scenarios sets side by
+/// side, named as the catalogue names them (`portfolio.NAME.es95`): its mean
+/// and its 5th and 50th percentile return, VaR and ES at 95% and 99%, the
+/// median and 95th percentile of its max drawdown and the probability of
+/// each of its loss thresholds.
+pub fn portfolio_figures(portfolio: &Portfolio) -> Vec<FigureSpec> {
+    let prefix = format!("{PORTFOLIO_PREFIX}{}", portfolio.name);
+    let pnl = || PathValue::Column(format!("{prefix}.pnl"));
+    let drawdown = || PathValue::Column(format!("{prefix}.max_drawdown"));
+    let mut figures: Vec<FigureSpec> = [
+        ("return.mean", "mean return", pnl(), Statistic::Mean),
+        ("return.p05", "return p05", pnl(), Statistic::Quantile(0.05)),
+        (
+            "return.p50",
+            "median return",
+            pnl(),
+            Statistic::Quantile(0.5),
+        ),
+        ("var95", "VaR 95%", pnl(), Statistic::PortfolioVar(0.95)),
+        ("es95", "ES 95%", pnl(), Statistic::PortfolioEs(0.95)),
+        ("var99", "VaR 99%", pnl(), Statistic::PortfolioVar(0.99)),
+        ("es99", "ES 99%", pnl(), Statistic::PortfolioEs(0.99)),
+        (
+            "drawdown.p50",
+            "median max drawdown",
+            drawdown(),
+            Statistic::Quantile(0.5),
+        ),
+        (
+            "drawdown.p95",
+            "max drawdown p95",
+            drawdown(),
+            Statistic::Quantile(0.95),
+        ),
+    ]
+    .into_iter()
+    .map(|(suffix, label, value, statistic)| FigureSpec {
+        name: format!("{prefix}.{suffix}"),
+        label: label.to_string(),
+        unit: Unit::Return,
+        key: false,
+        value,
+        statistic,
+    })
+    .collect();
+    for &threshold in &portfolio.loss_thresholds {
+        figures.push(FigureSpec {
+            name: format!("{prefix}.loss_prob.{}", threshold_name(threshold)),
+            label: format!("P(loss > {}%)", (threshold * 1000.0).round() / 10.0),
+            unit: Unit::Share,
+            key: false,
+            value: PathValue::LossBeyond {
+                column: format!("{prefix}.pnl"),
+                threshold,
+            },
+            statistic: Statistic::Mean,
+        });
     }
     figures
 }

@@ -62,6 +62,22 @@ pub fn start_levels(model: &Model) -> Vec<f64> {
     model.assets.iter().map(|a| a.initial).collect()
 }
 
+/// Simulates every path of `model` (built from `scenario`), every portfolio
+/// of `book` valued on each.
+pub fn simulate(
+    scenario: &Scenario,
+    model: &Model,
+    book: &Book,
+    options: &engine::RunOptions,
+    progress: &dyn engine::Progress,
+) -> Result<Simulation, engine::EngineError> {
+    if book.portfolios.is_empty() {
+        return engine::simulate(model, options, progress);
+    }
+    let tracker = PortfolioTracker::new(scenario, model, &book.portfolios);
+    engine::simulate_with(model, options, progress, &tracker)
+}
+
 /// Reads and checks every portfolio and stress file of a run, reporting the
 /// problems of all of them at once.
 pub fn load(scenario: &Scenario, model: &Model, files: &BookFiles) -> Result<Book, ScenarioError> {

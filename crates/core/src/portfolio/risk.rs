@@ -72,9 +72,14 @@ pub fn quantile_grid(sorted: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// The paths losing more than `threshold` (a P&L below `-threshold`).
+pub fn losses_beyond(pnl: impl IntoIterator<Item = f64>, threshold: f64) -> usize {
+    pnl.into_iter().filter(|v| *v < -threshold).count()
+}
+
 /// The share of paths losing more than `threshold` and its standard error.
 pub fn loss_probability(pnl: &[f64], threshold: f64) -> (f64, f64) {
     let n = pnl.len() as f64;
-    let p = pnl.iter().filter(|&&v| v < -threshold).count() as f64 / n;
+    let p = losses_beyond(pnl.iter().copied(), threshold) as f64 / n;
     (p, (p * (1.0 - p) / n).sqrt())
 }

@@ -7,7 +7,9 @@
 //!
 //! A sweep measures every figure a targets file may name
 //! ([`crate::figures::measure_every_figure`]) at every point, with
-//! its standard error.
+//! its standard error; every portfolio of the book (the scenario's own and
+//! any `--portfolio` file) is valued at every point, loaded against that
+//! point's scenario, so its figures are swept too.
 
 pub mod sensitivity;
 
@@ -16,9 +18,11 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{self, EngineError, RunOptions, Silent, Simulation};
+use crate::engine::{EngineError, RunOptions, Silent, Simulation};
+use crate::figures::catalogue::unknown_figure;
 use crate::figures::{measure_every_figure, measure_named, Measured};
 use crate::model::Model;
+use crate::portfolio::{self, Book, BookFiles};
 use crate::scenario::settings::{self, Setting};
 use crate::scenario::{Scenario, ScenarioError};
 
@@ -315,24 +319,26 @@ impl Sweep {
         }
     }
 
-    /// Measures point `index` (at `values`) from its run; the first point
-    /// measured fixes the figures' names.
+    /// Measures point `index` (at `values`) from its run, which valued
+    /// `book`; the first point measured fixes the figures' names.
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         index: usize,
         values: Vec<f64>,
         scenario: &Scenario,
         model: &Model,
+        book: &Book,
         simulation: &Simulation,
         seconds: f64,
     ) {
         let figures = if self.figures.is_empty() {
-            let all = measure_every_figure(scenario, model, simulation);
+            let all = measure_every_figure(scenario, model, book, simulation);
             let (names, figures) = all.into_iter().unzip();
             self.figures = names;
             figures
         } else {
-            measure_named(&self.figures, scenario, model, simulation)
+            measure_named(&self.figures, scenario, model, book, simulation)
         };
         self.points.push(PointResult {
             index,
@@ -482,14 +488,30 @@ pub fn scenario_with(
     Ok(settings::apply(base, path, &settings)?)
 }
 
+/// `scenario`'s model and book (the portfolios of `books`, checked against
+/// it) and a run of both on `options`.
+pub(crate) fn simulate_book(
+    scenario: &Scenario,
+    books: &BookFiles,
+    options: &RunOptions,
+) -> Result<(Model, Book, Simulation), SweepError> {
+    let model = Model::new(scenario);
+    let book = portfolio::load(scenario, &model, books)?;
+    let simulation = portfolio::simulate(scenario, &model, &book, options, &Silent)?;
+    Ok((model, book, simulation))
+}
+
 /// Runs every point of the sweep of `base` (loaded from `path`) over `axes`,
-/// in order, calling `progress(done, total)` after each.
+/// in order, the portfolios of `books` valued at each, calling
+/// `progress(done, total)` after each.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     base: &Scenario,
     path: &Path,
     set: &[Setting],
     axes: &[Axis],
     options: SweepOptions,
+    books: &BookFiles,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Sweep, SweepError> {
     check_axes(base, axes, set)?;
@@ -505,10 +527,17 @@ pub fn run(
     for (index, values) in points.into_iter().enumerate() {
         let point_started = Instant::now();
         let scenario = scenario_with(base, path, set, &settings_at(axes, &values))?;
-        let model = Model::new(&scenario);
-        let simulation = engine::simulate(&model, &options.run_options(), &Silent)?;
+        let (model, book, simulation) = simulate_book(&scenario, books, &options.run_options())?;
         let seconds = point_started.elapsed().as_secs_f64();
-        sweep.add(index, values, &scenario, &model, &simulation, seconds);
+        sweep.add(
+            index,
+            values,
+            &scenario,
+            &model,
+            &book,
+            &simulation,
+            seconds,
+        );
         progress(index + 1, total);
     }
     sweep.seconds = started.elapsed().as_secs_f64();
@@ -533,17 +562,21 @@ pub fn default_chart_figures(scenario: &Scenario, figures: &[String]) -> Vec<Str
 /// Paths of the probe run that lists a scenario's figures.
 const PROBE_PATHS: u64 = 64;
 
-/// The names of every figure a run of `scenario` has, from a small run.
-pub fn figure_names(scenario: &Scenario, seed: u64) -> Result<Vec<String>, SweepError> {
-    let model = Model::new(scenario);
+/// The names of every figure a run of `scenario` with the portfolios of
+/// `books` has, from a small run.
+pub fn figure_names(
+    scenario: &Scenario,
+    books: &BookFiles,
+    seed: u64,
+) -> Result<Vec<String>, SweepError> {
     let options = RunOptions {
         paths: PROBE_PATHS,
         seed,
         threads: 1,
         sample_paths: 0,
     };
-    let simulation = engine::simulate(&model, &options, &Silent)?;
-    Ok(measure_every_figure(scenario, &model, &simulation)
+    let (model, book, simulation) = simulate_book(scenario, books, &options)?;
+    Ok(measure_every_figure(scenario, &model, &book, &simulation)
         .into_iter()
         .map(|(name, _)| name)
         .collect())
@@ -556,12 +589,7 @@ pub fn check_figures(option: &str, names: &[String], figures: &[String]) -> Resu
     let problems: Vec<String> = names
         .iter()
         .filter(|n| !figures.contains(n))
-        .map(|n| {
-            format!(
-                "{option}: {}",
-                crate::scenario::load::unknown_name("figure", n, figures)
-            )
-        })
+        .map(|n| format!("{option}: {}", unknown_figure(n, figures)))
         .collect();
     if problems.is_empty() {
         Ok(())
@@ -571,14 +599,16 @@ pub fn check_figures(option: &str, names: &[String], figures: &[String]) -> Resu
 }
 
 /// The figures to chart or rank by: those `named` (after `option`, the flag
-/// that named them), checked against the scenario's, else the defaults.
+/// that named them), checked against those of the scenario and the
+/// portfolios of `books`, else the defaults.
 pub fn chosen_figures(
     option: &str,
     scenario: &Scenario,
+    books: &BookFiles,
     named: &[String],
     seed: u64,
 ) -> Result<Vec<String>, SweepError> {
-    let figures = figure_names(scenario, seed)?;
+    let figures = figure_names(scenario, books, seed)?;
     if named.is_empty() {
         return Ok(default_chart_figures(scenario, &figures));
     }

@@ -12,9 +12,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{SweepError, SweepOptions};
-use crate::engine::{self, Silent};
+use crate::figures::catalogue::names_a_portfolio;
 use crate::figures::{measure_named, Measured};
-use crate::model::Model;
+use crate::portfolio::BookFiles;
 use crate::scenario::load::{nearest, unknown_name};
 use crate::scenario::settings::{self, Setting};
 use crate::scenario::Scenario;
@@ -241,8 +241,9 @@ impl Sensitivity {
     }
 }
 
-/// Runs the base and every bump of `keys` (each run on `options`' seed) and
-/// measures `figures` in each; `progress(done, total)` after each run.
+/// Runs the base and every bump of `keys` (each run on `options`' seed,
+/// the portfolios of `books` valued where `figures` name one) and measures
+/// `figures` in each; `progress(done, total)` after each run.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     base: &Scenario,
@@ -252,6 +253,7 @@ pub fn run(
     bump: f64,
     figures: &[String],
     options: SweepOptions,
+    books: &BookFiles,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Sensitivity, SweepError> {
     let started = std::time::Instant::now();
@@ -285,10 +287,19 @@ pub fn run(
     }
     let total = runs.len() + 1;
     let run_options = options.run_options();
+    // A book is valued only where a figure reads it: it costs every run time.
+    let no_book = BookFiles {
+        skip_scenario: true,
+        ..BookFiles::default()
+    };
+    let books = if names_a_portfolio(figures) {
+        books
+    } else {
+        &no_book
+    };
     let measure = |scenario: &Scenario| -> Result<Vec<Measured>, SweepError> {
-        let model = Model::new(scenario);
-        let simulation = engine::simulate(&model, &run_options, &Silent)?;
-        Ok(measure_named(figures, scenario, &model, &simulation))
+        let (model, book, simulation) = super::simulate_book(scenario, books, &run_options)?;
+        Ok(measure_named(figures, scenario, &model, &book, &simulation))
     };
     let base_figures = measure(&start)?;
     progress(1, total);

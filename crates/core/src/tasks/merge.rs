@@ -248,6 +248,7 @@ impl PlanMerge {
                     grid[point.index].clone(),
                     &prepared.scenario,
                     &prepared.model,
+                    &prepared.book,
                     &simulation,
                     simulation.wall_time.as_secs_f64(),
                 );

@@ -61,6 +61,7 @@ pub fn plan(
         sweep::chosen_figures(
             "--chart",
             &prepared.scenario,
+            &recipe.book_files(),
             &charts,
             prepared.options.seed,
         )?

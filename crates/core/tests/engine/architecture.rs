@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The core's top-level modules, lowest first.
-const LAYERS: [&str; 15] = [
+const LAYERS: [&str; 16] = [
     "input",
     "output",
     "scenario",
@@ -21,6 +21,7 @@ const LAYERS: [&str; 15] = [
     "sweep",
     "calibrate",
     "attribute",
+    "compare",
     "tasks",
 ];
 

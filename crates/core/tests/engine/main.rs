@@ -17,6 +17,7 @@ mod calibrate_targets;
 mod dates;
 mod history;
 mod mechanisms;
+mod portfolio_figures;
 mod portfolios;
 mod processes;
 mod properties;
