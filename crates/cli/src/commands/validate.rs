@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use stormglass_core::history::{self, Anchors};
+use stormglass_core::history::{self, Warning};
 use stormglass_core::model::Model;
 use stormglass_core::portfolio::{self, BookFiles};
-use stormglass_core::scenario::{self, Scenario};
+use stormglass_core::scenario;
 
 use crate::args::{load, scenarios_dir};
 use crate::failure::{say, Failure, Result};
@@ -68,6 +68,7 @@ fn validate_book_file(file: &Path, role: FileRole, against: &Path) -> Result<Str
         skip_scenario: true,
     };
     let book = portfolio::load(&s, &Model::new(&s), &files)?;
+    print_warnings(&book.warnings().cloned().collect::<Vec<_>>());
     Ok(match role {
         FileRole::Portfolio => format!(
             "{}: ok (portfolio file: {} positions; checked against {})",
@@ -108,7 +109,9 @@ pub fn run(args: Args) -> Result {
         });
         match checked {
             Ok((s, book)) => {
-                print_warnings(&s, history::builtin());
+                let mut warnings = history::warnings(&s, history::builtin());
+                warnings.extend(book.warnings().cloned());
+                print_warnings(&warnings);
                 say(format_args!(
                     "{}: ok (regimes: {}, assets: {}, events: {}, steps: {}, portfolios: {}, stress vectors: {})",
                     file.display(),
@@ -130,9 +133,9 @@ pub fn run(args: Args) -> Result {
     }
 }
 
-/// Prints the scenario's warnings to standard error: they do not stop a run.
-pub fn print_warnings(scenario: &Scenario, anchors: &Anchors) {
-    for warning in history::warnings(scenario, anchors) {
+/// Prints warnings to standard error: they do not stop a run.
+pub fn print_warnings(warnings: &[Warning]) {
+    for warning in warnings {
         eprintln!("warning: {warning}");
     }
 }

@@ -146,6 +146,17 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Where `key` (relative to the prefix) is written, for a warning that
+    /// names it like an error does.
+    pub fn locate(&self, key: &str) -> Diagnostic {
+        let key = if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.prefix)
+        };
+        self.sources.diagnostic(key, String::new())
+    }
+
     /// Reports a list longer than `max`; `false` then, so the caller skips its
     /// entries rather than check (and report) each one.
     pub fn list_length(&mut self, key: &str, what: &str, length: usize, max: usize) -> bool {
