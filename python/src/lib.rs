@@ -954,6 +954,7 @@ fn calibrate_history(
         series: series.unwrap_or_default(),
         levels: levels.unwrap_or_default(),
         frequency,
+        ..Selection::default()
     };
     let stem = data
         .file_stem()

@@ -218,13 +218,20 @@ impl Prepared {
             .unwrap_or_else(|| crate::history::builtin())
     }
 
+    /// The scenario's warnings against the run's anchors, then its portfolios'.
+    pub fn warnings(&self) -> Vec<crate::history::Warning> {
+        let mut warnings = crate::history::warnings(&self.scenario, self.anchors());
+        warnings.extend(self.book.warnings().cloned());
+        warnings
+    }
+
     /// The run's summary, portfolios and realism included.
     pub fn summarise(&self, simulation: &Simulation) -> Summary {
         let mut summary = Summary::new(&self.scenario, &self.model, simulation);
         if let Some(anchors) = &self.own_anchors {
-            summary.warnings = crate::history::warnings(&self.scenario, anchors);
             summary.realism = crate::history::Realism::new(anchors, &self.model, simulation);
         }
+        summary.warnings = self.warnings();
         summary.portfolios =
             portfolio::summarise(&self.scenario, &self.model, &self.book, simulation);
         summary

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use stormglass_core::calibrate::data::{self as history_data, Frequency, Selection};
+use stormglass_core::calibrate::data::{self as history_data, AssetMapping, Frequency, Selection};
 use stormglass_core::calibrate::history as history_fit;
 use stormglass_core::calibrate::targets::{self, Fit};
 use stormglass_core::output::{self, OutputError};
@@ -48,6 +48,14 @@ pub struct HistoryArgs {
     /// rates, spreads, anything that can be zero or negative.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     levels: Vec<String>,
+    /// Fit column COLUMN as the engine's asset ASSET (repeatable), so that a
+    /// run of the fragment reports it like the bundled scenario does (fan
+    /// chart, drawdowns, key numbers, realism): spx, ndx, dxy, gold, silver,
+    /// eurusd, usdjpy (prices), us10y, us2y, fed_funds, vix (levels in
+    /// decimals, read from a column in percent; add :decimal for one in
+    /// decimals already), as in --as spx=close or --as us10y=dgs10.
+    #[arg(long = "as", value_name = "ASSET=COLUMN", value_parser = str::parse::<AssetMapping>)]
+    as_assets: Vec<AssetMapping>,
     /// Sample the data at this frequency (the last observation of each
     /// period): daily, weekly, monthly or quarterly [default: the file's own].
     #[arg(long, value_parser = str::parse::<Frequency>)]
@@ -85,6 +93,7 @@ fn history(args: HistoryArgs) -> Result {
         series: args.series.clone(),
         levels: args.levels.clone(),
         frequency: args.frequency,
+        assets: args.as_assets.clone(),
     };
     let stem = args
         .data

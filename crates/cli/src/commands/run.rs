@@ -35,7 +35,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result {
     let threads = args.threads.checked()?;
     let prepared = args.recipe.recipe().prepare(threads)?;
-    super::validate::print_warnings(&prepared.scenario, prepared.anchors());
+    super::validate::print_notes(&prepared.scenario);
+    super::validate::print_warnings(&prepared.warnings());
     if let Some(shard) = &args.shard {
         let shard = Shard::parse(shard).map_err(|e| Failure::input(format!("--shard {e}")))?;
         let dir = args

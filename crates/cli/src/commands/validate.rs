@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use stormglass_core::history::{self, Anchors};
+use stormglass_core::history::{self, Warning};
 use stormglass_core::model::Model;
 use stormglass_core::portfolio::{self, BookFiles};
 use stormglass_core::scenario::{self, Scenario};
@@ -68,6 +68,7 @@ fn validate_book_file(file: &Path, role: FileRole, against: &Path) -> Result<Str
         skip_scenario: true,
     };
     let book = portfolio::load(&s, &Model::new(&s), &files)?;
+    print_warnings(&book.warnings().cloned().collect::<Vec<_>>());
     Ok(match role {
         FileRole::Portfolio => format!(
             "{}: ok (portfolio file: {} positions; checked against {})",
@@ -108,7 +109,10 @@ pub fn run(args: Args) -> Result {
         });
         match checked {
             Ok((s, book)) => {
-                print_warnings(&s, history::builtin());
+                let mut warnings = history::warnings(&s, history::builtin());
+                warnings.extend(book.warnings().cloned());
+                print_notes(&s);
+                print_warnings(&warnings);
                 say(format_args!(
                     "{}: ok (regimes: {}, assets: {}, events: {}, steps: {}, portfolios: {}, stress vectors: {})",
                     file.display(),
@@ -130,9 +134,9 @@ pub fn run(args: Args) -> Result {
     }
 }
 
-/// Prints the scenario's notes on its dates and its warnings to standard
-/// error: they do not stop a run.
-pub fn print_warnings(scenario: &Scenario, anchors: &Anchors) {
+/// Prints what the scenario says about its start (the user's levels, events
+/// before it) to standard error.
+pub fn print_notes(scenario: &Scenario) {
     if let Some(levels) = &scenario.levels {
         eprintln!(
             "note: starting levels from {} (as of {}, sha256 {})",
@@ -144,7 +148,11 @@ pub fn print_warnings(scenario: &Scenario, anchors: &Anchors) {
     for note in &scenario.notes {
         eprintln!("note: {note}");
     }
-    for warning in history::warnings(scenario, anchors) {
+}
+
+/// Prints warnings to standard error: they do not stop a run.
+pub fn print_warnings(warnings: &[Warning]) {
+    for warning in warnings {
         eprintln!("warning: {warning}");
     }
 }

@@ -581,3 +581,148 @@ fn calibrate_history_takes_out_as_every_command_does_and_points_old_flags_to_it(
         .join("fitted.toml")
         .exists());
 }
+
+/// The last row of a bundled CSV: its date and its cells.
+fn last_row(file: &str) -> (String, Vec<f64>) {
+    let text = std::fs::read_to_string(Path::new(*common::ROOT).join(file)).unwrap();
+    let line = text.lines().rfind(|l| !l.trim().is_empty()).unwrap();
+    let mut cells = line.split(',');
+    let date = cells.next().unwrap().to_string();
+    (date, cells.map(|c| c.trim().parse().unwrap()).collect())
+}
+
+#[test]
+fn a_fragment_fitted_with_as_names_runs_with_the_engine_assets_report_from_the_last_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let fragment = dir.path().join("spx-k2.toml");
+    stormglass_ok(&[
+        "calibrate",
+        "history",
+        "data/history/sp500.csv",
+        "--as",
+        "spx=close",
+        "--frequency",
+        "weekly",
+        "--out",
+        dir.path().join("fit").to_str().unwrap(),
+        "--fragment",
+        fragment.to_str().unwrap(),
+    ]);
+    let (date, cells) = last_row("data/history/sp500.csv");
+    let s = scenario::load(&fragment).unwrap();
+    // A weekday's close: the run starts on it, at its level.
+    assert_eq!(s.dates[0].to_string(), date);
+    let spx = s.asset_index("spx").expect("the column is fitted as spx");
+    assert_eq!(s.assets[spx].initial, cells[0]);
+    assert_eq!(s.report.core_assets, ["spx"]);
+
+    let out = dir.path().join("run");
+    stormglass_ok(&[
+        "run",
+        fragment.to_str().unwrap(),
+        "--paths",
+        "300",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    for chart in ["fan_spx.png", "drawdown_spx.png"] {
+        assert!(out.join("charts").join(chart).is_file(), "{chart}");
+    }
+    let fan = std::fs::read_to_string(out.join("fan_bands.csv")).unwrap();
+    let first = fan.lines().nth(1).unwrap();
+    assert!(
+        first.starts_with(&format!("{date},spx,{}", cells[0])),
+        "{first}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["key_numbers"]["equity"], "spx");
+    assert!(summary["key_numbers"]["p_equity_drawdown"].is_f64());
+    let realism = summary["realism"]["figures"].as_array().unwrap();
+    assert!(realism.iter().any(|f| f["asset"] == "spx"), "no spx anchor");
+}
+
+#[test]
+fn a_rate_in_percent_is_fitted_in_the_engines_decimals() {
+    let dir = tempfile::tempdir().unwrap();
+    let fragment = dir.path().join("rates.toml");
+    stormglass_ok(&[
+        "calibrate",
+        "history",
+        "data/history/us_rates_monthly_1946_1991.csv",
+        "--series",
+        "r12,r120",
+        "--levels",
+        "r12",
+        "--as",
+        "us10y=r120",
+        "--out",
+        dir.path().join("fit").to_str().unwrap(),
+        "--fragment",
+        fragment.to_str().unwrap(),
+    ]);
+    let (_, cells) = last_row("data/history/us_rates_monthly_1946_1991.csv");
+    let s = scenario::load(&fragment).unwrap();
+    // `1991-02` is the month's last day, a Thursday.
+    assert_eq!(s.dates[0].to_string(), "1991-02-28");
+    let us10y = s.asset_index("us10y").unwrap();
+    // The fragment writes six significant digits: 8.069% is 0.08069.
+    assert!((s.assets[us10y].initial - cells[2] / 100.0).abs() < 1e-9);
+    // The unmapped column keeps its own name and units.
+    let r12 = s.asset_index("r12").unwrap();
+    assert!((s.assets[r12].initial - cells[0]).abs() < 1e-9);
+    assert_eq!(s.report.core_assets, ["r12", "us10y"]);
+}
+
+#[test]
+fn a_bad_as_mapping_names_the_file_and_the_nearest_name_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fragment = write(dir.path(), "mine.toml", "# my own notes\n");
+    let fails = |mapping: &str, data: &str| {
+        let out = dir.path().join("fit");
+        let output = stormglass(&[
+            "calibrate",
+            "history",
+            data,
+            "--as",
+            mapping,
+            "--out",
+            out.to_str().unwrap(),
+            "--fragment",
+            fragment.to_str().unwrap(),
+            "--force",
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{mapping}");
+        assert!(!out.exists());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let sp500 = "data/history/sp500.csv";
+    let unknown = fails("spz=close", sp500);
+    assert!(
+        unknown.contains(sp500)
+            && unknown.contains("unknown engine asset `spz`; did you mean `spx`?"),
+        "{unknown}"
+    );
+    let missing = fails("spx=clsoe", sp500);
+    assert!(
+        missing.contains(&format!("{sp500}:1:"))
+            && missing.contains("no column `clsoe`")
+            && missing.contains("the file's columns: close"),
+        "{missing}"
+    );
+    let malformed = fails("spx", sp500);
+    assert!(malformed.contains("write ASSET=COLUMN"), "{malformed}");
+    let price_unit = fails("spx=close:percent", sp500);
+    assert!(price_unit.contains("`spx` is a price"), "{price_unit}");
+    // The VIX in points read as decimals would be a volatility of 1,376%.
+    let vix = "data/history/vix.csv";
+    let decimals = fails("vix=vix:decimal", vix);
+    assert!(
+        decimals.contains(&format!("{vix}:2:")) && decimals.contains("valid: [-1, 1]"),
+        "{decimals}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&fragment).unwrap(),
+        "# my own notes\n"
+    );
+}

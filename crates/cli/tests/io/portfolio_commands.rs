@@ -208,3 +208,58 @@ fn sweeps_chart_a_portfolio_s_figures_and_name_the_portfolios_a_run_has() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_position_that_cannot_move_is_warned_about_by_validate_and_run_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("euro_in_euros.toml");
+    let text = "name = \"euro_in_euros\"\nbase_currency = \"EUR\"\n\n[positions.long_euro]\nasset = \"eurusd\"\nweight = 1.0\n";
+    std::fs::write(&file, text).unwrap();
+    let expected = [
+        format!("{}:5: positions.long_euro.asset", file.display()),
+        "cannot move".to_string(),
+        r#"[positions.long_euro] forward = "USD", weight = -1"#.to_string(),
+    ];
+    let validated = common::stormglass(&["validate", file.to_str().unwrap()]);
+    assert!(validated.status.success());
+    let stderr = String::from_utf8_lossy(&validated.stderr);
+    assert!(
+        stderr.contains(&format!("warning: {}", expected[0])),
+        "{stderr}"
+    );
+    for part in &expected {
+        assert!(stderr.contains(part.as_str()), "{part} not in {stderr}");
+    }
+    let out = dir.path().join("run");
+    let ran = common::stormglass(&[
+        "run",
+        "--paths",
+        "200",
+        "--sample-paths",
+        "0",
+        "--no-portfolios",
+        "--portfolio",
+        file.to_str().unwrap(),
+        "--portfolio",
+        "portfolios/eur_short_usd.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.success(), "{stderr}");
+    assert!(stderr.contains(expected[2].as_str()), "{stderr}");
+    // The bundled forward book is not warned about: it moves.
+    assert!(!stderr.contains("eur_short_usd"), "{stderr}");
+    let json = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let keys: Vec<&str> = summary["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"positions.long_euro.asset"), "{keys:?}");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("positions.long_euro.asset"));
+    assert_eq!(summary["portfolios"][1]["positions"][0]["kind"], "forward");
+}

@@ -108,6 +108,11 @@ pub struct Table {
     /// Each value's line in the file, for messages.
     pub lines: Vec<usize>,
     pub names: Vec<String>,
+    /// Each column's asset in the fragment: its `--as` name, else [`asset_name`].
+    pub assets: Vec<String>,
+    /// How each column is fitted as read: a difference for `--levels` and a
+    /// rate or volatility `--as`, else a log change.
+    pub transforms: Vec<Transform>,
     /// `values[k][t]`: series `k` at row `t`.
     pub values: Vec<Vec<f64>>,
     /// The frequency the file's dates come at.
@@ -129,6 +134,8 @@ pub enum Transform {
 #[derive(Debug, Clone)]
 pub struct Changes {
     pub names: Vec<String>,
+    /// Each series' asset name in the fragment (see [`Table::assets`]).
+    pub assets: Vec<String>,
     pub transforms: Vec<Transform>,
     pub frequency: Frequency,
     /// The date each change ends on.
@@ -159,6 +166,89 @@ pub struct Selection {
     pub levels: Vec<String>,
     /// The frequency to sample at; the file's own when `None`.
     pub frequency: Option<Frequency>,
+    /// Columns fitted as the engine's own assets (`--as spx=close`).
+    pub assets: Vec<AssetMapping>,
+}
+
+/// `--as ASSET=COLUMN[:percent|:decimal]`: a column fitted as one of the
+/// engine's assets, so that a run of the fragment gets that asset's report
+/// (fan chart, drawdowns, the key numbers, realism against its anchors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetMapping {
+    pub asset: String,
+    pub column: String,
+    /// For a rate or volatility asset: whether the column is in percent (4.25
+    /// = 4.25%, the way yields and the VIX are quoted) or already in decimals;
+    /// `None` when not said, read as percent.
+    pub percent: Option<bool>,
+}
+
+/// What an engine asset's level is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineUnit {
+    /// A positive price or index: fitted as log changes, a GBM in the fragment.
+    Price,
+    /// A rate or a volatility in decimals (0.0425 = 4.25%): fitted as
+    /// differences, an Ornstein-Uhlenbeck level in the fragment.
+    Decimal,
+}
+
+/// The bundled scenario's assets that the report (`[report]` defaults) or
+/// history's anchors know by name: the names `--as` takes. A test holds them
+/// to the bundled scenario's processes.
+pub const ENGINE_ASSETS: [(&str, EngineUnit); 11] = [
+    ("spx", EngineUnit::Price),
+    ("ndx", EngineUnit::Price),
+    ("dxy", EngineUnit::Price),
+    ("gold", EngineUnit::Price),
+    ("silver", EngineUnit::Price),
+    ("eurusd", EngineUnit::Price),
+    ("usdjpy", EngineUnit::Price),
+    ("us10y", EngineUnit::Decimal),
+    ("us2y", EngineUnit::Decimal),
+    ("fed_funds", EngineUnit::Decimal),
+    ("vix", EngineUnit::Decimal),
+];
+
+impl std::str::FromStr for AssetMapping {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<AssetMapping, String> {
+        let Some((asset, rest)) = text.split_once('=') else {
+            return Err(format!(
+                "`{text}`: write ASSET=COLUMN, the engine's asset name then the CSV column, as in spx=close"
+            ));
+        };
+        let (column, percent) = match rest.rsplit_once(':') {
+            Some((column, "percent")) => (column, Some(true)),
+            Some((column, "decimal")) => (column, Some(false)),
+            Some((_, unit)) => {
+                return Err(format!(
+                    "`{text}`: unknown unit `{unit}`; valid: percent, decimal (after the column, as in us10y=dgs10:percent)"
+                ))
+            }
+            None => (rest, None),
+        };
+        let (asset, column) = (asset.trim(), column.trim());
+        if asset.is_empty() || column.is_empty() {
+            return Err(format!(
+                "`{text}`: write ASSET=COLUMN, the engine's asset name then the CSV column, as in spx=close"
+            ));
+        }
+        Ok(AssetMapping {
+            asset: asset.to_string(),
+            column: column.to_string(),
+            percent,
+        })
+    }
+}
+
+/// The unit of engine asset `name`, if `--as` takes it.
+pub fn engine_unit(name: &str) -> Option<EngineUnit> {
+    ENGINE_ASSETS
+        .iter()
+        .find(|(asset, _)| *asset == name)
+        .map(|&(_, unit)| unit)
 }
 
 /// The fewest changes any fit takes; a fit with many parameters needs more
@@ -261,7 +351,30 @@ pub fn read(path: &Path, selection: &Selection) -> Result<Table, DataError> {
             ));
         }
     }
-    check_asset_names(path, &columns, &wanted)?;
+    let mapped = mappings(path, selection, &columns, &wanted)?;
+    let assets: Vec<String> = wanted
+        .iter()
+        .map(
+            |&c| match mapped.iter().find(|(m, _)| m.column == columns[c]) {
+                Some((m, _)) => m.asset.clone(),
+                None => asset_name(&columns[c]),
+            },
+        )
+        .collect();
+    check_asset_names(path, &columns, &wanted, &assets)?;
+    let transforms: Vec<Transform> = wanted
+        .iter()
+        .map(|&c| {
+            let decimal = mapped
+                .iter()
+                .any(|(m, unit)| m.column == columns[c] && *unit == EngineUnit::Decimal);
+            if decimal || selection.levels.contains(&columns[c]) {
+                Transform::Difference
+            } else {
+                Transform::LogChange
+            }
+        })
+        .collect();
     if wanted.len() > MAX_SERIES {
         return Err(invalid(
             path,
@@ -277,6 +390,8 @@ pub fn read(path: &Path, selection: &Selection) -> Result<Table, DataError> {
         dates: Vec::new(),
         lines: Vec::new(),
         names: wanted.iter().map(|&c| columns[c].clone()).collect(),
+        assets,
+        transforms,
         values: vec![Vec::new(); wanted.len()],
         frequency: Frequency::Daily,
     };
@@ -348,7 +463,137 @@ pub fn read(path: &Path, selection: &Selection) -> Result<Table, DataError> {
         .collect();
     gaps.sort_unstable();
     table.frequency = Frequency::of_gap(gaps.get(gaps.len() / 2).copied().unwrap_or(1));
+    for (mapping, unit) in &mapped {
+        let Some(k) = table.names.iter().position(|n| *n == mapping.column) else {
+            continue;
+        };
+        let values = &mut table.values[k];
+        if *unit != EngineUnit::Decimal {
+            continue;
+        }
+        if mapping.percent == Some(false) {
+            if let Some(t) = values.iter().position(|v| v.abs() > 1.0) {
+                return Err(invalid(
+                    path,
+                    Some(table.lines[t]),
+                    format!(
+                        "--as {}={}:decimal: `{}` reads {} as decimals, {}%; valid: [-1, 1] (-100% to 100%); a column in percent is --as {0}={1}",
+                        mapping.asset,
+                        mapping.column,
+                        mapping.column,
+                        shown(values[t]),
+                        shown(100.0 * values[t])
+                    ),
+                ));
+            }
+            continue;
+        }
+        // Percent is how yields and the VIX are quoted; a column that never
+        // leaves [-1, 1] reads as decimals already, and a guess either way
+        // would be off a hundredfold: the user says which.
+        if mapping.percent.is_none() && values.iter().all(|v| v.abs() <= 1.0) {
+            return Err(invalid(
+                path,
+                Some(1),
+                format!(
+                    "--as {}={}: `{}` is in decimals (0.0425 = 4.25%) and the column never leaves [-1, 1], so it may be in decimals already or in percent near zero; say which: --as {0}={1}:decimal or --as {0}={1}:percent",
+                    mapping.asset, mapping.column, mapping.asset
+                ),
+            ));
+        }
+        for v in values.iter_mut() {
+            *v /= 100.0;
+        }
+    }
     Ok(table)
+}
+
+/// Checks each `--as` against the engine's assets and the file's columns:
+/// every mapping with its asset's unit.
+fn mappings<'s>(
+    path: &Path,
+    selection: &'s Selection,
+    columns: &[String],
+    wanted: &[usize],
+) -> Result<Vec<(&'s AssetMapping, EngineUnit)>, DataError> {
+    let engine_names: Vec<String> = ENGINE_ASSETS.iter().map(|(a, _)| a.to_string()).collect();
+    let mut mapped = Vec::new();
+    for (i, mapping) in selection.assets.iter().enumerate() {
+        let flag = format!("--as {}={}", mapping.asset, mapping.column);
+        let Some(unit) = engine_unit(&mapping.asset) else {
+            return Err(invalid(
+                path,
+                None,
+                format!(
+                    "{flag}: {} The engine's assets with a report of their own: {}",
+                    unknown_name("engine asset", &mapping.asset, &engine_names),
+                    engine_names.join(", ")
+                ),
+            ));
+        };
+        if !columns.contains(&mapping.column) {
+            return Err(invalid(
+                path,
+                Some(1),
+                format!(
+                    "{flag}: no column `{}` in the header; the file's columns: {}",
+                    mapping.column,
+                    columns.join(", ")
+                ),
+            ));
+        }
+        if !wanted.iter().any(|&c| columns[c] == mapping.column) {
+            return Err(invalid(
+                path,
+                Some(1),
+                format!(
+                    "{flag}: `{}` is not among the columns --series fits; add it to --series",
+                    mapping.column
+                ),
+            ));
+        }
+        if let Some(earlier) = selection.assets[..i]
+            .iter()
+            .find(|m| m.asset == mapping.asset || m.column == mapping.column)
+        {
+            return Err(invalid(
+                path,
+                None,
+                format!(
+                    "{flag}: --as {}={} maps it already; a column is one asset and an asset one column",
+                    earlier.asset, earlier.column
+                ),
+            ));
+        }
+        if unit == EngineUnit::Price && selection.levels.contains(&mapping.column) {
+            return Err(invalid(
+                path,
+                None,
+                format!(
+                    "{flag}: `{}` is a price, fitted as log changes; leave `{}` out of --levels",
+                    mapping.asset, mapping.column
+                ),
+            ));
+        }
+        if unit == EngineUnit::Price && mapping.percent.is_some() {
+            return Err(invalid(
+                path,
+                None,
+                format!(
+                    "{flag}: `{}` is a price; a unit (:percent, :decimal) belongs to a rate or volatility ({})",
+                    mapping.asset,
+                    ENGINE_ASSETS
+                        .iter()
+                        .filter(|(_, u)| *u == EngineUnit::Decimal)
+                        .map(|(a, _)| *a)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        mapped.push((mapping, unit));
+    }
+    Ok(mapped)
 }
 
 /// A cell's value for a message: as written for ordinary magnitudes, in
@@ -391,13 +636,16 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// Refuses two selected columns that would become the same asset name in
 /// the fragment (`EUR/USD` and `EUR-USD`, `Gold` and `gold`, a repeated
 /// heading): a scenario holds an asset's table once.
-fn check_asset_names(path: &Path, columns: &[String], wanted: &[usize]) -> Result<(), DataError> {
+fn check_asset_names(
+    path: &Path,
+    columns: &[String],
+    wanted: &[usize],
+    assets: &[String],
+) -> Result<(), DataError> {
     for (i, &a) in wanted.iter().enumerate() {
-        let name = asset_name(&columns[a]);
-        if let Some(&b) = wanted[..i]
-            .iter()
-            .find(|&&b| asset_name(&columns[b]) == name)
-        {
+        let name = &assets[i];
+        if let Some(j) = assets[..i].iter().position(|b| b == name) {
+            let b = wanted[j];
             let how = if a == b {
                 return Err(invalid(
                     path,
@@ -406,6 +654,8 @@ fn check_asset_names(path: &Path, columns: &[String], wanted: &[usize]) -> Resul
                 ));
             } else if columns[a] == columns[b] {
                 "the header repeats it".to_string()
+            } else if *name != asset_name(&columns[a]) || *name != asset_name(&columns[b]) {
+                format!("`{name}` is what --as names one of them; give the other an --as name of its own")
             } else {
                 format!(
                     "an asset name keeps ASCII letters and digits only, in lower case, so both become `{name}`"
@@ -451,14 +701,17 @@ impl Table {
                 kept.push(t);
             }
         }
+        // What the file was read as, and what `selection` adds: a table can be
+        // read once and sampled with other `--levels`.
         let transforms: Vec<Transform> = self
             .names
             .iter()
-            .map(|n| {
+            .zip(&self.transforms)
+            .map(|(n, &t)| {
                 if selection.levels.contains(n) {
                     Transform::Difference
                 } else {
-                    Transform::LogChange
+                    t
                 }
             })
             .collect();
@@ -541,6 +794,7 @@ impl Table {
         }
         Ok(Changes {
             names: self.names.clone(),
+            assets: self.assets.clone(),
             transforms,
             frequency,
             dates: kept[1..].iter().map(|&t| self.dates[t]).collect(),

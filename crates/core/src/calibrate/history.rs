@@ -577,7 +577,7 @@ impl HistoryFit {
     /// in the regime the data end in. A scenario `extends` it to add the rest.
     pub fn scenario_toml(&self, name: &str, header: &str) -> String {
         let per_year = self.changes.frequency.per_year();
-        let assets: Vec<String> = self.changes.names.iter().map(|n| asset_name(n)).collect();
+        let assets: Vec<String> = self.changes.assets.clone();
         let last = *self.changes.dates.last().expect("a fit has observations");
         let start = next_weekday(last);
         let mut out = String::new();
@@ -610,6 +610,16 @@ impl HistoryFit {
                 .join(", "),
         );
         out.push_str(" }\n");
+        // Every fitted asset gets the report's fan chart and distributions;
+        // an `--as` name (spx, dxy, us10y, ...) also its key numbers and anchors.
+        out.push_str(&format!(
+            "\n[report]\ncore_assets = [{}]\n",
+            assets
+                .iter()
+                .map(|a| quote(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         let d = assets.len();
         if d > 1 {
             out.push_str(&format!(
@@ -753,7 +763,7 @@ impl HistoryFit {
                 advice.push(text);
             }
         };
-        let assets: Vec<String> = self.changes.names.iter().map(|n| asset_name(n)).collect();
+        let assets: Vec<String> = self.changes.assets.clone();
         for d in diagnostics {
             let parts: Vec<&str> = d.key.split('.').collect();
             let column = parts

@@ -44,6 +44,11 @@ impl Book {
     pub fn is_empty(&self) -> bool {
         self.portfolios.is_empty()
     }
+
+    /// Every portfolio's warnings, in the book's order.
+    pub fn warnings(&self) -> impl Iterator<Item = &crate::history::Warning> {
+        self.portfolios.iter().flat_map(|p| &p.warnings)
+    }
 }
 
 /// Where to find portfolios beyond the scenario's own.

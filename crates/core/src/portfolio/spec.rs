@@ -12,6 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::pricing::OptionKind;
+use crate::history::Warning;
 use crate::scenario::check::{Bound, Checker};
 use crate::scenario::load::{self, SourceFile, Sources};
 use crate::scenario::{Scenario, ScenarioError};
@@ -48,6 +49,7 @@ struct RawPortfolio {
 struct RawPosition {
     asset: Option<String>,
     cash: Option<String>,
+    forward: Option<String>,
     treasury: Option<String>,
     maturity_years: Option<f64>,
     option: Option<OptionKind>,
@@ -104,6 +106,9 @@ pub struct Portfolio {
     /// Losses (fractions of the starting value) whose probability is reported.
     pub loss_thresholds: Vec<f64>,
     pub positions: Vec<Position>,
+    /// Positions that check but cannot do what they look like they do (one
+    /// whose base-currency value cannot move, a hedge with nothing to hedge).
+    pub warnings: Vec<Warning>,
 }
 
 /// One line of a portfolio.
@@ -126,6 +131,12 @@ pub enum Holding {
     Asset { asset: usize },
     /// A deposit accruing its currency's short rate.
     Cash,
+    /// A forward purchase of the position's currency against the base currency,
+    /// held as its two legs (covered interest parity): a deposit in the foreign
+    /// currency and a loan of the same starting value in the base currency, each
+    /// accruing its short rate. Unfunded: it starts at 0 and is struck again at
+    /// every rebalancing; a negative weight sells the currency forward.
+    Forward,
     /// A constant-maturity par Treasury priced off a simulated yield.
     Treasury {
         yield_asset: usize,
@@ -152,6 +163,7 @@ impl Holding {
         match self {
             Holding::Asset { .. } => "asset",
             Holding::Cash => "cash",
+            Holding::Forward => "forward",
             Holding::Treasury { .. } => "treasury",
             Holding::Option(spec) => match spec.kind {
                 OptionKind::Put => "put",
@@ -161,9 +173,10 @@ impl Holding {
         }
     }
 
-    /// Funded holdings carry the portfolio's value; option overlays start at 0.
+    /// Funded holdings carry the portfolio's value; option overlays and
+    /// forwards start at 0.
     pub fn is_funded(&self) -> bool {
-        !matches!(self, Holding::Option(_))
+        !matches!(self, Holding::Option(_) | Holding::Forward)
     }
 }
 
@@ -333,13 +346,14 @@ fn build(
         let kinds = [
             p.asset.is_some(),
             p.cash.is_some(),
+            p.forward.is_some(),
             p.treasury.is_some(),
             p.option.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             check.error(
                 &key,
-                "give exactly one of `asset`, `cash`, `treasury` or `option`",
+                "give exactly one of `asset`, `cash`, `forward`, `treasury` or `option`",
             );
             continue;
         }
@@ -377,6 +391,36 @@ fn build(
                 continue;
             };
             (Holding::Cash, c)
+        } else if let Some(forward) = &p.forward {
+            let Some(c) = check.lookup(
+                &format!("{key}.forward"),
+                "currency",
+                forward,
+                &currency_names,
+            ) else {
+                continue;
+            };
+            if base == Some(c) {
+                let others: Vec<&str> = currency_names
+                    .iter()
+                    .filter(|n| **n != raw.base_currency)
+                    .map(String::as_str)
+                    .collect();
+                check.error(
+                    format!("{key}.forward"),
+                    format!(
+                        "`{forward}` is the portfolio's base currency: a forward buys or sells a foreign currency against it; valid: {}",
+                        others.join(", ")
+                    ),
+                );
+            }
+            if p.hedge_ratio.is_some() {
+                check.error(
+                    format!("{key}.hedge_ratio"),
+                    "a forward is itself a currency position: scale its `weight` instead of hedging it",
+                );
+            }
+            (Holding::Forward, c)
         } else if let Some(treasury) = &p.treasury {
             let Some(a) = check.lookup(&format!("{key}.treasury"), "asset", treasury, &asset_names)
             else {
@@ -604,6 +648,10 @@ fn build(
             );
         }
     }
+    let warnings = positions
+        .iter()
+        .filter_map(|position| degenerate(position, base, scenario, check))
+        .collect();
     let residual = 1.0 - weight_sum;
     if residual.abs() > 1e-12 {
         positions.push(Position {
@@ -628,5 +676,80 @@ fn build(
             raw.loss_thresholds
         },
         positions,
+        warnings,
     })
+}
+
+/// The warning for a position that cannot do what it looks like it does, if any.
+fn degenerate(
+    position: &Position,
+    base: usize,
+    scenario: &Scenario,
+    check: &Checker<'_>,
+) -> Option<Warning> {
+    let key = format!("positions.{}", position.name);
+    let base_name = &scenario.currencies[base].name;
+    let currency = &scenario.currencies[position.currency].name;
+    let (key, message) = match position.holding {
+        Holding::Asset { asset } if value_in_base_is_constant(scenario, asset, base) => {
+            let asset_name = &scenario.assets[asset].name;
+            (
+                format!("{key}.asset"),
+                format!(
+                    "`{asset_name}` is the price of one {base_name} in {currency}, so each unit held is worth one {base_name} in {base_name} on every path: this position's value in {base_name}, the base currency, cannot move. \
+                     To hold the view that {base_name} rises against {currency}, sell {currency} forward against {base_name} (with the carry of the two short rates): \
+                     [positions.{name}] forward = \"{currency}\", weight = {short}; for the opposite view, weight = {long}",
+                    name = position.name,
+                    short = tidy(-position.weight),
+                    long = tidy(position.weight),
+                ),
+            )
+        }
+        _ if position.hedge_ratio > 0.0 && position.currency == base => (
+            format!("{key}.hedge_ratio"),
+            format!(
+                "has no effect: the position is priced in {base_name}, the base currency, so it has no currency exposure to hedge"
+            ),
+        ),
+        Holding::Cash if position.hedge_ratio == 1.0 => (
+            format!("{key}.hedge_ratio"),
+            format!(
+                "a {currency} deposit fully hedged into {base_name} is a {base_name} deposit (covered interest parity): it earns the {base_name} short rate and its value in {base_name} does not move with {currency}. \
+                 For the {currency} exposure leave out `hedge_ratio`; for {base_name} cash write cash = \"{base_name}\""
+            ),
+        ),
+        _ => return None,
+    };
+    let located = check.locate(&key);
+    Some(Warning {
+        key: located.key,
+        file: located.file.map(|f| f.display().to_string()),
+        line: located.line,
+        message,
+    })
+}
+
+/// Whether one unit of `asset` is worth the same in `base` on every path: its
+/// level times the dollar value of its currency over the base's, as powers of
+/// the assets read, cancels out (EUR/USD, a dollar price of one euro, held by a
+/// euro investor; USD/JPY priced in yen held by a dollar investor).
+fn value_in_base_is_constant(scenario: &Scenario, asset: usize, base: usize) -> bool {
+    let mut powers: Vec<(usize, i32)> = vec![(asset, 1)];
+    let mut multiply = |a: usize, power: i32| match powers.iter_mut().find(|(b, _)| *b == a) {
+        Some((_, p)) => *p += power,
+        None => powers.push((a, power)),
+    };
+    let usd_value = |c: usize| -> Option<(usize, i32)> {
+        scenario.currencies[c].fx.map(|(a, quote)| match quote {
+            crate::scenario::FxQuote::UsdPerUnit => (a, 1),
+            crate::scenario::FxQuote::UnitsPerUsd => (a, -1),
+        })
+    };
+    if let Some((a, power)) = usd_value(scenario.asset_currency[asset]) {
+        multiply(a, power);
+    }
+    if let Some((a, power)) = usd_value(base) {
+        multiply(a, -power);
+    }
+    powers.iter().all(|(_, p)| *p == 0)
 }

@@ -268,7 +268,9 @@ pub fn apply(
                 let local = start_base / s0;
                 (local, local * level(asset, true) / level(asset, false))
             }
-            Holding::Cash => {
+            // A forward's base-currency loan does not move with the shock: its
+            // P&L is its foreign leg's, `local * (s1 - s0)`, as for cash.
+            Holding::Cash | Holding::Forward => {
                 let local = start_base / s0;
                 (local, local)
             }

@@ -28,6 +28,7 @@ enum Leg {
         slot: usize,
     },
     Cash,
+    Forward,
     Treasury {
         slot: usize,
         maturity_years: f64,
@@ -109,6 +110,7 @@ impl<'a> PortfolioTracker<'a> {
                 let leg = match position.holding {
                     Holding::Asset { asset } => Leg::Asset { slot: slot(asset) },
                     Holding::Cash => Leg::Cash,
+                    Holding::Forward => Leg::Forward,
                     Holding::Treasury {
                         yield_asset,
                         maturity_years,
@@ -258,7 +260,8 @@ pub struct Batch<'a> {
     /// Units of an asset, the local value of cash or a Treasury, option contracts.
     holding: Vec<f64>,
     strike: Vec<f64>,
-    /// An option overlay's own cash (premiums out, payoffs in), local currency.
+    /// An option overlay's own cash (premiums out, payoffs in), local currency;
+    /// a forward's base-currency leg, in the base currency.
     settlement: Vec<f64>,
     /// The position's value in the base currency.
     value: Vec<f64>,
@@ -403,6 +406,13 @@ impl Batch<'_> {
                         self.holding[k * n + l] = local / self.level[slot * n + l]
                     }
                     Leg::Cash | Leg::Treasury { .. } => self.holding[k * n + l] = local,
+                    Leg::Forward => {
+                        // Struck again at zero value: what it had made is in `funded`.
+                        self.holding[k * n + l] = local;
+                        self.settlement[k * n + l] = -target;
+                        self.value[k * n + l] = 0.0;
+                        continue;
+                    }
                     Leg::Option { .. } => continue,
                 }
                 self.value[k * n + l] = target;
@@ -444,6 +454,13 @@ impl Batch<'_> {
         );
         let (usd_c, per_usd_base) = (&usd[c * n..(c + 1) * n], &per_usd[base * n..(base + 1) * n]);
         let (per_usd_c, usd_base) = (&per_usd[c * n..(c + 1) * n], &usd[base * n..(base + 1) * n]);
+        let growth = |r: f64| {
+            if r >= MIN_VALUED_RATE {
+                1.0 + r * dt
+            } else {
+                f64::NAN
+            }
+        };
         match position.leg {
             Leg::Asset { slot } => {
                 let before = &level_before[slot * n..(slot + 1) * n];
@@ -456,14 +473,25 @@ impl Batch<'_> {
             Leg::Cash => {
                 local_before.copy_from_slice(holding);
                 for (balance, &r) in holding.iter_mut().zip(rate_c) {
-                    let growth = if r >= MIN_VALUED_RATE {
-                        1.0 + r * dt
-                    } else {
-                        f64::NAN
-                    };
-                    *balance *= growth;
+                    *balance *= growth(r);
                 }
                 local_after.copy_from_slice(holding);
+            }
+            Leg::Forward => {
+                // Its two legs: the foreign deposit and the base-currency loan,
+                // each accruing its own short rate; its value is their sum in base.
+                let r_base = &rate_before[base * n..(base + 1) * n];
+                let loan = &mut settlement[span.clone()];
+                let value = &mut value[span.clone()];
+                let pnl = &mut pnl[span];
+                for l in 0..n {
+                    holding[l] *= growth(rate_c[l]);
+                    loan[l] *= growth(r_base[l]);
+                    let v = holding[l] * usd_c[l] * per_usd_base[l] + loan[l];
+                    pnl[l] += v - value[l];
+                    value[l] = v;
+                }
+                return;
             }
             Leg::Treasury {
                 slot,
@@ -555,6 +583,8 @@ impl Batch<'_> {
                     }
                 }
                 Leg::Cash | Leg::Treasury { .. } => holding.copy_from_slice(local_after),
+                // Valued and returned above: a forward carries no hedge.
+                Leg::Forward => {}
                 Leg::Option { .. } => {
                     for (cash, s) in settlement[span].iter_mut().zip(settled.iter()) {
                         *cash += s;
@@ -655,6 +685,11 @@ impl BatchObserver for Batch<'_> {
                     match position.leg {
                         Leg::Asset { slot } => self.holding[i] = local / self.level[slot * n + l],
                         Leg::Cash | Leg::Treasury { .. } => self.holding[i] = local,
+                        Leg::Forward => {
+                            self.holding[i] = local;
+                            self.settlement[i] = -start;
+                            self.value[i] = 0.0;
+                        }
                         Leg::Option { .. } => self.value[i] = 0.0,
                     }
                 }

@@ -152,17 +152,26 @@ impl<'a> Checker<'a> {
 
     /// Tells the user something about `key` that does not stop the run.
     pub fn note(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        let key = key.into();
-        let key = if self.prefix.is_empty() {
-            key
-        } else {
-            format!("{}.{key}", self.prefix)
+        let note = Diagnostic {
+            message: message.into(),
+            ..self.locate(&key.into())
         };
-        self.notes.push(self.sources.diagnostic(key, message));
+        self.notes.push(note);
     }
 
     pub fn take_notes(&mut self) -> Vec<Diagnostic> {
         std::mem::take(&mut self.notes)
+    }
+
+    /// Where `key` (relative to the prefix) is written, for a warning that
+    /// names it like an error does.
+    pub fn locate(&self, key: &str) -> Diagnostic {
+        let key = if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.prefix)
+        };
+        self.sources.diagnostic(key, String::new())
     }
 
     /// Reports a list longer than `max`; `false` then, so the caller skips its

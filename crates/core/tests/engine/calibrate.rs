@@ -230,6 +230,7 @@ fn regimes_the_engine_simulates_are_recovered_within_their_standard_errors() {
         .collect();
     let changes = Changes {
         names: vec!["a".into(), "b".into()],
+        assets: vec!["a".into(), "b".into()],
         transforms: vec![Transform::LogChange; 2],
         frequency: Frequency::Daily,
         dates: scenario.dates[1..samples.points].to_vec(),
@@ -745,4 +746,19 @@ fn a_history_fit_is_bit_identical_for_any_thread_count() {
             .collect()
     };
     assert_eq!(bits(&one), bits(&three));
+}
+
+#[test]
+fn the_names_as_takes_are_the_bundled_scenarios_assets_with_their_units_and_a_report() {
+    use stormglass_core::calibrate::data::{EngineUnit, ENGINE_ASSETS};
+    let path = std::path::Path::new(*crate::common::ROOT).join("scenarios/default.toml");
+    let s = stormglass_core::scenario::load(&path).unwrap();
+    let anchors = stormglass_core::history::builtin();
+    for (name, unit) in ENGINE_ASSETS {
+        let a = s.asset_index(name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(s.assets[a].is_log(), unit == EngineUnit::Price, "{name}");
+        let reported = s.report.core_assets.iter().any(|c| c == name)
+            || anchors.anchors.iter().any(|x| x.asset == name);
+        assert!(reported, "{name} has neither a report role nor an anchor");
+    }
 }

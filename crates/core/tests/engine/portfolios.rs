@@ -29,6 +29,11 @@ const DT: f64 = 1.0 / 252.0;
 /// constant implied vol and a 10-year yield, with constant short rates (USD 4%,
 /// EUR 2%).
 fn world(steps: usize, portfolios: &str) -> Scenario {
+    world_with_fx_vol(steps, 0.1, portfolios)
+}
+
+/// [`world`] with EUR/USD's volatility `eurusd_vol` (0: the rate holds at 1.25).
+fn world_with_fx_vol(steps: usize, eurusd_vol: f64, portfolios: &str) -> Scenario {
     let text = format!(
         r#"{}
 [assets.spx]
@@ -40,7 +45,7 @@ vol = 0.2
 [assets.eurusd]
 process = "gbm"
 initial = 1.25
-vol = 0.1
+vol = {eurusd_vol:?}
 
 [assets.flat]
 process = "gbm"
@@ -579,6 +584,24 @@ fn bad_portfolio_files_name_the_key() {
         &[":3: notional_total", "add up to 900000"],
     );
     assert_contains(
+        &message("forward_unknown_currency.toml"),
+        &[
+            ":5: positions.short_usd.forward",
+            "unknown currency `USX`",
+            "did you mean `USD`?",
+        ],
+    );
+    assert_contains(
+        &message("forward_base_currency.toml"),
+        &[
+            ":5: positions.short_eur.forward",
+            "`EUR` is the portfolio's base currency",
+            "valid: USD, JPY",
+            ":7: positions.short_eur.hedge_ratio",
+            "scale its `weight` instead",
+        ],
+    );
+    assert_contains(
         &message("stress_unknown_asset.toml"),
         &["stress[0].shocks.glod", "did you mean `gold`?"],
     );
@@ -682,4 +705,169 @@ weight = 0.5
     // the falling yield, so the P&L is a large finite gain on every path.
     assert!(bonds.pnl.percentile("p01") > 0.0, "{figures}");
     assert!(bonds.pnl.mean.is_finite());
+}
+
+/// A book short the dollar against the euro two ways: a forward, and its two
+/// legs written as deposits (a dollar loan and a euro deposit of the same value).
+const SHORT_USD_TWO_WAYS: &str = r#"
+[[portfolio]]
+name = "forward"
+base_currency = "EUR"
+rebalance = "monthly"
+[portfolio.positions.spx]
+asset = "spx"
+weight = 0.6
+[portfolio.positions.short_usd]
+forward = "USD"
+weight = -0.8
+
+[[portfolio]]
+name = "legs"
+base_currency = "EUR"
+rebalance = "monthly"
+[portfolio.positions.spx]
+asset = "spx"
+weight = 0.6
+[portfolio.positions.usd_loan]
+cash = "USD"
+weight = -0.8
+[portfolio.positions.eur_deposit]
+cash = "EUR"
+weight = 0.8
+"#;
+
+#[test]
+fn a_forward_is_a_foreign_deposit_funded_by_a_base_currency_loan_on_every_path() {
+    let s = world(252, SHORT_USD_TWO_WAYS);
+    let run = run(&s, 300);
+    let forward = common::column(&run, "portfolio.forward.position.short_usd.pnl");
+    let loan = common::column(&run, "portfolio.legs.position.usd_loan.pnl");
+    let deposit = common::column(&run, "portfolio.legs.position.eur_deposit.pnl");
+    let totals = (
+        common::column(&run, "portfolio.forward.pnl"),
+        common::column(&run, "portfolio.legs.pnl"),
+    );
+    let mut moved = 0.0f64;
+    for path in 0..forward.len() {
+        // Two computations of the same sums in another order: equal to the
+        // rounding of a year of daily multiply-adds on values of order 1.
+        let legs = loan[path] + deposit[path];
+        assert!(
+            (forward[path] - legs).abs() < 1e-12,
+            "path {path}: forward {} against legs {legs}",
+            forward[path]
+        );
+        assert!((totals.0[path] - totals.1[path]).abs() < 1e-12);
+        moved = moved.max(forward[path].abs());
+    }
+    // EUR/USD's 10% vol moves an 80% position by several percent: the equality
+    // above is not one of zeros.
+    assert!(moved > 0.05, "largest forward P&L {moved}");
+    let summary = &run.summary.portfolios[0];
+    let short = &summary.positions[1];
+    assert_eq!((short.kind, short.currency.as_str()), ("forward", "USD"));
+    assert_eq!(short.weight, -0.8);
+    // The forward is unfunded: the euro cash holds what the equities leave.
+    let residual = &summary.positions[2];
+    assert_eq!(residual.name, portfolio::spec::RESIDUAL_CASH);
+    assert!((residual.weight - 0.4).abs() < 1e-15);
+}
+
+#[test]
+fn a_forward_with_the_rate_held_earns_the_carry_of_the_two_short_rates() {
+    let s = world_with_fx_vol(
+        252,
+        0.0,
+        r#"
+[[portfolio]]
+name = "short_usd"
+base_currency = "EUR"
+[portfolio.positions.short_usd]
+forward = "USD"
+weight = -1.0
+"#,
+    );
+    let run = run(&s, 50);
+    // Covered interest parity with EUR/USD held at 1.25: the dollar loan grows at
+    // 4%, the euro deposit it funds at 2%, compounded daily (docs/MODEL.md,
+    // "Forwards").
+    let (r_usd, r_eur) = (0.04, 0.02);
+    let carry = (1.0 + r_eur * DT).powi(252) - (1.0 + r_usd * DT).powi(252);
+    let deposit = (1.0 + r_eur * DT).powi(252) - 1.0;
+    let forward = common::column(&run, "portfolio.short_usd.position.short_usd.pnl");
+    let total = common::column(&run, "portfolio.short_usd.pnl");
+    for (f, t) in forward.iter().zip(&total) {
+        assert!((f - carry).abs() < 1e-12, "{f} against {carry}");
+        assert!((t - (deposit + carry)).abs() < 1e-12, "{t}");
+    }
+    // Short the higher-yielding dollar: about the 2-point gap, paid.
+    assert!((carry + 0.0202).abs() < 5e-4, "{carry}");
+}
+
+#[test]
+fn a_position_whose_value_in_the_base_currency_cannot_move_is_warned_about() {
+    let s = world(
+        21,
+        r#"
+[[portfolio]]
+name = "euro_in_euros"
+base_currency = "EUR"
+[portfolio.positions.fx]
+asset = "eurusd"
+weight = 0.5
+[portfolio.positions.hedged_cash]
+cash = "USD"
+weight = 0.3
+hedge_ratio = 1.0
+[portfolio.positions.local]
+cash = "EUR"
+weight = 0.2
+hedge_ratio = 0.5
+
+[[portfolio]]
+name = "euro_in_dollars"
+base_currency = "USD"
+[portfolio.positions.fx]
+asset = "eurusd"
+weight = 1.0
+"#,
+    );
+    let b = book(&s);
+    let warnings = &b.portfolios[0].warnings;
+    let texts: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 3, "{texts:#?}");
+    assert_contains(
+        &texts[0],
+        &[
+            "test.toml:",
+            "portfolio[0].positions.fx.asset: `eurusd` is the price of one EUR in USD",
+            "worth one EUR in EUR on every path",
+            "cannot move",
+            r#"[positions.fx] forward = "USD", weight = -0.5"#,
+        ],
+    );
+    assert_contains(
+        &texts[1],
+        &[
+            "portfolio[0].positions.hedged_cash.hedge_ratio",
+            "a USD deposit fully hedged into EUR is a EUR deposit",
+        ],
+    );
+    assert_contains(
+        &texts[2],
+        &["portfolio[0].positions.local.hedge_ratio", "has no effect"],
+    );
+    assert!(warnings.iter().all(|w| w.line.is_some()), "{texts:#?}");
+    // The dollar investor's EUR/USD moves: no warning.
+    assert!(b.portfolios[1].warnings.is_empty());
+    // The warned position's value is indeed flat: a unit is one euro.
+    let run = run(&s, 50);
+    for v in common::column(&run, "portfolio.euro_in_euros.position.fx.pnl") {
+        assert!(v.abs() < 1e-12, "{v}");
+    }
+    // And the run records the warnings with the scenario's.
+    let recorded: Vec<String> = run.summary.warnings.iter().map(|w| w.key.clone()).collect();
+    for w in warnings {
+        assert!(recorded.contains(&w.key), "{recorded:?}");
+    }
 }
