@@ -507,7 +507,7 @@ struct NativeSweep {
 
 /// Runs `stormglass sweep`: every point on the same seed and paths.
 #[pyfunction]
-#[pyo3(signature = (scenario, vary, settings, paths, seed, threads, charts, portfolios))]
+#[pyo3(signature = (scenario, vary, settings, paths, seed, threads, charts, portfolios, levels))]
 #[allow(clippy::too_many_arguments)]
 fn sweep(
     py: Python<'_>,
@@ -519,6 +519,7 @@ fn sweep(
     threads: usize,
     charts: Vec<String>,
     portfolios: Vec<PathBuf>,
+    levels: Option<PathBuf>,
 ) -> PyResult<NativeSweep> {
     let input = plain_input(py);
     check_threads(threads)?;
@@ -530,8 +531,8 @@ fn sweep(
         .map(|text| Axis::parse(text))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| input(&e))?;
-    let base =
-        scenario::load(&scenario).map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
+    let base = scenario::load_at(&scenario, levels.as_deref())
+        .map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
     let set = self::settings(py, &settings)?;
     let sweep_error = |e: sweeps::SweepError| library_error(py, e);
     sweeps::check_axes(&base, &axes, &set).map_err(sweep_error)?;
@@ -630,7 +631,7 @@ struct NativeSensitivity {
 /// Runs `stormglass sensitivity`: each key bumped down and up, one at a time,
 /// every run on the same seed and paths.
 #[pyfunction]
-#[pyo3(signature = (scenario, keys, bump, figures, settings, paths, seed, threads, portfolios))]
+#[pyo3(signature = (scenario, keys, bump, figures, settings, paths, seed, threads, portfolios, levels))]
 #[allow(clippy::too_many_arguments)]
 fn sensitivity(
     py: Python<'_>,
@@ -643,13 +644,14 @@ fn sensitivity(
     seed: Option<u64>,
     threads: usize,
     portfolios: Vec<PathBuf>,
+    levels: Option<PathBuf>,
 ) -> PyResult<NativeSensitivity> {
     check_threads(threads)?;
     if paths == Some(0) {
         return Err(plain_input(py)(&"paths must be at least 1"));
     }
-    let base =
-        scenario::load(&scenario).map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
+    let base = scenario::load_at(&scenario, levels.as_deref())
+        .map_err(|e| input_error(py, &e.to_string(), e.diagnostics()))?;
     let set = self::settings(py, &settings)?;
     let failure = |e: sweeps::SweepError| library_error(py, e);
     let start = sweeps::scenario_with(&base, &scenario, &set, &[]).map_err(failure)?;
@@ -871,7 +873,7 @@ struct NativeAttribution {
 /// Runs `stormglass attribute`: the scenario, each mechanism off, all off,
 /// every run on the same seed and paths.
 #[pyfunction]
-#[pyo3(signature = (scenario, mechanisms, settings, paths, seed, threads, portfolios))]
+#[pyo3(signature = (scenario, mechanisms, settings, paths, seed, threads, portfolios, levels))]
 #[allow(clippy::too_many_arguments)]
 fn attribute(
     py: Python<'_>,
@@ -882,6 +884,7 @@ fn attribute(
     seed: Option<u64>,
     threads: usize,
     portfolios: Vec<PathBuf>,
+    levels: Option<PathBuf>,
 ) -> PyResult<NativeAttribution> {
     use stormglass_core::attribute::{AttributeError, Setup};
     let failure = |e: AttributeError| match &e {
@@ -889,7 +892,14 @@ fn attribute(
         _ => library_error(py, e),
     };
     check_threads(threads)?;
-    let setup = Setup::new(&scenario, &settings, &mechanisms, &portfolios).map_err(failure)?;
+    let setup = Setup::new(
+        &scenario,
+        levels.as_deref(),
+        &settings,
+        &mechanisms,
+        &portfolios,
+    )
+    .map_err(failure)?;
     let options = setup.options(paths, seed, threads);
     let attribution = interruptible(py, || setup.run(options, &|_, _| {}))?.map_err(failure)?;
     Ok(NativeAttribution { attribution })

@@ -398,12 +398,14 @@ def compare(
     set: Settings = None,
     threads: int = 0,
     portfolio: Optional[PathLike] = None,
+    levels: Optional[PathLike] = None,
 ) -> Comparison:
     """Runs every scenario on the same paths and seed, as `stormglass compare`
     does (finished Runs are taken as they are). With `portfolio` (a portfolio
     file), each scenario values that book alone, and `Comparison.portfolios`
     sets its figures side by side with each scenario's paired difference from
-    the first (a finished Run must have valued the file)."""
+    the first (a finished Run must have valued the file). `levels` starts
+    every scenario file from that levels file, as `--levels` does."""
     _whole("paths", paths, 1, _MAX_PATHS)
     file = _path("portfolio", portfolio, optional=True)
     if isinstance(scenarios, (str, os.PathLike, Run)):
@@ -413,7 +415,7 @@ def compare(
         if isinstance(s, Run):
             runs.append(s)
         elif file is None:
-            runs.append(run(s, paths=paths, seed=seed, sample_paths=0, set=set, threads=threads))
+            runs.append(run(s, paths=paths, seed=seed, sample_paths=0, set=set, threads=threads, levels=levels))
         else:
             try:
                 valued = run(
@@ -425,6 +427,7 @@ def compare(
                     threads=threads,
                     portfolios=[file],
                     no_portfolios=True,
+                    levels=levels,
                 )
             except InputError as e:
                 raise InputError(f"scenario {os.fspath(s)}: {e}") from e
@@ -474,6 +477,7 @@ def sweep(
     charts: Sequence[str] = (),
     threads: int = 0,
     portfolios: Sequence[PathLike] = (),
+    levels: Optional[PathLike] = None,
 ) -> Sweep:
     """Runs `stormglass sweep`: `vary` maps one or two keys to their values, a
     list or the CLI's `"a:b:n"` text (`{"events.tariff_wave.rate_per_year": "0:3:7"}`).
@@ -490,6 +494,7 @@ def sweep(
         _threads(threads),
         _names("charts", charts),
         _paths("portfolios", portfolios),
+        _path("levels", levels, optional=True),
     )
     return Sweep(native)
 
@@ -536,6 +541,7 @@ def sensitivity(
     set: Settings = None,
     threads: int = 0,
     portfolios: Sequence[PathLike] = (),
+    levels: Optional[PathLike] = None,
 ) -> Sensitivity:
     """Runs `stormglass sensitivity`: `keys` (None: every coupling of the
     thesis blocks the scenario has) bumped down and up by `bump` of their
@@ -554,6 +560,7 @@ def sensitivity(
         _whole("seed", seed, 0, _MAX_U64, optional=True),
         _threads(threads),
         _paths("portfolios", portfolios),
+        _path("levels", levels, optional=True),
     )
     return Sensitivity(native)
 
@@ -665,6 +672,7 @@ def attribute(
     portfolios: Optional[Sequence[PathLike]] = None,
     *,
     threads: int = 0,
+    levels: Optional[PathLike] = None,
 ) -> Attribution:
     """Runs `stormglass attribute`: which mechanism makes the tail. `mechanisms`
     names those to switch off (None: every one the scenario has), `set` maps
@@ -678,6 +686,7 @@ def attribute(
         _whole("seed", seed, 0, _MAX_U64, optional=True),
         _threads(threads),
         _paths("portfolios", portfolios),
+        _path("levels", levels, optional=True),
     )
     return Attribution(native)
 

@@ -80,6 +80,23 @@ impl Settings {
     }
 }
 
+/// `--levels FILE`.
+#[derive(clap::Args, Clone, Default)]
+pub struct Levels {
+    /// Start from your own market levels: a TOML file like
+    /// scenarios/base/levels.toml, or a CSV of `asset,level,date` rows; the
+    /// run starts on their date.
+    #[arg(long, value_name = "FILE")]
+    pub levels: Option<PathBuf>,
+}
+
+impl Levels {
+    /// The scenario file at `path`, started from the levels file if given.
+    pub fn load(&self, path: &Path) -> Result<Scenario> {
+        Ok(scenario::load_at(path, self.levels.as_deref())?)
+    }
+}
+
 /// What every command that runs one scenario file many times takes
 /// (`sweep`, `sensitivity`, `attribute`, `calibrate targets`).
 #[derive(clap::Args)]
@@ -94,6 +111,8 @@ pub struct Runs {
     pub seed: Option<u64>,
     #[command(flatten)]
     pub threads: Threads,
+    #[command(flatten)]
+    pub levels: Levels,
     #[command(flatten)]
     pub set: Settings,
     /// A portfolio file to value besides the scenario's own (repeatable); its
@@ -120,9 +139,9 @@ impl Runs {
         self.threads.checked()
     }
 
-    /// The scenario file, loaded.
+    /// The scenario file, loaded (from the levels file, if given).
     pub fn load(&self) -> Result<Scenario> {
-        load(&self.scenario)
+        self.levels.load(&self.scenario)
     }
 
     /// The file loaded, the settings parsed and applied, and the options of
@@ -183,11 +202,8 @@ pub struct RecipeArgs {
     /// format [default: the built-in ones].
     #[arg(long, value_name = "FILE")]
     pub anchors: Option<PathBuf>,
-    /// Start from your own market levels: a TOML file like
-    /// scenarios/base/levels.toml, or a CSV of `asset,level,date` rows; the
-    /// run starts on their date.
-    #[arg(long, value_name = "FILE")]
-    pub levels: Option<PathBuf>,
+    #[command(flatten)]
+    pub levels: Levels,
     #[command(flatten)]
     pub set: Settings,
 }
@@ -207,7 +223,7 @@ impl RecipeArgs {
             stresses: self.stresses.clone(),
             no_portfolios: self.no_portfolios,
             anchors: self.anchors.clone(),
-            levels: self.levels.clone(),
+            levels: self.levels.levels.clone(),
         }
     }
 }

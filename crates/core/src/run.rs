@@ -97,12 +97,9 @@ impl Recipe {
 
     /// Loads and checks every file, applies the settings and the overrides.
     pub fn prepare(&self, threads: usize) -> Result<Prepared, RecipeError> {
-        let mut scenario = scenario::load(&self.scenario)?;
+        let mut scenario = scenario::load_at(&self.scenario, self.levels.as_deref())?;
         let settings = scenario::settings::parse_all(&self.settings).map_err(RecipeError::new)?;
-        if let Some(file) = &self.levels {
-            let levels = scenario::levels::read(file)?;
-            scenario = scenario::levels::apply(&scenario, &self.scenario, &levels, &settings)?;
-        } else if !settings.is_empty() {
+        if !settings.is_empty() {
             scenario = scenario::settings::apply(&scenario, &self.scenario, &settings)?;
         }
         let own_anchors = match &self.anchors {

@@ -33,6 +33,11 @@ pub struct Compared {
     pub paths: u64,
     pub seed: u64,
     pub hash: String,
+    /// The run's start date (absent in folders an older Stormglass wrote).
+    pub as_of: Option<String>,
+    /// The user's levels file's hash, where the run started from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levels_sha256: Option<String>,
     pub version: String,
     pub key_numbers: KeyNumbers,
     /// The run's realism section (absent in folders an older Stormglass wrote).
@@ -85,6 +90,15 @@ struct ScenarioFile {
     name: String,
     description: String,
     hash: String,
+    #[serde(default)]
+    start_date: Option<String>,
+    #[serde(default)]
+    levels: Option<LevelsFile>,
+}
+
+#[derive(Deserialize)]
+struct LevelsFile {
+    sha256: String,
 }
 
 impl Compared {
@@ -97,6 +111,8 @@ impl Compared {
             paths: summary.paths,
             seed: summary.seed,
             hash: summary.scenario.hash.clone(),
+            as_of: Some(summary.scenario.start_date.clone()),
+            levels_sha256: summary.scenario.levels.as_ref().map(|l| l.sha256.clone()),
             version: summary.version.to_string(),
             key_numbers: summary.key_numbers.clone(),
             realism: Some(summary.realism.clone()),
@@ -164,6 +180,8 @@ impl Compared {
             paths: file.paths,
             seed: file.seed,
             hash: file.scenario.hash,
+            as_of: file.scenario.start_date,
+            levels_sha256: file.scenario.levels.map(|l| l.sha256),
             version: file.version,
             key_numbers: file.key_numbers,
             realism: file.realism,

@@ -26,6 +26,7 @@ pub fn run(args: Args) -> Result {
     let threads = args.runs.threads.checked()?;
     let setup = Setup::new(
         &args.runs.scenario,
+        args.runs.levels.levels.as_deref(),
         &args.runs.set.settings,
         &args.mechanisms,
         &args.runs.portfolios,

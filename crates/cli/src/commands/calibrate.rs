@@ -201,6 +201,12 @@ pub struct TargetsArgs {
 
 fn fit_targets(args: TargetsArgs) -> Result {
     let threads = args.runs.threads.checked()?;
+    if let Some(levels) = &args.runs.levels.levels {
+        return Err(Failure::input(format!(
+            "--levels {}: a fit writes a child of the scenario file, which holds no levels file; fit from the file's own levels, or write a child whose levels are yours (`extends` it and sets [scenario] start_date and the levels) and fit that",
+            levels.display()
+        )));
+    }
     if args.pilot_paths == 0 || args.runs.paths == Some(0) {
         return Err(Failure::input(
             "--paths and --pilot-paths must be at least 1",

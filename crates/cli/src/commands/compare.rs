@@ -11,7 +11,7 @@ use stormglass_core::portfolio::Book;
 use stormglass_core::scenario::settings;
 use stormglass_report::compare::{self, Compared};
 
-use crate::args::{load, Out, Settings, Threads};
+use crate::args::{Levels, Out, Settings, Threads};
 use crate::failure::{printed, Failure, Result};
 use crate::progress::Bar;
 
@@ -29,6 +29,8 @@ pub struct Args {
     seed: Option<u64>,
     #[command(flatten)]
     threads: Threads,
+    #[command(flatten)]
+    levels: Levels,
     #[command(flatten)]
     set: Settings,
     /// A portfolio file to value under every scenario on the same paths: its
@@ -59,6 +61,12 @@ pub fn run(args: Args) -> Result {
                     input.display()
                 )));
             }
+            if args.levels.levels.is_some() {
+                return Err(Failure::input(format!(
+                    "{}: --levels starts the scenario files compare runs from your levels, and this is a finished run's folder; run it again with `stormglass run --levels`",
+                    input.display()
+                )));
+            }
             if args.portfolio.is_some() {
                 return Err(Failure::input(format!(
                     "{}: --portfolio values the book on every path of each scenario, and a finished run's folder keeps no paths; give its scenario file",
@@ -68,7 +76,7 @@ pub fn run(args: Args) -> Result {
             let run = Compared::from_run_folder(input).map_err(Failure::input)?;
             inputs.push(Ok(run));
         } else {
-            let scenario = load(input)?;
+            let scenario = args.levels.load(input)?;
             let scenario = if set.is_empty() {
                 scenario
             } else {

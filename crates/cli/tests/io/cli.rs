@@ -803,3 +803,57 @@ fn a_run_from_the_users_levels_starts_on_their_date_and_records_them() {
     );
     assert!(!bad.exists());
 }
+
+#[test]
+fn compare_and_attribute_start_from_the_users_levels_and_fits_refuse_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let levels = dir.path().join("closes.csv");
+    std::fs::write(&levels, "asset,level,date\nspx,6850,2027-06-30\n").unwrap();
+    let levels = levels.to_string_lossy().into_owned();
+    let out = dir.path().join("attribution");
+    stormglass_ok(&[
+        "attribute",
+        "scenarios/default.toml",
+        "--mechanisms",
+        "fed_put",
+        "--paths",
+        "300",
+        "--levels",
+        &levels,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("attribution.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["scenario"]["as_of"], "2027-06-30");
+
+    let compared = dir.path().join("compare");
+    stormglass_ok(&[
+        "compare",
+        "scenarios/default.toml",
+        "scenarios/baseline.toml",
+        "--paths",
+        "300",
+        "--levels",
+        &levels,
+        "--out",
+        compared.to_str().unwrap(),
+    ]);
+    let comparison = std::fs::read_to_string(compared.join("comparison.json")).unwrap();
+    assert!(comparison.contains("2027-06-30"), "{comparison}");
+
+    let fit = stormglass(&[
+        "calibrate",
+        "targets",
+        "scenarios/default.toml",
+        "--targets",
+        "data/calibration/baseline_targets.toml",
+        "--free",
+        "assets.spx.vol",
+        "--levels",
+        &levels,
+    ]);
+    assert_eq!(fit.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&fit.stderr).contains("--levels"));
+}

@@ -154,6 +154,8 @@ fn sweep_writes_every_point_and_a_plan_of_it_merges_to_the_same_table() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
     let out_text = out.to_str().unwrap();
+    // From the bundled levels as a user's file: the sweep and the plan start
+    // from it and record it.
     let printed = stormglass_ok(&[
         "sweep",
         "scenarios/default.toml",
@@ -161,10 +163,19 @@ fn sweep_writes_every_point_and_a_plan_of_it_merges_to_the_same_table() {
         "assets.spx.drift=0.04:0.12:3",
         "--paths",
         "1000",
+        "--levels",
+        "scenarios/base/levels.csv",
         "--out",
         out_text,
     ]);
     assert!(printed.contains("3 points"), "{printed}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(record["scenario"]["as_of"], "2025-11-28");
+    assert_eq!(
+        record["scenario"]["levels_sha256"].as_str().unwrap().len(),
+        64
+    );
     let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4);
@@ -197,6 +208,8 @@ fn sweep_writes_every_point_and_a_plan_of_it_merges_to_the_same_table() {
         "1000",
         "--shards",
         "2",
+        "--levels",
+        "scenarios/base/levels.csv",
         "--out",
         plan_text,
     ]);

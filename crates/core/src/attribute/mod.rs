@@ -140,17 +140,18 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// Loads `path`, applies `settings` (`KEY=VALUE` texts), checks
+    /// Loads `path` (from the `levels` file, if any), applies `settings` (`KEY=VALUE` texts), checks
     /// `mechanisms` (none: every one the scenario has) and reads the
     /// `portfolios` files (only these: the scenario's own are left out, so
     /// that an attribution without `--portfolio` runs no valuation).
     pub fn new(
         path: &Path,
+        levels: Option<&Path>,
         settings: &[String],
         mechanisms: &[String],
         portfolios: &[PathBuf],
     ) -> Result<Setup, AttributeError> {
-        let base = crate::scenario::load(path)?;
+        let base = crate::scenario::load_at(path, levels)?;
         let set = settings
             .iter()
             .map(|text| Setting::parse(text).map_err(AttributeError::Setting))
@@ -282,6 +283,9 @@ pub struct Attribution {
     pub scenario_file: String,
     /// The scenario's hash before any `--set`.
     pub scenario_hash: String,
+    /// The start date, and the user's levels file's hash if the run starts from one.
+    pub as_of: String,
+    pub levels_sha256: Option<String>,
     pub seed: u64,
     pub paths: u64,
     pub settings: Vec<String>,
@@ -430,6 +434,8 @@ pub fn run(
         scenario_name: base.name.clone(),
         scenario_file: path.display().to_string(),
         scenario_hash: base.hash.clone(),
+        as_of: base.dates[0].to_string(),
+        levels_sha256: base.levels.as_ref().map(|l| l.sha256.clone()),
         seed: options.seed,
         paths: options.paths,
         settings: set
@@ -577,8 +583,14 @@ impl Attribution {
                 ("name", self.scenario_name.as_str()),
                 ("file", self.scenario_file.as_str()),
                 ("hash", self.scenario_hash.as_str()),
+                ("as_of", self.as_of.as_str()),
             ]
             .into_iter()
+            .chain(
+                self.levels_sha256
+                    .as_deref()
+                    .map(|sha| ("levels_sha256", sha)),
+            )
             .collect(),
             seed: self.seed,
             paths: self.paths,

@@ -546,6 +546,16 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     validate::validate(load::load_file(path)?)
 }
 
+/// Loads the scenario at `path` started from the levels file `levels`, if
+/// one is given (`--levels`): its date and levels over the file's.
+pub fn load_at(path: &Path, levels: Option<&Path>) -> Result<Scenario, ScenarioError> {
+    let scenario = load(path)?;
+    match levels {
+        None => Ok(scenario),
+        Some(file) => levels::apply(&scenario, path, &levels::read(file)?, &[]),
+    }
+}
+
 /// Validates scenario text held in memory (`origin` names it and anchors `extends`).
 pub fn load_str(text: &str, origin: &Path) -> Result<Scenario, ScenarioError> {
     validate::validate(load::load_str(text, origin)?)

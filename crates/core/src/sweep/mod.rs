@@ -251,6 +251,9 @@ pub struct Sweep {
     pub scenario_file: String,
     /// The scenario's hash before any setting (each point's own differs).
     pub scenario_hash: String,
+    /// The start date, and the user's levels file's hash if the run starts from one.
+    pub as_of: String,
+    pub levels_sha256: Option<String>,
     pub seed: u64,
     pub paths: u64,
     /// `--set` settings every point has.
@@ -305,6 +308,8 @@ impl Sweep {
             scenario_name: base.name.clone(),
             scenario_file: path.display().to_string(),
             scenario_hash: base.hash.clone(),
+            as_of: base.dates[0].to_string(),
+            levels_sha256: base.levels.as_ref().map(|l| l.sha256.clone()),
             seed,
             paths,
             settings: settings
@@ -417,8 +422,14 @@ impl Sweep {
                 ("name", self.scenario_name.as_str()),
                 ("file", self.scenario_file.as_str()),
                 ("hash", self.scenario_hash.as_str()),
+                ("as_of", self.as_of.as_str()),
             ]
             .into_iter()
+            .chain(
+                self.levels_sha256
+                    .as_deref()
+                    .map(|sha| ("levels_sha256", sha)),
+            )
             .collect(),
             seed: self.seed,
             paths: self.paths,

@@ -179,6 +179,9 @@ pub struct Sensitivity {
     pub scenario_name: String,
     pub scenario_file: String,
     pub scenario_hash: String,
+    pub as_of: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levels_sha256: Option<String>,
     pub seed: u64,
     pub paths: u64,
     pub bump: f64,
@@ -331,6 +334,8 @@ pub fn run(
         scenario_name: sweep.scenario_name,
         scenario_file: sweep.scenario_file,
         scenario_hash: sweep.scenario_hash,
+        as_of: sweep.as_of,
+        levels_sha256: sweep.levels_sha256,
         seed: options.seed,
         paths: options.paths,
         bump,

@@ -152,7 +152,8 @@ impl PlanMerge {
         let sweep_base = if manifest.axes.is_empty() {
             None
         } else {
-            let file = scenario::load(&manifest.recipe.scenario)
+            let recipe = &manifest.recipe;
+            let file = scenario::load_at(&recipe.scenario, recipe.levels.as_deref())
                 .map_err(|e| TaskError::Input(e.to_string()))?;
             Some((file, parse_settings(&manifest.recipe.settings)?))
         };

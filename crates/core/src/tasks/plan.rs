@@ -38,7 +38,8 @@ pub fn plan(
         }
         vec![("run".to_string(), Vec::new(), prepared.fingerprint()?)]
     } else {
-        let file = scenario::load(&recipe.scenario).map_err(|e| TaskError::Input(e.to_string()))?;
+        let file = scenario::load_at(&recipe.scenario, recipe.levels.as_deref())
+            .map_err(|e| TaskError::Input(e.to_string()))?;
         let set = parse_settings(&recipe.settings)?;
         sweep::check_axes(&file, &axes, &set)?;
         let mut points = Vec::new();
