@@ -375,7 +375,7 @@ fn levels_settings_apply_after_the_file_and_win() {
     let later = scenario::settings::apply(
         &dated,
         &thesis_path("default"),
-        &[scenario::settings::Setting::parse("assets.spx.vol=0.2").unwrap()],
+        &[scenario::settings::Setting::parse("assets.spx.drift=0.05").unwrap()],
     )
     .unwrap();
     assert_eq!(later.dates[0].to_string(), "2026-12-04");
