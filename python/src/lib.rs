@@ -1000,7 +1000,7 @@ fn calibrate_history(
 
 /// Runs `stormglass calibrate targets` into `out`.
 #[pyfunction]
-#[pyo3(signature = (scenario, targets_file, free, settings, paths, pilot_paths, seed, threads, max_iterations, refine_iterations, out, force))]
+#[pyo3(signature = (scenario, targets_file, free, settings, paths, pilot_paths, seed, threads, max_iterations, refine_iterations, out, force, portfolios))]
 #[allow(clippy::too_many_arguments)]
 fn calibrate_targets(
     py: Python<'_>,
@@ -1016,6 +1016,7 @@ fn calibrate_targets(
     refine_iterations: u64,
     out: PathBuf,
     force: bool,
+    portfolios: Vec<PathBuf>,
 ) -> PyResult<()> {
     let input = plain_input(py);
     check_threads(threads)?;
@@ -1036,6 +1037,7 @@ fn calibrate_targets(
         threads,
         max_iterations,
         refine_iterations,
+        portfolios,
     };
     let fit = targets::Fit::new(&scenario, &targets_file, target_list, options).map_err(failure)?;
     let calibration = interruptible(py, || fit.run())?.map_err(failure)?;

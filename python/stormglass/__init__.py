@@ -751,9 +751,12 @@ def calibrate_targets(
     refine_iterations: int = 0,
     out: Optional[PathLike] = None,
     force: bool = False,
+    portfolios: Sequence[PathLike] = (),
 ) -> Calibration:
     """Tunes the `free` keys until the run's figures match `targets`, as
-    `stormglass calibrate targets` does, into `out`."""
+    `stormglass calibrate targets` does, into `out`; a target may name a
+    portfolio's figure (`portfolio.us_60_40.es95`) of the scenario's
+    portfolios or of `portfolios` (files)."""
     scenario = _path("scenario", scenario)
     targets = _path("targets", targets)
     free = _names("free", free)
@@ -779,5 +782,6 @@ def calibrate_targets(
         refine_iterations,
         os.fspath(folder),
         force,
+        _paths("portfolios", portfolios),
     )
     return Calibration(folder)

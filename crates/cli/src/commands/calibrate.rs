@@ -229,6 +229,7 @@ fn fit_targets(args: TargetsArgs) -> Result {
         threads,
         max_iterations: args.max_iterations,
         refine_iterations: args.refine_iterations,
+        portfolios: args.runs.portfolios.clone(),
     };
     let fit = Fit::new(&args.runs.scenario, &args.targets, target_list, options)?;
     let calibration = fit.run()?;

@@ -405,6 +405,9 @@ pub struct Options {
     /// sample; on the full paths the same values miss by about the pilot's
     /// sampling error, which the second stage removes at the full paths' cost.
     pub refine_iterations: u64,
+    /// Portfolio files valued besides the scenario's own, when a target
+    /// names a portfolio's figure.
+    pub portfolios: Vec<PathBuf>,
 }
 
 /// A fit set up: the scenario, its free keys and resolved targets.
@@ -490,12 +493,20 @@ impl Fit {
             return Err(TargetsError::Free(problems.join("\nerror: ")));
         }
         let model = Model::new(&start_scenario);
-        // The scenario's portfolios are valued in every trial only when a
-        // target is one of their figures: they cost every trial time.
+        // The portfolios (the scenario's and --portfolio's) are valued in
+        // every trial only when a target is one of their figures: they cost
+        // every trial time.
         let target_names: Vec<String> = targets.iter().map(|t| t.figure.clone()).collect();
-        let books = BookFiles {
-            skip_scenario: !names_a_portfolio(&target_names),
-            ..BookFiles::default()
+        let books = if names_a_portfolio(&target_names) {
+            BookFiles {
+                portfolios: options.portfolios.clone(),
+                ..BookFiles::default()
+            }
+        } else {
+            BookFiles {
+                skip_scenario: true,
+                ..BookFiles::default()
+            }
         };
         let book = portfolio::load(&start_scenario, &model, &books)?;
         let probe = engine::simulate(

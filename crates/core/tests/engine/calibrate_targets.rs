@@ -27,6 +27,7 @@ fn options(free: &[&str], pilot_paths: u64, paths: u64) -> Options {
         threads: 0,
         max_iterations: 200,
         refine_iterations: 0,
+        portfolios: Vec::new(),
     }
 }
 
