@@ -286,7 +286,7 @@ def test_threads_are_bounded_as_the_cli_bounds_them():
     with pytest.raises(ValueError, match=r"threads=10000 is out of range; valid: 0 to"):
         sg.run(DEFAULT, paths=50, threads=10_000)
     with pytest.raises(ValueError, match="threads"):
-        sg._native.run(str(DEFAULT), [], 50, None, None, [], [], False, None, limit + 1)
+        sg._native.run(str(DEFAULT), [], 50, None, None, [], [], False, None, None, limit + 1)
 
 
 def test_bad_arguments_raise_value_or_type_errors_naming_the_keyword(tmp_path):
@@ -354,7 +354,7 @@ def test_paths_beyond_one_run_are_an_input_error_and_a_single_portfolio_is_one_f
     assert "x.toml" in str(error.value) and "`x`" not in str(error.value)
     # The engine's own refusal of too many paths is an input error too.
     with pytest.raises(sg.InputError):
-        sg._native.run(str(DEFAULT), [], 2**32, None, 0, [], [], True, None, 1)
+        sg._native.run(str(DEFAULT), [], 2**32, None, 0, [], [], True, None, None, 1)
     # Messages from the library name keywords, not the CLI's flags.
     with pytest.raises(sg.InputError) as error:
         sg.sweep(DEFAULT, {"assets.spx.drift": [0.0, 0.1]}, paths=50, charts=["spx.retrun.p05"])
