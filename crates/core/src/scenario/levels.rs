@@ -392,6 +392,38 @@ pub fn apply(
         message,
     };
     let mut problems = Vec::new();
+    // An implied vol (the VIX) is set through its Heston asset's variance.
+    let mut levels = levels.clone();
+    for entry in &mut levels.entries {
+        let name = entry.key.split('.').nth(1).unwrap_or_default();
+        let Some(asset) = base.asset_index(name) else {
+            continue;
+        };
+        if base.assets[asset].implied_vol.is_none() || !entry.key.ends_with(".initial") {
+            continue;
+        }
+        match implied_variance(base, asset, entry.value) {
+            Ok((key, variance, note)) => {
+                levels.notes.push(located(entry, note));
+                entry.key = key;
+                entry.value = variance;
+            }
+            Err(message) => problems.push(located(entry, message)),
+        }
+    }
+    for (i, entry) in levels.entries.iter().enumerate() {
+        if let Some(first) = levels.entries[..i].iter().find(|e| e.key == entry.key) {
+            problems.push(located(
+                entry,
+                format!(
+                    "sets `{}` again (also on line {}): give the VIX or the variance, not both",
+                    entry.key,
+                    first.line.unwrap_or(0)
+                ),
+            ));
+        }
+    }
+    let levels = &levels;
     for entry in &levels.entries {
         let name = entry.key.split('.').nth(1).unwrap_or_default();
         match base.asset_index(name) {
@@ -499,28 +531,66 @@ fn significant(ratio: f64) -> String {
     }
 }
 
+/// The variance of the Heston asset behind the implied vol `asset` that gives
+/// it `level` at the start, with the key it sets and a note saying so: the
+/// inverse of `model::implied_vol`, `sqrt(theta + (v - theta) loading) (1 + premium)`,
+/// under the regime whose parameters price the starting level (the first the
+/// run can start in, as the model's own starting level does).
+fn implied_variance(
+    base: &Scenario,
+    asset: usize,
+    level: f64,
+) -> Result<(String, f64, String), String> {
+    let a = &base.assets[asset];
+    let vol = a.implied_vol.expect("an implied-vol asset");
+    let of = &base.assets[vol.of];
+    if level > 1.0 {
+        return Err(format!(
+            "{level} would be a volatility of {}%: the scenario's unit for {} is {}; write {} for {level}",
+            level * 100.0,
+            a.name,
+            a.unit,
+            level / 100.0
+        ));
+    }
+    let regime = base
+        .initial_distribution
+        .iter()
+        .position(|p| *p > 0.0)
+        .unwrap_or(0);
+    let params = &of.params[regime];
+    let kt = params.mean_reversion * vol.horizon_years;
+    let loading = if kt > 1e-12 {
+        (1.0 - (-kt).exp()) / kt
+    } else {
+        1.0
+    };
+    let theta = params.long_run_variance;
+    let scale = 1.0 + vol.risk_premium;
+    let variance = theta + ((level / scale).powi(2) - theta) / loading;
+    let floor = of.variance_floor;
+    if !(variance > floor && variance <= 1.0) {
+        let lowest = (theta + (floor - theta) * loading).max(0.0).sqrt() * scale;
+        return Err(format!(
+            "{} at {level} is out of reach: in {} the model's lowest starting level is {lowest:.4} and a variance of 1 (a 100% volatility) its highest",
+            a.name, base.regimes[regime].name
+        ));
+    }
+    let note = format!(
+        "{} {level}: {}.initial_variance {variance:.6}, the variance that gives it in {}, the regime the starting level is priced in",
+        a.name, of.name, base.regimes[regime].name
+    );
+    Ok((
+        format!("assets.{}.initial_variance", of.name),
+        variance,
+        note,
+    ))
+}
+
 /// Why an asset takes no level of the kind `entry` sets, and what to set instead.
 fn computed_level(base: &Scenario, asset: usize, entry: &Entry) -> String {
     let a = &base.assets[asset];
     let field = entry.key.splitn(3, '.').nth(2).unwrap_or_default();
-    if a.process == ProcessKind::ImpliedVol && field == "initial" {
-        if let Some(vol) = &a.implied_vol {
-            let of = &base.assets[vol.of].name;
-            // A VIX is quoted in points; the scenario holds it as a decimal.
-            let level = if entry.value > 1.0 {
-                entry.value / 100.0
-            } else {
-                entry.value
-            };
-            let variance = (level / (1.0 + vol.risk_premium)).powi(2);
-            return format!(
-                "{} is read from {of}'s variance (process implied_vol, risk premium {:.0}%): set `{of}.initial_variance` instead; a level of {} is a variance of about {variance:.4}",
-                a.name,
-                vol.risk_premium * 100.0,
-                entry.value
-            );
-        }
-    }
     if a.process.is_derived() || a.process == ProcessKind::Yield {
         return format!(
             "{} is computed by the model (process {}): its level follows from the assets it is built from; set theirs instead",

@@ -382,6 +382,31 @@ fn levels_settings_apply_after_the_file_and_win() {
     assert_eq!(later.notes.len(), dated.notes.len());
 }
 
+#[test]
+fn a_vix_level_starts_the_model_at_that_vix() {
+    // The VIX is read from the S&P 500's variance: a VIX level sets the
+    // variance that gives it, and the model's starting VIX is that level.
+    let file = scratch("vix-level.csv");
+    std::fs::write(&file, "asset,level,date\nvix,0.2250,2026-12-04\n").unwrap();
+    let scenario = prepare("default", &file, &[]);
+    let model = stormglass_core::model::Model::new(&scenario);
+    let vix = scenario.asset_index("vix").unwrap();
+    let start = stormglass_core::portfolio::start_levels(&model)[vix];
+    assert!((start - 0.225).abs() < 1e-12, "{start}");
+    let spx = &scenario.assets[scenario.asset_index("spx").unwrap()];
+    assert!(spx.initial_variance > 0.0218, "{}", spx.initial_variance);
+    let said = scenario
+        .notes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        said.contains("vix-level.csv:2: assets.vix.initial: vix 0.225: spx.initial_variance"),
+        "{said}"
+    );
+}
+
 fn levels_error(name: &str, text: &str) -> String {
     let file = scratch(name);
     std::fs::write(&file, text).unwrap();
@@ -396,7 +421,21 @@ fn levels_error(name: &str, text: &str) -> String {
 
 #[test]
 fn bad_levels_name_the_file_the_line_and_what_to_write() {
-    let cases: [(&str, &str, &[&str]); 10] = [
+    let cases: [(&str, &str, &[&str]); 12] = [
+        (
+            "vix_twice.csv",
+            "asset,level,date\nspx.initial_variance,0.02,2026-12-04\nvix,0.175,2026-12-04\n",
+            &[
+                "vix_twice.csv:3",
+                "also on line 2",
+                "the VIX or the variance",
+            ],
+        ),
+        (
+            "vix_low.csv",
+            "asset,level,date\nvix,0.01,2026-12-04\n",
+            &["vix_low.csv:2", "out of reach", "lowest starting level"],
+        ),
         (
             "unknown.csv",
             "asset,level,date\nspx,6850,2026-12-04\nspy,5,2026-12-04\n",
@@ -415,7 +454,7 @@ fn bad_levels_name_the_file_the_line_and_what_to_write() {
         (
             "vix.csv",
             "asset,level,date\nvix,17.5,2026-12-04\n",
-            &["vix.csv:2", "spx.initial_variance", "0.0196"],
+            &["vix.csv:2", "1750%", "write 0.175"],
         ),
         (
             "undated.csv",
