@@ -15,7 +15,7 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use stormglass_core::calibrate::data::{self as history_data, Frequency, Selection};
+use stormglass_core::calibrate::data::{self as history_data, AssetMapping, Frequency, Selection};
 use stormglass_core::calibrate::history as history_fit;
 use stormglass_core::calibrate::targets;
 use stormglass_core::compare::{self as portfolio_compare, PortfolioComparison, Side};
@@ -939,7 +939,7 @@ impl NativeAttribution {
 
 /// Runs `stormglass calibrate history` into `out`; returns the fragment's text.
 #[pyfunction]
-#[pyo3(signature = (data, regimes, series, levels, frequency, out, force))]
+#[pyo3(signature = (data, regimes, series, levels, frequency, assets, out, force))]
 #[allow(clippy::too_many_arguments)]
 fn calibrate_history(
     py: Python<'_>,
@@ -948,10 +948,18 @@ fn calibrate_history(
     series: Option<Vec<String>>,
     levels: Option<Vec<String>>,
     frequency: Option<String>,
+    assets: Vec<String>,
     out: PathBuf,
     force: bool,
 ) -> PyResult<String> {
     let input = plain_input(py);
+    let assets = assets
+        .iter()
+        .map(|text| {
+            text.parse::<AssetMapping>()
+                .map_err(|e| input(&format!("assets: {e}")))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
     let frequency = match frequency.as_deref() {
         None => None,
         Some(name) => Some(name.parse::<Frequency>().map_err(|_| {
@@ -964,7 +972,7 @@ fn calibrate_history(
         series: series.unwrap_or_default(),
         levels: levels.unwrap_or_default(),
         frequency,
-        ..Selection::default()
+        assets,
     };
     let stem = data
         .file_stem()

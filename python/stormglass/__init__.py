@@ -720,11 +720,14 @@ def calibrate_history(
     series: Optional[Sequence[str]] = None,
     levels: Optional[Sequence[str]] = None,
     frequency: Optional[str] = None,
+    assets: Optional[Mapping[str, str]] = None,
     out: Optional[PathLike] = None,
     force: bool = False,
 ) -> Calibration:
     """Fits a Markov-switching model to a CSV of history, as `stormglass
-    calibrate history` does, into `out` (a new temporary folder by default)."""
+    calibrate history` does, into `out` (a new temporary folder by default).
+    `assets` maps engine assets to columns as `--as` does
+    (`{"spx": "close", "us10y": "dgs10:decimal"}`)."""
     data = _path("data", data)
     regimes = _whole("regimes", regimes, 1, _MAX_REGIMES)
     series = _names("series", series, optional=True)
@@ -733,7 +736,13 @@ def calibrate_history(
         raise ArgumentTypeError(f"frequency must be a str (daily, weekly, monthly or quarterly), not {type(frequency).__name__} {frequency!r}")
     force = _flag("force", force)
     folder = _folder(_path("out", out, optional=True))
-    _native.calibrate_history(data, regimes, series, levels, frequency, os.fspath(folder), force)
+    if assets is not None and not isinstance(assets, Mapping):
+        raise ArgumentTypeError(f"assets must be a dict of engine assets to columns, not {type(assets).__name__} {assets!r}")
+    for asset, column in (assets or {}).items():
+        if not isinstance(asset, str) or not isinstance(column, str):
+            raise ArgumentTypeError(f"assets: {asset!r}: {column!r} must map a str (an engine asset, \"spx\") to a str (a column, \"close\")")
+    mappings = [f"{asset}={column}" for asset, column in (assets or {}).items()]
+    _native.calibrate_history(data, regimes, series, levels, frequency, mappings, os.fspath(folder), force)
     return Calibration(folder)
 
 

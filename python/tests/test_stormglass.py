@@ -271,6 +271,24 @@ def test_calibrate_history_matches_the_cli(tmp_path):
     assert ((probabilities.iloc[:, 1:].sum(axis=1) - 1).abs() < 1e-9).all()
 
 
+def test_calibrate_history_maps_columns_to_engine_assets_as_the_cli_does(tmp_path):
+    data = REPO / "data" / "history" / "sp500.csv"
+    column = data.read_text().splitlines()[0].split(",")[1]
+    fit = sg.calibrate_history(data, 2, frequency="weekly", assets={"spx": column}, out=tmp_path / "py")
+    cli("calibrate", "history", data, "--regimes", 2, "--frequency", "weekly", "--as", f"spx={column}",
+        "--out", tmp_path / "cli")
+    def body(text):  # the header records the command, which differs
+        return [line for line in text.splitlines() if not line.startswith("#")]
+
+    assert body(fit.fitted) == body((tmp_path / "cli" / "fitted.toml").read_text())
+    assert "[assets.spx]" in fit.fitted
+    with pytest.raises(sg.InputError) as caught:
+        sg.calibrate_history(data, 2, assets={"spz": column}, out=tmp_path / "bad")
+    assert "did you mean `spx`" in str(caught.value)
+    with pytest.raises(TypeError, match="assets"):
+        sg.calibrate_history(data, 2, assets=[("spx", column)])
+
+
 def test_the_notebook_example_runs(tmp_path):
     example = REPO / "examples" / "python_quickstart.py"
     env = dict(os.environ, STORMGLASS_EXAMPLE_PATHS="1000", MPLBACKEND="Agg")
