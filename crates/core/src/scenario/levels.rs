@@ -433,7 +433,9 @@ pub fn apply(
                     problems.push(located(entry, problem));
                 }
             }
-            Some(asset) => problems.push(located(entry, computed_level(base, asset, entry))),
+            Some(asset) => {
+                problems.push(located(entry, computed_level(base, &known, asset, entry)))
+            }
         }
     }
     if !problems.is_empty() {
@@ -588,7 +590,7 @@ fn implied_variance(
 }
 
 /// Why an asset takes no level of the kind `entry` sets, and what to set instead.
-fn computed_level(base: &Scenario, asset: usize, entry: &Entry) -> String {
+fn computed_level(base: &Scenario, known: &[String], asset: usize, entry: &Entry) -> String {
     let a = &base.assets[asset];
     let field = entry.key.splitn(3, '.').nth(2).unwrap_or_default();
     if a.process.is_derived() || a.process == ProcessKind::Yield {
@@ -604,13 +606,9 @@ fn computed_level(base: &Scenario, asset: usize, entry: &Entry) -> String {
         a.process.name(),
         ASSET_KEYS
             .iter()
-            .filter(|k| base_has(base, &a.name, k))
+            .filter(|k| known.contains(&format!("assets.{}.{k}", a.name)))
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
             .join(", ")
     )
-}
-
-fn base_has(base: &Scenario, asset: &str, field: &str) -> bool {
-    settings::known_keys(base).contains(&format!("assets.{asset}.{field}"))
 }

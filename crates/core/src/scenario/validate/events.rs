@@ -35,7 +35,7 @@ pub(super) fn build_events(
         .filter_map(|(index, event)| {
             let key = format!("events[{index}]");
             check.identifier(&format!("{key}.name"), "event name", &event.name);
-            let (trigger, timing) =
+            let (trigger, timing, date) =
                 build_trigger(&key, event, dates, calendar, asset_names, assets, check)?;
             let max_duration = (MAX_HORIZON_YEARS * TRADING_DAYS_PER_YEAR) as u64;
             if event.duration_days > max_duration {
@@ -176,7 +176,7 @@ pub(super) fn build_events(
                 name: event.name.clone(),
                 description: event.description.clone(),
                 trigger,
-                date: event.date.as_ref().and_then(|d| parse_run_date(d, RunDates::of(dates)).ok()),
+                date,
                 duration_steps: event.duration_days.min(steps as u64 + 1) as usize,
                 multipliers,
                 jumps,
@@ -302,7 +302,7 @@ pub(super) fn build_trigger(
     asset_names: &[String],
     assets: &[Asset],
     check: &mut Checker<'_>,
-) -> Option<(Trigger, Timing)> {
+) -> Option<(Trigger, Timing, Option<NaiveDate>)> {
     if event.cooldown_days.is_some() && event.drawdown_trigger.is_none() {
         check.error(
             format!("{key}.cooldown_days"),
@@ -371,6 +371,7 @@ pub(super) fn build_trigger(
                 confirm,
             },
             Timing::Within,
+            None,
         ));
     }
     let run = RunDates::of(dates);
@@ -405,7 +406,7 @@ pub(super) fn build_trigger(
             } else {
                 0
             };
-            Some((Trigger::Dated { step }, timing))
+            Some((Trigger::Dated { step }, timing, Some(date)))
         }
         (None, Some(rate)) => {
             let rate_per_year = check.range(
@@ -440,6 +441,7 @@ pub(super) fn build_trigger(
                         end_step: 0,
                     },
                     Timing::Outside,
+                    None,
                 ))
             };
             if let Some(to) = to.filter(|to| *to < start) {
@@ -470,6 +472,7 @@ pub(super) fn build_trigger(
                     end_step,
                 },
                 Timing::Within,
+                None,
             ))
         }
         (Some(_), Some(_)) => {
