@@ -231,6 +231,12 @@ impl Prepared {
         summary.warnings = self.warnings();
         summary.portfolios =
             portfolio::summarise(&self.scenario, &self.model, &self.book, simulation);
+        summary.strategies = portfolio::strategy_summary::summarise(
+            &self.scenario,
+            &self.model,
+            &self.book,
+            simulation,
+        );
         summary
     }
 

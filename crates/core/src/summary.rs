@@ -38,6 +38,9 @@ pub struct Summary {
     pub signals: Vec<SignalSummary>,
     /// Per portfolio: P&L distribution, VaR/ES, drawdowns, stress tests, worst paths.
     pub portfolios: Vec<crate::portfolio::PortfolioSummary>,
+    /// Per strategy (a portfolio with rules): its figures against its
+    /// buy-and-hold twin's, its states, its rules' firings, its costs.
+    pub strategies: Vec<crate::portfolio::StrategySummary>,
     /// What validation warned about: the scenario runs, but these figures will
     /// lie where history cannot defend them.
     pub warnings: Vec<crate::history::Warning>,
@@ -428,6 +431,7 @@ impl Summary {
             signal_target,
             signals,
             portfolios: Vec::new(),
+            strategies: Vec::new(),
             warnings: crate::history::warnings(scenario, crate::history::builtin()),
             realism: crate::history::Realism::new(crate::history::builtin(), model, simulation),
             settings: scenario

@@ -55,6 +55,11 @@ pub trait PathObserver: Sync {
     fn columns(&self) -> Vec<String>;
     /// An observer for a batch of `lanes` paths.
     fn batch(&self, lanes: usize) -> Box<dyn BatchObserver + '_>;
+    /// Integer counts over all paths it keeps (a strategy's states at every
+    /// step), merged exactly like the regime occupancy.
+    fn tallies(&self) -> usize {
+        0
+    }
 }
 
 /// One batch's share of a [`PathObserver`].
@@ -65,6 +70,8 @@ pub trait BatchObserver {
     fn push(&mut self, lanes: &Lanes, t: usize);
     /// Writes lane `l`'s figures into `rows[l * columns + first..]`.
     fn finish(&mut self, rows: &mut [f64], columns: usize, first: usize);
+    /// Adds the batch's counts to `counts` (as long as [`PathObserver::tallies`]).
+    fn tally(&self, _counts: &mut [u64]) {}
 }
 
 /// No extra figures.
@@ -162,6 +169,8 @@ pub struct Simulation {
     pub fan: FanHistogram,
     /// Paths in regime `r` during step `t`: `[t * regimes + r]`.
     pub occupancy: Vec<u64>,
+    /// The observer's counts ([`PathObserver::tallies`]).
+    pub tallies: Vec<u64>,
     pub samples: SamplePaths,
     pub wall_time: Duration,
 }
@@ -178,6 +187,7 @@ impl Simulation {
 struct ThreadTotals {
     fan: FanHistogram,
     occupancy: Vec<u64>,
+    tallies: Vec<u64>,
 }
 
 /// Bytes a run will hold at its peak, for refusing runs the machine cannot hold.
@@ -426,12 +436,15 @@ fn run(
     let mut pilot_rows = vec![0f64; pilot * columns];
     let mut levels = vec![0f64; pilot * points * assets];
     let mut regime_track = vec![0u8; pilot * points];
+    let tally_len = observer.tallies();
+    let mut pilot_tallies = vec![0u64; pilot.div_ceil(BATCH_PATHS) * tally_len.max(1)];
     pilot_rows
         .par_chunks_mut(BATCH_PATHS * columns)
         .zip(levels.par_chunks_mut(BATCH_PATHS * points * assets))
         .zip(regime_track.par_chunks_mut(BATCH_PATHS * points))
+        .zip(pilot_tallies.par_chunks_mut(tally_len.max(1)))
         .enumerate()
-        .for_each(|(b, ((rows, levels), regime_track))| {
+        .for_each(|(b, (((rows, levels), regime_track), tallies))| {
             // One load a batch of paths: nothing in the hot loop.
             if cancel_requested() {
                 return;
@@ -446,6 +459,7 @@ fn run(
                 first,
                 lanes,
                 rows,
+                &mut tallies[..tally_len],
                 |t, states| {
                     for lane in 0..states.count {
                         let at = lane * points + t;
@@ -470,6 +484,17 @@ fn run(
     let mut fan = FanHistogram::new(&grid);
     let mut occupancy = vec![0u64; model.steps * regimes];
     let own_pilot = own.start.min(pilot)..own.end.min(pilot);
+    // Shards own whole batches, so the pilot's batches are owned whole too.
+    let mut tallies = vec![0u64; tally_len];
+    for batch in pilot_tallies
+        .chunks(tally_len.max(1))
+        .skip(own_pilot.start / BATCH_PATHS)
+        .take(own_pilot.len().div_ceil(BATCH_PATHS))
+    {
+        for (a, b) in tallies.iter_mut().zip(batch) {
+            *a += b;
+        }
+    }
     metrics[..own_pilot.len() * columns]
         .copy_from_slice(&pilot_rows[own_pilot.start * columns..own_pilot.end * columns]);
     drop(pilot_rows);
@@ -505,6 +530,7 @@ fn run(
             let totals = guard.get_or_insert_with(|| ThreadTotals {
                 fan: FanHistogram::new(&grid),
                 occupancy: vec![0; model.steps * regimes],
+                tallies: vec![0; tally_len],
             });
             let first = main_start + b * BATCH_PATHS;
             let lanes = rows.len() / columns;
@@ -516,6 +542,7 @@ fn run(
                 first,
                 lanes,
                 rows,
+                &mut totals.tallies,
                 |t, states| {
                     totals.fan.push_lanes(&grid, t, states);
                     if t > 0 {
@@ -541,6 +568,9 @@ fn run(
             for (a, b) in occupancy.iter_mut().zip(&totals.occupancy) {
                 *a += b;
             }
+            for (a, b) in tallies.iter_mut().zip(&totals.tallies) {
+                *a += b;
+            }
         }
     }
 
@@ -562,6 +592,7 @@ fn run(
         fan_grid: grid,
         fan,
         occupancy,
+        tallies,
         samples: SamplePaths {
             paths: kept,
             points,
@@ -600,6 +631,7 @@ fn run_batch(
     first: usize,
     lanes: usize,
     rows: &mut [f64],
+    tallies: &mut [u64],
     mut observe: impl FnMut(usize, &Lanes),
 ) {
     let mut states = model.new_lanes(lanes);
@@ -623,6 +655,7 @@ fn run_batch(
     }
     summary.finish(model, layout, &states, rows);
     extra.finish(rows, layout.columns(), first_observed);
+    extra.tally(tallies);
 }
 
 /// Re-simulates path `path` of a run under `seed` alone, exactly as the run did

@@ -512,7 +512,15 @@ pub fn attribution_figures(scenario: &Scenario, book: &Book) -> Vec<FigureSpec> 
 /// median and 95th percentile of its max drawdown and the probability of
 /// each of its loss thresholds.
 pub fn portfolio_figures(portfolio: &Portfolio) -> Vec<FigureSpec> {
-    let prefix = format!("{PORTFOLIO_PREFIX}{}", portfolio.name);
+    book_figures(
+        &format!("{PORTFOLIO_PREFIX}{}", portfolio.name),
+        &portfolio.loss_thresholds,
+    )
+}
+
+/// [`portfolio_figures`] of the book whose columns start with `prefix`
+/// (`portfolio.NAME` or a strategy's `strategy.NAME`).
+pub fn book_figures(prefix: &str, loss_thresholds: &[f64]) -> Vec<FigureSpec> {
     let pnl = || PathValue::Column(format!("{prefix}.pnl"));
     let drawdown = || PathValue::Column(format!("{prefix}.max_drawdown"));
     let mut figures: Vec<FigureSpec> = [
@@ -551,7 +559,7 @@ pub fn portfolio_figures(portfolio: &Portfolio) -> Vec<FigureSpec> {
         statistic,
     })
     .collect();
-    for &threshold in &portfolio.loss_thresholds {
+    for &threshold in loss_thresholds {
         figures.push(FigureSpec {
             name: format!("{prefix}.loss_prob.{}", threshold_name(threshold)),
             label: format!("P(loss > {}%)", (threshold * 1000.0).round() / 10.0),

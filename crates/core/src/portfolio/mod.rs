@@ -10,6 +10,8 @@
 pub mod pricing;
 pub mod risk;
 pub mod spec;
+pub mod strategy;
+pub mod strategy_summary;
 pub mod stress;
 pub mod tracker;
 
@@ -20,6 +22,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use spec::{Holding, Portfolio, Position, Rebalance};
+pub use strategy_summary::StrategySummary;
 pub use stress::{StressResult, StressVector};
 pub use tracker::PortfolioTracker;
 
@@ -288,129 +291,158 @@ pub fn summarise(
     book: &Book,
     simulation: &Simulation,
 ) -> Vec<PortfolioSummary> {
-    let start = start_levels(model);
     let tracker = PortfolioTracker::new(scenario, model, &book.portfolios);
+    book.portfolios
+        .par_iter()
+        .map(|p| {
+            summarise_book(
+                scenario,
+                model,
+                &tracker,
+                &book.stresses,
+                p,
+                simulation,
+                &format!("portfolio.{}", p.name),
+            )
+        })
+        .collect()
+}
+
+/// The summary of portfolio `p` from the columns under `prefix` (its own,
+/// `portfolio.NAME`, or its strategy's, `strategy.NAME`), with `stresses`
+/// applied to its starting book.
+pub(crate) fn summarise_book(
+    scenario: &Scenario,
+    model: &Model,
+    tracker: &PortfolioTracker<'_>,
+    stresses: &[StressVector],
+    p: &Portfolio,
+    simulation: &Simulation,
+    prefix: &str,
+) -> PortfolioSummary {
+    let start = start_levels(model);
     let column = |name: String| -> Vec<f64> {
         simulation
             .column(&name)
             .map(|c| c.collect())
             .unwrap_or_default()
     };
-    book.portfolios
-        .par_iter()
-        .map(|p| {
-            let prefix = format!("portfolio.{}", p.name);
-            let pnl = column(format!("{prefix}.pnl"));
-            let drawdown = column(format!("{prefix}.max_drawdown"));
-            let position_pnl: Vec<Vec<f64>> = p
-                .positions
-                .iter()
-                .map(|q| column(format!("{prefix}.position.{}.pnl", q.name)))
-                .collect();
-            let order = risk::worst_first(&pnl);
-            let risk = RISK_LEVELS
-                .iter()
-                .map(|&level| {
-                    let tail = risk::tail(&pnl, &order, level);
-                    RiskRow {
-                        level,
-                        var: tail.var,
-                        es: tail.es,
-                        var_amount: tail.var * p.value,
-                        es_amount: tail.es * p.value,
-                        tail_paths: tail.paths.len(),
-                        es_contributions: p
-                            .positions
-                            .iter()
-                            .zip(&position_pnl)
-                            .map(|(q, values)| (q.name.clone(), risk::contribution(values, &tail)))
-                            .collect(),
-                    }
-                })
-                .collect();
-            let sorted = |values: &[f64]| {
-                let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-                v.sort_unstable_by(f64::total_cmp);
-                v
-            };
-            // Sorted input sorts in linear time: each distribution sorts its values once.
-            let distribution = |sorted: &[f64]| Distribution::from_values(sorted.iter().copied());
-            let pnl_sorted: Vec<f64> = order
-                .iter()
-                .map(|&i| pnl[i])
-                .filter(|v| !v.is_nan())
-                .collect();
-            let drawdown_sorted = sorted(&drawdown);
-            let worst_paths = order
-                .iter()
-                .take(WORST_PATHS)
-                .map(|&path| replay(scenario, model, &tracker, p, simulation.seed, path as u64))
-                .collect();
-            PortfolioSummary {
-                name: p.name.clone(),
-                description: p.description.clone(),
-                origin: p.origin.clone(),
-                sha256: p.hash.clone(),
-                base_currency: scenario.currencies[p.base].name.clone(),
-                value: p.value,
-                rebalance: p.rebalance,
-                positions: p
+    let pnl = column(format!("{prefix}.pnl"));
+    let drawdown = column(format!("{prefix}.max_drawdown"));
+    let position_pnl: Vec<Vec<f64>> = p
+        .positions
+        .iter()
+        .map(|q| column(format!("{prefix}.position.{}.pnl", q.name)))
+        .collect();
+    let order = risk::worst_first(&pnl);
+    let risk = RISK_LEVELS
+        .iter()
+        .map(|&level| {
+            let tail = risk::tail(&pnl, &order, level);
+            RiskRow {
+                level,
+                var: tail.var,
+                es: tail.es,
+                var_amount: tail.var * p.value,
+                es_amount: tail.es * p.value,
+                tail_paths: tail.paths.len(),
+                es_contributions: p
                     .positions
                     .iter()
                     .zip(&position_pnl)
-                    .map(|(q, values)| PositionSummary {
-                        name: q.name.clone(),
-                        kind: q.holding.kind(),
-                        currency: scenario.currencies[q.currency].name.clone(),
-                        weight: q.weight,
-                        hedge_ratio: q.hedge_ratio,
-                        pnl: distribution(&sorted(values)),
-                    })
+                    .map(|(q, values)| (q.name.clone(), risk::contribution(values, &tail)))
                     .collect(),
-                pnl_quantiles: risk::quantile_grid(&pnl_sorted),
-                pnl: distribution(&pnl_sorted),
-                max_drawdown_quantiles: risk::quantile_grid(&drawdown_sorted),
-                max_drawdown: distribution(&drawdown_sorted),
-                time_under_water: distribution(&sorted(&column(format!(
-                    "{prefix}.time_under_water"
-                )))),
-                longest_under_water_years: distribution(&sorted(&column(format!(
-                    "{prefix}.longest_under_water_years"
-                )))),
-                risk,
-                loss_probabilities: p
-                    .loss_thresholds
-                    .iter()
-                    .map(|&threshold| {
-                        let (probability, standard_error) = risk::loss_probability(&pnl, threshold);
-                        LossProbability {
-                            threshold,
-                            probability,
-                            standard_error,
-                        }
-                    })
-                    .collect(),
-                stress: book
-                    .stresses
-                    .iter()
-                    .map(|v| stress::apply(scenario, &start, p, v))
-                    .collect(),
-                worst_paths,
-                paths_left_range: column(format!("{prefix}.left_range"))
-                    .iter()
-                    .filter(|&&x| x > 0.0)
-                    .count(),
             }
         })
-        .collect()
+        .collect();
+    let sorted = |values: &[f64]| {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+        v.sort_unstable_by(f64::total_cmp);
+        v
+    };
+    // Sorted input sorts in linear time: each distribution sorts its values once.
+    let distribution = |sorted: &[f64]| Distribution::from_values(sorted.iter().copied());
+    let pnl_sorted: Vec<f64> = order
+        .iter()
+        .map(|&i| pnl[i])
+        .filter(|v| !v.is_nan())
+        .collect();
+    let drawdown_sorted = sorted(&drawdown);
+    let worst_paths = order
+        .iter()
+        .take(WORST_PATHS)
+        .map(|&path| {
+            replay(
+                scenario,
+                model,
+                tracker,
+                prefix,
+                simulation.seed,
+                path as u64,
+            )
+        })
+        .collect();
+    PortfolioSummary {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        origin: p.origin.clone(),
+        sha256: p.hash.clone(),
+        base_currency: scenario.currencies[p.base].name.clone(),
+        value: p.value,
+        rebalance: p.rebalance,
+        positions: p
+            .positions
+            .iter()
+            .zip(&position_pnl)
+            .map(|(q, values)| PositionSummary {
+                name: q.name.clone(),
+                kind: q.holding.kind(),
+                currency: scenario.currencies[q.currency].name.clone(),
+                weight: q.weight,
+                hedge_ratio: q.hedge_ratio,
+                pnl: distribution(&sorted(values)),
+            })
+            .collect(),
+        pnl_quantiles: risk::quantile_grid(&pnl_sorted),
+        pnl: distribution(&pnl_sorted),
+        max_drawdown_quantiles: risk::quantile_grid(&drawdown_sorted),
+        max_drawdown: distribution(&drawdown_sorted),
+        time_under_water: distribution(&sorted(&column(format!("{prefix}.time_under_water")))),
+        longest_under_water_years: distribution(&sorted(&column(format!(
+            "{prefix}.longest_under_water_years"
+        )))),
+        risk,
+        loss_probabilities: p
+            .loss_thresholds
+            .iter()
+            .map(|&threshold| {
+                let (probability, standard_error) = risk::loss_probability(&pnl, threshold);
+                LossProbability {
+                    threshold,
+                    probability,
+                    standard_error,
+                }
+            })
+            .collect(),
+        stress: stresses
+            .iter()
+            .map(|v| stress::apply(scenario, &start, p, v))
+            .collect(),
+        worst_paths,
+        paths_left_range: column(format!("{prefix}.left_range"))
+            .iter()
+            .filter(|&&x| x > 0.0)
+            .count(),
+    }
 }
 
-/// Re-simulates `path` alone and tells what happened on it to portfolio `p`.
+/// Re-simulates `path` alone and tells what happened on it to the book whose
+/// columns start with `prefix` (`portfolio.NAME` or `strategy.NAME`).
 pub fn replay(
     scenario: &Scenario,
     model: &Model,
     tracker: &PortfolioTracker<'_>,
-    p: &Portfolio,
+    prefix: &str,
     seed: u64,
     path: u64,
 ) -> WorstPath {
@@ -447,7 +479,7 @@ pub fn replay(
     let mut row = vec![0f64; names.len()];
     batch.finish(&mut row, names.len(), 0);
     let at = |metric: &str| {
-        let name = format!("portfolio.{}.{metric}", p.name);
+        let name = format!("{prefix}.{metric}");
         names
             .iter()
             .position(|n| *n == name)

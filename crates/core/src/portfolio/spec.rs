@@ -12,6 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::pricing::OptionKind;
+use super::strategy::{Strategy, Trading};
 use crate::history::Warning;
 use crate::scenario::check::{Bound, Checker};
 use crate::scenario::load::{self, SourceFile, Sources};
@@ -42,6 +43,11 @@ struct RawPortfolio {
     #[serde(default)]
     loss_thresholds: Vec<f64>,
     positions: IndexMap<String, RawPosition>,
+    trading: Option<super::strategy::RawTrading>,
+    #[serde(default)]
+    states: IndexMap<String, super::strategy::RawState>,
+    #[serde(default)]
+    rules: Vec<super::strategy::RawRule>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +115,11 @@ pub struct Portfolio {
     /// Positions that check but cannot do what they look like they do (one
     /// whose base-currency value cannot move, a hedge with nothing to hedge).
     pub warnings: Vec<Warning>,
+    /// Its costs and rebalancing band, given a `[trading]` table or rules.
+    pub trading: Option<Trading>,
+    /// Its rules, if it has any: then the run values it twice, with the rules
+    /// (`strategy.NAME.*`) and without (`portfolio.NAME.*`).
+    pub strategy: Option<Strategy>,
 }
 
 /// One line of a portfolio.
@@ -653,7 +664,9 @@ fn build(
         .filter_map(|position| degenerate(position, base, scenario, check))
         .collect();
     let residual = 1.0 - weight_sum;
-    if residual.abs() > 1e-12 {
+    let trades = raw.trading.is_some() || !raw.rules.is_empty() || !raw.states.is_empty();
+    // A strategy's trades settle in its base-currency cash, so it always has one.
+    if residual.abs() > 1e-12 || trades {
         positions.push(Position {
             name: RESIDUAL_CASH.to_string(),
             holding: Holding::Cash,
@@ -662,7 +675,22 @@ fn build(
             hedge_ratio: 0.0,
         });
     }
+    let trading =
+        trades.then(|| super::strategy::trading(&raw.trading.clone().unwrap_or_default(), check));
+    if !raw.states.is_empty() && raw.rules.is_empty() {
+        check.error(
+            "states",
+            "states without [[rules]] are never entered: add a rule that leads to one",
+        );
+    }
+    let strategy = if raw.rules.is_empty() {
+        None
+    } else {
+        super::strategy::build(&raw.states, &raw.rules, &positions, base, scenario, check)
+    };
     Some(Portfolio {
+        trading,
+        strategy,
         name: raw.name,
         description: raw.description,
         origin,

@@ -13,10 +13,13 @@
 // Index loops over the lanes, as in the model: several arrays per lane.
 #![allow(clippy::needless_range_loop)]
 
+mod trading;
+
 use std::ops::Range;
 
 use super::pricing::{black_scholes, black_scholes_mark, par_bond_return, payoff};
-use super::spec::{Holding, Portfolio};
+use super::spec::{Holding, Portfolio, RESIDUAL_CASH};
+use super::strategy::Trading;
 use crate::engine::{BatchObserver, PathObserver};
 use crate::model::{Lanes, Model};
 use crate::scenario::{FxQuote, Scenario, ShortRate};
@@ -46,6 +49,8 @@ struct CompiledPosition {
     currency: usize,
     weight: f64,
     hedge_ratio: f64,
+    /// Whether any state of its portfolio hedges it (its hedge ratio is per lane).
+    may_hedge: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +59,12 @@ struct CompiledPortfolio {
     value: f64,
     rebalance_every: Option<usize>,
     positions: Range<usize>,
+    /// Its costs and band: it trades lane by lane ([`trading`]).
+    trading: Option<Trading>,
+    /// Its base-currency cash, where trades settle (a traded portfolio has one).
+    residual: Option<usize>,
+    /// Index into `PortfolioTracker::strategies` when it follows rules.
+    strategy: Option<usize>,
 }
 
 /// How a currency's dollar value and short rate are read.
@@ -77,6 +88,13 @@ pub struct PortfolioTracker<'a> {
     currencies: Vec<CurrencyInputs>,
     portfolios: Vec<CompiledPortfolio>,
     positions: Vec<CompiledPosition>,
+    strategies: Vec<trading::CompiledStrategy>,
+    /// The scenario's signals, when a rule reads them.
+    signals: Option<crate::scenario::Signals>,
+    /// Slots whose running peak a rule reads.
+    peak_slots: Vec<usize>,
+    /// Counts over all paths: each strategy's states at every step.
+    tallies: usize,
     columns: Vec<String>,
 }
 
@@ -104,9 +122,17 @@ impl<'a> PortfolioTracker<'a> {
         let mut compiled = Vec::new();
         let mut positions = Vec::new();
         let mut columns = Vec::new();
-        for p in portfolios {
+        let mut strategies = Vec::new();
+        let mut peak_slots = Vec::new();
+        let mut tallies = 0;
+        // A portfolio with rules is valued twice: without them (its buy-and-hold
+        // twin, `portfolio.NAME`), then with them (`strategy.NAME`).
+        let runs = portfolios.iter().flat_map(|p| {
+            std::iter::once((p, false)).chain(p.strategy.as_ref().map(|_| (p, true)))
+        });
+        for (p, with_rules) in runs {
             let first = positions.len();
-            for position in &p.positions {
+            for (j, position) in p.positions.iter().enumerate() {
                 let leg = match position.holding {
                     Holding::Asset { asset } => Leg::Asset { slot: slot(asset) },
                     Holding::Cash => Leg::Cash,
@@ -124,27 +150,64 @@ impl<'a> PortfolioTracker<'a> {
                         vol: slot(spec.implied_vol),
                     },
                 };
+                let may_hedge = position.hedge_ratio > 0.0
+                    || (with_rules
+                        && p.strategy
+                            .iter()
+                            .flat_map(|s| &s.states)
+                            .any(|s| s.hedge_ratios[j] > 0.0));
                 positions.push(CompiledPosition {
                     leg,
                     currency: position.currency,
                     weight: position.weight,
                     hedge_ratio: position.hedge_ratio,
+                    may_hedge,
                 });
             }
+            let residual = p
+                .positions
+                .iter()
+                .position(|q| q.name == RESIDUAL_CASH)
+                .map(|j| first + j);
+            let strategy = match (&p.strategy, with_rules) {
+                (Some(spec), true) => {
+                    let compiled_strategy =
+                        trading::CompiledStrategy::new(spec, tallies, &mut slot, &mut peak_slots);
+                    tallies += compiled_strategy.tallies(scenario.steps());
+                    strategies.push(compiled_strategy);
+                    columns.extend(strategy_column_names(p));
+                    Some(strategies.len() - 1)
+                }
+                _ => {
+                    columns.extend(column_names(p));
+                    None
+                }
+            };
             compiled.push(CompiledPortfolio {
                 base: p.base,
                 value: p.value,
                 rebalance_every: p.rebalance.every_steps(),
                 positions: first..positions.len(),
+                trading: p.trading,
+                residual,
+                strategy,
             });
-            columns.extend(column_names(p));
         }
+        let signals = strategies
+            .iter()
+            .any(|s| s.reads_signals())
+            .then(|| scenario.signals.clone())
+            .flatten();
         PortfolioTracker {
             model,
             slots,
             currencies,
             portfolios: compiled,
             positions,
+            strategies,
+            signals,
+            peak_slots,
+            tallies,
             columns,
         }
     }
@@ -174,17 +237,47 @@ pub const MAX_VALUE_GROWTH: f64 = 1e275;
 /// valued at that step, like one passing [`MAX_VALUE_GROWTH`].
 pub const MIN_VALUED_RATE: f64 = -1.0;
 
-/// A portfolio's columns: its four figures, then each position's P&L.
+/// The figures per path of a portfolio that trades (`[trading]` or rules),
+/// after its positions' P&Ls: the value traded and the costs paid, as
+/// fractions of the starting value.
+pub const TRADING_METRICS: [&str; 2] = ["turnover", "costs"];
+
+/// A portfolio's columns: its figures, then each position's P&L, then (if it
+/// trades) its turnover and costs.
 pub fn column_names(p: &Portfolio) -> Vec<String> {
+    book_columns(&format!("portfolio.{}", p.name), p)
+}
+
+fn book_columns(prefix: &str, p: &Portfolio) -> Vec<String> {
     let mut names: Vec<String> = PORTFOLIO_METRICS
         .iter()
-        .map(|m| format!("portfolio.{}.{m}", p.name))
+        .map(|m| format!("{prefix}.{m}"))
         .collect();
     for position in &p.positions {
-        names.push(format!(
-            "portfolio.{}.position.{}.pnl",
-            p.name, position.name
-        ));
+        names.push(format!("{prefix}.position.{}.pnl", position.name));
+    }
+    if p.trading.is_some() {
+        names.extend(TRADING_METRICS.iter().map(|m| format!("{prefix}.{m}")));
+    }
+    names
+}
+
+/// A strategy's columns: those of its book (under `strategy.NAME`), then its
+/// state changes, the share of steps in each state, and each rule's firings
+/// and first firing (in years; NaN where it never fired).
+pub fn strategy_column_names(p: &Portfolio) -> Vec<String> {
+    let prefix = format!("strategy.{}", p.name);
+    let mut names = book_columns(&prefix, p);
+    let Some(strategy) = &p.strategy else {
+        return names;
+    };
+    names.push(format!("{prefix}.transitions"));
+    for state in &strategy.states {
+        names.push(format!("{prefix}.state.{}.time_share", state.name));
+    }
+    for rule in &strategy.rules {
+        names.push(format!("{prefix}.rule.{}.firings", rule.name));
+        names.push(format!("{prefix}.rule.{}.first_years", rule.name));
     }
     names
 }
@@ -196,6 +289,10 @@ impl PathObserver for PortfolioTracker<'_> {
 
     fn batch(&self, lanes: usize) -> Box<dyn BatchObserver + '_> {
         Box::new(self.new_batch(lanes))
+    }
+
+    fn tallies(&self) -> usize {
+        self.tallies
     }
 }
 
@@ -228,8 +325,10 @@ impl PortfolioTracker<'_> {
             settlement: per_position.clone(),
             value: per_position.clone(),
             pnl_before: per_position.clone(),
+            hedge: per_position.clone(),
             pnl: per_position,
-            expiry: vec![0; self.positions.len()],
+            expiry: vec![0; self.positions.len() * lanes],
+            lanes: trading::LaneBook::new(self, lanes),
             local_before: vec![0.0; lanes],
             local_after: vec![0.0; lanes],
             total: per_portfolio.clone(),
@@ -268,8 +367,12 @@ pub struct Batch<'a> {
     pnl: Vec<f64>,
     /// `pnl` at the start of the step, kept for paths whose valuation stops in it.
     pnl_before: Vec<f64>,
-    /// The step at which an option position's contracts expire.
+    /// The hedge ratio of each position on each lane.
+    hedge: Vec<f64>,
+    /// The step at which an option position's contracts expire, per lane.
     expiry: Vec<usize>,
+    /// Traded portfolios' and strategies' state on every lane.
+    lanes: trading::LaneBook,
     local_before: Vec<f64>,
     local_after: Vec<f64>,
     total: Vec<f64>,
@@ -375,8 +478,8 @@ impl Batch<'_> {
             self.holding[k * n + l] = contracts;
             self.strike[k * n + l] = strike;
             self.settlement[k * n + l] -= contracts * price;
+            self.expiry[k * n + l] += spec.tenor_steps;
         }
-        self.expiry[k] += spec.tenor_steps;
     }
 
     /// Resets every funded position to its weight of the portfolio's value less the
@@ -441,6 +544,7 @@ impl Batch<'_> {
             value,
             pnl,
             expiry,
+            hedge,
             local_before,
             local_after,
             ..
@@ -516,9 +620,7 @@ impl Batch<'_> {
                 underlying,
                 vol,
             } => {
-                let expires = now == expiry[k];
-                let years = expiry[k].saturating_sub(now) as f64 * dt;
-                let sqrt_years = years.sqrt();
+                let expiry = &expiry[span.clone()];
                 let settlement = &mut settlement[span.clone()];
                 let strike = &strike[span.clone()];
                 let value = &value[span.clone()];
@@ -533,7 +635,9 @@ impl Batch<'_> {
                         value[l] / (usd_c_before[l] * per_usd_base_before[l])
                     };
                     settlement[l] *= 1.0 + rate_c[l] * dt;
-                    let market = if expires {
+                    let years = expiry[l].saturating_sub(now) as f64 * dt;
+                    let sqrt_years = years.sqrt();
+                    let market = if now == expiry[l] {
                         settlement[l] += holding[l] * payoff(spec.kind, spot[l], strike[l]);
                         holding[l] = 0.0;
                         0.0
@@ -557,7 +661,8 @@ impl Batch<'_> {
             value.copy_from_slice(local_after);
             return;
         }
-        if position.hedge_ratio > 0.0 {
+        if position.may_hedge {
+            let hedge = &hedge[span.clone()];
             // The hedge sells `hedge_ratio` of the local value forward for one step
             // at the covered-interest-parity forward S (1 + (r_base - r_local) dt);
             // its gain or loss settles into the position itself, as in a
@@ -569,10 +674,8 @@ impl Batch<'_> {
                 let s_after = usd_c[l] * per_usd_base[l];
                 let forward = s_before * (1.0 + (r_base[l] - rate_c[l]) * dt);
                 // In units of `c`: divided by s_after, i.e. times usd(base) / usd(c).
-                settled[l] = position.hedge_ratio
-                    * settled[l]
-                    * (forward - s_after)
-                    * (usd_base[l] * per_usd_c[l]);
+                settled[l] =
+                    hedge[l] * settled[l] * (forward - s_after) * (usd_base[l] * per_usd_c[l]);
                 local_after[l] += settled[l];
             }
             match position.leg {
@@ -674,9 +777,10 @@ impl BatchObserver for Batch<'_> {
             self.stopped.clear();
             for k in portfolio.positions.clone() {
                 let position = &tracker.positions[k];
-                self.expiry[k] = 0;
                 for l in 0..n {
                     let i = k * n + l;
+                    self.expiry[i] = 0;
+                    self.hedge[i] = position.hedge_ratio;
                     self.settlement[i] = 0.0;
                     self.pnl[i] = 0.0;
                     let start = position.weight * portfolio.value;
@@ -702,6 +806,7 @@ impl BatchObserver for Batch<'_> {
         self.usd_before.copy_from_slice(&self.usd);
         self.per_usd_before.copy_from_slice(&self.per_usd);
         self.rate_before.copy_from_slice(&self.rate);
+        self.start_trading(lanes);
     }
 
     fn push(&mut self, lanes: &Lanes, t: usize) {
@@ -717,6 +822,7 @@ impl BatchObserver for Batch<'_> {
         self.steps += 1;
         let now = t + 1;
         let last = now == tracker.model.steps;
+        self.watch_market(lanes, t);
         for (p, portfolio) in tracker.portfolios.iter().enumerate() {
             let base = portfolio.base;
             self.total[p * n..(p + 1) * n].fill(0.0);
@@ -729,6 +835,10 @@ impl BatchObserver for Batch<'_> {
             }
             self.stop_out_of_range(p);
             self.track_drawdown(p);
+            if portfolio.trading.is_some() {
+                self.trade_at_close(p, lanes, now, last);
+                continue;
+            }
             if last {
                 continue;
             }
@@ -796,8 +906,16 @@ impl BatchObserver for Batch<'_> {
                     let pnl = stopped.map_or(self.pnl[k * n + l], |s| s.pnl[j]);
                     row[column + figures + j] = pnl / v0;
                 }
+                let extra = column + figures + portfolio.positions.len();
+                self.write_trading(p, l, &mut row[extra..]);
             }
-            column += figures + portfolio.positions.len();
+            column += figures + portfolio.positions.len() + self.trading_columns(p);
+        }
+    }
+
+    fn tally(&self, counts: &mut [u64]) {
+        for (count, own) in counts.iter_mut().zip(&self.lanes.tallies) {
+            *count += own;
         }
     }
 }

@@ -26,6 +26,7 @@ pub use error::{Diagnostic, ScenarioError};
 pub use mechanisms::Mechanism;
 pub use raw::{CalendarKind, FxQuote, ProcessKind};
 pub use signals::{SignalKind, SignalRule, Signals, SIGNAL_DESCRIPTIONS};
+pub(crate) use validate::run_date;
 
 /// Most Brownian drivers a scenario may have (the step keeps them on the stack).
 pub const MAX_DRIVERS: usize = 64;

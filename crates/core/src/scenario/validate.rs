@@ -368,3 +368,10 @@ fn portfolio_refs(raw: &RawScenario, sources: &Sources) -> (Vec<PathBuf>, Vec<Pa
         resolve("portfolios.stress", &refs.stress),
     )
 }
+
+/// A date a file other than the scenario writes (a strategy's rule): a
+/// calendar date or one relative to the run (`"start + 3M"`), on `dates`'
+/// grid.
+pub(crate) fn run_date(value: &toml::Value, dates: &[NaiveDate]) -> Result<NaiveDate, String> {
+    dates::parse_run_date(value, dates::RunDates::of(dates))
+}

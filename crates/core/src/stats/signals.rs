@@ -93,6 +93,8 @@ pub struct SignalTracker {
     drawdown_step: Vec<u32>,
     /// `[rule * count + lane]`.
     first: Vec<u32>,
+    /// Whether each rule holds at the latest state, `[rule * count + lane]`.
+    holds: Vec<bool>,
     /// Scratch, reused every step: which lanes a rule fires on, and four rows of
     /// daily changes.
     fired: Vec<bool>,
@@ -152,6 +154,7 @@ impl SignalTracker {
             peak: vec![0.0; count],
             drawdown_step: vec![NEVER; count],
             first: vec![NEVER; spec.rules.len() * count],
+            holds: vec![false; spec.rules.len() * count],
             fired: vec![false; count],
             scratch: vec![0.0; 4 * count],
             correlation_total: vec![0.0; count],
@@ -185,6 +188,12 @@ impl SignalTracker {
         self.peak.copy_from_slice(lanes.asset(self.spec.equity));
         self.drawdown_step.fill(NEVER);
         self.first.fill(NEVER);
+        self.holds.fill(false);
+    }
+
+    /// The lanes on which rule `r` holds at the latest state pushed.
+    pub fn holds(&self, r: usize) -> &[bool] {
+        &self.holds[r * self.count..(r + 1) * self.count]
     }
 
     fn record(&mut self, lanes: &Lanes, step: usize) {
@@ -208,6 +217,7 @@ impl SignalTracker {
         for (r, rule) in rules.iter().enumerate() {
             fired.fill(false);
             self.evaluate(&rule.kind, r, lanes, n, &mut fired, &mut scratch);
+            self.holds[r * self.count..(r + 1) * self.count].copy_from_slice(&fired);
             let first = &mut self.first[r * self.count..(r + 1) * self.count];
             for (first, &fired) in first.iter_mut().zip(&fired) {
                 if fired && *first == NEVER {

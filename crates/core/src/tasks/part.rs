@@ -56,7 +56,11 @@ pub struct PartHeader {
     pub columns: Vec<String>,
     pub steps: usize,
     pub series: usize,
+    /// The regime occupancy counts, then the observers' tallies.
     pub occupancy: usize,
+    /// How many of `occupancy` are the observers' tallies (the last ones).
+    #[serde(default)]
+    pub tallies: usize,
     pub sample_paths: usize,
     pub sample_points: usize,
     pub wall_time_seconds: f64,
@@ -213,7 +217,8 @@ pub fn header_of(
         columns: simulation.layout.names.clone(),
         steps,
         series: simulation.fan_grid.series,
-        occupancy: simulation.occupancy.len(),
+        occupancy: simulation.occupancy.len() + simulation.tallies.len(),
+        tallies: simulation.tallies.len(),
         sample_paths: if carries_samples {
             simulation.samples.paths
         } else {
@@ -297,6 +302,7 @@ fn write_body(path: &Path, header: &PartHeader, simulation: &Simulation) -> Resu
         write_f64s(&mut out, width)?;
         write_le(&mut out, simulation.fan.counts(), |c| c.to_le_bytes())?;
         write_le(&mut out, &simulation.occupancy, |c| c.to_le_bytes())?;
+        write_le(&mut out, &simulation.tallies, |c| c.to_le_bytes())?;
         let samples = &simulation.samples;
         let levels = header.sample_paths * samples.points * samples.assets;
         write_f64s(&mut out, &samples.levels[..levels])?;
@@ -570,7 +576,8 @@ impl RunShape {
             paths: run.options.paths,
             steps: model.steps,
             series: model.assets.len(),
-            occupancy: model.steps * model.regimes(),
+            occupancy: model.steps * model.regimes()
+                + crate::engine::PathObserver::tallies(&run.tracker()),
             sample_paths: run.options.sample_paths,
         }
     }
@@ -797,6 +804,7 @@ impl PartSet {
             let (path, _) = self.parts.last().expect("at least one part");
             return Err(damaged(path, "the shards' rows do not cover every path"));
         }
+        let tallies = occupancy.split_off(first.occupancy - first.tallies.min(first.occupancy));
         Ok(Simulation {
             paths: first.paths,
             seed: first.seed,
@@ -805,6 +813,7 @@ impl PartSet {
             fan_grid: grid.expect("at least one part"),
             fan: fan.expect("at least one part"),
             occupancy,
+            tallies,
             samples,
             wall_time,
         })

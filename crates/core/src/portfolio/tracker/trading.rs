@@ -1,0 +1,672 @@
+//! Trading lane by lane: the portfolios that pay costs or follow rules.
+//!
+//! A traded portfolio's lanes go their own ways: each holds its own state,
+//! fires its rules at its own closes and trades its own positions. Trades
+//! settle in the portfolio's base-currency cash (`residual_cash`), which also
+//! pays the costs, so value only moves between positions and the positions'
+//! P&Ls still add up to the portfolio's (the cash's P&L carries the costs).
+//!
+//! At every close, in this order: the state held through the step is counted;
+//! orders due at this close fill; expired options roll at the state's
+//! notional; a rebalancing date trades the positions outside their band; then
+//! the rules are read from what is known at this close (no later state has
+//! been pushed yet) and the first that holds places an order for
+//! `delay_steps` closes later.
+
+use super::*;
+use crate::portfolio::strategy::{Strategy, Trigger};
+use crate::stats::SignalTracker;
+
+/// Never (a step no path reaches).
+const NEVER: u32 = u32::MAX;
+/// No order waiting to fill.
+const NO_ORDER: u8 = u8::MAX;
+
+/// A strategy compiled against the tracker's market slots.
+pub(crate) struct CompiledStrategy {
+    /// Target weight and hedge ratio of each position of the portfolio, per state.
+    weights: Vec<Vec<f64>>,
+    hedges: Vec<Vec<f64>>,
+    rules: Vec<CompiledRule>,
+    /// Where its states' counts start among all strategies' tallies.
+    tally_offset: usize,
+}
+
+struct CompiledRule {
+    from: u64,
+    to: u8,
+    when: Vec<Check>,
+}
+
+/// A [`Trigger`] with its assets resolved to market slots.
+enum Check {
+    Signal(Vec<usize>),
+    Quiet { signals: Vec<usize>, steps: u32 },
+    InRegime(usize),
+    OutOfRegime(usize),
+    Drawdown(f64),
+    AssetDrawdown { peak: usize, slot: usize, fall: f64 },
+    Above { slot: usize, level: f64 },
+    Below { slot: usize, level: f64 },
+    After(u32),
+    Before(u32),
+    StateReturnBelow(f64),
+    StateReturnAbove(f64),
+    StateDrawdown(f64),
+    DaysInState(u32),
+}
+
+impl CompiledStrategy {
+    pub(crate) fn new(
+        spec: &Strategy,
+        tally_offset: usize,
+        slot: &mut impl FnMut(usize) -> usize,
+        peak_slots: &mut Vec<usize>,
+    ) -> CompiledStrategy {
+        let rules = spec
+            .rules
+            .iter()
+            .map(|rule| CompiledRule {
+                from: rule.from,
+                to: rule.to as u8,
+                when: rule
+                    .when
+                    .iter()
+                    .map(|trigger| match *trigger {
+                        Trigger::Signal(ref s) => Check::Signal(s.clone()),
+                        Trigger::Quiet { ref signals, steps } => Check::Quiet {
+                            signals: signals.clone(),
+                            steps: steps as u32,
+                        },
+                        Trigger::InRegime(r) => Check::InRegime(r),
+                        Trigger::OutOfRegime(r) => Check::OutOfRegime(r),
+                        Trigger::Drawdown(d) => Check::Drawdown(d),
+                        Trigger::AssetDrawdown { asset, fall } => {
+                            let slot = slot(asset);
+                            let peak = match peak_slots.iter().position(|&s| s == slot) {
+                                Some(p) => p,
+                                None => {
+                                    peak_slots.push(slot);
+                                    peak_slots.len() - 1
+                                }
+                            };
+                            Check::AssetDrawdown { peak, slot, fall }
+                        }
+                        Trigger::Above { asset, level } => Check::Above {
+                            slot: slot(asset),
+                            level,
+                        },
+                        Trigger::Below { asset, level } => Check::Below {
+                            slot: slot(asset),
+                            level,
+                        },
+                        Trigger::After(t) => Check::After(t.min(NEVER as usize - 1) as u32),
+                        Trigger::Before(t) => Check::Before(t.min(NEVER as usize - 1) as u32),
+                        Trigger::StateReturnBelow(r) => Check::StateReturnBelow(r),
+                        Trigger::StateReturnAbove(r) => Check::StateReturnAbove(r),
+                        Trigger::StateDrawdown(d) => Check::StateDrawdown(d),
+                        Trigger::DaysInState(d) => Check::DaysInState(d as u32),
+                    })
+                    .collect(),
+            })
+            .collect();
+        CompiledStrategy {
+            weights: spec.states.iter().map(|s| s.weights.clone()).collect(),
+            hedges: spec.states.iter().map(|s| s.hedge_ratios.clone()).collect(),
+            rules,
+            tally_offset,
+        }
+    }
+
+    /// The counts it keeps over all paths: its states at every step.
+    pub(crate) fn tallies(&self, steps: usize) -> usize {
+        steps * self.weights.len()
+    }
+
+    pub(crate) fn reads_signals(&self) -> bool {
+        self.rules.iter().any(|r| {
+            r.when
+                .iter()
+                .any(|c| matches!(c, Check::Signal(_) | Check::Quiet { .. }))
+        })
+    }
+
+    fn states(&self) -> usize {
+        self.weights.len()
+    }
+}
+
+/// Every traded portfolio's per-lane state in one batch, `[p * lanes + lane]`
+/// (per state or rule: `[(offset + s) * lanes + lane]`).
+pub(crate) struct LaneBook {
+    state: Vec<u8>,
+    order: Vec<u8>,
+    fill_at: Vec<u32>,
+    /// No rule fires before this close.
+    calm_until: Vec<u32>,
+    entered_at: Vec<u32>,
+    entry_value: Vec<f64>,
+    state_peak: Vec<f64>,
+    turnover: Vec<f64>,
+    costs: Vec<f64>,
+    transitions: Vec<u32>,
+    /// Per strategy, where its states and rules start in the arrays below.
+    state_offset: Vec<usize>,
+    rule_offset: Vec<usize>,
+    state_steps: Vec<u32>,
+    firings: Vec<u32>,
+    first_fired: Vec<u32>,
+    signals: Option<SignalTracker>,
+    /// The last close at which each signal held, `[signal * lanes + lane]`.
+    signal_last: Vec<u32>,
+    /// Running peaks of the levels `peak_slots` names.
+    peaks: Vec<f64>,
+    /// This batch's counts ([`PathObserver::tallies`]).
+    pub(super) tallies: Vec<u64>,
+}
+
+impl LaneBook {
+    pub(super) fn new(tracker: &PortfolioTracker<'_>, lanes: usize) -> LaneBook {
+        let traded = tracker.portfolios.iter().any(|p| p.trading.is_some());
+        let per_portfolio = if traded {
+            tracker.portfolios.len() * lanes
+        } else {
+            0
+        };
+        let mut state_offset = Vec::new();
+        let mut rule_offset = Vec::new();
+        let (mut states, mut rules) = (0, 0);
+        for s in &tracker.strategies {
+            state_offset.push(states);
+            rule_offset.push(rules);
+            states += s.states();
+            rules += s.rules.len();
+        }
+        let signals = tracker.signals.as_ref();
+        LaneBook {
+            state: vec![0; per_portfolio],
+            order: vec![NO_ORDER; per_portfolio],
+            fill_at: vec![0; per_portfolio],
+            calm_until: vec![0; per_portfolio],
+            entered_at: vec![0; per_portfolio],
+            entry_value: vec![0.0; per_portfolio],
+            state_peak: vec![0.0; per_portfolio],
+            turnover: vec![0.0; per_portfolio],
+            costs: vec![0.0; per_portfolio],
+            transitions: vec![0; per_portfolio],
+            state_offset,
+            rule_offset,
+            state_steps: vec![0; states * lanes],
+            firings: vec![0; rules * lanes],
+            first_fired: vec![NEVER; rules * lanes],
+            signal_last: vec![NEVER; signals.map_or(0, |s| s.rules.len()) * lanes],
+            signals: signals.map(|spec| SignalTracker::new(spec, lanes)),
+            peaks: vec![0.0; tracker.peak_slots.len() * lanes],
+            tallies: vec![0; tracker.tallies],
+        }
+    }
+}
+
+impl Batch<'_> {
+    /// Every traded lane back at its book, at the start of the path.
+    pub(super) fn start_trading(&mut self, lanes: &Lanes) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let book = &mut self.lanes;
+        if book.state.is_empty() {
+            return;
+        }
+        book.state.fill(0);
+        book.order.fill(NO_ORDER);
+        book.calm_until.fill(0);
+        book.entered_at.fill(0);
+        book.turnover.fill(0.0);
+        book.costs.fill(0.0);
+        book.transitions.fill(0);
+        book.state_steps.fill(0);
+        book.firings.fill(0);
+        book.first_fired.fill(NEVER);
+        book.signal_last.fill(NEVER);
+        for (p, portfolio) in tracker.portfolios.iter().enumerate() {
+            book.entry_value[p * n..(p + 1) * n].fill(portfolio.value);
+            book.state_peak[p * n..(p + 1) * n].fill(portfolio.value);
+        }
+        if let Some(signals) = &mut book.signals {
+            signals.start(lanes);
+        }
+        for (j, &s) in tracker.peak_slots.iter().enumerate() {
+            book.peaks[j * n..(j + 1) * n].copy_from_slice(&self.level[s * n..(s + 1) * n]);
+        }
+    }
+
+    /// Reads what the rules watch besides the books: the signals and the
+    /// levels' running peaks, at the close after step `t`.
+    pub(super) fn watch_market(&mut self, lanes: &Lanes, t: usize) {
+        let n = self.count;
+        let now = (t + 1) as u32;
+        let book = &mut self.lanes;
+        if let Some(signals) = &mut book.signals {
+            signals.push(lanes, t);
+            for r in 0..book.signal_last.len() / n.max(1) {
+                let holds = signals.holds(r);
+                for (last, &h) in book.signal_last[r * n..(r + 1) * n].iter_mut().zip(holds) {
+                    if h {
+                        *last = now;
+                    }
+                }
+            }
+        }
+        for (j, &s) in self.tracker.peak_slots.iter().enumerate() {
+            let level = &self.level[s * n..(s + 1) * n];
+            for (peak, &x) in book.peaks[j * n..(j + 1) * n].iter_mut().zip(level) {
+                if x > *peak {
+                    *peak = x;
+                }
+            }
+        }
+    }
+
+    /// Columns a traded portfolio writes after its positions' P&Ls.
+    pub(super) fn trading_columns(&self, p: usize) -> usize {
+        let portfolio = &self.tracker.portfolios[p];
+        if portfolio.trading.is_none() {
+            return 0;
+        }
+        TRADING_METRICS.len()
+            + portfolio.strategy.map_or(0, |s| {
+                let strategy = &self.tracker.strategies[s];
+                1 + strategy.states() + 2 * strategy.rules.len()
+            })
+    }
+
+    pub(super) fn write_trading(&self, p: usize, l: usize, row: &mut [f64]) {
+        let portfolio = &self.tracker.portfolios[p];
+        if portfolio.trading.is_none() {
+            return;
+        }
+        let n = self.count;
+        let i = p * n + l;
+        let book = &self.lanes;
+        let v0 = portfolio.value;
+        row[0] = book.turnover[i] / v0;
+        row[1] = book.costs[i] / v0;
+        let Some(s) = portfolio.strategy else {
+            return;
+        };
+        let strategy = &self.tracker.strategies[s];
+        let steps = self.steps.max(1) as f64;
+        let dt = self.tracker.model.dt;
+        row[2] = f64::from(book.transitions[i]);
+        let mut c = 3;
+        for state in 0..strategy.states() {
+            row[c] = f64::from(book.state_steps[(book.state_offset[s] + state) * n + l]) / steps;
+            c += 1;
+        }
+        for r in 0..strategy.rules.len() {
+            let at = (book.rule_offset[s] + r) * n + l;
+            row[c] = f64::from(book.firings[at]);
+            row[c + 1] = match book.first_fired[at] {
+                NEVER => f64::NAN,
+                step => f64::from(step) * dt,
+            };
+            c += 2;
+        }
+    }
+
+    /// What a traded portfolio does at the close after the step to `now`.
+    pub(super) fn trade_at_close(&mut self, p: usize, lanes: &Lanes, now: usize, last: bool) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let portfolio = &tracker.portfolios[p];
+        if let Some(s) = portfolio.strategy {
+            let strategy = &tracker.strategies[s];
+            let states = strategy.states();
+            let offset = self.lanes.state_offset[s];
+            for l in 0..n {
+                let i = p * n + l;
+                let state = self.lanes.state[i] as usize;
+                self.lanes.state_steps[(offset + state) * n + l] += 1;
+                self.lanes.tallies[strategy.tally_offset + (now - 1) * states + state] += 1;
+                let total = self.total[i];
+                if total > self.lanes.state_peak[i] {
+                    self.lanes.state_peak[i] = total;
+                }
+            }
+        }
+        if last {
+            return;
+        }
+        let now32 = now as u32;
+        for l in 0..n {
+            if !self.total[p * n + l].is_finite() {
+                continue;
+            }
+            let i = p * n + l;
+            if self.lanes.order[i] != NO_ORDER && self.lanes.fill_at[i] == now32 {
+                let to = self.lanes.order[i];
+                self.lanes.order[i] = NO_ORDER;
+                self.change_state(p, l, to as usize, now);
+            }
+            for k in portfolio.positions.clone() {
+                if matches!(tracker.positions[k].leg, Leg::Option { .. })
+                    && self.expiry[k * n + l] == now
+                {
+                    let notional = self.weight_of(p, k, l) * self.total[i];
+                    let traded = self.open_options(k, l, portfolio.base, notional, now);
+                    self.charge(p, l, traded);
+                }
+            }
+            if portfolio
+                .rebalance_every
+                .is_some_and(|every| now % every == 0)
+            {
+                self.rebalance_lane(p, l);
+            }
+        }
+        if let Some(s) = portfolio.strategy {
+            for l in 0..n {
+                let i = p * n + l;
+                if self.lanes.order[i] != NO_ORDER
+                    || now32 < self.lanes.calm_until[i]
+                    || !self.total[i].is_finite()
+                {
+                    continue;
+                }
+                let Some(r) = self.first_rule_that_holds(p, s, l, lanes, now32) else {
+                    continue;
+                };
+                let strategy = &tracker.strategies[s];
+                let trading = portfolio.trading.unwrap_or_default();
+                let at = (self.lanes.rule_offset[s] + r) * n + l;
+                self.lanes.firings[at] += 1;
+                if self.lanes.first_fired[at] == NEVER {
+                    self.lanes.first_fired[at] = now32;
+                }
+                let to = strategy.rules[r].to;
+                let fill = now + trading.delay_steps;
+                self.lanes.calm_until[i] = (fill + 1 + trading.cooldown_steps) as u32;
+                if trading.delay_steps == 0 {
+                    self.change_state(p, l, to as usize, now);
+                } else {
+                    self.lanes.order[i] = to;
+                    self.lanes.fill_at[i] = fill as u32;
+                }
+            }
+        }
+    }
+
+    /// The first rule of strategy `s` (in the file's order) that acts in lane
+    /// `l`'s state and whose every condition holds at close `now`.
+    fn first_rule_that_holds(
+        &self,
+        p: usize,
+        s: usize,
+        l: usize,
+        lanes: &Lanes,
+        now: u32,
+    ) -> Option<usize> {
+        let n = self.count;
+        let i = p * n + l;
+        let book = &self.lanes;
+        let state = book.state[i];
+        let total = self.total[i];
+        let strategy = &self.tracker.strategies[s];
+        let holds = |check: &Check| -> bool {
+            match check {
+                Check::Signal(signals) => signals.iter().any(|&r| {
+                    book.signals
+                        .as_ref()
+                        .is_some_and(|tracker| tracker.holds(r)[l])
+                }),
+                Check::Quiet { signals, steps } => signals.iter().all(|&r| {
+                    let last = book.signal_last[r * n + l];
+                    last == NEVER || now - last >= *steps
+                }),
+                Check::InRegime(r) => lanes.regime_in_step[l] == *r,
+                Check::OutOfRegime(r) => lanes.regime_in_step[l] != *r,
+                Check::Drawdown(d) => 1.0 - total / self.peak[i] >= *d,
+                Check::AssetDrawdown { peak, slot, fall } => {
+                    1.0 - self.level[slot * n + l] / book.peaks[peak * n + l] >= *fall
+                }
+                Check::Above { slot, level } => self.level[slot * n + l] >= *level,
+                Check::Below { slot, level } => self.level[slot * n + l] <= *level,
+                Check::After(t) => now >= *t,
+                Check::Before(t) => now < *t,
+                Check::StateReturnBelow(r) => total / book.entry_value[i] - 1.0 <= *r,
+                Check::StateReturnAbove(r) => total / book.entry_value[i] - 1.0 >= *r,
+                Check::StateDrawdown(d) => 1.0 - total / book.state_peak[i] >= *d,
+                Check::DaysInState(d) => now - book.entered_at[i] >= *d,
+            }
+        };
+        strategy
+            .rules
+            .iter()
+            .position(|rule| rule.from & (1 << state) != 0 && rule.when.iter().all(holds))
+    }
+
+    /// The target weight of position `k` of portfolio `p` on lane `l`.
+    fn weight_of(&self, p: usize, k: usize, l: usize) -> f64 {
+        let portfolio = &self.tracker.portfolios[p];
+        match portfolio.strategy {
+            Some(s) => {
+                let state = self.lanes.state[p * self.count + l] as usize;
+                self.tracker.strategies[s].weights[state][k - portfolio.positions.start]
+            }
+            None => self.tracker.positions[k].weight,
+        }
+    }
+
+    /// Moves lane `l` of strategy portfolio `p` into state `to` at close
+    /// `now`: every position whose weight the two states set differently
+    /// trades to its new weight, every changed hedge ratio is reset.
+    fn change_state(&mut self, p: usize, l: usize, to: usize, now: usize) {
+        let n = self.count;
+        let i = p * n + l;
+        let tracker = self.tracker;
+        let portfolio = &tracker.portfolios[p];
+        let Some(s) = portfolio.strategy else {
+            return;
+        };
+        let strategy = &tracker.strategies[s];
+        let from = self.lanes.state[i] as usize;
+        if from == to {
+            return;
+        }
+        let base = portfolio.base;
+        let funded = self.funded(p, l);
+        let total = self.total[i];
+        let mut traded = 0.0;
+        for k in portfolio.positions.clone() {
+            if Some(k) == portfolio.residual {
+                continue;
+            }
+            let j = k - portfolio.positions.start;
+            let (old, new) = (strategy.weights[from][j], strategy.weights[to][j]);
+            let (h_old, h_new) = (strategy.hedges[from][j], strategy.hedges[to][j]);
+            if h_old != h_new {
+                traded += (h_new - h_old).abs() * self.value[k * n + l].abs();
+                self.hedge[k * n + l] = h_new;
+            }
+            if old == new {
+                continue;
+            }
+            traded += match tracker.positions[k].leg {
+                Leg::Option { .. } => {
+                    let sold = self.close_options(p, k, l);
+                    sold + self.open_options(k, l, base, new * total, now)
+                }
+                _ => self.trade_to(p, k, l, new * funded),
+            };
+        }
+        self.charge(p, l, traded);
+        let book = &mut self.lanes;
+        book.state[i] = to as u8;
+        book.entered_at[i] = now as u32;
+        book.entry_value[i] = self.total[i];
+        book.state_peak[i] = self.total[i];
+        book.transitions[i] += 1;
+    }
+
+    /// The portfolio's value less its option overlays' market value: what the
+    /// funded positions' weights apply to.
+    fn funded(&self, p: usize, l: usize) -> f64 {
+        let n = self.count;
+        let portfolio = &self.tracker.portfolios[p];
+        let mut funded = self.total[p * n + l];
+        for k in portfolio.positions.clone() {
+            if let Leg::Option { .. } = self.tracker.positions[k].leg {
+                let s = self.fx(self.tracker.positions[k].currency, portfolio.base, l, false);
+                funded -= self.value[k * n + l] - self.settlement[k * n + l] * s;
+            }
+        }
+        funded
+    }
+
+    /// Cash into (or out of) portfolio `p`'s base-currency cash on lane `l`.
+    fn move_cash(&mut self, p: usize, l: usize, amount: f64) {
+        let n = self.count;
+        if let Some(r) = self.tracker.portfolios[p].residual {
+            self.holding[r * n + l] += amount;
+            self.value[r * n + l] += amount;
+        }
+    }
+
+    /// Pays the cost of `traded` (base currency) from the cash.
+    fn charge(&mut self, p: usize, l: usize, traded: f64) {
+        if traded == 0.0 {
+            return;
+        }
+        let n = self.count;
+        let portfolio = &self.tracker.portfolios[p];
+        let cost = portfolio.trading.map_or(0.0, |t| t.cost_bps) * 1e-4 * traded;
+        let i = p * n + l;
+        self.lanes.turnover[i] += traded;
+        if cost == 0.0 {
+            return;
+        }
+        self.lanes.costs[i] += cost;
+        self.move_cash(p, l, -cost);
+        if let Some(r) = portfolio.residual {
+            self.pnl[r * n + l] -= cost;
+        }
+        self.total[i] -= cost;
+    }
+
+    /// Trades funded position `k` (not an option) to `target` (base currency,
+    /// a forward's notional) against the cash; the value traded.
+    fn trade_to(&mut self, p: usize, k: usize, l: usize, target: f64) -> f64 {
+        let n = self.count;
+        let i = k * n + l;
+        let position = self.tracker.positions[k];
+        let s = self.fx(position.currency, self.tracker.portfolios[p].base, l, false);
+        let old = self.value[i];
+        match position.leg {
+            Leg::Asset { slot } => self.holding[i] = target / (s * self.level[slot * n + l]),
+            Leg::Cash | Leg::Treasury { .. } => self.holding[i] = target / s,
+            Leg::Forward => {
+                // Closed at its value, which settles in cash, and struck again.
+                let notional = self.holding[i] * s;
+                self.move_cash(p, l, old);
+                self.holding[i] = target / s;
+                self.settlement[i] = -target;
+                self.value[i] = 0.0;
+                return (target - notional).abs();
+            }
+            Leg::Option { .. } => return 0.0,
+        }
+        self.value[i] = target;
+        self.move_cash(p, l, old - target);
+        (target - old).abs()
+    }
+
+    /// Sells option position `k`'s contracts at their mark; its whole value
+    /// (contracts and own cash) goes to the cash. The premium received.
+    fn close_options(&mut self, p: usize, k: usize, l: usize) -> f64 {
+        let n = self.count;
+        let i = k * n + l;
+        let position = self.tracker.positions[k];
+        let s = self.fx(position.currency, self.tracker.portfolios[p].base, l, false);
+        let market = self.value[i] - self.settlement[i] * s;
+        self.move_cash(p, l, self.value[i]);
+        self.holding[i] = 0.0;
+        self.settlement[i] = 0.0;
+        self.value[i] = 0.0;
+        market.abs()
+    }
+
+    /// Buys option position `k`'s contracts on `notional` (base currency) for
+    /// a full tenor from close `now`, the premium paid from its own cash (its
+    /// value does not move). The premium paid.
+    fn open_options(&mut self, k: usize, l: usize, base: usize, notional: f64, now: usize) -> f64 {
+        let n = self.count;
+        let i = k * n + l;
+        let position = self.tracker.positions[k];
+        let Leg::Option {
+            spec,
+            underlying,
+            vol,
+        } = position.leg
+        else {
+            return 0.0;
+        };
+        self.expiry[i] = now + spec.tenor_steps;
+        if notional == 0.0 {
+            self.holding[i] = 0.0;
+            return 0.0;
+        }
+        let spot = self.level[underlying * n + l];
+        let s = self.fx(position.currency, base, l, false);
+        let contracts = notional / (spot * s);
+        let strike = spec.moneyness * spot;
+        let price = black_scholes(
+            spec.kind,
+            spot,
+            strike,
+            spec.tenor_steps as f64 * self.tracker.model.dt,
+            self.level[vol * n + l],
+            self.rate[position.currency * n + l],
+        );
+        self.holding[i] = contracts;
+        self.strike[i] = strike;
+        self.settlement[i] -= contracts * price;
+        (contracts * price * s).abs()
+    }
+
+    /// A rebalancing date on lane `l`: option overlays hand their cash to the
+    /// book; every funded position further than the band from its weight
+    /// trades back to it.
+    fn rebalance_lane(&mut self, p: usize, l: usize) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let portfolio = &tracker.portfolios[p];
+        let band = portfolio.trading.map_or(0.0, |t| t.band);
+        for k in portfolio.positions.clone() {
+            if let Leg::Option { .. } = tracker.positions[k].leg {
+                let s = self.fx(tracker.positions[k].currency, portfolio.base, l, false);
+                let cash = self.settlement[k * n + l] * s;
+                self.settlement[k * n + l] = 0.0;
+                self.value[k * n + l] -= cash;
+                self.move_cash(p, l, cash);
+            }
+        }
+        let funded = self.funded(p, l);
+        let mut traded = 0.0;
+        for k in portfolio.positions.clone() {
+            let leg = tracker.positions[k].leg;
+            if Some(k) == portfolio.residual || matches!(leg, Leg::Option { .. }) {
+                continue;
+            }
+            let weight = self.weight_of(p, k, l);
+            let s = self.fx(tracker.positions[k].currency, portfolio.base, l, false);
+            let held = match leg {
+                Leg::Forward => self.holding[k * n + l] * s,
+                _ => self.value[k * n + l],
+            };
+            let drift = (held / funded - weight).abs();
+            if band == 0.0 || drift > band {
+                traded += self.trade_to(p, k, l, weight * funded);
+            }
+        }
+        self.charge(p, l, traded);
+    }
+}
