@@ -11,6 +11,13 @@
 //! table computes them ([`risk::tail`]); `loss_prob.T` for each of its
 //! `loss_thresholds` T (written with at least two decimals, `0.10`): the share
 //! of paths losing more than T, as its loss table.
+//!
+//! A strategy (a portfolio with rules) has every one of these under
+//! `strategy.NAME.` for the book followed by its rules (`portfolio.NAME.` is
+//! its buy-and-hold twin), and besides: `excess.STAT`, the statistic of its
+//! P&L minus the twin's path by path; `turnover.STAT`, `costs.STAT` and
+//! `transitions.STAT` per path; `state.S.time_share.STAT`; and per rule R
+//! `rule.R.probability_fired` and `rule.R.mean_firings`.
 
 use serde::Serialize;
 
@@ -72,10 +79,21 @@ pub(crate) enum Figure {
         pnl: String,
         threshold: f64,
     },
+    /// A statistic of one column minus another, path by path.
+    Excess {
+        column: String,
+        minus: String,
+        stat: Stat,
+    },
 }
 
 /// Prefix of every portfolio figure's name.
 pub const PORTFOLIO_PREFIX: &str = "portfolio.";
+/// Prefix of every strategy figure's name.
+pub const STRATEGY_PREFIX: &str = "strategy.";
+
+/// A strategy's figures that are statistics of one of its per-path columns.
+const STRATEGY_COLUMNS: [&str; 3] = ["turnover", "costs", "transitions"];
 
 /// The figures of a portfolio that are statistics of a per-path column, and
 /// that column's metric (`portfolio.NAME.METRIC`).
@@ -108,10 +126,15 @@ fn tail_of(name: &str) -> Option<(bool, f64)> {
 /// The portfolios named in `figures` (the second part of every
 /// `portfolio.NAME.…`), in order, each once.
 pub fn portfolios_named(figures: &[String]) -> Vec<String> {
+    books_named(figures, PORTFOLIO_PREFIX)
+}
+
+/// The second part of every figure of `figures` under `prefix`, in order, each once.
+fn books_named(figures: &[String], prefix: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for figure in figures {
         if let Some(name) = figure
-            .strip_prefix(PORTFOLIO_PREFIX)
+            .strip_prefix(prefix)
             .and_then(|rest| rest.split('.').next())
         {
             if !names.iter().any(|n| n == name) {
@@ -126,6 +149,25 @@ pub fn portfolios_named(figures: &[String]) -> Vec<String> {
 /// figure of the run): a portfolio the run does not have is named with the
 /// portfolios it has; any other name gets the nearest valid one.
 pub fn unknown_figure(name: &str, figures: &[String]) -> String {
+    if let Some(strategy) = name
+        .strip_prefix(STRATEGY_PREFIX)
+        .and_then(|rest| rest.split('.').next())
+    {
+        let strategies = books_named(figures, STRATEGY_PREFIX);
+        if !strategies.iter().any(|s| s == strategy) {
+            let has = if strategies.is_empty() {
+                "this run has no strategy: a strategy is a portfolio file with [[rules]]"
+                    .to_string()
+            } else {
+                format!("this run's strategies: {}", strategies.join(", "))
+            };
+            let hint = crate::scenario::load::nearest(strategy, &strategies)
+                .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
+            return format!(
+                "unknown figure `{name}`: no strategy `{strategy}` in this run ({has}){hint}"
+            );
+        }
+    }
     let portfolio = name
         .strip_prefix(PORTFOLIO_PREFIX)
         .and_then(|rest| rest.split('.').next());
@@ -149,7 +191,9 @@ pub fn unknown_figure(name: &str, figures: &[String]) -> String {
 
 /// Whether any of `names` is a portfolio's figure, so the run must value its book.
 pub fn names_a_portfolio(names: &[String]) -> bool {
-    names.iter().any(|n| n.starts_with(PORTFOLIO_PREFIX))
+    names
+        .iter()
+        .any(|n| n.starts_with(PORTFOLIO_PREFIX) || n.starts_with(STRATEGY_PREFIX))
 }
 
 /// The figures of an asset and the per-path column each is a statistic of.
@@ -212,6 +256,15 @@ pub(crate) struct Catalogue {
     realism: Vec<String>,
     /// Each portfolio of the run's book and its loss thresholds.
     portfolios: Vec<(String, Vec<f64>)>,
+    /// Each strategy: its name, loss thresholds, states and rules.
+    strategies: Vec<StrategyNames>,
+}
+
+struct StrategyNames {
+    name: String,
+    thresholds: Vec<f64>,
+    states: Vec<String>,
+    rules: Vec<String>,
 }
 
 impl Catalogue {
@@ -267,8 +320,7 @@ impl Catalogue {
             .iter()
             .map(|p| (p.name.clone(), p.loss_thresholds.clone()))
             .collect();
-        for (portfolio, thresholds) in &portfolios {
-            let prefix = format!("{PORTFOLIO_PREFIX}{portfolio}");
+        let book_names = |prefix: &str, thresholds: &[f64], names: &mut Vec<String>| {
             for (figure, _) in PORTFOLIO_FIGURES {
                 for stat in &stats {
                     names.push(format!("{prefix}.{figure}.{stat}"));
@@ -281,11 +333,91 @@ impl Catalogue {
             for t in thresholds {
                 names.push(format!("{prefix}.loss_prob.{}", threshold_name(*t)));
             }
+        };
+        for (portfolio, thresholds) in &portfolios {
+            book_names(
+                &format!("{PORTFOLIO_PREFIX}{portfolio}"),
+                thresholds,
+                &mut names,
+            );
+        }
+        let strategies: Vec<StrategyNames> = book
+            .portfolios
+            .iter()
+            .filter_map(|p| {
+                p.strategy.as_ref().map(|s| StrategyNames {
+                    name: p.name.clone(),
+                    thresholds: p.loss_thresholds.clone(),
+                    states: s.states.iter().map(|x| x.name.clone()).collect(),
+                    rules: s.rules.iter().map(|x| x.name.clone()).collect(),
+                })
+            })
+            .collect();
+        for strategy in &strategies {
+            let prefix = format!("{STRATEGY_PREFIX}{}", strategy.name);
+            book_names(&prefix, &strategy.thresholds, &mut names);
+            for figure in std::iter::once("excess").chain(STRATEGY_COLUMNS) {
+                for stat in &stats {
+                    names.push(format!("{prefix}.{figure}.{stat}"));
+                }
+            }
+            for state in &strategy.states {
+                for stat in &stats {
+                    names.push(format!("{prefix}.state.{state}.time_share.{stat}"));
+                }
+            }
+            for rule in &strategy.rules {
+                names.push(format!("{prefix}.rule.{rule}.probability_fired"));
+                names.push(format!("{prefix}.rule.{rule}.mean_firings"));
+            }
         }
         Catalogue {
             names,
             realism,
             portfolios,
+            strategies,
+        }
+    }
+
+    /// A strategy's figure, `rest` being the name after `strategy.`.
+    fn resolve_strategy(&self, rest: &str, stat: impl Fn(&str) -> Option<Stat>) -> Option<Figure> {
+        let (name, figure) = rest.split_once('.')?;
+        let strategy = self.strategies.iter().find(|s| s.name == name)?;
+        let column = |metric: &str| format!("{STRATEGY_PREFIX}{name}.{metric}");
+        let parts: Vec<&str> = figure.split('.').collect();
+        match parts.as_slice() {
+            ["excess", s] => Some(Figure::Excess {
+                column: column("pnl"),
+                minus: format!("{PORTFOLIO_PREFIX}{name}.pnl"),
+                stat: stat(s)?,
+            }),
+            [metric, s] if STRATEGY_COLUMNS.contains(metric) => Some(Figure::Column {
+                column: column(metric),
+                stat: stat(s)?,
+            }),
+            ["state", state, "time_share", s] if strategy.states.iter().any(|x| x == state) => {
+                Some(Figure::Column {
+                    column: column(&format!("state.{state}.time_share")),
+                    stat: stat(s)?,
+                })
+            }
+            ["rule", rule, what] if strategy.rules.iter().any(|x| x == rule) => {
+                let firings = column(&format!("rule.{rule}.firings"));
+                match *what {
+                    "probability_fired" => Some(Figure::Fired { column: firings }),
+                    "mean_firings" => Some(Figure::Column {
+                        column: firings,
+                        stat: Stat::Mean,
+                    }),
+                    _ => None,
+                }
+            }
+            _ => book_figure(
+                &format!("{STRATEGY_PREFIX}{name}"),
+                &strategy.thresholds,
+                figure,
+                stat,
+            ),
         }
     }
 
@@ -293,29 +425,12 @@ impl Catalogue {
     fn resolve_portfolio(&self, rest: &str, stat: impl Fn(&str) -> Option<Stat>) -> Option<Figure> {
         let (portfolio, figure) = rest.split_once('.')?;
         let (_, thresholds) = self.portfolios.iter().find(|(p, _)| p == portfolio)?;
-        let column = |metric: &str| format!("{PORTFOLIO_PREFIX}{portfolio}.{metric}");
-        if let Some(threshold) = figure.strip_prefix("loss_prob.") {
-            let threshold = *thresholds
-                .iter()
-                .find(|t| threshold_name(**t) == threshold)?;
-            return Some(Figure::PortfolioLoss {
-                pnl: column("pnl"),
-                threshold,
-            });
-        }
-        if let Some((es, confidence)) = tail_of(figure) {
-            return Some(Figure::PortfolioTail {
-                pnl: column("pnl"),
-                confidence,
-                es,
-            });
-        }
-        let (figure, s) = figure.split_once('.')?;
-        let (_, metric) = PORTFOLIO_FIGURES.iter().find(|(f, _)| *f == figure)?;
-        Some(Figure::Column {
-            column: column(metric),
-            stat: stat(s)?,
-        })
+        book_figure(
+            &format!("{PORTFOLIO_PREFIX}{portfolio}"),
+            thresholds,
+            figure,
+            stat,
+        )
     }
 
     pub(crate) fn resolve(&self, name: &str, scenario: &Scenario, model: &Model) -> Option<Figure> {
@@ -344,6 +459,9 @@ impl Catalogue {
         };
         if let Some(rest) = name.strip_prefix(PORTFOLIO_PREFIX) {
             return self.resolve_portfolio(rest, stat);
+        }
+        if let Some(rest) = name.strip_prefix(STRATEGY_PREFIX) {
+            return self.resolve_strategy(rest, stat);
         }
         let parts: Vec<&str> = name.split('.').collect();
         match parts.as_slice() {
@@ -394,6 +512,39 @@ impl Catalogue {
             _ => None,
         }
     }
+}
+
+/// A book's figure under `prefix` (`portfolio.NAME` or `strategy.NAME`),
+/// `figure` being the name after it.
+fn book_figure(
+    prefix: &str,
+    thresholds: &[f64],
+    figure: &str,
+    stat: impl Fn(&str) -> Option<Stat>,
+) -> Option<Figure> {
+    let column = |metric: &str| format!("{prefix}.{metric}");
+    if let Some(threshold) = figure.strip_prefix("loss_prob.") {
+        let threshold = *thresholds
+            .iter()
+            .find(|t| threshold_name(**t) == threshold)?;
+        return Some(Figure::PortfolioLoss {
+            pnl: column("pnl"),
+            threshold,
+        });
+    }
+    if let Some((es, confidence)) = tail_of(figure) {
+        return Some(Figure::PortfolioTail {
+            pnl: column("pnl"),
+            confidence,
+            es,
+        });
+    }
+    let (figure, s) = figure.split_once('.')?;
+    let (_, metric) = PORTFOLIO_FIGURES.iter().find(|(f, _)| *f == figure)?;
+    Some(Figure::Column {
+        column: column(metric),
+        stat: stat(s)?,
+    })
 }
 
 /// A figure's value in a run and its standard error. As JSON, a value or
@@ -612,6 +763,23 @@ pub(crate) fn measure_all(
         .iter()
         .map(|figure| match figure {
             Figure::Column { column, stat } => statistic(&sorted_column(simulation, column), *stat),
+            Figure::Excess {
+                column,
+                minus,
+                stat,
+            } => {
+                let mut differences: Vec<f64> =
+                    match (simulation.column(column), simulation.column(minus)) {
+                        (Some(a), Some(b)) => a
+                            .zip(b)
+                            .map(|(x, y)| x - y)
+                            .filter(|d| !d.is_nan())
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                differences.sort_unstable_by(f64::total_cmp);
+                statistic(&differences, *stat)
+            }
             Figure::Entered { column } => share(sorted_column(simulation, column).len(), n),
             Figure::Fired { column } => share(
                 simulation

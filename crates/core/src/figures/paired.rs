@@ -486,16 +486,22 @@ pub fn attribution_figures(scenario: &Scenario, book: &Book) -> Vec<FigureSpec> 
             Statistic::Mean,
         );
     }
-    for p in &book.portfolios {
-        let pnl = || PathValue::Column(format!("portfolio.{}.pnl", p.name));
+    // A strategy's figures follow its twin's: which mechanism makes the
+    // playbook pay (or cost) is asked of both.
+    let books = book.portfolios.iter().flat_map(|p| {
+        std::iter::once(("portfolio", p, ""))
+            .chain(p.strategy.as_ref().map(|_| ("strategy", p, " (rules)")))
+    });
+    for (kind, p, tag) in books {
+        let pnl = || PathValue::Column(format!("{kind}.{}.pnl", p.name));
         for (suffix, label, statistic) in [
             ("var95", "VaR 95%", Statistic::PortfolioVar(0.95)),
             ("es95", "ES 95%", Statistic::PortfolioEs(0.95)),
             ("return.mean", "mean return", Statistic::Mean),
         ] {
             push(
-                format!("portfolio.{}.{suffix}", p.name),
-                format!("{} {label}", p.name),
+                format!("{kind}.{}.{suffix}", p.name),
+                format!("{}{tag} {label}", p.name),
                 Unit::Return,
                 false,
                 pnl(),
