@@ -23,3 +23,4 @@ mod processes;
 mod properties;
 mod rates;
 mod signals;
+mod strategies;

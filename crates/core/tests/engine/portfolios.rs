@@ -28,7 +28,7 @@ const DT: f64 = 1.0 / 252.0;
 /// A one-factor world: a USD equity, EUR/USD, a deterministic USD asset, a
 /// constant implied vol and a 10-year yield, with constant short rates (USD 4%,
 /// EUR 2%).
-fn world(steps: usize, portfolios: &str) -> Scenario {
+pub(crate) fn world(steps: usize, portfolios: &str) -> Scenario {
     world_with_fx_vol(steps, 0.1, portfolios)
 }
 
@@ -93,7 +93,7 @@ fn book(scenario: &Scenario) -> portfolio::Book {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn run(scenario: &Scenario, paths: u64) -> Run {
+pub(crate) fn run(scenario: &Scenario, paths: u64) -> Run {
     let options = RunOptions {
         paths,
         seed: SEED,
@@ -516,7 +516,7 @@ fn bad(name: &str) -> PathBuf {
 }
 
 /// The error for a bad portfolio file loaded against the default scenario.
-fn message(name: &str) -> String {
+pub(crate) fn message(name: &str) -> String {
     let path = Path::new(*crate::common::ROOT).join("scenarios/default.toml");
     let s = scenario::load(&path).unwrap();
     let files = if name.starts_with("stress") {
@@ -540,7 +540,7 @@ fn message(name: &str) -> String {
     text
 }
 
-fn assert_contains(text: &str, parts: &[&str]) {
+pub(crate) fn assert_contains(text: &str, parts: &[&str]) {
     for part in parts {
         assert!(text.contains(part), "expected `{part}` in: {text}");
     }

@@ -1,0 +1,350 @@
+//! Strategies: portfolios whose rules move them between states on every path.
+//!
+//! Path-by-path checks hold to the f64 rounding of the per-path table; the
+//! statistical ones pin the seed and state their tolerance in standard errors.
+
+use std::path::Path;
+
+use stormglass_core::engine::{self, BatchObserver, PathObserver};
+use stormglass_core::model::{Lanes, Model};
+use stormglass_core::portfolio::{self, BookFiles, PortfolioTracker};
+use stormglass_core::scenario;
+
+use crate::common;
+use crate::portfolios::{assert_contains, message, run, world};
+
+const DT: f64 = 1.0 / 252.0;
+
+/// A book of the world's equity, put overlay and forward, trading at a cost
+/// with a band, and a rule whose condition `when` decides everything else.
+fn book_with_rule(when: &str, delay: u32) -> String {
+    format!(
+        r#"
+[[portfolio]]
+name = "playbook"
+base_currency = "USD"
+rebalance = "monthly"
+[portfolio.positions.spx]
+asset = "spx"
+weight = 0.6
+[portfolio.positions.ndx]
+asset = "ndx"
+weight = 0.3
+[portfolio.positions.short_usd]
+forward = "EUR"
+weight = 0.0
+[portfolio.positions.puts]
+option = "put"
+underlying = "spx"
+implied_vol = "vol"
+moneyness = 0.95
+weight = 0.2
+[portfolio.trading]
+cost_bps = 10
+band = 0.02
+delay_days = {delay}
+[portfolio.states.defensive]
+weights = {{ spx = 0.2, short_usd = 0.5, puts = 0.6 }}
+[[portfolio.rules]]
+name = "act"
+from = "book"
+to = "defensive"
+when = {when}
+[[portfolio.rules]]
+name = "back"
+from = "defensive"
+to = "book"
+when = {{ days_in_state = 10 }}
+"#
+    )
+}
+
+#[test]
+fn a_rule_that_never_fires_leaves_the_strategy_its_buy_and_hold_twin_bit_for_bit() {
+    let s = world(252, &book_with_rule(r#"{ after = "end + 1Y" }"#, 1));
+    let run = run(&s, 300);
+    let mut compared = 0;
+    for name in run.simulation.layout.names.iter() {
+        let Some(metric) = name.strip_prefix("portfolio.playbook.") else {
+            continue;
+        };
+        let twin = common::column(&run, name);
+        let own = common::column(&run, &format!("strategy.playbook.{metric}"));
+        for (a, b) in own.iter().zip(&twin) {
+            assert_eq!(a.to_bits(), b.to_bits(), "{metric}: {a} against {b}");
+        }
+        compared += 1;
+    }
+    // The figures, five positions' P&Ls, turnover and costs.
+    assert_eq!(compared, 5 + 5 + 2);
+    // Neither is idle: the band and the monthly rolls of the puts trade, at a cost.
+    let costs = common::column(&run, "strategy.playbook.costs");
+    assert!(costs.iter().all(|c| *c > 0.0));
+    let firings = common::column(&run, "strategy.playbook.rule.act.firings");
+    assert!(firings.iter().all(|f| *f == 0.0));
+    let summary = &run.summary.strategies[0];
+    assert_eq!(summary.ahead.value, 0.0);
+    assert_eq!(summary.states[0].time_share.mean, 1.0);
+}
+
+#[test]
+fn going_to_cash_on_a_date_pays_its_cost_then_earns_the_short_rate_on_every_path() {
+    let s = world(
+        126,
+        r#"
+[[portfolio]]
+name = "exit"
+base_currency = "USD"
+[portfolio.positions.spx]
+asset = "spx"
+weight = 1.0
+[portfolio.trading]
+cost_bps = 25
+delay_days = 0
+[portfolio.states.out]
+to_cash = true
+[[portfolio.rules]]
+name = "sell"
+to = "out"
+when = { after = "start + 2M" }
+"#,
+    );
+    let run = run(&s, 64);
+    let date = s.dates[0]
+        .checked_add_months(chrono::Months::new(2))
+        .unwrap();
+    let sold_at = s.dates.partition_point(|d| *d < date);
+    assert!(sold_at > 20 && sold_at < 126);
+    let model = Model::new(&s);
+    let spx = s.asset_index("spx").unwrap();
+    let pnl = common::column(&run, "strategy.exit.pnl");
+    let twin = common::column(&run, "portfolio.exit.pnl");
+    let first = common::column(&run, "strategy.exit.rule.sell.first_years");
+    for (path, (&pnl, &twin)) in pnl.iter().zip(&twin).enumerate() {
+        let mut level = (0.0, 0.0);
+        engine::replay(&model, run.simulation.seed, path as u64, |t, lanes| {
+            let x = model.assets[spx].level(lanes.asset(spx)[0]);
+            if t == 0 {
+                level.0 = x;
+            }
+            if t == sold_at {
+                level.1 = x;
+            }
+        });
+        // Sold at the close the date falls on, 25 bp of the value traded paid,
+        // the rest in dollar cash at 4% for the steps that are left.
+        let expected =
+            level.1 / level.0 * (1.0 - 25e-4) * (1.0 + 0.04 * DT).powi((126 - sold_at) as i32)
+                - 1.0;
+        assert!(
+            (pnl - expected).abs() < 1e-12,
+            "path {path}: {pnl} against {expected}"
+        );
+        assert!((first[path] - sold_at as f64 * DT).abs() < 1e-12);
+        if path == 0 {
+            assert!((pnl - twin).abs() > 1e-4, "the rule changed nothing");
+        }
+    }
+}
+
+#[test]
+fn the_paired_difference_from_buy_and_hold_carries_far_less_noise_than_two_runs() {
+    let s = world(252, &book_with_rule("{ drawdown_of = { spx = 0.05 } }", 1));
+    let run = run(&s, 4000);
+    let summary = &run.summary.strategies[0];
+    let mean = summary
+        .versus_hold
+        .iter()
+        .find(|v| v.name == "strategy.playbook.return.mean")
+        .unwrap();
+    // A mean's paired standard error is the per-path differences' sd / sqrt(n).
+    let own = common::column(&run, "strategy.playbook.pnl");
+    let twin = common::column(&run, "portfolio.playbook.pnl");
+    let excess: Vec<f64> = own.iter().zip(&twin).map(|(a, b)| a - b).collect();
+    let (difference, se) = common::mean_and_se(&excess);
+    assert!((mean.difference - difference).abs() < 1e-12);
+    assert!((mean.se - se).abs() < 1e-9 * se.max(1e-12));
+    // Two separate runs of 4,000 paths would measure it with an error
+    // sqrt(se_a^2 + se_b^2); the pairs share their paths and cancel most of it.
+    assert!(
+        mean.se < mean.independent_se / 3.0,
+        "paired {} against independent {}",
+        mean.se,
+        mean.independent_se
+    );
+    let (_, se_own) = common::mean_and_se(&own);
+    let (_, se_twin) = common::mean_and_se(&twin);
+    assert!((mean.independent_se - se_own.hypot(se_twin)).abs() < 1e-9);
+    // The rule acts on most paths: a 5% fall of the S&P 500 within a year.
+    let act = &summary.rules[0];
+    assert!(act.fired.value > 0.5, "fired on {}", act.fired.value);
+    // Time in the two states adds up to the horizon on every path.
+    let book = common::column(&run, "strategy.playbook.state.book.time_share");
+    let defensive = common::column(&run, "strategy.playbook.state.defensive.time_share");
+    for (a, b) in book.iter().zip(&defensive) {
+        assert!((a + b - 1.0).abs() < 1e-12);
+    }
+    // The share of paths in each state at each step counts every path once.
+    for t in 0..252 {
+        let total: f64 = summary.states.iter().map(|x| x.share_by_step[t]).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+    }
+    // The positions' P&Ls still add up to the book's, costs in the cash's.
+    let mut sum = vec![0.0; own.len()];
+    for position in ["spx", "ndx", "short_usd", "puts", "residual_cash"] {
+        let column = common::column(&run, &format!("strategy.playbook.position.{position}.pnl"));
+        for (s, v) in sum.iter_mut().zip(column) {
+            *s += v;
+        }
+    }
+    for (s, v) in sum.iter().zip(&own) {
+        assert!((s - v).abs() < 1e-12, "{s} against {v}");
+    }
+}
+
+#[test]
+fn strategies_do_not_depend_on_the_thread_count() {
+    let s = world(126, &book_with_rule("{ drawdown_of = { spx = 0.04 } }", 2));
+    let options = |threads| engine::RunOptions {
+        paths: 1200,
+        seed: 7,
+        threads,
+        sample_paths: 0,
+    };
+    let book = portfolio::load(&s, &Model::new(&s), &BookFiles::default()).unwrap();
+    let one =
+        stormglass_core::run_with_portfolios(&s, &book, &options(1), &engine::Silent).unwrap();
+    let two =
+        stormglass_core::run_with_portfolios(&s, &book, &options(2), &engine::Silent).unwrap();
+    assert_eq!(one.simulation.tallies, two.simulation.tallies);
+    assert!(!one.simulation.tallies.is_empty());
+    let bits = |r: &stormglass_core::Run| -> Vec<u64> {
+        r.simulation.metrics.iter().map(|v| v.to_bits()).collect()
+    };
+    assert_eq!(bits(&one), bits(&two));
+}
+
+/// Path `path` of `model`'s run under `seed`, the lanes at every grid point.
+fn states_of(model: &Model, seed: u64, path: u64) -> Vec<Lanes> {
+    let mut states = Vec::new();
+    engine::replay(model, seed, path, |_, lanes| states.push(lanes.clone()));
+    states
+}
+
+/// The state counts a batch of one lane keeps when shown `states` in turn.
+fn state_track(tracker: &PortfolioTracker<'_>, states: &[Lanes]) -> Vec<u64> {
+    let mut batch = tracker.new_batch(1);
+    batch.start(&states[0]);
+    for (t, lanes) in states[1..].iter().enumerate() {
+        batch.push(lanes, t);
+    }
+    let mut counts = vec![0; tracker.tallies()];
+    batch.tally(&mut counts);
+    counts
+}
+
+#[test]
+fn a_rule_acting_at_a_close_sees_nothing_after_it() {
+    // The default scenario (its signals, regimes and VIX) and a strategy that
+    // flips often: on any signal, in the sell-off regime, or on a high VIX.
+    let path = Path::new(*common::ROOT).join("scenarios/default.toml");
+    let mut s = scenario::load(&path).unwrap();
+    let text = r#"
+name = "flighty"
+base_currency = "USD"
+[positions.spx]
+asset = "spx"
+weight = 1.0
+[positions.puts]
+option = "put"
+underlying = "spx"
+weight = 0.0
+[trading]
+delay_days = 1
+[states.scared]
+weights = { spx = 0.5, puts = 0.5 }
+[states.out]
+to_cash = true
+[[rules]]
+name = "signal"
+from = "book"
+to = "scared"
+when = { signal = ["S1", "S2", "S3", "S4", "S5"] }
+[[rules]]
+name = "vix"
+from = "book"
+to = "out"
+when = { above = { vix = 0.2 } }
+[[rules]]
+name = "calm"
+to = "book"
+when = { below = { vix = 0.19 }, quiet = ["S1", "S2", "S3", "S4", "S5"], quiet_days = 3 }
+"#;
+    let file = std::env::temp_dir().join(format!("flighty-{}.toml", std::process::id()));
+    std::fs::write(&file, text).unwrap();
+    s.portfolio_files.clear();
+    let model = Model::new(&s);
+    let book = portfolio::load(
+        &s,
+        &model,
+        &BookFiles {
+            portfolios: vec![file.clone()],
+            ..BookFiles::default()
+        },
+    )
+    .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let tracker = PortfolioTracker::new(&s, &model, &book.portfolios);
+    let states = tracker.tallies() / model.steps;
+    let a = states_of(&model, 5, 11);
+    let b = states_of(&model, 5, 12);
+    let whole = state_track(&tracker, &a);
+    let mut diverged = 0;
+    for t in [20, 60, 120, 200] {
+        // Path 11 to close t, then path 12's states: every decision up to
+        // close t is the same, so is every state held through close t + 2
+        // (an order placed at t fills at t + 1 and is held from then on).
+        let mut spliced = a[..=t].to_vec();
+        spliced.extend_from_slice(&b[t + 1..]);
+        let track = state_track(&tracker, &spliced);
+        let through = (t + 2) * states;
+        assert_eq!(whole[..through], track[..through], "splice at close {t}");
+        if whole[through..] != track[through..] {
+            diverged += 1;
+        }
+    }
+    // The splices do change what comes after: the comparison is not of two idle books.
+    assert!(diverged >= 2, "{diverged} splices changed the later states");
+}
+
+#[test]
+fn bad_rules_name_the_file_line_and_key() {
+    assert_contains(
+        &message("rule_unknown_signal.toml"),
+        &[":14: rules[0].when.signal[1]", "unknown signal `S7`"],
+    );
+    assert_contains(
+        &message("rule_unknown_position.toml"),
+        &[
+            ":9: states.out.weights.spz",
+            "unknown position `spz`",
+            "did you mean `spx`?",
+        ],
+    );
+    assert_contains(
+        &message("rule_threshold.toml"),
+        &[
+            ":14: rules[0].when.drawdown_above",
+            "1.5 is out of range; valid: (0, 1)",
+        ],
+    );
+    assert_contains(
+        &message("rule_contradiction.toml"),
+        &[
+            "rules[1]",
+            "contradicts rule `exit`",
+            "in state `book`",
+            "`out` and `hedged`",
+        ],
+    );
+}
