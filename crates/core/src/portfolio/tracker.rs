@@ -65,6 +65,9 @@ struct CompiledPortfolio {
     residual: Option<usize>,
     /// Index into `PortfolioTracker::strategies` when it follows rules.
     strategy: Option<usize>,
+    /// An earlier portfolio holding the same book the same way (the twins of
+    /// a strategy's variants): its columns are copied, not computed again.
+    same_as: Option<usize>,
 }
 
 /// How a currency's dollar value and short rate are read.
@@ -130,7 +133,15 @@ impl<'a> PortfolioTracker<'a> {
         let runs = portfolios.iter().flat_map(|p| {
             std::iter::once((p, false)).chain(p.strategy.as_ref().map(|_| (p, true)))
         });
+        let mut held: Vec<(&Portfolio, usize)> = Vec::new();
         for (p, with_rules) in runs {
+            let same_as = if with_rules {
+                None
+            } else {
+                let twin = held.iter().find(|(q, _)| same_book(p, q)).map(|(_, c)| *c);
+                held.push((p, compiled.len()));
+                twin
+            };
             let first = positions.len();
             for (j, position) in p.positions.iter().enumerate() {
                 let leg = match position.holding {
@@ -191,6 +202,7 @@ impl<'a> PortfolioTracker<'a> {
                 trading: p.trading,
                 residual,
                 strategy,
+                same_as,
             });
         }
         let signals = strategies
@@ -236,6 +248,20 @@ pub const MAX_VALUE_GROWTH: f64 = 1e275;
 /// deposit or bond value: a path whose cash or Treasury reads one stops being
 /// valued at that step, like one passing [`MAX_VALUE_GROWTH`].
 pub const MIN_VALUED_RATE: f64 = -1.0;
+
+/// Whether `a` and `b` hold the same positions the same way, rules aside, so
+/// that their values agree on every path.
+fn same_book(a: &Portfolio, b: &Portfolio) -> bool {
+    a.base == b.base
+        && a.value == b.value
+        && a.rebalance == b.rebalance
+        && a.trading == b.trading
+        && a.positions.len() == b.positions.len()
+        && a.positions.iter().zip(&b.positions).all(|(x, y)| {
+            (x.holding, x.currency, x.weight, x.hedge_ratio)
+                == (y.holding, y.currency, y.weight, y.hedge_ratio)
+        })
+}
 
 /// The figures per path of a portfolio that trades (`[trading]` or rules),
 /// after its positions' P&Ls: the value traded and the costs paid, as
@@ -641,6 +667,10 @@ impl Batch<'_> {
                         settlement[l] += holding[l] * payoff(spec.kind, spot[l], strike[l]);
                         holding[l] = 0.0;
                         0.0
+                    } else if holding[l] == 0.0 {
+                        // No contracts (an overlay a strategy holds only in some
+                        // states): nothing to price.
+                        0.0
                     } else {
                         holding[l]
                             * black_scholes_mark(
@@ -824,6 +854,9 @@ impl BatchObserver for Batch<'_> {
         let last = now == tracker.model.steps;
         self.watch_market(lanes, t);
         for (p, portfolio) in tracker.portfolios.iter().enumerate() {
+            if portfolio.same_as.is_some() {
+                continue;
+            }
             let base = portfolio.base;
             self.total[p * n..(p + 1) * n].fill(0.0);
             for k in portfolio.positions.clone() {
@@ -885,9 +918,21 @@ impl BatchObserver for Batch<'_> {
         let dt = tracker.model.dt;
         let steps = self.steps.max(1) as f64;
         let mut column = first;
+        let mut starts = Vec::with_capacity(tracker.portfolios.len());
         for (p, portfolio) in tracker.portfolios.iter().enumerate() {
             let v0 = portfolio.value;
             let figures = PORTFOLIO_METRICS.len();
+            starts.push(column);
+            let width = figures + portfolio.positions.len() + self.trading_columns(p);
+            if let Some(source) = portfolio.same_as {
+                let from = starts[source];
+                for l in 0..n {
+                    let row = &mut rows[l * columns..(l + 1) * columns];
+                    row.copy_within(from..from + width, column);
+                }
+                column += width;
+                continue;
+            }
             for l in 0..n {
                 let i = p * n + l;
                 let row = &mut rows[l * columns..(l + 1) * columns];

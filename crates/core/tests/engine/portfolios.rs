@@ -484,7 +484,7 @@ weight = 1.0
 }
 
 #[test]
-fn the_default_scenario_bundles_five_portfolios_and_four_episodes() {
+fn the_default_scenario_bundles_six_portfolios_and_four_episodes() {
     let path = Path::new(*crate::common::ROOT).join("scenarios/default.toml");
     let s = scenario::load(&path).unwrap();
     let b = book(&s);
@@ -496,9 +496,14 @@ fn the_default_scenario_bundles_five_portfolios_and_four_episodes() {
             "eur_spx_unhedged",
             "eur_spx_hedged",
             "gold_silver",
-            "short_usd_long_vol"
+            "short_usd_long_vol",
+            "thesis_playbook"
         ]
     );
+    // The playbook is the one strategy: two states, its two rules on S3 and S5.
+    let playbook = b.portfolios[5].strategy.as_ref().expect("rules");
+    assert_eq!(playbook.states.len(), 2);
+    assert_eq!(playbook.rules.len(), 2);
     let episodes: Vec<&str> = b.stresses.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(episodes, ["gfc", "covid", "2022", "april_2025"]);
     // A US 60/40 in the GFC: the S&P 500's -57% on 60%, plus the bond rally on 40%.

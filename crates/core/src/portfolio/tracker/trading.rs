@@ -337,30 +337,40 @@ impl Batch<'_> {
             return;
         }
         let now32 = now as u32;
-        for l in 0..n {
-            if !self.total[p * n + l].is_finite() {
+        let live = |batch: &Self, l: usize| batch.total[p * n + l].is_finite();
+        if portfolio.strategy.is_some() {
+            for l in 0..n {
+                let i = p * n + l;
+                if self.lanes.order[i] != NO_ORDER
+                    && self.lanes.fill_at[i] == now32
+                    && live(self, l)
+                {
+                    let to = self.lanes.order[i];
+                    self.lanes.order[i] = NO_ORDER;
+                    self.change_state(p, l, to as usize, now);
+                }
+            }
+        }
+        for k in portfolio.positions.clone() {
+            if !matches!(tracker.positions[k].leg, Leg::Option { .. }) {
                 continue;
             }
-            let i = p * n + l;
-            if self.lanes.order[i] != NO_ORDER && self.lanes.fill_at[i] == now32 {
-                let to = self.lanes.order[i];
-                self.lanes.order[i] = NO_ORDER;
-                self.change_state(p, l, to as usize, now);
-            }
-            for k in portfolio.positions.clone() {
-                if matches!(tracker.positions[k].leg, Leg::Option { .. })
-                    && self.expiry[k * n + l] == now
-                {
-                    let notional = self.weight_of(p, k, l) * self.total[i];
+            for l in 0..n {
+                if self.expiry[k * n + l] == now && live(self, l) {
+                    let notional = self.weight_of(p, k, l) * self.total[p * n + l];
                     let traded = self.open_options(k, l, portfolio.base, notional, now);
                     self.charge(p, l, traded);
                 }
             }
-            if portfolio
-                .rebalance_every
-                .is_some_and(|every| now % every == 0)
-            {
-                self.rebalance_lane(p, l);
+        }
+        if portfolio
+            .rebalance_every
+            .is_some_and(|every| now % every == 0)
+        {
+            for l in 0..n {
+                if live(self, l) {
+                    self.rebalance_lane(p, l);
+                }
             }
         }
         if let Some(s) = portfolio.strategy {
