@@ -334,8 +334,9 @@ impl NativeRun {
         json(&self.summary)
     }
 
-    /// One of the run's tables (`paths_metrics`, `fan_bands`, `sample_paths`)
-    /// as an Arrow IPC stream.
+    /// One of the run's tables (`paths_metrics`, `fan_bands`, `sample_paths`,
+    /// or a strategy table: `strategies`, `strategy_rules`, `strategy_states`,
+    /// `strategy_states_by_step`) as an Arrow IPC stream.
     fn table<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
         let (scenario, model, simulation) = (
             &self.prepared.scenario,
@@ -346,11 +347,15 @@ impl NativeRun {
             "paths_metrics" => columnar::paths_metrics(scenario, simulation),
             "fan_bands" => columnar::fan_bands(scenario, model, simulation),
             "sample_paths" => columnar::sample_paths(scenario, model, simulation),
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "no table `{other}`: give paths_metrics, fan_bands or sample_paths"
-                )))
-            }
+            other => match report::strategies::strategy_sheet(other, scenario, &self.summary) {
+                Some(sheet) => columnar::sheet(sheet, scenario, simulation),
+                None => {
+                    return Err(PyValueError::new_err(format!(
+                        "no table `{other}`: give paths_metrics, fan_bands, sample_paths, {}",
+                        report::strategies::TABLES.join(", ")
+                    )))
+                }
+            },
         };
         ipc_stream(py, table)
     }

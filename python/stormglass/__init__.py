@@ -208,7 +208,15 @@ def validate(path: PathLike) -> dict:
 class Run:
     """A finished run, held in memory. Every table is built once, on first use."""
 
-    _TABLES = {"paths": "paths_metrics", "fan": "fan_bands", "sample_paths": "sample_paths"}
+    _TABLES = {
+        "paths": "paths_metrics",
+        "fan": "fan_bands",
+        "sample_paths": "sample_paths",
+        "strategies": "strategies",
+        "strategy_rules": "strategy_rules",
+        "strategy_states": "strategy_states",
+        "strategy_states_by_step": "strategy_states_by_step",
+    }
 
     def __init__(self, native, scenario: str):
         self._native = native
@@ -224,8 +232,10 @@ class Run:
         return self._summary
 
     def arrow(self, table: str) -> pa.Table:
-        """A table as a pyarrow Table: `paths`, `fan`, `sample_paths`, or a
-        portfolio table (`portfolios`, `positions`, `quantiles`, `losses`)."""
+        """A table as a pyarrow Table: `paths`, `fan`, `sample_paths`, a
+        portfolio table (`portfolios`, `positions`, `quantiles`, `losses`) or a
+        strategy table (`strategies`, `strategy_rules`, `strategy_states`,
+        `strategy_states_by_step`)."""
         if table not in self._arrow_tables:
             if table in self._TABLES:
                 self._arrow_tables[table] = _arrow(self._native.table(self._TABLES[table]))
@@ -237,7 +247,8 @@ class Run:
             else:
                 raise ValueError(
                     f"no table {table!r}: give paths, fan, sample_paths, portfolios, "
-                    "positions, quantiles or losses"
+                    "positions, quantiles, losses, strategies, strategy_rules, "
+                    "strategy_states or strategy_states_by_step"
                 )
         return self._arrow_tables[table]
 
@@ -265,6 +276,32 @@ class Run:
         """One row per portfolio: P&L distribution, VaR/ES, drawdowns, stresses
         (`portfolios.csv`); empty without portfolios."""
         return _to_pandas(self.arrow("portfolios"))
+
+    @property
+    def strategies(self):
+        """One row per strategy (a portfolio file with rules) and figure: the
+        strategy's value, its buy-and-hold twin's, and their paired difference
+        with its standard error and the one two independent runs would have
+        (`strategies.csv`); empty without strategies."""
+        return _to_pandas(self.arrow("strategies"))
+
+    @property
+    def strategy_rules(self):
+        """One row per strategy and rule: how often and when it fired, and how
+        its first firing stood against the equity's drawdown (`strategy_rules.csv`)."""
+        return _to_pandas(self.arrow("strategy_rules"))
+
+    @property
+    def strategy_states(self):
+        """One row per strategy and state: its targets and the time spent in it
+        (`strategy_states.csv`)."""
+        return _to_pandas(self.arrow("strategy_states"))
+
+    @property
+    def strategy_states_by_step(self):
+        """One row per strategy, date and state: the share of paths in the
+        state during the step from that date (`strategy_states_by_step.csv`)."""
+        return _to_pandas(self.arrow("strategy_states_by_step"))
 
     @property
     def key_numbers(self) -> dict:

@@ -101,6 +101,39 @@ def test_tables_are_typed_in_pandas_and_polars(py_run):
     assert py_run.summary["settings"][0]["key"] == "assets.spx.drift"
 
 
+def test_a_strategy_s_tables_hold_its_summary_and_match_the_cli(tmp_path):
+    playbook = REPO / "portfolios" / "thesis_playbook.toml"
+    run = sg.run(DEFAULT, paths=400, seed=SEED, sample_paths=0, portfolios=[playbook],
+                 no_portfolios=True)
+    table = run.strategies
+    assert list(table.columns) == [
+        "strategy", "figure", "hold_figure", "label", "unit", "strategy_value", "strategy_se",
+        "hold_value", "hold_se", "difference", "difference_se_paired",
+        "difference_se_independent",
+    ]
+    [summary] = run.summary["strategies"]
+    es95 = next(v for v in summary["versus_hold"] if v["name"].endswith(".es95"))
+    row = table[table["figure"] == "strategy.thesis_playbook.es95"].iloc[0]
+    assert row["difference"] == es95["difference"] and row["hold_figure"] == es95["hold_name"]
+    assert row["difference_se_paired"] == es95["se"]
+    assert len(table) == len(summary["versus_hold"])
+    rules = run.strategy_rules
+    assert list(rules["rule"]) == [r["name"] for r in summary["rules"]]
+    assert rules["fired_share"].tolist() == [r["fired"]["value"] for r in summary["rules"]]
+    states = run.strategy_states
+    assert list(states["state"]) == ["book", "defensive"]
+    by_step = run.strategy_states_by_step
+    assert pd.api.types.is_datetime64_any_dtype(by_step["date"])
+    assert len(by_step) == 2 * run.summary["steps"]
+    # The run folder's CSV is the same table.
+    run.write(tmp_path / "run", format="both", paths_metrics=False)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "run" / "strategies.csv"), table, check_exact=True
+    )
+    rules_parquet = pd.read_parquet(tmp_path / "run" / "strategy_rules.parquet")
+    pd.testing.assert_frame_equal(rules_parquet, rules, check_exact=True)
+
+
 def test_thread_count_does_not_change_the_numbers():
     one = sg.run(DEFAULT, paths=300, seed=3, threads=1)
     two = sg.run(DEFAULT, paths=300, seed=3, threads=2)

@@ -249,6 +249,49 @@ pub fn sample_paths<'a>(
     }
 }
 
+/// A strategy table ([`crate::strategies::Sheet`]): text as strings, figures
+/// as `f64` (NaN as null), counts as `u64`, dates as dates.
+pub fn sheet(
+    sheet: crate::strategies::Sheet,
+    scenario: &Scenario,
+    simulation: &Simulation,
+) -> Table<'static> {
+    use crate::strategies::Cells;
+    let fields = sheet
+        .columns
+        .iter()
+        .map(|(name, cells)| match cells {
+            Cells::Text(_) => Field::new(name, DataType::Utf8, false),
+            Cells::Number(_) => Field::new(name, DataType::Float64, true),
+            Cells::Count(_) => Field::new(name, DataType::UInt64, true),
+            Cells::Date(_) => Field::new(name, DataType::Date32, false),
+        })
+        .collect();
+    let schema = schema(fields, scenario, simulation);
+    let batch_schema = schema.clone();
+    let build = move || {
+        let arrays: Vec<ArrayRef> = sheet
+            .columns
+            .into_iter()
+            .map(|(_, cells)| -> ArrayRef {
+                match cells {
+                    Cells::Text(v) => Arc::new(StringArray::from_iter_values(v)),
+                    Cells::Number(v) => figures(v.into_iter()),
+                    Cells::Count(v) => Arc::new(UInt64Array::from(v)),
+                    Cells::Date(v) => Arc::new(Date32Array::from_iter_values(
+                        v.into_iter().map(days_since_epoch),
+                    )),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(batch_schema, arrays)
+    };
+    Table {
+        schema,
+        batches: Box::new(std::iter::once_with(build)),
+    }
+}
+
 /// Writes `table` as Parquet (Snappy-compressed), a row group per batch.
 pub fn write_parquet(out: impl Write + Send, table: Table<'_>) -> Result<(), TableError> {
     // Figures are nearly all distinct, so a dictionary would only grow (a

@@ -283,7 +283,7 @@ pub fn comparison_report(
 const SHOWN_SE: f64 = super::attribution::SHOWN_SE;
 
 /// A value with its error: `-8.12% ± 0.31`.
-fn measured_text(m: &Measured, unit: Unit) -> String {
+pub(crate) fn measured_text(m: &Measured, unit: Unit) -> String {
     if !m.se.is_finite() {
         return value_text(m.value, unit, 2);
     }

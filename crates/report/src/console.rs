@@ -113,6 +113,7 @@ pub fn print_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> 
     }
     super::realism::print(out, &summary.realism)?;
     super::portfolios::print_portfolios(out, &summary.portfolios)?;
+    super::strategies::print_strategies(out, &summary.strategies)?;
     Ok(())
 }
 

@@ -163,6 +163,22 @@ fn write_files(
             p::write_losses_csv(out, all)
         })?;
     }
+    if !summary.strategies.is_empty() {
+        for name in crate::strategies::TABLES {
+            let Some(sheet) = crate::strategies::strategy_sheet(name, scenario, summary) else {
+                continue;
+            };
+            if options.tables.csv() {
+                write_with(&dir.join(format!("{name}.csv")), |out| sheet.write_csv(out))?;
+            }
+            if options.tables.parquet() {
+                write_parquet_file(
+                    &dir.join(format!("{name}.parquet")),
+                    columnar::sheet(sheet, scenario, simulation),
+                )?;
+            }
+        }
+    }
     let started = std::time::Instant::now();
     let (mut page, charts) = run_report(scenario, model, simulation, summary)?;
     if let Some(section) = drives {

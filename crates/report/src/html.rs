@@ -211,6 +211,10 @@ pub fn run_page(scenario: &Scenario, summary: &Summary, charts: &[Chart]) -> Str
         .map(|table| ("Signals", table))
         .into_iter()
         .chain(portfolio_tables(summary).map(|tables| (super::charts::PORTFOLIO_SECTION, tables)))
+        .chain(
+            super::strategies::html_tables(summary)
+                .map(|tables| (super::charts::STRATEGY_SECTION, tables)),
+        )
         .collect();
     page.charts(charts, &intros);
 

@@ -17,6 +17,7 @@ pub mod page;
 mod portfolios;
 mod realism;
 pub mod roles;
+pub mod strategies;
 pub mod sweep;
 
 pub use console::print_summary;

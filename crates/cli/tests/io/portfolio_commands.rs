@@ -263,3 +263,108 @@ fn a_position_that_cannot_move_is_warned_about_by_validate_and_run_and_recorded(
     assert!(report.contains("positions.long_euro.asset"));
     assert_eq!(summary["portfolios"][1]["positions"][0]["kind"], "forward");
 }
+
+#[test]
+fn a_strategy_writes_its_tables_charts_section_and_console_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let stdout = common::stormglass_ok(&[
+        "run",
+        "--paths",
+        "400",
+        "--sample-paths",
+        "0",
+        "--no-portfolios",
+        "--portfolio",
+        "portfolios/thesis_playbook.toml",
+        "--format",
+        "both",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout.contains("strategy - hold") && stdout.contains("paths ahead"),
+        "{stdout}"
+    );
+    let json = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let strategy = &summary["strategies"][0];
+    let headers = [
+        (
+            "strategies",
+            "strategy,figure,hold_figure,label,unit,strategy_value,strategy_se,hold_value,hold_se,difference,difference_se_paired,difference_se_independent",
+            strategy["versus_hold"].as_array().unwrap().len(),
+        ),
+        (
+            "strategy_rules",
+            "strategy,rule,description,from_states,to_state,conditions,fired_share,fired_share_se,mean_firings,first_firing_years_mean,first_firing_years_p50,target_drawdown,paths_with_drawdown,fired_before_drawdown_share,lead_years_mean,lead_years_p50,fired_without_drawdown_share",
+            2,
+        ),
+        (
+            "strategy_states",
+            "strategy,state,description,targets,time_share_mean,time_share_p50,ever_share",
+            2,
+        ),
+        (
+            "strategy_states_by_step",
+            "strategy,date,state,share_of_paths",
+            2 * summary["steps"].as_u64().unwrap() as usize,
+        ),
+    ];
+    for (name, header, rows) in headers {
+        let csv = std::fs::read_to_string(out.join(format!("{name}.csv"))).unwrap();
+        assert_eq!(csv.lines().next(), Some(header), "{name}");
+        assert_eq!(csv.lines().count(), rows + 1, "{name}");
+        let file = std::fs::File::open(out.join(format!("{name}.parquet"))).unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let columns: Vec<&str> = reader
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(columns.join(","), header, "{name}.parquet");
+    }
+    // The ES95 row holds the summary's paired difference, digit for digit.
+    let es95 = strategy["versus_hold"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "strategy.thesis_playbook.es95")
+        .unwrap();
+    let csv = std::fs::read_to_string(out.join("strategies.csv")).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.contains(",strategy.thesis_playbook.es95,"))
+        .unwrap();
+    let cells: Vec<&str> = row.split(',').collect();
+    assert_eq!(cells[9].parse::<f64>().unwrap(), es95["difference"]);
+    assert_eq!(cells[10].parse::<f64>().unwrap(), es95["se"]);
+
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for needle in [
+        "<h2 id=\"strategies\">Strategies</h2>",
+        "id=\"strategy-thesis_playbook\"",
+        "table class=\"strategy-versus numbers\"",
+        "table class=\"strategy-rules\"",
+        "common random numbers",
+        "id=\"strategy_pnl_thesis_playbook\"",
+        "id=\"strategy_states_thesis_playbook\"",
+    ] {
+        assert!(page.contains(needle), "report.html lacks {needle}");
+    }
+    // The section follows the portfolios'.
+    let at = |id: &str| {
+        page.find(id)
+            .unwrap_or_else(|| panic!("report.html lacks {id}"))
+    };
+    assert!(at("id=\"portfolios\"") < at("id=\"strategies\""));
+    for chart in [
+        "strategy_pnl_thesis_playbook",
+        "strategy_states_thesis_playbook",
+    ] {
+        assert!(out.join(format!("charts/{chart}.png")).is_file(), "{chart}");
+        assert!(out.join(format!("charts/{chart}.svg")).is_file(), "{chart}");
+    }
+}

@@ -49,6 +49,17 @@ pub struct StrategySummary {
     pub hold_costs: Distribution,
 }
 
+impl StrategySummary {
+    /// Its figure `figure` (`es95`, `return.p05`: the name after
+    /// `strategy.NAME.`) beside the twin's.
+    pub fn versus(&self, figure: &str) -> Option<&VersusHold> {
+        let prefix = format!("strategy.{}.", self.name);
+        self.versus_hold
+            .iter()
+            .find(|v| v.name.strip_prefix(&prefix) == Some(figure))
+    }
+}
+
 /// One figure of the strategy against its twin.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersusHold {
@@ -78,6 +89,20 @@ pub struct StateSummary {
     pub ever: f64,
     /// The share of paths in it during each step.
     pub share_by_step: Vec<f64>,
+    /// Its target for each position of the portfolio, in the portfolio's
+    /// order, the residual cash last.
+    pub targets: Vec<StateTarget>,
+}
+
+/// What a state holds of one position.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateTarget {
+    pub position: String,
+    /// The fraction of the book's value it holds (for an option overlay, the
+    /// underlying notional covered).
+    pub weight: f64,
+    /// The share of its currency exposure sold forward into the base currency.
+    pub hedge_ratio: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -221,6 +246,16 @@ fn summarise_one(
                 ever: time.iter().filter(|x| **x > 0.0).count() as f64 / paths.max(1) as f64,
                 time_share: distribution(&time),
                 share_by_step,
+                targets: p
+                    .positions
+                    .iter()
+                    .zip(state.weights.iter().zip(&state.hedge_ratios))
+                    .map(|(position, (&weight, &hedge_ratio))| StateTarget {
+                        position: position.name.clone(),
+                        weight,
+                        hedge_ratio,
+                    })
+                    .collect(),
             }
         })
         .collect();

@@ -18,6 +18,7 @@ mod portfolios;
 mod regimes;
 mod sample;
 mod signals;
+mod strategies;
 mod sweep;
 mod volatility;
 
@@ -40,6 +41,7 @@ pub use calibration::{smoothed_probabilities, SmoothedProbabilities};
 pub use drawdown::drawdown_cdf_overlay;
 pub use portfolios::SECTION as PORTFOLIO_SECTION;
 pub use sample::Sample;
+pub use strategies::SECTION as STRATEGY_SECTION;
 pub use sweep::{
     sweep_heat, sweep_line, tornado, SweepHeat, SweepLine, Tornado, TornadoBar,
     SENSITIVITY_SECTION, SWEEP_SECTION,
@@ -238,6 +240,7 @@ pub fn run_charts(run: RunData<'_>) -> Result<Vec<Chart>, ChartError> {
     jobs.extend(foreign::jobs(run));
     jobs.extend(signals::jobs(run));
     jobs.extend(portfolios::jobs(run));
+    jobs.extend(strategies::jobs(run));
     draw_all(jobs)
 }
 

@@ -4,12 +4,13 @@
 use super::drawdown::{Cdf, Curve, Overlay};
 use super::sample::padded;
 use super::{colour, job, Job, Meta, RunData, Scale, HEIGHT, WIDTH};
+use plotters::style::RGBColor;
 use stormglass_core::portfolio::PortfolioSummary;
 
 /// The page section the portfolio charts and tables go under.
 pub const SECTION: &str = "Portfolios";
 
-/// One curve per portfolio: `(q_k, k / 100)` from the quantiles `q_0..q_100`.
+/// One curve per portfolio.
 fn curves<'a>(
     portfolios: &'a [PortfolioSummary],
     quantiles: impl Fn(&'a PortfolioSummary) -> &'a [f64],
@@ -18,21 +19,26 @@ fn curves<'a>(
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let q = quantiles(p);
-            let last = (q.len().max(2) - 1) as f64;
-            let points = q
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.is_finite())
-                .map(|(k, v)| (*v, k as f64 / last))
-                .collect();
-            (
+            quantile_curve(
                 format!("{} ({})", p.name, p.base_currency),
                 colour(i),
-                points,
+                quantiles(p),
             )
         })
         .collect()
+}
+
+/// A distribution function from its quantiles `q_0..q_100`: the points
+/// `(q_k, k / 100)`.
+pub(super) fn quantile_curve(label: String, colour: RGBColor, q: &[f64]) -> Curve {
+    let last = (q.len().max(2) - 1) as f64;
+    let points = q
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| (*v, k as f64 / last))
+        .collect();
+    (label, colour, points)
 }
 
 /// The lowest 1st and highest 99th percentile over the portfolios.
@@ -40,6 +46,12 @@ fn span<'a>(
     portfolios: &'a [PortfolioSummary],
     quantiles: impl Fn(&'a PortfolioSummary) -> &'a [f64],
 ) -> (f64, f64) {
+    let sets: Vec<&[f64]> = portfolios.iter().map(quantiles).collect();
+    quantile_span(&sets)
+}
+
+/// The lowest 1st and highest 99th percentile over sets of quantiles.
+pub(super) fn quantile_span(sets: &[&[f64]]) -> (f64, f64) {
     let at = |q: &[f64], share: f64| {
         let n = q.len();
         if n < 2 {
@@ -48,14 +60,14 @@ fn span<'a>(
             q[((n - 1) as f64 * share).round() as usize]
         }
     };
-    let lo = portfolios
+    let lo = sets
         .iter()
-        .map(|p| at(quantiles(p), 0.01))
+        .map(|q| at(q, 0.01))
         .filter(|v| v.is_finite())
         .fold(f64::INFINITY, f64::min);
-    let hi = portfolios
+    let hi = sets
         .iter()
-        .map(|p| at(quantiles(p), 0.99))
+        .map(|q| at(q, 0.99))
         .filter(|v| v.is_finite())
         .fold(f64::NEG_INFINITY, f64::max);
     if lo.is_finite() && hi.is_finite() {

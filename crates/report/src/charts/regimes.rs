@@ -24,11 +24,13 @@ const KEY_ROW: i32 = 34;
 /// Shares over dates: a date axis across, 0 to 1 up.
 pub(super) type DateShares = Cartesian2d<WithKeyPoints<RangedDate<NaiveDate>>, RangedCoordf64>;
 
-struct Occupancy {
-    title: String,
-    dates: Vec<NaiveDate>,
-    /// Per regime, its name and share on each date.
-    shares: Vec<(String, Vec<f64>)>,
+/// Shares of paths stacked to 100% over the dates, with their key: the
+/// regimes', or a strategy's states'.
+pub(super) struct Occupancy {
+    pub(super) title: String,
+    pub(super) dates: Vec<NaiveDate>,
+    /// Per series, its name and share on each date.
+    pub(super) shares: Vec<(String, Vec<f64>)>,
 }
 
 struct FirstEntry {
