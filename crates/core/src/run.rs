@@ -231,7 +231,7 @@ impl Prepared {
         summary.warnings = self.warnings();
         summary.portfolios =
             portfolio::summarise(&self.scenario, &self.model, &self.book, simulation);
-        summary.strategies = portfolio::strategy_summary::summarise(
+        summary.strategies = crate::figures::strategies::summarise(
             &self.scenario,
             &self.model,
             &self.book,

@@ -40,7 +40,7 @@ pub struct Summary {
     pub portfolios: Vec<crate::portfolio::PortfolioSummary>,
     /// Per strategy (a portfolio with rules): its figures against its
     /// buy-and-hold twin's, its states, its rules' firings, its costs.
-    pub strategies: Vec<crate::portfolio::StrategySummary>,
+    pub strategies: Vec<crate::figures::strategies::StrategySummary>,
     /// What validation warned about: the scenario runs, but these figures will
     /// lie where history cannot defend them.
     pub warnings: Vec<crate::history::Warning>,

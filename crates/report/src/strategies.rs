@@ -18,7 +18,7 @@ use super::compare::measured_text;
 use super::page::Page;
 use stormglass_core::attribute::Effect;
 use stormglass_core::figures::paired::Unit;
-use stormglass_core::portfolio::strategy_summary::{
+use stormglass_core::figures::strategies::{
     AgainstDrawdown, RuleSummary, StateSummary, StrategySummary, VersusHold,
 };
 use stormglass_core::scenario::calendar::TRADING_DAYS_PER_YEAR;

@@ -7,6 +7,7 @@
 pub mod catalogue;
 pub mod key_numbers;
 pub mod paired;
+pub mod strategies;
 
 pub use catalogue::{measure_every_figure, measure_named, realism_name, Measured};
 pub use key_numbers::{AssetTailRisk, KeyNumbers, CONFIDENCE};

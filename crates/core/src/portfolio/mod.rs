@@ -11,7 +11,6 @@ pub mod pricing;
 pub mod risk;
 pub mod spec;
 pub mod strategy;
-pub mod strategy_summary;
 pub mod stress;
 pub mod tracker;
 
@@ -22,7 +21,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use spec::{Holding, Portfolio, Position, Rebalance};
-pub use strategy_summary::StrategySummary;
 pub use stress::{StressResult, StressVector};
 pub use tracker::PortfolioTracker;
 

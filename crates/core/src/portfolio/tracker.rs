@@ -876,7 +876,9 @@ impl BatchObserver for Batch<'_> {
                 continue;
             }
             for k in portfolio.positions.clone() {
-                if matches!(tracker.positions[k].leg, Leg::Option { .. }) && now == self.expiry[k] {
+                if matches!(tracker.positions[k].leg, Leg::Option { .. })
+                    && now == self.expiry[k * n]
+                {
                     self.roll_options(k, base, p);
                     // The premium left the overlay's cash for its contracts: re-mark them.
                     for l in 0..n {

@@ -8,13 +8,12 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::strategy::Trading;
-use super::{summarise_book, Book, Portfolio, PortfolioSummary, PortfolioTracker};
-use crate::attribute::paired;
 use crate::engine::Simulation;
 use crate::figures::paired::{book_figures, standard_error, Columns, Linearised, Unit};
 use crate::figures::Measured;
 use crate::model::Model;
+use crate::portfolio::strategy::Trading;
+use crate::portfolio::{summarise_book, Book, Portfolio, PortfolioSummary, PortfolioTracker};
 use crate::scenario::Scenario;
 use crate::stats::Distribution;
 
@@ -198,7 +197,7 @@ fn summarise_one(
         .map(|(mine, theirs)| {
             let x = mine.value.values(&own_columns);
             let y = theirs.value.values(&hold_columns);
-            let (effect, _) = paired(mine.statistic, &x, &y);
+            let effect = paired(mine.statistic, &x, &y);
             VersusHold {
                 name: mine.name.clone(),
                 hold_name: theirs.name.clone(),
@@ -335,5 +334,30 @@ fn summarise_one(
         transitions: distribution(&column(&format!("{own}.transitions"))),
         hold_turnover: distribution(&column(&format!("{twin}.turnover"))),
         hold_costs: distribution(&column(&format!("{twin}.costs"))),
+    }
+}
+
+/// The paired difference `T(x) - T(y)` of two books valued on the same paths,
+/// with its standard error from the per-path differences of their influence
+/// values, and the one two independent runs would have (as attributions do).
+struct Paired {
+    difference: f64,
+    se: f64,
+    independent_se: f64,
+}
+
+fn paired(statistic: crate::figures::paired::Statistic, x: &[f64], y: &[f64]) -> Paired {
+    let (fit_x, fit_y) = (Linearised::new(statistic, x), Linearised::new(statistic, y));
+    let influence_x: Vec<f64> = x.iter().map(|v| fit_x.influence(*v)).collect();
+    let influence_y: Vec<f64> = y.iter().map(|v| fit_y.influence(*v)).collect();
+    let differences: Vec<f64> = influence_x
+        .iter()
+        .zip(&influence_y)
+        .map(|(a, b)| a - b)
+        .collect();
+    Paired {
+        difference: fit_x.value - fit_y.value,
+        se: standard_error(&differences),
+        independent_se: standard_error(&influence_x).hypot(standard_error(&influence_y)),
     }
 }
