@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The charts a run of the default scenario draws.
-const DEFAULT_CHARTS: [&str; 21] = [
+const DEFAULT_CHARTS: [&str; 23] = [
     "fan_spx",
     "fan_dxy",
     "fan_gold",
@@ -31,6 +31,8 @@ const DEFAULT_CHARTS: [&str; 21] = [
     "signal_lead_time",
     "portfolio_pnl",
     "portfolio_drawdown",
+    "strategy_pnl_thesis_playbook",
+    "strategy_states_thesis_playbook",
 ];
 
 /// A tiny run of a bundled scenario into `dir/<name>`.

@@ -306,28 +306,12 @@ pub struct Attribution {
 /// per-path values), with its standard error from the per-path differences
 /// of the influence values ([`estimate`]); also returns those differences.
 pub fn paired(statistic: Statistic, full: &[f64], off: &[f64]) -> (Effect, Vec<f64>) {
-    let (full_fit, off_fit) = (
-        Linearised::new(statistic, full),
-        Linearised::new(statistic, off),
-    );
-    let (full_influence, off_influence): (Vec<f64>, Vec<f64>) = full
-        .iter()
-        .zip(off)
-        .map(|(x, y)| (full_fit.influence(*x), off_fit.influence(*y)))
-        .unzip();
-    let differences: Vec<f64> = full_influence
-        .iter()
-        .zip(&off_influence)
-        .map(|(a, b)| a - b)
-        .collect();
-    // Two independent runs of as many paths: their variances add.
-    let independent_se =
-        paired::standard_error(&full_influence).hypot(paired::standard_error(&off_influence));
+    let (measured, differences) = paired::paired_difference(statistic, full, off);
     let effect = Effect {
-        off: off_fit.value,
-        difference: full_fit.value - off_fit.value,
-        se: paired::standard_error(&differences),
-        independent_se,
+        off: measured.second.value,
+        difference: measured.difference,
+        se: measured.se,
+        independent_se: measured.independent_se,
     };
     (effect, differences)
 }

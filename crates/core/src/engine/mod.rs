@@ -491,9 +491,7 @@ fn run(
         .skip(own_pilot.start / BATCH_PATHS)
         .take(own_pilot.len().div_ceil(BATCH_PATHS))
     {
-        for (a, b) in tallies.iter_mut().zip(batch) {
-            *a += b;
-        }
+        add_counts(&mut tallies, batch);
     }
     metrics[..own_pilot.len() * columns]
         .copy_from_slice(&pilot_rows[own_pilot.start * columns..own_pilot.end * columns]);
@@ -565,12 +563,8 @@ fn run(
             .unwrap_or_else(|poisoned| poisoned.into_inner())
         {
             fan.merge(&totals.fan);
-            for (a, b) in occupancy.iter_mut().zip(&totals.occupancy) {
-                *a += b;
-            }
-            for (a, b) in tallies.iter_mut().zip(&totals.tallies) {
-                *a += b;
-            }
+            add_counts(&mut occupancy, &totals.occupancy);
+            add_counts(&mut tallies, &totals.tallies);
         }
     }
 
@@ -602,6 +596,13 @@ fn run(
         },
         wall_time: Duration::ZERO,
     })
+}
+
+/// Adds `more` counts into `counts`: integers, so any merge order gives the same.
+fn add_counts(counts: &mut [u64], more: &[u64]) {
+    for (count, more) in counts.iter_mut().zip(more) {
+        *count += more;
+    }
 }
 
 /// The fan grid from the pilot paths' range at every step.

@@ -149,44 +149,45 @@ fn books_named(figures: &[String], prefix: &str) -> Vec<String> {
 /// figure of the run): a portfolio the run does not have is named with the
 /// portfolios it has; any other name gets the nearest valid one.
 pub fn unknown_figure(name: &str, figures: &[String]) -> String {
-    if let Some(strategy) = name
-        .strip_prefix(STRATEGY_PREFIX)
-        .and_then(|rest| rest.split('.').next())
-    {
-        let strategies = books_named(figures, STRATEGY_PREFIX);
-        if !strategies.iter().any(|s| s == strategy) {
-            let has = if strategies.is_empty() {
-                "this run has no strategy: a strategy is a portfolio file with [[rules]]"
-                    .to_string()
-            } else {
-                format!("this run's strategies: {}", strategies.join(", "))
-            };
-            let hint = crate::scenario::load::nearest(strategy, &strategies)
-                .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
-            return format!(
-                "unknown figure `{name}`: no strategy `{strategy}` in this run ({has}){hint}"
-            );
+    let books = [
+        (
+            STRATEGY_PREFIX,
+            "strategy",
+            "strategies",
+            "this run has no strategy: a strategy is a portfolio file with [[rules]]",
+            "",
+        ),
+        (
+            PORTFOLIO_PREFIX,
+            "portfolio",
+            "portfolios",
+            "this run has no portfolio",
+            "; a portfolio comes from the scenario's [portfolios] or --portfolio FILE",
+        ),
+    ];
+    for (prefix, what, plural, none, origin) in books {
+        let Some(book) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('.').next())
+        else {
+            continue;
+        };
+        let named = books_named(figures, prefix);
+        if named.iter().any(|n| n == book) {
+            continue;
         }
+        let has = if named.is_empty() {
+            none.to_string()
+        } else {
+            format!("this run's {plural}: {}", named.join(", "))
+        };
+        let hint = crate::scenario::load::nearest(book, &named)
+            .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
+        return format!(
+            "unknown figure `{name}`: no {what} `{book}` in this run ({has}{origin}){hint}"
+        );
     }
-    let portfolio = name
-        .strip_prefix(PORTFOLIO_PREFIX)
-        .and_then(|rest| rest.split('.').next());
-    let portfolios = portfolios_named(figures);
-    match portfolio {
-        Some(p) if !portfolios.iter().any(|n| n == p) => {
-            let has = if portfolios.is_empty() {
-                "this run has no portfolio".to_string()
-            } else {
-                format!("this run's portfolios: {}", portfolios.join(", "))
-            };
-            let hint = crate::scenario::load::nearest(p, &portfolios)
-                .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
-            format!(
-                "unknown figure `{name}`: no portfolio `{p}` in this run ({has}; a portfolio comes from the scenario's [portfolios] or --portfolio FILE){hint}"
-            )
-        }
-        _ => crate::scenario::load::unknown_name("figure", name, figures),
-    }
+    crate::scenario::load::unknown_name("figure", name, figures)
 }
 
 /// Whether any of `names` is a portfolio's figure, so the run must value its book.

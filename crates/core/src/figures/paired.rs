@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use crate::engine::Simulation;
 use crate::figures::catalogue::{threshold_name, PORTFOLIO_PREFIX};
+use crate::figures::Measured;
 use crate::portfolio::{risk, Book, Portfolio};
 use crate::scenario::Scenario;
 use crate::stats::{percentile_sorted, TailRisk};
@@ -337,6 +338,64 @@ pub fn standard_error(values: &[f64]) -> f64 {
     let mean = values.iter().sum::<f64>() / n as f64;
     let squares: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
     (squares / (n - 1) as f64).sqrt() / (n as f64).sqrt()
+}
+
+/// A figure of two runs whose path `i` shares its random streams, and their
+/// paired difference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairedDifference {
+    /// The figure in each run, with its own standard error.
+    pub first: Measured,
+    pub second: Measured,
+    /// `first - second`, with the standard error of the per-path differences
+    /// of the influence values (what the pairs share cancels path by path)...
+    pub difference: f64,
+    pub se: f64,
+    /// ...and the one two independent runs of as many paths would give.
+    pub independent_se: f64,
+}
+
+/// The paired difference of `statistic` between `first[i]` and `second[i]`
+/// (path `i`'s values in each run), and the per-path differences of their
+/// influence values.
+pub fn paired_difference(
+    statistic: Statistic,
+    first: &[f64],
+    second: &[f64],
+) -> (PairedDifference, Vec<f64>) {
+    let (first_fit, second_fit) = (
+        Linearised::new(statistic, first),
+        Linearised::new(statistic, second),
+    );
+    let (first_influence, second_influence): (Vec<f64>, Vec<f64>) = first
+        .iter()
+        .zip(second)
+        .map(|(x, y)| (first_fit.influence(*x), second_fit.influence(*y)))
+        .unzip();
+    let differences: Vec<f64> = first_influence
+        .iter()
+        .zip(&second_influence)
+        .map(|(a, b)| a - b)
+        .collect();
+    let (first_se, second_se) = (
+        standard_error(&first_influence),
+        standard_error(&second_influence),
+    );
+    let paired = PairedDifference {
+        first: Measured {
+            value: first_fit.value,
+            se: first_se,
+        },
+        second: Measured {
+            value: second_fit.value,
+            se: second_se,
+        },
+        difference: first_fit.value - second_fit.value,
+        se: standard_error(&differences),
+        // Two independent runs of as many paths: their variances add.
+        independent_se: first_se.hypot(second_se),
+    };
+    (paired, differences)
 }
 
 /// The figures compared for `scenario` (and the portfolios of `book`): the

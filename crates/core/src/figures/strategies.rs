@@ -9,7 +9,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::engine::Simulation;
-use crate::figures::paired::{book_figures, standard_error, Columns, Linearised, Unit};
+use crate::figures::catalogue::share;
+use crate::figures::paired::{book_figures, paired_difference, Columns, Unit};
 use crate::figures::Measured;
 use crate::model::Model;
 use crate::portfolio::strategy::Trading;
@@ -144,14 +145,12 @@ pub fn summarise(
     simulation: &Simulation,
 ) -> Vec<StrategySummary> {
     let tracker = PortfolioTracker::new(scenario, model, &book.portfolios);
-    let mut offset = 0;
-    let mut with_offsets = Vec::new();
-    for p in &book.portfolios {
-        if let Some(strategy) = &p.strategy {
-            with_offsets.push((p, offset));
-            offset += model.steps * strategy.states.len();
-        }
-    }
+    let with_offsets: Vec<(&Portfolio, usize)> = book
+        .portfolios
+        .iter()
+        .filter(|p| p.strategy.is_some())
+        .zip(tracker.state_tally_offsets())
+        .collect();
     with_offsets
         .par_iter()
         .map(|&(p, offset)| summarise_one(scenario, model, &tracker, book, p, simulation, offset))
@@ -183,31 +182,23 @@ fn summarise_one(
     let hold_figures = book_figures(&twin, &p.loss_thresholds);
     let own_columns = Columns::of(&own_figures, simulation);
     let hold_columns = Columns::of(&hold_figures, simulation);
-    let measured = |statistic, values: &[f64]| {
-        let fit = Linearised::new(statistic, values);
-        let influence: Vec<f64> = values.iter().map(|x| fit.influence(*x)).collect();
-        Measured {
-            value: fit.value,
-            se: standard_error(&influence),
-        }
-    };
     let versus_hold = own_figures
         .iter()
         .zip(&hold_figures)
         .map(|(mine, theirs)| {
             let x = mine.value.values(&own_columns);
             let y = theirs.value.values(&hold_columns);
-            let effect = paired(mine.statistic, &x, &y);
+            let (paired, _) = paired_difference(mine.statistic, &x, &y);
             VersusHold {
                 name: mine.name.clone(),
                 hold_name: theirs.name.clone(),
                 label: mine.label.clone(),
                 unit: mine.unit,
-                strategy: measured(mine.statistic, &x),
-                hold: measured(theirs.statistic, &y),
-                difference: effect.difference,
-                se: effect.se,
-                independent_se: effect.independent_se,
+                strategy: paired.first,
+                hold: paired.second,
+                difference: paired.difference,
+                se: paired.se,
+                independent_se: paired.independent_se,
             }
         })
         .collect();
@@ -216,13 +207,8 @@ fn summarise_one(
     let hold_pnl = column(&format!("{twin}.pnl"));
     let excess: Vec<f64> = pnl.iter().zip(&hold_pnl).map(|(a, b)| a - b).collect();
     let ahead_count = excess.iter().filter(|d| **d > 0.0).count();
-    let share = |count: usize| {
-        let p = count as f64 / paths.max(1) as f64;
-        Measured {
-            value: p,
-            se: (p * (1.0 - p) / paths.max(1) as f64).sqrt(),
-        }
-    };
+    // As the catalogue measures `rule.R.probability_fired`, with its error.
+    let share = |count: usize| share(count, paths);
 
     let states_count = strategy.states.len();
     let states = strategy
@@ -334,30 +320,5 @@ fn summarise_one(
         transitions: distribution(&column(&format!("{own}.transitions"))),
         hold_turnover: distribution(&column(&format!("{twin}.turnover"))),
         hold_costs: distribution(&column(&format!("{twin}.costs"))),
-    }
-}
-
-/// The paired difference `T(x) - T(y)` of two books valued on the same paths,
-/// with its standard error from the per-path differences of their influence
-/// values, and the one two independent runs would have (as attributions do).
-struct Paired {
-    difference: f64,
-    se: f64,
-    independent_se: f64,
-}
-
-fn paired(statistic: crate::figures::paired::Statistic, x: &[f64], y: &[f64]) -> Paired {
-    let (fit_x, fit_y) = (Linearised::new(statistic, x), Linearised::new(statistic, y));
-    let influence_x: Vec<f64> = x.iter().map(|v| fit_x.influence(*v)).collect();
-    let influence_y: Vec<f64> = y.iter().map(|v| fit_y.influence(*v)).collect();
-    let differences: Vec<f64> = influence_x
-        .iter()
-        .zip(&influence_y)
-        .map(|(a, b)| a - b)
-        .collect();
-    Paired {
-        difference: fit_x.value - fit_y.value,
-        se: standard_error(&differences),
-        independent_se: standard_error(&influence_x).hypot(standard_error(&influence_y)),
     }
 }

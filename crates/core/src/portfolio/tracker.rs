@@ -96,8 +96,9 @@ pub struct PortfolioTracker<'a> {
     signals: Option<crate::scenario::Signals>,
     /// Slots whose running peak a rule reads.
     peak_slots: Vec<usize>,
-    /// Counts over all paths: each strategy's states at every step.
-    tallies: usize,
+    /// The sizes of the strategies' counters; `tally` is the counts over
+    /// all paths (each strategy's states at every step).
+    counters: trading::Offsets,
     columns: Vec<String>,
 }
 
@@ -127,7 +128,7 @@ impl<'a> PortfolioTracker<'a> {
         let mut columns = Vec::new();
         let mut strategies = Vec::new();
         let mut peak_slots = Vec::new();
-        let mut tallies = 0;
+        let mut counters = trading::Offsets::default();
         // A portfolio with rules is valued twice: without them (its buy-and-hold
         // twin, `portfolio.NAME`), then with them (`strategy.NAME`).
         let runs = portfolios.iter().flat_map(|p| {
@@ -183,8 +184,8 @@ impl<'a> PortfolioTracker<'a> {
             let strategy = match (&p.strategy, with_rules) {
                 (Some(spec), true) => {
                     let compiled_strategy =
-                        trading::CompiledStrategy::new(spec, tallies, &mut slot, &mut peak_slots);
-                    tallies += compiled_strategy.tallies(scenario.steps());
+                        trading::CompiledStrategy::new(spec, counters, &mut slot, &mut peak_slots);
+                    counters = compiled_strategy.next_offsets(scenario.steps());
                     strategies.push(compiled_strategy);
                     columns.extend(strategy_column_names(p));
                     Some(strategies.len() - 1)
@@ -219,7 +220,7 @@ impl<'a> PortfolioTracker<'a> {
             strategies,
             signals,
             peak_slots,
-            tallies,
+            counters,
             columns,
         }
     }
@@ -318,11 +319,17 @@ impl PathObserver for PortfolioTracker<'_> {
     }
 
     fn tallies(&self) -> usize {
-        self.tallies
+        self.counters.tally
     }
 }
 
 impl PortfolioTracker<'_> {
+    /// Where each strategy's tally of its states at every step starts among
+    /// the run's tallies, in the book's order.
+    pub fn state_tally_offsets(&self) -> Vec<usize> {
+        self.strategies.iter().map(|s| s.tally_offset()).collect()
+    }
+
     /// The names of the columns the tracker writes.
     pub fn columns_of(&self) -> &[String] {
         &self.columns
@@ -471,41 +478,6 @@ impl Batch<'_> {
             (&self.usd, &self.per_usd)
         };
         usd[c * n + l] * per_usd[base * n + l]
-    }
-
-    /// Buys a fresh set of options for position `k` on every lane: the notional
-    /// `weight * portfolio value`, the premium paid from the overlay's own cash.
-    fn roll_options(&mut self, k: usize, base: usize, portfolio: usize) {
-        let n = self.count;
-        let position = &self.tracker.positions[k];
-        let Leg::Option {
-            spec,
-            underlying,
-            vol,
-        } = position.leg
-        else {
-            return;
-        };
-        let years = spec.tenor_steps as f64 * self.tracker.model.dt;
-        for l in 0..n {
-            let spot = self.level[underlying * n + l];
-            let s = self.fx(position.currency, base, l, false);
-            let notional = position.weight * self.total[portfolio * n + l];
-            let contracts = notional / (spot * s);
-            let strike = spec.moneyness * spot;
-            let price = black_scholes(
-                spec.kind,
-                spot,
-                strike,
-                years,
-                self.level[vol * n + l],
-                self.rate[position.currency * n + l],
-            );
-            self.holding[k * n + l] = contracts;
-            self.strike[k * n + l] = strike;
-            self.settlement[k * n + l] -= contracts * price;
-            self.expiry[k * n + l] += spec.tenor_steps;
-        }
     }
 
     /// Resets every funded position to its weight of the portfolio's value less the
@@ -661,8 +633,6 @@ impl Batch<'_> {
                         value[l] / (usd_c_before[l] * per_usd_base_before[l])
                     };
                     settlement[l] *= 1.0 + rate_c[l] * dt;
-                    let years = expiry[l].saturating_sub(now) as f64 * dt;
-                    let sqrt_years = years.sqrt();
                     let market = if now == expiry[l] {
                         settlement[l] += holding[l] * payoff(spec.kind, spot[l], strike[l]);
                         holding[l] = 0.0;
@@ -672,9 +642,15 @@ impl Batch<'_> {
                         // states): nothing to price.
                         0.0
                     } else {
+                        let years = expiry[l].saturating_sub(now) as f64 * dt;
                         holding[l]
                             * black_scholes_mark(
-                                spec.kind, spot[l], strike[l], years, sqrt_years, sigma[l],
+                                spec.kind,
+                                spot[l],
+                                strike[l],
+                                years,
+                                years.sqrt(),
+                                sigma[l],
                                 r_now[l],
                             )
                     };
@@ -828,7 +804,10 @@ impl BatchObserver for Batch<'_> {
                     }
                 }
                 if let Leg::Option { .. } = position.leg {
-                    self.roll_options(k, portfolio.base, p);
+                    for l in 0..n {
+                        let notional = position.weight * portfolio.value;
+                        self.open_options(k, l, portfolio.base, notional, 0);
+                    }
                 }
             }
         }
@@ -875,36 +854,7 @@ impl BatchObserver for Batch<'_> {
             if last {
                 continue;
             }
-            for k in portfolio.positions.clone() {
-                if matches!(tracker.positions[k].leg, Leg::Option { .. })
-                    && now == self.expiry[k * n]
-                {
-                    self.roll_options(k, base, p);
-                    // The premium left the overlay's cash for its contracts: re-mark them.
-                    for l in 0..n {
-                        let i = k * n + l;
-                        let s = self.fx(tracker.positions[k].currency, base, l, false);
-                        let Leg::Option {
-                            spec,
-                            underlying,
-                            vol,
-                        } = tracker.positions[k].leg
-                        else {
-                            continue;
-                        };
-                        let market = self.holding[i]
-                            * black_scholes(
-                                spec.kind,
-                                self.level[underlying * n + l],
-                                self.strike[i],
-                                spec.tenor_steps as f64 * dt,
-                                self.level[vol * n + l],
-                                self.rate[tracker.positions[k].currency * n + l],
-                            );
-                        self.value[i] = (market + self.settlement[i]) * s;
-                    }
-                }
-            }
+            self.roll_expired_options(p, now);
             if portfolio
                 .rebalance_every
                 .is_some_and(|every| now % every == 0)

@@ -28,8 +28,17 @@ pub(crate) struct CompiledStrategy {
     weights: Vec<Vec<f64>>,
     hedges: Vec<Vec<f64>>,
     rules: Vec<CompiledRule>,
-    /// Where its states' counts start among all strategies' tallies.
-    tally_offset: usize,
+    offsets: Offsets,
+}
+
+/// Where a strategy's counters start among all strategies': its states'
+/// tallies over the run (`tally`), its states' and its rules' per-lane
+/// counters (`state`, `rule`). Past the last strategy: their sizes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Offsets {
+    pub(crate) tally: usize,
+    pub(crate) state: usize,
+    pub(crate) rule: usize,
 }
 
 struct CompiledRule {
@@ -59,7 +68,7 @@ enum Check {
 impl CompiledStrategy {
     pub(crate) fn new(
         spec: &Strategy,
-        tally_offset: usize,
+        offsets: Offsets,
         slot: &mut impl FnMut(usize) -> usize,
         peak_slots: &mut Vec<usize>,
     ) -> CompiledStrategy {
@@ -114,13 +123,23 @@ impl CompiledStrategy {
             weights: spec.states.iter().map(|s| s.weights.clone()).collect(),
             hedges: spec.states.iter().map(|s| s.hedge_ratios.clone()).collect(),
             rules,
-            tally_offset,
+            offsets,
         }
     }
 
-    /// The counts it keeps over all paths: its states at every step.
-    pub(crate) fn tallies(&self, steps: usize) -> usize {
-        steps * self.weights.len()
+    /// The offsets of the strategy that follows it, on a run of `steps` steps
+    /// (it keeps a tally of its states at every step).
+    pub(crate) fn next_offsets(&self, steps: usize) -> Offsets {
+        Offsets {
+            tally: self.offsets.tally + steps * self.states(),
+            state: self.offsets.state + self.states(),
+            rule: self.offsets.rule + self.rules.len(),
+        }
+    }
+
+    /// Where its tally of states over the run starts.
+    pub(crate) fn tally_offset(&self) -> usize {
+        self.offsets.tally
     }
 
     pub(crate) fn reads_signals(&self) -> bool {
@@ -150,9 +169,7 @@ pub(crate) struct LaneBook {
     turnover: Vec<f64>,
     costs: Vec<f64>,
     transitions: Vec<u32>,
-    /// Per strategy, where its states and rules start in the arrays below.
-    state_offset: Vec<usize>,
-    rule_offset: Vec<usize>,
+    /// Per lane and state or rule of every strategy ([`Offsets`]).
     state_steps: Vec<u32>,
     firings: Vec<u32>,
     first_fired: Vec<u32>,
@@ -173,15 +190,11 @@ impl LaneBook {
         } else {
             0
         };
-        let mut state_offset = Vec::new();
-        let mut rule_offset = Vec::new();
-        let (mut states, mut rules) = (0, 0);
-        for s in &tracker.strategies {
-            state_offset.push(states);
-            rule_offset.push(rules);
-            states += s.states();
-            rules += s.rules.len();
-        }
+        let Offsets {
+            tally,
+            state: states,
+            rule: rules,
+        } = tracker.counters;
         let signals = tracker.signals.as_ref();
         LaneBook {
             state: vec![0; per_portfolio],
@@ -194,15 +207,13 @@ impl LaneBook {
             turnover: vec![0.0; per_portfolio],
             costs: vec![0.0; per_portfolio],
             transitions: vec![0; per_portfolio],
-            state_offset,
-            rule_offset,
             state_steps: vec![0; states * lanes],
             firings: vec![0; rules * lanes],
             first_fired: vec![NEVER; rules * lanes],
             signal_last: vec![NEVER; signals.map_or(0, |s| s.rules.len()) * lanes],
             signals: signals.map(|spec| SignalTracker::new(spec, lanes)),
             peaks: vec![0.0; tracker.peak_slots.len() * lanes],
-            tallies: vec![0; tracker.tallies],
+            tallies: vec![0; tally],
         }
     }
 }
@@ -299,11 +310,11 @@ impl Batch<'_> {
         row[2] = f64::from(book.transitions[i]);
         let mut c = 3;
         for state in 0..strategy.states() {
-            row[c] = f64::from(book.state_steps[(book.state_offset[s] + state) * n + l]) / steps;
+            row[c] = f64::from(book.state_steps[(strategy.offsets.state + state) * n + l]) / steps;
             c += 1;
         }
         for r in 0..strategy.rules.len() {
-            let at = (book.rule_offset[s] + r) * n + l;
+            let at = (strategy.offsets.rule + r) * n + l;
             row[c] = f64::from(book.firings[at]);
             row[c + 1] = match book.first_fired[at] {
                 NEVER => f64::NAN,
@@ -321,12 +332,12 @@ impl Batch<'_> {
         if let Some(s) = portfolio.strategy {
             let strategy = &tracker.strategies[s];
             let states = strategy.states();
-            let offset = self.lanes.state_offset[s];
+            let offset = strategy.offsets.state;
             for l in 0..n {
                 let i = p * n + l;
                 let state = self.lanes.state[i] as usize;
                 self.lanes.state_steps[(offset + state) * n + l] += 1;
-                self.lanes.tallies[strategy.tally_offset + (now - 1) * states + state] += 1;
+                self.lanes.tallies[strategy.offsets.tally + (now - 1) * states + state] += 1;
                 let total = self.total[i];
                 if total > self.lanes.state_peak[i] {
                     self.lanes.state_peak[i] = total;
@@ -351,18 +362,7 @@ impl Batch<'_> {
                 }
             }
         }
-        for k in portfolio.positions.clone() {
-            if !matches!(tracker.positions[k].leg, Leg::Option { .. }) {
-                continue;
-            }
-            for l in 0..n {
-                if self.expiry[k * n + l] == now && live(self, l) {
-                    let notional = self.weight_of(p, k, l) * self.total[p * n + l];
-                    let traded = self.open_options(k, l, portfolio.base, notional, now);
-                    self.charge(p, l, traded);
-                }
-            }
-        }
+        self.roll_expired_options(p, now);
         if portfolio
             .rebalance_every
             .is_some_and(|every| now % every == 0)
@@ -387,7 +387,7 @@ impl Batch<'_> {
                 };
                 let strategy = &tracker.strategies[s];
                 let trading = portfolio.trading.unwrap_or_default();
-                let at = (self.lanes.rule_offset[s] + r) * n + l;
+                let at = (strategy.offsets.rule + r) * n + l;
                 self.lanes.firings[at] += 1;
                 if self.lanes.first_fired[at] == NEVER {
                     self.lanes.first_fired[at] = now32;
@@ -400,6 +400,27 @@ impl Batch<'_> {
                 } else {
                     self.lanes.order[i] = to;
                     self.lanes.fill_at[i] = fill as u32;
+                }
+            }
+        }
+    }
+
+    /// Buys the next options of portfolio `p`'s overlays whose contracts
+    /// expired at close `now`, on each lane's notional (its state's weight, or
+    /// the book's, of the portfolio's value).
+    pub(super) fn roll_expired_options(&mut self, p: usize, now: usize) {
+        let n = self.count;
+        let portfolio = &self.tracker.portfolios[p];
+        for k in portfolio.positions.clone() {
+            if !matches!(self.tracker.positions[k].leg, Leg::Option { .. }) {
+                continue;
+            }
+            for l in 0..n {
+                let total = self.total[p * n + l];
+                if self.expiry[k * n + l] == now && total.is_finite() {
+                    let notional = self.weight_of(p, k, l) * total;
+                    let traded = self.open_options(k, l, portfolio.base, notional, now);
+                    self.charge(p, l, traded);
                 }
             }
         }
@@ -543,7 +564,7 @@ impl Batch<'_> {
 
     /// Pays the cost of `traded` (base currency) from the cash.
     fn charge(&mut self, p: usize, l: usize, traded: f64) {
-        if traded == 0.0 {
+        if traded == 0.0 || self.tracker.portfolios[p].trading.is_none() {
             return;
         }
         let n = self.count;
@@ -607,7 +628,14 @@ impl Batch<'_> {
     /// Buys option position `k`'s contracts on `notional` (base currency) for
     /// a full tenor from close `now`, the premium paid from its own cash (its
     /// value does not move). The premium paid.
-    fn open_options(&mut self, k: usize, l: usize, base: usize, notional: f64, now: usize) -> f64 {
+    pub(super) fn open_options(
+        &mut self,
+        k: usize,
+        l: usize,
+        base: usize,
+        notional: f64,
+        now: usize,
+    ) -> f64 {
         let n = self.count;
         let i = k * n + l;
         let position = self.tracker.positions[k];
