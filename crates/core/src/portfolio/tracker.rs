@@ -541,6 +541,7 @@ impl Batch<'_> {
             settlement,
             value,
             pnl,
+            pnl_before,
             expiry,
             hedge,
             local_before,
@@ -585,12 +586,12 @@ impl Batch<'_> {
                 let r_base = &rate_before[base * n..(base + 1) * n];
                 let loan = &mut settlement[span.clone()];
                 let value = &mut value[span.clone()];
-                let pnl = &mut pnl[span];
+                let (pnl, gained) = (&mut pnl[span.clone()], &pnl_before[span]);
                 for l in 0..n {
                     holding[l] *= growth(rate_c[l]);
                     loan[l] *= growth(r_base[l]);
                     let v = holding[l] * usd_c[l] * per_usd_base[l] + loan[l];
-                    pnl[l] += v - value[l];
+                    pnl[l] = gained[l] + (v - value[l]);
                     value[l] = v;
                 }
                 return;
@@ -659,10 +660,10 @@ impl Batch<'_> {
             }
         }
         let value = &mut value[span.clone()];
-        let pnl = &mut pnl[span.clone()];
+        let (pnl, gained) = (&mut pnl[span.clone()], &pnl_before[span.clone()]);
         if c == base {
-            for (gain, (v, after)) in pnl.iter_mut().zip(value.iter().zip(local_after.iter())) {
-                *gain += after - v;
+            for l in 0..n {
+                pnl[l] = gained[l] + (local_after[l] - value[l]);
             }
             value.copy_from_slice(local_after);
             return;
@@ -703,7 +704,7 @@ impl Batch<'_> {
         }
         for l in 0..n {
             let v = local_after[l] * usd_c[l] * per_usd_base[l];
-            pnl[l] += v - value[l];
+            pnl[l] = gained[l] + (v - value[l]);
             value[l] = v;
         }
     }
@@ -827,7 +828,9 @@ impl BatchObserver for Batch<'_> {
         std::mem::swap(&mut self.per_usd, &mut self.per_usd_before);
         std::mem::swap(&mut self.rate, &mut self.rate_before);
         self.read_market(lanes);
-        self.pnl_before.copy_from_slice(&self.pnl);
+        // Every position moved below writes its P&L from the step before's
+        // (a swap, not a copy of every position's lanes).
+        std::mem::swap(&mut self.pnl, &mut self.pnl_before);
         self.steps += 1;
         let now = t + 1;
         let last = now == tracker.model.steps;

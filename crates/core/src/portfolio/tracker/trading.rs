@@ -22,6 +22,13 @@ const NEVER: u32 = u32::MAX;
 /// No order waiting to fill.
 const NO_ORDER: u8 = u8::MAX;
 
+/// Keeps in `holds` the lanes `l` on which `holds_on(l)` too.
+fn keep(holds: &mut [bool], holds_on: impl Fn(usize) -> bool) {
+    for (l, h) in holds.iter_mut().enumerate() {
+        *h = *h && holds_on(l);
+    }
+}
+
 /// A strategy compiled against the tracker's market slots.
 pub(crate) struct CompiledStrategy {
     /// Target weight and hedge ratio of each position of the portfolio, per state.
@@ -180,6 +187,10 @@ pub(crate) struct LaneBook {
     peaks: Vec<f64>,
     /// This batch's counts ([`PathObserver::tallies`]).
     pub(super) tallies: Vec<u64>,
+    /// Scratch of the rules' evaluation, a flag per lane: open to a rule,
+    /// and the rule's conditions holding.
+    open: Vec<bool>,
+    holds: Vec<bool>,
 }
 
 impl LaneBook {
@@ -214,6 +225,8 @@ impl LaneBook {
             signals: signals.map(|spec| SignalTracker::new(spec, lanes)),
             peaks: vec![0.0; tracker.peak_slots.len() * lanes],
             tallies: vec![0; tally],
+            open: vec![false; lanes],
+            holds: vec![false; lanes],
         }
     }
 }
@@ -374,34 +387,7 @@ impl Batch<'_> {
             }
         }
         if let Some(s) = portfolio.strategy {
-            for l in 0..n {
-                let i = p * n + l;
-                if self.lanes.order[i] != NO_ORDER
-                    || now32 < self.lanes.calm_until[i]
-                    || !self.total[i].is_finite()
-                {
-                    continue;
-                }
-                let Some(r) = self.first_rule_that_holds(p, s, l, lanes, now32) else {
-                    continue;
-                };
-                let strategy = &tracker.strategies[s];
-                let trading = portfolio.trading.unwrap_or_default();
-                let at = (strategy.offsets.rule + r) * n + l;
-                self.lanes.firings[at] += 1;
-                if self.lanes.first_fired[at] == NEVER {
-                    self.lanes.first_fired[at] = now32;
-                }
-                let to = strategy.rules[r].to;
-                let fill = now + trading.delay_steps;
-                self.lanes.calm_until[i] = (fill + 1 + trading.cooldown_steps) as u32;
-                if trading.delay_steps == 0 {
-                    self.change_state(p, l, to as usize, now);
-                } else {
-                    self.lanes.order[i] = to;
-                    self.lanes.fill_at[i] = fill as u32;
-                }
-            }
+            self.fire_rules(p, s, lanes, now);
         }
     }
 
@@ -426,53 +412,132 @@ impl Batch<'_> {
         }
     }
 
-    /// The first rule of strategy `s` (in the file's order) that acts in lane
-    /// `l`'s state and whose every condition holds at close `now`.
-    fn first_rule_that_holds(
-        &self,
-        p: usize,
-        s: usize,
-        l: usize,
-        lanes: &Lanes,
-        now: u32,
-    ) -> Option<usize> {
+    /// On every lane of strategy portfolio `p` open to a rule at close `now`
+    /// (no order waiting, calm, valued), fires the first rule of strategy `s`
+    /// (in the file's order) that acts in the lane's state and whose every
+    /// condition holds. Rule by rule over all lanes, each condition narrowing
+    /// the lanes it holds on: tight loops rather than a dispatch per lane.
+    fn fire_rules(&mut self, p: usize, s: usize, lanes: &Lanes, now: usize) {
         let n = self.count;
-        let i = p * n + l;
+        let tracker = self.tracker;
+        let strategy = &tracker.strategies[s];
+        let now32 = now as u32;
+        let mut open = std::mem::take(&mut self.lanes.open);
+        let mut holds = std::mem::take(&mut self.lanes.holds);
+        for l in 0..n {
+            let i = p * n + l;
+            open[l] = self.lanes.order[i] == NO_ORDER
+                && now32 >= self.lanes.calm_until[i]
+                && self.total[i].is_finite();
+        }
+        for (r, rule) in strategy.rules.iter().enumerate() {
+            let state = &self.lanes.state[p * n..(p + 1) * n];
+            for l in 0..n {
+                holds[l] = open[l] && rule.from & (1 << state[l]) != 0;
+            }
+            for check in &rule.when {
+                if !holds.contains(&true) {
+                    break;
+                }
+                self.narrow(check, p, lanes, now32, &mut holds);
+            }
+            for l in 0..n {
+                if holds[l] {
+                    open[l] = false;
+                    self.fire(p, s, r, l, now);
+                }
+            }
+        }
+        self.lanes.open = open;
+        self.lanes.holds = holds;
+    }
+
+    /// Keeps in `holds` the lanes of portfolio `p` on which `check` holds at close `now`.
+    fn narrow(&self, check: &Check, p: usize, lanes: &Lanes, now: u32, holds: &mut [bool]) {
+        let n = self.count;
+        let span = p * n..(p + 1) * n;
         let book = &self.lanes;
-        let state = book.state[i];
-        let total = self.total[i];
-        let strategy = &self.tracker.strategies[s];
-        let holds = |check: &Check| -> bool {
-            match check {
-                Check::Signal(signals) => signals.iter().any(|&r| {
-                    book.signals
-                        .as_ref()
-                        .is_some_and(|tracker| tracker.holds(r)[l])
-                }),
-                Check::Quiet { signals, steps } => signals.iter().all(|&r| {
+        let total = &self.total[span.clone()];
+        match check {
+            Check::Signal(signals) => match &book.signals {
+                Some(tracker) => keep(holds, |l| signals.iter().any(|&r| tracker.holds(r)[l])),
+                None => holds.fill(false),
+            },
+            Check::Quiet { signals, steps } => keep(holds, |l| {
+                signals.iter().all(|&r| {
                     let last = book.signal_last[r * n + l];
                     last == NEVER || now - last >= *steps
-                }),
-                Check::InRegime(r) => lanes.regime_in_step[l] == *r,
-                Check::OutOfRegime(r) => lanes.regime_in_step[l] != *r,
-                Check::Drawdown(d) => 1.0 - total / self.peak[i] >= *d,
-                Check::AssetDrawdown { peak, slot, fall } => {
-                    1.0 - self.level[slot * n + l] / book.peaks[peak * n + l] >= *fall
-                }
-                Check::Above { slot, level } => self.level[slot * n + l] >= *level,
-                Check::Below { slot, level } => self.level[slot * n + l] <= *level,
-                Check::After(t) => now >= *t,
-                Check::Before(t) => now < *t,
-                Check::StateReturnBelow(r) => total / book.entry_value[i] - 1.0 <= *r,
-                Check::StateReturnAbove(r) => total / book.entry_value[i] - 1.0 >= *r,
-                Check::StateDrawdown(d) => 1.0 - total / book.state_peak[i] >= *d,
-                Check::DaysInState(d) => now - book.entered_at[i] >= *d,
+                })
+            }),
+            Check::InRegime(r) => keep(holds, |l| lanes.regime_in_step[l] == *r),
+            Check::OutOfRegime(r) => keep(holds, |l| lanes.regime_in_step[l] != *r),
+            Check::Drawdown(d) => {
+                let peak = &self.peak[span.clone()];
+                keep(holds, |l| 1.0 - total[l] / peak[l] >= *d)
             }
-        };
-        strategy
-            .rules
-            .iter()
-            .position(|rule| rule.from & (1 << state) != 0 && rule.when.iter().all(holds))
+            Check::AssetDrawdown { peak, slot, fall } => {
+                let level = &self.level[slot * n..(slot + 1) * n];
+                let peaks = &book.peaks[peak * n..(peak + 1) * n];
+                keep(holds, |l| 1.0 - level[l] / peaks[l] >= *fall)
+            }
+            Check::Above { slot, level } => {
+                let now_level = &self.level[slot * n..(slot + 1) * n];
+                keep(holds, |l| now_level[l] >= *level)
+            }
+            Check::Below { slot, level } => {
+                let now_level = &self.level[slot * n..(slot + 1) * n];
+                keep(holds, |l| now_level[l] <= *level)
+            }
+            Check::After(t) => {
+                if now < *t {
+                    holds.fill(false)
+                }
+            }
+            Check::Before(t) => {
+                if now >= *t {
+                    holds.fill(false)
+                }
+            }
+            Check::StateReturnBelow(r) => {
+                let entry = &book.entry_value[span.clone()];
+                keep(holds, |l| total[l] / entry[l] - 1.0 <= *r)
+            }
+            Check::StateReturnAbove(r) => {
+                let entry = &book.entry_value[span.clone()];
+                keep(holds, |l| total[l] / entry[l] - 1.0 >= *r)
+            }
+            Check::StateDrawdown(d) => {
+                let peak = &book.state_peak[span.clone()];
+                keep(holds, |l| 1.0 - total[l] / peak[l] >= *d)
+            }
+            Check::DaysInState(d) => {
+                let entered = &book.entered_at[span.clone()];
+                keep(holds, |l| now - entered[l] >= *d)
+            }
+        }
+    }
+
+    /// Rule `r` of strategy `s` fires on lane `l` of portfolio `p` at close
+    /// `now`: its order fills `delay_steps` closes later (now, without delay).
+    fn fire(&mut self, p: usize, s: usize, r: usize, l: usize, now: usize) {
+        let n = self.count;
+        let i = p * n + l;
+        let strategy = &self.tracker.strategies[s];
+        let trading = self.tracker.portfolios[p].trading.unwrap_or_default();
+        let at = (strategy.offsets.rule + r) * n + l;
+        self.lanes.firings[at] += 1;
+        if self.lanes.first_fired[at] == NEVER {
+            self.lanes.first_fired[at] = now as u32;
+        }
+        let to = strategy.rules[r].to;
+        let fill = now + trading.delay_steps;
+        self.lanes.calm_until[i] = (fill + 1 + trading.cooldown_steps) as u32;
+        if trading.delay_steps == 0 {
+            self.change_state(p, l, to as usize, now);
+        } else {
+            self.lanes.order[i] = to;
+            self.lanes.fill_at[i] = fill as u32;
+        }
     }
 
     /// The target weight of position `k` of portfolio `p` on lane `l`.
