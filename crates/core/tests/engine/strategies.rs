@@ -348,3 +348,83 @@ fn bad_rules_name_the_file_line_and_key() {
         ],
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..proptest::test_runner::Config::with_cases(24)
+    })]
+
+    /// Any trading terms, state weights and thresholds inside their documented
+    /// ranges run to finite figures on every path (a first firing is a time in
+    /// the horizon, or NaN where the rule never fired).
+    #[test]
+    fn every_strategy_inside_the_ranges_runs_to_finite_figures(
+        cost_bps in 0.0f64..=1000.0,
+        band in 0.0f64..=1.0,
+        cooldown in 0u32..=252,
+        delay in 0u32..=21,
+        weights in proptest::collection::vec(-100.0f64..=100.0, 4),
+        fall in 0.001f64..0.999,
+        days in 1u32..=2520,
+    ) {
+        let text = format!(
+            r#"
+[[portfolio]]
+name = "any"
+base_currency = "USD"
+rebalance = "weekly"
+[portfolio.positions.spx]
+asset = "spx"
+weight = 0.6
+[portfolio.positions.ndx]
+asset = "ndx"
+weight = 0.3
+[portfolio.positions.short_usd]
+forward = "EUR"
+weight = 0.0
+[portfolio.positions.puts]
+option = "put"
+underlying = "spx"
+implied_vol = "vol"
+weight = 0.2
+[portfolio.trading]
+cost_bps = {cost_bps:?}
+band = {band:?}
+cooldown_days = {cooldown}
+delay_days = {delay}
+[portfolio.states.other]
+weights = {{ spx = {:?}, ndx = {:?}, short_usd = {:?}, puts = {:?} }}
+[[portfolio.rules]]
+name = "go"
+to = "other"
+when = {{ drawdown_of = {{ spx = {fall:?} }} }}
+[[portfolio.rules]]
+name = "back"
+to = "book"
+when = {{ days_in_state = {days} }}
+"#,
+            weights[0], weights[1], weights[2], weights[3]
+        );
+        let s = world(63, &text);
+        let run = run(&s, 64);
+        let horizon = 63.0 * DT;
+        for name in &run.simulation.layout.names {
+            if !name.starts_with("strategy.any.") {
+                continue;
+            }
+            for v in common::column(&run, name) {
+                if name.ends_with(".first_years") {
+                    proptest::prop_assert!(v.is_nan() || (0.0..=horizon + 1e-12).contains(&v), "{name}: {v}");
+                } else {
+                    proptest::prop_assert!(v.is_finite(), "{name}: {v}");
+                }
+            }
+        }
+        for figure in &run.summary.strategies[0].versus_hold {
+            proptest::prop_assert!(figure.difference.is_finite(), "{}", figure.name);
+        }
+    }
+}
