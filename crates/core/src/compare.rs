@@ -31,8 +31,8 @@ use crate::scenario::{Diagnostic, Scenario, ScenarioError};
 pub fn load_book(scenario: &Scenario, source: &Path, file: &Path) -> Result<Book, ScenarioError> {
     let files = BookFiles {
         portfolios: vec![file.to_path_buf()],
-        stresses: Vec::new(),
         skip_scenario: true,
+        ..BookFiles::default()
     };
     portfolio::load(scenario, &Model::new(scenario), &files).map_err(|e| {
         let against = format!(

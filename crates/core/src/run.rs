@@ -92,6 +92,7 @@ impl Recipe {
             portfolios: self.portfolios.clone(),
             stresses: self.stresses.clone(),
             skip_scenario: self.no_portfolios,
+            settings: Vec::new(),
         }
     }
 

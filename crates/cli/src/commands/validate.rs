@@ -66,6 +66,7 @@ fn validate_book_file(file: &Path, role: FileRole, against: &Path) -> Result<Str
         portfolios: only(FileRole::Portfolio),
         stresses: only(FileRole::Stress),
         skip_scenario: true,
+        ..BookFiles::default()
     };
     let book = portfolio::load(&s, &Model::new(&s), &files)?;
     print_warnings(&book.warnings().cloned().collect::<Vec<_>>());

@@ -36,6 +36,7 @@ fn book_error(scenario: &Scenario, portfolios: Vec<PathBuf>, stresses: Vec<PathB
         portfolios,
         stresses,
         skip_scenario: true,
+        ..BookFiles::default()
     };
     let Err(error) = portfolio::load(scenario, &Model::new(scenario), &files) else {
         panic!("the book loaded");

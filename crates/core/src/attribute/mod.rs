@@ -164,8 +164,8 @@ impl Setup {
         let mechanisms = choose_mechanisms(&scenario, Some(mechanisms))?;
         let files = BookFiles {
             portfolios: portfolios.to_vec(),
-            stresses: Vec::new(),
             skip_scenario: true,
+            ..BookFiles::default()
         };
         let book = crate::portfolio::load(&scenario, &Model::new(&scenario), &files)?;
         Ok(Setup {

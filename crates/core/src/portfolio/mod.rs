@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub use spec::{Holding, Portfolio, Position, Rebalance};
+pub use spec::{BookSetting, Holding, Portfolio, Position, Rebalance};
 pub use stress::{StressResult, StressVector};
 pub use tracker::PortfolioTracker;
 
@@ -61,6 +61,8 @@ pub struct BookFiles {
     pub stresses: Vec<PathBuf>,
     /// Leave out the portfolios and stress files the scenario names.
     pub skip_scenario: bool,
+    /// Portfolio keys set without editing their files (a sweep's axes).
+    pub settings: Vec<spec::BookSetting>,
 }
 
 /// The starting level of every asset (derived ones included).
@@ -139,14 +141,14 @@ pub fn load(scenario: &Scenario, model: &Model, files: &BookFiles) -> Result<Boo
     }
     for i in 0..inline {
         keep(
-            spec::load_inline(i, scenario, &start),
+            spec::load_inline_with(i, scenario, &start, &files.settings),
             &mut book,
             &mut diagnostics,
         )?;
     }
     for path in scenario_files.iter().chain(&files.portfolios) {
         keep(
-            spec::load_file(path, scenario, &start),
+            spec::load_file_with(path, scenario, &start, &files.settings),
             &mut book,
             &mut diagnostics,
         )?;
@@ -156,6 +158,21 @@ pub fn load(scenario: &Scenario, model: &Model, files: &BookFiles) -> Result<Boo
             Ok(vectors) => book.stresses.extend(vectors),
             Err(ScenarioError::Invalid(found)) => diagnostics.extend(found),
             Err(other) => return Err(other),
+        }
+    }
+    for setting in &files.settings {
+        if !book.portfolios.iter().any(|p| p.name == setting.portfolio) {
+            let names: Vec<String> = book.portfolios.iter().map(|p| p.name.clone()).collect();
+            diagnostics.push(Diagnostic {
+                file: None,
+                line: None,
+                key: format!("portfolio.{}.{}", setting.portfolio, setting.key),
+                message: crate::scenario::load::unknown_name(
+                    "portfolio",
+                    &setting.portfolio,
+                    &names,
+                ),
+            });
         }
     }
     if diagnostics.is_empty() {

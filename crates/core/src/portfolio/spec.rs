@@ -221,8 +221,19 @@ pub fn load_file(
     scenario: &Scenario,
     start: &[f64],
 ) -> Result<Portfolio, ScenarioError> {
+    load_file_with(path, scenario, start, &[])
+}
+
+/// [`load_file`] with the `settings` naming this file's portfolio applied.
+pub fn load_file_with(
+    path: &Path,
+    scenario: &Scenario,
+    start: &[f64],
+    settings: &[BookSetting],
+) -> Result<Portfolio, ScenarioError> {
     let text = read(path, load::FileKind::Portfolio)?;
-    let table = load::parse_table(&text, path)?;
+    let mut table = load::parse_table(&text, path)?;
+    let applied = apply_settings(&mut table, settings, &path.display().to_string())?;
     let sources = Sources {
         files: vec![SourceFile {
             path: path.to_path_buf(),
@@ -235,10 +246,112 @@ pub fn load_file(
         &sources,
         String::new(),
         path.display().to_string(),
-        sha256_hex(&text),
+        sha256_hex(&(text + &applied)),
         scenario,
         start,
     )
+}
+
+/// A key of a portfolio set to a value without editing its file (a sweep's
+/// `--vary portfolio.NAME.KEY=...`): `key` is written as in the file, a rule
+/// chosen by its name (`rules.signals_clear.when.quiet_days`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookSetting {
+    pub portfolio: String,
+    pub key: String,
+    pub value: toml::Value,
+}
+
+impl BookSetting {
+    /// `portfolio.NAME.KEY` as a setting of `value`, or `None` for any other key.
+    pub fn parse(key: &str, value: toml::Value) -> Option<BookSetting> {
+        let (portfolio, key) = key.strip_prefix("portfolio.")?.split_once('.')?;
+        Some(BookSetting {
+            portfolio: portfolio.to_string(),
+            key: key.to_string(),
+            value,
+        })
+    }
+}
+
+/// Applies the `settings` that name the portfolio of `table` (from `origin`);
+/// what was applied, as lines for the portfolio's hash.
+fn apply_settings(
+    table: &mut toml::Table,
+    settings: &[BookSetting],
+    origin: &str,
+) -> Result<String, ScenarioError> {
+    let name = table
+        .get("name")
+        .and_then(toml::Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut applied = String::new();
+    for setting in settings.iter().filter(|s| s.portfolio == name) {
+        set_key(table, &setting.key, setting.value.clone()).map_err(|message| {
+            ScenarioError::Invalid(vec![crate::scenario::Diagnostic {
+                file: Some(origin.into()),
+                line: None,
+                key: format!("portfolio.{name}.{}", setting.key),
+                message,
+            }])
+        })?;
+        applied.push_str(&format!("\n# set {} = {}", setting.key, setting.value));
+    }
+    Ok(applied)
+}
+
+/// Sets `key` (dotted; an element of an array of tables chosen by its
+/// `name`, `rules.NAME`) in `table`: every table on the way must exist, the
+/// key itself may be new.
+fn set_key(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut here = table;
+    let mut at = 0;
+    while at + 1 < parts.len() {
+        let part = parts[at];
+        let known: Vec<String> = here.keys().cloned().collect();
+        let Some(next) = here.get_mut(part) else {
+            return Err(load::unknown_name("key", part, &known));
+        };
+        here = match next {
+            toml::Value::Table(inner) => {
+                at += 1;
+                inner
+            }
+            toml::Value::Array(items) => {
+                let names: Vec<String> = items
+                    .iter()
+                    .filter_map(|i| i.get("name").and_then(toml::Value::as_str))
+                    .map(String::from)
+                    .collect();
+                let name = parts[at + 1];
+                let Some(index) = names.iter().position(|n| n == name) else {
+                    return Err(format!(
+                        "`{part}` is a list chosen by name: {}",
+                        load::unknown_name("entry", name, &names)
+                    ));
+                };
+                if at + 2 >= parts.len() {
+                    return Err(format!(
+                        "`{part}.{name}` is a whole entry: name one of its keys"
+                    ));
+                }
+                at += 2;
+                match &mut items[index] {
+                    toml::Value::Table(inner) => inner,
+                    _ => return Err(format!("`{part}` holds no tables")),
+                }
+            }
+            _ => return Err(format!("`{part}` is a value, not a table")),
+        };
+    }
+    let last = parts[parts.len() - 1];
+    if here.get(last).is_some_and(|v| v.is_table() || v.is_array()) {
+        return Err(format!("`{last}` is a table or a list, not a value"));
+    }
+    here.insert(last.to_string(), value);
+    Ok(())
 }
 
 /// Reads a TOML file, with the scenario loader's errors for a missing, empty or
@@ -253,7 +366,25 @@ pub fn load_inline(
     scenario: &Scenario,
     start: &[f64],
 ) -> Result<Portfolio, ScenarioError> {
-    let table = &scenario.inline_portfolios[index];
+    load_inline_with(index, scenario, start, &[])
+}
+
+/// [`load_inline`] with the `settings` naming its portfolio applied.
+pub fn load_inline_with(
+    index: usize,
+    scenario: &Scenario,
+    start: &[f64],
+    settings: &[BookSetting],
+) -> Result<Portfolio, ScenarioError> {
+    let mut table = scenario.inline_portfolios[index].clone();
+    let origin_file = scenario
+        .sources
+        .files
+        .first()
+        .map(|f| f.path.display().to_string())
+        .unwrap_or_default();
+    apply_settings(&mut table, settings, &origin_file)?;
+    let table = &table;
     let text = toml::to_string(table).unwrap_or_default();
     let origin = scenario
         .sources

@@ -133,6 +133,21 @@ impl Axis {
         })
     }
 
+    /// Whether the axis sets a key of a portfolio (`portfolio.NAME.KEY`: a
+    /// rule's threshold, a state's weight) rather than of the scenario.
+    pub fn is_book_key(&self) -> bool {
+        self.key.starts_with("portfolio.")
+    }
+
+    /// The value `value` as the key takes it.
+    fn toml_value(&self, value: f64) -> toml::Value {
+        if self.integer {
+            toml::Value::Integer(value as i64)
+        } else {
+            toml::Value::Float(value)
+        }
+    }
+
     /// `KEY=VALUE` setting the key to `value`, as `--set` takes it.
     pub fn setting(&self, value: f64) -> String {
         if self.integer {
@@ -173,6 +188,10 @@ pub fn check_axes(base: &Scenario, axes: &[Axis], set: &[Setting]) -> Result<(),
                 axis.key
             ));
         }
+        if axis.is_book_key() {
+            // Checked when each point's book loads, against the portfolio's own ranges.
+            continue;
+        }
         let Some(range) = base.range_of(&axis.key) else {
             return fail(sensitivity::not_numeric(&axis.key, base, "--vary"));
         };
@@ -204,6 +223,24 @@ pub fn grid(axes: &[Axis]) -> Vec<Vec<f64>> {
             .collect();
     }
     points
+}
+
+/// The scenario settings and the book (`books` with the portfolio keys set)
+/// of the point at `values`.
+fn point_at(axes: &[Axis], values: &[f64], books: &BookFiles) -> (Vec<String>, BookFiles) {
+    let mut settings = Vec::new();
+    let mut book = books.clone();
+    for (axis, &value) in axes.iter().zip(values) {
+        if axis.is_book_key() {
+            book.settings.extend(portfolio::BookSetting::parse(
+                &axis.key,
+                axis.toml_value(value),
+            ));
+        } else {
+            settings.push(axis.setting(value));
+        }
+    }
+    (settings, book)
 }
 
 /// The settings of the point at `values`.
@@ -531,14 +568,20 @@ pub fn run(
     // Every point is checked before the first runs: a value validation
     // refuses in combination with the other key fails now, not hours in.
     for values in &points {
-        scenario_with(base, path, set, &settings_at(axes, values))?;
+        let (settings, book) = point_at(axes, values, books);
+        let scenario = scenario_with(base, path, set, &settings)?;
+        if axes.iter().any(Axis::is_book_key) {
+            portfolio::load(&scenario, &Model::new(&scenario), &book)?;
+        }
     }
     let total = points.len();
     let mut sweep = Sweep::new(base, path, set, axes, options.seed, options.paths);
     for (index, values) in points.into_iter().enumerate() {
         let point_started = Instant::now();
-        let scenario = scenario_with(base, path, set, &settings_at(axes, &values))?;
-        let (model, book, simulation) = simulate_book(&scenario, books, &options.run_options())?;
+        let (settings, point_books) = point_at(axes, &values, books);
+        let scenario = scenario_with(base, path, set, &settings)?;
+        let (model, book, simulation) =
+            simulate_book(&scenario, &point_books, &options.run_options())?;
         let seconds = point_started.elapsed().as_secs_f64();
         sweep.add(
             index,

@@ -42,6 +42,12 @@ pub fn plan(
             .map_err(|e| TaskError::Input(e.to_string()))?;
         let set = parse_settings(&recipe.settings)?;
         sweep::check_axes(&file, &axes, &set)?;
+        if let Some(axis) = axes.iter().find(|a| a.is_book_key()) {
+            return Err(TaskError::Input(format!(
+                "--vary `{}`: a plan's points vary scenario keys; sweep a portfolio's key with `stormglass sweep`, whose points share one book file",
+                axis.key
+            )));
+        }
         let mut points = Vec::new();
         for (index, values) in sweep::grid(&axes).into_iter().enumerate() {
             let settings = sweep::settings_at(&axes, &values);

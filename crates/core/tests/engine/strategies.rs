@@ -428,3 +428,78 @@ when = {{ days_in_state = {days} }}
         }
     }
 }
+
+/// A sweep of the playbook's wait before it goes back to its book: every
+/// point on the same paths, the twin's figures identical at each, the
+/// strategy's time on the defensive growing with the wait.
+#[test]
+fn a_sweep_varies_a_rules_threshold_in_its_portfolio_file() {
+    use stormglass_core::sweep::{self, Axis, SweepOptions};
+    let path = Path::new(*common::ROOT).join("scenarios/default.toml");
+    let base = scenario::load(&path).unwrap();
+    let key = "portfolio.thesis_playbook.rules.signals_clear.when.quiet_days";
+    let axes = [Axis::parse(&format!("{key}=5,63")).unwrap()];
+    let options = SweepOptions {
+        paths: 2000,
+        seed: 3,
+        threads: 0,
+    };
+    let result = sweep::run(
+        &base,
+        &path,
+        &[],
+        &axes,
+        options,
+        &BookFiles::default(),
+        &|_, _| {},
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let at = |point: usize, name: &str| {
+        let f = result
+            .figure_index(name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        result.points[point].figures[f]
+    };
+    let twin = "portfolio.thesis_playbook.return.mean";
+    assert_eq!(at(0, twin).value.to_bits(), at(1, twin).value.to_bits());
+    let defensive = "strategy.thesis_playbook.state.defensive.time_share.mean";
+    let (short, long) = (at(0, defensive), at(1, defensive));
+    // Waiting 63 quiet days rather than 5 keeps the book defensive longer:
+    // more than four standard errors of the difference (taken as independent,
+    // which overstates it on common paths).
+    assert!(
+        long.value - short.value > 4.0 * long.se.hypot(short.se),
+        "{short:?} against {long:?}"
+    );
+
+    let refused = |vary: &str| {
+        let axes = [Axis::parse(vary).unwrap()];
+        sweep::run(
+            &base,
+            &path,
+            &[],
+            &axes,
+            options,
+            &BookFiles::default(),
+            &|_, _| {},
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{vary} ran"))
+        .to_string()
+    };
+    assert_contains(
+        &refused("portfolio.thesis_playbook.rules.signals_clar.when.quiet_days=5,10"),
+        &["signals_clar", "did you mean `signals_clear`?"],
+    );
+    assert_contains(
+        &refused(&format!("{key}=0,10")),
+        &["thesis_playbook.toml", "quiet_days", "valid: 1 to 252"],
+    );
+    assert_contains(
+        &refused("portfolio.thesis_playbok.trading.cost_bps=1,2"),
+        &[
+            "unknown portfolio `thesis_playbok`",
+            "did you mean `thesis_playbook`?",
+        ],
+    );
+}
