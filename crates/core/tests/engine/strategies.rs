@@ -18,6 +18,18 @@ const DT: f64 = 1.0 / 252.0;
 /// A book of the world's equity, put overlay and forward, trading at a cost
 /// with a band, and a rule whose condition `when` decides everything else.
 fn book_with_rule(when: &str, delay: u32) -> String {
+    book(
+        &format!("cost_bps = 10\nband = 0.02\ndelay_days = {delay}"),
+        "spx = 0.2, short_usd = 0.5, puts = 0.6",
+        when,
+        "{ days_in_state = 10 }",
+    )
+}
+
+/// The world's book `playbook` trading on `trading` (the body of its
+/// `[trading]` table), moved to `defensive` (its `weights`) by the rule `act`
+/// when `act_when` holds and back by `back` when `back_when` does.
+fn book(trading: &str, weights: &str, act_when: &str, back_when: &str) -> String {
     format!(
         r#"
 [[portfolio]]
@@ -40,21 +52,19 @@ implied_vol = "vol"
 moneyness = 0.95
 weight = 0.2
 [portfolio.trading]
-cost_bps = 10
-band = 0.02
-delay_days = {delay}
+{trading}
 [portfolio.states.defensive]
-weights = {{ spx = 0.2, short_usd = 0.5, puts = 0.6 }}
+weights = {{ {weights} }}
 [[portfolio.rules]]
 name = "act"
 from = "book"
 to = "defensive"
-when = {when}
+when = {act_when}
 [[portfolio.rules]]
 name = "back"
 from = "defensive"
 to = "book"
-when = {{ days_in_state = 10 }}
+when = {back_when}
 "#
     )
 }
@@ -370,49 +380,22 @@ proptest::proptest! {
         fall in 0.001f64..0.999,
         days in 1u32..=2520,
     ) {
-        let text = format!(
-            r#"
-[[portfolio]]
-name = "any"
-base_currency = "USD"
-rebalance = "weekly"
-[portfolio.positions.spx]
-asset = "spx"
-weight = 0.6
-[portfolio.positions.ndx]
-asset = "ndx"
-weight = 0.3
-[portfolio.positions.short_usd]
-forward = "EUR"
-weight = 0.0
-[portfolio.positions.puts]
-option = "put"
-underlying = "spx"
-implied_vol = "vol"
-weight = 0.2
-[portfolio.trading]
-cost_bps = {cost_bps:?}
-band = {band:?}
-cooldown_days = {cooldown}
-delay_days = {delay}
-[portfolio.states.other]
-weights = {{ spx = {:?}, ndx = {:?}, short_usd = {:?}, puts = {:?} }}
-[[portfolio.rules]]
-name = "go"
-to = "other"
-when = {{ drawdown_of = {{ spx = {fall:?} }} }}
-[[portfolio.rules]]
-name = "back"
-to = "book"
-when = {{ days_in_state = {days} }}
-"#,
-            weights[0], weights[1], weights[2], weights[3]
+        let text = book(
+            &format!(
+                "cost_bps = {cost_bps:?}\nband = {band:?}\ncooldown_days = {cooldown}\ndelay_days = {delay}"
+            ),
+            &format!(
+                "spx = {:?}, ndx = {:?}, short_usd = {:?}, puts = {:?}",
+                weights[0], weights[1], weights[2], weights[3]
+            ),
+            &format!("{{ drawdown_of = {{ spx = {fall:?} }} }}"),
+            &format!("{{ days_in_state = {days} }}"),
         );
         let s = world(63, &text);
         let run = run(&s, 64);
         let horizon = 63.0 * DT;
         for name in &run.simulation.layout.names {
-            if !name.starts_with("strategy.any.") {
+            if !name.starts_with("strategy.playbook.") {
                 continue;
             }
             for v in common::column(&run, name) {
