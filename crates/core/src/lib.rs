@@ -9,7 +9,8 @@
 //! [`portfolio`] (users' books valued on every path, VaR, ES, stress tests) →
 //! [`figures`] (every figure a user can name) → [`summary`] → [`run`] (the one
 //! entry point of a run, with its provenance) → [`tasks`] (shards, plans and
-//! merges), [`calibrate`], [`sweep`] and [`attribute`] (many runs).
+//! merges), [`calibrate`], [`sweep`] and [`attribute`] (many runs) → [`views`]
+//! (a finished run's paths reweighted to views, reverse stress tests).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -39,6 +40,7 @@ pub mod stats;
 pub mod summary;
 pub mod sweep;
 pub mod tasks;
+pub mod views;
 
 pub use run::{run_scenario, run_with_portfolios, Prepared, Recipe, RecipeError, Run};
 pub use summary::{

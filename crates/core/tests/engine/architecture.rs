@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The core's top-level modules, lowest first.
-const LAYERS: [&str; 16] = [
+const LAYERS: [&str; 17] = [
     "input",
     "output",
     "scenario",
@@ -23,6 +23,7 @@ const LAYERS: [&str; 16] = [
     "attribute",
     "compare",
     "tasks",
+    "views",
 ];
 
 /// Every `crate::NAME` a source file names outside comments.
