@@ -68,6 +68,33 @@ struct CompiledPortfolio {
     /// An earlier portfolio holding the same book the same way (the twins of
     /// a strategy's variants): its columns are copied, not computed again.
     same_as: Option<usize>,
+    /// For a strategy: the portfolio valued without its rules (its twin, or
+    /// the one the twin copies). A lane that has never left the book is that
+    /// portfolio's lane, so it is not valued twice ([`trading`]).
+    twin: Option<usize>,
+}
+
+/// The lanes a step's valuation runs over: every lane of the batch (loops the
+/// compiler vectorises), or the list of those a strategy no longer shares
+/// with its twin.
+trait LaneSet: Copy {
+    fn each(self) -> impl Iterator<Item = usize>;
+}
+
+/// Lanes `0..n`.
+#[derive(Clone, Copy)]
+struct AllLanes(usize);
+
+impl LaneSet for AllLanes {
+    fn each(self) -> impl Iterator<Item = usize> {
+        0..self.0
+    }
+}
+
+impl LaneSet for &[u32] {
+    fn each(self) -> impl Iterator<Item = usize> {
+        self.iter().map(|&l| l as usize)
+    }
 }
 
 /// How a currency's dollar value and short rate are read.
@@ -123,7 +150,7 @@ impl<'a> PortfolioTracker<'a> {
                 },
             })
             .collect();
-        let mut compiled = Vec::new();
+        let mut compiled: Vec<CompiledPortfolio> = Vec::new();
         let mut positions = Vec::new();
         let mut columns = Vec::new();
         let mut strategies = Vec::new();
@@ -195,7 +222,12 @@ impl<'a> PortfolioTracker<'a> {
                     None
                 }
             };
+            let twin = with_rules.then(|| {
+                let twin = compiled.len() - 1;
+                compiled[twin].same_as.unwrap_or(twin)
+            });
             compiled.push(CompiledPortfolio {
+                twin,
                 base: p.base,
                 value: p.value,
                 rebalance_every: p.rebalance.every_steps(),
@@ -520,9 +552,10 @@ impl Batch<'_> {
             }
         }
     }
+
     /// Moves position `k` through the step just taken: its local value, its
     /// hedge, its base-currency value and P&L.
-    fn move_position(&mut self, k: usize, base: usize, now: usize, dt: f64) {
+    fn move_position(&mut self, k: usize, base: usize, now: usize, dt: f64, on: impl LaneSet) {
         let n = self.count;
         let position = self.tracker.positions[k];
         let c = position.currency;
@@ -568,17 +601,17 @@ impl Batch<'_> {
             Leg::Asset { slot } => {
                 let before = &level_before[slot * n..(slot + 1) * n];
                 let after = &level[slot * n..(slot + 1) * n];
-                for l in 0..n {
+                for l in on.each() {
                     local_before[l] = holding[l] * before[l];
                     local_after[l] = holding[l] * after[l];
                 }
             }
             Leg::Cash => {
-                local_before.copy_from_slice(holding);
-                for (balance, &r) in holding.iter_mut().zip(rate_c) {
-                    *balance *= growth(r);
+                for l in on.each() {
+                    local_before[l] = holding[l];
+                    holding[l] *= growth(rate_c[l]);
+                    local_after[l] = holding[l];
                 }
-                local_after.copy_from_slice(holding);
             }
             Leg::Forward => {
                 // Its two legs: the foreign deposit and the base-currency loan,
@@ -587,7 +620,7 @@ impl Batch<'_> {
                 let loan = &mut settlement[span.clone()];
                 let value = &mut value[span.clone()];
                 let (pnl, gained) = (&mut pnl[span.clone()], &pnl_before[span]);
-                for l in 0..n {
+                for l in on.each() {
                     holding[l] *= growth(rate_c[l]);
                     loan[l] *= growth(r_base[l]);
                     let v = holding[l] * usd_c[l] * per_usd_base[l] + loan[l];
@@ -602,8 +635,8 @@ impl Batch<'_> {
             } => {
                 let before = &level_before[slot * n..(slot + 1) * n];
                 let after = &level[slot * n..(slot + 1) * n];
-                local_before.copy_from_slice(holding);
-                for l in 0..n {
+                for l in on.each() {
+                    local_before[l] = holding[l];
                     let (y0, y1) = (before[l], after[l]);
                     let growth = if y0 >= MIN_VALUED_RATE && y1 >= MIN_VALUED_RATE {
                         1.0 + par_bond_return(y0, y1, maturity_years, dt)
@@ -611,8 +644,8 @@ impl Batch<'_> {
                         f64::NAN
                     };
                     holding[l] *= growth;
+                    local_after[l] = holding[l];
                 }
-                local_after.copy_from_slice(holding);
             }
             Leg::Option {
                 spec,
@@ -626,7 +659,7 @@ impl Batch<'_> {
                 let spot = &level[underlying * n..(underlying + 1) * n];
                 let sigma = &level[vol * n..(vol + 1) * n];
                 let r_now = &rate[c * n..(c + 1) * n];
-                for l in 0..n {
+                for l in on.each() {
                     // The overlay's local value at the start of the step.
                     local_before[l] = if c == base {
                         value[l]
@@ -662,10 +695,10 @@ impl Batch<'_> {
         let value = &mut value[span.clone()];
         let (pnl, gained) = (&mut pnl[span.clone()], &pnl_before[span.clone()]);
         if c == base {
-            for l in 0..n {
+            for l in on.each() {
                 pnl[l] = gained[l] + (local_after[l] - value[l]);
+                value[l] = local_after[l];
             }
-            value.copy_from_slice(local_after);
             return;
         }
         if position.may_hedge {
@@ -676,7 +709,7 @@ impl Batch<'_> {
             // currency-hedged share class, so the position compounds its hedged return.
             let r_base = &rate_before[base * n..(base + 1) * n];
             let settled = local_before;
-            for l in 0..n {
+            for l in on.each() {
                 let s_before = usd_c_before[l] * per_usd_base_before[l];
                 let s_after = usd_c[l] * per_usd_base[l];
                 let forward = s_before * (1.0 + (r_base[l] - rate_c[l]) * dt);
@@ -688,24 +721,45 @@ impl Batch<'_> {
             match position.leg {
                 Leg::Asset { slot } => {
                     let after = &level[slot * n..(slot + 1) * n];
-                    for l in 0..n {
+                    for l in on.each() {
                         holding[l] = local_after[l] / after[l];
                     }
                 }
-                Leg::Cash | Leg::Treasury { .. } => holding.copy_from_slice(local_after),
+                Leg::Cash | Leg::Treasury { .. } => {
+                    for l in on.each() {
+                        holding[l] = local_after[l];
+                    }
+                }
                 // Valued and returned above: a forward carries no hedge.
                 Leg::Forward => {}
                 Leg::Option { .. } => {
-                    for (cash, s) in settlement[span].iter_mut().zip(settled.iter()) {
-                        *cash += s;
+                    let cash = &mut settlement[span];
+                    for l in on.each() {
+                        cash[l] += settled[l];
                     }
                 }
             }
         }
-        for l in 0..n {
+        for l in on.each() {
             let v = local_after[l] * usd_c[l] * per_usd_base[l];
             pnl[l] = gained[l] + (v - value[l]);
             value[l] = v;
+        }
+    }
+
+    /// Moves every position of portfolio `p` through the step to `now` on the
+    /// lanes `on`, and adds them up to its total there.
+    fn value_book(&mut self, p: usize, now: usize, dt: f64, on: impl LaneSet) {
+        let n = self.count;
+        let portfolio = &self.tracker.portfolios[p];
+        for l in on.each() {
+            self.total[p * n + l] = 0.0;
+        }
+        for k in portfolio.positions.clone() {
+            self.move_position(k, portfolio.base, now, dt, on);
+            for l in on.each() {
+                self.total[p * n + l] += self.value[k * n + l];
+            }
         }
     }
 
@@ -716,8 +770,13 @@ impl Batch<'_> {
         let n = self.count;
         let portfolio = &self.tracker.portfolios[p];
         let limit = portfolio.value * MAX_VALUE_GROWTH;
+        let totals = &self.total[p * n..(p + 1) * n];
+        // Almost always none: counted in one pass the compiler vectorises.
+        if totals.iter().filter(|t| !(t.abs() <= limit)).count() == 0 {
+            return;
+        }
         for l in 0..n {
-            if self.total[p * n + l].abs() <= limit {
+            if self.total[p * n + l].abs() <= limit || self.follows_twin(p, l) {
                 continue;
             }
             if self.stopped.iter().any(|s| s.portfolio == p && s.lane == l) {
@@ -839,14 +898,10 @@ impl BatchObserver for Batch<'_> {
             if portfolio.same_as.is_some() {
                 continue;
             }
-            let base = portfolio.base;
-            self.total[p * n..(p + 1) * n].fill(0.0);
-            for k in portfolio.positions.clone() {
-                self.move_position(k, base, now, dt);
-                let value = &self.value[k * n..(k + 1) * n];
-                for (total, v) in self.total[p * n..(p + 1) * n].iter_mut().zip(value) {
-                    *total += v;
-                }
+            if portfolio.twin.is_some() {
+                self.value_strategy(p, now, dt);
+            } else {
+                self.value_book(p, now, dt, AllLanes(n));
             }
             self.stop_out_of_range(p);
             self.track_drawdown(p);
@@ -857,7 +912,7 @@ impl BatchObserver for Batch<'_> {
             if last {
                 continue;
             }
-            self.roll_expired_options(p, now);
+            self.roll_expired_options(p, now, AllLanes(n));
             if portfolio
                 .rebalance_every
                 .is_some_and(|every| now % every == 0)
@@ -879,6 +934,13 @@ impl BatchObserver for Batch<'_> {
             let figures = PORTFOLIO_METRICS.len();
             starts.push(column);
             let width = figures + portfolio.positions.len() + self.trading_columns(p);
+            if portfolio.twin.is_some() {
+                for l in 0..n {
+                    if self.follows_twin(p, l) {
+                        self.leave_twin(p, l);
+                    }
+                }
+            }
             if let Some(source) = portfolio.same_as {
                 let from = starts[source];
                 for l in 0..n {

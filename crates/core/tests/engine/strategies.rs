@@ -486,3 +486,62 @@ fn a_sweep_varies_a_rules_threshold_in_its_portfolio_file() {
         ],
     );
 }
+
+#[test]
+fn a_lane_valued_as_its_twin_until_it_leaves_the_book_matches_one_valued_on_its_own() {
+    // `playbook` shares its twin's positions on a lane until a rule fires
+    // there; `mirror` leaves the book at the first close for a state holding
+    // the same weights, so every lane of it is valued on its own throughout.
+    // Both then follow the same rules: every figure of their books agrees
+    // bit for bit.
+    let trading = "cost_bps = 10\nband = 0.02\ndelay_days = 1";
+    let weights = "spx = 0.2, short_usd = 0.5, puts = 0.6";
+    let act = "{ drawdown_of = { spx = 0.15 } }";
+    let back = "{ days_in_state = 15 }";
+    let playbook = book(trading, weights, act, back);
+    let mirror = book(trading, weights, act, back)
+        .replace("name = \"playbook\"", "name = \"mirror\"")
+        .replace("from = \"book\"", "from = \"same\"")
+        .replace("to = \"book\"", "to = \"same\"")
+        .replace(
+            "[[portfolio.rules]]\nname = \"act\"",
+            "[portfolio.states.same]\nweights = { spx = 0.6, ndx = 0.3, short_usd = 0.0, puts = 0.2 }\n\
+             [[portfolio.rules]]\nname = \"leave\"\nfrom = \"book\"\nto = \"same\"\nwhen = { after = \"start\" }\n\
+             [[portfolio.rules]]\nname = \"act\"",
+        );
+    let s = world(252, &format!("{playbook}\n{mirror}"));
+    let run = run(&s, 512);
+    let fired = common::column(&run, "strategy.playbook.rule.act.first_years");
+    let left = fired.iter().filter(|t| t.is_finite()).count();
+    let times: Vec<f64> = fired.iter().copied().filter(|t| t.is_finite()).collect();
+    let spread = times.iter().cloned().fold(f64::NAN, f64::max)
+        - times.iter().cloned().fold(f64::NAN, f64::min);
+    // Not vacuous: some lanes leave the book at various closes, some never do.
+    assert!(left > 50 && left < 462, "{left} of 512 lanes left the book");
+    assert!(spread > 0.25, "first firings spread over {spread} years");
+    let mirror_left = common::column(&run, "strategy.mirror.rule.leave.firings");
+    assert!(mirror_left.iter().all(|f| *f == 1.0));
+    let mut compared = 0;
+    for name in run.simulation.layout.names.iter() {
+        let Some(metric) = name.strip_prefix("strategy.playbook.") else {
+            continue;
+        };
+        if metric == "transitions" || metric.starts_with("state.") || metric.starts_with("rule.") {
+            continue;
+        }
+        let shared = common::column(&run, name);
+        let own = common::column(&run, &format!("strategy.mirror.{metric}"));
+        for (a, b) in shared.iter().zip(&own) {
+            assert_eq!(a.to_bits(), b.to_bits(), "{metric}: {a} against {b}");
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 5 + 5 + 2);
+    // The time in the book and in `same` add up to the playbook's time in its book.
+    let book_share = common::column(&run, "strategy.playbook.state.book.time_share");
+    let same_share = common::column(&run, "strategy.mirror.state.same.time_share");
+    let mirror_book = common::column(&run, "strategy.mirror.state.book.time_share");
+    for ((a, b), c) in book_share.iter().zip(&same_share).zip(&mirror_book) {
+        assert!((a - (b + c)).abs() < 1e-12, "{a} against {b} + {c}");
+    }
+}

@@ -22,13 +22,6 @@ const NEVER: u32 = u32::MAX;
 /// No order waiting to fill.
 const NO_ORDER: u8 = u8::MAX;
 
-/// Keeps in `holds` the lanes `l` on which `holds_on(l)` too.
-fn keep(holds: &mut [bool], holds_on: impl Fn(usize) -> bool) {
-    for (l, h) in holds.iter_mut().enumerate() {
-        *h = *h && holds_on(l);
-    }
-}
-
 /// A strategy compiled against the tracker's market slots.
 pub(crate) struct CompiledStrategy {
     /// Target weight and hedge ratio of each position of the portfolio, per state.
@@ -52,6 +45,9 @@ struct CompiledRule {
     from: u64,
     to: u8,
     when: Vec<Check>,
+    /// The signals of its first `signal` condition, a bit each: only the
+    /// lanes where one of them holds can fire it.
+    signal_mask: Option<u32>,
 }
 
 /// A [`Trigger`] with its assets resolved to market slots.
@@ -124,6 +120,12 @@ impl CompiledStrategy {
                         Trigger::DaysInState(d) => Check::DaysInState(d as u32),
                     })
                     .collect(),
+                signal_mask: rule.when.iter().find_map(|trigger| match trigger {
+                    Trigger::Signal(signals) => {
+                        Some(signals.iter().fold(0u32, |mask, &r| mask | 1 << r))
+                    }
+                    _ => None,
+                }),
             })
             .collect();
         CompiledStrategy {
@@ -187,10 +189,20 @@ pub(crate) struct LaneBook {
     peaks: Vec<f64>,
     /// This batch's counts ([`PathObserver::tallies`]).
     pub(super) tallies: Vec<u64>,
-    /// Scratch of the rules' evaluation, a flag per lane: open to a rule,
-    /// and the rule's conditions holding.
-    open: Vec<bool>,
-    holds: Vec<bool>,
+    /// Scratch of the rules' evaluation: the lanes a rule may fire on.
+    candidates: Vec<u32>,
+    /// The lanes where any of a set of signals holds at this close, by the
+    /// set's bits: shared by every strategy reading the same signals.
+    signal_lanes: Vec<(u32, Vec<u32>)>,
+    /// Whether a strategy's lane has never left its book, so that its
+    /// positions are its twin's: they are valued once, for the twin, and
+    /// copied when the lane first trades away from the book. Most paths
+    /// never do, which is what makes twenty variants of a playbook cheap.
+    following: Vec<bool>,
+    /// Per portfolio, the lanes no longer following, in order.
+    own_lanes: Vec<Vec<u32>>,
+    /// Which signals hold at this close on each lane, a bit per signal.
+    signal_bits: Vec<u32>,
 }
 
 impl LaneBook {
@@ -225,8 +237,11 @@ impl LaneBook {
             signals: signals.map(|spec| SignalTracker::new(spec, lanes)),
             peaks: vec![0.0; tracker.peak_slots.len() * lanes],
             tallies: vec![0; tally],
-            open: vec![false; lanes],
-            holds: vec![false; lanes],
+            candidates: Vec::with_capacity(lanes),
+            signal_lanes: Vec::new(),
+            following: vec![false; per_portfolio],
+            own_lanes: vec![Vec::new(); if traded { tracker.portfolios.len() } else { 0 }],
+            signal_bits: vec![0; if signals.is_some() { lanes } else { 0 }],
         }
     }
 }
@@ -254,6 +269,11 @@ impl Batch<'_> {
         for (p, portfolio) in tracker.portfolios.iter().enumerate() {
             book.entry_value[p * n..(p + 1) * n].fill(portfolio.value);
             book.state_peak[p * n..(p + 1) * n].fill(portfolio.value);
+            book.following[p * n..(p + 1) * n].fill(portfolio.twin.is_some());
+            book.own_lanes[p].clear();
+            if portfolio.twin.is_none() {
+                book.own_lanes[p].extend(0..n as u32);
+            }
         }
         if let Some(signals) = &mut book.signals {
             signals.start(lanes);
@@ -271,6 +291,7 @@ impl Batch<'_> {
         let book = &mut self.lanes;
         if let Some(signals) = &mut book.signals {
             signals.push(lanes, t);
+            book.signal_bits.fill(0);
             for r in 0..book.signal_last.len() / n.max(1) {
                 let holds = signals.holds(r);
                 for (last, &h) in book.signal_last[r * n..(r + 1) * n].iter_mut().zip(holds) {
@@ -278,7 +299,11 @@ impl Batch<'_> {
                         *last = now;
                     }
                 }
+                for (bits, &h) in book.signal_bits.iter_mut().zip(holds) {
+                    *bits |= u32::from(h) << r;
+                }
             }
+            book.signal_lanes.clear();
         }
         for (j, &s) in self.tracker.peak_slots.iter().enumerate() {
             let level = &self.level[s * n..(s + 1) * n];
@@ -288,6 +313,99 @@ impl Batch<'_> {
                 }
             }
         }
+    }
+
+    /// Whether lane `l` of portfolio `p` is still its twin's ([`LaneBook::following`]).
+    #[inline]
+    pub(super) fn follows_twin(&self, p: usize, l: usize) -> bool {
+        self.lanes
+            .following
+            .get(p * self.count + l)
+            .is_some_and(|&f| f)
+    }
+
+    /// Values strategy `p` through the step to `now`: the lanes that have
+    /// left the book on their own, the others as its twin (valued already,
+    /// earlier in the portfolios' order).
+    pub(super) fn value_strategy(&mut self, p: usize, now: usize, dt: f64) {
+        let n = self.count;
+        let own = std::mem::take(&mut self.lanes.own_lanes[p]);
+        // A list of lanes is valued a lane at a time, all lanes in loops the
+        // compiler vectorises, several times faster a lane: past a quarter of
+        // the batch, all lanes are valued and the following ones' figures
+        // thrown away (they take their twin's when they leave it,
+        // [`Self::leave_twin`]).
+        if 4 * own.len() >= n {
+            self.value_book(p, now, dt, AllLanes(n));
+        } else if !own.is_empty() {
+            self.value_book(p, now, dt, &own[..]);
+        }
+        if own.len() < n {
+            let twin = self.tracker.portfolios[p].twin.unwrap_or(p);
+            // The twin comes before its strategy in the portfolios' order.
+            let (earlier, from_p) = self.total.split_at_mut(p * n);
+            let twin_total = &earlier[twin * n..(twin + 1) * n];
+            let following = &self.lanes.following[p * n..(p + 1) * n];
+            for ((total, &theirs), &follows) in
+                from_p[..n].iter_mut().zip(twin_total).zip(following)
+            {
+                *total = if follows { theirs } else { *total };
+            }
+        }
+        self.lanes.own_lanes[p] = own;
+    }
+
+    /// Lane `l` of strategy `p` takes its twin's positions, value, drawdown,
+    /// turnover and costs as they stand, and is valued on its own from now on.
+    pub(super) fn leave_twin(&mut self, p: usize, l: usize) {
+        let n = self.count;
+        let tracker = self.tracker;
+        let portfolio = &tracker.portfolios[p];
+        let Some(twin) = portfolio.twin else {
+            return;
+        };
+        let twin_positions = tracker.portfolios[twin].positions.clone();
+        for (k, from) in portfolio.positions.clone().zip(twin_positions) {
+            let (to, from) = (k * n + l, from * n + l);
+            self.holding[to] = self.holding[from];
+            self.strike[to] = self.strike[from];
+            self.settlement[to] = self.settlement[from];
+            self.value[to] = self.value[from];
+            self.pnl[to] = self.pnl[from];
+            self.pnl_before[to] = self.pnl_before[from];
+            self.hedge[to] = self.hedge[from];
+            self.expiry[to] = self.expiry[from];
+        }
+        let (to, from) = (p * n + l, twin * n + l);
+        self.total[to] = self.total[from];
+        self.peak[to] = self.peak[from];
+        self.max_drawdown[to] = self.max_drawdown[from];
+        self.under_water_steps[to] = self.under_water_steps[from];
+        self.spell[to] = self.spell[from];
+        self.longest_spell[to] = self.longest_spell[from];
+        self.lanes.turnover[to] = self.lanes.turnover[from];
+        self.lanes.costs[to] = self.lanes.costs[from];
+        if let Some(stopped) = self
+            .stopped
+            .iter()
+            .find(|s| s.portfolio == twin && s.lane == l)
+        {
+            let pnl = stopped.pnl.clone();
+            self.stopped.push(Stopped {
+                portfolio: p,
+                lane: l,
+                pnl,
+            });
+        }
+        self.lanes.following[to] = false;
+        if let Some(s) = portfolio.strategy {
+            let offset = tracker.strategies[s].offsets.state;
+            // Every close so far was counted in the book at once.
+            self.lanes.state_steps[offset * n + l] = self.steps as u32;
+        }
+        let own = &mut self.lanes.own_lanes[p];
+        let at = own.partition_point(|&o| (o as usize) < l);
+        own.insert(at, l as u32);
     }
 
     /// Columns a traded portfolio writes after its positions' P&Ls.
@@ -342,29 +460,40 @@ impl Batch<'_> {
         let n = self.count;
         let tracker = self.tracker;
         let portfolio = &tracker.portfolios[p];
+        // Only the lanes valued on their own trade: a following lane's
+        // positions are its twin's, which has traded them already.
+        let own = std::mem::take(&mut self.lanes.own_lanes[p]);
         if let Some(s) = portfolio.strategy {
             let strategy = &tracker.strategies[s];
             let states = strategy.states();
             let offset = strategy.offsets.state;
-            for l in 0..n {
-                let i = p * n + l;
-                let state = self.lanes.state[i] as usize;
+            let tally = strategy.offsets.tally + (now - 1) * states;
+            // Following lanes are in the book: counted at once (and their
+            // steps in it when they leave, [`Self::leave_twin`]).
+            self.lanes.tallies[tally] += (n - own.len()) as u64;
+            for &l in &own {
+                let l = l as usize;
+                let state = self.lanes.state[p * n + l] as usize;
                 self.lanes.state_steps[(offset + state) * n + l] += 1;
-                self.lanes.tallies[strategy.offsets.tally + (now - 1) * states + state] += 1;
-                let total = self.total[i];
-                if total > self.lanes.state_peak[i] {
-                    self.lanes.state_peak[i] = total;
-                }
+                self.lanes.tallies[tally + state] += 1;
+            }
+            let span = p * n..(p + 1) * n;
+            for (peak, &total) in self.lanes.state_peak[span.clone()]
+                .iter_mut()
+                .zip(&self.total[span])
+            {
+                *peak = if total > *peak { total } else { *peak };
             }
         }
         if last {
+            self.lanes.own_lanes[p] = own;
             return;
         }
         let now32 = now as u32;
         let live = |batch: &Self, l: usize| batch.total[p * n + l].is_finite();
         if portfolio.strategy.is_some() {
-            for l in 0..n {
-                let i = p * n + l;
+            for &l in &own {
+                let (l, i) = (l as usize, p * n + l as usize);
                 if self.lanes.order[i] != NO_ORDER
                     && self.lanes.fill_at[i] == now32
                     && live(self, l)
@@ -375,17 +504,18 @@ impl Batch<'_> {
                 }
             }
         }
-        self.roll_expired_options(p, now);
+        self.roll_expired_options(p, now, &own[..]);
         if portfolio
             .rebalance_every
             .is_some_and(|every| now % every == 0)
         {
-            for l in 0..n {
-                if live(self, l) {
-                    self.rebalance_lane(p, l);
+            for &l in &own {
+                if live(self, l as usize) {
+                    self.rebalance_lane(p, l as usize);
                 }
             }
         }
+        self.lanes.own_lanes[p] = own;
         if let Some(s) = portfolio.strategy {
             self.fire_rules(p, s, lanes, now);
         }
@@ -394,14 +524,14 @@ impl Batch<'_> {
     /// Buys the next options of portfolio `p`'s overlays whose contracts
     /// expired at close `now`, on each lane's notional (its state's weight, or
     /// the book's, of the portfolio's value).
-    pub(super) fn roll_expired_options(&mut self, p: usize, now: usize) {
+    pub(super) fn roll_expired_options(&mut self, p: usize, now: usize, on: impl LaneSet) {
         let n = self.count;
         let portfolio = &self.tracker.portfolios[p];
         for k in portfolio.positions.clone() {
             if !matches!(self.tracker.positions[k].leg, Leg::Option { .. }) {
                 continue;
             }
-            for l in 0..n {
+            for l in on.each() {
                 let total = self.total[p * n + l];
                 if self.expiry[k * n + l] == now && total.is_finite() {
                     let notional = self.weight_of(p, k, l) * total;
@@ -415,105 +545,86 @@ impl Batch<'_> {
     /// On every lane of strategy portfolio `p` open to a rule at close `now`
     /// (no order waiting, calm, valued), fires the first rule of strategy `s`
     /// (in the file's order) that acts in the lane's state and whose every
-    /// condition holds. Rule by rule over all lanes, each condition narrowing
-    /// the lanes it holds on: tight loops rather than a dispatch per lane.
+    /// condition holds. A rule is tried only on the lanes that could fire it:
+    /// those where its signal holds, or (if it does not act in the book)
+    /// those that have left their twin; most closes, that is a few lanes.
     fn fire_rules(&mut self, p: usize, s: usize, lanes: &Lanes, now: usize) {
         let n = self.count;
         let tracker = self.tracker;
         let strategy = &tracker.strategies[s];
         let now32 = now as u32;
-        let mut open = std::mem::take(&mut self.lanes.open);
-        let mut holds = std::mem::take(&mut self.lanes.holds);
-        for l in 0..n {
-            let i = p * n + l;
-            open[l] = self.lanes.order[i] == NO_ORDER
-                && now32 >= self.lanes.calm_until[i]
-                && self.total[i].is_finite();
-        }
+        let mut candidates = std::mem::take(&mut self.lanes.candidates);
         for (r, rule) in strategy.rules.iter().enumerate() {
-            let state = &self.lanes.state[p * n..(p + 1) * n];
-            for l in 0..n {
-                holds[l] = open[l] && rule.from & (1 << state[l]) != 0;
+            candidates.clear();
+            if rule.from & 1 == 0 {
+                // A lane still following its twin is in the book.
+                candidates.extend_from_slice(&self.lanes.own_lanes[p]);
+            } else if let Some(mask) = rule.signal_mask {
+                candidates.extend_from_slice(self.lanes_where_signals_hold(mask));
+            } else {
+                candidates.extend(0..n as u32);
             }
-            for check in &rule.when {
-                if !holds.contains(&true) {
-                    break;
-                }
-                self.narrow(check, p, lanes, now32, &mut holds);
-            }
-            for l in 0..n {
-                if holds[l] {
-                    open[l] = false;
+            for &l in &candidates {
+                let (l, i) = (l as usize, p * n + l as usize);
+                let book = &self.lanes;
+                let open = book.order[i] == NO_ORDER
+                    && now32 >= book.calm_until[i]
+                    && self.total[i].is_finite()
+                    && rule.from & (1 << book.state[i]) != 0;
+                if open && rule.when.iter().all(|c| self.holds(c, p, l, lanes, now32)) {
                     self.fire(p, s, r, l, now);
                 }
             }
         }
-        self.lanes.open = open;
-        self.lanes.holds = holds;
+        self.lanes.candidates = candidates;
     }
 
-    /// Keeps in `holds` the lanes of portfolio `p` on which `check` holds at close `now`.
-    fn narrow(&self, check: &Check, p: usize, lanes: &Lanes, now: u32, holds: &mut [bool]) {
+    /// The lanes where any signal of `mask` holds at this close, found once a
+    /// close for every strategy that asks.
+    fn lanes_where_signals_hold(&mut self, mask: u32) -> &[u32] {
+        let book = &mut self.lanes;
+        let at = match book.signal_lanes.iter().position(|(m, _)| *m == mask) {
+            Some(at) => at,
+            None => {
+                let lanes = (0..book.signal_bits.len() as u32)
+                    .filter(|&l| book.signal_bits[l as usize] & mask != 0)
+                    .collect();
+                book.signal_lanes.push((mask, lanes));
+                book.signal_lanes.len() - 1
+            }
+        };
+        &book.signal_lanes[at].1
+    }
+
+    /// Whether `check` holds on lane `l` of portfolio `p` at close `now`.
+    fn holds(&self, check: &Check, p: usize, l: usize, lanes: &Lanes, now: u32) -> bool {
         let n = self.count;
-        let span = p * n..(p + 1) * n;
+        let i = p * n + l;
         let book = &self.lanes;
-        let total = &self.total[span.clone()];
-        match check {
-            Check::Signal(signals) => match &book.signals {
-                Some(tracker) => keep(holds, |l| signals.iter().any(|&r| tracker.holds(r)[l])),
-                None => holds.fill(false),
-            },
-            Check::Quiet { signals, steps } => keep(holds, |l| {
-                signals.iter().all(|&r| {
-                    let last = book.signal_last[r * n + l];
-                    last == NEVER || now - last >= *steps
-                })
+        let total = self.total[i];
+        match *check {
+            Check::Signal(ref signals) => book
+                .signal_bits
+                .get(l)
+                .is_some_and(|bits| signals.iter().any(|&r| bits >> r & 1 == 1)),
+            Check::Quiet { ref signals, steps } => signals.iter().all(|&r| {
+                let last = book.signal_last[r * n + l];
+                last == NEVER || now - last >= steps
             }),
-            Check::InRegime(r) => keep(holds, |l| lanes.regime_in_step[l] == *r),
-            Check::OutOfRegime(r) => keep(holds, |l| lanes.regime_in_step[l] != *r),
-            Check::Drawdown(d) => {
-                let peak = &self.peak[span.clone()];
-                keep(holds, |l| 1.0 - total[l] / peak[l] >= *d)
-            }
+            Check::InRegime(r) => lanes.regime_in_step[l] == r,
+            Check::OutOfRegime(r) => lanes.regime_in_step[l] != r,
+            Check::Drawdown(d) => 1.0 - total / self.peak[i] >= d,
             Check::AssetDrawdown { peak, slot, fall } => {
-                let level = &self.level[slot * n..(slot + 1) * n];
-                let peaks = &book.peaks[peak * n..(peak + 1) * n];
-                keep(holds, |l| 1.0 - level[l] / peaks[l] >= *fall)
+                1.0 - self.level[slot * n + l] / book.peaks[peak * n + l] >= fall
             }
-            Check::Above { slot, level } => {
-                let now_level = &self.level[slot * n..(slot + 1) * n];
-                keep(holds, |l| now_level[l] >= *level)
-            }
-            Check::Below { slot, level } => {
-                let now_level = &self.level[slot * n..(slot + 1) * n];
-                keep(holds, |l| now_level[l] <= *level)
-            }
-            Check::After(t) => {
-                if now < *t {
-                    holds.fill(false)
-                }
-            }
-            Check::Before(t) => {
-                if now >= *t {
-                    holds.fill(false)
-                }
-            }
-            Check::StateReturnBelow(r) => {
-                let entry = &book.entry_value[span.clone()];
-                keep(holds, |l| total[l] / entry[l] - 1.0 <= *r)
-            }
-            Check::StateReturnAbove(r) => {
-                let entry = &book.entry_value[span.clone()];
-                keep(holds, |l| total[l] / entry[l] - 1.0 >= *r)
-            }
-            Check::StateDrawdown(d) => {
-                let peak = &book.state_peak[span.clone()];
-                keep(holds, |l| 1.0 - total[l] / peak[l] >= *d)
-            }
-            Check::DaysInState(d) => {
-                let entered = &book.entered_at[span.clone()];
-                keep(holds, |l| now - entered[l] >= *d)
-            }
+            Check::Above { slot, level } => self.level[slot * n + l] >= level,
+            Check::Below { slot, level } => self.level[slot * n + l] <= level,
+            Check::After(t) => now >= t,
+            Check::Before(t) => now < t,
+            Check::StateReturnBelow(r) => total / book.entry_value[i] - 1.0 <= r,
+            Check::StateReturnAbove(r) => total / book.entry_value[i] - 1.0 >= r,
+            Check::StateDrawdown(d) => 1.0 - total / book.state_peak[i] >= d,
+            Check::DaysInState(d) => now - book.entered_at[i] >= d,
         }
     }
 
@@ -525,6 +636,11 @@ impl Batch<'_> {
         let strategy = &self.tracker.strategies[s];
         let trading = self.tracker.portfolios[p].trading.unwrap_or_default();
         let at = (strategy.offsets.rule + r) * n + l;
+        if self.follows_twin(p, l) {
+            // From this close on the lane may hold what its twin does not:
+            // it is valued on its own (the same numbers until its order fills).
+            self.leave_twin(p, l);
+        }
         self.lanes.firings[at] += 1;
         if self.lanes.first_fired[at] == NEVER {
             self.lanes.first_fired[at] = now as u32;
@@ -568,6 +684,7 @@ impl Batch<'_> {
         if from == to {
             return;
         }
+        debug_assert!(!self.follows_twin(p, l), "a rule fired first");
         let base = portfolio.base;
         let funded = self.funded(p, l);
         let total = self.total[i];
