@@ -6,3 +6,5 @@
 mod table;
 
 pub use table::{PathTable, UnknownColumn};
+
+pub mod reverse;
