@@ -16,6 +16,7 @@ mod labels;
 pub mod page;
 mod portfolios;
 mod realism;
+pub mod reverse;
 pub mod roles;
 pub mod strategies;
 pub mod sweep;

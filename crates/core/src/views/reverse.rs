@@ -75,6 +75,27 @@ impl Breach {
         }
     }
 
+    /// An asset (a price) falling at least `loss` over the horizon: its
+    /// terminal return at most `-loss`.
+    pub fn asset_loss(asset: &str, loss: f64) -> Breach {
+        Breach {
+            column: format!("{asset}.terminal_return"),
+            side: Side::AtMost,
+            threshold: -loss,
+            description: format!("{asset} falls at least {} over the horizon", percent(loss)),
+        }
+    }
+
+    /// An asset falling at least `loss` below its running peak at some point.
+    pub fn asset_drawdown(asset: &str, loss: f64) -> Breach {
+        Breach {
+            column: format!("{asset}.max_drawdown"),
+            side: Side::AtLeast,
+            threshold: loss,
+            description: format!("{asset} draws down at least {}", percent(loss)),
+        }
+    }
+
     /// Any per-path column at most or at least `threshold`.
     pub fn figure(column: &str, side: Side, threshold: f64) -> Breach {
         let relation = match side {
@@ -429,7 +450,8 @@ fn no_breach(table: &PathTable, breach: &Breach, values: &[f64]) -> ReverseError
     let finite = values.iter().copied().filter(|v| v.is_finite());
     let min = finite.clone().fold(f64::INFINITY, f64::min);
     let max = finite.fold(f64::NEG_INFINITY, f64::max);
-    let hint = if breach.column.ends_with(".pnl") && breach.side == Side::AtMost {
+    let is_return = breach.column.ends_with(".pnl") || breach.column.ends_with(".terminal_return");
+    let hint = if is_return && breach.side == Side::AtMost {
         format!(
             "the largest loss any path makes is {}: give --loss below it (or run more paths)",
             percent(-min)

@@ -16,6 +16,7 @@ mod foreign;
 mod histogram;
 mod portfolios;
 mod regimes;
+pub mod reverse;
 mod sample;
 mod signals;
 mod strategies;
