@@ -207,6 +207,106 @@ pub fn check_loss(loss: f64) -> Result<(), ReverseError> {
     }
 }
 
+/// What a book's or an asset's loss is measured on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Measure {
+    /// The return over the horizon.
+    #[default]
+    Return,
+    /// The largest fall below a running peak.
+    Drawdown,
+}
+
+/// What breaches, as a user names it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Portfolio(String),
+    Strategy(String),
+    /// A price asset (`spx`): its terminal return or its max drawdown.
+    Asset(String),
+    /// Any per-path column, past `--at-most` or `--at-least`.
+    Figure(String),
+}
+
+/// The request of a reverse stress test: what breaches and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub target: Target,
+    /// A book's or an asset's loss, a positive fraction.
+    pub loss: Option<f64>,
+    pub on: Measure,
+    /// A figure's threshold: exactly one of the two.
+    pub at_most: Option<f64>,
+    pub at_least: Option<f64>,
+}
+
+impl Request {
+    /// The breach the request names, its names checked against the run's
+    /// columns (an unknown one gets the nearest the run has).
+    pub fn breach(&self, table: &PathTable) -> Result<Breach, ReverseError> {
+        let bad = |m: String| Err(ReverseError::BadThreshold(m));
+        let loss = || -> Result<f64, ReverseError> {
+            let loss = self.loss.ok_or_else(|| {
+                ReverseError::BadThreshold(
+                    "give the loss (--loss) of a portfolio, strategy or asset: 0.30 for 30%".into(),
+                )
+            })?;
+            check_loss(loss)?;
+            Ok(loss)
+        };
+        let thresholds = self.at_most.is_some() || self.at_least.is_some();
+        if !matches!(self.target, Target::Figure(_)) && thresholds {
+            return bad("--at-most and --at-least go with --figure; a portfolio, strategy or asset takes --loss".into());
+        }
+        let on_book = |prefix: String| -> Result<Breach, ReverseError> {
+            let loss = loss()?;
+            Ok(match self.on {
+                Measure::Return => Breach::loss(&prefix, loss),
+                Measure::Drawdown => Breach::drawdown(&prefix, loss),
+            })
+        };
+        match &self.target {
+            Target::Portfolio(name) => on_book(book(table, "portfolio", name)?),
+            Target::Strategy(name) => on_book(book(table, "strategy", name)?),
+            Target::Asset(name) => {
+                let assets: Vec<String> = table
+                    .available
+                    .iter()
+                    .filter_map(|c| c.strip_suffix(".terminal_return"))
+                    .map(str::to_string)
+                    .collect();
+                if !assets.iter().any(|a| a == name) {
+                    return Err(ReverseError::UnknownBook(unknown_name(
+                        "asset with a return (a price, not a rate or a level)",
+                        name,
+                        &assets,
+                    )));
+                }
+                let loss = loss()?;
+                Ok(match self.on {
+                    Measure::Return => Breach::asset_loss(name, loss),
+                    Measure::Drawdown => Breach::asset_drawdown(name, loss),
+                })
+            }
+            Target::Figure(column) => {
+                if self.loss.is_some() {
+                    return bad("--loss goes with a portfolio, strategy or asset; a figure takes --at-most X or --at-least X".into());
+                }
+                if !table.has(column) {
+                    return Err(table.unknown(column).into());
+                }
+                match (self.at_most, self.at_least) {
+                    (Some(x), None) => Ok(Breach::figure(column, Side::AtMost, x)),
+                    (None, Some(x)) => Ok(Breach::figure(column, Side::AtLeast, x)),
+                    _ => bad(format!(
+                        "the figure `{column}` needs exactly one threshold: --at-most X or --at-least X"
+                    )),
+                }
+            }
+        }
+    }
+}
+
 /// Where a column's figures sit on the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -855,6 +955,52 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, ReverseError::UnknownColumn(_)), "{e}");
         assert!(check_loss(-0.3).is_err() && check_loss(f64::NAN).is_err());
+        let t = table(&[
+            ("spx.terminal_return", vec![-0.1, 0.05, 0.2]),
+            ("regime.calm.time_share", vec![0.1, 0.5, 0.9]),
+        ]);
+        let request = |target: Target, loss: Option<f64>, at_most: Option<f64>| Request {
+            target,
+            loss,
+            on: Measure::Return,
+            at_most,
+            at_least: None,
+        };
+        let e = request(Target::Asset("sp".into()), Some(0.2), None)
+            .breach(&t)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `spx`"), "{e}");
+        let e = request(Target::Figure("regime.calm.time_share".into()), None, None)
+            .breach(&t)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--at-most X or --at-least X"), "{e}");
+        let e = request(
+            Target::Figure("regime.calm.time_share".into()),
+            Some(0.2),
+            Some(0.1),
+        )
+        .breach(&t)
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--loss goes with"), "{e}");
+        let e = request(
+            Target::Figure("regime.calm.time_shar".into()),
+            None,
+            Some(0.1),
+        )
+        .breach(&t)
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("did you mean `regime.calm.time_share`"), "{e}");
+        let b = request(Target::Asset("spx".into()), Some(0.05), None)
+            .breach(&t)
+            .unwrap();
+        assert_eq!(
+            (b.column.as_str(), b.threshold),
+            ("spx.terminal_return", -0.05)
+        );
     }
 
     #[test]
