@@ -33,6 +33,10 @@ pub const FRONTIER_POINTS: usize = 24;
 /// probability is a handful of paths.
 pub const FRONTIER_MIN_PATHS: usize = 10;
 
+/// A column's standard deviation at or below this share of its mean is
+/// rounding, not spread.
+const RELATIVE_NOISE: f64 = 1e-10;
+
 /// Which way a figure breaches its threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -459,15 +463,20 @@ fn weights(table: &PathTable) -> Vec<f64> {
 /// The prior probability of `breach` over the paths of `values`, its standard
 /// error `sqrt(sum w^2 (1_B - P)^2)` (the binomial `sqrt(P(1-P)/n)` for equal
 /// weights), and the count of breaching paths.
-pub fn probability(values: &[f64], weights: &[f64], breach: &Breach) -> (f64, f64, usize) {
-    let mut p = 0.0;
-    let mut count = 0;
-    for (&v, &w) in values.iter().zip(weights) {
-        if breach.hits(v) {
-            p += w;
-            count += 1;
-        }
-    }
+pub fn probability(values: &[f64], weights: Option<&[f64]>, breach: &Breach) -> (f64, f64, usize) {
+    let count = values.iter().filter(|&&v| breach.hits(v)).count();
+    let Some(weights) = weights else {
+        // Every path equally likely: the share, exactly as a count reads.
+        let n = values.len() as f64;
+        let p = count as f64 / n;
+        return (p, (p * (1.0 - p) / n).sqrt(), count);
+    };
+    let p: f64 = values
+        .iter()
+        .zip(weights)
+        .filter(|(&v, _)| breach.hits(v))
+        .map(|(_, w)| w)
+        .sum();
     let variance: f64 = values
         .iter()
         .zip(weights)
@@ -515,7 +524,9 @@ fn departure(column: &str, values: &[f64], weights: &[f64], hit: &[bool]) -> Opt
         difference_var += w * w * influence * influence;
     }
     let sd = (spread / w_all).sqrt();
-    if !(sd > 0.0) {
+    // A column constant but for rounding (a deposit's P&L, summed in a
+    // different order on each path) has no spread to rank.
+    if !(sd > RELATIVE_NOISE * all_mean.abs()) || sd == 0.0 {
         return None;
     }
     let difference = breach_mean - all_mean;
@@ -606,7 +617,8 @@ pub fn reverse_stress(
     }
     let values = table.column(&breach.column)?;
     let weights = weights(table);
-    let (probability, standard_error, breaching) = self::probability(values, &weights, breach);
+    let prior = table.prior.as_ref().map(|_| weights.as_slice());
+    let (probability, standard_error, breaching) = self::probability(values, prior, breach);
     if breaching == 0 {
         return Err(no_breach(table, breach, values));
     }
@@ -624,7 +636,7 @@ pub fn reverse_stress(
         .collect();
     // Stable: equal shifts keep the run's column order.
     common.sort_by(|a, b| b.shift_sd.abs().total_cmp(&a.shift_sd.abs()));
-    let frontier = frontier(values, &weights, breach);
+    let frontier = frontier(values, &weights, prior, breach);
     let medoid_columns = medoid_columns(table);
     let medoids = medoids(
         table,
@@ -652,7 +664,12 @@ pub fn reverse_stress(
 /// Thresholds from the figure's prior mean (where no tilt is needed) to the
 /// most severe one that still leaves [`FRONTIER_MIN_PATHS`] breaching paths,
 /// evenly spaced, with each one's probability.
-fn frontier(values: &[f64], weights: &[f64], breach: &Breach) -> Vec<FrontierPoint> {
+fn frontier(
+    values: &[f64],
+    weights: &[f64],
+    prior: Option<&[f64]>,
+    breach: &Breach,
+) -> Vec<FrontierPoint> {
     let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if finite.len() < FRONTIER_MIN_PATHS {
         return Vec::new();
@@ -676,7 +693,7 @@ fn frontier(values: &[f64], weights: &[f64], breach: &Breach) -> Vec<FrontierPoi
         .map(|i| {
             let threshold = mean + span * i as f64 / FRONTIER_POINTS as f64;
             let (probability, standard_error, breaching) =
-                self::probability(values, weights, &breach.at(threshold));
+                self::probability(values, prior, &breach.at(threshold));
             FrontierPoint {
                 threshold,
                 probability,
