@@ -11,6 +11,7 @@ pub mod columnar;
 pub mod compare;
 mod console;
 pub mod files;
+pub mod finished;
 pub mod html;
 mod labels;
 pub mod page;

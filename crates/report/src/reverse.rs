@@ -254,6 +254,19 @@ fn round_up(n: u64) -> u64 {
     n.div_ceil(scale) * scale
 }
 
+/// The tables a reverse stress test writes, by name.
+pub const TABLES: [&str; 3] = ["common", "frontier", "medoids"];
+
+/// The table `name` (one of [`TABLES`]), or `None`.
+pub fn sheet(result: &ReverseStress, name: &str) -> Option<Sheet> {
+    match name {
+        "common" => Some(common_sheet(result)),
+        "frontier" => Some(frontier_sheet(result)),
+        "medoids" => Some(medoids_sheet(result)),
+        _ => None,
+    }
+}
+
 /// The ranked table (`common.csv`, `.parquet`).
 pub fn common_sheet(result: &ReverseStress) -> Sheet {
     let c = &result.common;
@@ -283,7 +296,7 @@ fn group_name(group: Group) -> String {
         .unwrap_or_default()
 }
 
-fn frontier_sheet(result: &ReverseStress) -> Sheet {
+pub fn frontier_sheet(result: &ReverseStress) -> Sheet {
     let f = &result.frontier;
     let mut sheet = Sheet::default();
     sheet.number("threshold", f.iter().map(|p| p.threshold).collect());
@@ -308,7 +321,7 @@ fn frontier_sheet(result: &ReverseStress) -> Sheet {
     sheet
 }
 
-fn medoids_sheet(result: &ReverseStress) -> Sheet {
+pub fn medoids_sheet(result: &ReverseStress) -> Sheet {
     let m = &result.medoids;
     let mut sheet = Sheet::default();
     sheet.number("path", m.iter().map(|x| x.path as f64).collect());
@@ -319,6 +332,35 @@ fn medoids_sheet(result: &ReverseStress) -> Sheet {
         sheet.number(name, m.iter().map(|x| x.figures[i]).collect());
     }
     sheet
+}
+
+/// `reverse_stress.json`'s text.
+pub fn json(run_dir: &Path, run: &Compared, result: &ReverseStress, command: &str) -> String {
+    let file = record(run_dir, run, result, command);
+    serde_json::to_string_pretty(&file).unwrap_or_default()
+}
+
+fn record<'a>(
+    run_dir: &Path,
+    run: &'a Compared,
+    result: &'a ReverseStress,
+    command: &'a str,
+) -> ReverseFile<'a> {
+    ReverseFile {
+        engine: "stormglass",
+        version: stormglass_core::VERSION,
+        command,
+        run_dir: run_dir.display().to_string(),
+        scenario: ScenarioRef {
+            name: &run.label,
+            hash: &run.hash,
+        },
+        seed: run.seed,
+        paths: run.paths,
+        min_breaching_paths: MIN_BREACHING_PATHS,
+        advice: advice(result),
+        result,
+    }
 }
 
 /// Writes the reverse stress test's files and page into `dir`, atomically;
@@ -334,26 +376,11 @@ pub fn write_reverse_stress(
 ) -> Result<usize, OutputError> {
     let charts = reverse_charts(result, traces)?;
     let page = reverse_page(run_dir, run, result, traces, &charts, command);
-    let file = ReverseFile {
-        engine: "stormglass",
-        version: stormglass_core::VERSION,
-        command,
-        run_dir: run_dir.display().to_string(),
-        scenario: ScenarioRef {
-            name: &run.label,
-            hash: &run.hash,
-        },
-        seed: run.seed,
-        paths: run.paths,
-        min_breaching_paths: MIN_BREACHING_PATHS,
-        advice: advice(result),
-        result,
-    };
-    let sheets = [
-        ("common", common_sheet(result)),
-        ("frontier", frontier_sheet(result)),
-        ("medoids", medoids_sheet(result)),
-    ];
+    let file = record(run_dir, run, result, command);
+    let sheets: Vec<(&str, Sheet)> = TABLES
+        .iter()
+        .filter_map(|name| Some((*name, sheet(result, name)?)))
+        .collect();
     write_atomically(dir, force, |staging| {
         write_with(&staging.join("reverse_stress.json"), |out| {
             serde_json::to_writer_pretty(&mut *out, &file).map_err(io::Error::other)?;
@@ -392,8 +419,11 @@ fn severity(result: &ReverseStress, threshold: f64) -> f64 {
     }
 }
 
+/// A breach on a return at most minus a loss, drawn as the loss.
 fn is_loss(result: &ReverseStress) -> bool {
-    result.breach.column.ends_with(".pnl") && result.breach.side == Side::AtMost
+    let column = &result.breach.column;
+    (column.ends_with(".pnl") || column.ends_with(".terminal_return"))
+        && result.breach.side == Side::AtMost
 }
 
 fn reverse_charts(result: &ReverseStress, traces: &Traces) -> Result<Vec<Chart>, OutputError> {
@@ -411,9 +441,13 @@ fn reverse_charts(result: &ReverseStress, traces: &Traces) -> Result<Vec<Chart>,
         let fraction =
             column.ends_with(".pnl") || column.ends_with("drawdown") || column.ends_with("_return");
         let axis = if is_loss(result) {
-            format!("loss ({column} at most minus it)")
+            format!("loss: {column} at or below minus it")
         } else {
-            column.clone()
+            let side = match result.breach.side {
+                Side::AtMost => "at most",
+                Side::AtLeast => "at least",
+            };
+            format!("{column} {side}")
         };
         charts.push(
             draw::frontier(&Frontier {

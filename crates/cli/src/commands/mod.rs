@@ -7,6 +7,7 @@ pub mod compare;
 pub mod list;
 pub mod merge;
 pub mod plan;
+pub mod reverse_stress;
 pub mod run;
 pub mod sensitivity;
 pub mod sweep;

@@ -70,16 +70,22 @@ impl Figure for FrontierDrawing<'_, '_> {
     {
         let f = self.frontier;
         let area = with_title(root, &self.title)?;
-        let area = key_row(
-            &area,
-            &[
-                ("probability", KeyMark::Line(colour(0).to_rgba(), 3)),
-                ("±1.96 standard errors", KeyMark::Fill(colour(0).mix(0.2))),
-                ("relative entropy", KeyMark::Line(colour(1).to_rgba(), 3)),
-                ("asked", KeyMark::Line(BLACK.mix(0.6), 2)),
-            ],
-        )?;
-        let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 * 3 / 5);
+        let has_entropy = f.relative_entropy.iter().any(|e| e.is_finite());
+        let mut key = vec![
+            ("probability", KeyMark::Line(colour(0).to_rgba(), 3)),
+            ("±1.96 standard errors", KeyMark::Fill(colour(0).mix(0.2))),
+        ];
+        if has_entropy {
+            key.push(("relative entropy", KeyMark::Line(colour(1).to_rgba(), 3)));
+        }
+        key.push(("asked", KeyMark::Line(BLACK.mix(0.6), 2)));
+        let area = key_row(&area, &key)?;
+        let split = if has_entropy {
+            area.dim_in_pixel().1 * 3 / 5
+        } else {
+            area.dim_in_pixel().1
+        };
+        let (top, bottom) = area.split_vertically(split);
         let (x_lo, x_hi) = span(f.severity.iter().copied().chain([f.asked]));
         let x_label = |v: &f64| {
             if f.fraction {
@@ -108,6 +114,7 @@ impl Figure for FrontierDrawing<'_, '_> {
             .y_labels(6)
             .x_label_formatter(&x_label)
             .y_label_formatter(&|v: &f64| format!("{:.2}%", v * 100.0))
+            .x_desc(if has_entropy { "" } else { f.axis.as_str() })
             .y_desc("probability")
             .label_style(tick_style())
             .axis_desc_style(label_style())
@@ -151,6 +158,9 @@ impl Figure for FrontierDrawing<'_, '_> {
             6,
             BLACK.mix(0.6).stroke_width(2),
         ))?;
+        if !has_entropy {
+            return Ok(());
+        }
         let (e_lo, e_hi) = span(f.relative_entropy.iter().copied().chain([0.0]));
         let mut chart = ChartBuilder::on(&bottom)
             .margin(16)
@@ -255,7 +265,7 @@ impl Figure for MedoidDrawing<'_, '_> {
                 .configure_mesh()
                 .y_labels(5)
                 .x_label_formatter(&|d: &NaiveDate| date_tick_label(d, &ticks))
-                .y_label_formatter(&|v: &f64| percent(*v))
+                .y_label_formatter(&|v: &f64| percent(if v.abs() < 1e-9 { 0.0 } else { *v }))
                 .label_style(tick_style())
                 .axis_desc_style(label_style())
                 .light_line_style(TRANSPARENT)
