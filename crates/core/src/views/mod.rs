@@ -3,8 +3,13 @@
 //! Nothing here simulates: every figure is a weighted sum over paths a run
 //! already made.
 
+mod pool;
 mod table;
 
+pub use pool::{
+    entropy_figures, entropy_pool, entropy_pool_parts, entropy_pool_with_confidence, LinearView,
+    PartViews, PoolError, Pooled, PooledParts, Relation, ViewTarget,
+};
 pub use table::{PathTable, UnknownColumn};
 
 pub mod reverse;
