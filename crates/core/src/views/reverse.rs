@@ -11,6 +11,7 @@
 
 use serde::Serialize;
 
+use super::pool::{entropy_pool, LinearView, Relation};
 use super::table::{PathTable, UnknownColumn};
 use crate::scenario::load::unknown_name;
 
@@ -694,13 +695,29 @@ fn frontier(
             let threshold = mean + span * i as f64 / FRONTIER_POINTS as f64;
             let (probability, standard_error, breaching) =
                 self::probability(values, prior, &breach.at(threshold));
+            // The least implausible reweighting in which the threshold is the
+            // mean: an exponential tilt of the prior (the solver's posterior).
+            let tilt = complete
+                .then(|| {
+                    entropy_pool(
+                        weights,
+                        &[LinearView {
+                            name: format!("{} = {threshold}", breach.column),
+                            coefficients: values.to_vec(),
+                            relation: Relation::Equal,
+                            target: threshold,
+                        }],
+                    )
+                    .ok()
+                })
+                .flatten();
             FrontierPoint {
                 threshold,
                 probability,
                 standard_error,
                 breaching,
-                relative_entropy: None,
-                effective_scenarios: None,
+                relative_entropy: tilt.as_ref().map(|t| t.relative_entropy),
+                effective_scenarios: tilt.as_ref().map(|t| t.effective_scenarios),
             }
         })
         .collect()

@@ -180,3 +180,52 @@ weight = 0.5
         .collect();
     assert_eq!(results[0], results[1]);
 }
+
+#[test]
+fn the_frontier_s_relative_entropy_is_the_normal_tilt_s() {
+    // A level with no mean reversion moves as sigma W: its change over a year
+    // is N(0, sigma^2) exactly. Tilting a normal to mean t costs
+    // D = t^2 / (2 sigma^2) nats. The run's tilt is of its sample, whose
+    // moment generating function at lambda = t / sigma^2 has the relative
+    // standard error sqrt(e^(lambda^2 sigma^2) - 1) / sqrt(n); D's error is
+    // that of ln M(lambda) (its error in lambda is second order), so each
+    // point is allowed four of those.
+    let sigma: f64 = 0.01;
+    let text = format!(
+        "{}[assets.y]\nprocess = \"ou\"\ninitial = 0.04\nmean = 0.04\nmean_reversion = 0.0\nvol = {sigma}\n",
+        header("level", 252)
+    );
+    let run = common::run(&common::scenario(&text), PATHS, 35, 0, 0);
+    let breach = Breach::figure("y.terminal_change", Side::AtMost, -0.015);
+    let r = reverse::reverse_stress(&table(&run), &breach, Options::default()).unwrap();
+    assert_within(
+        "P(y falls 1.5 sd)",
+        r.probability,
+        normal_cdf(-1.5),
+        r.standard_error,
+        K,
+    );
+    assert_eq!(r.frontier.len(), reverse::FRONTIER_POINTS);
+    let mut checked = 0;
+    for point in &r.frontier {
+        let t = point.threshold;
+        let expected = t * t / (2.0 * sigma * sigma);
+        let se = ((t * t / (sigma * sigma)).exp() - 1.0).sqrt() / (PATHS as f64).sqrt();
+        let d = point
+            .relative_entropy
+            .expect("a complete column has a tilt");
+        // Beyond e^(lambda^2 sigma^2) = 1 + n / 16 the error allowed exceeds
+        // the value itself: nothing to check there.
+        if 4.0 * se < expected {
+            assert_within(&format!("D at {t:.4}"), d, expected, se, K);
+            checked += 1;
+        }
+        assert!(point.probability > 0.0 && point.breaching >= reverse::FRONTIER_MIN_PATHS);
+    }
+    assert!(checked >= 10, "only {checked} frontier points checked");
+    // Severer thresholds are rarer and need a larger tilt.
+    for pair in r.frontier.windows(2) {
+        assert!(pair[1].probability <= pair[0].probability);
+        assert!(pair[1].relative_entropy > pair[0].relative_entropy);
+    }
+}
