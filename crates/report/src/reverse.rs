@@ -199,7 +199,7 @@ fn load_book(
             None
         }
         None => {
-            notes.push(format!("The book's line is not drawn: the run read it from {}, which does not load from here.", origin.origin));
+            notes.push(format!("The book's line is not drawn: the run read it from {}, which does not load from here (run the command from the folder the run was made in).", origin.origin));
             None
         }
     }
@@ -648,20 +648,33 @@ pub fn console_lines(result: &ReverseStress) -> Vec<String> {
         lines.push(format!("warning: {advice}"));
     }
     lines.push(format!(
-        "{:<48} {:>14} {:>12} {:>9}",
-        "most changed given the breach", "breach mean", "all paths", "shift sd"
+        "{:<56} {:>12} {:>12} {:>9}",
+        "given the breach, against all paths", "breach mean", "all paths", "shift sd"
     ));
-    for d in result.common.iter().take(10) {
-        lines.push(format!(
-            "{:<48} {:>14} {:>12} {:>+9.2}",
-            d.column,
-            number(d.breach_mean),
-            number(d.all_mean),
-            d.shift_sd
-        ));
+    // The drivers first, a few of each: the books' own figures echo the
+    // breach and lead any overall ranking.
+    for group in CONSOLE_GROUPS {
+        for d in result
+            .common
+            .iter()
+            .filter(|d| d.group == group)
+            .take(CONSOLE_ROWS)
+        {
+            lines.push(format!(
+                "{:<56} {:>12} {:>12} {:>+9.2}",
+                format!("{}: {}", group.title(), d.column),
+                number(d.breach_mean),
+                number(d.all_mean),
+                d.shift_sd
+            ));
+        }
     }
     lines
 }
+
+/// The groups the console shows, and the rows of each.
+const CONSOLE_GROUPS: [Group; 4] = [Group::Regimes, Group::Events, Group::Signals, Group::Assets];
+const CONSOLE_ROWS: usize = 3;
 
 /// Why a run folder cannot be read for a reverse stress test.
 pub type RunFolderError = CompareError;
