@@ -24,3 +24,4 @@ mod properties;
 mod rates;
 mod signals;
 mod strategies;
+mod views;
