@@ -16,7 +16,9 @@ use super::TailRisk;
 #[derive(Debug, Clone)]
 pub struct WeightedSample {
     values: Vec<f64>,
-    /// Cumulative probability up to and including each value.
+    /// Each value's probability, and the cumulative probability up to and
+    /// including it.
+    probabilities: Vec<f64>,
     cumulative: Vec<f64>,
     total: f64,
 }
@@ -33,12 +35,14 @@ impl WeightedSample {
         let total: f64 = pairs.iter().map(|p| p.1).sum();
         let mut running = 0.0;
         let mut cumulative = Vec::with_capacity(pairs.len());
-        for (_, w) in &pairs {
-            running += w / total;
+        let probabilities: Vec<f64> = pairs.iter().map(|(_, w)| w / total).collect();
+        for q in &probabilities {
+            running += q;
             cumulative.push(running);
         }
         WeightedSample {
             values: pairs.into_iter().map(|p| p.0).collect(),
+            probabilities,
             cumulative,
             total,
         }
@@ -68,13 +72,11 @@ impl WeightedSample {
         if self.values.is_empty() {
             return f64::NAN;
         }
-        let mut previous = 0.0;
-        let mut sum = 0.0;
-        for (v, c) in self.values.iter().zip(&self.cumulative) {
-            sum += v * (c - previous);
-            previous = *c;
-        }
-        sum
+        self.values
+            .iter()
+            .zip(&self.probabilities)
+            .map(|(v, q)| v * q)
+            .sum()
     }
 
     /// P(value <= x).
@@ -100,12 +102,11 @@ impl WeightedSample {
             } else {
                 self.cumulative[start - 1]
             };
-            let mut previous = below;
-            let mut beyond = 0.0;
-            for (v, c) in self.values[start..].iter().zip(&self.cumulative[start..]) {
-                beyond += v * (c - previous);
-                previous = *c;
-            }
+            let beyond: f64 = self.values[start..]
+                .iter()
+                .zip(&self.probabilities[start..])
+                .map(|(v, q)| v * q)
+                .sum();
             (beyond + (below - confidence).max(0.0) * value_at_risk) / (1.0 - confidence)
         };
         TailRisk {
