@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     attribute, calibrate, compare, list, merge, plan, run, sensitivity, sweep, task, validate,
+    views,
 };
 
 /// Monte Carlo scenario engine for macro markets.
@@ -58,6 +59,11 @@ enum Command {
     /// output/<scenario name>-merged (a plan's own folder for a plan) unless
     /// --out says otherwise.
     Merge(merge::Args),
+    /// Reweight a finished run's paths to views (entropy pooling), without
+    /// simulating again: each path's posterior probability and the figures
+    /// under it beside the prior; into output/<run>-views-<file> unless
+    /// --out says otherwise.
+    Views(views::Args),
     /// Fit scenario parameters: regimes to history, keys to target figures.
     Calibrate {
         #[command(subcommand)]
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
             Command::Sweep(args) => sweep::run(args),
             Command::Sensitivity(args) => sensitivity::run(args),
             Command::Attribute(args) => attribute::run(args),
+            Command::Views(args) => views::run(args),
             Command::Plan(args) => plan::run(args),
             Command::Task(args) => task::run(args),
             Command::Merge(args) => merge::run(args),

@@ -11,6 +11,7 @@ pub mod columnar;
 pub mod compare;
 mod console;
 pub mod files;
+pub mod finished;
 pub mod html;
 mod labels;
 pub mod page;
@@ -19,6 +20,7 @@ mod realism;
 pub mod roles;
 pub mod strategies;
 pub mod sweep;
+pub mod views;
 
 pub use console::print_summary;
 pub use files::{

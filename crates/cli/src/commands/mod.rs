@@ -12,3 +12,4 @@ pub mod sensitivity;
 pub mod sweep;
 pub mod task;
 pub mod validate;
+pub mod views;
