@@ -1062,7 +1062,7 @@ fn calibrate_targets(
 #[pyclass(frozen, module = "stormglass._native")]
 struct NativeReverseStress {
     run_dir: PathBuf,
-    run: Compared,
+    run: report::finished::FinishedRun,
     result: stormglass_core::views::reverse::ReverseStress,
 }
 
@@ -1100,9 +1100,9 @@ fn reverse_stress(
         at_most,
         at_least,
     };
-    let run = Compared::from_run_folder(&run_dir).map_err(|e| plain_input(py)(&e))?;
+    let run = report::finished::FinishedRun::open(&run_dir).map_err(|e| library_error(py, e))?;
     let table = py
-        .detach(|| report::finished::load_table(&run_dir, None))
+        .detach(|| run.load(&run.columns))
         .map_err(|e| library_error(py, e))?;
     let breach = request.breach(&table).map_err(|e| library_error(py, e))?;
     let result = py
@@ -1143,7 +1143,13 @@ impl NativeReverseStress {
         let run = &self.run;
         ipc_stream(
             py,
-            columnar::run_sheet(sheet, &run.label, &run.hash, run.seed, run.paths),
+            columnar::run_sheet(
+                sheet,
+                &run.scenario_name,
+                &run.scenario_hash,
+                run.seed,
+                run.paths,
+            ),
         )
     }
 

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     attribute, calibrate, compare, list, merge, plan, reverse_stress, run, sensitivity, sweep,
-    task, validate,
+    task, validate, views,
 };
 
 /// Monte Carlo scenario engine for macro markets.
@@ -65,6 +65,11 @@ enum Command {
     /// output/<scenario name>-merged (a plan's own folder for a plan) unless
     /// --out says otherwise.
     Merge(merge::Args),
+    /// Reweight a finished run's paths to views (entropy pooling), without
+    /// simulating again: each path's posterior probability and the figures
+    /// under it beside the prior; into output/<run>-views-<file> unless
+    /// --out says otherwise.
+    Views(views::Args),
     /// Fit scenario parameters: regimes to history, keys to target figures.
     Calibrate {
         #[command(subcommand)]
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
             Command::Sensitivity(args) => sensitivity::run(args),
             Command::Attribute(args) => attribute::run(args),
             Command::ReverseStress(args) => reverse_stress::run(args),
+            Command::Views(args) => views::run(args),
             Command::Plan(args) => plan::run(args),
             Command::Task(args) => task::run(args),
             Command::Merge(args) => merge::run(args),

@@ -52,6 +52,14 @@ pub struct Table<'a> {
 }
 
 impl<'a> Table<'a> {
+    /// A table of batches already built (a small one, held whole).
+    pub fn of_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Table<'static> {
+        Table {
+            schema,
+            batches: Box::new(batches.into_iter().map(Ok)),
+        }
+    }
+
     /// The batches, built as they are taken.
     pub fn batches(self) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'a {
         self.batches

@@ -21,6 +21,7 @@ pub mod reverse;
 pub mod roles;
 pub mod strategies;
 pub mod sweep;
+pub mod views;
 
 pub use console::print_summary;
 pub use files::{

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::charts::reverse::{self as draw, Frontier, MedoidPaths};
 use super::charts::Chart;
 use super::columnar;
-use super::compare::{CompareError, Compared};
 use super::files::write_parquet_file;
+use super::finished::FinishedRun;
 use super::page::{escape, write_report, Page};
 use super::strategies::Sheet;
 use stormglass_core::engine;
@@ -57,7 +57,7 @@ struct BookOrigin {
 /// book (for a portfolio's or strategy's breach) from the file the run read,
 /// when it is still there unchanged. Every replay is checked against the
 /// run's own figure for the path.
-pub fn trace_medoids(dir: &Path, run: &Compared, result: &ReverseStress) -> Traces {
+pub fn trace_medoids(dir: &Path, run: &FinishedRun, result: &ReverseStress) -> Traces {
     let mut traces = Traces::default();
     let scenario = match stormglass_core::scenario::load(&dir.join("scenario.resolved.toml")) {
         Ok(s) => s,
@@ -335,14 +335,14 @@ pub fn medoids_sheet(result: &ReverseStress) -> Sheet {
 }
 
 /// `reverse_stress.json`'s text.
-pub fn json(run_dir: &Path, run: &Compared, result: &ReverseStress, command: &str) -> String {
+pub fn json(run_dir: &Path, run: &FinishedRun, result: &ReverseStress, command: &str) -> String {
     let file = record(run_dir, run, result, command);
     serde_json::to_string_pretty(&file).unwrap_or_default()
 }
 
 fn record<'a>(
     run_dir: &Path,
-    run: &'a Compared,
+    run: &'a FinishedRun,
     result: &'a ReverseStress,
     command: &'a str,
 ) -> ReverseFile<'a> {
@@ -352,8 +352,8 @@ fn record<'a>(
         command,
         run_dir: run_dir.display().to_string(),
         scenario: ScenarioRef {
-            name: &run.label,
-            hash: &run.hash,
+            name: &run.scenario_name,
+            hash: &run.scenario_hash,
         },
         seed: run.seed,
         paths: run.paths,
@@ -369,7 +369,7 @@ pub fn write_reverse_stress(
     dir: &Path,
     force: bool,
     run_dir: &Path,
-    run: &Compared,
+    run: &FinishedRun,
     result: &ReverseStress,
     traces: &Traces,
     command: &str,
@@ -395,8 +395,8 @@ pub fn write_reverse_stress(
             &staging.join("common.parquet"),
             columnar::run_sheet(
                 sheets[0].1.clone(),
-                &run.label,
-                &run.hash,
+                &run.scenario_name,
+                &run.scenario_hash,
                 run.seed,
                 run.paths,
             ),
@@ -497,13 +497,16 @@ const ROWS_PER_GROUP: usize = 12;
 
 fn reverse_page(
     run_dir: &Path,
-    run: &Compared,
+    run: &FinishedRun,
     result: &ReverseStress,
     traces: &Traces,
     charts: &[Chart],
     command: &str,
 ) -> String {
-    let mut page = Page::new(&format!("Stormglass reverse stress test: {}", run.label));
+    let mut page = Page::new(&format!(
+        "Stormglass reverse stress test: {}",
+        run.scenario_name
+    ));
     page.heading(
         1,
         "top",
@@ -514,8 +517,8 @@ fn reverse_page(
         &format!(
             "Run {} (scenario {}, hash {}; {} paths, seed {}; Stormglass {} wrote it). Command: {command}. Stormglass {}.",
             run_dir.display(),
-            run.label,
-            run.hash,
+            run.scenario_name,
+            run.scenario_hash,
             run.paths,
             run.seed,
             run.version,
@@ -675,6 +678,3 @@ pub fn console_lines(result: &ReverseStress) -> Vec<String> {
 /// The groups the console shows, and the rows of each.
 const CONSOLE_GROUPS: [Group; 4] = [Group::Regimes, Group::Events, Group::Signals, Group::Assets];
 const CONSOLE_ROWS: usize = 3;
-
-/// Why a run folder cannot be read for a reverse stress test.
-pub type RunFolderError = CompareError;

@@ -13,3 +13,4 @@ pub mod sensitivity;
 pub mod sweep;
 pub mod task;
 pub mod validate;
+pub mod views;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use stormglass_core::output;
 use stormglass_core::views::reverse::{self, Measure, Options, Request, Target};
 use stormglass_report as report;
-use stormglass_report::compare::Compared;
+use stormglass_report::finished::FinishedRun;
 
 use crate::args::{command_line, Out};
 use crate::failure::{say, Failure, Result};
@@ -71,8 +71,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result {
     let request = request(&args)?;
-    let run = Compared::from_run_folder(&args.run_dir).map_err(Failure::input)?;
-    let table = report::finished::load_table(&args.run_dir, None)?;
+    let run = FinishedRun::open(&args.run_dir)?;
+    // Every column: what the breaching paths have in common is read off all of them.
+    let table = run.load(&run.columns)?;
     let breach = request.breach(&table)?;
     if args.medoids > 20 {
         return Err(Failure::input(format!(

@@ -25,3 +25,4 @@ mod rates;
 mod reverse_stress;
 mod signals;
 mod strategies;
+mod views;
