@@ -527,7 +527,8 @@ fn departure(column: &str, values: &[f64], weights: &[f64], hit: &[bool]) -> Opt
     let sd = (spread / w_all).sqrt();
     // A column constant but for rounding (a deposit's P&L, summed in a
     // different order on each path) has no spread to rank.
-    if !(sd > RELATIVE_NOISE * all_mean.abs()) || sd == 0.0 {
+    let has_spread = sd > RELATIVE_NOISE * all_mean.abs() && sd > 0.0;
+    if !has_spread {
         return None;
     }
     let difference = breach_mean - all_mean;
@@ -781,7 +782,9 @@ fn medoids(
             .map(|(x, w)| w * (x - mean) * (x - mean))
             .sum::<f64>()
             .sqrt();
-        if !(sd > 0.0) {
+        // NaN (a missing value) fails this too.
+        let has_spread = sd > 0.0;
+        if !has_spread {
             continue;
         }
         for (i, &p) in sample.iter().enumerate() {
@@ -807,9 +810,9 @@ fn medoids(
     let chosen = pam(&distance, &weight, k);
     let mut share = vec![0.0; k];
     let mut members = vec![0; k];
-    for i in 0..n {
+    for (i, w) in weight.iter().enumerate() {
         let nearest = nearest_of(&distance, n, &chosen, i).0;
-        share[nearest] += weight[i];
+        share[nearest] += w;
         members[nearest] += 1;
     }
     let total: f64 = share.iter().sum();
@@ -868,8 +871,8 @@ fn pam(distance: &[f64], weight: &[f64], k: usize) -> Vec<usize> {
             }
         }
         chosen.push(best.1);
-        for o in 0..n {
-            nearest[o] = nearest[o].min(distance[o * n + best.1]);
+        for (o, near) in nearest.iter_mut().enumerate() {
+            *near = near.min(distance[o * n + best.1]);
         }
     }
     // The swap phase: the single best exchange of a medoid for a non-medoid,
