@@ -1058,6 +1058,119 @@ fn calibrate_targets(
         .map_err(|e| output_error(py, e))
 }
 
+/// A reverse stress test of a finished run.
+#[pyclass(frozen, module = "stormglass._native")]
+struct NativeReverseStress {
+    run_dir: PathBuf,
+    run: report::finished::FinishedRun,
+    result: stormglass_core::views::reverse::ReverseStress,
+}
+
+/// Runs `stormglass reverse-stress` on the run folder `run_dir`: `kind` is
+/// `portfolio`, `strategy`, `asset` or `figure`, `on` is `return` or `drawdown`.
+#[pyfunction]
+#[pyo3(signature = (run_dir, kind, name, loss, on, at_most, at_least, medoids))]
+#[allow(clippy::too_many_arguments)]
+fn reverse_stress(
+    py: Python<'_>,
+    run_dir: PathBuf,
+    kind: &str,
+    name: String,
+    loss: Option<f64>,
+    on: &str,
+    at_most: Option<f64>,
+    at_least: Option<f64>,
+    medoids: usize,
+) -> PyResult<NativeReverseStress> {
+    use stormglass_core::views::reverse::{self, Measure, Options, Request, Target};
+    let target = match kind {
+        "portfolio" => Target::Portfolio(name),
+        "strategy" => Target::Strategy(name),
+        "asset" => Target::Asset(name),
+        _ => Target::Figure(name),
+    };
+    let on = match on {
+        "drawdown" => Measure::Drawdown,
+        _ => Measure::Return,
+    };
+    let request = Request {
+        target,
+        loss,
+        on,
+        at_most,
+        at_least,
+    };
+    let run = report::finished::FinishedRun::open(&run_dir).map_err(|e| library_error(py, e))?;
+    let table = py
+        .detach(|| run.load(&run.columns))
+        .map_err(|e| library_error(py, e))?;
+    let breach = request.breach(&table).map_err(|e| library_error(py, e))?;
+    let result = py
+        .detach(|| reverse::reverse_stress(&table, &breach, Options { medoids }))
+        .map_err(|e| library_error(py, e))?;
+    Ok(NativeReverseStress {
+        run_dir,
+        run,
+        result,
+    })
+}
+
+#[pymethods]
+impl NativeReverseStress {
+    /// `reverse_stress.json`'s text.
+    fn json(&self) -> String {
+        report::reverse::json(
+            &self.run_dir,
+            &self.run,
+            &self.result,
+            "stormglass.reverse_stress",
+        )
+    }
+
+    /// The table `name` (`common`, `frontier` or `medoids`) as an Arrow IPC stream.
+    fn table<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
+        let sheet = report::reverse::sheet(&self.result, name).ok_or_else(|| {
+            input_error(
+                py,
+                &scenario::load::unknown_name(
+                    "reverse stress table",
+                    name,
+                    &report::reverse::TABLES.map(String::from),
+                ),
+                &[],
+            )
+        })?;
+        let run = &self.run;
+        ipc_stream(
+            py,
+            columnar::run_sheet(
+                sheet,
+                &run.scenario_name,
+                &run.scenario_hash,
+                run.seed,
+                run.paths,
+            ),
+        )
+    }
+
+    /// Writes the folder `stormglass reverse-stress --out` writes (the
+    /// medoids re-simulated for its chart).
+    fn write(&self, py: Python<'_>, out: PathBuf, force: bool) -> PyResult<()> {
+        folder(py, &out, force, || {
+            let traces = report::reverse::trace_medoids(&self.run_dir, &self.run, &self.result);
+            report::reverse::write_reverse_stress(
+                &out,
+                force,
+                &self.run_dir,
+                &self.run,
+                &self.result,
+                &traces,
+                "stormglass.reverse_stress",
+            )
+        })
+    }
+}
+
 /// The most worker threads a call may ask for on this machine (the CLI's
 /// `--threads` limit).
 #[pyfunction]
@@ -1076,6 +1189,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeSweep>()?;
     m.add_class::<NativeAttribution>()?;
     m.add_class::<NativeSensitivity>()?;
+    m.add_class::<NativeReverseStress>()?;
+    m.add_function(wrap_pyfunction!(reverse_stress, m)?)?;
     m.add_function(wrap_pyfunction!(sensitivity, m)?)?;
     m.add_function(wrap_pyfunction!(plan, m)?)?;
     m.add_function(wrap_pyfunction!(task, m)?)?;

@@ -37,6 +37,7 @@ __all__ = [
     "Comparison",
     "EngineError",
     "InputError",
+    "ReverseStress",
     "Run",
     "Sensitivity",
     "StormglassError",
@@ -47,6 +48,7 @@ __all__ = [
     "compare",
     "merge",
     "plan",
+    "reverse_stress",
     "run",
     "sensitivity",
     "sweep",
@@ -726,6 +728,106 @@ def attribute(
         _path("levels", levels, optional=True),
     )
     return Attribution(native)
+
+
+def _real(name: str, value: Any, *, optional: bool = False) -> Optional[float]:
+    """`value` as a finite float, or TypeError/ValueError naming `name`."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgumentTypeError(f"{name} must be a number, not {type(value).__name__} {value!r}")
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ArgumentError(f"{name}={value} must be a finite number")
+    return value
+
+
+class ReverseStress:
+    """A reverse stress test of a finished run. `record` is its
+    `reverse_stress.json` (the run's provenance, the breach, the probability
+    and its standard error, the medoids, the frontier, the ranked table);
+    `common`, `frontier` and `medoids` are its tables as pandas DataFrames."""
+
+    def __init__(self, native):
+        self._native = native
+        self.record = json.loads(native.json())
+        self.probability = self.record["probability"]
+        self.standard_error = self.record["standard_error"]
+        self.breaching = self.record["breaching"]
+        self.paths = self.record["paths"]
+        self.enough_paths = self.record["enough_paths"]
+        self.advice = self.record["advice"]
+
+    def arrow(self, name: str) -> pa.Table:
+        return _arrow(self._native.table(name))
+
+    @property
+    def common(self):
+        """Every figure's mean given the breach against all paths, with
+        standard errors, ranked by the shift in its standard deviations."""
+        return _to_pandas(self.arrow("common"))
+
+    @property
+    def frontier(self):
+        """Thresholds, their probabilities with standard errors, and the
+        relative entropy of the tilt that makes each the expectation."""
+        return _to_pandas(self.arrow("frontier"))
+
+    @property
+    def medoids(self):
+        """The representative breaching paths: path, share, figures."""
+        return _to_pandas(self.arrow("medoids"))
+
+    def write(self, out: PathLike, *, force: bool = False) -> Path:
+        """Writes the folder `stormglass reverse-stress --out` writes: the
+        JSON, the tables as CSV (and the ranked one as Parquet), and
+        reverse_stress.html with the frontier and the medoids' paths."""
+        self._native.write(os.fspath(out), force)
+        return Path(out)
+
+
+def reverse_stress(
+    run_dir: PathLike,
+    portfolio: Optional[str] = None,
+    loss: Optional[float] = None,
+    *,
+    strategy: Optional[str] = None,
+    asset: Optional[str] = None,
+    figure: Optional[str] = None,
+    at_most: Optional[float] = None,
+    at_least: Optional[float] = None,
+    on: str = "return",
+    medoids: int = 5,
+    out: Optional[PathLike] = None,
+    force: bool = False,
+) -> ReverseStress:
+    """Runs `stormglass reverse-stress` on a finished run's folder: the breach
+    is a `portfolio`'s, `strategy`'s or `asset`'s loss of at least `loss`
+    (its return, or its drawdown with `on="drawdown"`), or a `figure` (any
+    per-path column) `at_most` or `at_least` a threshold. With `out`, also
+    writes the folder the command writes (page, charts, CSV and Parquet)."""
+    targets = [(k, v) for k, v in (("portfolio", portfolio), ("strategy", strategy), ("asset", asset), ("figure", figure)) if v is not None]
+    if len(targets) != 1:
+        raise ArgumentError("give exactly one of portfolio, strategy, asset or figure: what breaches")
+    kind, name = targets[0]
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"{kind} must be a str, not {type(name).__name__} {name!r}")
+    if on not in ("return", "drawdown"):
+        raise ArgumentError(f"on={on!r}: valid: 'return', 'drawdown'")
+    native = _native.reverse_stress(
+        _path("run_dir", run_dir),
+        kind,
+        name,
+        _real("loss", loss, optional=True),
+        on,
+        _real("at_most", at_most, optional=True),
+        _real("at_least", at_least, optional=True),
+        _whole("medoids", medoids, 0, 20),
+    )
+    result = ReverseStress(native)
+    if out is not None:
+        result.write(out, force=_flag("force", force))
+    return result
 
 
 class Calibration:

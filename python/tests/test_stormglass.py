@@ -285,6 +285,39 @@ def test_attribute_matches_the_cli(tmp_path):
         sg.attribute(DEFAULT, mechanisms=["fed_pt"], paths=300)
 
 
+def test_reverse_stress_returns_the_cli_s_tables(cli_run, tmp_path):
+    result = sg.reverse_stress(cli_run, portfolio="us_60_40", loss=0.05)
+    cli("reverse-stress", cli_run, "--portfolio", "us_60_40", "--loss", 0.05,
+        "--out", tmp_path / "cli")
+    from_cli = json.loads((tmp_path / "cli" / "reverse_stress.json").read_text())
+    assert result.probability == from_cli["probability"]
+    assert result.standard_error == from_cli["standard_error"]
+    assert result.breaching == from_cli["breaching"] and result.paths == PATHS
+    # The probability is the share of the run's own paths losing 5% or more.
+    pnl = pd.read_csv(cli_run / "paths_metrics.csv")["portfolio.us_60_40.pnl"]
+    assert result.breaching == int((pnl <= -0.05).sum())
+    assert not result.enough_paths and "--paths" in result.advice
+    for name in ("common", "frontier", "medoids"):
+        table = getattr(result, name)
+        csv = pd.read_csv(tmp_path / "cli" / f"{name}.csv")
+        assert list(table.columns) == list(csv.columns)
+        pd.testing.assert_frame_equal(table, csv, check_exact=False, rtol=1e-12, check_dtype=False)
+    common = result.common
+    assert common["shift_sd"].abs().is_monotonic_decreasing
+    assert "portfolio.us_60_40.pnl" not in set(common["column"])
+    parquet = pq.read_table(tmp_path / "cli" / "common.parquet").to_pandas()
+    pd.testing.assert_frame_equal(parquet, common, check_dtype=False)
+    written = result.write(tmp_path / "py")
+    assert (written / "reverse_stress.html").is_file()
+    with pytest.raises(sg.InputError, match="did you mean `us_60_40`"):
+        sg.reverse_stress(cli_run, portfolio="us_6040", loss=0.05)
+    with pytest.raises(sg.InputError, match="largest loss any path makes"):
+        sg.reverse_stress(cli_run, portfolio="us_60_40", loss=0.95)
+    with pytest.raises(ValueError, match="exactly one of portfolio"):
+        sg.reverse_stress(cli_run, loss=0.05)
+    with pytest.raises(TypeError, match="loss must be a number"):
+        sg.reverse_stress(cli_run, portfolio="us_60_40", loss="5%")
+
 def test_calibrate_history_matches_the_cli(tmp_path):
     data = REPO / "data" / "history" / "ff_market_monthly.csv"
     fit = sg.calibrate_history(data, 2, series=["mkt"], levels=["mkt"], out=tmp_path / "py")

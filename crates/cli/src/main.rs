@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    attribute, calibrate, compare, list, merge, plan, run, sensitivity, sweep, task, validate,
+    attribute, calibrate, compare, list, merge, plan, reverse_stress, run, sensitivity, sweep,
+    task, validate, views,
 };
 
 /// Monte Carlo scenario engine for macro markets.
@@ -48,6 +49,12 @@ enum Command {
     /// the key numbers and the tail; into output/<scenario name>-attribution
     /// unless --out says otherwise.
     Attribute(attribute::Args),
+    /// Reverse stress test of a finished run: how likely a loss of at least
+    /// --loss is, what the paths that make it have in common against all
+    /// paths, representative breaching paths and the severity-plausibility
+    /// frontier; into output/<run folder>-reverse-stress unless --out says
+    /// otherwise.
+    ReverseStress(reverse_stress::Args),
     /// Write a plan: a run, or every point of a sweep, cut into shards as
     /// numbered tasks for a scheduler (a Slurm array, a Kubernetes Indexed Job).
     Plan(plan::Args),
@@ -58,6 +65,11 @@ enum Command {
     /// output/<scenario name>-merged (a plan's own folder for a plan) unless
     /// --out says otherwise.
     Merge(merge::Args),
+    /// Reweight a finished run's paths to views (entropy pooling), without
+    /// simulating again: each path's posterior probability and the figures
+    /// under it beside the prior; into output/<run>-views-<file> unless
+    /// --out says otherwise.
+    Views(views::Args),
     /// Fit scenario parameters: regimes to history, keys to target figures.
     Calibrate {
         #[command(subcommand)]
@@ -77,6 +89,8 @@ fn main() -> ExitCode {
             Command::Sweep(args) => sweep::run(args),
             Command::Sensitivity(args) => sensitivity::run(args),
             Command::Attribute(args) => attribute::run(args),
+            Command::ReverseStress(args) => reverse_stress::run(args),
+            Command::Views(args) => views::run(args),
             Command::Plan(args) => plan::run(args),
             Command::Task(args) => task::run(args),
             Command::Merge(args) => merge::run(args),

@@ -34,6 +34,8 @@ pub enum Kind {
     Targets,
     SweepFile,
     Anchors,
+    /// A views file (`stormglass views --views`).
+    Views,
     PlanManifest,
     /// A shard's part: binary, streamed, its length checked against its header.
     Part,
@@ -58,6 +60,7 @@ impl Kind {
             Kind::Targets => "targets file",
             Kind::SweepFile => "sweep file",
             Kind::Anchors => "anchors file",
+            Kind::Views => "views file",
             Kind::PlanManifest => "plan's manifest",
             Kind::Part => "part",
             Kind::OutputManifest => "output folder's manifest",
@@ -78,6 +81,7 @@ impl Kind {
             Kind::Targets => "a .toml targets file",
             Kind::SweepFile => "a .toml sweep file",
             Kind::Anchors => "a .toml anchors file",
+            Kind::Views => "a .toml views file",
             Kind::PlanManifest => "a plan's manifest.json (or its folder)",
             Kind::Part => "a .part file written by `stormglass run --shard` or `stormglass task`",
             Kind::OutputManifest | Kind::ListedOutput => "a file a run wrote",
@@ -97,6 +101,7 @@ impl Kind {
             Kind::Targets => "a targets file needs at least one [[target]] table",
             Kind::SweepFile => "a sweep file needs a [sweep] table with `vary`",
             Kind::Anchors => "an anchors file needs at least one [[anchor]] table",
+            Kind::Views => "a views file needs at least one [[view]] table",
             Kind::PlanManifest => "a manifest is the JSON object `stormglass plan` writes",
             Kind::Levels => {
                 "a levels file needs the date the levels were taken and at least one level"

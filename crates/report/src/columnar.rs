@@ -52,6 +52,14 @@ pub struct Table<'a> {
 }
 
 impl<'a> Table<'a> {
+    /// A table of batches already built (a small one, held whole).
+    pub fn of_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Table<'static> {
+        Table {
+            schema,
+            batches: Box::new(batches.into_iter().map(Ok)),
+        }
+    }
+
     /// The batches, built as they are taken.
     pub fn batches(self) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'a {
         self.batches
@@ -256,8 +264,27 @@ pub fn sheet(
     scenario: &Scenario,
     simulation: &Simulation,
 ) -> Table<'static> {
+    let fields = sheet_fields(&sheet);
+    sheet_table(sheet, schema(fields, scenario, simulation))
+}
+
+/// A [`crate::strategies::Sheet`] of a finished run's folder (a reverse
+/// stress test's tables), with the run's provenance.
+pub fn run_sheet(
+    sheet: crate::strategies::Sheet,
+    scenario: &str,
+    hash: &str,
+    seed: u64,
+    paths: u64,
+) -> Table<'static> {
+    let fields = sheet_fields(&sheet);
+    let metadata = provenance(scenario, hash, seed, paths);
+    sheet_table(sheet, Arc::new(Schema::new_with_metadata(fields, metadata)))
+}
+
+fn sheet_fields(sheet: &crate::strategies::Sheet) -> Vec<Field> {
     use crate::strategies::Cells;
-    let fields = sheet
+    sheet
         .columns
         .iter()
         .map(|(name, cells)| match cells {
@@ -266,8 +293,11 @@ pub fn sheet(
             Cells::Count(_) => Field::new(name, DataType::UInt64, true),
             Cells::Date(_) => Field::new(name, DataType::Date32, false),
         })
-        .collect();
-    let schema = schema(fields, scenario, simulation);
+        .collect()
+}
+
+fn sheet_table(sheet: crate::strategies::Sheet, schema: SchemaRef) -> Table<'static> {
+    use crate::strategies::Cells;
     let batch_schema = schema.clone();
     let build = move || {
         let arrays: Vec<ArrayRef> = sheet

@@ -11,14 +11,17 @@ pub mod columnar;
 pub mod compare;
 mod console;
 pub mod files;
+pub mod finished;
 pub mod html;
 mod labels;
 pub mod page;
 mod portfolios;
 mod realism;
+pub mod reverse;
 pub mod roles;
 pub mod strategies;
 pub mod sweep;
+pub mod views;
 
 pub use console::print_summary;
 pub use files::{

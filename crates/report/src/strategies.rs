@@ -87,11 +87,11 @@ impl Sheet {
         Ok(())
     }
 
-    fn text(&mut self, name: &str, values: Vec<String>) {
+    pub fn text(&mut self, name: &str, values: Vec<String>) {
         self.columns.push((name.into(), Cells::Text(values)));
     }
 
-    fn number(&mut self, name: &str, values: Vec<f64>) {
+    pub fn number(&mut self, name: &str, values: Vec<f64>) {
         self.columns.push((name.into(), Cells::Number(values)));
     }
 }

@@ -48,6 +48,7 @@ mod input_limits;
 mod parquet;
 mod portfolio_commands;
 mod report;
+mod reverse_stress;
 mod shards;
 mod sweep;
 mod validation;

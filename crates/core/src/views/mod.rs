@@ -3,6 +3,20 @@
 //! Nothing here simulates: every figure is a weighted sum over paths a run
 //! already made.
 
+mod file;
+mod outcome;
+mod pool;
 mod table;
 
+pub use file::{View, ViewKind, ViewsFile, KINDS, MAX_VIEWS};
+pub use outcome::{
+    apply, books, figure_columns, FigureRow, ViewOutcome, ViewsError, ViewsOutcome,
+    FEW_SCENARIOS_SHARE, LOSS_THRESHOLDS, PERCENTILES,
+};
+pub use pool::{
+    entropy_figures, entropy_pool, entropy_pool_parts, entropy_pool_with_confidence, LinearView,
+    PartViews, PoolError, Pooled, PooledParts, Relation, ViewTarget,
+};
 pub use table::{PathTable, UnknownColumn};
+
+pub mod reverse;

@@ -22,5 +22,7 @@ mod portfolios;
 mod processes;
 mod properties;
 mod rates;
+mod reverse_stress;
 mod signals;
 mod strategies;
+mod views;

@@ -16,10 +16,12 @@ mod foreign;
 mod histogram;
 mod portfolios;
 mod regimes;
+pub mod reverse;
 mod sample;
 mod signals;
 mod strategies;
 mod sweep;
+mod views;
 mod volatility;
 
 use std::sync::Once;
@@ -46,6 +48,7 @@ pub use sweep::{
     sweep_heat, sweep_line, tornado, SweepHeat, SweepLine, Tornado, TornadoBar,
     SENSITIVITY_SECTION, SWEEP_SECTION,
 };
+pub use views::{prior_posterior, VIEWS_SECTION};
 
 /// Every chart's size in pixels; the page shows them about this wide.
 pub const WIDTH: u32 = 1200;
