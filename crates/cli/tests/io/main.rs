@@ -51,3 +51,4 @@ mod report;
 mod shards;
 mod sweep;
 mod validation;
+mod views_command;
