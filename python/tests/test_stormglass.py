@@ -553,4 +553,4 @@ def test_views_refuse_a_bad_file_naming_its_line(tmp_path, cli_run):
         sg.views(cli_run, views=file)
     message = str(raised.value)
     assert "bad.toml:3" in message and "did you mean `dxy.terminal_return`?" in message
-    assert isinstance(raised.value, ValueError)
+    assert raised.value.line == 3 and raised.value.key == "view[0].column"
