@@ -1178,6 +1178,68 @@ fn thread_limit() -> usize {
     engine::thread_limit()
 }
 
+/// A finished run's paths reweighted to views.
+#[pyclass(frozen, module = "stormglass._native")]
+struct NativeViews {
+    applied: report::views::Applied,
+}
+
+/// Applies a views file to a finished run folder, as `stormglass views` does.
+#[pyfunction]
+fn views(py: Python<'_>, run: PathBuf, views: PathBuf) -> PyResult<NativeViews> {
+    use report::views::ViewsRunError;
+    use stormglass_core::views::ViewsError;
+    let applied = py
+        .detach(|| report::views::apply_to_run(&run, &views))
+        .map_err(|e| match &e {
+            ViewsRunError::Views(ViewsError::File(s)) => {
+                input_error(py, &e.to_string(), s.diagnostics())
+            }
+            _ => library_error(py, e),
+        })?;
+    Ok(NativeViews { applied })
+}
+
+#[pymethods]
+impl NativeViews {
+    /// `views.json`'s text.
+    fn json(&self) -> String {
+        report::views::views_json(&self.applied.provenance, &self.applied.outcome)
+    }
+
+    /// `posterior.parquet`'s table as an Arrow IPC stream.
+    fn posterior<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let table = report::views::posterior_table(&self.applied.provenance, &self.applied.outcome)
+            .map_err(|e| EngineError::new_err(e.to_string()))?;
+        ipc_stream(py, table)
+    }
+
+    /// `views.html`, self-contained.
+    fn report_html(&self, py: Python<'_>) -> PyResult<String> {
+        let applied = &self.applied;
+        py.detach(|| {
+            report::views::views_charts(&applied.file, &applied.table, &applied.outcome).map(
+                |charts| report::views::views_page(&applied.provenance, &applied.outcome, &charts),
+            )
+        })
+        .map_err(|e| EngineError::new_err(e.to_string()))
+    }
+
+    /// Writes the views folder as `stormglass views --out` does.
+    fn write(&self, py: Python<'_>, out: PathBuf, force: bool) -> PyResult<()> {
+        let applied = &self.applied;
+        py.detach(|| -> Result<(), String> {
+            output::check_target(&out, force).map_err(|e| e.to_string())?;
+            let charts =
+                report::views::views_charts(&applied.file, &applied.table, &applied.outcome)
+                    .map_err(|e| e.to_string())?;
+            report::views::write_views(&out, force, &applied.provenance, &applied.outcome, &charts)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| input_error(py, &e, &[]))
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", stormglass_core::VERSION)?;
@@ -1191,6 +1253,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeSensitivity>()?;
     m.add_class::<NativeReverseStress>()?;
     m.add_function(wrap_pyfunction!(reverse_stress, m)?)?;
+    m.add_class::<NativeViews>()?;
+    m.add_function(wrap_pyfunction!(views, m)?)?;
     m.add_function(wrap_pyfunction!(sensitivity, m)?)?;
     m.add_function(wrap_pyfunction!(plan, m)?)?;
     m.add_function(wrap_pyfunction!(task, m)?)?;

@@ -42,6 +42,7 @@ __all__ = [
     "Sensitivity",
     "StormglassError",
     "Sweep",
+    "Views",
     "attribute",
     "calibrate_history",
     "calibrate_targets",
@@ -54,6 +55,7 @@ __all__ = [
     "sweep",
     "task",
     "validate",
+    "views",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -828,6 +830,68 @@ def reverse_stress(
     if out is not None:
         result.write(out, force=_flag("force", force))
     return result
+
+
+class Views(_Page):
+    """A finished run's paths reweighted to views by entropy pooling, as
+    `stormglass views` does. `record` is its `views.json`: each view's prior
+    and posterior value and multiplier, the relative entropy, the effective
+    number of scenarios and their share, the figures under prior and
+    posterior, the warnings, the run's seed and scenario hash and the views
+    file's sha256."""
+
+    def __init__(self, native):
+        self._native = native
+        self.record = json.loads(native.json())
+
+    def arrow(self) -> pa.Table:
+        """`posterior.parquet`: `path`, `prior`, `posterior`."""
+        return _arrow(self._native.posterior())
+
+    @property
+    def posterior(self):
+        """Each path's prior and posterior probability, to join to the run's
+        per-path table on `path`."""
+        return _to_pandas(self.arrow())
+
+    def polars(self):
+        return _to_polars(self.arrow())
+
+    @property
+    def views(self):
+        """`views.csv`: a row per view (a ranking, one per pair): its
+        statement, target, confidence, prior and posterior value, multiplier."""
+        import pandas as pd
+
+        return pd.DataFrame(self.record["views"])
+
+    @property
+    def figures(self):
+        """`views_figures.csv`: the key numbers, each viewed column's mean and
+        percentiles and each book's return percentiles, VaR, ES and P(loss > x)
+        under the prior and the posterior."""
+        import pandas as pd
+
+        return pd.DataFrame(self.record["figures"])
+
+    @property
+    def relative_entropy(self) -> float:
+        return self.record["relative_entropy"]
+
+    @property
+    def effective_scenarios(self) -> float:
+        return self.record["effective_scenarios"]
+
+    @property
+    def warnings(self) -> list:
+        return self.record["warnings"]
+
+
+def views(run: PathLike, views: PathLike) -> Views:
+    """Applies the views file `views` (TOML `[[view]]` tables) to the finished
+    run folder `run` (with its per-path table), as `stormglass views` does:
+    nothing is simulated again."""
+    return Views(_native.views(_path("run", run), _path("views", views)))
 
 
 class Calibration:

@@ -509,3 +509,81 @@ def test_a_plan_run_task_by_task_merges_to_the_run_the_cli_makes(tmp_path):
     other = sg.plan(DEFAULT, shards=2, paths=600, out=tmp_path / "other")
     with pytest.raises(sg.InputError, match="not run"):
         sg.merge(other)
+
+
+VIEWS = """
+[[view]]
+name = "dollar falls"
+kind = "probability"
+column = "dxy.terminal_return"
+below = -0.10
+equals = 0.40
+
+[[view]]
+name = "equities"
+kind = "expectation"
+column = "spx.terminal_return"
+equals = 0.03
+
+[[view]]
+name = "gold over equities"
+kind = "ranking"
+columns = ["gold.terminal_return", "spx.terminal_return"]
+"""
+
+
+def test_views_match_the_cli_and_an_independent_entropy_pooling(tmp_path, cli_run):
+    import numpy as np
+    from entropy_pooling import ep
+
+    file = tmp_path / "views.toml"
+    file.write_text(VIEWS)
+    applied = sg.views(cli_run, views=file)
+    posterior = applied.posterior
+    assert list(posterior.columns) == ["path", "prior", "posterior"]
+    assert len(posterior) == PATHS
+    q = posterior["posterior"].to_numpy()
+    assert abs(q.sum() - 1) < 1e-12
+
+    table = pq.read_table(cli_run / "paths_metrics.parquet").to_pandas()
+    dollar = table["dxy.terminal_return"].to_numpy()
+    spx = table["spx.terminal_return"].to_numpy()
+    gold = table["gold.terminal_return"].to_numpy()
+    # The views hold to 1e-9 (the solver's promise), the ranking as an inequality.
+    assert abs(q @ (dollar <= -0.10) - 0.40) < 1e-9
+    assert abs(q @ spx - 0.03) < 1e-9
+    assert q @ (gold - spx) >= -1e-9
+
+    # Fortitudo's entropy-pooling (scipy's TNC on the same dual): the sum to
+    # one is its first equality row; G q <= h for the ranking. TNC stops at
+    # about 1e-6 of the dual's gradient, so the posteriors agree to that.
+    n = len(q)
+    p = np.full((n, 1), 1.0 / n)
+    A = np.vstack([np.ones(n), (dollar <= -0.10).astype(float), spx])
+    b = np.array([[1.0], [0.40], [0.03]])
+    G = (spx - gold)[np.newaxis, :]
+    h = np.array([[0.0]])
+    theirs = ep(p, A, b, G, h)[:, 0]
+    assert np.abs(theirs - q).sum() < 1e-4, np.abs(theirs - q).sum()
+
+    # The CLI writes the same posterior, bit for bit.
+    out = tmp_path / "cli-views"
+    cli("views", cli_run, "--views", file, "--out", out)
+    written = pd.read_csv(out / "posterior.csv")
+    assert (written["posterior"].to_numpy() == q).all()
+    assert applied.record["views_sha256"] == json.loads((out / "views.json").read_text())["views_sha256"]
+    assert set(applied.views["view"]) == {"dollar falls", "equities", "gold over equities"}
+    figures = applied.figures
+    assert {"group", "figure", "prior", "posterior"} <= set(figures.columns)
+    assert 0 < applied.effective_scenarios <= PATHS
+    assert "<html" in applied.report_html()
+
+
+def test_views_refuse_a_bad_file_naming_its_line(tmp_path, cli_run):
+    file = tmp_path / "bad.toml"
+    file.write_text('[[view]]\nkind = "probability"\ncolumn = "dxy.terminal_retrn"\nbelow = -0.1\nequals = 0.4\n')
+    with pytest.raises(sg.InputError) as raised:
+        sg.views(cli_run, views=file)
+    message = str(raised.value)
+    assert "bad.toml:3" in message and "did you mean `dxy.terminal_return`?" in message
+    assert raised.value.line == 3 and raised.value.key == "view[0].column"

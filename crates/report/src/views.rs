@@ -223,15 +223,7 @@ pub fn write_views(
             posterior_parquet(out, provenance, outcome).map_err(std::io::Error::other)
         })?;
         write_with(&staging.join("views.json"), |out| {
-            serde_json::to_writer_pretty(
-                &mut *out,
-                &Json {
-                    provenance,
-                    outcome,
-                },
-            )
-            .map_err(std::io::Error::other)?;
-            writeln!(out)
+            writeln!(out, "{}", views_json(provenance, outcome))
         })?;
         write_with(&staging.join("views.csv"), |out| {
             writeln!(
@@ -286,6 +278,15 @@ fn posterior_parquet(
     provenance: &Provenance,
     outcome: &ViewsOutcome,
 ) -> Result<(), crate::columnar::TableError> {
+    crate::columnar::write_parquet(out, posterior_table(provenance, outcome)?)
+}
+
+/// `posterior.parquet`'s table: `path`, `prior`, `posterior`, with the run's
+/// provenance and the views file's hash in its metadata.
+pub fn posterior_table(
+    provenance: &Provenance,
+    outcome: &ViewsOutcome,
+) -> Result<crate::columnar::Table<'static>, arrow_schema::ArrowError> {
     let metadata = std::collections::HashMap::from([
         (
             "stormglass.version".to_string(),
@@ -320,7 +321,16 @@ fn posterior_parquet(
         Arc::new(Float64Array::from(outcome.posterior.clone())),
     ];
     let batch = RecordBatch::try_new(schema.clone(), arrays)?;
-    crate::columnar::write_parquet(out, crate::columnar::Table::of_batches(schema, vec![batch]))
+    Ok(crate::columnar::Table::of_batches(schema, vec![batch]))
+}
+
+/// `views.json`'s text.
+pub fn views_json(provenance: &Provenance, outcome: &ViewsOutcome) -> String {
+    serde_json::to_string_pretty(&Json {
+        provenance,
+        outcome,
+    })
+    .unwrap_or_default()
 }
 
 /// Why views could not be applied to a run folder.

@@ -52,3 +52,4 @@ mod reverse_stress;
 mod shards;
 mod sweep;
 mod validation;
+mod views_command;
