@@ -238,7 +238,7 @@ pub fn advice(result: &ReverseStress) -> Option<String> {
         0
     };
     Some(format!(
-        "Only {} of {} paths breach (fewer than {MIN_BREACHING_PATHS}): the conditional figures are noisy. Run the scenario again with --paths {} or more (about {MIN_BREACHING_PATHS} breaching paths at this probability), with --paths-csv always above 100,000 paths, or with a run tilted toward the breach (importance sampling).",
+        "Only {} of {} paths breach (fewer than {MIN_BREACHING_PATHS}): the conditional figures are noisy. Run the scenario again with --paths {} or more (about {MIN_BREACHING_PATHS} breaching paths at this probability), with --paths-csv always above 100,000 paths.",
         result.breaching,
         result.paths,
         round_up(needed)
