@@ -6,8 +6,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    colour, date_axis, date_tick_label, date_ticks, key_row, label_style, percent, render,
-    tick_style, with_title, Chart, ChartError, DrawResult, Figure, KeyMark, Meta, HEIGHT, WIDTH,
+    colour, date_axis, date_tick_label, date_ticks, key_row, label_style, padded_span, percent,
+    render, tick_style, with_title, Chart, ChartError, DrawResult, Figure, KeyMark, Meta, HEIGHT,
+    WIDTH,
 };
 
 pub const SECTION: &str = "Reverse stress test";
@@ -50,19 +51,6 @@ struct FrontierDrawing<'a, 'b> {
     frontier: &'b Frontier<'a>,
 }
 
-fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.05).max(hi.abs().max(lo.abs()).max(1e-9) * 1e-3);
-    (lo - pad, hi + pad)
-}
-
 impl Figure for FrontierDrawing<'_, '_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
@@ -86,7 +74,7 @@ impl Figure for FrontierDrawing<'_, '_> {
             area.dim_in_pixel().1
         };
         let (top, bottom) = area.split_vertically(split);
-        let (x_lo, x_hi) = span(f.severity.iter().copied().chain([f.asked]));
+        let (x_lo, x_hi) = padded_span(0.05, f.severity.iter().copied().chain([f.asked]));
         let x_label = |v: &f64| {
             if f.fraction {
                 percent(*v)
@@ -161,7 +149,7 @@ impl Figure for FrontierDrawing<'_, '_> {
         if !has_entropy {
             return Ok(());
         }
-        let (e_lo, e_hi) = span(f.relative_entropy.iter().copied().chain([0.0]));
+        let (e_lo, e_hi) = padded_span(0.05, f.relative_entropy.iter().copied().chain([0.0]));
         let mut chart = ChartBuilder::on(&bottom)
             .margin(16)
             .x_label_area_size(56)
@@ -254,7 +242,7 @@ impl Figure for MedoidDrawing<'_, '_> {
         let ticks = date_ticks(*first, *last);
         let rows = area.split_evenly((p.panels.len().max(1), 1));
         for ((name, lines), row) in p.panels.iter().zip(rows) {
-            let (lo, hi) = span(lines.iter().flatten().copied().chain([0.0]));
+            let (lo, hi) = padded_span(0.05, lines.iter().flatten().copied().chain([0.0]));
             let mut chart = ChartBuilder::on(&row)
                 .margin(12)
                 .x_label_area_size(40)

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    cell_axis, colour, key_row, label_style, render, tick_style, with_title, Chart, ChartError,
-    DrawResult, Figure, KeyMark, Meta, HEIGHT, WIDTH,
+    cell_axis, colour, key_row, label_style, padded_span, render, tick_style, with_title, Chart,
+    ChartError, DrawResult, Figure, KeyMark, Meta, HEIGHT, WIDTH,
 };
 use crate::labels::{file_stem, number, FigureReading};
 
@@ -71,19 +71,6 @@ struct LineDrawing<'a, 'b> {
     line: &'b SweepLine<'a>,
 }
 
-fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.06).max(hi.abs().max(lo.abs()).max(1e-9) * 1e-3);
-    (lo - pad, hi + pad)
-}
-
 impl Figure for LineDrawing<'_, '_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
@@ -98,14 +85,14 @@ impl Figure for LineDrawing<'_, '_> {
                 ("±1.96 standard errors", KeyMark::Fill(colour(0).mix(0.2))),
             ],
         )?;
-        let (x_lo, x_hi) = span(line.x.iter().copied());
+        let (x_lo, x_hi) = padded_span(0.06, line.x.iter().copied());
         let band = |sign: f64| {
             line.value
                 .iter()
                 .zip(line.se)
                 .map(move |(v, s)| v + sign * BAND_SE * if s.is_finite() { *s } else { 0.0 })
         };
-        let (y_lo, y_hi) = span(band(-1.0).chain(band(1.0)));
+        let (y_lo, y_hi) = padded_span(0.06, band(-1.0).chain(band(1.0)));
         let mut chart = ChartBuilder::on(&area)
             .margin(16)
             .x_label_area_size(56)
@@ -222,7 +209,7 @@ impl Figure for HeatDrawing<'_, '_> {
             .label_style(tick_style())
             .axis_desc_style(label_style())
             .draw()?;
-        let (lo, hi) = span(heat.value.iter().copied());
+        let (lo, hi) = padded_span(0.06, heat.value.iter().copied());
         let share = |v: f64| {
             if hi > lo {
                 ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
@@ -354,7 +341,7 @@ impl Figure for TornadoDrawing<'_, '_> {
             .flat_map(|b| [b.down, b.up])
             .flatten()
             .chain(std::iter::once(t.base));
-        let (lo, hi) = span(values);
+        let (lo, hi) = padded_span(0.06, values);
         let reading = t.figure.1;
         let step = (hi - lo) / TICKS;
         let rows = t.bars.len().max(1);
