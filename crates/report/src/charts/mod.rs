@@ -531,6 +531,21 @@ pub fn key_row<DB: DrawingBackend>(
     Ok(rest)
 }
 
+/// The finite values' range, padded by `share` of its width (at least a
+/// thousandth of its size) so no point sits on the frame; `(0, 1)` if none.
+pub(crate) fn padded_span(share: f64, values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * share).max(hi.abs().max(lo.abs()).max(1e-9) * 1e-3);
+    (lo - pad, hi + pad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -624,19 +639,4 @@ mod tests {
         assert!(chart.png.starts_with(b"\x89PNG"));
         assert_eq!((chart.width, chart.height), (320, 200));
     }
-}
-
-/// The finite values' range, padded by `share` of its width (at least a
-/// thousandth of its size) so no point sits on the frame; `(0, 1)` if none.
-pub(crate) fn padded_span(share: f64, values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * share).max(hi.abs().max(lo.abs()).max(1e-9) * 1e-3);
-    (lo - pad, hi + pad)
 }
