@@ -69,24 +69,36 @@ when = {back_when}
     )
 }
 
+/// Asserts that every book column of `a` (its figures, positions' P&Ls,
+/// turnover and costs; not a strategy's states and rules) equals `b`'s bit
+/// for bit on every path; the number of columns compared.
+fn assert_same_book(run: &stormglass_core::Run, a: &str, b: &str) -> usize {
+    let mut compared = 0;
+    for name in run.simulation.layout.names.iter() {
+        let Some(metric) = name.strip_prefix(&format!("{a}.")) else {
+            continue;
+        };
+        if metric == "transitions" || metric.starts_with("state.") || metric.starts_with("rule.") {
+            continue;
+        }
+        let theirs = common::column(run, &format!("{b}.{metric}"));
+        for (x, y) in common::column(run, name).iter().zip(&theirs) {
+            assert_eq!(x.to_bits(), y.to_bits(), "{metric}: {x} against {y}");
+        }
+        compared += 1;
+    }
+    compared
+}
+
 #[test]
 fn a_rule_that_never_fires_leaves_the_strategy_its_buy_and_hold_twin_bit_for_bit() {
     let s = world(252, &book_with_rule(r#"{ after = "end + 1Y" }"#, 1));
     let run = run(&s, 300);
-    let mut compared = 0;
-    for name in run.simulation.layout.names.iter() {
-        let Some(metric) = name.strip_prefix("portfolio.playbook.") else {
-            continue;
-        };
-        let twin = common::column(&run, name);
-        let own = common::column(&run, &format!("strategy.playbook.{metric}"));
-        for (a, b) in own.iter().zip(&twin) {
-            assert_eq!(a.to_bits(), b.to_bits(), "{metric}: {a} against {b}");
-        }
-        compared += 1;
-    }
     // The figures, five positions' P&Ls, turnover and costs.
-    assert_eq!(compared, 5 + 5 + 2);
+    assert_eq!(
+        assert_same_book(&run, "portfolio.playbook", "strategy.playbook"),
+        5 + 5 + 2
+    );
     // Neither is idle: the band and the monthly rolls of the puts trade, at a cost.
     let costs = common::column(&run, "strategy.playbook.costs");
     assert!(costs.iter().all(|c| *c > 0.0));
@@ -521,22 +533,10 @@ fn a_lane_valued_as_its_twin_until_it_leaves_the_book_matches_one_valued_on_its_
     assert!(spread > 0.25, "first firings spread over {spread} years");
     let mirror_left = common::column(&run, "strategy.mirror.rule.leave.firings");
     assert!(mirror_left.iter().all(|f| *f == 1.0));
-    let mut compared = 0;
-    for name in run.simulation.layout.names.iter() {
-        let Some(metric) = name.strip_prefix("strategy.playbook.") else {
-            continue;
-        };
-        if metric == "transitions" || metric.starts_with("state.") || metric.starts_with("rule.") {
-            continue;
-        }
-        let shared = common::column(&run, name);
-        let own = common::column(&run, &format!("strategy.mirror.{metric}"));
-        for (a, b) in shared.iter().zip(&own) {
-            assert_eq!(a.to_bits(), b.to_bits(), "{metric}: {a} against {b}");
-        }
-        compared += 1;
-    }
-    assert_eq!(compared, 5 + 5 + 2);
+    assert_eq!(
+        assert_same_book(&run, "strategy.playbook", "strategy.mirror"),
+        5 + 5 + 2
+    );
     // The time in the book and in `same` add up to the playbook's time in its book.
     let book_share = common::column(&run, "strategy.playbook.state.book.time_share");
     let same_share = common::column(&run, "strategy.mirror.state.same.time_share");
