@@ -21,6 +21,8 @@
 //! streams, `d_i = IF_full(x_i) - IF_off(y_i)` and the standard error is
 //! `sd(d) / sqrt(n)`: what the pairs share cancels path by path.
 
+use std::sync::OnceLock;
+
 use serde::Serialize;
 
 use crate::engine::Simulation;
@@ -216,39 +218,75 @@ enum Influence {
     },
 }
 
+/// A per-path value with its sort, made once for every figure that reads it
+/// (a book's percentiles, VaRs and ESs all read its P&L) and shared by the
+/// strategies whose buy-and-hold twins are the same book.
+#[derive(Debug)]
+pub struct Sample {
+    values: Vec<f64>,
+    ascending: OnceLock<Vec<f64>>,
+}
+
+impl Sample {
+    pub fn new(values: Vec<f64>) -> Sample {
+        Sample {
+            values,
+            ascending: OnceLock::new(),
+        }
+    }
+
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// The values in `f64::total_cmp` order, sorted on first use.
+    fn ascending(&self) -> &[f64] {
+        self.ascending.get_or_init(|| {
+            let mut sorted = self.values.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            sorted
+        })
+    }
+
+    /// The losses `-x` in `total_cmp` order: negation reverses that order
+    /// exactly, so this is the sort of the negated values, bit for bit.
+    fn ascending_losses(&self) -> Vec<f64> {
+        self.ascending().iter().rev().map(|v| -v).collect()
+    }
+}
+
 impl Linearised {
     /// The figure `statistic` of `values` (one per path, none NaN for a
     /// finite result).
     pub fn new(statistic: Statistic, values: &[f64]) -> Linearised {
+        Linearised::of(statistic, &Sample::new(values.to_vec()))
+    }
+
+    /// As [`Linearised::new`], reading the sample's sort if another figure
+    /// has made it.
+    pub fn of(statistic: Statistic, sample: &Sample) -> Linearised {
+        let values = sample.values();
         let n = values.len();
-        let sorted = |negate: bool| {
-            let mut sorted: Vec<f64> = values
-                .iter()
-                .map(|v| if negate { -v } else { *v })
-                .collect();
-            sorted.sort_unstable_by(f64::total_cmp);
-            sorted
-        };
         match statistic {
             Statistic::Mean => Linearised {
                 value: values.iter().sum::<f64>() / n.max(1) as f64,
                 influence: Influence::Mean,
             },
             Statistic::Quantile(p) => {
-                let sorted = sorted(false);
-                let at = percentile_sorted(&sorted, p);
+                let sorted = sample.ascending();
+                let at = percentile_sorted(sorted, p);
                 Linearised {
                     value: at,
                     influence: Influence::Quantile {
                         p,
                         at,
-                        sparsity: sparsity(&sorted, p),
+                        sparsity: sparsity(sorted, p),
                         loss: false,
                     },
                 }
             }
             Statistic::ValueAtRisk(a) | Statistic::ExpectedShortfall(a) => {
-                let losses = sorted(true);
+                let losses = sample.ascending_losses();
                 let tail = TailRisk::of_sorted_losses(&losses, a);
                 if matches!(statistic, Statistic::ValueAtRisk(_)) {
                     Linearised {
@@ -271,22 +309,21 @@ impl Linearised {
                 }
             }
             Statistic::PortfolioVar(a) | Statistic::PortfolioEs(a) => {
-                let order = risk::worst_first(values);
-                let tail = risk::tail(values, &order, a);
+                let (var, es) = portfolio_tail(sample, a);
                 if matches!(statistic, Statistic::PortfolioVar(_)) {
                     Linearised {
-                        value: tail.var,
+                        value: var,
                         influence: Influence::Quantile {
                             p: a,
-                            at: tail.var,
-                            sparsity: sparsity(&sorted(true), a),
+                            at: var,
+                            sparsity: sparsity(&sample.ascending_losses(), a),
                             loss: true,
                         },
                     }
                 } else {
                     Linearised {
-                        value: tail.es,
-                        influence: Influence::Shortfall { a, var: tail.var },
+                        value: es,
+                        influence: Influence::Shortfall { a, var },
                     }
                 }
             }
@@ -327,6 +364,19 @@ fn sparsity(sorted: &[f64], p: f64) -> f64 {
     (percentile_sorted(sorted, high) - percentile_sorted(sorted, low)) / (high - low)
 }
 
+/// A book's VaR and ES at `level` as [`risk::tail`] reads them from the
+/// paths ordered by [`risk::worst_first`]. Without NaNs that order's values are
+/// the ascending sort's (ties are equal bit for bit), so the sort is shared;
+/// NaNs go last there but not in `total_cmp`, so then the paths are ordered.
+fn portfolio_tail(sample: &Sample, level: f64) -> (f64, f64) {
+    let values = sample.values();
+    if values.iter().any(|v| v.is_nan()) {
+        let tail = risk::tail(values, &risk::worst_first(values), level);
+        return (tail.var, tail.es);
+    }
+    risk::tail_of_ascending(sample.ascending(), level)
+}
+
 /// The sample standard deviation of `values` over `sqrt(n)`: the standard
 /// error of their mean. Summed in index order, so it does not depend on how
 /// the paths were scheduled.
@@ -363,10 +413,24 @@ pub fn paired_difference(
     first: &[f64],
     second: &[f64],
 ) -> (PairedDifference, Vec<f64>) {
+    paired_difference_of(
+        statistic,
+        &Sample::new(first.to_vec()),
+        &Sample::new(second.to_vec()),
+    )
+}
+
+/// As [`paired_difference`], on samples whose sorts other figures share.
+pub fn paired_difference_of(
+    statistic: Statistic,
+    first: &Sample,
+    second: &Sample,
+) -> (PairedDifference, Vec<f64>) {
     let (first_fit, second_fit) = (
-        Linearised::new(statistic, first),
-        Linearised::new(statistic, second),
+        Linearised::of(statistic, first),
+        Linearised::of(statistic, second),
     );
+    let (first, second) = (first.values(), second.values());
     let (first_influence, second_influence): (Vec<f64>, Vec<f64>) = first
         .iter()
         .zip(second)

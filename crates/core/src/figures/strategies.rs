@@ -5,16 +5,22 @@
 //! every step, how often each rule fired and how early before the equity's
 //! drawdown, its turnover and costs.
 
+use std::sync::{Arc, OnceLock};
+
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::engine::Simulation;
 use crate::figures::catalogue::share;
-use crate::figures::paired::{book_figures, paired_difference, Columns, Unit};
+use crate::figures::paired::{
+    book_figures, paired_difference_of, Columns, FigureSpec, Sample, Unit,
+};
 use crate::figures::Measured;
 use crate::model::Model;
 use crate::portfolio::strategy::Trading;
-use crate::portfolio::{summarise_book, Book, Portfolio, PortfolioSummary, PortfolioTracker};
+use crate::portfolio::{
+    same_summary, summarise_book, Book, Portfolio, PortfolioSummary, PortfolioTracker,
+};
 use crate::scenario::Scenario;
 use crate::stats::Distribution;
 
@@ -151,20 +157,57 @@ pub fn summarise(
         .filter(|p| p.strategy.is_some())
         .zip(tracker.state_tally_offsets())
         .collect();
+    // Variants of one playbook share their buy-and-hold twin: its columns are
+    // the same numbers, so its figures' samples (and their sorts) are made once.
+    let twin_of: Vec<usize> = with_offsets
+        .iter()
+        .map(|&(p, _)| {
+            with_offsets
+                .iter()
+                .position(|&(q, _)| same_summary(p, q))
+                .expect("a portfolio summarises as itself")
+        })
+        .collect();
+    let twins: Vec<OnceLock<Vec<Arc<Sample>>>> =
+        with_offsets.iter().map(|_| OnceLock::new()).collect();
     with_offsets
         .par_iter()
-        .map(|&(p, offset)| summarise_one(scenario, model, &tracker, book, p, simulation, offset))
+        .zip(&twin_of)
+        .map(|(&(p, offset), &first)| {
+            let hold = twins[first].get_or_init(|| {
+                let twin = with_offsets[first].0;
+                let figures =
+                    book_figures(&format!("portfolio.{}", twin.name), &twin.loss_thresholds);
+                samples_of(&figures, simulation)
+            });
+            summarise_one(scenario, model, book, p, simulation, offset, hold)
+        })
         .collect()
+}
+
+/// Each figure's per-path values, one sample per distinct value: the figures
+/// of a book reading its P&L share one sort.
+fn samples_of(figures: &[FigureSpec], simulation: &Simulation) -> Vec<Arc<Sample>> {
+    let columns = Columns::of(figures, simulation);
+    let mut samples: Vec<Arc<Sample>> = Vec::with_capacity(figures.len());
+    for (i, figure) in figures.iter().enumerate() {
+        let sample = match figures[..i].iter().position(|f| f.value == figure.value) {
+            Some(j) => Arc::clone(&samples[j]),
+            None => Arc::new(Sample::new(figure.value.values(&columns))),
+        };
+        samples.push(sample);
+    }
+    samples
 }
 
 fn summarise_one(
     scenario: &Scenario,
     model: &Model,
-    tracker: &PortfolioTracker<'_>,
     book: &Book,
     p: &Portfolio,
     simulation: &Simulation,
     tally_offset: usize,
+    hold_samples: &[Arc<Sample>],
 ) -> StrategySummary {
     let strategy = p.strategy.as_ref().expect("only strategies are summarised");
     let own = format!("strategy.{}", p.name);
@@ -180,15 +223,13 @@ fn summarise_one(
 
     let own_figures = book_figures(&own, &p.loss_thresholds);
     let hold_figures = book_figures(&twin, &p.loss_thresholds);
-    let own_columns = Columns::of(&own_figures, simulation);
-    let hold_columns = Columns::of(&hold_figures, simulation);
+    let own_samples = samples_of(&own_figures, simulation);
     let versus_hold = own_figures
         .iter()
         .zip(&hold_figures)
-        .map(|(mine, theirs)| {
-            let x = mine.value.values(&own_columns);
-            let y = theirs.value.values(&hold_columns);
-            let (paired, _) = paired_difference(mine.statistic, &x, &y);
+        .zip(own_samples.iter().zip(hold_samples))
+        .map(|((mine, theirs), (x, y))| {
+            let (paired, _) = paired_difference_of(mine.statistic, x, y);
             VersusHold {
                 name: mine.name.clone(),
                 hold_name: theirs.name.clone(),
@@ -301,15 +342,7 @@ fn summarise_one(
         origin: p.origin.clone(),
         sha256: p.hash.clone(),
         trading: p.trading.unwrap_or_default(),
-        book: summarise_book(
-            scenario,
-            model,
-            tracker,
-            &book.stresses,
-            p,
-            simulation,
-            &own,
-        ),
+        book: summarise_book(scenario, model, &book.stresses, p, simulation, &own),
         versus_hold,
         excess_return: distribution(&excess),
         ahead: share(ahead_count),

@@ -306,21 +306,61 @@ pub fn summarise(
     book: &Book,
     simulation: &Simulation,
 ) -> Vec<PortfolioSummary> {
-    let tracker = PortfolioTracker::new(scenario, model, &book.portfolios);
-    book.portfolios
-        .par_iter()
+    // A book the run holds twice (the twins of a playbook's variants) has the
+    // same columns: it is summarised once and the copies take their names.
+    let first: Vec<usize> = book
+        .portfolios
+        .iter()
         .map(|p| {
-            summarise_book(
-                scenario,
-                model,
-                &tracker,
-                &book.stresses,
-                p,
-                simulation,
-                &format!("portfolio.{}", p.name),
-            )
+            book.portfolios
+                .iter()
+                .position(|q| same_summary(p, q))
+                .expect("a portfolio summarises as itself")
         })
-        .collect()
+        .collect();
+    let mut summaries: Vec<Option<PortfolioSummary>> = book
+        .portfolios
+        .par_iter()
+        .zip(&first)
+        .enumerate()
+        .map(|(i, (p, &first))| {
+            (first == i).then(|| {
+                summarise_book(
+                    scenario,
+                    model,
+                    &book.stresses,
+                    p,
+                    simulation,
+                    &format!("portfolio.{}", p.name),
+                )
+            })
+        })
+        .collect();
+    for (i, p) in book.portfolios.iter().enumerate() {
+        if summaries[i].is_none() {
+            let mut copy = summaries[first[i]]
+                .clone()
+                .expect("summarised before its copies");
+            copy.name = p.name.clone();
+            copy.description = p.description.clone();
+            copy.origin = p.origin.clone();
+            copy.sha256 = p.hash.clone();
+            summaries[i] = Some(copy);
+        }
+    }
+    summaries.into_iter().flatten().collect()
+}
+
+/// Whether `a` and `b` summarise alike but for their names: the same book
+/// held the same way ([`PortfolioTracker`] copies such a book's columns),
+/// with the same position names and loss thresholds.
+pub fn same_summary(a: &Portfolio, b: &Portfolio) -> bool {
+    tracker::same_book(a, b)
+        && a.loss_thresholds == b.loss_thresholds
+        && a.positions
+            .iter()
+            .zip(&b.positions)
+            .all(|(x, y)| x.name == y.name)
 }
 
 /// The summary of portfolio `p` from the columns under `prefix` (its own,
@@ -329,7 +369,6 @@ pub fn summarise(
 pub(crate) fn summarise_book(
     scenario: &Scenario,
     model: &Model,
-    tracker: &PortfolioTracker<'_>,
     stresses: &[StressVector],
     p: &Portfolio,
     simulation: &Simulation,
@@ -383,6 +422,9 @@ pub(crate) fn summarise_book(
         .filter(|v| !v.is_nan())
         .collect();
     let drawdown_sorted = sorted(&drawdown);
+    // The worst paths are replayed with this book alone: a book's valuation
+    // reads the market and nothing of the others'.
+    let tracker = PortfolioTracker::new(scenario, model, std::slice::from_ref(p));
     let worst_paths = order
         .iter()
         .take(WORST_PATHS)
@@ -390,7 +432,7 @@ pub(crate) fn summarise_book(
             replay(
                 scenario,
                 model,
-                tracker,
+                &tracker,
                 prefix,
                 simulation.seed,
                 path as u64,

@@ -42,9 +42,7 @@ pub fn tail(pnl: &[f64], order: &[usize], level: f64) -> Tail {
             paths: Vec::new(),
         };
     }
-    // 1 - 0.95 is 0.050000000000000044 in floating point: without the nudge, 100
-    // paths would give a tail of 6.
-    let k = (((1.0 - level) * n as f64 - 1e-9).ceil() as usize).clamp(1, n);
+    let k = tail_size(n, level);
     let paths = order[..k].to_vec();
     let var = -pnl[paths[k - 1]];
     let es = -paths.iter().map(|&p| pnl[p]).sum::<f64>() / k as f64;
@@ -54,6 +52,24 @@ pub fn tail(pnl: &[f64], order: &[usize], level: f64) -> Tail {
         es,
         paths,
     }
+}
+
+/// The number of paths in the tail at `level` of `n` (at least one).
+fn tail_size(n: usize, level: f64) -> usize {
+    // 1 - 0.95 is 0.050000000000000044 in floating point: without the nudge, 100
+    // paths would give a tail of 6.
+    (((1.0 - level) * n as f64 - 1e-9).ceil() as usize).clamp(1, n)
+}
+
+/// [`tail`]'s VaR and ES from P&Ls sorted ascending (none NaN), which are
+/// the values [`worst_first`] orders: the same numbers, summed in the same order.
+pub fn tail_of_ascending(sorted: &[f64], level: f64) -> (f64, f64) {
+    if sorted.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let k = tail_size(sorted.len(), level);
+    let worst = &sorted[..k];
+    (-worst[k - 1], -worst.iter().sum::<f64>() / k as f64)
 }
 
 /// A position's contribution to the ES of `tail`: its mean loss over the tail paths.

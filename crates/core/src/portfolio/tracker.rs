@@ -284,7 +284,7 @@ pub const MIN_VALUED_RATE: f64 = -1.0;
 
 /// Whether `a` and `b` hold the same positions the same way, rules aside, so
 /// that their values agree on every path.
-fn same_book(a: &Portfolio, b: &Portfolio) -> bool {
+pub(crate) fn same_book(a: &Portfolio, b: &Portfolio) -> bool {
     a.base == b.base
         && a.value == b.value
         && a.rebalance == b.rebalance
