@@ -74,26 +74,30 @@ struct CompiledPortfolio {
     twin: Option<usize>,
 }
 
-/// The lanes a step's valuation runs over: every lane of the batch (loops the
-/// compiler vectorises), or the list of those a strategy no longer shares
-/// with its twin.
+/// The lanes a step's valuation runs over, each as `(place, lane)`: where
+/// its positions are in the position arrays (`k * lanes + place`), and the
+/// lane whose market it reads. Every lane of the batch sits at its own
+/// place (loops the compiler vectorises); a strategy keeps the lanes it no
+/// longer shares with its twin packed at the front, in the order of its
+/// list, so that valuing them reads a few dense rows, not a scatter over all.
 trait LaneSet: Copy {
-    fn each(self) -> impl Iterator<Item = usize>;
+    fn each(self) -> impl Iterator<Item = (usize, usize)>;
 }
 
-/// Lanes `0..n`.
+/// Lanes `0..n`, each at its own place.
 #[derive(Clone, Copy)]
 struct AllLanes(usize);
 
 impl LaneSet for AllLanes {
-    fn each(self) -> impl Iterator<Item = usize> {
-        0..self.0
+    fn each(self) -> impl Iterator<Item = (usize, usize)> {
+        (0..self.0).map(|l| (l, l))
     }
 }
 
+/// A strategy's own lanes: the `j`-th at place `j`.
 impl LaneSet for &[u32] {
-    fn each(self) -> impl Iterator<Item = usize> {
-        self.iter().map(|&l| l as usize)
+    fn each(self) -> impl Iterator<Item = (usize, usize)> {
+        self.iter().enumerate().map(|(j, &l)| (j, l as usize))
     }
 }
 
@@ -601,16 +605,16 @@ impl Batch<'_> {
             Leg::Asset { slot } => {
                 let before = &level_before[slot * n..(slot + 1) * n];
                 let after = &level[slot * n..(slot + 1) * n];
-                for l in on.each() {
-                    local_before[l] = holding[l] * before[l];
-                    local_after[l] = holding[l] * after[l];
+                for (i, l) in on.each() {
+                    local_before[i] = holding[i] * before[l];
+                    local_after[i] = holding[i] * after[l];
                 }
             }
             Leg::Cash => {
-                for l in on.each() {
-                    local_before[l] = holding[l];
-                    holding[l] *= growth(rate_c[l]);
-                    local_after[l] = holding[l];
+                for (i, l) in on.each() {
+                    local_before[i] = holding[i];
+                    holding[i] *= growth(rate_c[l]);
+                    local_after[i] = holding[i];
                 }
             }
             Leg::Forward => {
@@ -620,12 +624,12 @@ impl Batch<'_> {
                 let loan = &mut settlement[span.clone()];
                 let value = &mut value[span.clone()];
                 let (pnl, gained) = (&mut pnl[span.clone()], &pnl_before[span]);
-                for l in on.each() {
-                    holding[l] *= growth(rate_c[l]);
-                    loan[l] *= growth(r_base[l]);
-                    let v = holding[l] * usd_c[l] * per_usd_base[l] + loan[l];
-                    pnl[l] = gained[l] + (v - value[l]);
-                    value[l] = v;
+                for (i, l) in on.each() {
+                    holding[i] *= growth(rate_c[l]);
+                    loan[i] *= growth(r_base[l]);
+                    let v = holding[i] * usd_c[l] * per_usd_base[l] + loan[i];
+                    pnl[i] = gained[i] + (v - value[i]);
+                    value[i] = v;
                 }
                 return;
             }
@@ -635,16 +639,16 @@ impl Batch<'_> {
             } => {
                 let before = &level_before[slot * n..(slot + 1) * n];
                 let after = &level[slot * n..(slot + 1) * n];
-                for l in on.each() {
-                    local_before[l] = holding[l];
+                for (i, l) in on.each() {
+                    local_before[i] = holding[i];
                     let (y0, y1) = (before[l], after[l]);
                     let growth = if y0 >= MIN_VALUED_RATE && y1 >= MIN_VALUED_RATE {
                         1.0 + par_bond_return(y0, y1, maturity_years, dt)
                     } else {
                         f64::NAN
                     };
-                    holding[l] *= growth;
-                    local_after[l] = holding[l];
+                    holding[i] *= growth;
+                    local_after[i] = holding[i];
                 }
             }
             Leg::Option {
@@ -659,45 +663,45 @@ impl Batch<'_> {
                 let spot = &level[underlying * n..(underlying + 1) * n];
                 let sigma = &level[vol * n..(vol + 1) * n];
                 let r_now = &rate[c * n..(c + 1) * n];
-                for l in on.each() {
+                for (i, l) in on.each() {
                     // The overlay's local value at the start of the step.
-                    local_before[l] = if c == base {
-                        value[l]
+                    local_before[i] = if c == base {
+                        value[i]
                     } else {
-                        value[l] / (usd_c_before[l] * per_usd_base_before[l])
+                        value[i] / (usd_c_before[l] * per_usd_base_before[l])
                     };
-                    settlement[l] *= 1.0 + rate_c[l] * dt;
-                    let market = if now == expiry[l] {
-                        settlement[l] += holding[l] * payoff(spec.kind, spot[l], strike[l]);
-                        holding[l] = 0.0;
+                    settlement[i] *= 1.0 + rate_c[l] * dt;
+                    let market = if now == expiry[i] {
+                        settlement[i] += holding[i] * payoff(spec.kind, spot[l], strike[i]);
+                        holding[i] = 0.0;
                         0.0
-                    } else if holding[l] == 0.0 {
+                    } else if holding[i] == 0.0 {
                         // No contracts (an overlay a strategy holds only in some
                         // states): nothing to price.
                         0.0
                     } else {
-                        let years = expiry[l].saturating_sub(now) as f64 * dt;
-                        holding[l]
+                        let years = expiry[i].saturating_sub(now) as f64 * dt;
+                        holding[i]
                             * black_scholes_mark(
                                 spec.kind,
                                 spot[l],
-                                strike[l],
+                                strike[i],
                                 years,
                                 years.sqrt(),
                                 sigma[l],
                                 r_now[l],
                             )
                     };
-                    local_after[l] = market + settlement[l];
+                    local_after[i] = market + settlement[i];
                 }
             }
         }
         let value = &mut value[span.clone()];
         let (pnl, gained) = (&mut pnl[span.clone()], &pnl_before[span.clone()]);
         if c == base {
-            for l in on.each() {
-                pnl[l] = gained[l] + (local_after[l] - value[l]);
-                value[l] = local_after[l];
+            for (i, _) in on.each() {
+                pnl[i] = gained[i] + (local_after[i] - value[i]);
+                value[i] = local_after[i];
             }
             return;
         }
@@ -709,41 +713,41 @@ impl Batch<'_> {
             // currency-hedged share class, so the position compounds its hedged return.
             let r_base = &rate_before[base * n..(base + 1) * n];
             let settled = local_before;
-            for l in on.each() {
+            for (i, l) in on.each() {
                 let s_before = usd_c_before[l] * per_usd_base_before[l];
                 let s_after = usd_c[l] * per_usd_base[l];
                 let forward = s_before * (1.0 + (r_base[l] - rate_c[l]) * dt);
                 // In units of `c`: divided by s_after, i.e. times usd(base) / usd(c).
-                settled[l] =
-                    hedge[l] * settled[l] * (forward - s_after) * (usd_base[l] * per_usd_c[l]);
-                local_after[l] += settled[l];
+                settled[i] =
+                    hedge[i] * settled[i] * (forward - s_after) * (usd_base[l] * per_usd_c[l]);
+                local_after[i] += settled[i];
             }
             match position.leg {
                 Leg::Asset { slot } => {
                     let after = &level[slot * n..(slot + 1) * n];
-                    for l in on.each() {
-                        holding[l] = local_after[l] / after[l];
+                    for (i, l) in on.each() {
+                        holding[i] = local_after[i] / after[l];
                     }
                 }
                 Leg::Cash | Leg::Treasury { .. } => {
-                    for l in on.each() {
-                        holding[l] = local_after[l];
+                    for (i, _) in on.each() {
+                        holding[i] = local_after[i];
                     }
                 }
                 // Valued and returned above: a forward carries no hedge.
                 Leg::Forward => {}
                 Leg::Option { .. } => {
                     let cash = &mut settlement[span];
-                    for l in on.each() {
-                        cash[l] += settled[l];
+                    for (i, _) in on.each() {
+                        cash[i] += settled[i];
                     }
                 }
             }
         }
-        for l in on.each() {
-            let v = local_after[l] * usd_c[l] * per_usd_base[l];
-            pnl[l] = gained[l] + (v - value[l]);
-            value[l] = v;
+        for (i, l) in on.each() {
+            let v = local_after[i] * usd_c[l] * per_usd_base[l];
+            pnl[i] = gained[i] + (v - value[i]);
+            value[i] = v;
         }
     }
 
@@ -752,13 +756,13 @@ impl Batch<'_> {
     fn value_book(&mut self, p: usize, now: usize, dt: f64, on: impl LaneSet) {
         let n = self.count;
         let portfolio = &self.tracker.portfolios[p];
-        for l in on.each() {
+        for (_, l) in on.each() {
             self.total[p * n + l] = 0.0;
         }
         for k in portfolio.positions.clone() {
             self.move_position(k, portfolio.base, now, dt, on);
-            for l in on.each() {
-                self.total[p * n + l] += self.value[k * n + l];
+            for (i, l) in on.each() {
+                self.total[p * n + l] += self.value[k * n + i];
             }
         }
     }
@@ -782,8 +786,9 @@ impl Batch<'_> {
             if self.stopped.iter().any(|s| s.portfolio == p && s.lane == l) {
                 continue;
             }
+            let place = self.place(p, l);
             let positions = portfolio.positions.clone();
-            let pnl: Vec<f64> = positions.map(|k| self.pnl_before[k * n + l]).collect();
+            let pnl: Vec<f64> = positions.map(|k| self.pnl_before[k * n + place]).collect();
             self.stopped.push(Stopped {
                 portfolio: p,
                 lane: l,
@@ -792,8 +797,9 @@ impl Batch<'_> {
         }
     }
 
-    /// The running peak, drawdown and time under water of portfolio `p`.
-    fn track_drawdown(&mut self, p: usize) {
+    /// The running peak, drawdown and time under water of portfolio `p` on
+    /// the lanes `on`.
+    fn track_drawdown(&mut self, p: usize, on: impl LaneSet) {
         let span = p * self.count..(p + 1) * self.count;
         let total = &self.total[span.clone()];
         let peak = &mut self.peak[span.clone()];
@@ -805,7 +811,7 @@ impl Batch<'_> {
         let any_stopped = stopped.iter().any(|s| s.portfolio == p);
         // Selects, not branches: whether a close is a new peak is a coin flip the
         // branch predictor loses.
-        for l in 0..total.len() {
+        for (_, l) in on.each() {
             if any_stopped && stopped.iter().any(|s| s.portfolio == p && s.lane == l) {
                 continue;
             }
@@ -866,7 +872,7 @@ impl BatchObserver for Batch<'_> {
                 if let Leg::Option { .. } = position.leg {
                     for l in 0..n {
                         let notional = position.weight * portfolio.value;
-                        self.open_options(k, l, portfolio.base, notional, 0);
+                        self.open_options(k, k * n + l, l, portfolio.base, notional, 0);
                     }
                 }
             }
@@ -902,9 +908,9 @@ impl BatchObserver for Batch<'_> {
                 self.value_strategy(p, now, dt);
             } else {
                 self.value_book(p, now, dt, AllLanes(n));
+                self.stop_out_of_range(p);
+                self.track_drawdown(p, AllLanes(n));
             }
-            self.stop_out_of_range(p);
-            self.track_drawdown(p);
             if portfolio.trading.is_some() {
                 self.trade_at_close(p, lanes, now, last);
                 continue;
@@ -964,8 +970,9 @@ impl BatchObserver for Batch<'_> {
                 row[column + 2] = self.under_water_steps[i] as f64 / steps;
                 row[column + 3] = self.longest_spell[i] as f64 * dt;
                 row[column + 4] = f64::from(u8::from(stopped.is_some()));
+                let place = self.place(p, l);
                 for (j, k) in portfolio.positions.clone().enumerate() {
-                    let pnl = stopped.map_or(self.pnl[k * n + l], |s| s.pnl[j]);
+                    let pnl = stopped.map_or(self.pnl[k * n + place], |s| s.pnl[j]);
                     row[column + figures + j] = pnl / v0;
                 }
                 let extra = column + figures + portfolio.positions.len();

@@ -199,8 +199,13 @@ pub(crate) struct LaneBook {
     /// copied when the lane first trades away from the book. Most paths
     /// never do, which is what makes twenty variants of a playbook cheap.
     following: Vec<bool>,
-    /// Per portfolio, the lanes no longer following, in order.
+    /// Per portfolio, the lanes no longer following, in the order of their
+    /// places in the position arrays ([`LaneSet`]): a strategy's in the
+    /// order they left the book, any other traded portfolio's all, in order.
     own_lanes: Vec<Vec<u32>>,
+    /// Per portfolio and lane, where the lane's positions are: its index in
+    /// `own_lanes` (a following lane's are its twin's).
+    place: Vec<u32>,
     /// Which signals hold at this close on each lane, a bit per signal.
     signal_bits: Vec<u32>,
 }
@@ -241,6 +246,7 @@ impl LaneBook {
             signal_lanes: Vec::new(),
             following: vec![false; per_portfolio],
             own_lanes: vec![Vec::new(); if traded { tracker.portfolios.len() } else { 0 }],
+            place: vec![0; per_portfolio],
             signal_bits: vec![0; if signals.is_some() { lanes } else { 0 }],
         }
     }
@@ -273,6 +279,9 @@ impl Batch<'_> {
             book.own_lanes[p].clear();
             if portfolio.twin.is_none() {
                 book.own_lanes[p].extend(0..n as u32);
+                for (l, place) in book.place[p * n..(p + 1) * n].iter_mut().enumerate() {
+                    *place = l as u32;
+                }
             }
         }
         if let Some(signals) = &mut book.signals {
@@ -324,22 +333,16 @@ impl Batch<'_> {
             .is_some_and(|&f| f)
     }
 
-    /// Values strategy `p` through the step to `now`: the lanes that have
-    /// left the book on their own, the others as its twin (valued already,
-    /// earlier in the portfolios' order).
+    /// Values strategy `p` through the step to `now`, and tracks its
+    /// drawdown: the lanes that have left the book on their own, the others
+    /// as its twin (valued already, earlier in the portfolios' order).
     pub(super) fn value_strategy(&mut self, p: usize, now: usize, dt: f64) {
         let n = self.count;
         let own = std::mem::take(&mut self.lanes.own_lanes[p]);
-        // A list of lanes is valued a lane at a time, all lanes in loops the
-        // compiler vectorises, several times faster a lane: past a quarter of
-        // the batch, all lanes are valued and the following ones' figures
-        // thrown away (they take their twin's when they leave it,
-        // [`Self::leave_twin`]).
-        if 4 * own.len() >= n {
-            self.value_book(p, now, dt, AllLanes(n));
-        } else if !own.is_empty() {
-            self.value_book(p, now, dt, &own[..]);
-        }
+        // Following lanes are not valued, nor their drawdown tracked: they
+        // take their twin's when they leave it ([`Self::leave_twin`]); until
+        // then a rule reads the twin's peak.
+        self.value_book(p, now, dt, &own[..]);
         if own.len() < n {
             let twin = self.tracker.portfolios[p].twin.unwrap_or(p);
             // The twin comes before its strategy in the portfolios' order.
@@ -352,7 +355,29 @@ impl Batch<'_> {
                 *total = if follows { theirs } else { *total };
             }
         }
+        self.stop_out_of_range(p);
+        self.track_drawdown(p, &own[..]);
         self.lanes.own_lanes[p] = own;
+    }
+
+    /// Where lane `l`'s positions of portfolio `p` are in the position
+    /// arrays ([`LaneSet`]): its own place for a book that does not trade.
+    #[inline]
+    pub(super) fn place(&self, p: usize, l: usize) -> usize {
+        self.lanes
+            .place
+            .get(p * self.count + l)
+            .map_or(l, |&place| place as usize)
+    }
+
+    /// The portfolio whose running peak lane `l` of `p` has: its twin's
+    /// while it follows it (its own is not tracked until it leaves).
+    fn peak_of(&self, p: usize, l: usize) -> f64 {
+        let valued_as = match self.tracker.portfolios[p].twin {
+            Some(twin) if self.follows_twin(p, l) => twin,
+            _ => p,
+        };
+        self.peak[valued_as * self.count + l]
     }
 
     /// Lane `l` of strategy `p` takes its twin's positions, value, drawdown,
@@ -364,9 +389,11 @@ impl Batch<'_> {
         let Some(twin) = portfolio.twin else {
             return;
         };
+        // The next place at the front of its position arrays.
+        let place = self.lanes.own_lanes[p].len();
         let twin_positions = tracker.portfolios[twin].positions.clone();
         for (k, from) in portfolio.positions.clone().zip(twin_positions) {
-            let (to, from) = (k * n + l, from * n + l);
+            let (to, from) = (k * n + place, from * n + l);
             self.holding[to] = self.holding[from];
             self.strike[to] = self.strike[from];
             self.settlement[to] = self.settlement[from];
@@ -403,9 +430,8 @@ impl Batch<'_> {
             // Every close so far was counted in the book at once.
             self.lanes.state_steps[offset * n + l] = self.steps as u32;
         }
-        let own = &mut self.lanes.own_lanes[p];
-        let at = own.partition_point(|&o| (o as usize) < l);
-        own.insert(at, l as u32);
+        self.lanes.own_lanes[p].push(l as u32);
+        self.lanes.place[to] = place as u32;
     }
 
     /// Columns a traded portfolio writes after its positions' P&Ls.
@@ -531,11 +557,11 @@ impl Batch<'_> {
             if !matches!(self.tracker.positions[k].leg, Leg::Option { .. }) {
                 continue;
             }
-            for l in on.each() {
+            for (i, l) in on.each() {
                 let total = self.total[p * n + l];
-                if self.expiry[k * n + l] == now && total.is_finite() {
+                if self.expiry[k * n + i] == now && total.is_finite() {
                     let notional = self.weight_of(p, k, l) * total;
-                    let traded = self.open_options(k, l, portfolio.base, notional, now);
+                    let traded = self.open_options(k, k * n + i, l, portfolio.base, notional, now);
                     self.charge(p, l, traded);
                 }
             }
@@ -613,7 +639,7 @@ impl Batch<'_> {
             }),
             Check::InRegime(r) => lanes.regime_in_step[l] == r,
             Check::OutOfRegime(r) => lanes.regime_in_step[l] != r,
-            Check::Drawdown(d) => 1.0 - total / self.peak[i] >= d,
+            Check::Drawdown(d) => 1.0 - total / self.peak_of(p, l) >= d,
             Check::AssetDrawdown { peak, slot, fall } => {
                 1.0 - self.level[slot * n + l] / book.peaks[peak * n + l] >= fall
             }
@@ -686,6 +712,7 @@ impl Batch<'_> {
         }
         debug_assert!(!self.follows_twin(p, l), "a rule fired first");
         let base = portfolio.base;
+        let place = self.place(p, l);
         let funded = self.funded(p, l);
         let total = self.total[i];
         let mut traded = 0.0;
@@ -697,8 +724,8 @@ impl Batch<'_> {
             let (old, new) = (strategy.weights[from][j], strategy.weights[to][j]);
             let (h_old, h_new) = (strategy.hedges[from][j], strategy.hedges[to][j]);
             if h_old != h_new {
-                traded += (h_new - h_old).abs() * self.value[k * n + l].abs();
-                self.hedge[k * n + l] = h_new;
+                traded += (h_new - h_old).abs() * self.value[k * n + place].abs();
+                self.hedge[k * n + place] = h_new;
             }
             if old == new {
                 continue;
@@ -706,7 +733,7 @@ impl Batch<'_> {
             traded += match tracker.positions[k].leg {
                 Leg::Option { .. } => {
                     let sold = self.close_options(p, k, l);
-                    sold + self.open_options(k, l, base, new * total, now)
+                    sold + self.open_options(k, k * n + place, l, base, new * total, now)
                 }
                 _ => self.trade_to(p, k, l, new * funded),
             };
@@ -726,10 +753,11 @@ impl Batch<'_> {
         let n = self.count;
         let portfolio = &self.tracker.portfolios[p];
         let mut funded = self.total[p * n + l];
+        let place = self.place(p, l);
         for k in portfolio.positions.clone() {
             if let Leg::Option { .. } = self.tracker.positions[k].leg {
                 let s = self.fx(self.tracker.positions[k].currency, portfolio.base, l, false);
-                funded -= self.value[k * n + l] - self.settlement[k * n + l] * s;
+                funded -= self.value[k * n + place] - self.settlement[k * n + place] * s;
             }
         }
         funded
@@ -739,8 +767,9 @@ impl Batch<'_> {
     fn move_cash(&mut self, p: usize, l: usize, amount: f64) {
         let n = self.count;
         if let Some(r) = self.tracker.portfolios[p].residual {
-            self.holding[r * n + l] += amount;
-            self.value[r * n + l] += amount;
+            let i = r * n + self.place(p, l);
+            self.holding[i] += amount;
+            self.value[i] += amount;
         }
     }
 
@@ -760,7 +789,8 @@ impl Batch<'_> {
         self.lanes.costs[i] += cost;
         self.move_cash(p, l, -cost);
         if let Some(r) = portfolio.residual {
-            self.pnl[r * n + l] -= cost;
+            let i = r * n + self.place(p, l);
+            self.pnl[i] -= cost;
         }
         self.total[i] -= cost;
     }
@@ -769,7 +799,7 @@ impl Batch<'_> {
     /// a forward's notional) against the cash; the value traded.
     fn trade_to(&mut self, p: usize, k: usize, l: usize, target: f64) -> f64 {
         let n = self.count;
-        let i = k * n + l;
+        let i = k * n + self.place(p, l);
         let position = self.tracker.positions[k];
         let s = self.fx(position.currency, self.tracker.portfolios[p].base, l, false);
         let old = self.value[i];
@@ -796,7 +826,7 @@ impl Batch<'_> {
     /// (contracts and own cash) goes to the cash. The premium received.
     fn close_options(&mut self, p: usize, k: usize, l: usize) -> f64 {
         let n = self.count;
-        let i = k * n + l;
+        let i = k * n + self.place(p, l);
         let position = self.tracker.positions[k];
         let s = self.fx(position.currency, self.tracker.portfolios[p].base, l, false);
         let market = self.value[i] - self.settlement[i] * s;
@@ -807,19 +837,20 @@ impl Batch<'_> {
         market.abs()
     }
 
-    /// Buys option position `k`'s contracts on `notional` (base currency) for
-    /// a full tenor from close `now`, the premium paid from its own cash (its
-    /// value does not move). The premium paid.
+    /// Buys option position `k`'s contracts (at `i` in the position arrays,
+    /// on lane `l`'s market) on `notional` (base currency) for a full tenor
+    /// from close `now`, the premium paid from its own cash (its value does
+    /// not move). The premium paid.
     pub(super) fn open_options(
         &mut self,
         k: usize,
+        i: usize,
         l: usize,
         base: usize,
         notional: f64,
         now: usize,
     ) -> f64 {
         let n = self.count;
-        let i = k * n + l;
         let position = self.tracker.positions[k];
         let Leg::Option {
             spec,
@@ -860,12 +891,13 @@ impl Batch<'_> {
         let tracker = self.tracker;
         let portfolio = &tracker.portfolios[p];
         let band = portfolio.trading.map_or(0.0, |t| t.band);
+        let place = self.place(p, l);
         for k in portfolio.positions.clone() {
             if let Leg::Option { .. } = tracker.positions[k].leg {
                 let s = self.fx(tracker.positions[k].currency, portfolio.base, l, false);
-                let cash = self.settlement[k * n + l] * s;
-                self.settlement[k * n + l] = 0.0;
-                self.value[k * n + l] -= cash;
+                let cash = self.settlement[k * n + place] * s;
+                self.settlement[k * n + place] = 0.0;
+                self.value[k * n + place] -= cash;
                 self.move_cash(p, l, cash);
             }
         }
@@ -879,8 +911,8 @@ impl Batch<'_> {
             let weight = self.weight_of(p, k, l);
             let s = self.fx(tracker.positions[k].currency, portfolio.base, l, false);
             let held = match leg {
-                Leg::Forward => self.holding[k * n + l] * s,
-                _ => self.value[k * n + l],
+                Leg::Forward => self.holding[k * n + place] * s,
+                _ => self.value[k * n + place],
             };
             let drift = (held / funded - weight).abs();
             if band == 0.0 || drift > band {
