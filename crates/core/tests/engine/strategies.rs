@@ -545,3 +545,43 @@ fn a_lane_valued_as_its_twin_until_it_leaves_the_book_matches_one_valued_on_its_
         assert!((a - (b + c)).abs() < 1e-12, "{a} against {b} + {c}");
     }
 }
+
+#[test]
+fn variants_sharing_a_twin_are_summarised_as_each_would_be_alone() {
+    // Two variants of one book, different rules: their buy-and-hold twins
+    // are the same numbers, so the run summarises that book once and copies
+    // it; each copy, and each variant's paired figures against it, must be
+    // what a run holding that variant alone reports.
+    let trading = "cost_bps = 10\nband = 0.02\ndelay_days = 1";
+    let weights = "spx = 0.2, short_usd = 0.5, puts = 0.6";
+    let back = "{ days_in_state = 15 }";
+    let first = book(trading, weights, "{ drawdown_of = { spx = 0.15 } }", back);
+    let second = book(trading, weights, "{ drawdown_of = { spx = 0.08 } }", back)
+        .replace("name = \"playbook\"", "name = \"second\"");
+    let both = run(&world(252, &format!("{first}\n{second}")), 512);
+    let alone = run(&world(252, &second), 512);
+    let renamed = |text: String| text.replace("\"second\"", "\"playbook\"");
+    let twin_of = |r: &stormglass_core::Run, name: &str| {
+        let summary = r.summary.portfolios.iter().find(|p| p.name == name);
+        let summary = summary.expect("the twin's summary").clone();
+        renamed(format!(
+            "{:?}",
+            (
+                summary.name,
+                &summary.pnl,
+                &summary.risk,
+                &summary.worst_paths
+            )
+        ))
+    };
+    assert_eq!(twin_of(&both, "second"), twin_of(&alone, "second"));
+    assert_eq!(twin_of(&both, "second"), twin_of(&both, "playbook"));
+    let versus_hold = |r: &stormglass_core::Run| {
+        let strategy = r.summary.strategies.iter().find(|s| s.name == "second");
+        format!("{:?}", strategy.expect("the variant's summary").versus_hold)
+    };
+    assert_eq!(versus_hold(&both), versus_hold(&alone));
+    // Not vacuous: the two variants trade differently.
+    let fired = |name: &str| common::column(&both, &format!("strategy.{name}.rule.act.firings"));
+    assert_ne!(fired("playbook"), fired("second"));
+}
