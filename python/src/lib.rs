@@ -1184,19 +1184,49 @@ struct NativeViews {
     applied: report::views::Applied,
 }
 
-/// Applies a views file to a finished run folder, as `stormglass views` does.
+/// Applies a views file to a finished run folder, as `stormglass views` does;
+/// or to a plan's run (`run` its manifest.json or folder, `point` the point
+/// of a plan that sweeps) read from its tasks' parts without merging them.
+/// Like `merge`, a plan's recipe files are read from the plan's folder.
 #[pyfunction]
-fn views(py: Python<'_>, run: PathBuf, views: PathBuf) -> PyResult<NativeViews> {
+#[pyo3(signature = (run, views, point=None))]
+fn views(
+    py: Python<'_>,
+    run: PathBuf,
+    views: PathBuf,
+    point: Option<String>,
+) -> PyResult<NativeViews> {
     use report::views::ViewsRunError;
     use stormglass_core::views::ViewsError;
-    let applied = py
-        .detach(|| report::views::apply_to_run(&run, &views))
-        .map_err(|e| match &e {
-            ViewsRunError::Views(ViewsError::File(s)) => {
-                input_error(py, &e.to_string(), s.diagnostics())
+    let applied = match tasks::manifest::plan_manifest(&run) {
+        Some(manifest) => {
+            let absolute = |p: &Path| tasks::manifest::absolute(p).map_err(|e| library_error(py, e));
+            let manifest_path = absolute(&manifest)?;
+            let views = absolute(&views)?;
+            let (plan, sha) =
+                tasks::Manifest::read(&manifest_path).map_err(|e| library_error(py, e))?;
+            let directory = plan.directory.clone();
+            let work = || {
+                report::views::apply_to_plan(plan, &sha, &manifest_path, point.as_deref(), &views)
+            };
+            in_folder(py, &directory, || py.detach(work))?
+        }
+        None => {
+            if point.is_some() {
+                return Err(plain_input(py)(&format!(
+                    "{}: point= chooses a point of a plan, and this is not a plan's manifest.json or folder",
+                    run.display()
+                )));
             }
-            _ => library_error(py, e),
-        })?;
+            py.detach(|| report::views::apply_to_run(&run, &views))
+        }
+    }
+    .map_err(|e| match &e {
+        ViewsRunError::Views(ViewsError::File(s)) => {
+            input_error(py, &e.to_string(), s.diagnostics())
+        }
+        _ => library_error(py, e),
+    })?;
     Ok(NativeViews { applied })
 }
 

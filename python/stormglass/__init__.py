@@ -887,11 +887,16 @@ class Views(_Page):
         return self.record["warnings"]
 
 
-def views(run: PathLike, views: PathLike) -> Views:
+def views(run: PathLike, views: PathLike, *, point: Optional[str] = None) -> Views:
     """Applies the views file `views` (TOML `[[view]]` tables) to the finished
     run folder `run` (with its per-path table), as `stormglass views` does:
-    nothing is simulated again."""
-    return Views(_native.views(_path("run", run), _path("views", views)))
+    nothing is simulated again. `run` may instead be a plan's manifest.json
+    (or its folder) whose tasks have run: the run is read from their parts
+    without merging them, and gives the merged run's outcome; `point` names
+    the point of a plan that sweeps (its folder's name in `runs/`)."""
+    if point is not None and not isinstance(point, str):
+        raise ArgumentTypeError(f"point must be a str (a plan's point), not {type(point).__name__} {point!r}")
+    return Views(_native.views(_path("run", run), _path("views", views), point))
 
 
 class Calibration:

@@ -579,6 +579,37 @@ def test_views_match_the_cli_and_an_independent_entropy_pooling(tmp_path, cli_ru
     assert "<html" in applied.report_html()
 
 
+def test_views_of_a_plans_parts_equal_the_single_runs(tmp_path, cli_run):
+    import numpy as np
+
+    file = tmp_path / "views.toml"
+    file.write_text(VIEWS)
+    manifest = sg.plan(DEFAULT, shards=3, paths=PATHS, seed=SEED, sample_paths=5,
+                       set={"assets.spx.drift": 0.05}, out=tmp_path / "plan")
+    for i in range(2):
+        sg.task(manifest, i)
+    with pytest.raises(sg.InputError, match="task 2 of 3 has not run"):
+        sg.views(manifest, views=file)
+    sg.task(manifest, 2)
+    sharded = sg.views(manifest.parent, views=file)
+    assert not (manifest.parent / "run").exists()
+    single = sg.views(cli_run, views=file)
+    q, r = single.posterior["posterior"].to_numpy(), sharded.posterior["posterior"].to_numpy()
+    # 600 paths are one chunk of the solver's sums in the single run and
+    # three (one per part) in the plan's: the same sums grouped otherwise,
+    # so equal to rounding, far inside 1e-12 of each probability.
+    assert np.all(np.abs(q - r) <= 1e-12 * q)
+    for key in ("relative_entropy", "effective_scenarios"):
+        assert abs(single.record[key] - sharded.record[key]) <= 1e-12 * abs(single.record[key])
+    for a, b in zip(single.record["views"], sharded.record["views"]):
+        assert abs(a["posterior"] - b["posterior"]) < 1e-12
+    assert sharded.record["point"] == "run"
+    with pytest.raises(sg.InputError, match="not a plan"):
+        sg.views(cli_run, views=file, point="run")
+    with pytest.raises(sg.ArgumentTypeError):
+        sg.views(manifest, views=file, point=1)
+
+
 def test_views_refuse_a_bad_file_naming_its_line(tmp_path, cli_run):
     file = tmp_path / "bad.toml"
     file.write_text('[[view]]\nkind = "probability"\ncolumn = "dxy.terminal_retrn"\nbelow = -0.1\nequals = 0.4\n')

@@ -67,8 +67,9 @@ enum Command {
     Merge(merge::Args),
     /// Reweight a finished run's paths to views (entropy pooling), without
     /// simulating again: each path's posterior probability and the figures
-    /// under it beside the prior; into output/<run>-views-<file> unless
-    /// --out says otherwise.
+    /// under it beside the prior; a plan's run is read from its tasks' parts
+    /// without merging them. Into output/<run>-views-<file> (<plan folder>
+    /// for a plan) unless --out says otherwise.
     Views(views::Args),
     /// Fit scenario parameters: regimes to history, keys to target figures.
     Calibrate {

@@ -16,7 +16,7 @@ use super::finished::FinishedRun;
 use super::page::{escape, write_report, Page};
 use stormglass_core::output::{write_atomically, write_with, OutputError};
 use stormglass_core::stats::WeightedSample;
-use stormglass_core::views::{books, PathTable, ViewsFile, ViewsOutcome};
+use stormglass_core::views::{books, PathTable, PlanPoint, ViewsFile, ViewsOutcome};
 
 /// Points of each prior and posterior curve.
 const CURVE_POINTS: usize = 201;
@@ -25,7 +25,11 @@ const CURVE_POINTS: usize = 201;
 #[derive(Debug, Serialize)]
 pub struct Provenance {
     pub version: &'static str,
+    /// The run's folder, or the plan's manifest whose parts were read.
     pub run: PathBuf,
+    /// The plan's point whose parts were read (none for a run's folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub point: Option<String>,
     pub scenario: String,
     pub scenario_hash: String,
     pub run_version: String,
@@ -49,11 +53,30 @@ impl Provenance {
         Provenance {
             version: stormglass_core::VERSION,
             run: run.dir.clone(),
+            point: None,
             scenario: run.scenario_name.clone(),
             scenario_hash: run.scenario_hash.clone(),
             run_version: run.version.clone(),
             seed: run.seed,
             paths: run.paths,
+            views_file: file.path.clone(),
+            views_sha256: file.sha256.clone(),
+            description: file.description.clone(),
+        }
+    }
+
+    /// Of the plan's point `plan` whose parts were read.
+    pub fn of_plan(plan: &PlanPoint, file: &ViewsFile) -> Provenance {
+        let header = plan.parts.header();
+        Provenance {
+            version: stormglass_core::VERSION,
+            run: plan.manifest_path.clone(),
+            point: Some(plan.point.label.clone()),
+            scenario: plan.prepared.scenario.name.clone(),
+            scenario_hash: plan.prepared.scenario.hash.clone(),
+            run_version: header.version.clone(),
+            seed: header.seed,
+            paths: header.paths,
             views_file: file.path.clone(),
             views_sha256: file.sha256.clone(),
             description: file.description.clone(),
@@ -118,8 +141,13 @@ pub fn views_page(provenance: &Provenance, outcome: &ViewsOutcome, charts: &[Cha
     page.paragraph(
         "meta",
         &format!(
-            "Run {} (scenario {}, hash {}, seed {}, {} paths, Stormglass {}); views {} (sha256 {}). Stormglass {}.",
+            "Run {}{} (scenario {}, hash {}, seed {}, {} paths, Stormglass {}); views {} (sha256 {}). Stormglass {}.",
             provenance.run.display(),
+            provenance
+                .point
+                .as_ref()
+                .map(|p| format!(", point {p}, read from its parts"))
+                .unwrap_or_default(),
             provenance.scenario,
             provenance.scenario_hash,
             provenance.seed,
@@ -333,11 +361,13 @@ pub fn views_json(provenance: &Provenance, outcome: &ViewsOutcome) -> String {
     .unwrap_or_default()
 }
 
-/// Why views could not be applied to a run folder.
+/// Why views could not be applied to a run folder or a plan's parts.
 #[derive(Debug, thiserror::Error)]
 pub enum ViewsRunError {
     #[error(transparent)]
     Run(#[from] super::finished::FinishedError),
+    #[error(transparent)]
+    Plan(#[from] stormglass_core::tasks::TaskError),
     #[error(transparent)]
     Views(#[from] stormglass_core::views::ViewsError),
 }
@@ -346,18 +376,31 @@ impl stormglass_core::UserFixable for ViewsRunError {
     fn is_user_fixable(&self) -> bool {
         match self {
             ViewsRunError::Run(e) => e.is_user_fixable(),
+            ViewsRunError::Plan(e) => e.is_user_fixable(),
             ViewsRunError::Views(e) => e.is_user_fixable(),
         }
     }
 }
 
-/// A run folder with views applied: what the command and Python report.
+/// A run folder, or a plan's point, with views applied: what the command
+/// and Python report.
 pub struct Applied {
-    pub run: FinishedRun,
     pub file: ViewsFile,
     pub table: PathTable,
     pub provenance: Provenance,
     pub outcome: ViewsOutcome,
+}
+
+/// The columns a views file and the outcome's figures read, of those a run
+/// has (`available`), the key numbers' being `key_columns`.
+fn wanted_columns(file: &ViewsFile, available: &[String], key_columns: Vec<String>) -> Vec<String> {
+    let mut wanted = file.columns();
+    for column in stormglass_core::views::figure_columns(available, key_columns) {
+        if !wanted.contains(&column) {
+            wanted.push(column);
+        }
+    }
+    wanted
 }
 
 /// Reads the run folder `run_dir` (only the columns the views and the
@@ -366,17 +409,44 @@ pub fn apply_to_run(run_dir: &Path, views_file: &Path) -> Result<Applied, ViewsR
     use stormglass_core::views::ViewsError;
     let run = FinishedRun::open(run_dir)?;
     let file = ViewsFile::load(views_file, &run.columns).map_err(ViewsError::File)?;
-    let mut wanted = file.columns();
-    for column in stormglass_core::views::figure_columns(&run.columns, run.key_numbers.as_ref()) {
-        if !wanted.contains(&column) {
-            wanted.push(column);
-        }
-    }
-    let table = run.load(&wanted)?;
+    let key_columns = run
+        .key_numbers
+        .as_ref()
+        .map(|k| k.columns())
+        .unwrap_or_default();
+    let table = run.load(&wanted_columns(&file, &run.columns, key_columns))?;
     let outcome = stormglass_core::views::apply(&file, &table, run.key_numbers.as_ref())?;
     let provenance = Provenance::of(&run, &file);
     Ok(Applied {
-        run,
+        file,
+        table,
+        provenance,
+        outcome,
+    })
+}
+
+/// Applies the views file to point `point` of the plan at `manifest_path`
+/// (absolute; its manifest `manifest` of hash `sha`) from its tasks' parts,
+/// without merging them: each part's rows are read in turn for the columns
+/// the views and the figures need, and the views are solved with per-part
+/// sums. The outcome is the single run's (docs/MODEL.md). The recipe's
+/// files are read from the current folder: enter `manifest.directory` first
+/// (and make `views_file` absolute before).
+pub fn apply_to_plan(
+    manifest: stormglass_core::tasks::Manifest,
+    sha: &str,
+    manifest_path: &Path,
+    point: Option<&str>,
+    views_file: &Path,
+) -> Result<Applied, ViewsRunError> {
+    use stormglass_core::views::ViewsError;
+    let plan = PlanPoint::open(manifest, sha, manifest_path, point)?;
+    let file = ViewsFile::load(views_file, plan.columns()).map_err(ViewsError::File)?;
+    let (table, parts) = plan.load(&wanted_columns(&file, plan.columns(), plan.key_columns()))?;
+    let key_numbers = plan.key_numbers(&table);
+    let outcome = stormglass_core::views::apply_parts(&file, &table, &parts, Some(&key_numbers))?;
+    let provenance = Provenance::of_plan(&plan, &file);
+    Ok(Applied {
         file,
         table,
         provenance,

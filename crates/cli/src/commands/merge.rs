@@ -29,12 +29,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result {
     let threads = args.threads.checked()?;
     if let [input] = &args.parts[..] {
-        let manifest = if input.is_dir() {
-            input.join(tasks::MANIFEST_FILE)
-        } else {
-            input.clone()
-        };
-        if manifest.is_file() && manifest.extension().is_some_and(|x| x == "json") {
+        if let Some(manifest) = tasks::manifest::plan_manifest(input) {
             return merge_plan(&absolute(&manifest)?, &args, threads);
         }
     }

@@ -39,10 +39,33 @@ pub struct AssetTailRisk {
 
 impl KeyNumbers {
     pub fn new(roles: &ReportRoles, model: &Model, simulation: &Simulation) -> KeyNumbers {
-        let column = |name: &str| -> Option<Vec<f64>> { Some(simulation.column(name)?.collect()) };
+        KeyNumbers::of_columns(roles, model, simulation.paths, |name| {
+            Some(simulation.column(name)?.collect())
+        })
+    }
+
+    /// The per-path columns these key numbers read: the equity index's
+    /// drawdown, the dollar's and each core asset's terminal return.
+    pub fn columns(&self) -> Vec<String> {
+        key_columns(&self.equity, &self.dollar, &self.core_assets)
+    }
+
+    /// The per-path columns the key numbers of a scenario with `roles` read.
+    pub fn columns_of(roles: &ReportRoles) -> Vec<String> {
+        key_columns(&roles.equity, &roles.dollar, &roles.core_assets)
+    }
+
+    /// As [`KeyNumbers::new`], from the per-path columns `column` gives (those
+    /// of [`KeyNumbers::columns_of`]) of a run of `paths` paths.
+    pub fn of_columns(
+        roles: &ReportRoles,
+        model: &Model,
+        paths: u64,
+        column: impl Fn(&str) -> Option<Vec<f64>>,
+    ) -> KeyNumbers {
         let drawdowns = column(&format!("{}.max_drawdown", roles.equity));
         let dollar = column(&format!("{}.terminal_return", roles.dollar));
-        let paths = simulation.paths as f64;
+        let paths = paths as f64;
         let share = |hits: usize| hits as f64 / paths;
         let equity_hit = |d: f64| d >= roles.equity_drawdown;
         let dollar_hit = |r: f64| r <= -roles.dollar_fall;
@@ -65,8 +88,8 @@ impl KeyNumbers {
             .iter()
             .filter(|name| model.assets.iter().any(|a| a.name == **name && a.is_log))
             .filter_map(|name| {
-                let mut losses: Vec<f64> = simulation
-                    .column(&format!("{name}.terminal_return"))?
+                let mut losses: Vec<f64> = column(&format!("{name}.terminal_return"))?
+                    .into_iter()
                     .filter(|r| !r.is_nan())
                     .map(|r| -r)
                     .collect();
@@ -92,4 +115,17 @@ impl KeyNumbers {
             tail_risk,
         }
     }
+}
+
+fn key_columns(equity: &str, dollar: &str, core_assets: &[String]) -> Vec<String> {
+    let mut columns = vec![
+        format!("{equity}.max_drawdown"),
+        format!("{dollar}.terminal_return"),
+    ];
+    columns.extend(
+        core_assets
+            .iter()
+            .map(|asset| format!("{asset}.terminal_return")),
+    );
+    columns
 }

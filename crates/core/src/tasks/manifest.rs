@@ -317,6 +317,18 @@ impl Manifest {
     }
 }
 
+/// The manifest `input` names when it names a plan: a plan's manifest
+/// (a `.json` file), or a folder holding one; `None` otherwise (a run's
+/// folder, a part file).
+pub fn plan_manifest(input: &Path) -> Option<PathBuf> {
+    let manifest = if input.is_dir() {
+        input.join(MANIFEST_FILE)
+    } else {
+        input.to_path_buf()
+    };
+    (manifest.is_file() && manifest.extension().is_some_and(|x| x == "json")).then_some(manifest)
+}
+
 /// The longest point label: a folder name on every common filesystem.
 const MAX_LABEL: usize = 200;
 

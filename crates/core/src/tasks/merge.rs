@@ -50,6 +50,17 @@ pub fn merge_parts(
     threads: usize,
     part_error: &dyn Fn(PartError) -> PartError,
 ) -> Result<(Prepared, Simulation), TaskError> {
+    let prepared = prepare_parts(parts, threads)?;
+    let simulation = parts
+        .merge(run_layout(&prepared), &part::RunShape::of(&prepared))
+        .map_err(part_error)?;
+    Ok((prepared, simulation))
+}
+
+/// Rebuilds the run the parts came from and checks it is theirs (its
+/// scenario and files unchanged since the shards ran). The recipe's files
+/// are read from the current folder: enter the folder the parts record first.
+pub fn prepare_parts(parts: &PartSet, threads: usize) -> Result<Prepared, TaskError> {
     let header = parts.header();
     let prepared = header.recipe.prepare(threads)?;
     if prepared.fingerprint()? != header.run {
@@ -58,12 +69,88 @@ pub fn merge_parts(
             header.recipe.scenario.display()
         )));
     }
+    Ok(prepared)
+}
+
+/// The per-path columns of `prepared`'s run, as its parts' rows hold them.
+pub fn run_layout(prepared: &Prepared) -> MetricLayout {
     let mut layout = MetricLayout::new(&prepared.model);
     layout.append(PathObserver::columns(&prepared.tracker()));
-    let simulation = parts
-        .merge(layout, &part::RunShape::of(&prepared))
-        .map_err(part_error)?;
-    Ok((prepared, simulation))
+    layout
+}
+
+/// The parts of point `point` of the plan at `manifest_path` (absolute, its
+/// manifest `manifest` of hash `sha`): every task of the point has run and
+/// left its own part, of this plan; else the error names the tasks to run.
+pub fn point_parts(
+    manifest: &Manifest,
+    sha: &str,
+    manifest_path: &Path,
+    point: usize,
+) -> Result<PartSet, TaskError> {
+    let plan_dir = manifest_path.parent().unwrap_or(Path::new("."));
+    part::sweep_stale_parts(&plan_dir.join("parts"));
+    let tasks: Vec<_> = manifest.tasks.iter().filter(|t| t.point == point).collect();
+    let missing: Vec<String> = tasks
+        .iter()
+        .filter(|t| !Manifest::part_path(plan_dir, t.index).exists())
+        .map(|t| t.index.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(TaskError::Input(format!(
+            "{}: task{} {} of {} ha{} not run (no part in {}): run `stormglass task {} --index I` for each",
+            manifest_path.display(),
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", "),
+            manifest.tasks.len(),
+            if missing.len() > 1 { "ve" } else { "s" },
+            plan_dir.join("parts").display(),
+            manifest_path.display(),
+        )));
+    }
+    let files: Vec<PathBuf> = tasks
+        .iter()
+        .map(|t| Manifest::part_path(plan_dir, t.index))
+        .collect();
+    for (file, task) in files.iter().zip(&tasks) {
+        let header = part::read_header(file).map_err(|e| e.of_task(task.index, manifest_path))?;
+        let tag = TaskTag {
+            manifest: sha.to_string(),
+            index: task.index,
+        };
+        if header.task.as_ref() != Some(&tag) {
+            return Err(TaskError::Input(format!(
+                "{}: not task {}'s part of this plan ({}); run `stormglass task {} --index {} --force`",
+                file.display(),
+                task.index,
+                match &header.task {
+                    Some(t) if t.manifest == sha => format!("it is task {}'s", t.index),
+                    Some(_) => "it comes from another plan".to_string(),
+                    None => "it was written by `run --shard`".to_string(),
+                },
+                manifest_path.display(),
+                task.index
+            )));
+        }
+    }
+    Ok(PartSet::gather(&files, |_, _| String::new())?)
+}
+
+/// A part of the plan at `manifest_path` damaged after its header was read,
+/// named by its task (which to run again).
+pub fn task_part_error(manifest: &Manifest, manifest_path: &Path, error: PartError) -> PartError {
+    let plan_dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let task = match &error {
+        PartError::Damaged { path, .. } => manifest
+            .tasks
+            .iter()
+            .find(|t| Manifest::part_path(plan_dir, t.index) == *path),
+        _ => None,
+    };
+    match task {
+        Some(task) => error.of_task(task.index, manifest_path),
+        None => error,
+    }
 }
 
 /// Every point of a plan, its parts present and of this plan, ready to merge.
@@ -98,55 +185,7 @@ impl PlanMerge {
         part::sweep_stale_parts(&plan_dir.join("parts"));
         let mut points = Vec::with_capacity(manifest.points.len());
         for point in &manifest.points {
-            let tasks: Vec<_> = manifest
-                .tasks
-                .iter()
-                .filter(|t| t.point == point.index)
-                .collect();
-            let missing: Vec<String> = tasks
-                .iter()
-                .filter(|t| !Manifest::part_path(&plan_dir, t.index).exists())
-                .map(|t| t.index.to_string())
-                .collect();
-            if !missing.is_empty() {
-                return Err(TaskError::Input(format!(
-                    "{}: task{} {} of {} ha{} not run (no part in {}): run `stormglass task {} --index I` for each",
-                    manifest_path.display(),
-                    if missing.len() > 1 { "s" } else { "" },
-                    missing.join(", "),
-                    manifest.tasks.len(),
-                    if missing.len() > 1 { "ve" } else { "s" },
-                    plan_dir.join("parts").display(),
-                    manifest_path.display(),
-                )));
-            }
-            let files: Vec<PathBuf> = tasks
-                .iter()
-                .map(|t| Manifest::part_path(&plan_dir, t.index))
-                .collect();
-            for (file, task) in files.iter().zip(&tasks) {
-                let header =
-                    part::read_header(file).map_err(|e| e.of_task(task.index, manifest_path))?;
-                let tag = TaskTag {
-                    manifest: sha.to_string(),
-                    index: task.index,
-                };
-                if header.task.as_ref() != Some(&tag) {
-                    return Err(TaskError::Input(format!(
-                        "{}: not task {}'s part of this plan ({}); run `stormglass task {} --index {} --force`",
-                        file.display(),
-                        task.index,
-                        match &header.task {
-                            Some(t) if t.manifest == sha => format!("it is task {}'s", t.index),
-                            Some(_) => "it comes from another plan".to_string(),
-                            None => "it was written by `run --shard`".to_string(),
-                        },
-                        manifest_path.display(),
-                        task.index
-                    )));
-                }
-            }
-            let set = PartSet::gather(&files, |_, _| String::new())?;
+            let set = point_parts(&manifest, sha, manifest_path, point.index)?;
             points.push((point.clone(), set));
         }
         let sweep_base = if manifest.axes.is_empty() {
@@ -196,18 +235,7 @@ impl PlanMerge {
 
     /// A part damaged after its header was read, named by its task.
     pub fn part_error(&self, error: PartError) -> PartError {
-        let task = match &error {
-            PartError::Damaged { path, .. } => self
-                .manifest
-                .tasks
-                .iter()
-                .find(|t| Manifest::part_path(&self.plan_dir, t.index) == *path),
-            _ => None,
-        };
-        match task {
-            Some(task) => error.of_task(task.index, &self.manifest_path),
-            None => error,
-        }
+        task_part_error(&self.manifest, &self.manifest_path, error)
     }
 
     /// Merges the parts of `point` into its simulation.

@@ -11,7 +11,9 @@ pub mod shard;
 
 pub use error::TaskError;
 pub use manifest::{Manifest, ManifestError, MANIFEST_FILE};
-pub use merge::{merge_parts, part_files, PlanMerge};
+pub use merge::{
+    merge_parts, part_files, point_parts, prepare_parts, run_layout, task_part_error, PlanMerge,
+};
 pub use part::{PartError, PartHeader, PartSet, TaskTag};
 pub use plan::{plan, write_plan};
 pub use shard::{run_shard, run_task};

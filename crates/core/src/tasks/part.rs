@@ -477,23 +477,32 @@ fn open(path: &Path) -> Result<(PartHeader, Hashing<BufReader<File>>), PartError
 
 /// The body's length in bytes as the header gives it, or `None` on overflow.
 fn body_length(header: &PartHeader) -> Option<u64> {
+    let (before_rows, rows) = body_sections(header)?;
+    before_rows.checked_add(rows)
+}
+
+/// The body's bytes before the paths' rows, and the rows', as the header
+/// gives them, or `None` on overflow.
+fn body_sections(header: &PartHeader) -> Option<(u64, u64)> {
     let points = (header.steps as u64)
         .checked_add(1)?
         .checked_mul(header.series as u64)?;
     let samples = (header.sample_paths as u64).checked_mul(header.sample_points as u64)?;
     let rows = header.rows.end.checked_sub(header.rows.start)?;
-    let sizes = [
+    let before_rows = [
         points.checked_mul(16)?,
         points.checked_mul(FAN_BINS as u64 * 4)?,
         (header.occupancy as u64).checked_mul(8)?,
         samples.checked_mul(header.series as u64)?.checked_mul(8)?,
         samples,
-        rows.checked_mul(header.columns.len() as u64)?
-            .checked_mul(8)?,
     ];
-    sizes
+    let before_rows = before_rows
         .iter()
-        .try_fold(0u64, |sum, size| sum.checked_add(*size))
+        .try_fold(0u64, |sum, size| sum.checked_add(*size))?;
+    let rows = rows
+        .checked_mul(header.columns.len() as u64)?
+        .checked_mul(8)?;
+    Some((before_rows, rows))
 }
 
 /// The header's fields that do not depend on the run: each in its range.
@@ -623,6 +632,15 @@ impl RunShape {
     }
 }
 
+/// Some columns of a run's paths, read from its parts ([`PartSet::read_columns`]).
+#[derive(Debug, Clone)]
+pub struct PartColumns {
+    /// Each column asked for, one value per path of the run.
+    pub columns: Vec<Vec<f64>>,
+    /// The rows each part held, in shard order.
+    pub rows: Vec<Range<usize>>,
+}
+
 /// The parts of one run, checked against each other, in shard order.
 #[derive(Debug)]
 pub struct PartSet {
@@ -699,6 +717,105 @@ impl PartSet {
         &self.parts[0].1
     }
 
+    /// Holds every part's header to the run its recipe builds (`layout`,
+    /// `shape`): the sizes a reader allocates come from the run, not a part.
+    pub fn check_shape(&self, layout: &MetricLayout, shape: &RunShape) -> Result<(), PartError> {
+        for (path, header) in &self.parts {
+            shape.check(path, header)?;
+            if layout.names != header.columns {
+                return Err(damaged(
+                    path,
+                    "its columns are not those of the run its recipe builds",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The columns `wanted` (indices into the run's `layout`) of every path,
+    /// read from the parts' rows one part at a time in shard order, every
+    /// other figure of a part skipped (but checksummed, as a merge does): a
+    /// computation over a few figures of a large sharded run never holds
+    /// its whole table. The headers are checked first, as [`PartSet::merge`]
+    /// does.
+    pub fn read_columns(
+        &self,
+        layout: &MetricLayout,
+        shape: &RunShape,
+        wanted: &[usize],
+    ) -> Result<PartColumns, PartError> {
+        self.check_shape(layout, shape)?;
+        let first = self.header();
+        let (first_path, _) = &self.parts[0];
+        let columns = layout.columns();
+        if let Some(c) = wanted.iter().find(|c| **c >= columns) {
+            return Err(damaged(
+                first_path,
+                &format!("column {c} asked for of its {columns}"),
+            ));
+        }
+        let paths = first.paths as usize;
+        let mut out: Vec<Vec<f64>> = Vec::with_capacity(wanted.len());
+        for _ in wanted {
+            let mut column = Vec::new();
+            column
+                .try_reserve_exact(paths)
+                .map_err(|_| damaged(first_path, "its run's columns do not fit in memory"))?;
+            out.push(column);
+        }
+        let mut ranges = Vec::with_capacity(self.parts.len());
+        let mut next_row = 0u64;
+        for (path, header) in &self.parts {
+            if header.rows.start != next_row || header.rows.end > first.paths {
+                return Err(damaged(path, "its rows do not follow the previous shard's"));
+            }
+            next_row = header.rows.end;
+            ranges.push(header.rows.start as usize..header.rows.end as usize);
+            let (_, mut input) = open(path)?;
+            let (before_rows, _) = body_sections(header)
+                .ok_or_else(|| damaged(path, "its header's sizes overflow"))?;
+            let body = (|| -> io::Result<()> {
+                let skipped = io::copy(&mut (&mut input).take(before_rows), &mut io::sink())?;
+                if skipped != before_rows {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                let rows = (header.rows.end - header.rows.start) as usize;
+                let rows_per_block = (BLOCK_VALUES / columns.max(1)).max(1);
+                let mut block = vec![0.0; rows_per_block.min(rows) * columns];
+                let mut left = rows;
+                while left > 0 {
+                    let n = rows_per_block.min(left);
+                    let values = &mut block[..n * columns];
+                    read_le(&mut input, values, f64::from_le_bytes, |_, read| read)?;
+                    for (column, c) in out.iter_mut().zip(wanted) {
+                        column.extend(values.iter().skip(*c).step_by(columns));
+                    }
+                    left -= n;
+                }
+                let digest = input.hasher.clone().finalize();
+                let mut trailer = [0u8; 32];
+                input.inner.read_exact(&mut trailer)?;
+                if trailer[..] != digest[..] {
+                    return Err(io::Error::other("its checksum does not match"));
+                }
+                let mut rest = [0u8; 1];
+                if input.inner.read(&mut rest)? != 0 {
+                    return Err(io::Error::other("bytes follow its checksum"));
+                }
+                Ok(())
+            })();
+            body.map_err(|e| body_damage(path, e))?;
+        }
+        if next_row != first.paths {
+            let (path, _) = self.parts.last().expect("at least one part");
+            return Err(damaged(path, "the shards' rows do not cover every path"));
+        }
+        Ok(PartColumns {
+            columns: out,
+            rows: ranges,
+        })
+    }
+
     /// Reads every part's body into one simulation, in shard order: the rows
     /// go straight into the run's table, the counts are added up, the samples
     /// come from shard 0. `layout` is the run's, rebuilt from its recipe.
@@ -708,15 +825,7 @@ impl PartSet {
         let (first_path, _) = &self.parts[0];
         // Every size allocated below comes from the rebuilt run, and every
         // part's header is held to it first.
-        for (path, header) in &self.parts {
-            shape.check(path, header)?;
-        }
-        if layout.names != first.columns {
-            return Err(damaged(
-                first_path,
-                "its columns are not those of the run its recipe builds",
-            ));
-        }
+        self.check_shape(&layout, shape)?;
         let points = (first.steps + 1) * first.series;
         let paths = first.paths as usize;
         let mut metrics: Vec<f64> = Vec::new();
@@ -788,14 +897,7 @@ impl PartSet {
                 }
                 Ok(())
             })();
-            body.map_err(|e| {
-                let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
-                    "it ends early".to_string()
-                } else {
-                    e.to_string()
-                };
-                damaged(path, &reason)
-            })?;
+            body.map_err(|e| body_damage(path, e))?;
             // Checked to be 0 to a century when the header was read.
             wall_time += Duration::try_from_secs_f64(header.wall_time_seconds)
                 .map_err(|_| damaged(path, "its wall_time_seconds is out of range"))?;
@@ -818,6 +920,16 @@ impl PartSet {
             wall_time,
         })
     }
+}
+
+/// A part whose body failed to read, as damaged.
+fn body_damage(path: &Path, error: io::Error) -> PartError {
+    let reason = if error.kind() == io::ErrorKind::UnexpectedEof {
+        "it ends early".to_string()
+    } else {
+        error.to_string()
+    };
+    damaged(path, &reason)
 }
 
 fn same_bits(a: &[f64], b: &[f64]) -> bool {

@@ -7,7 +7,9 @@
 use serde::Serialize;
 
 use super::file::ViewsFile;
-use super::pool::{entropy_pool_with_confidence, PoolError, Relation};
+use std::ops::Range;
+
+use super::pool::{entropy_pool_parts_with_confidence, PartViews, PoolError, Relation, ViewTarget};
 use super::table::PathTable;
 use crate::figures::KeyNumbers;
 use crate::scenario::ScenarioError;
@@ -98,17 +100,11 @@ pub fn books(available: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Every column the outcome reads besides the views': the key numbers' and
-/// each book's P&L.
-pub fn figure_columns(available: &[String], key_numbers: Option<&KeyNumbers>) -> Vec<String> {
-    let mut wanted = Vec::new();
-    if let Some(k) = key_numbers {
-        wanted.push(format!("{}.max_drawdown", k.equity));
-        wanted.push(format!("{}.terminal_return", k.dollar));
-        for asset in &k.core_assets {
-            wanted.push(format!("{asset}.terminal_return"));
-        }
-    }
+/// Every column the outcome reads besides the views': the key numbers'
+/// (`key_columns`, [`KeyNumbers::columns`]) and each book's P&L, those the
+/// run has.
+pub fn figure_columns(available: &[String], key_columns: Vec<String>) -> Vec<String> {
+    let mut wanted = key_columns;
     for book in books(available) {
         wanted.push(format!("{book}.pnl"));
     }
@@ -128,14 +124,49 @@ pub fn apply(
     table: &PathTable,
     key_numbers: Option<&KeyNumbers>,
 ) -> Result<ViewsOutcome, ViewsError> {
+    let whole = 0..table.paths();
+    apply_parts(file, table, std::slice::from_ref(&whole), key_numbers)
+}
+
+/// As [`apply`], the table's rows being the parts of a sharded run laid end
+/// to end (`parts`, in order, covering every row): the views are solved with
+/// each part's sums ([`entropy_pool_parts_with_confidence`]), as the parts
+/// would be were their paths on different machines.
+pub fn apply_parts(
+    file: &ViewsFile,
+    table: &PathTable,
+    parts: &[Range<usize>],
+    key_numbers: Option<&KeyNumbers>,
+) -> Result<ViewsOutcome, ViewsError> {
     let (linear, confidence) = file.linear_views(table)?;
     let prior: Vec<f64> = (0..table.paths()).map(|p| table.prior_of(p)).collect();
-    let pooled = entropy_pool_with_confidence(&prior, &linear, &confidence).map_err(|error| {
-        ViewsError::Pool {
-            error,
-            file: file.path.clone(),
-        }
-    })?;
+    let pool_error = |error| ViewsError::Pool {
+        error,
+        file: file.path.clone(),
+    };
+    let covered = parts.first().map_or(0, |r| r.start) == 0
+        && parts.windows(2).all(|w| w[0].end == w[1].start)
+        && parts.last().map_or(0, |r| r.end) == table.paths();
+    if !covered {
+        return Err(pool_error(PoolError::Input(format!(
+            "the parts' rows {parts:?} do not cover the {} paths in order",
+            table.paths()
+        ))));
+    }
+    let part_views: Vec<PartViews> = parts
+        .iter()
+        .map(|rows| PartViews {
+            prior: &prior[rows.clone()],
+            coefficients: linear
+                .iter()
+                .map(|v| &v.coefficients[rows.clone()])
+                .collect(),
+        })
+        .collect();
+    let targets: Vec<ViewTarget> = linear.iter().map(ViewTarget::of).collect();
+    let pooled = entropy_pool_parts_with_confidence(&part_views, &targets, &confidence)
+        .map_err(pool_error)?;
+    let posterior: Vec<f64> = pooled.posterior.concat();
     let mut views = Vec::new();
     let mut owner = 0;
     let mut left_in_owner = 0;
@@ -172,7 +203,7 @@ pub fn apply(
             target: view.target,
             confidence: confidence[i],
             prior: dot(&prior, &view.coefficients),
-            posterior: dot(&pooled.posterior, &view.coefficients),
+            posterior: dot(&posterior, &view.coefficients),
             multiplier: pooled.multipliers[i],
         });
     }
@@ -187,7 +218,7 @@ pub fn apply(
             100.0 * FEW_SCENARIOS_SHARE
         ));
     }
-    let figures = compare_figures(file, table, key_numbers, &prior, &pooled.posterior);
+    let figures = compare_figures(file, table, key_numbers, &prior, &posterior);
     Ok(ViewsOutcome {
         paths,
         views,
@@ -197,7 +228,7 @@ pub fn apply(
         figures,
         warnings,
         prior,
-        posterior: pooled.posterior,
+        posterior,
     })
 }
 
