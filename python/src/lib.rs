@@ -307,6 +307,7 @@ fn run(
         no_portfolios,
         anchors,
         levels,
+        tilt: None,
     };
     check_threads(threads)?;
     let prepared = py
@@ -758,6 +759,7 @@ fn plan(
         no_portfolios,
         anchors,
         levels,
+        tilt: None,
     };
     let axes = vary
         .iter()
