@@ -1126,6 +1126,7 @@ impl NativeReverseStress {
             &self.run,
             &self.result,
             "stormglass.reverse_stress",
+            None,
         )
     }
 
@@ -1168,6 +1169,7 @@ impl NativeReverseStress {
                 &self.result,
                 &traces,
                 "stormglass.reverse_stress",
+                None,
             )
         })
     }

@@ -41,6 +41,26 @@ impl Tilt {
     }
 }
 
+/// For people: "exits into crisis x8, crash's rate x5" ("no factor" when empty).
+impl std::fmt::Display for Tilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let regimes = self
+            .regimes
+            .iter()
+            .map(|(name, factor)| format!("exits into {name} x{factor}"));
+        let events = self
+            .events
+            .iter()
+            .map(|(name, factor)| format!("{name}'s rate x{factor}"));
+        let factors: Vec<String> = regimes.chain(events).collect();
+        if factors.is_empty() {
+            write!(f, "no factor")
+        } else {
+            write!(f, "{}", factors.join(", "))
+        }
+    }
+}
+
 /// A tilt as the step reads it: a factor per destination regime and per event.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tilting {
