@@ -218,6 +218,108 @@ pub fn tilted_recipe(
     }
 }
 
+/// Why a tilted re-run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RerunError {
+    #[error(transparent)]
+    Recipe(#[from] stormglass_core::RecipeError),
+    #[error(transparent)]
+    Scenario(#[from] stormglass_core::scenario::ScenarioError),
+    #[error(transparent)]
+    Engine(#[from] stormglass_core::engine::EngineError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Finished(#[from] super::finished::FinishedError),
+    #[error(transparent)]
+    Reverse(#[from] stormglass_core::views::reverse::ReverseError),
+    /// Nothing to tilt toward, or the run's books cannot be valued again.
+    #[error("{0}")]
+    Input(String),
+}
+
+impl stormglass_core::UserFixable for RerunError {
+    fn is_user_fixable(&self) -> bool {
+        match self {
+            RerunError::Recipe(e) => e.is_user_fixable(),
+            RerunError::Scenario(e) => e.is_user_fixable(),
+            RerunError::Engine(e) => e.is_user_fixable(),
+            RerunError::Output(e) => e.is_user_fixable(),
+            RerunError::Finished(e) => e.is_user_fixable(),
+            RerunError::Reverse(e) => e.is_user_fixable(),
+            RerunError::Input(_) => true,
+        }
+    }
+}
+
+/// A run tilted toward a breach, written and read back.
+pub struct TiltedRun {
+    pub dir: PathBuf,
+    pub run: FinishedRun,
+    pub table: stormglass_core::views::PathTable,
+}
+
+/// Re-runs the finished run in `dir` (whose table is `table`) tilted toward
+/// `breach` ([`reverse::tilt_toward`]): `paths` paths (the run's by
+/// default) under [`tilted_seed`], written with its per-path table into
+/// `tilted_dir` and read back, its paths weighted by their likelihood
+/// ratios. `announce` hears the tilt and seed before the paths run.
+#[allow(clippy::too_many_arguments)]
+pub fn tilted_rerun(
+    dir: &Path,
+    run: &FinishedRun,
+    table: &stormglass_core::views::PathTable,
+    breach: &stormglass_core::views::reverse::Breach,
+    paths: Option<u64>,
+    threads: usize,
+    tilted_dir: &Path,
+    force: bool,
+    progress: &dyn engine::Progress,
+    announce: &dyn Fn(&Recipe, u64),
+) -> Result<TiltedRun, RerunError> {
+    use stormglass_core::views::reverse;
+    stormglass_core::output::check_target(tilted_dir, force)?;
+    let scenario = stormglass_core::scenario::load(&dir.join("scenario.resolved.toml"))?;
+    let tilt = reverse::tilt_toward(table, breach, &Model::new(&scenario))?;
+    if tilt.is_neutral() {
+        return Err(RerunError::Input(format!(
+            "no regime or Poisson event is more frequent on the paths where {} than on all paths: there is nothing to tilt toward (run more paths instead)",
+            breach.description
+        )));
+    }
+    let recipe = tilted_recipe(dir, run, tilt, paths.unwrap_or(run.paths));
+    let prepared = recipe.prepare(threads)?;
+    check_rerun_books(dir, &prepared.book.portfolios, &breach.column).map_err(RerunError::Input)?;
+    prepared.check_memory()?;
+    announce(&recipe, prepared.options.paths);
+    let simulation = prepared.simulate(progress)?;
+    let summary = prepared.summarise(&simulation);
+    let tables = if run.table_file.extension().is_some_and(|e| e == "parquet") {
+        crate::TableFormat::Parquet
+    } else {
+        crate::TableFormat::Csv
+    };
+    crate::write_run(
+        tilted_dir,
+        &prepared.scenario,
+        &prepared.model,
+        &simulation,
+        &summary,
+        crate::OutputOptions {
+            paths_metrics: true,
+            tables,
+            force,
+        },
+    )?;
+    let tilted = FinishedRun::open(tilted_dir)?;
+    let table = tilted.load(&tilted.columns)?;
+    Ok(TiltedRun {
+        dir: tilted_dir.to_path_buf(),
+        run: tilted,
+        table,
+    })
+}
+
 /// The books the run in `dir` valued, as its `summary.json` records them.
 fn book_origins(dir: &Path) -> Vec<BookOrigin> {
     std::fs::read_to_string(dir.join("summary.json"))

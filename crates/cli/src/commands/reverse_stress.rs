@@ -110,68 +110,42 @@ pub fn run(args: Args) -> Result {
     }
     // The tilted run's folder sits beside the report.
     let tilted_dir = out.with_file_name(format!("{name}-tilted"));
-    output::check_target(&tilted_dir, args.out.force)?;
     let threads = args.threads.checked()?;
-    let tilt = reverse::tilt_toward(&table, &breach, &{
-        let scenario =
-            stormglass_core::scenario::load(&args.run_dir.join("scenario.resolved.toml"))?;
-        stormglass_core::model::Model::new(&scenario)
-    })?;
-    if tilt.is_neutral() {
-        return Err(Failure::input(format!(
-            "no regime or Poisson event is more frequent on the paths where {} than on all paths: there is nothing to tilt toward (run more paths instead)",
-            breach.description
-        )));
-    }
-    let paths = args.paths.unwrap_or(run.paths);
-    let recipe = report::reverse::tilted_recipe(&args.run_dir, &run, tilt, paths);
-    let prepared = recipe.prepare(threads)?;
-    report::reverse::check_rerun_books(&args.run_dir, &prepared.book.portfolios, &breach.column)
-        .map_err(Failure::input)?;
-    prepared.check_memory()?;
-    say(format_args!(
-        "re-running {} paths of {} tilted toward the breach (seed {}): {}",
-        paths,
-        run.scenario_name,
-        prepared.options.seed,
-        recipe.tilt.clone().unwrap_or_default()
-    ))?;
-    let simulation = prepared.simulate(&Bar::new())?;
-    let pool = Threads::pool(threads)?;
-    let summary = pool.install(|| prepared.summarise(&simulation));
-    let tables = if run.table_file.extension().is_some_and(|e| e == "parquet") {
-        report::TableFormat::Parquet
-    } else {
-        report::TableFormat::Csv
+    let announce = |recipe: &stormglass_core::Recipe, paths: u64| {
+        let _ = say(format_args!(
+            "re-running {paths} paths of {} tilted toward the breach (seed {}): {}",
+            run.scenario_name,
+            recipe.seed.unwrap_or_default(),
+            recipe.tilt.clone().unwrap_or_default()
+        ));
     };
-    pool.install(|| {
-        report::write_run(
+    // The summaries keep to the threads the command was given.
+    let tilted = Threads::pool(threads)?.install(|| {
+        report::reverse::tilted_rerun(
+            &args.run_dir,
+            &run,
+            &table,
+            &breach,
+            args.paths,
+            threads,
             &tilted_dir,
-            &prepared.scenario,
-            &prepared.model,
-            &simulation,
-            &summary,
-            report::OutputOptions {
-                paths_metrics: true,
-                tables,
-                force: args.out.force,
-            },
+            args.out.force,
+            &Bar::new(),
+            &announce,
         )
     })?;
     say(format_args!(
         "wrote the tilted run {}",
-        tilted_dir.display()
+        tilted.dir.display()
     ))?;
     let plain = report::reverse::PlainEstimate::new(&args.run_dir, &run, &result);
-    let tilted_run = FinishedRun::open(&tilted_dir)?;
-    let tilted_table = tilted_run.load(&tilted_run.columns)?;
-    let tilted = reverse::reverse_stress(&tilted_table, &request.breach(&tilted_table)?, options)?;
+    let result = reverse::reverse_stress(&tilted.table, &request.breach(&tilted.table)?, options)?;
     write(
         &args,
         &out,
-        &tilted_dir,
-        &tilted_run,
-        &tilted,
+        &tilted.dir,
+        &tilted.run,
+        &result,
         &command,
         Some(&plain),
     )

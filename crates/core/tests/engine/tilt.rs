@@ -112,9 +112,11 @@ fn a_tilted_run_estimates_a_rare_tail_without_bias_and_more_tightly() {
     let tilted_hits = indicator(&common::column(&tilted, "spx.max_drawdown"), threshold);
     let (p_tilted, se_tilted) = weighted_mean(&tilted_hits, &lr);
     let breaching = tilted_hits.iter().filter(|&&h| h > 0.0).count();
+    let (sum, squares) = lr.iter().fold((0.0, 0.0), |(s, q), r| (s + r, q + r * r));
     println!(
-        "P(drawdown >= 45%): plain {p_plain:.5} ± {se_plain:.5} ({} paths breach), tilted {p_tilted:.5} ± {se_tilted:.5} ({breaching} paths breach)",
-        hits.iter().filter(|&&h| h > 0.0).count()
+        "P(drawdown >= 45%): plain {p_plain:.5} ± {se_plain:.5} ({} paths breach), tilted {p_tilted:.5} ± {se_tilted:.5} ({breaching} paths breach, effective sample size {:.0} of {PATHS})",
+        hits.iter().filter(|&&h| h > 0.0).count(),
+        sum * sum / squares
     );
     let combined = (se_plain * se_plain + se_tilted * se_tilted).sqrt();
     assert_within("P(drawdown >= 45%), tilted", p_tilted, p_plain, combined, K);
