@@ -307,6 +307,7 @@ fn run(
         no_portfolios,
         anchors,
         levels,
+        tilt: None,
     };
     check_threads(threads)?;
     let prepared = py
@@ -758,6 +759,7 @@ fn plan(
         no_portfolios,
         anchors,
         levels,
+        tilt: None,
     };
     let axes = vary
         .iter()
@@ -1064,12 +1066,16 @@ struct NativeReverseStress {
     run_dir: PathBuf,
     run: report::finished::FinishedRun,
     result: stormglass_core::views::reverse::ReverseStress,
+    /// For a tilted re-run: the plain run it was chosen from.
+    plain: Option<report::reverse::PlainEstimate>,
 }
 
 /// Runs `stormglass reverse-stress` on the run folder `run_dir`: `kind` is
 /// `portfolio`, `strategy`, `asset` or `figure`, `on` is `return` or `drawdown`.
+/// With `tilted_dir`, re-runs the scenario tilted toward the breach into that
+/// folder (`paths` paths, the run's by default) and reports from it.
 #[pyfunction]
-#[pyo3(signature = (run_dir, kind, name, loss, on, at_most, at_least, medoids))]
+#[pyo3(signature = (run_dir, kind, name, loss, on, at_most, at_least, medoids, tilted_dir, paths, threads, force))]
 #[allow(clippy::too_many_arguments)]
 fn reverse_stress(
     py: Python<'_>,
@@ -1081,6 +1087,10 @@ fn reverse_stress(
     at_most: Option<f64>,
     at_least: Option<f64>,
     medoids: usize,
+    tilted_dir: Option<PathBuf>,
+    paths: Option<u64>,
+    threads: usize,
+    force: bool,
 ) -> PyResult<NativeReverseStress> {
     use stormglass_core::views::reverse::{self, Measure, Options, Request, Target};
     let target = match kind {
@@ -1105,13 +1115,50 @@ fn reverse_stress(
         .detach(|| run.load(&run.columns))
         .map_err(|e| library_error(py, e))?;
     let breach = request.breach(&table).map_err(|e| library_error(py, e))?;
+    let options = Options { medoids };
     let result = py
-        .detach(|| reverse::reverse_stress(&table, &breach, Options { medoids }))
+        .detach(|| reverse::reverse_stress(&table, &breach, options))
+        .map_err(|e| library_error(py, e))?;
+    let Some(tilted_dir) = tilted_dir else {
+        return Ok(NativeReverseStress {
+            run_dir,
+            run,
+            result,
+            plain: None,
+        });
+    };
+    check_threads(threads)?;
+    let pool = pool(threads)?;
+    let tilted = py
+        .detach(|| {
+            pool.install(|| {
+                report::reverse::tilted_rerun(
+                    &run_dir,
+                    &run,
+                    &table,
+                    &breach,
+                    paths,
+                    threads,
+                    &tilted_dir,
+                    force,
+                    &engine::Silent,
+                    &|_, _| {},
+                )
+            })
+        })
+        .map_err(|e| library_error(py, e))?;
+    let plain = report::reverse::PlainEstimate::new(&run_dir, &run, &result);
+    let result = py
+        .detach(|| {
+            let breach = request.breach(&tilted.table)?;
+            reverse::reverse_stress(&tilted.table, &breach, options)
+        })
         .map_err(|e| library_error(py, e))?;
     Ok(NativeReverseStress {
-        run_dir,
-        run,
+        run_dir: tilted.dir,
+        run: tilted.run,
         result,
+        plain: Some(plain),
     })
 }
 
@@ -1124,6 +1171,7 @@ impl NativeReverseStress {
             &self.run,
             &self.result,
             "stormglass.reverse_stress",
+            self.plain.as_ref(),
         )
     }
 
@@ -1166,6 +1214,7 @@ impl NativeReverseStress {
                 &self.result,
                 &traces,
                 "stormglass.reverse_stress",
+                self.plain.as_ref(),
             )
         })
     }

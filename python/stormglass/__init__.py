@@ -759,6 +759,12 @@ class ReverseStress:
         self.paths = self.record["paths"]
         self.enough_paths = self.record["enough_paths"]
         self.advice = self.record["advice"]
+        # A run tilted toward the breach: the importance-sampling estimate
+        # (probability, standard_error, effective_paths, mean_ratio,
+        # mean_ratio_se), the tilt, and the plain run's estimate; else None.
+        self.importance_sampling = self.record.get("importance_sampling")
+        self.tilt = self.record.get("tilt")
+        self.plain_run = self.record.get("plain_run")
 
     def arrow(self, name: str) -> pa.Table:
         return _arrow(self._native.table(name))
@@ -802,12 +808,20 @@ def reverse_stress(
     medoids: int = 5,
     out: Optional[PathLike] = None,
     force: bool = False,
+    tilt: bool = False,
+    paths: Optional[int] = None,
+    tilted_out: Optional[PathLike] = None,
+    threads: int = 0,
 ) -> ReverseStress:
     """Runs `stormglass reverse-stress` on a finished run's folder: the breach
     is a `portfolio`'s, `strategy`'s or `asset`'s loss of at least `loss`
     (its return, or its drawdown with `on="drawdown"`), or a `figure` (any
     per-path column) `at_most` or `at_least` a threshold. With `out`, also
-    writes the folder the command writes (page, charts, CSV and Parquet)."""
+    writes the folder the command writes (page, charts, CSV and Parquet).
+    With `tilt=True`, as `--tilt`: re-runs the scenario tilted toward the
+    breach (`paths` paths, the run's by default) into `tilted_out` (by
+    default `<run_dir>-tilted`) and reports from it, every figure weighted by
+    the paths' likelihood ratios."""
     targets = [(k, v) for k, v in (("portfolio", portfolio), ("strategy", strategy), ("asset", asset), ("figure", figure)) if v is not None]
     if len(targets) != 1:
         raise ArgumentError("give exactly one of portfolio, strategy, asset or figure: what breaches")
@@ -816,8 +830,16 @@ def reverse_stress(
         raise ArgumentTypeError(f"{kind} must be a str, not {type(name).__name__} {name!r}")
     if on not in ("return", "drawdown"):
         raise ArgumentError(f"on={on!r}: valid: 'return', 'drawdown'")
+    run_dir = _path("run_dir", run_dir)
+    tilted_dir = None
+    if _flag("tilt", tilt):
+        tilted_dir = _path("tilted_out", tilted_out, optional=True)
+        if tilted_dir is None:
+            tilted_dir = os.fspath(Path(run_dir).resolve().with_name(Path(run_dir).resolve().name + "-tilted"))
+    elif paths is not None or tilted_out is not None:
+        raise ArgumentError("paths and tilted_out go with tilt=True")
     native = _native.reverse_stress(
-        _path("run_dir", run_dir),
+        run_dir,
         kind,
         name,
         _real("loss", loss, optional=True),
@@ -825,6 +847,10 @@ def reverse_stress(
         _real("at_most", at_most, optional=True),
         _real("at_least", at_least, optional=True),
         _whole("medoids", medoids, 0, 20),
+        tilted_dir,
+        _whole("paths", paths, 1, _MAX_PATHS, optional=True),
+        _threads(threads),
+        _flag("force", force),
     )
     result = ReverseStress(native)
     if out is not None:

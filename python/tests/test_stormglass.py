@@ -285,6 +285,25 @@ def test_attribute_matches_the_cli(tmp_path):
         sg.attribute(DEFAULT, mechanisms=["fed_pt"], paths=300)
 
 
+def test_a_tilted_reverse_stress_is_the_cli_s(cli_run, tmp_path):
+    # The re-run's seed is derived from the run's: Python and the CLI make
+    # the same tilted run, so their figures agree exactly.
+    result = sg.reverse_stress(cli_run, portfolio="us_60_40", loss=0.05, tilt=True,
+                               tilted_out=tmp_path / "py-tilted")
+    cli("reverse-stress", cli_run, "--portfolio", "us_60_40", "--loss", 0.05, "--tilt",
+        "--out", tmp_path / "cli")
+    from_cli = json.loads((tmp_path / "cli" / "reverse_stress.json").read_text())
+    assert (tmp_path / f"{cli_run.name}-tilted" / "summary.json").is_file()
+    assert result.probability == from_cli["probability"]
+    assert result.importance_sampling == from_cli["importance_sampling"]
+    assert result.tilt == from_cli["tilt"] and result.tilt["regimes"]
+    assert result.plain_run["breaching"] == sg.reverse_stress(cli_run, portfolio="us_60_40", loss=0.05).breaching
+    ratios = pd.read_parquet(tmp_path / "py-tilted" / "paths_metrics.parquet")["likelihood_ratio"]
+    assert result.importance_sampling["mean_ratio"] == pytest.approx(ratios.mean(), rel=1e-12)
+    with pytest.raises(ValueError, match="go with tilt=True"):
+        sg.reverse_stress(cli_run, portfolio="us_60_40", loss=0.05, paths=100)
+
+
 def test_reverse_stress_returns_the_cli_s_tables(cli_run, tmp_path):
     result = sg.reverse_stress(cli_run, portfolio="us_60_40", loss=0.05)
     cli("reverse-stress", cli_run, "--portfolio", "us_60_40", "--loss", 0.05,

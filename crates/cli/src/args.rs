@@ -224,6 +224,7 @@ impl RecipeArgs {
             no_portfolios: self.no_portfolios,
             anchors: self.anchors.clone(),
             levels: self.levels.levels.clone(),
+            tilt: None,
         }
     }
 }

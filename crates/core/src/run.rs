@@ -72,6 +72,10 @@ pub struct Recipe {
     /// The user's starting levels and their date (`--levels`).
     #[serde(default)]
     pub levels: Option<PathBuf>,
+    /// Draws the paths under this tilt, each carrying its likelihood ratio
+    /// (`model::tilt`); absent for a plain run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tilt: Option<crate::model::Tilt>,
 }
 
 /// A recipe's files loaded and checked: ready to simulate and summarise.
@@ -131,7 +135,10 @@ impl Recipe {
             threads,
             sample_paths,
         };
-        let model = Model::new(&scenario);
+        let mut model = Model::new(&scenario);
+        if let Some(tilt) = &self.tilt {
+            model = model.tilted(tilt).map_err(RecipeError::new)?;
+        }
         let book = portfolio::load(&scenario, &model, &self.book_files())?;
         Ok(Prepared {
             recipe: self.clone(),
@@ -262,6 +269,9 @@ impl Prepared {
         add("seed", &self.options.seed.to_string());
         add("sample_paths", &self.options.sample_paths.to_string());
         add("no_portfolios", &self.recipe.no_portfolios.to_string());
+        if let Some(tilt) = self.model.tilt() {
+            add("tilt", &serde_json::to_string(tilt).unwrap_or_default());
+        }
         let named = if self.recipe.no_portfolios {
             (&[][..], &[][..])
         } else {

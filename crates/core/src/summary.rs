@@ -23,6 +23,12 @@ pub struct Summary {
     pub scenario: ScenarioInfo,
     pub seed: u64,
     pub paths: u64,
+    /// The measure the paths were drawn under, when not the scenario's own:
+    /// every figure of this summary is then under the tilted measure, and
+    /// only figures weighted by the per-path `likelihood_ratio` (`views`,
+    /// `reverse-stress`) are the scenario's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tilt: Option<crate::model::Tilt>,
     pub steps: usize,
     pub wall_time_seconds: f64,
     pub path_steps_per_second: f64,
@@ -409,6 +415,7 @@ impl Summary {
             },
             seed: simulation.seed,
             paths: simulation.paths,
+            tilt: model.tilt().cloned(),
             steps,
             wall_time_seconds: seconds,
             path_steps_per_second: if seconds > 0.0 {

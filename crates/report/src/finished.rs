@@ -14,7 +14,9 @@ use parquet::arrow::ProjectionMask;
 
 use stormglass_core::figures::KeyNumbers;
 use stormglass_core::input::InputError;
+use stormglass_core::model::Tilt;
 use stormglass_core::scenario::load::{read_text_of, FileKind};
+use stormglass_core::stats::LIKELIHOOD_RATIO;
 use stormglass_core::views::PathTable;
 
 /// A finished run: what its outputs record of it, and where its per-path
@@ -32,6 +34,8 @@ pub struct FinishedRun {
     pub table_file: PathBuf,
     /// Every per-path column, in the table's order (without `path`).
     pub columns: Vec<String>,
+    /// The tilt the paths were drawn under, for a run tilted toward a breach.
+    pub tilt: Option<Tilt>,
 }
 
 /// Why a run folder could not be read.
@@ -113,17 +117,34 @@ impl FinishedRun {
             key_numbers,
             table_file,
             columns,
+            tilt: json
+                .get("tilt")
+                .and_then(|t| serde_json::from_value(t.clone()).ok()),
         })
     }
 
     /// The named columns of the per-path table (each must be among
-    /// [`FinishedRun::columns`]), every path equally likely.
+    /// [`FinishedRun::columns`]). Every path is equally likely, but on a run
+    /// tilted toward a breach, whose paths' prior is their likelihood ratios
+    /// normalised to sum to one.
     pub fn load(&self, wanted: &[String]) -> Result<PathTable, FinishedError> {
-        let columns = if self.table_file.extension().is_some_and(|e| e == "parquet") {
-            parquet_load(&self.table_file, &self.columns, wanted)?
+        let tilted = self.columns.iter().any(|c| c == LIKELIHOOD_RATIO);
+        let mut reading = wanted.to_vec();
+        if tilted && !wanted.iter().any(|w| w == LIKELIHOOD_RATIO) {
+            reading.push(LIKELIHOOD_RATIO.to_string());
+        }
+        let mut columns = if self.table_file.extension().is_some_and(|e| e == "parquet") {
+            parquet_load(&self.table_file, &self.columns, &reading)?
         } else {
-            csv_load(&self.table_file, &self.columns, wanted)?
+            csv_load(&self.table_file, &self.columns, &reading)?
         };
+        let ratios = if tilted {
+            let at = reading.iter().position(|w| w == LIKELIHOOD_RATIO);
+            at.map(|at| columns[at].clone())
+        } else {
+            None
+        };
+        columns.truncate(wanted.len());
         let paths = columns.first().map_or(0, |c| c.len());
         if paths as u64 != self.paths {
             return Err(FinishedError::Corrupt {
@@ -138,7 +159,32 @@ impl FinishedRun {
         for (name, values) in wanted.iter().zip(columns) {
             table.insert(name, values);
         }
+        if let Some(ratios) = ratios {
+            table.prior = Some(self.prior_of(ratios)?);
+        }
         Ok(table)
+    }
+
+    /// The paths' prior from their likelihood ratios: each a finite number at
+    /// least 0, not all 0, normalised to sum to one.
+    fn prior_of(&self, ratios: Vec<f64>) -> Result<Vec<f64>, FinishedError> {
+        let corrupt = |message: String| FinishedError::Corrupt {
+            path: self.table_file.clone(),
+            message,
+        };
+        if let Some(path) = ratios.iter().position(|r| !(r.is_finite() && *r >= 0.0)) {
+            return Err(corrupt(format!(
+                "path {path}'s `{LIKELIHOOD_RATIO}` is {}: a likelihood ratio is a finite number at least 0; run the scenario again",
+                ratios[path]
+            )));
+        }
+        let total: f64 = ratios.iter().sum();
+        if total <= 0.0 {
+            return Err(corrupt(format!(
+                "every path's `{LIKELIHOOD_RATIO}` is 0; run the scenario again"
+            )));
+        }
+        Ok(ratios.into_iter().map(|r| r / total).collect())
     }
 }
 

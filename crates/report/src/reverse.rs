@@ -21,7 +21,10 @@ use stormglass_core::engine;
 use stormglass_core::model::Model;
 use stormglass_core::output::{write_atomically, write_with, OutputError};
 use stormglass_core::portfolio::{self, tracker::PortfolioTracker, BookFiles};
-use stormglass_core::views::reverse::{Group, ReverseStress, Side, MIN_BREACHING_PATHS};
+use stormglass_core::run::Recipe;
+use stormglass_core::views::reverse::{
+    Group, ImportanceSampling, ReverseStress, Side, MIN_BREACHING_PATHS,
+};
 
 /// Markets drawn beside the book on the medoids' chart, where the scenario
 /// has them: the S&P 500 and the dollar index.
@@ -68,7 +71,19 @@ pub fn trace_medoids(dir: &Path, run: &FinishedRun, result: &ReverseStress) -> T
             return traces;
         }
     };
-    let model = Model::new(&scenario);
+    let model = match &run.tilt {
+        // A tilted run's paths are drawn under its tilt: so are their replays.
+        Some(tilt) => match Model::new(&scenario).tilted(tilt) {
+            Ok(model) => model,
+            Err(e) => {
+                traces.notes.push(format!(
+                    "The medoids' paths are not drawn: the run's tilt does not fit its scenario ({e})."
+                ));
+                return traces;
+            }
+        },
+        None => Model::new(&scenario),
+    };
     traces.dates = scenario.dates.clone();
     let column = &result.breach.column;
     let book_prefix = ["portfolio.", "strategy."]
@@ -168,6 +183,181 @@ pub fn trace_medoids(dir: &Path, run: &FinishedRun, result: &ReverseStress) -> T
     traces
 }
 
+/// The seed of a run tilted toward a breach: the plain run's with the bits
+/// of "tilt" flipped, so that its paths are independent of the plain run's
+/// (and the two estimates' errors add), yet fixed by the recorded seed.
+pub fn tilted_seed(seed: u64) -> u64 {
+    seed ^ 0x7469_6c74
+}
+
+/// The recipe that re-runs the finished run in `dir` under `tilt`: its
+/// `scenario.resolved.toml`, the book files it read (as `summary.json`
+/// records them; a book written inline in the scenario is not re-valued),
+/// `paths` paths and the tilted seed. [`check_rerun_books`] then checks
+/// that the books are the run's.
+pub fn tilted_recipe(
+    dir: &Path,
+    run: &FinishedRun,
+    tilt: stormglass_core::model::Tilt,
+    paths: u64,
+) -> Recipe {
+    let portfolios = book_origins(dir)
+        .into_iter()
+        .map(|origin| PathBuf::from(origin.origin))
+        .filter(|path| path.is_file())
+        .collect();
+    Recipe {
+        scenario: dir.join("scenario.resolved.toml"),
+        paths: Some(paths),
+        seed: Some(tilted_seed(run.seed)),
+        sample_paths: Some(0),
+        portfolios,
+        no_portfolios: true,
+        tilt: Some(tilt),
+        ..Recipe::default()
+    }
+}
+
+/// Why a tilted re-run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RerunError {
+    #[error(transparent)]
+    Recipe(#[from] stormglass_core::RecipeError),
+    #[error(transparent)]
+    Scenario(#[from] stormglass_core::scenario::ScenarioError),
+    #[error(transparent)]
+    Engine(#[from] stormglass_core::engine::EngineError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Finished(#[from] super::finished::FinishedError),
+    #[error(transparent)]
+    Reverse(#[from] stormglass_core::views::reverse::ReverseError),
+    /// Nothing to tilt toward, or the run's books cannot be valued again.
+    #[error("{0}")]
+    Input(String),
+}
+
+impl stormglass_core::UserFixable for RerunError {
+    fn is_user_fixable(&self) -> bool {
+        match self {
+            RerunError::Recipe(e) => e.is_user_fixable(),
+            RerunError::Scenario(e) => e.is_user_fixable(),
+            RerunError::Engine(e) => e.is_user_fixable(),
+            RerunError::Output(e) => e.is_user_fixable(),
+            RerunError::Finished(e) => e.is_user_fixable(),
+            RerunError::Reverse(e) => e.is_user_fixable(),
+            RerunError::Input(_) => true,
+        }
+    }
+}
+
+/// A run tilted toward a breach, written and read back.
+pub struct TiltedRun {
+    pub dir: PathBuf,
+    pub run: FinishedRun,
+    pub table: stormglass_core::views::PathTable,
+}
+
+/// Re-runs the finished run in `dir` (whose table is `table`) tilted toward
+/// `breach` ([`reverse::tilt_toward`]): `paths` paths (the run's by
+/// default) under [`tilted_seed`], written with its per-path table into
+/// `tilted_dir` and read back, its paths weighted by their likelihood
+/// ratios. `announce` hears the tilt and seed before the paths run.
+#[allow(clippy::too_many_arguments)]
+pub fn tilted_rerun(
+    dir: &Path,
+    run: &FinishedRun,
+    table: &stormglass_core::views::PathTable,
+    breach: &stormglass_core::views::reverse::Breach,
+    paths: Option<u64>,
+    threads: usize,
+    tilted_dir: &Path,
+    force: bool,
+    progress: &dyn engine::Progress,
+    announce: &dyn Fn(&Recipe, u64),
+) -> Result<TiltedRun, RerunError> {
+    use stormglass_core::views::reverse;
+    stormglass_core::output::check_target(tilted_dir, force)?;
+    let scenario = stormglass_core::scenario::load(&dir.join("scenario.resolved.toml"))?;
+    let tilt = reverse::tilt_toward(table, breach, &Model::new(&scenario))?;
+    if tilt.is_neutral() {
+        return Err(RerunError::Input(format!(
+            "no regime or Poisson event is more frequent on the paths where {} than on all paths: there is nothing to tilt toward (run more paths instead)",
+            breach.description
+        )));
+    }
+    let recipe = tilted_recipe(dir, run, tilt, paths.unwrap_or(run.paths));
+    let prepared = recipe.prepare(threads)?;
+    check_rerun_books(dir, &prepared.book.portfolios, &breach.column).map_err(RerunError::Input)?;
+    prepared.check_memory()?;
+    announce(&recipe, prepared.options.paths);
+    let simulation = prepared.simulate(progress)?;
+    let summary = prepared.summarise(&simulation);
+    let tables = if run.table_file.extension().is_some_and(|e| e == "parquet") {
+        crate::TableFormat::Parquet
+    } else {
+        crate::TableFormat::Csv
+    };
+    crate::write_run(
+        tilted_dir,
+        &prepared.scenario,
+        &prepared.model,
+        &simulation,
+        &summary,
+        crate::OutputOptions {
+            paths_metrics: true,
+            tables,
+            force,
+        },
+    )?;
+    let tilted = FinishedRun::open(tilted_dir)?;
+    let table = tilted.load(&tilted.columns)?;
+    Ok(TiltedRun {
+        dir: tilted_dir.to_path_buf(),
+        run: tilted,
+        table,
+    })
+}
+
+/// The books the run in `dir` valued, as its `summary.json` records them.
+fn book_origins(dir: &Path) -> Vec<BookOrigin> {
+    std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<BookOrigins>(&text).ok())
+        .map(|o| o.portfolios)
+        .unwrap_or_default()
+}
+
+/// Refuses a re-run whose book files changed since the run in `dir`, or
+/// that lacks the book the breach names (`column`).
+pub fn check_rerun_books(
+    dir: &Path,
+    books: &[portfolio::Portfolio],
+    column: &str,
+) -> Result<(), String> {
+    for origin in book_origins(dir) {
+        if let Some(book) = books.iter().find(|b| b.name == origin.name) {
+            if book.hash != origin.sha256 {
+                return Err(format!(
+                    "{}: the book `{}` has changed since the run (its sha256 differs); a tilted re-run must value the run's own books",
+                    origin.origin, origin.name
+                ));
+            }
+        }
+    }
+    let named = ["portfolio.", "strategy."].iter().find_map(|kind| {
+        let name = column.strip_prefix(kind)?.rsplit_once('.')?.0;
+        Some(name.to_string())
+    });
+    match named {
+        Some(name) if !books.iter().any(|b| b.name == name) => Err(format!(
+            "the book `{name}` cannot be re-valued: the run read it from a file not found from here, or from the scenario itself; run the command from the folder the run was made in"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The book `prefix` names, from the file the run read (as `summary.json`
 /// records it), if it is still there with the same hash.
 fn load_book(
@@ -217,8 +407,49 @@ struct ReverseFile<'a> {
     paths: u64,
     min_breaching_paths: usize,
     advice: Option<String>,
+    /// On a run tilted toward the breach: its tilt, and the plain run it was
+    /// chosen from with that run's own estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tilt: Option<&'a stormglass_core::model::Tilt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plain_run: Option<&'a PlainEstimate>,
     #[serde(flatten)]
     result: &'a ReverseStress,
+}
+
+/// The plain run a tilted one was chosen from, and its own estimate of the
+/// breach's probability.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlainEstimate {
+    pub run_dir: String,
+    pub seed: u64,
+    pub paths: u64,
+    pub breaching: usize,
+    pub probability: f64,
+    pub standard_error: f64,
+}
+
+impl PlainEstimate {
+    pub fn new(run_dir: &Path, run: &FinishedRun, result: &ReverseStress) -> PlainEstimate {
+        PlainEstimate {
+            run_dir: run_dir.display().to_string(),
+            seed: run.seed,
+            paths: run.paths,
+            breaching: result.breaching,
+            probability: result.probability,
+            standard_error: result.standard_error,
+        }
+    }
+}
+
+/// The command that re-runs `command` tilted toward the breach.
+fn tilted_command(command: &str) -> String {
+    if command.starts_with("stormglass.") {
+        // Python: the same call, with the keyword.
+        "sg.reverse_stress(..., tilt=True)".to_string()
+    } else {
+        format!("{command} --tilt")
+    }
 }
 
 #[derive(Serialize)]
@@ -227,10 +458,22 @@ struct ScenarioRef<'a> {
     hash: &'a str,
 }
 
-/// What to say when too few paths breach: how many a larger run would give.
-pub fn advice(result: &ReverseStress) -> Option<String> {
+/// What to say when too few paths breach: the exact command that re-runs
+/// `command` tilted toward the breach, or how many paths a larger run would
+/// need; on a tilted run, how many paths the tilted re-run would need.
+pub fn advice(result: &ReverseStress, command: &str) -> Option<String> {
     if result.enough_paths {
         return None;
+    }
+    let share = result.breaching as f64 / result.paths as f64;
+    if result.importance_sampling.is_some() {
+        let needed = (MIN_BREACHING_PATHS as f64 / share).ceil() as u64;
+        return Some(format!(
+            "Only {} of the tilted run's {} paths breach (fewer than {MIN_BREACHING_PATHS}): the conditional figures are noisy. Re-run it with --paths {} or more: {command}",
+            result.breaching,
+            result.paths,
+            round_up(needed)
+        ));
     }
     let needed = if result.probability > 0.0 {
         (MIN_BREACHING_PATHS as f64 / result.probability).ceil() as u64
@@ -238,9 +481,10 @@ pub fn advice(result: &ReverseStress) -> Option<String> {
         0
     };
     Some(format!(
-        "Only {} of {} paths breach (fewer than {MIN_BREACHING_PATHS}): the conditional figures are noisy. Run the scenario again with --paths {} or more (about {MIN_BREACHING_PATHS} breaching paths at this probability), with --paths-csv always above 100,000 paths.",
+        "Only {} of {} paths breach (fewer than {MIN_BREACHING_PATHS}): the conditional figures are noisy. Re-run the scenario tilted toward the breach (importance sampling: the regimes and events the breaching paths share made more frequent, every figure reweighted by the paths' likelihood ratios so it stays unbiased): {}. Or run the scenario again with --paths {} or more (about {MIN_BREACHING_PATHS} breaching paths at this probability), with --paths-csv always above 100,000 paths.",
         result.breaching,
         result.paths,
+        tilted_command(command),
         round_up(needed)
     ))
 }
@@ -335,8 +579,14 @@ pub fn medoids_sheet(result: &ReverseStress) -> Sheet {
 }
 
 /// `reverse_stress.json`'s text.
-pub fn json(run_dir: &Path, run: &FinishedRun, result: &ReverseStress, command: &str) -> String {
-    let file = record(run_dir, run, result, command);
+pub fn json(
+    run_dir: &Path,
+    run: &FinishedRun,
+    result: &ReverseStress,
+    command: &str,
+    plain: Option<&PlainEstimate>,
+) -> String {
+    let file = record(run_dir, run, result, command, plain);
     serde_json::to_string_pretty(&file).unwrap_or_default()
 }
 
@@ -345,6 +595,7 @@ fn record<'a>(
     run: &'a FinishedRun,
     result: &'a ReverseStress,
     command: &'a str,
+    plain: Option<&'a PlainEstimate>,
 ) -> ReverseFile<'a> {
     ReverseFile {
         engine: "stormglass",
@@ -358,13 +609,17 @@ fn record<'a>(
         seed: run.seed,
         paths: run.paths,
         min_breaching_paths: MIN_BREACHING_PATHS,
-        advice: advice(result),
+        advice: advice(result, command),
+        tilt: run.tilt.as_ref(),
+        plain_run: plain,
         result,
     }
 }
 
 /// Writes the reverse stress test's files and page into `dir`, atomically;
-/// returns the charts drawn.
+/// returns the charts drawn. `plain` is the plain run a tilted `run` was
+/// chosen from.
+#[allow(clippy::too_many_arguments)]
 pub fn write_reverse_stress(
     dir: &Path,
     force: bool,
@@ -373,10 +628,11 @@ pub fn write_reverse_stress(
     result: &ReverseStress,
     traces: &Traces,
     command: &str,
+    plain: Option<&PlainEstimate>,
 ) -> Result<usize, OutputError> {
     let charts = reverse_charts(result, traces)?;
-    let page = reverse_page(run_dir, run, result, traces, &charts, command);
-    let file = record(run_dir, run, result, command);
+    let page = reverse_page(run_dir, run, result, traces, &charts, command, plain);
+    let file = record(run_dir, run, result, command, plain);
     let sheets: Vec<(&str, Sheet)> = TABLES
         .iter()
         .filter_map(|name| Some((*name, sheet(result, name)?)))
@@ -502,6 +758,7 @@ fn reverse_page(
     traces: &Traces,
     charts: &[Chart],
     command: &str,
+    plain: Option<&PlainEstimate>,
 ) -> String {
     let mut page = Page::new(&format!(
         "Stormglass reverse stress test: {}",
@@ -545,7 +802,10 @@ fn reverse_page(
             }
         ),
     );
-    if let Some(advice) = advice(result) {
+    if let Some(importance) = &result.importance_sampling {
+        page.paragraph("description", &importance_text(run, importance, plain));
+    }
+    if let Some(advice) = advice(result, command) {
         page.push(&format!(
             "<p class=\"description\"><strong>Too few breaching paths.</strong> {}</p>\n",
             escape(&advice)
@@ -637,8 +897,41 @@ fn capitalised(text: &str) -> String {
     }
 }
 
+/// What a tilted run's figures rest on: its tilt, the importance-sampling
+/// estimate with its error and effective paths, the mean ratio, and the
+/// plain run's estimate beside them.
+fn importance_text(
+    run: &FinishedRun,
+    importance: &ImportanceSampling,
+    plain: Option<&PlainEstimate>,
+) -> String {
+    let mut text = format!(
+        "The paths were drawn tilted toward the breach ({}) and every figure is weighted by the paths' likelihood ratios, so it is the scenario's own. Importance-sampling estimate (1/n) Σ LR·1{{breach}}: {:.4}% ± {:.4}% (one standard error); the ratios are worth {:.0} equally likely paths of {}; their mean is {:.3} ± {:.3} (1 expected).",
+        run.tilt.clone().unwrap_or_default(),
+        importance.probability * 100.0,
+        importance.standard_error * 100.0,
+        importance.effective_paths,
+        run.paths,
+        importance.mean_ratio,
+        importance.mean_ratio_se,
+    );
+    if let Some(plain) = plain {
+        let _ = write!(
+            text,
+            " The plain run the tilt was chosen from ({}, seed {}) has {} breaching paths of {}: {:.4}% ± {:.4}%.",
+            plain.run_dir,
+            plain.seed,
+            plain.breaching,
+            plain.paths,
+            plain.probability * 100.0,
+            plain.standard_error * 100.0
+        );
+    }
+    text
+}
+
 /// The console summary: the breach's probability and the leading departures.
-pub fn console_lines(result: &ReverseStress) -> Vec<String> {
+pub fn console_lines(result: &ReverseStress, command: &str) -> Vec<String> {
     let mut lines = vec![format!(
         "{}: {} of {} paths, probability {:.3}% ± {:.3}% (1 se)",
         result.breach.description,
@@ -647,7 +940,18 @@ pub fn console_lines(result: &ReverseStress) -> Vec<String> {
         result.probability * 100.0,
         result.standard_error * 100.0
     )];
-    if let Some(advice) = advice(result) {
+    if let Some(importance) = &result.importance_sampling {
+        lines.push(format!(
+            "tilted run: importance-sampling estimate {:.4}% ± {:.4}% (1 se), effective paths {:.0} of {}, mean likelihood ratio {:.3} ± {:.3}",
+            importance.probability * 100.0,
+            importance.standard_error * 100.0,
+            importance.effective_paths,
+            result.paths,
+            importance.mean_ratio,
+            importance.mean_ratio_se
+        ));
+    }
+    if let Some(advice) = advice(result, command) {
         lines.push(format!("warning: {advice}"));
     }
     lines.push(format!(

@@ -9,8 +9,9 @@ use stormglass_core::views::reverse::{self, Measure, Options, Request, Target};
 use stormglass_report as report;
 use stormglass_report::finished::FinishedRun;
 
-use crate::args::{command_line, Out};
+use crate::args::{command_line, Out, Threads};
 use crate::failure::{say, Failure, Result};
+use crate::progress::Bar;
 
 /// What a book's or an asset's loss is measured on.
 #[derive(Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +66,18 @@ pub struct Args {
     /// Representative breaching paths to find and draw.
     #[arg(long, value_name = "K", default_value_t = reverse::DEFAULT_MEDOIDS)]
     medoids: usize,
+    /// Re-run the scenario tilted toward the breach (importance sampling:
+    /// the regimes and Poisson events the breaching paths share made more
+    /// frequent, factors from 1 to 20) into a run folder beside the report,
+    /// and report from it, every figure weighted by the paths' likelihood
+    /// ratios.
+    #[arg(long)]
+    tilt: bool,
+    /// The tilted re-run's paths [default: the run's].
+    #[arg(long, value_name = "N", requires = "tilt")]
+    paths: Option<u64>,
+    #[command(flatten)]
+    threads: Threads,
     #[command(flatten)]
     out: Out,
 }
@@ -81,32 +94,94 @@ pub fn run(args: Args) -> Result {
             args.medoids
         )));
     }
-    let result = reverse::reverse_stress(
-        &table,
-        &breach,
-        Options {
-            medoids: args.medoids,
-        },
-    )?;
-    let out = args.out.folder(|| {
-        let name = args
-            .run_dir
-            .file_name()
-            .map_or("run".into(), |n| n.to_string_lossy().into_owned());
-        format!("{name}-reverse-stress")
-    });
+    let options = Options {
+        medoids: args.medoids,
+    };
+    let result = reverse::reverse_stress(&table, &breach, options)?;
+    let name = args
+        .run_dir
+        .file_name()
+        .map_or("run".into(), |n| n.to_string_lossy().into_owned());
+    let out = args.out.folder(|| format!("{name}-reverse-stress"));
     output::check_target(&out, args.out.force)?;
-    let traces = report::reverse::trace_medoids(&args.run_dir, &run, &result);
-    let charts = report::reverse::write_reverse_stress(
+    let command = command_line();
+    if !args.tilt {
+        return write(&args, &out, &args.run_dir, &run, &result, &command, None);
+    }
+    // The tilted run's folder sits beside the report.
+    let tilted_dir = out.with_file_name(format!("{name}-tilted"));
+    let threads = args.threads.checked()?;
+    let announce = |recipe: &stormglass_core::Recipe, paths: u64| {
+        let _ = say(format_args!(
+            "re-running {paths} paths of {} tilted toward the breach (seed {}): {}",
+            run.scenario_name,
+            recipe.seed.unwrap_or_default(),
+            recipe.tilt.clone().unwrap_or_default()
+        ));
+    };
+    // The summaries keep to the threads the command was given.
+    let tilted = Threads::pool(threads)?.install(|| {
+        report::reverse::tilted_rerun(
+            &args.run_dir,
+            &run,
+            &table,
+            &breach,
+            args.paths,
+            threads,
+            &tilted_dir,
+            args.out.force,
+            &Bar::new(),
+            &announce,
+        )
+    })?;
+    say(format_args!(
+        "wrote the tilted run {}",
+        tilted.dir.display()
+    ))?;
+    let plain = report::reverse::PlainEstimate::new(&args.run_dir, &run, &result);
+    let result = reverse::reverse_stress(&tilted.table, &request.breach(&tilted.table)?, options)?;
+    write(
+        &args,
         &out,
-        args.out.force,
-        &args.run_dir,
-        &run,
+        &tilted.dir,
+        &tilted.run,
         &result,
+        &command,
+        Some(&plain),
+    )
+}
+
+/// Writes the report of `result` (on the run in `run_dir`) and says what it found.
+fn write(
+    args: &Args,
+    out: &std::path::Path,
+    run_dir: &std::path::Path,
+    run: &FinishedRun,
+    result: &reverse::ReverseStress,
+    command: &str,
+    plain: Option<&report::reverse::PlainEstimate>,
+) -> Result {
+    let traces = report::reverse::trace_medoids(run_dir, run, result);
+    let charts = report::reverse::write_reverse_stress(
+        out,
+        args.out.force,
+        run_dir,
+        run,
+        result,
         &traces,
-        &command_line(),
+        command,
+        plain,
     )?;
-    for line in report::reverse::console_lines(&result) {
+    if let Some(plain) = plain {
+        say(format_args!(
+            "plain run: {} of {} paths breach, probability {:.4}% ± {:.4}% (1 se)",
+            plain.breaching,
+            plain.paths,
+            plain.probability * 100.0,
+            plain.standard_error * 100.0
+        ))?;
+    }
+    for line in report::reverse::console_lines(result, command) {
         say(format_args!("{line}"))?;
     }
     say(format_args!(

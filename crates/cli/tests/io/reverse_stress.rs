@@ -205,3 +205,118 @@ fn a_book_loss_is_stress_tested_from_the_run_folder() {
         "--loss",
     );
 }
+
+/// A column of a per-path CSV, by name.
+fn csv_column(path: &Path, name: &str) -> Vec<f64> {
+    let table = std::fs::read_to_string(path).unwrap();
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let c = header.iter().position(|h| *h == name).unwrap();
+    lines
+        .map(|l| l.split(',').nth(c).unwrap().parse::<f64>().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_rare_breach_offers_a_tilted_rerun_and_makes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    std::fs::write(cwd.join("two_markets.toml"), SCENARIO).unwrap();
+    std::fs::write(cwd.join("levered.toml"), BOOK).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "reverse-stress",
+            "run",
+            "--portfolio",
+            "levered",
+            "--loss",
+            "0.4",
+            "--out",
+            "rs",
+            "--force",
+        ];
+        args.extend(extra);
+        ok(&stormglass(&args, cwd))
+    };
+    ok(&stormglass(
+        &[
+            "run",
+            "two_markets.toml",
+            "--portfolio",
+            "levered.toml",
+            "--paths",
+            "4000",
+            "--out",
+            "run",
+        ],
+        cwd,
+    ));
+    let stdout = run(&[]);
+    // Too few breach: the exact command of the tilted re-run is given.
+    let command =
+        "stormglass reverse-stress run --portfolio levered --loss 0.4 --out rs --force --tilt";
+    assert!(stdout.contains(command), "{stdout}");
+    let plain: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("rs/reverse_stress.json")).unwrap())
+            .unwrap();
+    assert!(plain["advice"].as_str().unwrap().contains(command));
+    assert!(plain.get("importance_sampling").is_none());
+
+    let stdout = run(&["--tilt", "--paths", "6000"]);
+    assert!(
+        stdout.contains("tilted run: importance-sampling estimate"),
+        "{stdout}"
+    );
+    let tilted_dir = cwd.join("run-tilted");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tilted_dir.join("summary.json")).unwrap())
+            .unwrap();
+    let factor = summary["tilt"]["regimes"]["stress"].as_f64().unwrap();
+    assert!((1.0..=20.0).contains(&factor), "{factor}");
+    assert_eq!(summary["paths"], 6000);
+    assert_ne!(summary["seed"], 7);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("rs/reverse_stress.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["tilt"], summary["tilt"]);
+    assert_eq!(json["plain_run"]["breaching"], plain["breaching"]);
+    // The probability is the likelihood-ratio-weighted share of the re-run's
+    // own per-path P&Ls at or below -40%.
+    let table = tilted_dir.join("paths_metrics.csv");
+    let ratios = csv_column(&table, "likelihood_ratio");
+    let pnl = csv_column(&table, "portfolio.levered.pnl");
+    let total: f64 = ratios.iter().sum();
+    let weighted: f64 = ratios
+        .iter()
+        .zip(&pnl)
+        .filter(|(_, &p)| p <= -0.4)
+        .map(|(r, _)| r / total)
+        .sum();
+    let probability = json["probability"].as_f64().unwrap();
+    assert!(
+        (probability - weighted).abs() < 1e-12,
+        "{probability} against {weighted}"
+    );
+    assert!(json["breaching"].as_u64() > plain["breaching"].as_u64());
+    // The tilted estimate is the plain one's within four combined standard
+    // errors (the runs' seeds differ, so their errors add).
+    let importance = &json["importance_sampling"];
+    let (p_tilted, se_tilted) = (
+        importance["probability"].as_f64().unwrap(),
+        importance["standard_error"].as_f64().unwrap(),
+    );
+    let (p_plain, se_plain) = (
+        plain["probability"].as_f64().unwrap(),
+        plain["standard_error"].as_f64().unwrap(),
+    );
+    let combined = (se_tilted * se_tilted + se_plain * se_plain).sqrt();
+    assert!(
+        (p_tilted - p_plain).abs() <= 4.0 * combined,
+        "tilted {p_tilted} ± {se_tilted}, plain {p_plain} ± {se_plain}"
+    );
+    let html = std::fs::read_to_string(cwd.join("rs/reverse_stress.html")).unwrap();
+    assert!(html.contains("drawn tilted toward the breach"));
+    // The medoids replay under the run's tilt, exactly.
+    assert!(!html.contains("do not reproduce"), "replays differ");
+    assert!(!html.contains("is not drawn"), "book not replayed");
+}

@@ -5,6 +5,7 @@
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::steps_until_arrival;
+use super::tilt::arrival_log_ratio;
 use crate::scenario::{Event, EventJump, Multiplier, Trigger};
 
 #[derive(Debug, Clone)]
@@ -63,16 +64,39 @@ impl EventModel {
         self.drawdown
     }
 
+    /// Whether the event fires at Poisson arrivals (the only firings a tilt
+    /// can make more frequent).
+    pub fn is_poisson(&self) -> bool {
+        matches!(self.trigger, Trigger::Poisson { rate_per_year, .. } if rate_per_year > 0.0)
+            && self.enabled
+    }
+
     /// The step of the first Poisson firing (`usize::MAX` for dated events or never);
-    /// for drawdown-triggered events the first step they may fire (0).
-    pub fn first_firing(&self, rng: &mut Xoshiro256PlusPlus, dt: f64) -> usize {
+    /// for drawdown-triggered events the first step they may fire (0). The
+    /// arrival is drawn at `tilt.factor` times the rate and its log likelihood
+    /// ratio added to `log_ratio`.
+    pub fn first_firing(
+        &self,
+        rng: &mut Xoshiro256PlusPlus,
+        dt: f64,
+        tilt: ArrivalTilt,
+        log_ratio: &mut f64,
+    ) -> usize {
         let first = match self.trigger {
             Trigger::Drawdown { .. } => 0,
             Trigger::Poisson {
                 rate_per_year,
                 first_step,
                 end_step,
-            } if rate_per_year > 0.0 => arrival(rng, first_step, rate_per_year, end_step, dt),
+            } if rate_per_year > 0.0 => arrival(
+                rng,
+                first_step,
+                rate_per_year,
+                end_step,
+                dt,
+                tilt,
+                log_ratio,
+            ),
             _ => usize::MAX,
         };
         if self.enabled {
@@ -85,15 +109,22 @@ impl EventModel {
     /// The next Poisson firing after one in step `t`. A Poisson process has at least
     /// one arrival in a step with probability `1 - exp(-rate dt)`; several arrivals
     /// in one step count as one firing. For drawdown-triggered events, the first
-    /// step after the cooldown.
-    pub fn next_firing(&self, rng: &mut Xoshiro256PlusPlus, t: usize, dt: f64) -> usize {
+    /// step after the cooldown. Tilted as [`EventModel::first_firing`].
+    pub fn next_firing(
+        &self,
+        rng: &mut Xoshiro256PlusPlus,
+        t: usize,
+        dt: f64,
+        tilt: ArrivalTilt,
+        log_ratio: &mut f64,
+    ) -> usize {
         match self.trigger {
             Trigger::Drawdown { cooldown_steps, .. } => t + cooldown_steps,
             Trigger::Poisson {
                 rate_per_year,
                 end_step,
                 ..
-            } => arrival(rng, t + 1, rate_per_year, end_step, dt),
+            } => arrival(rng, t + 1, rate_per_year, end_step, dt, tilt, log_ratio),
             Trigger::Dated { .. } => usize::MAX,
         }
     }
@@ -119,21 +150,35 @@ impl EventModel {
     }
 }
 
+/// How an event's arrivals are drawn: at `factor` times its rate, the
+/// likelihood ratio censored at step `horizon` (the run's end: later
+/// arrivals are never seen).
+#[derive(Debug, Clone, Copy)]
+pub struct ArrivalTilt {
+    pub factor: f64,
+    pub horizon: usize,
+}
+
 /// The step of the first Poisson arrival from step `from` on, or `usize::MAX` if it
-/// falls at or after `end_step`.
+/// falls at or after `end_step`; drawn at `tilt.factor` times the rate, with
+/// the gap's `ln(dP/dQ)` added to `log_ratio` (nothing at factor 1, where the
+/// draw is the plain one).
 fn arrival(
     rng: &mut Xoshiro256PlusPlus,
     from: usize,
     rate_per_year: f64,
     end_step: usize,
     dt: f64,
+    tilt: ArrivalTilt,
+    log_ratio: &mut f64,
 ) -> usize {
-    let step = from + steps_until_arrival(rng, rate_per_year, dt);
-    if step < end_step {
-        step
-    } else {
-        usize::MAX
+    let step = from + steps_until_arrival(rng, rate_per_year * tilt.factor, dt);
+    let step = if step < end_step { step } else { usize::MAX };
+    if tilt.factor != 1.0 {
+        let seen_until = end_step.min(tilt.horizon);
+        *log_ratio += arrival_log_ratio(rate_per_year * dt, tilt.factor, from, step, seen_until);
     }
+    step
 }
 
 /// The combined effect of the events active on a path: sums of shifts, products of

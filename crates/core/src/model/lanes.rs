@@ -10,7 +10,9 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::{correlated_normals, implied_vol, poisson_count, Effects, Model, ProcessKind};
+use super::{
+    correlated_normals, implied_vol, poisson_count, tilt::Tilting, Effects, Model, ProcessKind,
+};
 
 /// 25 basis points.
 const QUARTER_POINT: f64 = 0.0025;
@@ -50,6 +52,8 @@ pub struct Lanes {
     pub regime_in_step: Vec<usize>,
     /// Per lane, the events that fired in the last step, as a bit mask.
     pub fired: Vec<u64>,
+    /// Per lane, `ln(dP/dQ)` of the draws a tilt changed (0 without a tilt).
+    pub log_likelihood_ratio: Vec<f64>,
     /// Per lane, foreign investors' trailing annualised own-currency return `F`
     /// and the selling pressure `P` it creates (0 without flows).
     pub flow: Vec<f64>,
@@ -114,6 +118,7 @@ impl Model {
             regime: vec![0; count],
             regime_in_step: vec![0; count],
             fired: vec![0; count],
+            log_likelihood_ratio: vec![0.0; count],
             flow: vec![0.0; count],
             pressure: vec![0.0; count],
             peak: per_asset.clone(),
@@ -177,11 +182,18 @@ impl Model {
         lanes.pressure[lane] = self.flows.map_or(0.0, |f| f.pressure(0.0));
         lanes.dated_cursor[lane] = 0;
         let events = self.events.len();
+        let mut log_ratio = 0.0;
         for (e, event) in self.events.iter().enumerate() {
             lanes.active_until[lane * events + e] = 0;
             lanes.firings[lane * events + e] = 0;
-            lanes.next_fire[lane * events + e] = event.first_firing(&mut event_rng, self.dt);
+            lanes.next_fire[lane * events + e] = event.first_firing(
+                &mut event_rng,
+                self.dt,
+                self.arrival_tilt(e),
+                &mut log_ratio,
+            );
         }
+        lanes.log_likelihood_ratio[lane] = log_ratio;
         lanes.effects_mask[lane] = 0;
         lanes.effects[lane].reset();
         lanes.table_key[lane] = None;
@@ -543,6 +555,9 @@ impl Model {
     }
 
     fn move_regime(&self, lanes: &mut Lanes, lane: usize, t: usize) {
+        if let Some(tilt) = &self.tilt {
+            return self.move_regime_tilted(lanes, lane, t, tilt);
+        }
         let from = lanes.regime[lane];
         let regime = &self.regimes[from];
         let u: f64 = lanes.rngs[lane].random();
@@ -583,6 +598,74 @@ impl Model {
                 return;
             }
         }
+    }
+
+    /// The probability of leaving regime `from` for `to` (base intensity `q`)
+    /// in step `t`: `q dt` times the active events' multipliers and the
+    /// exponential of the row's state terms.
+    fn exit_probability(
+        &self,
+        lanes: &Lanes,
+        lane: usize,
+        t: usize,
+        from: usize,
+        to: usize,
+        q: f64,
+    ) -> f64 {
+        let regime = &self.regimes[from];
+        let effects = &lanes.effects[lane];
+        let mut probability = q * self.dt * effects.multiplier(from, to);
+        let exponent: f64 = regime
+            .state_terms
+            .iter()
+            .filter(|(j, _, _)| *j == to)
+            .map(|(_, feature, c)| c * self.feature(lanes, lane, *feature, t))
+            .sum();
+        if exponent != 0.0 {
+            probability *= exponent.exp();
+        }
+        probability
+    }
+
+    /// [`Model::move_regime`] under a tilt: every exit's probability `p_j`
+    /// (as the plain chain has it) becomes `p_j f_j s` with `f_j` the factor
+    /// on exits into `j` and `s` scaling the total down to
+    /// [`super::tilt::MAX_TILTED_EXIT`] if the factors raise it past that
+    /// (and past the plain total); the same uniform picks the outcome, and
+    /// its `ln(P/Q)`, "stay" included, is added to the lane's ratio.
+    fn move_regime_tilted(&self, lanes: &mut Lanes, lane: usize, t: usize, tilt: &Tilting) {
+        use super::tilt::{slot_probability, stay_log_ratio, MAX_TILTED_EXIT};
+        let from = lanes.regime[lane];
+        let regime = &self.regimes[from];
+        let u: f64 = lanes.rngs[lane].random();
+        let mut plain = [0.0f64; crate::scenario::MAX_REGIMES];
+        let (mut plain_total, mut tilted_total) = (0.0, 0.0);
+        for (k, &(to, q)) in regime.exits.iter().enumerate() {
+            plain[k] = self.exit_probability(lanes, lane, t, from, to, q);
+            plain_total += plain[k];
+            tilted_total += plain[k] * tilt.into[to];
+        }
+        let cap = plain_total.max(MAX_TILTED_EXIT);
+        let scale = if tilted_total > cap {
+            cap / tilted_total
+        } else {
+            1.0
+        };
+        let (mut plain_cumulative, mut tilted_cumulative) = (0.0, 0.0);
+        for (k, &(to, _)) in regime.exits.iter().enumerate() {
+            let tilted = plain[k] * tilt.into[to] * scale;
+            let (plain_below, tilted_below) = (plain_cumulative, tilted_cumulative);
+            plain_cumulative += plain[k];
+            tilted_cumulative += tilted;
+            if u < tilted_cumulative {
+                lanes.regime[lane] = to;
+                lanes.log_likelihood_ratio[lane] += slot_probability(plain_below, plain_cumulative)
+                    .ln()
+                    - slot_probability(tilted_below, tilted_cumulative).ln();
+                return;
+            }
+        }
+        lanes.log_likelihood_ratio[lane] += stay_log_ratio(plain_total, tilted_cumulative);
     }
 
     /// A state feature at the end of step `t`.
@@ -637,7 +720,13 @@ impl Model {
                 lanes.next_fire[lane * events + e] = if *firings >= self.events[e].max_firings {
                     usize::MAX
                 } else {
-                    self.events[e].next_firing(&mut lanes.event_rngs[lane], t, self.dt)
+                    self.events[e].next_firing(
+                        &mut lanes.event_rngs[lane],
+                        t,
+                        self.dt,
+                        self.arrival_tilt(e),
+                        &mut lanes.log_likelihood_ratio[lane],
+                    )
                 };
             }
         }
@@ -675,6 +764,85 @@ impl Model {
         }
         if let Some(regime) = event.force_regime {
             lanes.regime[lane] = regime;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    use super::super::{Model, Tilt};
+
+    /// A calm regime leaving for `a` (1 a year) and `b` (2 a year), over
+    /// one weekday step.
+    fn chain() -> Model {
+        let text = "[scenario]\nname = \"chain\"\nstart_date = 2026-01-05\nhorizon_steps = 1\ncalendar = \"weekdays\"\nsample_paths = 0\n[regimes.calm]\nintensities = { a = 1.0, b = 2.0 }\n[regimes.a]\nintensities = { calm = 1.0 }\n[regimes.b]\nintensities = { calm = 1.0 }\n[regime_chain]\ninitial = \"calm\"\n[assets.x]\nprocess = \"gbm\"\ninitial = 1.0\nvol = 0.1\n";
+        let scenario =
+            crate::scenario::load_str(text, std::path::Path::new("chain.toml")).expect("scenario");
+        Model::new(&scenario)
+    }
+
+    /// Steps one lane of path `path` once: its regime after the move and
+    /// the move's `ln(dP/dQ)`.
+    fn one_move(model: &Model, path: u64) -> (usize, f64) {
+        let mut lanes = model.new_lanes(1);
+        // Its own stream per path (the engine's keying is a layer above).
+        model.start_lane(&mut lanes, 0, Xoshiro256PlusPlus::seed_from_u64(path));
+        model.step(&mut lanes, 0);
+        (lanes.regime[0], lanes.log_likelihood_ratio[0])
+    }
+
+    /// Every outcome's log ratio against the one-step probabilities written
+    /// out: `p_j = q_j dt` under the scenario, `p_j f_j s` under the tilt,
+    /// staying `1 - sum`.
+    fn check_moves(factor_b: f64, expect_scale: impl Fn(f64) -> f64) {
+        let mut tilt = Tilt::default();
+        tilt.regimes.insert("b".into(), factor_b);
+        let model = chain().tilted(&tilt).expect("tilt");
+        let dt = model.dt;
+        let (p_a, p_b) = (1.0 * dt, 2.0 * dt);
+        let s = expect_scale(p_a + p_b * factor_b);
+        let (q_a, q_b) = (p_a * s, p_b * factor_b * s);
+        let mut seen = [0; 3];
+        for path in 0..4_000 {
+            let (regime, log_ratio) = one_move(&model, path);
+            let direct = match regime {
+                0 => ((1.0 - p_a - p_b) / (1.0 - q_a - q_b)).ln(),
+                1 => (p_a / q_a).ln(),
+                _ => (p_b / q_b).ln(),
+            };
+            seen[regime] += 1;
+            assert!(
+                (log_ratio - direct).abs() < 1e-12,
+                "regime {regime}: {log_ratio} against {direct}"
+            );
+        }
+        assert!(seen.iter().all(|&n| n > 0), "every outcome drawn: {seen:?}");
+    }
+
+    #[test]
+    fn a_tilted_move_carries_its_exact_likelihood_ratio() {
+        check_moves(30.0, |_| 1.0);
+    }
+
+    #[test]
+    fn a_tilt_past_the_cap_is_scaled_to_it() {
+        // 100 times 2 a year into b is 0.8 of a day's probability: scaled
+        // down to MAX_TILTED_EXIT, so staying keeps half.
+        check_moves(100.0, |total| super::super::tilt::MAX_TILTED_EXIT / total);
+    }
+
+    #[test]
+    fn a_neutral_tilt_is_no_tilt() {
+        let mut tilt = Tilt::default();
+        tilt.regimes.insert("b".into(), 1.0);
+        let model = chain().tilted(&tilt).expect("tilt");
+        assert!(model.tilt().is_none());
+        let plain = chain();
+        for path in 0..200 {
+            assert_eq!(one_move(&model, path), one_move(&plain, path));
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod events;
 mod lanes;
+pub mod tilt;
 
 use nalgebra::DMatrix;
 use rand_distr::{Distribution, Exp1, StandardNormal};
@@ -20,6 +21,8 @@ use crate::scenario::{
 pub use events::Effects;
 use events::EventModel;
 pub use lanes::Lanes;
+pub use tilt::Tilt;
+use tilt::Tilting;
 
 pub use crate::scenario::MAX_DRIVERS;
 
@@ -204,6 +207,8 @@ pub struct Model {
     heston_assets: Vec<usize>,
     jump_assets: Vec<usize>,
     peak_assets: Vec<usize>,
+    /// The measure the run samples under, when not the scenario's own.
+    tilt: Option<Tilting>,
 }
 
 /// A correlation factor `A` with `A A^T = C`: Cholesky where `C` is positive definite,
@@ -515,6 +520,7 @@ impl Model {
             heston_assets,
             jump_assets,
             peak_assets,
+            tilt: None,
         };
         // Derived levels start where their inputs do.
         let mut levels: Vec<f64> = model.assets.iter().map(|a| a.initial).collect();
@@ -590,6 +596,35 @@ impl Model {
 
     pub fn regimes(&self) -> usize {
         self.regimes.len()
+    }
+
+    /// The model sampling under `tilt` (docs/MODEL.md, "Tilted runs"), or the
+    /// error naming the regime or event it cannot tilt; a neutral tilt leaves
+    /// the model as it is, bit for bit.
+    pub fn tilted(mut self, tilt: &Tilt) -> Result<Model, String> {
+        let poisson: Vec<bool> = self.events.iter().map(|e| e.is_poisson()).collect();
+        let tilting = Tilting::new(tilt, &self.regime_names, &self.event_names, &poisson)?;
+        self.tilt = (!tilt.is_neutral()).then_some(tilting);
+        Ok(self)
+    }
+
+    /// The tilt the model samples under, if any: its paths then carry a
+    /// likelihood ratio.
+    pub fn tilt(&self) -> Option<&Tilt> {
+        self.tilt.as_ref().map(|t| &t.spec)
+    }
+
+    /// Whether event `e` fires at Poisson arrivals (a tilt can raise its rate).
+    pub fn is_poisson_event(&self, e: usize) -> bool {
+        self.events[e].is_poisson()
+    }
+
+    /// How event `e`'s arrivals are drawn.
+    fn arrival_tilt(&self, e: usize) -> events::ArrivalTilt {
+        events::ArrivalTilt {
+            factor: self.tilt.as_ref().map_or(1.0, |t| t.rates[e]),
+            horizon: self.steps,
+        }
     }
 }
 

@@ -13,7 +13,10 @@ mod weighted;
 
 pub use distribution::{percentile_sorted, Distribution, PERCENTILES};
 pub use fan::{FanGrid, FanHistogram, FAN_BINS};
-pub use path::{asset_metric_name, MetricLayout, PathSummary, ASSET_METRICS, LEVEL_CHANGE_METRIC};
+pub use path::{
+    asset_metric_name, MetricLayout, PathSummary, ASSET_METRICS, LEVEL_CHANGE_METRIC,
+    LIKELIHOOD_RATIO,
+};
 pub use signals::{signal_columns, SignalOutcome, SignalTracker};
 pub use tail::TailRisk;
 pub use weighted::WeightedSample;

@@ -20,6 +20,8 @@ pub struct MetricLayout {
     flow_start: Option<usize>,
     /// The first signal column, when the scenario has signals.
     signal_start: Option<usize>,
+    /// The path's likelihood ratio `dP/dQ`, when the run samples under a tilt.
+    likelihood_ratio: Option<usize>,
     /// Columns before those an observer appended.
     builtin: usize,
 }
@@ -36,6 +38,10 @@ pub const ASSET_METRICS: [&str; 8] = [
     "worst_day",
     "best_day",
 ];
+
+/// The per-path column of a tilted run's likelihood ratio `dP/dQ`, the
+/// weight that makes its figures the scenario's own.
+pub const LIKELIHOOD_RATIO: &str = "likelihood_ratio";
 
 /// The name of a level asset's third figure: `x_T - x_0` in the asset's units,
 /// not a return, so it does not share the log-price assets' name.
@@ -98,11 +104,16 @@ impl MetricLayout {
             names.extend(signal_columns(signals));
             start
         });
+        let likelihood_ratio = model.tilt().map(|_| {
+            names.push(LIKELIHOOD_RATIO.to_string());
+            names.len() - 1
+        });
         MetricLayout {
             builtin: names.len(),
             names,
             flow_start,
             signal_start,
+            likelihood_ratio,
             assets: model.assets.len(),
             heston,
             regimes: model.regime_names.len(),
@@ -145,6 +156,11 @@ impl MetricLayout {
     /// signals.
     pub fn signal_start(&self) -> Option<usize> {
         self.signal_start
+    }
+
+    /// The likelihood ratio's column, when the run samples under a tilt.
+    pub fn likelihood_ratio_column(&self) -> Option<usize> {
+        self.likelihood_ratio
     }
 
     /// The engine's own columns (those an observer appended come after).
@@ -471,6 +487,9 @@ impl PathSummary {
             if let Some((max_column, share_column)) = layout.flow_columns() {
                 row[max_column] = self.max_pressure[lane];
                 row[share_column] = self.pressure_steps[lane] as f64 / n;
+            }
+            if let Some(column) = layout.likelihood_ratio {
+                row[column] = lanes.log_likelihood_ratio[lane].exp();
             }
         }
         if let (Some(signals), Some(start)) = (&self.signals, layout.signal_start) {

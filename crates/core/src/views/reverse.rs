@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use super::pool::{entropy_pool, LinearView, Relation};
 use super::table::{PathTable, UnknownColumn};
+use crate::model::{Model, Tilt};
 use crate::scenario::load::unknown_name;
+use crate::stats::LIKELIHOOD_RATIO;
 
 /// Fewer breaching paths than this make the conditional figures too noisy for
 /// a committee's paper: the result says so and suggests a larger run.
@@ -447,6 +449,60 @@ pub struct ReverseStress {
     /// standard deviations).
     pub medoid_columns: Vec<String>,
     pub medoids: Vec<Medoid>,
+    /// On a run tilted toward the breach (its table holds the per-path
+    /// `likelihood_ratio`), the importance-sampling figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub importance_sampling: Option<ImportanceSampling>,
+}
+
+/// A tilted run's own check of its estimate: the breach probability as the
+/// plain mean `(1/n) sum LR 1_B` with its standard error `sd(LR 1_B) /
+/// sqrt(n)`, how many equally likely paths the ratios are worth, and the
+/// mean ratio, which is 1 in expectation (far from it, the tilt went too far
+/// for the paths run).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportanceSampling {
+    pub probability: f64,
+    pub standard_error: f64,
+    /// Kish's `(sum LR)^2 / sum LR^2` over all paths.
+    pub effective_paths: f64,
+    pub mean_ratio: f64,
+    pub mean_ratio_se: f64,
+}
+
+impl ImportanceSampling {
+    /// The figures of likelihood ratios `ratios` and breach `hit`, per path.
+    pub fn new(ratios: &[f64], hit: &[bool]) -> ImportanceSampling {
+        let n = ratios.len() as f64;
+        let mean_and_se = |values: &mut dyn Iterator<Item = f64>| {
+            let (mut sum, mut squares) = (0.0, 0.0);
+            for v in values {
+                sum += v;
+                squares += v * v;
+            }
+            let mean = sum / n;
+            let variance = ((squares - n * mean * mean) / (n - 1.0).max(1.0)).max(0.0);
+            (mean, (variance / n).sqrt(), sum, squares)
+        };
+        let (probability, standard_error, _, _) = mean_and_se(
+            &mut ratios
+                .iter()
+                .zip(hit)
+                .map(|(r, &h)| if h { *r } else { 0.0 }),
+        );
+        let (mean_ratio, mean_ratio_se, sum, squares) = mean_and_se(&mut ratios.iter().copied());
+        ImportanceSampling {
+            probability,
+            standard_error,
+            effective_paths: if squares > 0.0 {
+                sum * sum / squares
+            } else {
+                0.0
+            },
+            mean_ratio,
+            mean_ratio_se,
+        }
+    }
 }
 
 /// The table's weights, normalised to sum to one.
@@ -630,10 +686,11 @@ pub fn reverse_stress(
         .zip(&hit)
         .filter(|(_, &h)| h)
         .fold((0.0, 0.0), |(s, q), (w, _)| (s + w, q + w * w));
+    // The ratios weigh the paths; they are no figure of the market.
     let mut common: Vec<Departure> = table
         .columns
         .iter()
-        .filter(|(name, _)| **name != breach.column)
+        .filter(|(name, _)| **name != breach.column && *name != LIKELIHOOD_RATIO)
         .filter_map(|(name, column)| departure(name, column, &weights, &hit))
         .collect();
     // Stable: equal shifts keep the run's column order.
@@ -660,7 +717,68 @@ pub fn reverse_stress(
         frontier,
         medoid_columns,
         medoids,
+        importance_sampling: table
+            .columns
+            .get(LIKELIHOOD_RATIO)
+            .map(|ratios| ImportanceSampling::new(ratios, &hit)),
     })
+}
+
+/// The factors a tilt toward a breach is clamped to: at least 1 (a tilt
+/// only makes what the breach needs more frequent) and at most 20 (beyond,
+/// a path's likelihood ratio varies too much for a run of the same size).
+pub const BREACH_TILT_RANGE: (f64, f64) = (1.0, 20.0);
+
+/// A tilt toward `breach` read off a plain run's table (docs/MODEL.md,
+/// "Tilted runs"): on every exit into a regime, its mean time share over the
+/// breaching paths over its mean over all paths; on every Poisson event's
+/// rate, its mean firings over the breaching paths over its mean over all
+/// (the cross-entropy choice for a Poisson rate); each clamped to
+/// [`BREACH_TILT_RANGE`] and rounded to two decimals, the factors of 1 left
+/// out. The table must hold the regimes' `time_share` and the events'
+/// `firings` columns (those it lacks are left untilted).
+pub fn tilt_toward(
+    table: &PathTable,
+    breach: &Breach,
+    model: &Model,
+) -> Result<Tilt, ReverseError> {
+    let values = table.column(&breach.column)?;
+    let weights = weights(table);
+    let hit: Vec<bool> = values.iter().map(|&v| breach.hits(v)).collect();
+    let factor = |column: String| -> f64 {
+        let Ok(figures) = table.column(&column) else {
+            return 1.0;
+        };
+        let (mut all, mut given, mut breach_weight) = (0.0, 0.0, 0.0);
+        for ((&x, &w), &h) in figures.iter().zip(&weights).zip(&hit) {
+            if x.is_finite() {
+                all += w * x;
+                if h {
+                    given += w * x;
+                    breach_weight += w;
+                }
+            }
+        }
+        if all <= 0.0 || breach_weight <= 0.0 {
+            return 1.0;
+        }
+        let (low, high) = BREACH_TILT_RANGE;
+        ((given / breach_weight / all).clamp(low, high) * 100.0).round() / 100.0
+    };
+    let mut tilt = Tilt::default();
+    for name in &model.regime_names {
+        let f = factor(format!("regime.{name}.time_share"));
+        if f > 1.0 {
+            tilt.regimes.insert(name.clone(), f);
+        }
+    }
+    for (e, name) in model.event_names.iter().enumerate() {
+        let f = factor(format!("event.{name}.firings"));
+        if model.is_poisson_event(e) && f > 1.0 {
+            tilt.events.insert(name.clone(), f);
+        }
+    }
+    Ok(tilt)
 }
 
 /// Thresholds from the figure's prior mean (where no tilt is needed) to the

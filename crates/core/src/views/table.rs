@@ -42,7 +42,8 @@ impl PathTable {
     }
 
     /// The named columns of a simulation still in memory (every column when
-    /// `wanted` is `None`).
+    /// `wanted` is `None`); a tilted run's paths weighted by their likelihood
+    /// ratios, normalised.
     pub fn from_simulation(
         simulation: &Simulation,
         wanted: Option<&[&str]>,
@@ -59,6 +60,11 @@ impl PathTable {
                 .ok_or_else(|| table.unknown(name))?
                 .collect();
             table.insert(name, values);
+        }
+        if let Some(ratios) = simulation.column(crate::stats::LIKELIHOOD_RATIO) {
+            let ratios: Vec<f64> = ratios.collect();
+            let total: f64 = ratios.iter().sum();
+            table.prior = Some(ratios.iter().map(|r| r / total).collect());
         }
         Ok(table)
     }

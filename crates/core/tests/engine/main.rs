@@ -25,4 +25,5 @@ mod rates;
 mod reverse_stress;
 mod signals;
 mod strategies;
+mod tilt;
 mod views;
