@@ -413,6 +413,9 @@ struct ReverseFile<'a> {
     tilt: Option<&'a stormglass_core::model::Tilt>,
     #[serde(skip_serializing_if = "Option::is_none")]
     plain_run: Option<&'a PlainEstimate>,
+    /// How many plain paths a tilted one is worth ([`paths_worth`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tilted_path_worth: Option<f64>,
     #[serde(flatten)]
     result: &'a ReverseStress,
 }
@@ -427,6 +430,32 @@ pub struct PlainEstimate {
     pub breaching: usize,
     pub probability: f64,
     pub standard_error: f64,
+}
+
+/// How many plain paths one tilted path is worth for the breach's
+/// probability: the plain estimate's variance per path over the tilted
+/// one's, `(se_plain² n_plain) / (se_tilted² n_tilted)`. Above 1 the tilt
+/// paid for itself; below, more plain paths would have done better.
+pub fn paths_worth(plain: &PlainEstimate, importance: &ImportanceSampling, paths: u64) -> f64 {
+    let plain_variance = plain.standard_error.powi(2) * plain.paths as f64;
+    let tilted_variance = importance.standard_error.powi(2) * paths as f64;
+    plain_variance / tilted_variance
+}
+
+/// [`paths_worth`] in words.
+pub fn tilt_verdict(worth: f64) -> String {
+    if !worth.is_finite() {
+        return "Without a breach in both runs the two cannot be compared.".into();
+    }
+    if worth > 1.0 {
+        format!(
+            "A tilted path is worth {worth:.1} plain ones for this probability: the tilt paid for itself."
+        )
+    } else {
+        format!(
+            "A tilted path is worth {worth:.2} plain ones for this probability: the tilt did not help (the breach is driven by what it does not raise: diffusion, jumps, drawdown-triggered events); run more plain paths instead."
+        )
+    }
 }
 
 impl PlainEstimate {
@@ -612,6 +641,9 @@ fn record<'a>(
         advice: advice(result, command),
         tilt: run.tilt.as_ref(),
         plain_run: plain,
+        tilted_path_worth: plain
+            .zip(result.importance_sampling.as_ref())
+            .map(|(plain, importance)| paths_worth(plain, importance, run.paths)),
         result,
     }
 }
@@ -926,6 +958,8 @@ fn importance_text(
             plain.probability * 100.0,
             plain.standard_error * 100.0
         );
+        text.push(' ');
+        text.push_str(&tilt_verdict(paths_worth(plain, importance, run.paths)));
     }
     text
 }

@@ -180,6 +180,10 @@ fn write(
             plain.probability * 100.0,
             plain.standard_error * 100.0
         ))?;
+        if let Some(importance) = &result.importance_sampling {
+            let worth = report::reverse::paths_worth(plain, importance, result.paths as u64);
+            say(format_args!("{}", report::reverse::tilt_verdict(worth)))?;
+        }
     }
     for line in report::reverse::console_lines(result, command) {
         say(format_args!("{line}"))?;

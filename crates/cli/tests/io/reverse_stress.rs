@@ -314,8 +314,18 @@ fn a_rare_breach_offers_a_tilted_rerun_and_makes_it() {
         (p_tilted - p_plain).abs() <= 4.0 * combined,
         "tilted {p_tilted} ± {se_tilted}, plain {p_plain} ± {se_plain}"
     );
+    // What a tilted path is worth in plain ones: the ratio of the two
+    // estimates' variances per path, said in the page.
+    let worth = (se_plain * se_plain * plain["paths"].as_f64().unwrap())
+        / (se_tilted * se_tilted * json["paths"].as_f64().unwrap());
+    let reported = json["tilted_path_worth"].as_f64().unwrap();
+    assert!(
+        (reported / worth - 1.0).abs() < 1e-12,
+        "{reported} against {worth}"
+    );
     let html = std::fs::read_to_string(cwd.join("rs/reverse_stress.html")).unwrap();
     assert!(html.contains("drawn tilted toward the breach"));
+    assert!(html.contains("A tilted path is worth"));
     // The medoids replay under the run's tilt, exactly.
     assert!(!html.contains("do not reproduce"), "replays differ");
     assert!(!html.contains("is not drawn"), "book not replayed");
