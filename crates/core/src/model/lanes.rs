@@ -579,20 +579,11 @@ impl Model {
         }
         let mut cumulative = 0.0;
         for &(to, q) in &regime.exits {
-            let mut probability = q * self.dt;
-            if dynamic {
-                probability *= effects.multiplier(from, to);
-                let exponent: f64 = regime
-                    .state_terms
-                    .iter()
-                    .filter(|(j, _, _)| *j == to)
-                    .map(|(_, feature, c)| c * self.feature(lanes, lane, *feature, t))
-                    .sum();
-                if exponent != 0.0 {
-                    probability *= exponent.exp();
-                }
-            }
-            cumulative += probability;
+            cumulative += if dynamic {
+                self.exit_probability(lanes, lane, t, from, to, q)
+            } else {
+                q * self.dt
+            };
             if u < cumulative {
                 lanes.regime[lane] = to;
                 return;

@@ -792,17 +792,7 @@ impl PartSet {
                     }
                     left -= n;
                 }
-                let digest = input.hasher.clone().finalize();
-                let mut trailer = [0u8; 32];
-                input.inner.read_exact(&mut trailer)?;
-                if trailer[..] != digest[..] {
-                    return Err(io::Error::other("its checksum does not match"));
-                }
-                let mut rest = [0u8; 1];
-                if input.inner.read(&mut rest)? != 0 {
-                    return Err(io::Error::other("bytes follow its checksum"));
-                }
-                Ok(())
+                check_trailer(&mut input)
             })();
             body.map_err(|e| body_damage(path, e))?;
         }
@@ -885,17 +875,7 @@ impl PartSet {
                 let rows = &mut metrics
                     [header.rows.start as usize * columns..header.rows.end as usize * columns];
                 read_le(&mut input, rows, f64::from_le_bytes, |_, read| read)?;
-                let digest = input.hasher.clone().finalize();
-                let mut trailer = [0u8; 32];
-                input.inner.read_exact(&mut trailer)?;
-                if trailer[..] != digest[..] {
-                    return Err(io::Error::other("its checksum does not match"));
-                }
-                let mut rest = [0u8; 1];
-                if input.inner.read(&mut rest)? != 0 {
-                    return Err(io::Error::other("bytes follow its checksum"));
-                }
-                Ok(())
+                check_trailer(&mut input)
             })();
             body.map_err(|e| body_damage(path, e))?;
             // Checked to be 0 to a century when the header was read.
@@ -920,6 +900,21 @@ impl PartSet {
             wall_time,
         })
     }
+}
+
+/// After a part's body: the checksum of everything read so far, and nothing after it.
+fn check_trailer<R: Read>(input: &mut Hashing<R>) -> io::Result<()> {
+    let digest = input.hasher.clone().finalize();
+    let mut trailer = [0u8; TRAILER as usize];
+    input.inner.read_exact(&mut trailer)?;
+    if trailer[..] != digest[..] {
+        return Err(io::Error::other("its checksum does not match"));
+    }
+    let mut rest = [0u8; 1];
+    if input.inner.read(&mut rest)? != 0 {
+        return Err(io::Error::other("bytes follow its checksum"));
+    }
+    Ok(())
 }
 
 /// A part whose body failed to read, as damaged.
