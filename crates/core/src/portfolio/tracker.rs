@@ -847,6 +847,11 @@ impl BatchObserver for Batch<'_> {
                 self.longest_spell[p * n + l] = 0;
             }
             self.stopped.clear();
+            if portfolio.twin.is_some() {
+                // Every lane starts following its twin: a strategy's positions
+                // are the twin's, taken when a lane leaves ([`Self::leave_twin`]).
+                continue;
+            }
             for k in portfolio.positions.clone() {
                 let position = &tracker.positions[k];
                 for l in 0..n {
